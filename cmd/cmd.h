@@ -1,0 +1,82 @@
+/* The command-line front end: the command table's types, the functions of
+ * every command (one file each in cmd/), and the helpers they share.
+ * Only cmd/ prints to stdout/stderr or decides exit statuses. */
+#ifndef RESQUE_CMD_H
+#define RESQUE_CMD_H
+
+#include <jansson.h>
+#include "opt.h"
+#include "resque/buf.h"
+
+/* Exit statuses, a public contract (design §5). */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTEGRITY = 3 };
+
+#define NEED_REPO 1u /* main refuses to run it outside a repository */
+
+struct cmd_entry {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the command name */
+	unsigned flags;
+	const char *summary;
+};
+
+/* Every command, in alphabetical order of file name. */
+int cmd_audit(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_fingerprint(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_mark(int argc, char **argv);
+int cmd_measure(int argc, char **argv);
+int cmd_note(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_summarize(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+/* Print "resque: <last error>" on stderr and return the exit status for
+ * the last error code: 3 for RQ_EINTEGRITY, 1 otherwise. The one place
+ * where library errors become exit statuses. */
+int cmd_fail(void);
+/* Same, for an error code just returned (sets nothing else). */
+int cmd_fail_code(int code);
+/* Print a printf-style message as "resque: ..." and return 1. */
+int cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "resque <cmd>: msg" and the usage line; return 2. */
+int cmd_usage(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "warning: ..." on stderr. */
+void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print one JSON document (indented) on stdout; returns 0 or cmd_fail(). */
+int cmd_print_json(const json_t *j);
+
+/* The directory given with -C, or NULL for the current one. */
+extern const char *cmd_dir_option;
+
+/* Find the repository (.resque directory) from -C, RESQUE_DIR or the
+ * working directory upwards. Prints the error and returns 1 when none. */
+int cmd_find_repo(rq_buf *out);
+
+/* Dispatch `argv[1]` among subcommands ("key gen"); prints the family's
+ * help for --help or no subcommand. */
+struct subcmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, char **argv);
+
+/* Levenshtein distance, for "did you mean". */
+size_t cmd_edit_distance(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,129 @@
+/* Helpers shared by the commands: error reporting and exit statuses, JSON
+ * output, repository discovery, subcommand dispatch. */
+#include "common.h"
+#include "cmd.h"
+#include "resque/json.h"
+#include "resque/repo.h"
+
+const char *cmd_dir_option;
+
+int cmd_fail_code(int code)
+{
+	fprintf(stderr, "resque: %s\n", rq_error_last());
+	return code == RQ_EINTEGRITY ? EXIT_INTEGRITY : EXIT_FAIL;
+}
+
+int cmd_fail(void)
+{
+	return cmd_fail_code(rq_error_code());
+}
+
+int cmd_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("resque: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+void cmd_warn(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cmd_usage(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "resque %s: ", h->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	opt_print_usage_line(stderr, h, opts);
+	return EXIT_USAGE;
+}
+
+int cmd_print_json(const json_t *j)
+{
+	rq_buf out = RQ_BUF_INIT;
+	int err = rq_json_dump(&out, j, RQ_JSON_PRETTY);
+	if (err) {
+		rq_buf_release(&out);
+		return cmd_fail();
+	}
+	fwrite(out.ptr, 1, out.len, stdout);
+	rq_buf_release(&out);
+	return 0;
+}
+
+int cmd_find_repo(rq_buf *out)
+{
+	int err = rq_repo_discover(out, cmd_dir_option);
+	if (err)
+		return cmd_fail();
+	return 0;
+}
+
+int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		FILE *f = argc < 2 ? stderr : stdout;
+		fprintf(f, "usage: resque %s <subcommand> [options]\n\n", family);
+		for (const struct subcmd *s = subs; s->name; s++)
+			fprintf(f, "    %-10s %s\n", s->name, s->summary);
+		fprintf(f, "\nSee 'resque %s <subcommand> --help'.\n", family);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (const struct subcmd *s = subs; s->name; s++)
+		if (strcmp(s->name, argv[1]) == 0)
+			return s->fn(argc - 1, argv + 1);
+	fprintf(stderr, "resque %s: '%s' is not a subcommand", family, argv[1]);
+	const struct subcmd *best = NULL;
+	size_t bestd = 3;
+	for (const struct subcmd *s = subs; s->name; s++) {
+		size_t d = cmd_edit_distance(argv[1], s->name);
+		if (d < bestd) {
+			bestd = d;
+			best = s;
+		}
+	}
+	if (best)
+		fprintf(stderr, "; did you mean '%s'?", best->name);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+size_t cmd_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = rq_xcalloc(lb + 1, sizeof(*row));
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t v = diag + cost;
+			if (row[j] + 1 < v)
+				v = row[j] + 1;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			row[j] = v;
+			diag = up;
+		}
+	}
+	size_t d = row[lb];
+	free(row);
+	return d;
+}

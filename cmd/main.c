@@ -1,0 +1,146 @@
+/* resque's entry point: global options, the command table and dispatch.
+ *
+ * To add a command: write cmd/NAME.c with `int cmd_NAME(int argc, char **argv)`
+ * built on an option table (see cmd/opt.h and cmd/note.c for a small
+ * example), declare it in cmd/cmd.h, and add one line to `commands` below
+ * (alphabetical order). The Makefile picks up every cmd/ file by itself. */
+#include "common.h"
+#include "cmd.h"
+#include "resque/version.h"
+
+#include <sodium.h>
+#include <unistd.h>
+
+static const struct cmd_entry commands[] = {
+	/* name          function          flags      summary */
+	{ "init",        cmd_init,         0,         "create a repository and its signed genesis entry" },
+	{ "key",         cmd_key,          0,         "manage signing keys (gen, list, add, revoke)" },
+	{ "log",         cmd_log,          NEED_REPO, "list ledger entries, newest first" },
+	{ "note",        cmd_note,         NEED_REPO, "append a signed note to the ledger" },
+	{ "reindex",     cmd_reindex,      NEED_REPO, "rebuild index.db from the ledger" },
+	{ "show",        cmd_show,         NEED_REPO, "show one ledger entry" },
+	{ "verify",      cmd_verify,       NEED_REPO, "check the ledger's signatures, chain and index" },
+};
+
+static const struct cmd_entry *find_command(const char *name)
+{
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_main_help(FILE *f)
+{
+	fprintf(f, "usage: resque [-C DIR] [--version] [--help] <command> [<args>]\n\n"
+		   "resque versions a model's life cycle with a signed sustainability ledger.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++)
+		fprintf(f, "    %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nSee 'resque help <command>' or 'resque <command> --help' for one command.\n"
+		   "Exit status: 0 success, 1 failure, 2 usage error, 3 integrity violation.\n");
+}
+
+static int unknown_command(const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++) {
+		size_t d = cmd_edit_distance(name, commands[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = commands[i].name;
+		}
+	}
+	fprintf(stderr, "resque: '%s' is not a resque command. See 'resque --help'.\n", name);
+	if (best && bestd <= 2 + strlen(name) / 4)
+		fprintf(stderr, "\nThe most similar command is\n\t%s\n", best);
+	return EXIT_USAGE;
+}
+
+static int run_command(const struct cmd_entry *c, int argc, char **argv)
+{
+	bool help = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = true;
+	}
+	if ((c->flags & NEED_REPO) && !help) {
+		rq_buf repo = RQ_BUF_INIT;
+		int rc = cmd_find_repo(&repo);
+		rq_buf_release(&repo);
+		if (rc)
+			return rc;
+	}
+	return c->fn(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1, status;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "resque: libsodium failed to initialise\n");
+		return EXIT_FAIL;
+	}
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+			printf("resque %s\n", RQ_VERSION);
+			return EXIT_OK;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			print_main_help(stdout);
+			return EXIT_OK;
+		} else if (strcmp(a, "-C") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "resque: -C needs a directory\n");
+				return EXIT_USAGE;
+			}
+			cmd_dir_option = argv[i + 1];
+			i += 2;
+		} else if (strncmp(a, "-C", 2) == 0) {
+			cmd_dir_option = a + 2;
+			i++;
+		} else {
+			fprintf(stderr, "resque: unknown option '%s'\n", a);
+			print_main_help(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_main_help(stderr);
+		return EXIT_USAGE;
+	}
+	if (cmd_dir_option && !rq_is_dir(cmd_dir_option)) {
+		fprintf(stderr, "resque: -C %s: not a directory\n", cmd_dir_option);
+		return EXIT_FAIL;
+	}
+	const char *name = argv[i];
+	if (strcmp(name, "help") == 0) {
+		if (i + 1 >= argc) {
+			print_main_help(stdout);
+			return EXIT_OK;
+		}
+		const struct cmd_entry *c = find_command(argv[i + 1]);
+		if (!c)
+			return unknown_command(argv[i + 1]);
+		char *hargv[] = { argv[i + 1], "--help", NULL };
+		status = c->fn(2, hargv);
+	} else if (strcmp(name, "version") == 0) {
+		printf("resque %s\n", RQ_VERSION);
+		status = EXIT_OK;
+	} else {
+		const struct cmd_entry *c = find_command(name);
+		if (!c)
+			return unknown_command(name);
+		status = run_command(c, argc - i, argv + i);
+	}
+	/* A full disk shows up only here: report it rather than exit 0. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "resque: write error on standard output: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return status;
+}

@@ -1,0 +1,253 @@
+/* Table-driven option parsing, usage and --help for every command. */
+#include "common.h"
+#include "opt.h"
+
+#include <math.h>
+
+void opt_list_release(struct opt_list *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void list_push(struct opt_list *l, const char *s)
+{
+	l->v = rq_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = s;
+}
+
+static bool is_positional(const struct opt *o)
+{
+	return o->type == OPT_ARG || o->type == OPT_ARGS || o->type == OPT_REST;
+}
+
+void opt_print_usage_line(FILE *f, const struct cmd_help *h, const struct opt *opts)
+{
+	fprintf(f, "usage: resque %s", h->name);
+	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
+		if (o->flags & OPT_HIDDEN || is_positional(o))
+			continue;
+		if (o->type == OPT_BOOL)
+			fprintf(f, " [--%s]", o->long_name);
+		else
+			fprintf(f, " [--%s %s]%s", o->long_name, o->argname ? o->argname : "VALUE",
+				o->type == OPT_LIST ? "..." : "");
+	}
+	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
+		bool req = o->flags & OPT_REQUIRED;
+		if (o->type == OPT_ARG)
+			fprintf(f, req ? " %s" : " [%s]", o->long_name);
+		else if (o->type == OPT_ARGS)
+			fprintf(f, req ? " %s..." : " [%s...]", o->long_name);
+		else if (o->type == OPT_REST)
+			fprintf(f, " -- %s...", o->long_name);
+	}
+	fputc('\n', f);
+}
+
+void opt_print_help(const struct cmd_help *h, const struct opt *opts)
+{
+	opt_print_usage_line(stdout, h, opts);
+	printf("\n%s\n", h->summary);
+	if (h->description)
+		printf("\n%s\n", h->description);
+	bool any = false;
+	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
+		char left[96];
+		if (o->flags & OPT_HIDDEN)
+			continue;
+		if (!any) {
+			printf("\n");
+			any = true;
+		}
+		if (is_positional(o))
+			snprintf(left, sizeof(left), "%s", o->long_name);
+		else if (o->type == OPT_BOOL)
+			snprintf(left, sizeof(left), "%s%c%s--%s", o->short_name ? "-" : "",
+				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+				 o->long_name);
+		else
+			snprintf(left, sizeof(left), "%s%c%s--%s %s", o->short_name ? "-" : "",
+				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+				 o->long_name, o->argname ? o->argname : "VALUE");
+		if (strlen(left) > 26)
+			printf("    %s\n    %26s  %s\n", left, "", o->help ? o->help : "");
+		else
+			printf("    %-26s  %s\n", left, o->help ? o->help : "");
+	}
+	printf("    %-26s  %s\n", "-h, --help", "show this help");
+}
+
+static int usage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int usage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "resque %s: ", h->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	opt_print_usage_line(stderr, h, opts);
+	return 2;
+}
+
+static bool set_value(int *exit_code, const struct cmd_help *h, const struct opt *opts,
+		      const struct opt *o, const char *val)
+{
+	char *end;
+	switch (o->type) {
+	case OPT_STRING:
+	case OPT_ARG:
+		*(const char **)o->value = val;
+		return true;
+	case OPT_LIST:
+	case OPT_ARGS:
+	case OPT_REST:
+		list_push(o->value, val);
+		return true;
+	case OPT_INT: {
+		errno = 0;
+		long long v = strtoll(val, &end, 10);
+		if (errno || end == val || *end) {
+			*exit_code = usage_error(h, opts, "--%s takes a whole number, not '%s'",
+						 o->long_name, val);
+			return false;
+		}
+		*(long long *)o->value = v;
+		return true;
+	}
+	case OPT_DOUBLE: {
+		errno = 0;
+		double v = strtod(val, &end);
+		if (errno || end == val || *end || !isfinite(v)) {
+			*exit_code = usage_error(h, opts, "--%s takes a number, not '%s'",
+						 o->long_name, val);
+			return false;
+		}
+		*(double *)o->value = v;
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
+	       int argc, char **argv)
+{
+	const struct opt *rest = NULL, *args = NULL;
+	size_t npos = 0, rest_seen = 0;
+	const struct opt *pos[16];
+
+	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
+		if (o->type == OPT_ARG && npos < RQ_ARRAY_SIZE(pos))
+			pos[npos++] = o;
+		else if (o->type == OPT_ARGS)
+			args = o;
+		else if (o->type == OPT_REST)
+			rest = o;
+	}
+
+	size_t next_pos = 0;
+	bool only_pos = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!only_pos && strcmp(a, "--") == 0) {
+			if (rest) {
+				for (i++; i < argc; i++)
+					list_push(rest->value, argv[i]);
+				rest_seen = 1;
+				break;
+			}
+			only_pos = true;
+			continue;
+		}
+		if (!only_pos && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+			opt_print_help(h, opts);
+			*exit_code = 0;
+			return false;
+		}
+		if (!only_pos && a[0] == '-' && a[1] != '\0') {
+			const struct opt *o = NULL;
+			const char *val = NULL;
+			if (a[1] == '-') {
+				const char *name = a + 2;
+				const char *eq = strchr(name, '=');
+				size_t len = eq ? (size_t)(eq - name) : strlen(name);
+				for (const struct opt *p = opts; p && p->type != OPT_END; p++)
+					if (!is_positional(p) && strlen(p->long_name) == len &&
+					    strncmp(p->long_name, name, len) == 0)
+						o = p;
+				if (!o) {
+					*exit_code = usage_error(h, opts, "unknown option '%.*s'",
+								 (int)(len + 2), a);
+					return false;
+				}
+				if (eq) {
+					if (o->type == OPT_BOOL) {
+						*exit_code = usage_error(h, opts, "--%s takes no value", o->long_name);
+						return false;
+					}
+					val = eq + 1;
+				}
+			} else {
+				for (const struct opt *p = opts; p && p->type != OPT_END; p++)
+					if (!is_positional(p) && p->short_name == a[1])
+						o = p;
+				if (!o) {
+					*exit_code = usage_error(h, opts, "unknown option '-%c'", a[1]);
+					return false;
+				}
+				if (a[2]) {
+					if (o->type == OPT_BOOL) {
+						*exit_code = usage_error(h, opts, "-%c takes no value", a[1]);
+						return false;
+					}
+					val = a + 2;
+				}
+			}
+			if (o->type == OPT_BOOL) {
+				*(bool *)o->value = true;
+				continue;
+			}
+			if (!val) {
+				if (i + 1 >= argc) {
+					*exit_code = usage_error(h, opts, "--%s needs a value (%s)",
+								 o->long_name, o->argname ? o->argname : "VALUE");
+					return false;
+				}
+				val = argv[++i];
+			}
+			if (!set_value(exit_code, h, opts, o, val))
+				return false;
+			continue;
+		}
+		/* a positional argument */
+		if (next_pos < npos) {
+			set_value(exit_code, h, opts, pos[next_pos++], a);
+		} else if (args) {
+			list_push(args->value, a);
+		} else {
+			*exit_code = usage_error(h, opts, "unexpected argument '%s'", a);
+			return false;
+		}
+	}
+	for (size_t k = next_pos; k < npos; k++)
+		if (pos[k]->flags & OPT_REQUIRED) {
+			*exit_code = usage_error(h, opts, "missing %s", pos[k]->long_name);
+			return false;
+		}
+	if (args && (args->flags & OPT_REQUIRED) && ((struct opt_list *)args->value)->n == 0) {
+		*exit_code = usage_error(h, opts, "missing %s", args->long_name);
+		return false;
+	}
+	if (rest && (rest->flags & OPT_REQUIRED) &&
+	    (!rest_seen || ((struct opt_list *)rest->value)->n == 0)) {
+		*exit_code = usage_error(h, opts, "missing -- %s...", rest->long_name);
+		return false;
+	}
+	return true;
+}

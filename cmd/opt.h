@@ -1,0 +1,63 @@
+/* One option table per command drives parsing, the usage line and --help
+ * (after libgit2's src/cli/opt.h and git's parse-options.h). */
+#ifndef RESQUE_CMD_OPT_H
+#define RESQUE_CMD_OPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum opt_type {
+	OPT_END = 0,
+	OPT_BOOL,   /* --flag            -> bool */
+	OPT_STRING, /* --name VALUE      -> const char * */
+	OPT_INT,    /* --n N             -> long long */
+	OPT_DOUBLE, /* --x X             -> double */
+	OPT_LIST,   /* --data P (repeatable), or positionals -> struct opt_list */
+	OPT_ARG,    /* one positional    -> const char * */
+	OPT_ARGS,   /* remaining positionals -> struct opt_list */
+	OPT_REST    /* everything after `--` -> struct opt_list */
+};
+
+#define OPT_REQUIRED 1u /* an ARG, ARGS or REST that must be present */
+#define OPT_HIDDEN 2u   /* parsed but not shown in --help */
+
+struct opt {
+	enum opt_type type;
+	char short_name;       /* 0 for none */
+	const char *long_name; /* for ARG/ARGS/REST: the placeholder name */
+	void *value;
+	const char *argname;   /* "FILE"; NULL for BOOL */
+	const char *help;
+	unsigned flags;
+};
+
+/* Values of repeatable options; `v` is malloc'd, the strings are argv's. */
+struct opt_list {
+	const char **v;
+	size_t n;
+};
+void opt_list_release(struct opt_list *l);
+
+struct cmd_help {
+	const char *name;        /* "key gen" */
+	const char *summary;     /* one line */
+	const char *description; /* paragraphs shown by --help, may be NULL */
+};
+
+/* Parse argv[1..argc-1] (argv[0] is the command name). Returns true when
+ * the command should go on; false with *exit_code set to 0 after --help
+ * (printed on stdout) or 2 after a usage error (printed on stderr). */
+bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
+	       int argc, char **argv);
+
+void opt_print_help(const struct cmd_help *h, const struct opt *opts);
+void opt_print_usage_line(FILE *f, const struct cmd_help *h, const struct opt *opts);
+
+#define OPT_PARSE(h, opts, argc, argv)                                 \
+	do {                                                           \
+		int opt_exit_;                                         \
+		if (!opt_parse(&opt_exit_, (h), (opts), (argc), (argv))) \
+			return opt_exit_;                              \
+	} while (0)
+
+#endif

@@ -1,0 +1,64 @@
+/* Reading the arrays users hand us: NumPy .npy and safetensors files,
+ * memory-mapped and streamed in row blocks converted to float32/float64 or
+ * int64, so nothing ever needs N×D in memory (design §1.1).
+ *
+ * Every function that can fail returns 0 or a negative RQ_E* code and sets
+ * a message naming the file and the problem. Untrusted bytes: every length
+ * is checked against the file size before use. */
+#ifndef RESQUE_ARRAY_H
+#define RESQUE_ARRAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+	RQ_DT_F16, RQ_DT_BF16, RQ_DT_F32, RQ_DT_F64,
+	RQ_DT_I8, RQ_DT_I16, RQ_DT_I32, RQ_DT_I64,
+	RQ_DT_U8, RQ_DT_U16, RQ_DT_U32, RQ_DT_U64,
+	RQ_DT_BOOL
+} rq_dtype;
+
+typedef enum { RQ_FMT_NPY, RQ_FMT_SAFETENSORS } rq_array_format;
+
+/* An opened 1-D or 2-D array: a view on a mapped file (or a caller's
+ * buffer). A 1-D array of length n has n rows and 1 column. */
+typedef struct rq_array rq_array;
+
+/* Open `path`, detecting the format from its first bytes. For safetensors,
+ * `tensor` names the tensor (NULL: the file must hold exactly one; an
+ * error lists the names otherwise). Arrays of more than 2 dimensions are
+ * refused with a message (pool conv outputs first). */
+int rq_array_open(rq_array **out, const char *path, const char *tensor);
+
+/* The same over bytes the caller keeps alive (fuzzing, tests); `name` is
+ * used in messages. */
+int rq_array_open_buffer(rq_array **out, const void *data, size_t len,
+			 const char *name, const char *tensor);
+
+void rq_array_free(rq_array *a); /* accepts NULL */
+
+size_t rq_array_rows(const rq_array *a);
+size_t rq_array_cols(const rq_array *a);
+int rq_array_ndim(const rq_array *a);
+rq_dtype rq_array_dtype(const rq_array *a);
+rq_array_format rq_array_format_of(const rq_array *a);
+const char *rq_array_name(const rq_array *a); /* the path or buffer name */
+const char *rq_dtype_name(rq_dtype t);        /* "f4", "bf16", ... */
+int rq_dtype_is_float(rq_dtype t);
+
+/* Convert rows [row0, row0+n) to row-major float32/float64 in `out`
+ * (n*cols values). Non-finite values are refused: RQ_EINVALID with
+ * "PATH: non-finite value (nan) at row R, column C". */
+int rq_array_read_f32(const rq_array *a, size_t row0, size_t n, float *out);
+int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double *out);
+
+/* Labels: an integer array of 1 dimension (or N×1). Values outside int64
+ * (u64 above INT64_MAX) are refused. Float arrays are refused. */
+int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out);
+
+/* Open embeddings and labels together and check that their row counts
+ * agree ("labels.npy has 999 labels but emb.npy has 1000 rows"). */
+int rq_array_open_pair(rq_array **emb, rq_array **labels, const char *emb_path,
+		       const char *labels_path, const char *tensor);
+
+#endif

@@ -1,0 +1,45 @@
+/* Small helpers shared by every module: hex, overflow-checked sizes, files,
+ * UTC time. */
+#ifndef RESQUE_UTIL_H
+#define RESQUE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "resque/buf.h"
+
+/* out must hold 2*n+1 chars; writes a NUL-terminated lower-case string. */
+void rq_hex_encode(char *out, const uint8_t *in, size_t n);
+/* Decode exactly 2*n hex chars of `hex` into out; RQ_EINVALID otherwise. */
+int rq_hex_decode(uint8_t *out, size_t n, const char *hex);
+bool rq_is_hex(const char *s, size_t len);
+
+/* Overflow-checked arithmetic: return false on overflow. */
+static inline bool rq_mul_size(size_t *out, size_t a, size_t b)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool rq_add_size(size_t *out, size_t a, size_t b)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+/* Read a whole file into `out` (appended). Errors name the path. */
+int rq_file_read(rq_buf *out, const char *path);
+/* Write a file atomically: temp file in the same directory, fsync, rename.
+ * `mode` is the permission of the new file (e.g. 0644, 0600). */
+int rq_file_write_atomic(const char *path, const void *data, size_t len,
+			 unsigned mode);
+/* mkdir -p; existing directories are fine. */
+int rq_mkdir_p(const char *path, unsigned mode);
+bool rq_path_exists(const char *path);
+bool rq_is_dir(const char *path);
+
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (out holds 21 bytes). The
+ * environment variable RESQUE_NOW (same format) overrides it for tests. */
+void rq_time_now(char out[21]);
+/* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z|+hh:mm]" to Unix seconds. */
+int rq_time_parse(int64_t *out, const char *s);
+void rq_time_format(char out[21], int64_t unix_seconds);
+
+#endif
