@@ -14,7 +14,7 @@ CFLAGS ?= $(OPT) -g
 PKGS = libgit2 sqlite3 libsodium jansson openblas lapacke
 
 ifeq ($(DEVELOPER),1)
-WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wvla
 else
 WARN = -Wall
 endif

@@ -67,6 +67,27 @@ extern const char *cmd_dir_option;
  * working directory upwards. Prints the error and returns 1 when none. */
 int cmd_find_repo(rq_buf *out);
 
+/* Open the repository's ledger (discovering it as cmd_find_repo does).
+ * With `signer` non-NULL, also load the signing key (config
+ * resque.signingkey, else the key store's default; the passphrase from
+ * RESQUE_PASSPHRASE or a terminal prompt) and set it on the ledger; the
+ * caller frees both with cmd_close_ledger. Prints the error and returns
+ * the exit status (non-zero) on failure. */
+struct rq_ledger;
+struct rq_key;
+int cmd_open_ledger(struct rq_ledger **out, struct rq_key **signer);
+void cmd_close_ledger(struct rq_ledger *l, struct rq_key *signer);
+/* The passphrase for an encrypted key: RESQUE_PASSPHRASE, else a prompt on
+ * the terminal (echo off), else NULL. Returned in sodium_malloc memory;
+ * free with cmd_passphrase_free. */
+char *cmd_passphrase(const char *prompt);
+void cmd_passphrase_free(char *p);
+
+/* The common fields of an entry for --json output: id, seq, type, time,
+ * signer, summary, prev, name (if any), commit. New reference. */
+struct rq_entry;
+json_t *cmd_entry_json(const struct rq_entry *e);
+
 /* Dispatch `argv[1]` among subcommands ("key gen"); prints the family's
  * help for --help or no subcommand. */
 struct subcmd {

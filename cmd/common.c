@@ -4,6 +4,11 @@
 #include "cmd.h"
 #include "resque/json.h"
 #include "resque/repo.h"
+#include "resque/ledger.h"
+#include "resque/keystore.h"
+
+#include <sodium.h>
+#include <termios.h>
 
 const char *cmd_dir_option;
 
@@ -126,4 +131,119 @@ size_t cmd_edit_distance(const char *a, const char *b)
 	size_t d = row[lb];
 	free(row);
 	return d;
+}
+
+char *cmd_passphrase(const char *prompt)
+{
+	const char *env = getenv("RESQUE_PASSPHRASE");
+	size_t cap = 1024;
+	char *p = sodium_malloc(cap);
+	if (!p)
+		return NULL;
+	if (env) {
+		snprintf(p, cap, "%s", env);
+		return p;
+	}
+	FILE *tty = fopen("/dev/tty", "r+");
+	if (!tty) {
+		sodium_free(p);
+		return NULL;
+	}
+	struct termios old, noecho;
+	bool restore = tcgetattr(fileno(tty), &old) == 0;
+	if (restore) {
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &noecho);
+	}
+	fprintf(tty, "%s", prompt);
+	fflush(tty);
+	bool ok = fgets(p, (int)cap, tty) != NULL;
+	if (restore)
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputc('\n', tty);
+	fclose(tty);
+	if (!ok) {
+		sodium_free(p);
+		return NULL;
+	}
+	p[strcspn(p, "\r\n")] = '\0';
+	return p;
+}
+
+void cmd_passphrase_free(char *p)
+{
+	if (p)
+		sodium_free(p); /* wipes */
+}
+
+int cmd_open_ledger(rq_ledger **out, rq_key **signer)
+{
+	rq_buf dir = RQ_BUF_INIT, keyid = RQ_BUF_INIT;
+	rq_ledger *l = NULL;
+	rq_key *k = NULL;
+	int rc = 0, err;
+
+	*out = NULL;
+	if (signer)
+		*signer = NULL;
+	if ((rc = cmd_find_repo(&dir)))
+		goto done;
+	if ((err = rq_ledger_open(&l, dir.ptr))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	if (signer) {
+		const char *id = NULL;
+		char *pass = NULL;
+		if (rq_ledger_config_get(&keyid, l, "resque.signingkey") == 0)
+			id = keyid.ptr;
+		rq_error_clear();
+		if (rq_keystore_is_encrypted(id)) {
+			pass = cmd_passphrase("passphrase for the signing key: ");
+			if (!pass) {
+				rc = cmd_error("the signing key is encrypted: set RESQUE_PASSPHRASE or run in a terminal");
+				goto done;
+			}
+		}
+		err = rq_keystore_load(&k, id, pass);
+		cmd_passphrase_free(pass);
+		if (err) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+		rq_ledger_set_signer(l, k);
+		*signer = k;
+		k = NULL;
+	}
+	*out = l;
+	l = NULL;
+done:
+	rq_key_free(k);
+	rq_ledger_free(l);
+	rq_buf_release(&dir);
+	rq_buf_release(&keyid);
+	return rc;
+}
+
+void cmd_close_ledger(rq_ledger *l, rq_key *signer)
+{
+	rq_ledger_free(l);
+	rq_key_free(signer);
+}
+
+json_t *cmd_entry_json(const rq_entry *e)
+{
+	rq_buf summary = RQ_BUF_INIT;
+	rq_entry_summary(&summary, e);
+	json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "id", e->id, "seq",
+			      (json_int_t)e->seq, "type", e->type, "time", e->time, "signer", e->signer,
+			      "summary", summary.ptr, "prev", e->prev);
+	const char *name = rq_entry_name(e);
+	if (name)
+		json_object_set_new(j, "name", json_string(name));
+	if (e->commit[0])
+		json_object_set_new(j, "commit", json_string(e->commit));
+	rq_buf_release(&summary);
+	return j;
 }

@@ -4,6 +4,7 @@
 #define RESQUE_COMMON_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,0 +1,338 @@
+/* resque key gen|list|add|revoke: signing keys in the key store and the
+ * ledger's signers. */
+#include "common.h"
+#include "cmd.h"
+#include "resque/json.h"
+#include "resque/keystore.h"
+#include "resque/ledger.h"
+#include "resque/repo.h"
+
+static int key_gen(int argc, char **argv)
+{
+	static const struct cmd_help help = {
+		"key gen", "create a new Ed25519 signing key in the key store",
+		"The key is written to $RESQUE_HOME/keys/ID.key (mode 0600) and ID.pub.\n"
+		"With --encrypt it is encrypted with a passphrase (Argon2id + secretbox)\n"
+		"taken from RESQUE_PASSPHRASE or asked on the terminal. The first key\n"
+		"becomes the default; --default makes this one the default.",
+	};
+	bool encrypt = false, def = false, json = false;
+	const struct opt opts[] = {
+		{ OPT_BOOL, 0, "encrypt", &encrypt, NULL, "protect the key with a passphrase" },
+		{ OPT_BOOL, 0, "default", &def, NULL, "make it the default signing key" },
+		{ OPT_BOOL, 0, "json", &json, NULL, "print id, public key and paths as JSON" },
+		{ OPT_END },
+	};
+	rq_key *k = NULL;
+	char *pass = NULL, existing[RQ_KEY_ID_HEX + 1];
+	rq_buf dir = RQ_BUF_INIT;
+	int rc = EXIT_OK, err;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if (encrypt) {
+		pass = cmd_passphrase("passphrase for the new key: ");
+		if (!pass || !*pass) {
+			rc = cmd_error("--encrypt needs a passphrase: set RESQUE_PASSPHRASE or run in a terminal");
+			goto done;
+		}
+	}
+	if (rq_keystore_resolve(existing, NULL) != 0)
+		def = true;
+	rq_error_clear();
+	rq_key_generate(&k);
+	if ((err = rq_keystore_save(k, pass)) || (def && (err = rq_keystore_set_default(k->id)))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	rq_keystore_dir(&dir);
+	char pk[65];
+	rq_hex_encode(pk, k->pk, 32);
+	if (json) {
+		rq_buf path = RQ_BUF_INIT, pub = RQ_BUF_INIT;
+		rq_buf_printf(&path, "%s/%s.key", dir.ptr, k->id);
+		rq_buf_printf(&pub, "%s/%s.pub", dir.ptr, k->id);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "id", k->id, "public", pk, "secret_file",
+				      path.ptr, "public_file", pub.ptr, "encrypted", encrypt, "default", def);
+		rc = cmd_print_json(j);
+		json_decref(j);
+		rq_buf_release(&path);
+		rq_buf_release(&pub);
+	} else {
+		printf("key %s%s%s\npublic %s\nsecret file %s/%s.key\npublic file %s/%s.pub\n", k->id,
+		       encrypt ? " (encrypted)" : "", def ? " (default)" : "", pk, dir.ptr, k->id, dir.ptr, k->id);
+	}
+done:
+	cmd_passphrase_free(pass);
+	rq_key_free(k);
+	rq_buf_release(&dir);
+	return rc;
+}
+
+struct signer_row {
+	char id[RQ_KEY_ID_HEX + 1];
+	char public[65];
+	char added[21];
+	bool revoked;
+	char *name;
+};
+
+struct signers {
+	struct signer_row *v;
+	size_t n;
+};
+
+static struct signer_row *find_row(struct signers *s, const char *id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].id, id) == 0)
+			return &s->v[i];
+	return NULL;
+}
+
+static int collect_signers(const rq_entry *e, void *ctx)
+{
+	struct signers *s = ctx;
+	bool init = strcmp(e->type, "init") == 0;
+	if (!init && strcmp(e->type, "key") != 0)
+		return 0;
+	const json_t *k = init ? json_object_get(e->body, "key") : e->body;
+	const char *action = init ? "add" : rq_json_str(k, "action", "");
+	const char *id = rq_json_str(k, "id", "");
+	struct signer_row *r = find_row(s, id);
+	if (strcmp(action, "add") == 0) {
+		if (!r) {
+			s->v = rq_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+			r = &s->v[s->n++];
+			memset(r, 0, sizeof(*r));
+		}
+		snprintf(r->id, sizeof(r->id), "%s", id);
+		snprintf(r->public, sizeof(r->public), "%s", rq_json_str(k, "public", ""));
+		snprintf(r->added, sizeof(r->added), "%s", e->time);
+		free(r->name);
+		r->name = rq_json_str(k, "name", NULL) ? rq_xstrdup(rq_json_str(k, "name", NULL)) : NULL;
+		r->revoked = false;
+	} else if (strcmp(action, "revoke") == 0 && r) {
+		r->revoked = true;
+	}
+	return 0;
+}
+
+static int key_list(int argc, char **argv)
+{
+	static const struct cmd_help help = {
+		"key list", "list the key store's keys and the ledger's signers",
+		"--json prints {\"keys\": [{\"id\", \"default\", \"encrypted\"}], \"signers\":\n"
+		"[{\"id\", \"public\", \"added\", \"revoked\", \"name\"}]} (signers only inside a\n"
+		"repository; otherwise null).",
+	};
+	bool json = false;
+	const struct opt opts[] = {
+		{ OPT_BOOL, 0, "json", &json, NULL, "print as JSON" },
+		{ OPT_END },
+	};
+	char **ids = NULL, def[RQ_KEY_ID_HEX + 1] = "";
+	size_t n = 0;
+	struct signers s = { NULL, 0 };
+	rq_ledger *l = NULL;
+	rq_buf dir = RQ_BUF_INIT;
+	int rc = EXIT_OK, err;
+	bool in_repo;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if ((err = rq_keystore_list(&ids, &n)))
+		return cmd_fail_code(err);
+	if (rq_keystore_resolve(def, NULL) != 0)
+		def[0] = '\0';
+	in_repo = rq_repo_discover(&dir, cmd_dir_option) == 0;
+	rq_error_clear();
+	if (in_repo) {
+		if ((rc = cmd_open_ledger(&l, NULL)))
+			goto done;
+		if ((err = rq_ledger_foreach(l, NULL, collect_signers, &s))) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+	}
+	if (json) {
+		json_t *keys = json_array(), *sig = in_repo ? json_array() : json_null();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(keys, json_pack("{s:s, s:b, s:b}", "id", ids[i], "default",
+							      strcmp(ids[i], def) == 0, "encrypted",
+							      rq_keystore_is_encrypted(ids[i])));
+		for (size_t i = 0; i < s.n; i++) {
+			json_t *r = json_pack("{s:s, s:s, s:s, s:b}", "id", s.v[i].id, "public", s.v[i].public,
+					      "added", s.v[i].added, "revoked", s.v[i].revoked);
+			json_object_set_new(r, "name", s.v[i].name ? json_string(s.v[i].name) : json_null());
+			json_array_append_new(sig, r);
+		}
+		json_t *j = json_pack("{s:o, s:o}", "keys", keys, "signers", sig);
+		rc = cmd_print_json(j);
+		json_decref(j);
+	} else {
+		printf("key store:\n");
+		if (!n)
+			printf("  (no keys; 'resque key gen' creates one)\n");
+		for (size_t i = 0; i < n; i++)
+			printf("  %s%s%s\n", ids[i], strcmp(ids[i], def) == 0 ? "  default" : "",
+			       rq_keystore_is_encrypted(ids[i]) ? "  encrypted" : "");
+		if (in_repo) {
+			printf("signers of this ledger:\n");
+			for (size_t i = 0; i < s.n; i++)
+				printf("  %s  %s  added %s%s%s\n", s.v[i].id, s.v[i].revoked ? "revoked" : "active ",
+				       s.v[i].added, s.v[i].name ? "  " : "", s.v[i].name ? s.v[i].name : "");
+		}
+	}
+done:
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	for (size_t i = 0; i < s.n; i++)
+		free(s.v[i].name);
+	free(s.v);
+	rq_buf_release(&dir);
+	cmd_close_ledger(l, NULL);
+	return rc;
+}
+
+static int key_add(int argc, char **argv)
+{
+	static const struct cmd_help help = {
+		"key add", "authorise another signer of this ledger",
+		"KEY is a public key file (ID.pub from 'resque key gen') or the key's 64\n"
+		"hex digits. Writes a 'key' entry; only a current signer may.",
+	};
+	const char *keyarg = NULL, *name = NULL;
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "name", &name, "NAME", "who holds the key (recorded in the entry)" },
+		{ OPT_ARG, 0, "KEY", &keyarg, NULL, "public key file or hex", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	rq_ledger *l = NULL;
+	rq_key *k = NULL, *pub = NULL;
+	rq_entry *e = NULL;
+	rq_buf text = RQ_BUF_INIT;
+	int rc, err;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if (rq_path_exists(keyarg)) {
+		if ((err = rq_file_read(&text, keyarg)))
+			return cmd_fail_code(err);
+	} else {
+		rq_buf_puts(&text, keyarg);
+	}
+	err = rq_key_decode_public(&pub, text.ptr, text.len, keyarg);
+	rq_buf_release(&text);
+	if (err)
+		return cmd_fail_code(err);
+	if ((rc = cmd_open_ledger(&l, &k)))
+		goto done;
+	uint8_t pk[32];
+	bool revoked;
+	if (rq_ledger_signer(pk, &revoked, l, pub->id) == 0 && !revoked) {
+		rc = cmd_error("key %s is already a signer of this ledger", pub->id);
+		goto done;
+	}
+	rq_error_clear();
+	char hex[65];
+	rq_hex_encode(hex, pub->pk, 32);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "action", "add", "id", pub->id, "public", hex);
+	if (name)
+		json_object_set_new(body, "name", json_string(name));
+	if ((err = rq_ledger_append(&e, l, "key", body, NULL, 0))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	printf("%.12s key %" PRIu64 ": added signer %s\n", e->id, e->seq, pub->id);
+done:
+	rq_entry_free(e);
+	rq_key_free(pub);
+	cmd_close_ledger(l, k);
+	return rc;
+}
+
+static int count_active(const rq_entry *e, void *ctx)
+{
+	return collect_signers(e, ctx);
+}
+
+static int key_revoke(int argc, char **argv)
+{
+	static const struct cmd_help help = {
+		"key revoke", "withdraw a signer's authority over this ledger",
+		"Writes a 'key' entry revoking ID (a signer's key id or a unique prefix).\n"
+		"Entries it signed before stay valid; later ones are rejected by verify.\n"
+		"The last active signer cannot be revoked.",
+	};
+	const char *id = NULL, *reason = NULL;
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "reason", &reason, "TEXT", "why (recorded in the entry)" },
+		{ OPT_ARG, 0, "ID", &id, NULL, "the signer's key id", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	rq_ledger *l = NULL;
+	rq_key *k = NULL;
+	rq_entry *e = NULL;
+	struct signers s = { NULL, 0 };
+	int rc, err;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if ((rc = cmd_open_ledger(&l, &k)))
+		return rc;
+	if ((err = rq_ledger_foreach(l, NULL, count_active, &s))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	struct signer_row *target = NULL;
+	size_t active = 0, matches = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		if (!s.v[i].revoked)
+			active++;
+		if (strncmp(s.v[i].id, id, strlen(id)) == 0 && strlen(id) >= 4) {
+			target = &s.v[i];
+			matches++;
+		}
+	}
+	if (matches > 1) {
+		rc = cmd_error("key id %s is ambiguous", id);
+		goto done;
+	}
+	if (!target) {
+		rc = cmd_error("key %s is not a signer of this ledger", id);
+		goto done;
+	}
+	if (target->revoked) {
+		rc = cmd_error("key %s was revoked already", target->id);
+		goto done;
+	}
+	if (active <= 1) {
+		rc = cmd_error("key %s is the last active signer; add another before revoking it", target->id);
+		goto done;
+	}
+	json_t *body = json_pack("{s:s, s:s}", "action", "revoke", "id", target->id);
+	if (reason)
+		json_object_set_new(body, "reason", json_string(reason));
+	if ((err = rq_ledger_append(&e, l, "key", body, NULL, 0))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	printf("%.12s key %" PRIu64 ": revoked signer %s\n", e->id, e->seq, target->id);
+done:
+	for (size_t i = 0; i < s.n; i++)
+		free(s.v[i].name);
+	free(s.v);
+	rq_entry_free(e);
+	cmd_close_ledger(l, k);
+	return rc;
+}
+
+int cmd_key(int argc, char **argv)
+{
+	static const struct subcmd subs[] = {
+		{ "gen", key_gen, "create a new signing key in the key store" },
+		{ "list", key_list, "list keys and the ledger's signers" },
+		{ "add", key_add, "authorise another signer (writes a key entry)" },
+		{ "revoke", key_revoke, "revoke a signer (writes a key entry)" },
+		{ NULL, NULL, NULL },
+	};
+	return cmd_dispatch_sub("key", subs, argc, argv);
+}

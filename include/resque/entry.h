@@ -1,0 +1,65 @@
+/* Ledger entries: the canonical encoding, hashing and signatures
+ * (design §2.1, docs/FORMATS.md). Pure computation: storage is in
+ * store/ledger.c.
+ *
+ * An entry is a JSON object encoded canonically (keys sorted by bytes, no
+ * white space, shortest round-trip numbers, minimal string escapes):
+ *   {"body":{...},"prev":HEX64,"seq":N,"signer":KEYID,"time":UTC,"type":T,"v":1}
+ * Its id is the hex SHA-256 of those bytes; `prev` is the id of the entry
+ * before it (64 zeros for the genesis entry). Unknown fields survive: the
+ * bytes are kept as they were written and never re-encoded. */
+#ifndef RESQUE_ENTRY_H
+#define RESQUE_ENTRY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "resque/buf.h"
+#include "resque/key.h"
+
+#define RQ_ENTRY_VERSION 1
+#define RQ_SIG_PREFIX "resque ledger entry v1\n"
+
+typedef struct rq_entry {
+	uint64_t seq;
+	char id[65];     /* hex SHA-256 of `bytes` */
+	char prev[65];
+	char type[16];
+	char time[21];
+	char signer[RQ_KEY_ID_HEX + 1];
+	json_t *root;    /* the whole entry (owned) */
+	json_t *body;    /* borrowed from root */
+	rq_buf bytes;    /* canonical encoding */
+	char commit[41]; /* git commit holding it (filled by the store; "" if none) */
+} rq_entry;
+
+/* The entry types this version writes. Readers accept others (a newer
+ * resque) and show them plainly. */
+bool rq_entry_type_known(const char *type);
+
+/* Build and encode a new entry; takes ownership of `body`. */
+int rq_entry_build(rq_entry **out, uint64_t seq, const char *prev, const char *type,
+		   const char *time, const char *signer, json_t *body);
+
+/* Parse bytes read from the ledger: RQ_EINTEGRITY when they are not the
+ * canonical encoding of a well-formed entry (the message says why). */
+int rq_entry_parse(rq_entry **out, const void *bytes, size_t len);
+
+void rq_entry_free(rq_entry *e);
+
+/* The signature file: "ed25519 KEYID SIGHEX\n" over RQ_SIG_PREFIX||bytes. */
+int rq_entry_sign(rq_buf *out, const rq_entry *e, const rq_key *k);
+/* Parse the signature file; RQ_EINTEGRITY when malformed. */
+int rq_entry_sig_parse(char keyid[RQ_KEY_ID_HEX + 1], uint8_t sig[64],
+		       const char *text, size_t len);
+bool rq_entry_sig_check(const rq_entry *e, const uint8_t sig[64], const uint8_t pk[32]);
+
+/* One-line human summary ("note: retrained on March data"). */
+void rq_entry_summary(rq_buf *out, const rq_entry *e);
+/* The entry's name (body.name) for named types, else NULL. Borrowed. */
+const char *rq_entry_name(const rq_entry *e);
+
+/* SHA-256 of bytes, hex. */
+void rq_sha256_hex(char out[65], const void *data, size_t len);
+
+#endif

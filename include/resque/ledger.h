@@ -1,0 +1,108 @@
+/* The repository and its ledger: a bare git repository whose branch
+ * `ledger` holds one commit per entry (tree: `entry`, `sig`, and any
+ * attachments under `att/`), plus index.db (SQLite, derived data) and the
+ * git-config file `config` (design §2). */
+#ifndef RESQUE_LEDGER_H
+#define RESQUE_LEDGER_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "resque/buf.h"
+#include "resque/entry.h"
+#include "resque/key.h"
+
+#define RQ_LEDGER_REF "refs/heads/ledger"
+
+typedef struct rq_ledger rq_ledger;
+
+typedef struct rq_attachment {
+	const char *name; /* a plain file name: [A-Za-z0-9._-]+ */
+	const void *data;
+	size_t len;
+} rq_attachment;
+
+/* Create `resque_dir` (the `.resque` directory) with the bare repository,
+ * config and index.db, and write the genesis entry signed by `signer`.
+ * RQ_EEXISTS if a repository is there already. */
+int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer);
+
+/* Open an existing repository. A missing or stale index.db is rebuilt. */
+int rq_ledger_open(rq_ledger **out, const char *resque_dir);
+void rq_ledger_free(rq_ledger *l); /* accepts NULL */
+
+const char *rq_ledger_dir(const rq_ledger *l);
+/* Borrowed SQLite handle on index.db, for other store/ modules. */
+sqlite3 *rq_ledger_db(rq_ledger *l);
+
+/* The key used by rq_ledger_append; the ledger keeps a reference only
+ * (the caller keeps `k` alive until rq_ledger_free). */
+void rq_ledger_set_signer(rq_ledger *l, const rq_key *k);
+
+/* Append an entry of `type` with `body` (ownership taken, also on error).
+ * Attachments are stored in the entry's tree and recorded in
+ * body.attachments as {"NAME": {"bytes": N, "fingerprint": "b2:HEX"}}.
+ * Writers are serialised by a lock file (waits up to 10 s, then
+ * RQ_ELOCKED) and a compare-and-swap of the ledger ref. The entry is
+ * visible only once the ref is written; index.db follows. `out` may be
+ * NULL; otherwise it receives the new entry (caller frees). */
+int rq_ledger_append(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
+		     const rq_attachment *att, size_t natt);
+
+/* Number of entries (the next sequence number). */
+uint64_t rq_ledger_size(rq_ledger *l);
+
+/* Read entry `seq` from git (caller frees). */
+int rq_ledger_get(rq_entry **out, rq_ledger *l, uint64_t seq);
+
+/* Find an entry by a unique hex prefix of its id (>= 4 digits) or by name
+ * (body.name, the newest entry of that name). `type` restricts the search
+ * (NULL: any type). RQ_ENOTFOUND / RQ_EAMBIGUOUS with a message. */
+int rq_ledger_lookup(rq_entry **out, rq_ledger *l, const char *ref, const char *type);
+
+/* Read attachment `name` of an entry, checking its recorded fingerprint
+ * (RQ_EINTEGRITY on mismatch). */
+int rq_ledger_attachment(rq_buf *out, rq_ledger *l, const rq_entry *e, const char *name);
+
+/* Call `fn` for each entry (of `type`, or all if NULL) in sequence order,
+ * read from index.db; entries carry root/body but no commit bytes check.
+ * A non-zero return from `fn` stops and is returned. */
+int rq_ledger_foreach(rq_ledger *l, const char *type,
+		      int (*fn)(const rq_entry *e, void *ctx), void *ctx);
+
+/* The public key of signer `keyid` as recorded in the ledger (init and
+ * key entries); RQ_ENOTFOUND if never added. `revoked` tells whether a
+ * later entry revoked it. */
+int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *keyid);
+
+/* Verification (design §2.4). */
+typedef struct rq_problem {
+	int64_t seq; /* -1 when it concerns no single entry (the index, the ref) */
+	char id[65];
+	char *message;
+} rq_problem;
+
+typedef struct rq_verify_report {
+	uint64_t entries;    /* entries examined */
+	uint64_t signers;    /* signers authorised at the tip */
+	rq_problem *problems;
+	size_t nproblems;
+	char tip[65];        /* id of the last entry */
+	bool index_rebuilt;  /* index.db was missing or stale and was rebuilt */
+} rq_verify_report;
+
+/* Check every entry; 0 when clean, RQ_EINTEGRITY when problems were found
+ * (listed in `out`), another code when the check itself failed. */
+int rq_ledger_verify(rq_verify_report *out, rq_ledger *l);
+void rq_verify_report_release(rq_verify_report *r);
+
+/* Rebuild index.db's ledger tables from the ledger. */
+int rq_ledger_reindex(rq_ledger *l);
+
+/* Repository configuration (git-config syntax, e.g. "resque.region"). */
+int rq_ledger_config_get(rq_buf *out, rq_ledger *l, const char *key); /* RQ_ENOTFOUND */
+int rq_ledger_config_set(rq_ledger *l, const char *key, const char *value);
+
+#endif
