@@ -12,6 +12,10 @@
 #                              sanitizer report never counts as N)
 #   compare EXPECTED ACTUAL    files must be equal (diff shown otherwise)
 #   repo_state DIR             prints what must not change on bad input
+#
+# Bodies run in the test script's shell (variables persist; use `return 1`,
+# never `exit`), and each test starts in the directory the previous one
+# started in: a `cd` inside a body lasts for that body only.
 
 set -u
 TEST_NAME=$(basename "$0" .sh)
@@ -47,7 +51,7 @@ test_expect_success() {
 	_desc=$1
 	_body=$2
 	_here=$(pwd)
-	if ( set -u; eval "$_body" ) >"$SCRATCH/.log" 2>&1; then
+	if eval "$_body" >"$SCRATCH/.log" 2>&1; then
 		test_passed=$((test_passed + 1))
 		[ -n "${TEST_VERBOSE:-}" ] && say "ok - $_desc"
 	else
