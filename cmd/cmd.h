@@ -11,7 +11,7 @@
 /* Exit statuses, a public contract (design §5). */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTEGRITY = 3 };
 
-#define NEED_REPO 1u /* main refuses to run it outside a repository */
+#define CMD_HIDDEN 1u /* not listed by resque --help */
 
 struct cmd_entry {
 	const char *name;

@@ -15,11 +15,11 @@ static const struct cmd_entry commands[] = {
 	/* name          function          flags      summary */
 	{ "init",        cmd_init,         0,         "create a repository and its signed genesis entry" },
 	{ "key",         cmd_key,          0,         "manage signing keys (gen, list, add, revoke)" },
-	{ "log",         cmd_log,          NEED_REPO, "list ledger entries, newest first" },
-	{ "note",        cmd_note,         NEED_REPO, "append a signed note to the ledger" },
-	{ "reindex",     cmd_reindex,      NEED_REPO, "rebuild index.db from the ledger" },
-	{ "show",        cmd_show,         NEED_REPO, "show one ledger entry" },
-	{ "verify",      cmd_verify,       NEED_REPO, "check the ledger's signatures, chain and index" },
+	{ "log",         cmd_log,          0,         "list ledger entries, newest first" },
+	{ "note",        cmd_note,         0,         "append a signed note to the ledger" },
+	{ "reindex",     cmd_reindex,      0,         "rebuild index.db from the ledger" },
+	{ "show",        cmd_show,         0,         "show one ledger entry" },
+	{ "verify",      cmd_verify,       0,         "check the ledger's signatures, chain and index" },
 };
 
 static const struct cmd_entry *find_command(const char *name)
@@ -60,20 +60,8 @@ static int unknown_command(const char *name)
 
 static int run_command(const struct cmd_entry *c, int argc, char **argv)
 {
-	bool help = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			help = true;
-	}
-	if ((c->flags & NEED_REPO) && !help) {
-		rq_buf repo = RQ_BUF_INIT;
-		int rc = cmd_find_repo(&repo);
-		rq_buf_release(&repo);
-		if (rc)
-			return rc;
-	}
+	/* Commands find the repository themselves (cmd_open_ledger), after
+	 * parsing their options, so that usage errors win over "no repository". */
 	return c->fn(argc, argv);
 }
 
