@@ -18,6 +18,11 @@ void rq_key_id_of(char out[RQ_KEY_ID_HEX + 1], const uint8_t pk[32])
 static rq_key *key_new(bool secret)
 {
 	rq_key *k = rq_xcalloc(1, sizeof(*k));
+	/* sodium_malloc needs the library initialised; this is idempotent. */
+	if (sodium_init() < 0) {
+		fprintf(stderr, "resque: libsodium failed to initialise\n");
+		abort();
+	}
 	if (secret) {
 		k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 		if (!k->sk) {
