@@ -1,15 +1,119 @@
-/* resque show: one ledger entry, whole. */
+/* resque show: one ledger entry, whole; for a version also its lineage and
+ * the energy and carbon summed along it. */
 #include "common.h"
 #include "cmd.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
+#include "resque/lineage.h"
+
+#include <math.h>
 
 static const struct cmd_help help = {
 	"show", "show one ledger entry",
-	"REF is a name (v1) or a unique prefix of an entry id (at least 4 hex\n"
-	"digits). --json prints the common fields (id, seq, type, time, signer,\n"
-	"summary, prev, name, commit) and the entry's body under \"body\".",
+	"REF is a version reference (a name such as v1, latest, REF~N), another\n"
+	"entry's name, or a unique prefix of an entry id (at least 4 hex digits).\n"
+	"--json prints the common fields (id, seq, type, time, signer, summary,\n"
+	"prev, name, commit) and the entry's body under \"body\"; for a version\n"
+	"also name, fingerprint, parent (name), parent_id, cost {epochs,\n"
+	"energy_kwh, carbon_kg, duration_s, method}, lineage (names, oldest first)\n"
+	"and cumulative {energy_kwh, carbon_kg, complete} summed along the lineage.",
 };
+
+static double cost_of(const rq_entry *v, const char *key)
+{
+	json_t *c = json_object_get(v->body, "cost");
+	json_t *x = json_object_get(c, key);
+	return json_is_number(x) ? json_number_value(x) : NAN;
+}
+
+static json_t *num_or_null(double d)
+{
+	return isnan(d) ? json_null() : json_real(d);
+}
+
+static int show_version(rq_ledger *l, const rq_entry *e, bool json)
+{
+	rq_entry **lin = NULL;
+	size_t n = 0;
+	int err = rq_version_lineage(&lin, &n, l, e);
+	if (err)
+		return cmd_fail_code(err);
+	double energy = 0, carbon = 0;
+	bool complete = true;
+	for (size_t i = 0; i < n; i++) {
+		double en = cost_of(lin[i], "energy_kwh"), co = cost_of(lin[i], "carbon_kg");
+		if (isnan(en) || isnan(co))
+			complete = false;
+		if (!isnan(en))
+			energy += en;
+		if (!isnan(co))
+			carbon += co;
+	}
+	const json_t *b = e->body, *w = json_object_get(b, "weights");
+	int rc = 0;
+	if (json) {
+		json_t *j = cmd_entry_json(e), *lj = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(lj, json_string(rq_json_str(lin[i]->body, "name", "")));
+		json_t *cost = json_object();
+		json_object_set_new(cost, "epochs", num_or_null(cost_of(e, "epochs")));
+		json_object_set_new(cost, "energy_kwh", num_or_null(cost_of(e, "energy_kwh")));
+		json_object_set_new(cost, "carbon_kg", num_or_null(cost_of(e, "carbon_kg")));
+		json_object_set_new(cost, "duration_s", num_or_null(cost_of(e, "duration_s")));
+		const char *method = rq_json_str(json_object_get(b, "cost"), "method", NULL);
+		json_object_set_new(cost, "method", method ? json_string(method) : json_null());
+		json_object_set_new(j, "fingerprint", json_string(rq_json_str(w, "fingerprint", "")));
+		const char *pn = rq_json_str(b, "parent_name", NULL), *pid = rq_json_str(b, "parent", NULL);
+		json_object_set_new(j, "parent", pn ? json_string(pn) : json_null());
+		json_object_set_new(j, "parent_id", pid ? json_string(pid) : json_null());
+		json_object_set_new(j, "cost", cost);
+		json_object_set_new(j, "lineage", lj);
+		json_object_set_new(j, "cumulative", json_pack("{s:f, s:f, s:b}", "energy_kwh", energy, "carbon_kg",
+								 carbon, "complete", complete));
+		json_object_set(j, "body", e->body);
+		rc = cmd_print_json(j);
+		json_decref(j);
+	} else {
+		printf("version %s\nentry   %s (seq %" PRIu64 ", %s, signed by %s)\n", rq_json_str(b, "name", "?"), e->id,
+		       e->seq, e->time, e->signer);
+		printf("weights %s  %s  (%" JSON_INTEGER_FORMAT " bytes)\n", rq_json_str(w, "fingerprint", "?"),
+		       rq_json_str(w, "path", "?"), rq_json_int(w, "bytes", 0));
+		const char *msg = rq_json_str(b, "message", NULL);
+		if (msg)
+			printf("message %s\n", msg);
+		const char *fam = rq_json_str(b, "family", NULL);
+		if (fam)
+			printf("family  %s\n", fam);
+		json_t *ds = json_object_get(b, "datasets");
+		for (size_t i = 0; i < json_array_size(ds); i++)
+			printf("data    %s  %s\n", rq_json_str(json_array_get(ds, i), "name", "?"),
+			       rq_json_str(json_array_get(ds, i), "fingerprint", "?"));
+		json_t *s = json_object_get(b, "summary");
+		if (s)
+			printf("summary %" JSON_INTEGER_FORMAT " classes, dimension %" JSON_INTEGER_FORMAT
+			       ", %" JSON_INTEGER_FORMAT " rows\n",
+			       rq_json_int(s, "classes", 0), rq_json_int(s, "dim", 0), rq_json_int(s, "rows", 0));
+		json_t *c = json_object_get(b, "cost");
+		if (c)
+			printf("cost    %g epochs, %.4g kWh, %.4g kg CO2e, %.0f s (%s)\n", cost_of(e, "epochs"),
+			       cost_of(e, "energy_kwh"), cost_of(e, "carbon_kg"), cost_of(e, "duration_s"),
+			       rq_json_str(c, "method", "?"));
+		else
+			printf("cost    not recorded\n");
+		json_t *m = json_object_get(b, "meta");
+		const char *key;
+		json_t *val;
+		json_object_foreach(m, key, val)
+			printf("meta    %s=%s\n", key, json_is_string(val) ? json_string_value(val) : "?");
+		printf("lineage ");
+		for (size_t i = 0; i < n; i++)
+			printf("%s%s", i ? " -> " : "", rq_json_str(lin[i]->body, "name", "?"));
+		printf("\ncumulative along the lineage: %.4g kWh, %.4g kg CO2e%s\n", energy, carbon,
+		       complete ? "" : " (some versions have no recorded cost)");
+	}
+	rq_entries_free(lin, n);
+	return rc;
+}
 
 int cmd_show(int argc, char **argv)
 {
@@ -17,7 +121,7 @@ int cmd_show(int argc, char **argv)
 	const char *ref = NULL;
 	const struct opt opts[] = {
 		{ OPT_BOOL, 0, "json", &json, NULL, "print as JSON" },
-		{ OPT_ARG, 0, "REF", &ref, NULL, "the entry: a name or an id prefix", OPT_REQUIRED },
+		{ OPT_ARG, 0, "REF", &ref, NULL, "the entry: a version reference, a name or an id prefix", OPT_REQUIRED },
 		{ OPT_END },
 	};
 	rq_ledger *l = NULL;
@@ -27,11 +131,17 @@ int cmd_show(int argc, char **argv)
 	OPT_PARSE(&help, opts, argc, argv);
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
-	if ((err = rq_ledger_lookup(&e, l, ref, NULL))) {
+	/* Versions first (names, latest, REF~N), then any entry. */
+	err = rq_version_resolve(&e, l, ref);
+	if (err == RQ_ENOTFOUND && !strchr(ref, '~') && strcmp(ref, "latest") != 0)
+		err = rq_ledger_lookup(&e, l, ref, NULL);
+	if (err) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	if (json) {
+	if (strcmp(e->type, "version") == 0) {
+		rc = show_version(l, e, json);
+	} else if (json) {
 		json_t *j = cmd_entry_json(e);
 		json_object_set(j, "body", e->body);
 		rc = cmd_print_json(j);

@@ -1,0 +1,155 @@
+/* Version references and lineage over the ledger (see lineage.h). */
+#include "common.h"
+#include "resque/json.h"
+#include "resque/lineage.h"
+
+bool rq_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 100 || name[0] == '-' || name[0] == '.' || strcmp(name, "latest") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-' || c == '+'))
+			return false;
+	}
+	return true;
+}
+
+void rq_entries_free(rq_entry **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rq_entry_free(v[i]);
+	free(v);
+}
+
+static int newest_version(const rq_entry *e, void *ctx)
+{
+	uint64_t *seq = ctx;
+	*seq = e->seq + 1; /* entries come in order: the last one wins */
+	return 0;
+}
+
+int rq_version_parent(rq_entry **out, rq_ledger *l, const rq_entry *v)
+{
+	const char *pid = rq_json_str(v->body, "parent", NULL);
+	*out = NULL;
+	if (!pid)
+		return rq_error_set(RQ_ENOTFOUND, "version %s has no parent", rq_json_str(v->body, "name", v->id));
+	int err = rq_ledger_lookup(out, l, pid, "version");
+	if (err)
+		return rq_error_prefix(err, "parent of version %s: ", rq_json_str(v->body, "name", "?"));
+	return 0;
+}
+
+int rq_version_resolve(rq_entry **out, rq_ledger *l, const char *ref)
+{
+	char *base = rq_xstrdup(ref);
+	char *tilde = strchr(base, '~');
+	unsigned long up = 0;
+	rq_entry *e = NULL;
+	int err = 0;
+
+	*out = NULL;
+	if (tilde) {
+		char *end;
+		*tilde = '\0';
+		if (tilde[1] == '\0') {
+			up = 1;
+		} else {
+			errno = 0;
+			up = strtoul(tilde + 1, &end, 10);
+			if (errno || *end || tilde[1] == '-' || tilde[1] == '+') {
+				err = rq_error_set(RQ_EINVALID, "'%s' is not a version reference (NAME, ID, latest, REF~N)", ref);
+				goto done;
+			}
+		}
+	}
+	if (strcmp(base, "latest") == 0) {
+		uint64_t seq = 0;
+		if ((err = rq_ledger_foreach(l, "version", newest_version, &seq)))
+			goto done;
+		if (!seq) {
+			err = rq_error_set(RQ_ENOTFOUND, "no versions yet: 'latest' names nothing (resque commit records one)");
+			goto done;
+		}
+		err = rq_ledger_get(&e, l, seq - 1);
+	} else {
+		err = rq_ledger_lookup(&e, l, base, "version");
+		if (err == RQ_ENOTFOUND)
+			err = rq_error_set(RQ_ENOTFOUND, "no version named or identified by '%s'", base);
+	}
+	if (err)
+		goto done;
+	for (unsigned long i = 0; i < up; i++) {
+		rq_entry *p = NULL;
+		err = rq_version_parent(&p, l, e);
+		if (err == RQ_ENOTFOUND) {
+			err = rq_error_set(RQ_ENOTFOUND, "'%s': version %s has only %lu ancestor%s", ref, base, i,
+					   i == 1 ? "" : "s");
+			goto done;
+		}
+		if (err)
+			goto done;
+		rq_entry_free(e);
+		e = p;
+	}
+	*out = e;
+	e = NULL;
+done:
+	rq_entry_free(e);
+	free(base);
+	return err;
+}
+
+int rq_version_lineage(rq_entry ***out, size_t *n, rq_ledger *l, const rq_entry *v)
+{
+	rq_entry **chain = NULL, *cur = NULL;
+	size_t count = 0;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	err = rq_entry_parse(&cur, v->bytes.ptr, v->bytes.len);
+	if (err)
+		return err;
+	memcpy(cur->commit, v->commit, sizeof(cur->commit));
+	for (;;) {
+		chain = rq_xrealloc(chain, (count + 1) * sizeof(*chain));
+		chain[count++] = cur;
+		if (count > 1000000) {
+			err = rq_error_set(RQ_EINTEGRITY, "version lineage does not end (a cycle?)");
+			break;
+		}
+		rq_entry *p = NULL;
+		err = rq_version_parent(&p, l, cur);
+		if (err == RQ_ENOTFOUND && !rq_json_str(cur->body, "parent", NULL)) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		/* a parent is always older than its child */
+		if (p->seq >= cur->seq) {
+			rq_entry_free(p);
+			err = rq_error_set(RQ_EINTEGRITY, "version %s names a parent that is not older than it",
+					   rq_json_str(cur->body, "name", "?"));
+			break;
+		}
+		cur = p;
+	}
+	if (err) {
+		rq_entries_free(chain, count);
+		return err;
+	}
+	rq_error_clear();
+	for (size_t i = 0; i < count / 2; i++) {
+		rq_entry *t = chain[i];
+		chain[i] = chain[count - 1 - i];
+		chain[count - 1 - i] = t;
+	}
+	*out = chain;
+	*n = count;
+	return 0;
+}
