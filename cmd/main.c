@@ -13,12 +13,18 @@
 
 static const struct cmd_entry commands[] = {
 	/* name          function          flags      summary */
+	{ "commit",      cmd_commit,       0,         "record a model version (weights, data, representation, cost)" },
+	{ "config",      cmd_config,       0,         "read or set repository settings (region, PUE, key)" },
+	{ "dataset",     cmd_dataset,      0,         "record datasets and see what changed (add, show, status)" },
+	{ "fingerprint", cmd_fingerprint,  0,         "print the fingerprint of a file or directory" },
 	{ "init",        cmd_init,         0,         "create a repository and its signed genesis entry" },
 	{ "key",         cmd_key,          0,         "manage signing keys (gen, list, add, revoke)" },
 	{ "log",         cmd_log,          0,         "list ledger entries, newest first" },
+	{ "measure",     cmd_measure,      0,         "RESQUE_dist or RESQUE_task between given files" },
 	{ "note",        cmd_note,         0,         "append a signed note to the ledger" },
 	{ "reindex",     cmd_reindex,      0,         "rebuild index.db from the ledger" },
 	{ "show",        cmd_show,         0,         "show one ledger entry" },
+	{ "summarize",   cmd_summarize,    0,         "write or merge representation summaries (.rqs)" },
 	{ "verify",      cmd_verify,       0,         "check the ledger's signatures, chain and index" },
 };
 

@@ -43,12 +43,16 @@ int rq_array_ndim(const rq_array *a);
 rq_dtype rq_array_dtype(const rq_array *a);
 rq_array_format rq_array_format_of(const rq_array *a);
 const char *rq_array_name(const rq_array *a); /* the path or buffer name */
+/* The safetensors tensor read (borrowed); NULL for a .npy file. */
+const char *rq_array_tensor(const rq_array *a);
 const char *rq_dtype_name(rq_dtype t);        /* "f4", "bf16", ... */
 int rq_dtype_is_float(rq_dtype t);
 
 /* Convert rows [row0, row0+n) to row-major float32/float64 in `out`
  * (n*cols values). Non-finite values are refused: RQ_EINVALID with
- * "PATH: non-finite value (nan) at row R, column C". */
+ * "PATH: non-finite value (nan) at row R, column C" (rows and columns
+ * counted from 0); a float64 too large for float32 is refused too.
+ * Thread-safe: several threads may read one array concurrently. */
 int rq_array_read_f32(const rq_array *a, size_t row0, size_t n, float *out);
 int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double *out);
 
@@ -56,9 +60,17 @@ int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double *out);
  * (u64 above INT64_MAX) are refused. Float arrays are refused. */
 int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out);
 
+/* What rq_array_read_f32/f64 and rq_array_read_labels check before
+ * reading, for callers that want to fail early: embeddings must be a float
+ * dtype; labels an integer or bool dtype with one column. */
+int rq_array_check_embeddings(const rq_array *a);
+int rq_array_check_labels(const rq_array *a);
+
 /* Open embeddings and labels together and check that their row counts
  * agree ("labels.npy has 999 labels but emb.npy has 1000 rows"). */
 int rq_array_open_pair(rq_array **emb, rq_array **labels, const char *emb_path,
 		       const char *labels_path, const char *tensor);
+/* `tensor` selects the embeddings tensor; the labels file must hold one
+ * array. Both outputs are NULL on failure. */
 
 #endif

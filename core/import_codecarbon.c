@@ -1,0 +1,250 @@
+/* Import CodeCarbon's emissions.csv, reading columns by name so that the
+ * files of v1.x, v2.x and v3.x (whose columns differ) all work. */
+#include "common.h"
+#include "resque/csv.h"
+#include "resque/import.h"
+#include "resque/meter.h"
+
+#include <math.h>
+
+void rq_cc_import_init(rq_cc_import *r)
+{
+	memset(r, 0, sizeof(*r));
+	rq_buf_init(&r->warnings);
+}
+
+static void run_release(rq_cc_run *r)
+{
+	free(r->run_id);
+	free(r->timestamp);
+	free(r->project_name);
+	free(r->country_iso_code);
+	free(r->region);
+	free(r->cloud_provider);
+	free(r->cloud_region);
+	free(r->cpu_model);
+	free(r->gpu_model);
+	free(r->codecarbon_version);
+}
+
+void rq_cc_import_release(rq_cc_import *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		run_release(&r->runs[i]);
+	free(r->runs);
+	rq_buf_release(&r->warnings);
+	rq_cc_import_init(r);
+}
+
+enum {
+	C_RUN_ID, C_TIMESTAMP, C_PROJECT, C_COUNTRY, C_REGION, C_CLOUD_PROVIDER, C_CLOUD_REGION,
+	C_CPU_MODEL, C_GPU_MODEL, C_VERSION, /* text */
+	C_DURATION, C_EMISSIONS, C_ENERGY, C_CPU_E, C_GPU_E, C_RAM_E, C_PUE, /* numbers */
+	C_COUNT
+};
+#define FIRST_NUMBER C_DURATION
+
+static const char *const *const column_names[C_COUNT] = {
+	[C_RUN_ID] = (const char *const[]){ "run_id", "experiment_id", NULL },
+	[C_TIMESTAMP] = (const char *const[]){ "timestamp", NULL },
+	[C_PROJECT] = (const char *const[]){ "project_name", NULL },
+	[C_COUNTRY] = (const char *const[]){ "country_iso_code", NULL },
+	[C_REGION] = (const char *const[]){ "region", NULL },
+	[C_CLOUD_PROVIDER] = (const char *const[]){ "cloud_provider", NULL },
+	[C_CLOUD_REGION] = (const char *const[]){ "cloud_region", NULL },
+	[C_CPU_MODEL] = (const char *const[]){ "cpu_model", NULL },
+	[C_GPU_MODEL] = (const char *const[]){ "gpu_model", NULL },
+	[C_VERSION] = (const char *const[]){ "codecarbon_version", NULL },
+	[C_DURATION] = (const char *const[]){ "duration", NULL },
+	[C_EMISSIONS] = (const char *const[]){ "emissions", NULL },
+	[C_ENERGY] = (const char *const[]){ "energy_consumed", NULL },
+	[C_CPU_E] = (const char *const[]){ "cpu_energy", NULL },
+	[C_GPU_E] = (const char *const[]){ "gpu_energy", NULL },
+	[C_RAM_E] = (const char *const[]){ "ram_energy", NULL },
+	[C_PUE] = (const char *const[]){ "pue", NULL },
+};
+
+static bool required(int c)
+{
+	return c == C_DURATION || c == C_EMISSIONS || c == C_ENERGY;
+}
+
+/* Parse a number column: NaN when empty (optional ones). */
+static int number(double *out, const char *s, const char *name, size_t line, const char *col,
+		  bool req)
+{
+	while (*s == ' ')
+		s++;
+	if (!*s) {
+		*out = NAN;
+		if (req)
+			return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is empty", name, line, col);
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	if (errno == ERANGE || *end || !isfinite(v) || v < 0)
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is not a number >= 0: '%.40s'",
+				    name, line, col, s);
+	*out = v;
+	return 0;
+}
+
+int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const char *name,
+			 const char *run_id)
+{
+	rq_csv *csv = NULL;
+	size_t nf, nheader = 0, cap = 0;
+	const char *const *f;
+	long col[C_COUNT];
+	rq_cc_run row;
+	int rc, err = 0;
+
+	rq_cc_import_init(out);
+	memset(&row, 0, sizeof(row));
+	rq_csv_open_buffer(&csv, data, len, name);
+	rq_csv_set_trim(csv, true);
+	if ((rc = rq_csv_next(csv, &nf, &f)) <= 0) {
+		err = rc < 0 ? rc : rq_error_set(RQ_EINVALID, "%s: empty file", name);
+		goto done;
+	}
+	nheader = nf;
+	for (int c = 0; c < C_COUNT; c++) {
+		col[c] = rq_csv_column_any(nf, f, column_names[c]);
+		if (col[c] < 0 && required(c)) {
+			err = rq_error_set(RQ_EINVALID,
+					   "%s: no '%s' column (not a CodeCarbon emissions file?)",
+					   name, column_names[c][0]);
+			goto done;
+		}
+	}
+
+	while ((rc = rq_csv_next(csv, &nf, &f)) == 1) {
+		size_t line = rq_csv_line(csv);
+		if (nf != nheader) {
+			if (!rq_csv_row_terminated(csv) && nf < nheader) {
+				rq_buf_printf(&out->warnings,
+					      "%s: line %zu: incomplete last line skipped\n", name, line);
+				break;
+			}
+			err = rq_error_set(RQ_EINVALID, "%s: line %zu: %zu fields, the header has %zu",
+					   name, line, nf, nheader);
+			goto done;
+		}
+		memset(&row, 0, sizeof(row));
+		char **text[] = { &row.run_id, &row.timestamp, &row.project_name,
+				  &row.country_iso_code, &row.region, &row.cloud_provider,
+				  &row.cloud_region, &row.cpu_model, &row.gpu_model,
+				  &row.codecarbon_version };
+		double *num[] = { &row.duration_s, &row.emissions_kg, &row.energy_kwh, &row.cpu_kwh,
+				  &row.gpu_kwh, &row.ram_kwh, &row.pue };
+		for (int c = 0; c < FIRST_NUMBER; c++)
+			*text[c] = rq_xstrdup(col[c] >= 0 ? f[col[c]] : "");
+		for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
+			double *d = num[c - FIRST_NUMBER];
+			*d = NAN;
+			if (col[c] >= 0 &&
+			    (err = number(d, f[col[c]], name, line, column_names[c][0], required(c))) < 0)
+				goto done;
+		}
+		row.line = line;
+
+		size_t i;
+		for (i = 0; i < out->n; i++)
+			if (!strcmp(out->runs[i].run_id, row.run_id))
+				break;
+		if (i < out->n) {
+			if (!row.run_id[0] && col[C_RUN_ID] < 0) {
+				/* no run ids at all: every row is a run */
+				i = out->n;
+			} else {
+				run_release(&out->runs[i]);
+				out->runs[i] = row;
+				memset(&row, 0, sizeof(row));
+				continue;
+			}
+		}
+		if (out->n == cap) {
+			cap = cap ? 2 * cap : 8;
+			out->runs = rq_xrealloc(out->runs, cap * sizeof(*out->runs));
+		}
+		out->runs[out->n++] = row;
+		memset(&row, 0, sizeof(row));
+	}
+	if (rc < 0) {
+		err = rc;
+		goto done;
+	}
+	if (out->n == 0) {
+		err = rq_error_set(RQ_EINVALID, "%s: no run in the file", name);
+		goto done;
+	}
+	if (run_id) {
+		size_t keep = SIZE_MAX;
+		for (size_t i = 0; i < out->n; i++)
+			if (!strcmp(out->runs[i].run_id, run_id))
+				keep = i;
+		if (keep == SIZE_MAX) {
+			rq_buf ids = RQ_BUF_INIT;
+			for (size_t i = 0; i < out->n && i < 10; i++)
+				rq_buf_printf(&ids, "%s%s", i ? ", " : "", out->runs[i].run_id);
+			if (out->n > 10)
+				rq_buf_puts(&ids, ", ...");
+			err = rq_error_set(RQ_ENOTFOUND, "%s: no run '%s' (runs: %s)", name, run_id,
+					   ids.ptr);
+			rq_buf_release(&ids);
+			goto done;
+		}
+		for (size_t i = 0; i < out->n; i++)
+			if (i != keep)
+				run_release(&out->runs[i]);
+		out->runs[0] = out->runs[keep];
+		out->n = 1;
+	}
+done:
+	run_release(&row);
+	rq_csv_free(csv);
+	if (err < 0)
+		rq_cc_import_release(out);
+	return err;
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+static void set_num(json_t *o, const char *k, double v)
+{
+	if (isfinite(v))
+		json_object_set_new(o, k, json_real(v));
+}
+
+json_t *rq_cc_run_json(const rq_cc_run *r)
+{
+	json_t *o = json_object();
+	set_num(o, "energy_kwh", r->energy_kwh);
+	set_num(o, "carbon_kg", r->emissions_kg);
+	set_num(o, "duration_s", r->duration_s);
+	json_object_set_new(o, "method", json_string(rq_method_name(RQ_METHOD_IMPORTED)));
+	json_object_set_new(o, "meter", json_string("codecarbon"));
+	set_str(o, "run_id", r->run_id);
+	set_str(o, "timestamp", r->timestamp);
+	set_str(o, "project_name", r->project_name);
+	set_str(o, "country_iso_code", r->country_iso_code);
+	set_str(o, "region", r->region);
+	set_str(o, "cloud_provider", r->cloud_provider);
+	set_str(o, "cloud_region", r->cloud_region);
+	set_str(o, "cpu_model", r->cpu_model);
+	set_str(o, "gpu_model", r->gpu_model);
+	set_str(o, "codecarbon_version", r->codecarbon_version);
+	set_num(o, "cpu_kwh", r->cpu_kwh);
+	set_num(o, "gpu_kwh", r->gpu_kwh);
+	set_num(o, "ram_kwh", r->ram_kwh);
+	set_num(o, "pue", r->pue);
+	return o;
+}

@@ -1,0 +1,42 @@
+/* Private to the meter module: the source interface that RAPL, NVML and
+ * the estimate implement, and the generated TDP table. */
+#ifndef RESQUE_METER_INT_H
+#define RESQUE_METER_INT_H
+
+#include "resque/meter.h"
+
+struct rq_tdp_entry {
+	const char *name;
+	double tdp;
+};
+extern const struct rq_tdp_entry rq_tdp_table[];
+extern const size_t rq_tdp_table_len;
+
+#define RQ_METER_MAX_DOMAINS 64
+
+/* A source keeps the cumulative joules of its domains since start. */
+struct rq_meter_source {
+	const char *name;  /* "rapl", "nvml", "estimate" */
+	bool estimated;
+	char note[512]; /* how it measures, when worth saying ("" otherwise) */
+	size_t ndomains;
+	rq_meter_domain domains[RQ_METER_MAX_DOMAINS];
+	int (*start)(struct rq_meter_source *s, double now);
+	int (*sample)(struct rq_meter_source *s, double now);
+	int (*stop)(struct rq_meter_source *s, double now);
+	void (*free)(struct rq_meter_source *s);
+};
+
+/* Each returns 0 and a source, or a negative code with the reason in
+ * rq_error_last() (no counter, permission denied, no GPU...). */
+int rq_meter_rapl_open(struct rq_meter_source **out);
+int rq_meter_nvml_open(struct rq_meter_source **out);
+int rq_meter_estimate_open(struct rq_meter_source **out, const rq_meter_opts *opts);
+void rq_meter_estimate_info_of(rq_meter_estimate_info *out, const struct rq_meter_source *s);
+
+/* $RESQUE_PROC_ROOT or "/proc". */
+const char *rq_meter_proc_root(void);
+/* Read a small file into `out` (replaced); errno-based error codes. */
+int rq_meter_read_small(rq_buf *out, const char *path);
+
+#endif

@@ -1,0 +1,428 @@
+/* Representation summaries: per-class float64 sums (and the Gram matrix
+ * by dsyrk), exact merging of shards, and the checksummed .rqs encoding. */
+#include "common.h"
+#include "resque/summary.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <sodium.h>
+
+#define SUMMARY_BLOCK_BYTES (4u << 20) /* target size of one row block */
+
+static size_t hash_label(int64_t label)
+{
+	uint64_t z = (uint64_t)label + 0x9e3779b97f4a7c15u;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return (size_t)(z ^ (z >> 31));
+}
+
+/* Slots hold class index + 1; 0 is empty. The table is kept at most half
+ * full and sized to a power of two. */
+static void rehash(rq_summary *s, size_t cap)
+{
+	free(s->slots);
+	s->slots = rq_xcalloc(cap, sizeof(*s->slots));
+	s->cap = cap;
+	for (size_t c = 0; c < s->k; c++) {
+		size_t h = hash_label(s->labels[c]) & (cap - 1);
+		while (s->slots[h])
+			h = (h + 1) & (cap - 1);
+		s->slots[h] = c + 1;
+	}
+}
+
+long rq_summary_find(const rq_summary *s, int64_t label)
+{
+	if (!s->cap)
+		return -1;
+	size_t h = hash_label(label) & (s->cap - 1);
+	while (s->slots[h]) {
+		size_t c = s->slots[h] - 1;
+		if (s->labels[c] == label)
+			return (long)c;
+		h = (h + 1) & (s->cap - 1);
+	}
+	return -1;
+}
+
+/* The index of class `label`, creating the class if it is new. */
+static size_t class_of(rq_summary *s, int64_t label)
+{
+	long c = rq_summary_find(s, label);
+	if (c >= 0)
+		return (size_t)c;
+	size_t k = s->k, rowlen;
+	if (!rq_mul_size(&rowlen, k + 1, s->d) || rowlen > SIZE_MAX / sizeof(double)) {
+		fprintf(stderr, "resque: summary too large\n");
+		abort();
+	}
+	s->labels = rq_xrealloc(s->labels, (k + 1) * sizeof(*s->labels));
+	s->counts = rq_xrealloc(s->counts, (k + 1) * sizeof(*s->counts));
+	s->sums = rq_xrealloc(s->sums, rowlen * sizeof(double));
+	s->labels[k] = label;
+	s->counts[k] = 0;
+	memset(s->sums + k * s->d, 0, s->d * sizeof(double));
+	s->k = k + 1;
+	if (2 * s->k > s->cap)
+		rehash(s, s->cap ? 2 * s->cap : 16);
+	else {
+		size_t h = hash_label(label) & (s->cap - 1);
+		while (s->slots[h])
+			h = (h + 1) & (s->cap - 1);
+		s->slots[h] = k + 1;
+	}
+	return k;
+}
+
+int rq_summary_new(rq_summary **out, size_t d, int moments)
+{
+	size_t dd;
+	*out = NULL;
+	if (d == 0)
+		return rq_error_set(RQ_EINVALID, "summary: dimension must be at least 1");
+	if (moments != 1 && moments != 2)
+		return rq_error_set(RQ_EINVALID, "summary: moments must be 1 or 2, not %d", moments);
+	if (moments == 2 && (!rq_mul_size(&dd, d, d) || dd > SIZE_MAX / sizeof(double)))
+		return rq_error_set(RQ_EINVALID, "summary: dimension %zu too large for a Gram matrix", d);
+	rq_summary *s = rq_xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->moments = moments;
+	if (moments == 2) {
+		s->total = rq_xcalloc(d, sizeof(double));
+		s->gram = rq_xcalloc(d * d, sizeof(double));
+	}
+	*out = s;
+	return 0;
+}
+
+void rq_summary_free(rq_summary *s)
+{
+	if (!s)
+		return;
+	free(s->labels);
+	free(s->counts);
+	free(s->sums);
+	free(s->total);
+	free(s->gram);
+	free(s->slots);
+	free(s);
+}
+
+static void add_gram(rq_summary *s, const double *x, size_t n)
+{
+	if (!n)
+		return;
+	/* G += Xᵀ X on the upper triangle; the lower one is filled on encode. */
+	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)s->d, (blasint)n, 1.0, x,
+		    (blasint)s->d, 1.0, s->gram, (blasint)s->d);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < s->d; j++)
+			s->total[j] += x[i * s->d + j];
+}
+
+int rq_summary_add_f64(rq_summary *s, const double *x, const int64_t *labels, size_t n)
+{
+	size_t d = s->d;
+	for (size_t i = 0; i < n; i++) {
+		size_t c = class_of(s, labels[i]);
+		double *sum = s->sums + c * d;
+		const double *row = x + i * d;
+		for (size_t j = 0; j < d; j++)
+			sum[j] += row[j];
+		s->counts[c]++;
+	}
+	if (s->moments == 2)
+		add_gram(s, x, n);
+	s->n += n;
+	return 0;
+}
+
+int rq_summary_add_f32(rq_summary *s, const float *x, const int64_t *labels, size_t n)
+{
+	size_t d = s->d;
+	if (s->moments == 2) {
+		/* dsyrk needs float64 rows: convert in bounded chunks. */
+		size_t chunk = SUMMARY_BLOCK_BYTES / (d * sizeof(double)) + 1;
+		double *tmp = rq_xmalloc((chunk < n ? chunk : n) * d * sizeof(double) + 1);
+		for (size_t i0 = 0; i0 < n; i0 += chunk) {
+			size_t m = n - i0 < chunk ? n - i0 : chunk;
+			for (size_t t = 0; t < m * d; t++)
+				tmp[t] = x[i0 * d + t];
+			rq_summary_add_f64(s, tmp, labels + i0, m);
+		}
+		free(tmp);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t c = class_of(s, labels[i]);
+		double *sum = s->sums + c * d;
+		const float *row = x + i * d;
+		for (size_t j = 0; j < d; j++)
+			sum[j] += (double)row[j];
+		s->counts[c]++;
+	}
+	s->n += n;
+	return 0;
+}
+
+int rq_summary_merge(rq_summary *into, const rq_summary *from, const char *name)
+{
+	if (into->d != from->d)
+		return rq_error_set(RQ_EINVALID, "%s: dimension %zu differs from %zu", name,
+				    from->d, into->d);
+	if (into->moments == 2 && from->moments != 2)
+		return rq_error_set(RQ_EINVALID, "%s: has no second moments (summarize it with --moments 2)",
+				    name);
+	if (into->n > UINT64_MAX - from->n)
+		return rq_error_set(RQ_EINVALID, "%s: row count overflows", name);
+	for (size_t c = 0; c < from->k; c++) {
+		size_t t = class_of(into, from->labels[c]);
+		if (into->counts[t] > UINT64_MAX - from->counts[c])
+			return rq_error_set(RQ_EINVALID, "%s: class count overflows", name);
+		into->counts[t] += from->counts[c];
+		double *dst = into->sums + t * into->d;
+		const double *src = from->sums + c * from->d;
+		for (size_t j = 0; j < into->d; j++)
+			dst[j] += src[j];
+	}
+	if (into->moments == 2) {
+		for (size_t j = 0; j < into->d; j++)
+			into->total[j] += from->total[j];
+		for (size_t i = 0; i < into->d; i++)
+			for (size_t j = i; j < into->d; j++)
+				into->gram[i * into->d + j] += from->gram[i * into->d + j];
+	}
+	into->n += from->n;
+	return 0;
+}
+
+static const int64_t *sort_labels;
+
+static int cmp_by_label(const void *a, const void *b)
+{
+	int64_t x = sort_labels[*(const size_t *)a], y = sort_labels[*(const size_t *)b];
+	return (x > y) - (x < y);
+}
+
+size_t *rq_summary_order(const rq_summary *s)
+{
+	size_t *ord = rq_xmalloc((s->k ? s->k : 1) * sizeof(*ord));
+	for (size_t c = 0; c < s->k; c++)
+		ord[c] = c;
+	/* qsort has no context argument in C11; labels are unique, so a
+	 * file-scope pointer is safe as long as callers are single-threaded. */
+	sort_labels = s->labels;
+	qsort(ord, s->k, sizeof(*ord), cmp_by_label);
+	sort_labels = NULL;
+	return ord;
+}
+
+static void put_u32(rq_buf *b, uint32_t v)
+{
+	uint8_t p[4];
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	rq_buf_put(b, p, 4);
+}
+
+static void put_u64(rq_buf *b, uint64_t v)
+{
+	uint8_t p[8];
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	rq_buf_put(b, p, 8);
+}
+
+static void put_f64(rq_buf *b, double x)
+{
+	uint64_t v;
+	memcpy(&v, &x, 8);
+	put_u64(b, v);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static double get_f64(const uint8_t *p)
+{
+	uint64_t v = get_u64(p);
+	double x;
+	memcpy(&x, &v, 8);
+	return x;
+}
+
+int rq_summary_encode(rq_buf *out, const rq_summary *s)
+{
+	size_t start = out->len, d = s->d;
+	size_t *ord = rq_summary_order(s);
+	uint8_t hash[RQ_SUMMARY_HASH_LEN];
+
+	rq_buf_put(out, RQ_SUMMARY_MAGIC, 8);
+	put_u32(out, RQ_SUMMARY_VERSION);
+	put_u32(out, (uint32_t)s->moments);
+	put_u64(out, d);
+	put_u64(out, s->k);
+	put_u64(out, s->n);
+	for (size_t i = 0; i < s->k; i++) {
+		size_t c = ord[i];
+		put_u64(out, (uint64_t)s->labels[c]);
+		put_u64(out, s->counts[c]);
+		for (size_t j = 0; j < d; j++)
+			put_f64(out, s->sums[c * d + j]);
+	}
+	if (s->moments == 2) {
+		for (size_t j = 0; j < d; j++)
+			put_f64(out, s->total[j]);
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i; j < d; j++)
+				put_f64(out, s->gram[i * d + j]);
+	}
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)out->ptr + start,
+			   out->len - start, NULL, 0);
+	rq_buf_put(out, hash, sizeof(hash));
+	free(ord);
+	return 0;
+}
+
+/* The encoded size of a summary, or false on overflow. */
+static bool encoded_len(size_t *out, size_t d, size_t k, int moments)
+{
+	size_t rec, body, tri, extra = 0;
+	if (!rq_mul_size(&rec, d, 8) || !rq_add_size(&rec, rec, 16) ||
+	    !rq_mul_size(&body, rec, k))
+		return false;
+	if (moments == 2) {
+		if (!rq_add_size(&tri, d, 1) || !rq_mul_size(&tri, tri, d))
+			return false;
+		tri /= 2;
+		if (!rq_add_size(&extra, tri, d) || !rq_mul_size(&extra, extra, 8))
+			return false;
+	}
+	return rq_add_size(out, body, extra) &&
+	       rq_add_size(out, *out, RQ_SUMMARY_HEADER_LEN + RQ_SUMMARY_HASH_LEN);
+}
+
+int rq_summary_decode(rq_summary **out, const void *data, size_t len, const char *name)
+{
+	const uint8_t *p = data;
+	rq_summary *s = NULL;
+	uint8_t hash[RQ_SUMMARY_HASH_LEN];
+	size_t want, k, d, off;
+	uint64_t total_n = 0;
+	int err = 0;
+
+	*out = NULL;
+	if (len < RQ_SUMMARY_HEADER_LEN + RQ_SUMMARY_HASH_LEN || memcmp(p, RQ_SUMMARY_MAGIC, 8) != 0) {
+		err = rq_error_set(RQ_EINVALID, "%s: not a resque summary (bad magic or too short)", name);
+		goto done;
+	}
+	uint32_t version = get_u32(p + 8), moments = get_u32(p + 12);
+	uint64_t d64 = get_u64(p + 16), k64 = get_u64(p + 24), n = get_u64(p + 32);
+	if (version != RQ_SUMMARY_VERSION) {
+		err = rq_error_set(RQ_EUNSUPPORTED, "%s: summary format version %" PRIu32
+				   " is not supported (this resque reads version %d)", name, version,
+				   RQ_SUMMARY_VERSION);
+		goto done;
+	}
+	if (moments != 1 && moments != 2) {
+		err = rq_error_set(RQ_EINVALID, "%s: moments must be 1 or 2, not %" PRIu32, name, moments);
+		goto done;
+	}
+	if (d64 == 0 || d64 > SIZE_MAX || k64 > SIZE_MAX ||
+	    !encoded_len(&want, (size_t)d64, (size_t)k64, (int)moments) || want != len) {
+		err = rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " classes of dimension %" PRIu64
+				   " but the file holds %zu bytes", name, k64, d64, len);
+		goto done;
+	}
+	d = (size_t)d64;
+	k = (size_t)k64;
+	crypto_generichash(hash, sizeof(hash), p, len - RQ_SUMMARY_HASH_LEN, NULL, 0);
+	if (sodium_memcmp(hash, p + len - RQ_SUMMARY_HASH_LEN, sizeof(hash)) != 0) {
+		err = rq_error_set(RQ_EINTEGRITY, "%s: checksum mismatch (the summary is corrupt)", name);
+		goto done;
+	}
+	if ((err = rq_summary_new(&s, d, (int)moments)))
+		goto done;
+	off = RQ_SUMMARY_HEADER_LEN;
+	for (size_t c = 0; c < k; c++) {
+		int64_t label = (int64_t)get_u64(p + off);
+		uint64_t count = get_u64(p + off + 8);
+		if (c > 0 && label <= s->labels[c - 1]) {
+			err = rq_error_set(RQ_EINVALID, "%s: labels are not in ascending order at class %zu",
+					   name, c);
+			goto done;
+		}
+		if (count == 0 || count > UINT64_MAX - total_n) {
+			err = rq_error_set(RQ_EINVALID, "%s: class %" PRId64 " has an invalid count", name, label);
+			goto done;
+		}
+		total_n += count;
+		size_t idx = class_of(s, label);
+		s->counts[idx] = count;
+		off += 16;
+		for (size_t j = 0; j < d; j++, off += 8) {
+			double x = get_f64(p + off);
+			if (!isfinite(x)) {
+				err = rq_error_set(RQ_EINVALID, "%s: non-finite sum in class %" PRId64, name, label);
+				goto done;
+			}
+			s->sums[idx * d + j] = x;
+		}
+	}
+	if (total_n != n) {
+		err = rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " rows but the classes count %"
+				   PRIu64, name, n, total_n);
+		goto done;
+	}
+	s->n = n;
+	if (moments == 2) {
+		for (size_t j = 0; j < d; j++, off += 8)
+			s->total[j] = get_f64(p + off);
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i; j < d; j++, off += 8)
+				s->gram[i * d + j] = s->gram[j * d + i] = get_f64(p + off);
+		for (size_t j = 0; j < d * d; j++)
+			if (!isfinite(s->gram[j]) || (j < d && !isfinite(s->total[j]))) {
+				err = rq_error_set(RQ_EINVALID, "%s: non-finite second moments", name);
+				goto done;
+			}
+	}
+	*out = s;
+	s = NULL;
+done:
+	rq_summary_free(s);
+	return err;
+}
+
+int rq_summary_write(const char *path, const rq_summary *s)
+{
+	rq_buf b = RQ_BUF_INIT;
+	int err = rq_summary_encode(&b, s);
+	if (!err)
+		err = rq_file_write_atomic(path, b.ptr, b.len, 0644);
+	rq_buf_release(&b);
+	return err;
+}
+
+int rq_summary_read(rq_summary **out, const char *path)
+{
+	rq_buf b = RQ_BUF_INIT;
+	int err = rq_file_read(&b, path);
+	if (!err)
+		err = rq_summary_decode(out, b.ptr, b.len, path);
+	else
+		*out = NULL;
+	rq_buf_release(&b);
+	return err;
+}

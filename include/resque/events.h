@@ -1,0 +1,69 @@
+/* The RESQUE_EVENTS protocol (design §3): the training command appends
+ * lines to a file, resque tails it while metering and timestamps each
+ * event when it sees it.
+ *
+ *     epoch [N]            epoch N has ended (N omitted: the next one)
+ *     metric NAME VALUE    a measurement (grad_norm, accuracy, loss...)
+ *     # anything           a comment
+ *
+ * A malformed line is skipped with a warning (a typo in a training script
+ * must not lose the measurement of a long run). Epoch energies come from
+ * the meter's cumulative timeline interpolated at the epoch timestamps. */
+#ifndef RESQUE_EVENTS_H
+#define RESQUE_EVENTS_H
+
+#include <stddef.h>
+#include "resque/buf.h"
+#include "resque/meter.h"
+
+typedef enum { RQ_EVENT_EPOCH = 0, RQ_EVENT_METRIC = 1 } rq_event_type;
+
+typedef struct rq_event {
+	rq_event_type type;
+	double t;          /* seconds since the run started, when seen */
+	long epoch;        /* EPOCH: the epoch that ended; METRIC: epochs ended
+			      before it was seen */
+	char name[65];     /* METRIC only */
+	double value;      /* METRIC only */
+} rq_event;
+
+#define RQ_EVENTS_MAX_LINE 4096
+#define RQ_EVENTS_MAX 1000000
+
+typedef struct rq_events rq_events;
+
+/* A reader of the events file `path` (NULL: events are fed with
+ * rq_events_feed only). The file need not exist yet. */
+int rq_events_open(rq_events **out, const char *path);
+void rq_events_free(rq_events *e); /* accepts NULL */
+
+/* Read what was appended since the last poll; complete lines are parsed
+ * and stamped with `t`, a partial last line waits for its end. */
+int rq_events_poll(rq_events *e, double t);
+/* Parse bytes as if appended to the file (tests, fuzzing). */
+void rq_events_feed(rq_events *e, const char *data, size_t len, double t);
+/* At the end of the run: a last line without its newline is parsed too. */
+int rq_events_finish(rq_events *e, double t);
+
+size_t rq_events_count(const rq_events *e);
+const rq_event *rq_events_get(const rq_events *e, size_t i);
+/* Warnings about skipped lines, one per line ("" when none). Borrowed. */
+const char *rq_events_warnings(const rq_events *e);
+
+/* Cumulative energy at time t, linear between the timeline's points (the
+ * first or last value outside them). */
+double rq_energy_at(const rq_energy_point *tl, size_t n, double t);
+
+/* Energy of each epoch: epoch k spans from the end of epoch k-1 (or the
+ * start of the run) to its own end. `*out` (caller frees) gets one value
+ * per epoch event, `*nout` their count; `*tail` (may be NULL) the energy
+ * after the last epoch (evaluation, saving). */
+int rq_events_epoch_energy(double **out, size_t *nout, double *tail, const rq_events *e,
+			   const rq_energy_point *tl, size_t n);
+
+/* STEP's energy per stable epoch: the mean over epochs after the first
+ * (warm-up: loading, compilation, clocks ramping up); the only epoch when
+ * there is one. RQ_EINVALID with no epoch. */
+int rq_epoch_energy_stable(double *out, const double *epoch_j, size_t n);
+
+#endif

@@ -1,0 +1,146 @@
+/* The forecast of an update's cost from its RESQUE index (design §1.5–1.6):
+ * epochs, parameter change and gradient norm regressed on the index with a
+ * conjugate Bayesian regression (resque/bayes.h), calibrated on the shift
+ * family's own history or on the lineage's pooled history widened by the
+ * between-family variance, or a cold-start prior; energy and duration per
+ * epoch after STEP (del Rey et al.); carbon from energy × PUE × intensity.
+ *
+ * A command gathers the history (same lineage) and calls
+ * rq_forecast_compute; nothing here reads files or the ledger. Every
+ * number is a rq_quantiles (mean and the 80 % and 95 % intervals). The
+ * maths is in docs/METHOD.md, "Forecasting". */
+#ifndef RESQUE_FORECAST_H
+#define RESQUE_FORECAST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "resque/bayes.h"
+
+typedef enum { RQ_SHIFT_DIST = 0, RQ_SHIFT_TASK = 1 } rq_shift_kind;
+
+/* Where a regression's calibration came from. */
+typedef enum {
+	RQ_CAL_NONE = 0, /* nothing to forecast from: the quantity is unknown */
+	RQ_CAL_PRIOR,    /* cold-start prior, no past update (epochs only) */
+	RQ_CAL_POOLED,   /* the lineage's history over all shift families */
+	RQ_CAL_FAMILY    /* the shift family's own history (≥ 2 points) */
+} rq_calibration_source;
+
+/* A forecast quantity: mean and quantiles 0.10, 0.90, 0.025, 0.975.
+ * `known` is false (and the numbers NaN) when it could not be forecast. */
+typedef struct {
+	bool known;
+	double mean, p10, p90, p2_5, p97_5;
+} rq_quantiles;
+
+/* One past update whose plan and actual are both recorded. Unknown
+ * measurements are NaN. Strings are borrowed; NULL family means
+ * "unspecified", NULL hardware "unknown". */
+struct rq_history_point {
+	rq_shift_kind kind;
+	double index;         /* RESQUE of that update */
+	double epochs, energy_kwh, duration_s, param_change, grad_norm;
+	const char *family;
+	const char *hardware;
+	double train_size;    /* training-set samples of that update (NaN) */
+};
+
+/* The per-epoch measurements of one past run (from epoch markers), for
+ * STEP. `epoch_s` may be NULL. Borrowed. */
+struct rq_epoch_trace {
+	const double *epoch_kwh;
+	const double *epoch_s;
+	size_t n;
+	const char *hardware;
+	double train_size;    /* NaN when unknown */
+};
+
+typedef struct {
+	rq_shift_kind kind;
+	double index;              /* R of the proposed update, ≥ 0 */
+	const char *family;        /* shift family (NULL: "unspecified") */
+	const char *hardware;      /* hardware profile of the coming run */
+	double train_size;         /* samples of the new training set (NaN) */
+	double scratch_epochs;     /* E₀: epochs of the base from scratch (NaN) */
+	const struct rq_history_point *history;
+	size_t n_history;
+	const struct rq_epoch_trace *traces;
+	size_t n_traces;
+	double intensity;          /* grid g CO2e/kWh (NaN: no carbon) */
+	double pue;                /* ≥ 1 (NaN: 1) */
+	uint64_t seed;             /* Monte-Carlo seed (0: the default) */
+	size_t draws;              /* Monte-Carlo draws (0: 20000) */
+} rq_forecast_input;
+
+/* How one regression was calibrated. */
+typedef struct {
+	rq_calibration_source source;
+	size_t n;            /* past updates it rests on */
+	size_t n_families;   /* families among them */
+	double tau2;         /* between-family variance added (pooled), else 0 */
+	double a, b;         /* posterior mean of y = a + b·R */
+	double dof, loc, scale; /* the Student-t predictive at R */
+	rq_nig post;         /* the posterior (family or pooled) */
+} rq_calibration;
+
+/* A per-epoch rate (kWh or seconds per epoch) after STEP. */
+typedef struct {
+	bool known;
+	double loc, scale, dof; /* Student-t of the new run's per-epoch rate */
+	size_t runs, epochs;    /* stable epochs of how many runs it rests on */
+	double scale_ratio;     /* training-set size ratio applied */
+	char source[256];       /* plain words: where the figure comes from */
+} rq_rate;
+
+typedef struct {
+	rq_quantiles epochs, energy_kwh, carbon_kg, duration_s, param_change, grad_norm;
+	rq_calibration cal_epochs, cal_param_change, cal_grad_norm;
+	bool prior_only;            /* epochs come from the cold-start prior */
+	rq_rate kwh_per_epoch, s_per_epoch;
+	/* Training from scratch: E₀ epochs at the same per-epoch rates. */
+	double scratch_epochs;      /* NaN when E₀ is unknown */
+	rq_quantiles scratch_energy_kwh, scratch_carbon_kg, scratch_duration_s;
+	/* Mean saving of reuse over scratch (NaN when either is unknown). */
+	double saving_kwh, saving_kg;
+} rq_forecast;
+
+/* Defaults of the model (documented in docs/METHOD.md). */
+#define RQ_FORECAST_DRAWS 20000
+#define RQ_FORECAST_SEED 0x5245535155450001ull
+#define RQ_STEP_WARMUP 1   /* leading epochs always excluded by STEP */
+
+/* R_full: the index at which an update costs a training from scratch. */
+double rq_forecast_r_full(rq_shift_kind kind);
+const char *rq_calibration_name(rq_calibration_source s); /* "family", ... */
+const char *rq_shift_kind_name(rq_shift_kind k);          /* "dist", "task" */
+
+/* Compute the forecast. RQ_EINVALID for an invalid input (negative or
+ * non-finite index, PUE < 1, negative intensity) and when epochs cannot be
+ * forecast at all (no usable history and no E₀), with a message saying so. */
+int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in);
+
+/* STEP alone: the per-epoch rate on `hardware` from the stable epochs of
+ * `traces` (field: 0 energy, 1 duration), falling back to totals/epochs of
+ * `history` points on the same hardware. */
+int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field);
+
+/* The calibrated regression of one outcome (0 epochs, 1 param_change,
+ * 2 grad_norm) on the index, and its Student-t predictive at in->index.
+ * Exposed for tests and for `resque report`. */
+int rq_forecast_calibrate(rq_calibration *out, const rq_forecast_input *in, int outcome);
+
+/* Quantiles of a Student-t, the lower ones clamped at `floor` (0 for
+ * non-negative quantities, -INFINITY for none). */
+void rq_quantiles_from_student(rq_quantiles *out, double loc, double scale,
+			       double dof, double floor);
+
+/* The deterministic PRNG of the Monte-Carlo combination (splitmix64),
+ * exposed for tests: uniform in (0, 1), standard normal, Student-t. */
+typedef struct { uint64_t s; bool has_spare; double spare; } rq_rng;
+void rq_rng_seed(rq_rng *r, uint64_t seed);
+double rq_rng_uniform(rq_rng *r);
+double rq_rng_normal(rq_rng *r);
+double rq_rng_student(rq_rng *r, double dof);
+
+#endif

@@ -1,0 +1,106 @@
+/* Energy meters for `resque run` (design §3): RAPL counters of the CPU
+ * packages and DRAM, NVIDIA GPUs through NVML (loaded at run time), and,
+ * where no counter is readable, an estimate from the CPU time of the
+ * process tree and the memory it holds. A meter is sampled by one thread
+ * at a time: start, sample every interval, stop; it keeps the cumulative
+ * energy of every domain and a timeline of the total for per-epoch
+ * splitting (events.h).
+ *
+ * Test hooks (environment): RESQUE_SYSFS_ROOT is prefixed to
+ * /sys/class/powercap, RESQUE_PROC_ROOT replaces /proc, RESQUE_NVML_LIB
+ * names the NVML library to dlopen instead of libnvidia-ml.so.1. */
+#ifndef RESQUE_METER_H
+#define RESQUE_METER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef enum {
+	RQ_METHOD_MEASURED = 0,  /* every joule comes from a hardware counter */
+	RQ_METHOD_ESTIMATED = 1, /* some come from the CPU-time estimate */
+	RQ_METHOD_IMPORTED = 2   /* read from another tool's file */
+} rq_method;
+
+/* "measured", "estimated", "imported". */
+const char *rq_method_name(rq_method m);
+
+/* One point of the cumulative energy timeline: `t` seconds since start,
+ * `joules` consumed since start (all domains). */
+typedef struct rq_energy_point {
+	double t;
+	double joules;
+} rq_energy_point;
+
+/* One metered domain: "package-0", "dram-0", "gpu0", "cpu (estimate)",
+ * "memory (estimate)". */
+typedef struct rq_meter_domain {
+	char name[64];
+	double joules; /* since start */
+} rq_meter_domain;
+
+typedef struct rq_meter_opts {
+	const char *kind;  /* "auto" (or NULL), "rapl", "nvml", "estimate" */
+	pid_t pid;         /* root of the process tree the estimate follows;
+			      0: the descendants of the calling process */
+	double cpu_watts;  /* > 0: the CPU's power (TDP, W) for the estimate,
+			      instead of the table */
+	bool reaps_tree;   /* the caller waits for `pid` before stop: count
+			      the CPU time of reaped descendants too
+			      (getrusage RUSAGE_CHILDREN) */
+} rq_meter_opts;
+
+typedef struct rq_meter rq_meter;
+
+/* Open the meters `opts->kind` asks for. "auto": RAPL for the CPU when
+ * readable, else the estimate, plus NVML when a GPU is visible; each
+ * fallback adds a one-line reason to rq_meter_notes(). An explicit kind
+ * that is not available fails (RQ_EUNSUPPORTED) with the reason. */
+int rq_meter_open(rq_meter **out, const rq_meter_opts *opts);
+void rq_meter_free(rq_meter *m); /* accepts NULL */
+
+/* Read the counters at the start, now and at the end. The `_at` forms
+ * take the time in seconds (monotonic) instead of reading the clock. */
+int rq_meter_start(rq_meter *m);
+int rq_meter_sample(rq_meter *m);
+int rq_meter_stop(rq_meter *m);
+int rq_meter_start_at(rq_meter *m, double now);
+int rq_meter_sample_at(rq_meter *m, double now);
+int rq_meter_stop_at(rq_meter *m, double now);
+
+/* "rapl", "rapl+nvml", "estimate+nvml", ... (borrowed). */
+const char *rq_meter_name(const rq_meter *m);
+rq_method rq_meter_method(const rq_meter *m);
+/* Why a meter fell back, one line each ("" when none; borrowed). */
+const char *rq_meter_notes(const rq_meter *m);
+
+double rq_meter_joules(const rq_meter *m);   /* all domains, since start */
+double rq_meter_seconds(const rq_meter *m);  /* from start to last sample */
+size_t rq_meter_ndomains(const rq_meter *m);
+const rq_meter_domain *rq_meter_domain_at(const rq_meter *m, size_t i);
+/* The cumulative timeline, one point per start/sample/stop (borrowed). */
+const rq_energy_point *rq_meter_timeline(const rq_meter *m, size_t *n);
+
+/* What the estimate assumed (valid after open when it is in use):
+ * watts per logical CPU, the CPU model and where its TDP came from. */
+typedef struct rq_meter_estimate_info {
+	bool active;
+	double watts_per_cpu;
+	double tdp_watts;
+	unsigned cpus_per_package;
+	char cpu_model[128];
+	char tdp_source[160]; /* "table: Intel Xeon E5-2686 v4", "--cpu-watts", "default" */
+	double cpu_seconds;   /* CPU time of the tree so far */
+	double memory_w_per_gb;
+} rq_meter_estimate_info;
+void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m);
+
+/* The TDP of a CPU model from the embedded table (CodeCarbon's
+ * cpu_power.csv), matched as docs/METHOD.md describes. Returns 0 with the
+ * watts and the table's name (borrowed), or RQ_ENOTFOUND. */
+int rq_tdp_lookup(double *out, const char **matched, const char *model);
+
+/* Memory power of the estimate, W per GiB held (Green Algorithms). */
+#define RQ_MEMORY_W_PER_GB 0.3725
+
+#endif

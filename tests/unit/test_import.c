@@ -1,0 +1,115 @@
+/* Unit tests of the importers: CodeCarbon columns by name across versions,
+ * nvidia-smi integration, bad inputs. */
+#include "unit.h"
+#include "resque/import.h"
+
+#define S(text) text, sizeof(text) - 1
+
+TEST(import_codecarbon_v1_and_runs)
+{
+	rq_cc_import r;
+	CHECK_OK(rq_import_codecarbon(&r, S("timestamp,project_name,run_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,country_name,country_iso_code,region\n"
+		"2022-01-01T10:00:00,p,aaa,10.5,0.001,1e-4,42.5,0,3,0.0001,0,0.00001,0.00011,France,FRA,\n"
+		"2022-01-01T11:00:00,p,bbb,20,0.002,1e-4,42.5,0,3,0.0002,0,0.00002,0.00022,France,FRA,ile-de-france\n"
+		"2022-01-01T11:05:00,p,aaa,30,0.003,1e-4,42.5,0,3,0.0003,0,0.00003,0.00033,France,FRA,\n"),
+		"em.csv", NULL));
+	CHECK_INT_EQ(r.n, 2);
+	if (r.n == 2) {
+		CHECK_STR_EQ(r.runs[0].run_id, "aaa");
+		CHECK_NEAR(r.runs[0].duration_s, 30, 0);
+		CHECK_NEAR(r.runs[0].energy_kwh, 0.00033, 0);
+		CHECK_INT_EQ(r.runs[0].line, 4);
+		CHECK_STR_EQ(r.runs[1].region, "ile-de-france");
+		CHECK(isnan(r.runs[1].pue));
+	}
+	rq_cc_import_release(&r);
+}
+
+TEST(import_codecarbon_select_and_errors)
+{
+	rq_cc_import r;
+	const char ok[] = "\xef\xbb\xbf\"run_id\",\"energy_consumed\",\"emissions\",\"duration\"\r\n"
+			  "\"x,1\",1.5,\"0.5\",3\r\ny,2,1,4\r\n";
+	CHECK_OK(rq_import_codecarbon(&r, ok, sizeof(ok) - 1, "em.csv", "x,1"));
+	CHECK_INT_EQ(r.n, 1);
+	CHECK_NEAR(r.runs[0].energy_kwh, 1.5, 0);
+	rq_cc_import_release(&r);
+	CHECK_ERR(rq_import_codecarbon(&r, ok, sizeof(ok) - 1, "em.csv", "zzz"), RQ_ENOTFOUND);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: no run 'zzz' (runs: x,1, y)");
+	CHECK_ERR(rq_import_codecarbon(&r, S("run_id,emissions,duration\n1,2,3\n"), "em.csv", NULL),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: no 'energy_consumed' column");
+	CHECK_ERR(rq_import_codecarbon(&r, S("energy_consumed,emissions,duration\n1,x,3\n"), "em.csv", NULL),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: line 2: 'emissions' is not a number >= 0: 'x'");
+	CHECK_ERR(rq_import_codecarbon(&r, S("energy_consumed,emissions,duration\n1,,3\n"), "em.csv", NULL),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: line 2: 'emissions' is empty");
+	CHECK_ERR(rq_import_codecarbon(&r, S("energy_consumed,emissions,duration\n1,2\n3,4,5\n"), "em.csv", NULL),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: line 2: 2 fields, the header has 3");
+	CHECK_ERR(rq_import_codecarbon(&r, S("energy_consumed,emissions,duration\n"), "em.csv", NULL),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: no run in the file");
+	CHECK_ERR(rq_import_codecarbon(&r, S(""), "em.csv", NULL), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "em.csv: empty file");
+}
+
+TEST(import_nvsmi_integrates)
+{
+	rq_nvsmi_import r;
+	CHECK_OK(rq_import_nvsmi(&r, S("timestamp, name, power.draw [W]\n"
+		"2023/03/08 23:59:59.000, G, 10.00 W\n"
+		"2023/03/09 00:00:01.000, G, 30.00 W\n"
+		"2023/03/09 00:00:02.500, G, [N/A]\n"
+		"2023/03/09 00:00:03.000, G, 50.00 W\n"
+		"2023/03/09 00:00:04.000, NVIDIA Ge"), "smi.csv"));
+	/* (10+30)/2*2 + (30+50)/2*2 */
+	CHECK_NEAR(r.joules, 40 + 80, 1e-9);
+	CHECK_NEAR(r.duration_s, 4, 1e-9);
+	CHECK_INT_EQ(r.nrows, 4);
+	CHECK_INT_EQ(r.nskipped, 1);
+	CHECK_INT_EQ(r.ngpus, 1);
+	CHECK_CONTAINS(r.warnings.ptr, "smi.csv: line 6: incomplete last line skipped");
+	CHECK_CONTAINS(r.warnings.ptr, "1 rows without a power reading");
+	CHECK_STR_EQ(r.start, "2023/03/08 23:59:59.000");
+	rq_nvsmi_import_release(&r);
+}
+
+TEST(import_nvsmi_multi_gpu)
+{
+	rq_nvsmi_import r;
+	CHECK_OK(rq_import_nvsmi(&r, S("timestamp, index, power.draw [W]\n"
+		"2023/03/08 10:00:00.000, 0, 100 W\n2023/03/08 10:00:00.010, 1, 200 W\n"
+		"2023/03/08 10:00:01.000, 0, 100 W\n2023/03/08 10:00:01.010, 1, 200 W\n"), "smi.csv"));
+	CHECK_INT_EQ(r.ngpus, 2);
+	CHECK_NEAR(r.joules, 300, 1e-9);
+	rq_nvsmi_import_release(&r);
+	/* no id column: rows sharing a timestamp are different GPUs */
+	CHECK_OK(rq_import_nvsmi(&r, S("timestamp,power.draw [W]\n"
+		"2023/03/08 10:00:00.000,100\n2023/03/08 10:00:00.000,200\n"
+		"2023/03/08 10:00:02.000,100\n2023/03/08 10:00:02.000,200\n"), "smi.csv"));
+	CHECK_INT_EQ(r.ngpus, 2);
+	CHECK_NEAR(r.joules, 600, 1e-9);
+	rq_nvsmi_import_release(&r);
+}
+
+TEST(import_nvsmi_errors)
+{
+	rq_nvsmi_import r;
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, name\n2023/03/08 10:00:00.000, G\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: no 'power.draw' column");
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n2023/13/08 10:00:00.000, 1 W\n2023/03/08 10:00:01.000, 1 W\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: line 2: '2023/13/08 10:00:00.000' is not a timestamp");
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n2023/03/08 10:00:00.000, 1 kW\n\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: line 2: power.draw '1 kW' is not in watts");
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n"), "smi.csv"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: no power reading in the file");
+	double t;
+	CHECK_OK(rq_nvsmi_parse_time(&t, "1970/01/02 00:00:01.5"));
+	CHECK_NEAR(t, 86401.5, 1e-9);
+	CHECK_ERR(rq_nvsmi_parse_time(&t, "1970/01/02 00:00:01."), RQ_EINVALID);
+}
