@@ -88,6 +88,12 @@ void cmd_passphrase_free(char *p);
 struct rq_entry;
 json_t *cmd_entry_json(const struct rq_entry *e);
 
+/* Record the directory `path` as a `dataset` entry (cmd/dataset.c): its
+ * manifest, file count, bytes and, with `labels`, the class histogram.
+ * `name` NULL: the directory's base name. */
+int cmd_dataset_record(struct rq_entry **out, struct rq_ledger *l, const char *path, const char *name,
+		       const char *labels, const char *tensor);
+
 /* Dispatch `argv[1]` among subcommands ("key gen"); prints the family's
  * help for --help or no subcommand. */
 struct subcmd {

@@ -99,7 +99,7 @@ int cmd_commit(int argc, char **argv)
 		{ OPT_STRING, 'w', "weights", &weights, "PATH", "the model's weights file (required)" },
 		{ OPT_STRING, 0, "name", &name, "NAME", "the version's name, e.g. v2 (required)" },
 		{ OPT_STRING, 'p', "parent", &parent_ref, "REF", "the version it was trained from" },
-		{ OPT_LIST, 'd', "data", &data, "DATASET", "a dataset it was trained on (name or id; repeatable)" },
+		{ OPT_LIST, 'd', "data", &data, "DATASET", "a dataset it was trained on: a dataset name or id, or a directory to record (repeatable)" },
 		{ OPT_STRING, 0, "embeddings", &emb, "FILE", "embeddings of its training data (.npy, safetensors)" },
 		{ OPT_STRING, 0, "labels", &labels, "FILE", "the labels of those embeddings" },
 		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the tensor to read from a safetensors embeddings file" },
@@ -120,6 +120,7 @@ int cmd_commit(int argc, char **argv)
 	json_t *body = NULL, *w = NULL;
 	rq_attachment att[1];
 	size_t natt = 0;
+	bool *data_paths = NULL;
 	int rc = EXIT_OK, err;
 
 	rq_cost_init(&cost);
@@ -165,6 +166,22 @@ int cmd_commit(int argc, char **argv)
 			goto out;
 		}
 	}
+	data_paths = rq_xcalloc(data.n ? data.n : 1, sizeof(*data_paths));
+	for (size_t i = 0; i < data.n; i++) {
+		rq_entry *d = NULL;
+		err = rq_ledger_lookup(&d, l, data.v[i], "dataset");
+		rq_entry_free(d);
+		if (err == RQ_ENOTFOUND && rq_is_dir(data.v[i])) {
+			data_paths[i] = true;
+		} else if (err == RQ_ENOTFOUND) {
+			rc = cmd_error("--data %s: no dataset of that name or id, nor a directory to record", data.v[i]);
+			goto out;
+		} else if (err) {
+			rc = cmd_fail_code(err);
+			goto out;
+		}
+	}
+	rq_error_clear();
 	if ((err = weights_json(&w, rq_ledger_dir(l), weights))) {
 		rc = cmd_fail_code(err);
 		goto out;
@@ -206,12 +223,19 @@ int cmd_commit(int argc, char **argv)
 		json_t *ds = json_array();
 		for (size_t i = 0; i < data.n; i++) {
 			rq_entry *d = NULL;
-			if ((err = rq_ledger_lookup(&d, l, data.v[i], "dataset"))) {
+			/* A directory not recorded yet is recorded now, as 'dataset add'. */
+			if (data_paths[i] && (err = cmd_dataset_record(&d, l, data.v[i], NULL, NULL, NULL))) {
 				json_decref(ds);
-				rc = cmd_error("--data %s: no dataset of that name or id (record it first with 'resque dataset add %s')",
-					       data.v[i], data.v[i]);
+				rc = cmd_fail_code(err);
 				goto out;
 			}
+			if (!d && (err = rq_ledger_lookup(&d, l, data.v[i], "dataset"))) {
+				json_decref(ds);
+				rc = cmd_fail_code(err);
+				goto out;
+			}
+			if (data_paths[i])
+				fprintf(stderr, "recorded dataset %s (%.12s)\n", rq_entry_name(d), d->id);
 			json_array_append_new(ds, json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
 							    rq_json_str(d->body, "name", ""), "fingerprint",
 							    rq_json_str(d->body, "fingerprint", "")));
@@ -272,6 +296,7 @@ int cmd_commit(int argc, char **argv)
 		       sum ? "with representation summary" : "no representation summary");
 	}
 out:
+	free(data_paths);
 	json_decref(body);
 	json_decref(w);
 	rq_summary_free(sum);

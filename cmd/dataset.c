@@ -198,6 +198,90 @@ static const struct cmd_help add_help = {
 	"directory's base name and must not be used by another dataset.",
 };
 
+int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const char *name, const char *labels,
+		       const char *tensor)
+{
+	rq_entry *other = NULL;
+	rq_fp_result fp, lfp;
+	rq_buf rec = RQ_BUF_INIT, lrec = RQ_BUF_INIT, man = RQ_BUF_INIT, base = RQ_BUF_INIT;
+	json_t *body = NULL, *classes = NULL;
+	struct stat st;
+	int err;
+
+	*out = NULL;
+	rq_fp_result_init(&fp);
+	rq_fp_result_init(&lfp);
+	if (stat(path, &st) != 0) {
+		err = rq_error_set(RQ_EINVALID, "%s: %s", path,
+				   errno == ENOENT ? "no such file or directory" : "cannot be read");
+		goto done;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err = rq_error_set(RQ_EINVALID,
+				   "%s: not a directory (a dataset is a directory; 'resque fingerprint' takes one file)",
+				   path);
+		goto done;
+	}
+	if ((err = recorded_path(&rec, l, path)))
+		goto done;
+	if (!name) {
+		char *real = realpath(path, NULL);
+		rq_buf_puts(&base, real ? real : path);
+		free(real);
+		const char *slash = strrchr(base.ptr, '/');
+		name = slash ? slash + 1 : base.ptr;
+	}
+	if (!name_ok(name)) {
+		err = rq_error_set(RQ_EINVALID, "'%s' cannot name a dataset: use letters, digits, '.', '_' and '-' "
+						"(not first: '.', '-'); choose one with --name",
+				   name);
+		goto done;
+	}
+	err = rq_ledger_lookup(&other, l, name, "dataset");
+	if (err == 0 && rq_entry_name(other) && strcmp(rq_entry_name(other), name) == 0) {
+		err = rq_error_set(RQ_EEXISTS, "dataset name '%s' is already in use (entry %.12s); choose another with --name",
+				   name, other->id);
+		goto done;
+	}
+	if (err && err != RQ_ENOTFOUND && err != RQ_EAMBIGUOUS)
+		goto done;
+	err = 0;
+	rq_error_clear();
+	if (labels) {
+		/* Read the labels before the long part, so a bad file fails fast. */
+		if ((err = class_histogram(&classes, labels, tensor)) ||
+		    (err = fingerprint_with_cache(&lfp, l, labels, "fingerprinting labels")) ||
+		    (err = recorded_path(&lrec, l, labels)))
+			goto done;
+	}
+	if ((err = fingerprint_with_cache(&fp, l, path, "fingerprinting")))
+		goto done;
+	rq_manifest_encode(&man, &fp.manifest);
+	body = json_pack("{s:s, s:o, s:s, s:I, s:I}", "name", name, "path", path_json(rec.ptr),
+			 "fingerprint", fp.fingerprint, "files", (json_int_t)fp.files, "bytes",
+			 (json_int_t)fp.bytes);
+	if (classes) {
+		json_object_set_new(body, "classes", classes);
+		classes = NULL;
+		json_object_set_new(body, "labels", json_pack("{s:o, s:s}", "path", path_json(lrec.ptr),
+							      "fingerprint", lfp.fingerprint));
+	}
+	rq_attachment att = { "manifest", man.ptr, man.len };
+	err = rq_ledger_append(out, l, "dataset", body, &att, 1);
+	body = NULL;
+done:
+	json_decref(body);
+	json_decref(classes);
+	rq_entry_free(other);
+	rq_fp_result_release(&fp);
+	rq_fp_result_release(&lfp);
+	rq_buf_release(&rec);
+	rq_buf_release(&lrec);
+	rq_buf_release(&man);
+	rq_buf_release(&base);
+	return err;
+}
+
 static int dataset_add(int argc, char **argv)
 {
 	const char *path = NULL, *name = NULL, *labels = NULL, *tensor = NULL;
@@ -212,83 +296,22 @@ static int dataset_add(int argc, char **argv)
 	};
 	rq_ledger *l = NULL;
 	rq_key *k = NULL;
-	rq_entry *e = NULL, *other = NULL;
-	rq_fp_result fp, lfp;
-	rq_buf rec = RQ_BUF_INIT, lrec = RQ_BUF_INIT, man = RQ_BUF_INIT, base = RQ_BUF_INIT;
-	json_t *body = NULL, *classes = NULL;
+	rq_entry *e = NULL;
 	struct stat st;
 	int rc = 0, err;
 
 	OPT_PARSE(&add_help, opts, argc, argv);
 	if (tensor && !labels)
 		return cmd_usage(&add_help, opts, "--tensor names a tensor of the --labels file");
-	rq_fp_result_init(&fp);
-	rq_fp_result_init(&lfp);
-	if (stat(path, &st) != 0) {
-		rc = cmd_error("%s: %s", path, errno == ENOENT ? "no such file or directory" : "cannot be read");
-		goto done;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		rc = cmd_error("%s: not a directory (a dataset is a directory; 'resque fingerprint' takes one file)",
-			       path);
-		goto done;
-	}
+	/* Check the path before looking for a repository: the clearer error. */
+	if (stat(path, &st) != 0)
+		return cmd_error("%s: %s", path, errno == ENOENT ? "no such file or directory" : "cannot be read");
+	if (!S_ISDIR(st.st_mode))
+		return cmd_error("%s: not a directory (a dataset is a directory; 'resque fingerprint' takes one file)",
+				 path);
 	if ((rc = cmd_open_ledger(&l, &k)))
-		goto done;
-	if ((err = recorded_path(&rec, l, path))) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-	if (!name) {
-		char *real = realpath(path, NULL);
-		rq_buf_puts(&base, real ? real : path);
-		free(real);
-		const char *slash = strrchr(base.ptr, '/');
-		name = slash ? slash + 1 : base.ptr;
-	}
-	if (!name_ok(name)) {
-		rc = cmd_error("'%s' cannot name a dataset: use letters, digits, '.', '_' and '-' "
-			       "(not first: '.', '-'); choose one with --name", name);
-		goto done;
-	}
-	err = rq_ledger_lookup(&other, l, name, "dataset");
-	if (err == 0 && rq_entry_name(other) && strcmp(rq_entry_name(other), name) == 0) {
-		rc = cmd_error("dataset name '%s' is already in use (entry %.12s); choose another with --name",
-			       name, other->id);
-		goto done;
-	}
-	if (err && err != RQ_ENOTFOUND && err != RQ_EAMBIGUOUS) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-	rq_error_clear();
-	if (labels) {
-		/* Read the labels before the long part, so a bad file fails fast. */
-		if ((err = class_histogram(&classes, labels, tensor)) ||
-		    (err = fingerprint_with_cache(&lfp, l, labels, "fingerprinting labels")) ||
-		    (err = recorded_path(&lrec, l, labels))) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-	}
-	if ((err = fingerprint_with_cache(&fp, l, path, "fingerprinting"))) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-	rq_manifest_encode(&man, &fp.manifest);
-	body = json_pack("{s:s, s:o, s:s, s:I, s:I}", "name", name, "path", path_json(rec.ptr),
-			 "fingerprint", fp.fingerprint, "files", (json_int_t)fp.files, "bytes",
-			 (json_int_t)fp.bytes);
-	if (classes) {
-		json_object_set_new(body, "classes", classes);
-		classes = NULL;
-		json_object_set_new(body, "labels", json_pack("{s:o, s:s}", "path", path_json(lrec.ptr),
-							      "fingerprint", lfp.fingerprint));
-	}
-	rq_attachment att = { "manifest", man.ptr, man.len };
-	err = rq_ledger_append(&e, l, "dataset", body, &att, 1);
-	body = NULL;
-	if (err) {
+		return rc;
+	if ((err = cmd_dataset_record(&e, l, path, name, labels, tensor))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
@@ -298,20 +321,12 @@ static int dataset_add(int argc, char **argv)
 		rc = cmd_print_json(j);
 		json_decref(j);
 	} else {
-		printf("%.12s dataset %s: %" PRIu64 " files, %" PRIu64 " bytes, %s\n", e->id, name, fp.files,
-		       fp.bytes, fp.fingerprint);
+		printf("%.12s dataset %s: %" JSON_INTEGER_FORMAT " files, %" JSON_INTEGER_FORMAT " bytes, %s\n", e->id,
+		       rq_entry_name(e), rq_json_int(e->body, "files", 0), rq_json_int(e->body, "bytes", 0),
+		       rq_json_str(e->body, "fingerprint", ""));
 	}
 done:
-	json_decref(body);
-	json_decref(classes);
 	rq_entry_free(e);
-	rq_entry_free(other);
-	rq_fp_result_release(&fp);
-	rq_fp_result_release(&lfp);
-	rq_buf_release(&rec);
-	rq_buf_release(&lrec);
-	rq_buf_release(&man);
-	rq_buf_release(&base);
 	cmd_close_ledger(l, k);
 	return rc;
 }

@@ -16,6 +16,7 @@ static const struct cmd_entry commands[] = {
 	{ "commit",      cmd_commit,       0,         "record a model version (weights, data, representation, cost)" },
 	{ "config",      cmd_config,       0,         "read or set repository settings (region, PUE, key)" },
 	{ "dataset",     cmd_dataset,      0,         "record datasets and see what changed (add, show, status)" },
+	{ "diff",        cmd_diff,         0,         "compare two versions: datasets, representation, parameters" },
 	{ "fingerprint", cmd_fingerprint,  0,         "print the fingerprint of a file or directory" },
 	{ "init",        cmd_init,         0,         "create a repository and its signed genesis entry" },
 	{ "key",         cmd_key,          0,         "manage signing keys (gen, list, add, revoke)" },

@@ -63,6 +63,17 @@ const char *rq_array_tensor(const rq_array *a) { return a->tensor; }
 
 int rq_array_set_shape(rq_array *a, const size_t *dims, int ndim)
 {
+	if (a->flat) {
+		/* weights: any rank, one element per row (a scalar is one row) */
+		size_t n = 1;
+		for (int i = 0; i < ndim; i++)
+			if (!rq_mul_size(&n, n, dims[i]))
+				return rq_error_set(RQ_EINVALID, "%s: shape is too large", a->name);
+		a->ndim = 1;
+		a->rows = n;
+		a->cols = 1;
+		return 0;
+	}
 	if (ndim == 0)
 		return rq_error_set(RQ_EINVALID, "%s: array is a scalar (shape ()); expected N×D "
 				    "embeddings or N labels", a->name);
@@ -137,7 +148,7 @@ done:
 	return err;
 }
 
-int rq_array_open(rq_array **out, const char *path, const char *tensor)
+static int open_path(rq_array **out, const char *path, const char *tensor, bool flat)
 {
 	rq_array *a = rq_xcalloc(1, sizeof(*a));
 	struct stat st;
@@ -145,6 +156,7 @@ int rq_array_open(rq_array **out, const char *path, const char *tensor)
 
 	*out = NULL;
 	a->name = rq_xstrdup(path);
+	a->flat = flat;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		err = rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", path,
 				   strerror(errno));
@@ -182,6 +194,50 @@ done:
 	if (fd >= 0)
 		close(fd);
 	rq_array_free(a);
+	return err;
+}
+
+int rq_array_open(rq_array **out, const char *path, const char *tensor)
+{
+	return open_path(out, path, tensor, false);
+}
+
+int rq_array_open_flat(rq_array **out, const char *path, const char *tensor)
+{
+	return open_path(out, path, tensor, true);
+}
+
+int rq_array_tensor_names(char ***out, size_t *n, const char *path)
+{
+	rq_buf bytes = RQ_BUF_INIT;
+	int err;
+	*out = NULL;
+	*n = 0;
+	/* Only the header is needed: read its length, then the header. */
+	FILE *f = fopen(path, "rb");
+	uint8_t len8[8];
+	if (!f)
+		return rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", path, strerror(errno));
+	if (fread(len8, 1, 8, f) != 8) {
+		fclose(f);
+		return rq_error_set(RQ_EINVALID, "%s: too short for a safetensors file", path);
+	}
+	uint64_t hlen = 0;
+	for (int i = 7; i >= 0; i--)
+		hlen = hlen << 8 | len8[i];
+	if (hlen > 100000000u) {
+		fclose(f);
+		return rq_error_set(RQ_EINVALID, "%s: safetensors header of %" PRIu64 " bytes is too large", path, hlen);
+	}
+	rq_buf_put(&bytes, len8, 8);
+	rq_buf_grow(&bytes, (size_t)hlen);
+	size_t got = fread(bytes.ptr + 8, 1, (size_t)hlen, f);
+	fclose(f);
+	if (got != hlen)
+		return rq_error_set(RQ_EINVALID, "%s: safetensors header runs past the end of the file", path);
+	bytes.len += got;
+	err = rq_safetensors_names(out, n, (const uint8_t *)bytes.ptr, bytes.len, path);
+	rq_buf_release(&bytes);
 	return err;
 }
 

@@ -20,6 +20,7 @@ struct rq_array {
 	rq_array_format format;
 	bool swap;               /* element bytes are in the other byte order */
 	bool fortran;            /* column-major: (i, j) at j * rows + i */
+	bool flat;               /* any rank, seen as one column of numel rows */
 };
 
 /* Size in bytes of one element of `t`. */
@@ -32,6 +33,8 @@ const char *rq_dtype_long_name(rq_dtype t);
  * bytes at `buf` (a->name set already, used in messages). */
 int rq_npy_parse(rq_array *a, const uint8_t *buf, size_t len);
 int rq_safetensors_parse(rq_array *a, const uint8_t *buf, size_t len, const char *tensor);
+/* The names of every tensor in a safetensors file, sorted by bytes. */
+int rq_safetensors_names(char ***out, size_t *n, const uint8_t *buf, size_t len, const char *name);
 
 /* Shared shape checks once the dimensions are known: 0 dims and more than
  * 2 refused, 0 columns refused; sets rows/cols/ndim. `dims` has `ndim`

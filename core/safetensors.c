@@ -214,3 +214,34 @@ done:
 	rq_buf_release(&names);
 	return err;
 }
+
+int rq_safetensors_names(char ***out, size_t *n, const uint8_t *buf, size_t len, const char *name)
+{
+	json_t *root = NULL;
+	const char *key;
+	json_t *val;
+	char **v = NULL;
+	size_t count = 0;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (len < 8)
+		return rq_error_set(RQ_EINVALID, "%s: not a safetensors file", name);
+	if ((err = rq_json_parse(&root, (const char *)buf + 8, len - 8, name)))
+		return err;
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return rq_error_set(RQ_EINVALID, "%s: safetensors header is not a JSON object", name);
+	}
+	v = rq_xcalloc(json_object_size(root) + 1, sizeof(*v));
+	json_object_foreach(root, key, val) {
+		if (strcmp(key, "__metadata__") != 0)
+			v[count++] = rq_xstrdup(key);
+	}
+	qsort(v, count, sizeof(*v), name_cmp);
+	json_decref(root);
+	*out = v;
+	*n = count;
+	return 0;
+}

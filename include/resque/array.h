@@ -66,6 +66,15 @@ int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out)
 int rq_array_check_embeddings(const rq_array *a);
 int rq_array_check_labels(const rq_array *a);
 
+/* Open a tensor of any rank as one column of numel rows (weights, for
+ * `resque diff --params`); otherwise like rq_array_open. */
+int rq_array_open_flat(rq_array **out, const char *path, const char *tensor);
+
+/* The names of the tensors of a safetensors file, sorted by bytes (only
+ * the header is read; each tensor is validated when opened). Caller frees
+ * each name and the array. */
+int rq_array_tensor_names(char ***out, size_t *n, const char *path);
+
 /* Open embeddings and labels together and check that their row counts
  * agree ("labels.npy has 999 labels but emb.npy has 1000 rows"). */
 int rq_array_open_pair(rq_array **emb, rq_array **labels, const char *emb_path,
