@@ -94,11 +94,16 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 			       ", %" JSON_INTEGER_FORMAT " rows\n",
 			       rq_json_int(s, "classes", 0), rq_json_int(s, "dim", 0), rq_json_int(s, "rows", 0));
 		json_t *c = json_object_get(b, "cost");
-		if (c)
-			printf("cost    %g epochs, %.4g kWh, %.4g kg CO2e, %.0f s (%s)\n", cost_of(e, "epochs"),
-			       cost_of(e, "energy_kwh"), cost_of(e, "carbon_kg"), cost_of(e, "duration_s"),
-			       rq_json_str(c, "method", "?"));
-		else
+		if (c) {
+			char carbon[48];
+			double co = cost_of(e, "carbon_kg");
+			if (isnan(co))
+				snprintf(carbon, sizeof(carbon), "carbon unknown");
+			else
+				snprintf(carbon, sizeof(carbon), "%.4g kg CO2e", co);
+			printf("cost    %g epochs, %.4g kWh, %s, %.0f s (%s)\n", cost_of(e, "epochs"),
+			       cost_of(e, "energy_kwh"), carbon, cost_of(e, "duration_s"), rq_json_str(c, "method", "?"));
+		} else
 			printf("cost    not recorded\n");
 		json_t *m = json_object_get(b, "meta");
 		const char *key;
@@ -109,7 +114,7 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 		for (size_t i = 0; i < n; i++)
 			printf("%s%s", i ? " -> " : "", rq_json_str(lin[i]->body, "name", "?"));
 		printf("\ncumulative along the lineage: %.4g kWh, %.4g kg CO2e%s\n", energy, carbon,
-		       complete ? "" : " (some versions have no recorded cost)");
+		       complete ? "" : " (incomplete: some versions lack a recorded energy or carbon figure)");
 	}
 	rq_entries_free(lin, n);
 	return rc;
