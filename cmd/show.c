@@ -95,14 +95,14 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 			       rq_json_int(s, "classes", 0), rq_json_int(s, "dim", 0), rq_json_int(s, "rows", 0));
 		json_t *c = json_object_get(b, "cost");
 		if (c) {
-			char carbon[48];
+			char cstr[48];
 			double co = cost_of(e, "carbon_kg");
 			if (isnan(co))
-				snprintf(carbon, sizeof(carbon), "carbon unknown");
+				snprintf(cstr, sizeof(cstr), "carbon unknown");
 			else
-				snprintf(carbon, sizeof(carbon), "%.4g kg CO2e", co);
+				snprintf(cstr, sizeof(cstr), "%.4g kg CO2e", co);
 			printf("cost    %g epochs, %.4g kWh, %s, %.0f s (%s)\n", cost_of(e, "epochs"),
-			       cost_of(e, "energy_kwh"), carbon, cost_of(e, "duration_s"), rq_json_str(c, "method", "?"));
+			       cost_of(e, "energy_kwh"), cstr, cost_of(e, "duration_s"), rq_json_str(c, "method", "?"));
 		} else
 			printf("cost    not recorded\n");
 		json_t *m = json_object_get(b, "meta");
