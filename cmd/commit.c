@@ -5,6 +5,7 @@
 #include "resque/array.h"
 #include "resque/cost.h"
 #include "resque/fingerprint.h"
+#include "resque/history.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
 #include "resque/lineage.h"
@@ -22,8 +23,10 @@ static const struct cmd_help help = {
 	"or given with --summary); its parent version; and what producing it cost\n"
 	"(--cost FILE: JSON with epochs, energy_kwh, duration_s and optionally\n"
 	"carbon_kg, pue, intensity_g_per_kwh, hardware, region, method; carbon is\n"
-	"computed from the region's grid intensity when absent). Weights and data\n"
-	"are never copied into the ledger.",
+	"computed from the region's grid intensity when absent), or --actual REF:\n"
+	"the cost recorded by 'resque run' or 'resque import' (epochs, energy_kwh,\n"
+	"duration_s, carbon_kg, method, hardware, region; source \"actual:ID\").\n"
+	"Weights and data are never copied into the ledger.",
 };
 
 /* A path as recorded: relative to the project root when inside it. */
@@ -89,10 +92,33 @@ static int summary_from_files(rq_summary **out, const char *emb, const char *lab
 	return err;
 }
 
+/* A version's cost from a recorded `actual` entry (docs/FORMATS.md). */
+static int cost_from_actual(rq_cost *c, const rq_entry *a)
+{
+	static const char *const nums[] = { "epochs", "energy_kwh", "duration_s", "carbon_kg", "pue",
+					    "intensity_g_per_kwh" };
+	double *dst[] = { &c->epochs, &c->energy_kwh, &c->duration_s, &c->carbon_kg, &c->pue, &c->intensity };
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(nums); i++) {
+		json_t *v = json_object_get(a->body, nums[i]);
+		if (json_is_number(v) && isfinite(json_number_value(v)) && json_number_value(v) >= 0)
+			*dst[i] = json_number_value(v);
+	}
+	if (isnan(c->energy_kwh))
+		return rq_error_set(RQ_EINVALID, "actual %.12s: no energy_kwh recorded", a->id);
+	if (isnan(c->epochs))
+		cmd_warn("actual %.12s has no epochs (mark them with 'resque mark epoch' or import with --epochs)",
+			 a->id);
+	const char *hw = rq_json_str(a->body, "hardware", NULL), *region = rq_json_str(a->body, "region", NULL);
+	c->hardware = hw ? rq_xstrdup(hw) : NULL;
+	c->region = region ? rq_xstrdup(region) : NULL;
+	c->method = rq_xstrdup(rq_json_str(a->body, "method", "imported"));
+	return 0;
+}
+
 int cmd_commit(int argc, char **argv)
 {
 	const char *weights = NULL, *name = NULL, *parent_ref = NULL, *emb = NULL, *labels = NULL;
-	const char *summary_path = NULL, *cost_path = NULL, *family = NULL, *message = NULL, *tensor = NULL;
+	const char *summary_path = NULL, *cost_path = NULL, *actual_ref = NULL, *family = NULL, *message = NULL, *tensor = NULL;
 	struct opt_list data = { 0 }, meta = { 0 };
 	bool json = false;
 	const struct opt opts[] = {
@@ -105,6 +131,7 @@ int cmd_commit(int argc, char **argv)
 		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the tensor to read from a safetensors embeddings file" },
 		{ OPT_STRING, 0, "summary", &summary_path, "FILE", "a representation summary (.rqs) instead" },
 		{ OPT_STRING, 0, "cost", &cost_path, "FILE", "JSON cost of producing this version" },
+		{ OPT_STRING, 0, "actual", &actual_ref, "REF", "take the cost from a recorded actual (resque run/import)" },
 		{ OPT_STRING, 0, "family", &family, "F", "a lineage label for forecasting" },
 		{ OPT_LIST, 0, "meta", &meta, "KEY=VALUE", "free metadata (repeatable)" },
 		{ OPT_STRING, 'm', "message", &message, "TEXT", "what this version is" },
@@ -113,10 +140,10 @@ int cmd_commit(int argc, char **argv)
 	};
 	rq_ledger *l = NULL;
 	rq_key *k = NULL;
-	rq_entry *parent = NULL, *e = NULL, *existing = NULL;
+	rq_entry *parent = NULL, *e = NULL, *existing = NULL, *actual = NULL;
 	rq_summary *sum = NULL, *psum = NULL;
 	rq_cost cost;
-	rq_buf enc = RQ_BUF_INIT, text = RQ_BUF_INIT, region = RQ_BUF_INIT;
+	rq_buf enc = RQ_BUF_INIT, text = RQ_BUF_INIT;
 	json_t *body = NULL, *w = NULL;
 	rq_attachment att[1];
 	size_t natt = 0;
@@ -142,6 +169,10 @@ int cmd_commit(int argc, char **argv)
 		rc = cmd_usage(&help, opts, "give either --embeddings/--labels or --summary, not both");
 		goto out;
 	}
+	if (cost_path && actual_ref) {
+		rc = cmd_usage(&help, opts, "give either --cost or --actual, not both");
+		goto out;
+	}
 	for (size_t i = 0; i < meta.n; i++)
 		if (!strchr(meta.v[i], '=') || meta.v[i][0] == '=') {
 			rc = cmd_usage(&help, opts, "--meta takes KEY=VALUE, not '%s'", meta.v[i]);
@@ -165,6 +196,21 @@ int cmd_commit(int argc, char **argv)
 			rc = cmd_fail_code(err);
 			goto out;
 		}
+		/* No carbon figure: the grid of the cost's region, else of the
+		 * repository's; an unknown region is refused, never averaged. */
+		if (isnan(cost.carbon_kg) && isnan(cost.intensity)) {
+			rq_grid grid;
+			if ((err = rq_grid_resolve(&grid, l, cost.region, cost.pue, NAN))) {
+				rq_error_prefix(err, "%s: ", cost_path);
+				rc = cmd_fail_code(err);
+				goto out;
+			}
+			if (grid.region) {
+				rq_cost_compute_carbon(&cost, grid.intensity, grid.pue);
+				if (!cost.region)
+					cost.region = rq_xstrdup(grid.region->code);
+			}
+		}
 	}
 	data_paths = rq_xcalloc(data.n ? data.n : 1, sizeof(*data_paths));
 	for (size_t i = 0; i < data.n; i++) {
@@ -182,6 +228,19 @@ int cmd_commit(int argc, char **argv)
 		}
 	}
 	rq_error_clear();
+	if (actual_ref) {
+		if ((err = rq_ledger_lookup(&actual, l, actual_ref, "actual"))) {
+			rc = cmd_error("--actual %s: %s", actual_ref, rq_error_last());
+			goto out;
+		}
+		if ((err = cost_from_actual(&cost, actual))) {
+			rc = cmd_fail_code(err);
+			goto out;
+		}
+		if (strcmp(rq_json_str(actual->body, "status", "succeeded"), "succeeded") != 0)
+			cmd_warn("actual %.12s is the record of a failed run (exit status %" JSON_INTEGER_FORMAT ")",
+				 actual->id, rq_json_int(actual->body, "exit_status", -1));
+	}
 	if ((err = weights_json(&w, rq_ledger_dir(l), weights))) {
 		rc = cmd_fail_code(err);
 		goto out;
@@ -262,6 +321,13 @@ int cmd_commit(int argc, char **argv)
 		json_t *cj = rq_cost_to_json(&cost);
 		json_object_set_new(cj, "source", json_string("cost file"));
 		json_object_set_new(body, "cost", cj);
+	} else if (actual) {
+		json_t *cj = rq_cost_to_json(&cost);
+		rq_buf src = RQ_BUF_INIT;
+		rq_buf_printf(&src, "actual:%s", actual->id);
+		json_object_set_new(cj, "source", json_string(src.ptr));
+		rq_buf_release(&src);
+		json_object_set_new(body, "cost", cj);
 	}
 	if (family)
 		json_object_set_new(body, "family", json_string(family));
@@ -304,10 +370,10 @@ out:
 	rq_cost_release(&cost);
 	rq_entry_free(parent);
 	rq_entry_free(existing);
+	rq_entry_free(actual);
 	rq_entry_free(e);
 	rq_buf_release(&enc);
 	rq_buf_release(&text);
-	rq_buf_release(&region);
 	opt_list_release(&data);
 	opt_list_release(&meta);
 	cmd_close_ledger(l, k);

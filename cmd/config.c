@@ -2,6 +2,7 @@
  * signing key...) in .resque/config, git-config syntax. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/carbon.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
 
@@ -42,6 +43,12 @@ static int check_value(const char *key, const char *value)
 		return cmd_error("signingkey must be a key id (hex), not '%s'", value);
 	if (strcmp(key, "resque.region") == 0 && !*value)
 		return cmd_error("region must not be empty");
+	if (strcmp(key, "resque.region") == 0) {
+		const rq_region *r;
+		int err = rq_carbon_lookup(&r, value);
+		if (err)
+			return cmd_fail_code(err);
+	}
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * the energy and carbon summed along it. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/actual.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
 #include "resque/lineage.h"
@@ -16,7 +17,9 @@ static const struct cmd_help help = {
 	"prev, name, commit) and the entry's body under \"body\"; for a version\n"
 	"also name, fingerprint, parent (name), parent_id, cost {epochs,\n"
 	"energy_kwh, carbon_kg, duration_s, method}, lineage (names, oldest first)\n"
-	"and cumulative {energy_kwh, carbon_kg, complete} summed along the lineage.",
+	"and cumulative {energy_kwh, carbon_kg, complete} summed along the lineage;\n"
+	"for an actual also name, energy_kwh, carbon_kg, duration_s, method, meter,\n"
+	"status, exit_status, epochs, plan and inside_p80 (null when absent).",
 };
 
 static double cost_of(const rq_entry *v, const char *key)
@@ -148,6 +151,9 @@ int cmd_show(int argc, char **argv)
 		rc = show_version(l, e, json);
 	} else if (json) {
 		json_t *j = cmd_entry_json(e);
+		/* an actual's contract fields at the top level (run, import) */
+		if (strcmp(e->type, "actual") == 0)
+			rq_actual_view(j, e->body);
 		json_object_set(j, "body", e->body);
 		rc = cmd_print_json(j);
 		json_decref(j);

@@ -1,0 +1,306 @@
+/* resque import: record as `actual` entries what other tools measured —
+ * CodeCarbon's emissions.csv and nvidia-smi power logs. */
+#include "common.h"
+#include "cmd.h"
+#include "actual.h"
+#include "resque/fingerprint.h"
+#include "resque/import.h"
+#include "resque/json.h"
+#include "resque/ledger.h"
+#include "resque/lineage.h"
+
+#include <math.h>
+
+static const struct cmd_help cc_help = {
+	"import codecarbon", "record the runs of a CodeCarbon emissions.csv",
+	"Reads FILE's columns by name (any CodeCarbon version: duration,\n"
+	"emissions, energy_consumed required) and records one `actual` per run\n"
+	"(rows sharing a run_id are snapshots of one run: the last counts), with\n"
+	"method \"imported\", meter \"codecarbon\", energy and carbon as CodeCarbon\n"
+	"computed them. A run already imported (same run_id) is skipped.\n"
+	"--plan, --name and --epochs need a single run: choose it with --run-id.\n"
+	"--json prints a JSON array with one object per recorded actual (the\n"
+	"fields of 'resque show ACTUAL --json').",
+};
+
+static const struct cmd_help nv_help = {
+	"import nvidia-smi", "record the energy of an nvidia-smi power log",
+	"Integrates power.draw over the timestamps of a log written by\n"
+	"`nvidia-smi --query-gpu=timestamp,name,index,power.draw --format=csv -l 1`\n"
+	"(trapezoid rule, per GPU, summed) and records it as one `actual` with\n"
+	"method \"imported\", meter \"nvidia-smi\". A last line cut short is skipped\n"
+	"with a warning. Carbon uses --region/--pue or 'resque config'. The same\n"
+	"file (by fingerprint) is imported once. --json prints a JSON array with\n"
+	"the recorded actual.",
+};
+
+struct dup_search {
+	const char *key;   /* "run_id" or "fingerprint" */
+	const char *value;
+	const char *meter;
+	char found[65];
+};
+
+static int find_dup(const rq_entry *e, void *arg)
+{
+	struct dup_search *d = arg;
+	const json_t *src = json_object_get(e->body, "source");
+	if (strcmp(rq_json_str(e->body, "meter", ""), d->meter) == 0 &&
+	    strcmp(rq_json_str(src, d->key, ""), d->value) == 0) {
+		snprintf(d->found, sizeof(d->found), "%s", e->id);
+		return 1;
+	}
+	return 0;
+}
+
+/* The id of an earlier import with the same source key, or "" when none. */
+static void already_imported(char out[65], rq_ledger *l, const char *meter, const char *key,
+			     const char *value)
+{
+	struct dup_search d = { key, value, meter, "" };
+	out[0] = '\0';
+	if (!*value)
+		return;
+	if (rq_ledger_foreach(l, "actual", find_dup, &d) == 1)
+		snprintf(out, 65, "%s", d.found);
+	rq_error_clear();
+}
+
+struct import_opts {
+	const char *file, *plan, *name, *region, *hardware;
+	double pue;
+	long long epochs;
+	bool json;
+};
+
+/* Append every body (ownership taken), print them, and return the status. */
+static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodies, size_t n,
+		      bool json)
+{
+	json_t *out = json_array();
+	int rc = EXIT_OK;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		rq_entry *e = NULL;
+		int err = rq_ledger_append(&e, l, "actual", bodies[i], NULL, 0);
+		bodies[i] = NULL;
+		if (err) {
+			rc = cmd_fail_code(err);
+			break;
+		}
+		json_array_append_new(out, actual_json(e, ctx->plan));
+		if (!json)
+			actual_print(stdout, e, ctx->plan);
+		rq_entry_free(e);
+	}
+	for (; i < n; i++)
+		json_decref(bodies[i]);
+	if (json && rc == EXIT_OK)
+		rc = cmd_print_json(out) ? EXIT_FAIL : EXIT_OK;
+	json_decref(out);
+	return rc;
+}
+
+static void set_common(json_t *body, const struct import_opts *o, const char *format,
+		       const char *fingerprint, json_t *source)
+{
+	json_object_set_new(source, "format", json_string(format));
+	json_object_set_new(source, "file", json_string(o->file));
+	json_object_set_new(source, "fingerprint", json_string(fingerprint));
+	json_object_set_new(body, "source", source);
+	json_object_set_new(body, "status", json_string("succeeded"));
+	if (o->name)
+		json_object_set_new(body, "name", json_string(o->name));
+	if (o->epochs > 0)
+		json_object_set_new(body, "epochs", json_integer(o->epochs));
+}
+
+static int check_opts(const struct cmd_help *h, const struct opt *opts, const struct import_opts *o)
+{
+	if (o->name && !rq_name_valid(o->name))
+		return cmd_usage(h, opts, "'%s' is not a valid name (letters, digits, . _ + -)", o->name);
+	if (o->epochs < 0)
+		return cmd_usage(h, opts, "--epochs must be a positive number");
+	if (!isnan(o->pue) && (!isfinite(o->pue) || o->pue < 1))
+		return cmd_usage(h, opts, "--pue must be a number >= 1");
+	return 0;
+}
+
+/* Move `key` of `from` to `to` (renamed `as`), when present. */
+static void move_field(json_t *to, const char *as, json_t *from, const char *key)
+{
+	json_t *v = json_object_get(from, key);
+	if (v) {
+		json_object_set(to, as, v);
+		json_object_del(from, key);
+	}
+}
+
+static int import_codecarbon(int argc, char **argv)
+{
+	struct import_opts o = { .pue = NAN };
+	const char *run_id = NULL;
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "run-id", &run_id, "R", "import only run R" },
+		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
+		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
+		{ OPT_INT, 0, "epochs", &o.epochs, "N", "epochs the run trained (CodeCarbon does not know)" },
+		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile (default: config resque.hardware)" },
+		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the recorded actuals as JSON" },
+		{ OPT_ARG, 0, "FILE", &o.file, NULL, "CodeCarbon's emissions.csv", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	rq_ledger *l = NULL;
+	rq_key *k = NULL;
+	rq_buf data = RQ_BUF_INIT;
+	rq_cc_import r;
+	struct actual_ctx ctx;
+	json_t **bodies = NULL;
+	size_t nb = 0;
+	char fp[RQ_FINGERPRINT_SIZE];
+	bool ctx_loaded = false;
+	int rc = EXIT_OK, err;
+
+	rq_cc_import_init(&r);
+	if (!opt_parse(&rc, &cc_help, opts, argc, argv))
+		goto done;
+	if ((rc = check_opts(&cc_help, opts, &o)))
+		goto done;
+	if ((err = rq_file_read(&data, o.file)) ||
+	    (err = rq_import_codecarbon(&r, data.ptr, data.len, o.file, run_id))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	fputs(r.warnings.ptr, stderr);
+	if (r.n > 1 && (o.plan || o.name || o.epochs)) {
+		rc = cmd_error("%s holds %zu runs: choose one with --run-id to give it --plan, --name or --epochs",
+			       o.file, r.n);
+		goto done;
+	}
+	if ((rc = cmd_open_ledger(&l, &k)))
+		goto done;
+	if ((rc = actual_ctx_load(&ctx, l, o.plan, NULL, NAN, o.hardware)))
+		goto done;
+	ctx_loaded = true;
+	rq_fingerprint_bytes(fp, data.ptr, data.len);
+	bodies = rq_xcalloc(r.n, sizeof(*bodies));
+	for (size_t i = 0; i < r.n; i++) {
+		char dup[65];
+		already_imported(dup, l, "codecarbon", "run_id", r.runs[i].run_id);
+		if (dup[0]) {
+			cmd_warn("%s: run '%s' was imported already as %.12s; skipped", o.file, r.runs[i].run_id, dup);
+			continue;
+		}
+		json_t *cc = rq_cc_run_json(&r.runs[i]), *body = json_object(), *src = json_object();
+		static const char *const top[] = { "energy_kwh", "carbon_kg", "duration_s", "method", "meter", "pue" };
+		for (size_t f = 0; f < RQ_ARRAY_SIZE(top); f++)
+			move_field(body, top[f], cc, top[f]);
+		json_t *dom = json_object();
+		move_field(dom, "cpu", cc, "cpu_kwh");
+		move_field(dom, "gpu", cc, "gpu_kwh");
+		move_field(dom, "ram", cc, "ram_kwh");
+		if (json_object_size(dom))
+			json_object_set(body, "domains_kwh", dom);
+		json_decref(dom);
+		/* CodeCarbon's `region` is a province name, not a grid code:
+		 * everything the file says about the run stays under source */
+		json_object_update(src, cc);
+		json_decref(cc);
+		const char *iso = r.runs[i].country_iso_code;
+		if (iso && *iso)
+			json_object_set_new(body, "region", json_string(iso));
+		set_common(body, &o, "codecarbon", fp, src);
+		actual_ctx_apply(&ctx, body, o.file);
+		bodies[nb++] = body;
+	}
+	if (nb == 0) {
+		rc = cmd_error("%s: nothing to import: every run in it was imported already", o.file);
+		goto done;
+	}
+	rc = record_all(l, &ctx, bodies, nb, o.json);
+done:
+	free(bodies);
+	if (ctx_loaded)
+		actual_ctx_release(&ctx);
+	rq_cc_import_release(&r);
+	rq_buf_release(&data);
+	cmd_close_ledger(l, k);
+	return rc;
+}
+
+static int import_nvsmi(int argc, char **argv)
+{
+	struct import_opts o = { .pue = NAN };
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
+		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
+		{ OPT_INT, 0, "epochs", &o.epochs, "N", "epochs the run trained" },
+		{ OPT_STRING, 0, "region", &o.region, "CODE", "grid region for carbon (default: config resque.region)" },
+		{ OPT_DOUBLE, 0, "pue", &o.pue, "X", "data-centre PUE (default: config, the cloud region's, or 1)" },
+		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile (default: config resque.hardware)" },
+		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the recorded actual as JSON" },
+		{ OPT_ARG, 0, "FILE", &o.file, NULL, "the nvidia-smi CSV log", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	rq_ledger *l = NULL;
+	rq_key *k = NULL;
+	rq_buf data = RQ_BUF_INIT;
+	rq_nvsmi_import r;
+	struct actual_ctx ctx;
+	json_t *body = NULL;
+	char fp[RQ_FINGERPRINT_SIZE], dup[65];
+	bool ctx_loaded = false;
+	int rc = EXIT_OK, err;
+
+	rq_nvsmi_import_init(&r);
+	if (!opt_parse(&rc, &nv_help, opts, argc, argv))
+		goto done;
+	if ((rc = check_opts(&nv_help, opts, &o)))
+		goto done;
+	if ((err = rq_file_read(&data, o.file)) || (err = rq_import_nvsmi(&r, data.ptr, data.len, o.file))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	fputs(r.warnings.ptr, stderr);
+	if ((rc = cmd_open_ledger(&l, &k)))
+		goto done;
+	if ((rc = actual_ctx_load(&ctx, l, o.plan, o.region, o.pue, o.hardware)))
+		goto done;
+	ctx_loaded = true;
+	rq_fingerprint_bytes(fp, data.ptr, data.len);
+	already_imported(dup, l, "nvidia-smi", "fingerprint", fp);
+	if (dup[0]) {
+		rc = cmd_error("%s: imported already as %.12s (same fingerprint)", o.file, dup);
+		goto done;
+	}
+	json_t *nv = rq_nvsmi_json(&r), *src = json_object();
+	body = json_object();
+	static const char *const top[] = { "energy_kwh", "duration_s", "method", "meter", "gpus" };
+	for (size_t f = 0; f < RQ_ARRAY_SIZE(top); f++)
+		move_field(body, top[f], nv, top[f]);
+	json_object_update(src, nv);
+	json_decref(nv);
+	json_object_set_new(src, "skipped", json_integer((json_int_t)r.nskipped));
+	set_common(body, &o, "nvidia-smi", fp, src);
+	actual_ctx_apply(&ctx, body, o.file);
+	rc = record_all(l, &ctx, &body, 1, o.json);
+	body = NULL;
+done:
+	json_decref(body);
+	if (ctx_loaded)
+		actual_ctx_release(&ctx);
+	rq_nvsmi_import_release(&r);
+	rq_buf_release(&data);
+	cmd_close_ledger(l, k);
+	return rc;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct subcmd subs[] = {
+		{ "codecarbon", import_codecarbon, "record the runs of a CodeCarbon emissions.csv" },
+		{ "nvidia-smi", import_nvsmi, "record the energy of an nvidia-smi power log" },
+		{ NULL, NULL, NULL },
+	};
+	return cmd_dispatch_sub("import", subs, argc, argv);
+}

@@ -1,0 +1,113 @@
+/* resque mark: report an epoch's end or a metric to the `resque run` that
+ * runs us, by appending one line to the file named by RESQUE_EVENTS. */
+#include "common.h"
+#include "cmd.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <math.h>
+#include <unistd.h>
+
+static const struct cmd_help epoch_help = {
+	"mark epoch", "mark the end of an epoch",
+	"Appends `epoch [N]` to $RESQUE_EVENTS: epoch N (by default the next\n"
+	"one) has ended. 'resque run' splits the energy at these marks. Works\n"
+	"only inside 'resque run -- COMMAND', which sets RESQUE_EVENTS.",
+};
+
+static const struct cmd_help metric_help = {
+	"mark metric", "report a metric (grad_norm, accuracy, loss...)",
+	"Appends `metric NAME VALUE` to $RESQUE_EVENTS; 'resque run' records the\n"
+	"values with the actual (the sum of grad_norm is the run's gradient\n"
+	"norm). NAME is 1 to 64 of A-Z a-z 0-9 _ . : / -; VALUE a finite number.",
+};
+
+/* One write of the whole line with O_APPEND: concurrent writers (several
+ * processes of a data-parallel run) never interleave within a line. */
+static int append_event(const char *line)
+{
+	const char *path = getenv("RESQUE_EVENTS");
+	if (!path || !*path)
+		return cmd_error("RESQUE_EVENTS is not set: 'resque mark' reports to a 'resque run -- COMMAND' that runs it");
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return cmd_error("RESQUE_EVENTS: %s: %s", path, strerror(errno));
+	size_t len = strlen(line);
+	ssize_t n;
+	do
+		n = write(fd, line, len);
+	while (n < 0 && errno == EINTR);
+	int rc = EXIT_OK;
+	if (n != (ssize_t)len)
+		rc = cmd_error("RESQUE_EVENTS: %s: %s", path, n < 0 ? strerror(errno) : "short write");
+	if (close(fd) < 0 && rc == EXIT_OK)
+		rc = cmd_error("RESQUE_EVENTS: %s: %s", path, strerror(errno));
+	return rc;
+}
+
+static int mark_epoch(int argc, char **argv)
+{
+	const char *n = NULL;
+	const struct opt opts[] = {
+		{ OPT_ARG, 0, "N", &n, NULL, "the epoch that ended (default: the next)" },
+		{ OPT_END },
+	};
+	char line[64];
+	OPT_PARSE(&epoch_help, opts, argc, argv);
+	if (n) {
+		char *end;
+		errno = 0;
+		long v = strtol(n, &end, 10);
+		if (errno || *end || end == n || v < 1)
+			return cmd_error("mark epoch: '%s' is not an epoch number (1, 2, ...)", n);
+		snprintf(line, sizeof(line), "epoch %ld\n", v);
+	} else {
+		snprintf(line, sizeof(line), "epoch\n");
+	}
+	return append_event(line);
+}
+
+static bool metric_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.:/-", s[i]))
+			return false;
+	return true;
+}
+
+static int mark_metric(int argc, char **argv)
+{
+	const char *name = NULL, *value = NULL;
+	const struct opt opts[] = {
+		{ OPT_ARG, 0, "NAME", &name, NULL, "the metric's name", OPT_REQUIRED },
+		{ OPT_ARG, 0, "VALUE", &value, NULL, "its value", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	OPT_PARSE(&metric_help, opts, argc, argv);
+	if (!metric_name_ok(name))
+		return cmd_error("mark metric: '%.80s' is not a metric name (1 to 64 of A-Z a-z 0-9 _ . : / -)", name);
+	char *end;
+	errno = 0;
+	double v = strtod(value, &end);
+	if (errno == ERANGE || *end || end == value || !isfinite(v))
+		return cmd_error("mark metric: '%.80s' is not a finite number", value);
+	rq_buf line = RQ_BUF_INIT;
+	/* the value as given: the reader parses it with the same strtod */
+	rq_buf_printf(&line, "metric %s %s\n", name, value);
+	int rc = append_event(line.ptr);
+	rq_buf_release(&line);
+	return rc;
+}
+
+int cmd_mark(int argc, char **argv)
+{
+	static const struct subcmd subs[] = {
+		{ "epoch", mark_epoch, "mark the end of an epoch" },
+		{ "metric", mark_metric, "report a metric NAME VALUE" },
+		{ NULL, NULL, NULL },
+	};
+	return cmd_dispatch_sub("mark", subs, argc, argv);
+}

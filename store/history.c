@@ -1,0 +1,308 @@
+/* Gathering a forecast's calibration history from the ledger — a lineage's
+ * past updates with plan and actual, STEP traces, E₀ — and the grid context. */
+#include "common.h"
+#include "resque/history.h"
+#include "resque/json.h"
+
+#include <math.h>
+
+void rq_history_init(rq_history *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->scratch_epochs = NAN;
+	h->root_name = "";
+}
+
+void rq_history_release(rq_history *h)
+{
+	free(h->points);
+	free(h->traces);
+	free(h->values);
+	json_decref(h->keep);
+	rq_history_init(h);
+}
+
+struct gather {
+	rq_history *h;
+	const char *base_id;
+	const char *family;
+	json_t *roots;    /* version id -> root id */
+	json_t *lineage;  /* version id -> body, versions of the lineage in order */
+	json_t *plans;    /* [{"id", "body"}] of lineage plans in sequence order */
+	json_t *plan_at;  /* plan id -> index in `plans` */
+	json_t *actuals;  /* plan id -> newest linked actual body */
+};
+
+static int on_version(const rq_entry *e, void *ctx)
+{
+	struct gather *g = ctx;
+	const char *parent = rq_json_str(e->body, "parent", NULL);
+	const char *root = parent ? rq_json_str(g->roots, parent, NULL) : NULL;
+
+	/* Parents are always earlier in the ledger, so their root is known. */
+	json_object_set_new(g->roots, e->id, json_string(root ? root : e->id));
+	return 0;
+}
+
+static int on_version_member(const rq_entry *e, void *ctx)
+{
+	struct gather *g = ctx;
+	const char *root = rq_json_str(g->roots, e->id, "");
+	const char *fam = rq_json_str(e->body, "family", NULL);
+
+	if (strcmp(root, g->h->root) == 0 || (g->family && fam && strcmp(fam, g->family) == 0))
+		json_object_set(g->lineage, e->id, e->body);
+	if (strcmp(e->id, g->h->root) == 0) {
+		double e0 = rq_json_num(json_object_get(e->body, "cost"), "epochs", NAN);
+		g->h->scratch_epochs = isfinite(e0) && e0 > 0 ? e0 : NAN;
+		json_array_append(g->h->keep, e->body);
+		g->h->root_name = rq_json_str(e->body, "name", "");
+	}
+	return 0;
+}
+
+static int on_plan(const rq_entry *e, void *ctx)
+{
+	struct gather *g = ctx;
+	const char *from = rq_json_str(e->body, "from", NULL);
+
+	if (!from || !json_object_get(g->lineage, from))
+		return 0;
+	json_object_set_new(g->plan_at, e->id, json_integer((json_int_t)json_array_size(g->plans)));
+	json_array_append_new(g->plans, json_pack("{s:s, s:O}", "id", e->id, "body", e->body));
+	return 0;
+}
+
+static int on_actual(const rq_entry *e, void *ctx)
+{
+	struct gather *g = ctx;
+	const char *plan = rq_json_str(e->body, "plan", NULL);
+
+	if (plan && json_object_get(g->plan_at, plan))
+		json_object_set(g->actuals, plan, e->body); /* newest wins */
+	return 0;
+}
+
+/* A field of the actual, else of the plan. */
+static const char *str_of(const json_t *actual, const json_t *plan, const char *key)
+{
+	const char *v = rq_json_str(actual, key, NULL);
+	return v && *v ? v : rq_json_str(plan, key, NULL);
+}
+
+static double num_of(const json_t *actual, const json_t *plan, const char *key)
+{
+	double v = rq_json_num(actual, key, NAN);
+	return isfinite(v) ? v : rq_json_num(plan, key, NAN);
+}
+
+/* A non-negative finite value, or NaN. */
+static double measure(const json_t *obj, const char *key)
+{
+	double v = rq_json_num(obj, key, NAN);
+	return isfinite(v) && v >= 0 ? v : NAN;
+}
+
+/* Count the per-epoch values of `key` in `actual`: every element must be a
+ * non-negative finite number, else the trace is ignored (0). */
+static size_t trace_len(const json_t *actual, const char *key)
+{
+	json_t *a = json_object_get(actual, key), *v;
+	size_t i;
+
+	if (!json_is_array(a))
+		return 0;
+	json_array_foreach(a, i, v)
+		if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0)
+			return 0;
+	return json_array_size(a);
+}
+
+static void build(rq_history *h, struct gather *g, rq_shift_kind kind)
+{
+	const char *kname = rq_shift_kind_name(kind), *id;
+	size_t n_plans = json_array_size(g->plans), n_vers = json_object_size(g->lineage);
+	size_t nv = 0, i;
+	json_t *p, *body;
+
+	h->points = rq_xcalloc(n_plans + n_vers + 1, sizeof(*h->points));
+	h->traces = rq_xcalloc(n_plans + 1, sizeof(*h->traces));
+	json_array_foreach(g->plans, i, p) {
+		json_t *actual = json_object_get(g->actuals, rq_json_str(p, "id", ""));
+		if (actual)
+			nv += 2 * trace_len(actual, "epoch_energy_kwh");
+	}
+	h->values = rq_xcalloc(nv + 1, sizeof(double));
+
+	json_array_foreach(g->plans, i, p) {
+		const json_t *plan = json_object_get(p, "body");
+		json_t *actual = json_object_get(g->actuals, rq_json_str(p, "id", ""));
+		size_t n;
+
+		if (!actual)
+			continue;
+		json_array_append(h->keep, actual);
+		json_array_append(h->keep, (json_t *)plan);
+		if (strcmp(rq_json_str(plan, "kind", ""), kname) == 0 &&
+		    isfinite(rq_json_num(plan, "index", NAN))) {
+			struct rq_history_point *pt = &h->points[h->n_points++];
+			pt->kind = kind;
+			pt->index = rq_json_num(plan, "index", NAN);
+			pt->epochs = measure(actual, "epochs");
+			pt->energy_kwh = measure(actual, "energy_kwh");
+			pt->duration_s = measure(actual, "duration_s");
+			pt->param_change = measure(actual, "param_change");
+			pt->grad_norm = measure(actual, "grad_norm");
+			pt->family = str_of(actual, plan, "shift_family");
+			pt->hardware = str_of(actual, plan, "hardware");
+			pt->train_size = num_of(actual, plan, "train_size");
+		}
+		/* STEP traces come from every run of the lineage, whatever its kind. */
+		if ((n = trace_len(actual, "epoch_energy_kwh")) > 0) {
+			struct rq_epoch_trace *t = &h->traces[h->n_traces++];
+			double *kwh = h->values + h->n_values, *sec = kwh + n;
+			json_t *d = json_object_get(actual, "epoch_duration_s");
+			for (size_t j = 0; j < n; j++)
+				kwh[j] = json_number_value(json_array_get(json_object_get(actual, "epoch_energy_kwh"), j));
+			t->epoch_kwh = kwh;
+			t->epoch_s = NULL;
+			if (trace_len(actual, "epoch_duration_s") == n) {
+				for (size_t j = 0; j < n; j++)
+					sec[j] = json_number_value(json_array_get(d, j));
+				t->epoch_s = sec;
+			}
+			h->n_values += 2 * n;
+			t->n = n;
+			t->hardware = str_of(actual, plan, "hardware");
+			t->train_size = num_of(actual, plan, "train_size");
+		}
+	}
+	h->n_updates = h->n_points;
+
+	/* Versions trained from a cost file are from-scratch (or at least
+	 * whole) trainings: their totals/epochs feed STEP's fallback. A cost
+	 * taken from an actual is that actual's, counted above already. */
+	json_object_foreach(g->lineage, id, body) {
+		const json_t *cost = json_object_get(body, "cost");
+		const char *src = rq_json_str(cost, "source", "");
+		struct rq_history_point *pt;
+		if (!cost || strncmp(src, "actual:", 7) == 0 || !(measure(cost, "epochs") > 0))
+			continue;
+		json_array_append(h->keep, body);
+		pt = &h->points[h->n_points++];
+		pt->kind = kind;
+		pt->index = NAN;
+		pt->epochs = measure(cost, "epochs");
+		pt->energy_kwh = measure(cost, "energy_kwh");
+		pt->duration_s = measure(cost, "duration_s");
+		pt->param_change = pt->grad_norm = NAN;
+		pt->family = NULL;
+		pt->hardware = rq_json_str(cost, "hardware", NULL);
+		pt->train_size = rq_json_num(json_object_get(body, "summary"), "rows", NAN);
+	}
+}
+
+int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
+		      const char *family, rq_shift_kind kind)
+{
+	struct gather g = { 0 };
+	const char *root;
+	int err;
+
+	rq_history_init(out);
+	out->keep = json_array();
+	g.h = out;
+	g.base_id = base->id;
+	g.family = family ? family : rq_json_str(base->body, "family", NULL);
+	g.roots = json_object();
+	g.lineage = json_object();
+	g.plans = json_array();
+	g.plan_at = json_object();
+	g.actuals = json_object();
+	if (strcmp(base->type, "version") != 0) {
+		err = rq_error_set(RQ_EINVALID, "entry %.12s is a %s entry, not a version", base->id, base->type);
+		goto done;
+	}
+	if ((err = rq_ledger_foreach(l, "version", on_version, &g)))
+		goto done;
+	root = rq_json_str(g.roots, base->id, NULL);
+	if (!root) {
+		err = rq_error_set(RQ_ENOTFOUND, "version %.12s is not in the ledger's index", base->id);
+		goto done;
+	}
+	snprintf(out->root, sizeof(out->root), "%s", root);
+	if ((err = rq_ledger_foreach(l, "version", on_version_member, &g)) ||
+	    (err = rq_ledger_foreach(l, "plan", on_plan, &g)) ||
+	    (err = rq_ledger_foreach(l, "actual", on_actual, &g)))
+		goto done;
+	out->n_versions = json_object_size(g.lineage);
+	out->n_plans = json_array_size(g.plans);
+	/* Keep the lineage's bodies alive: the points borrow their strings. */
+	json_array_append(out->keep, g.lineage);
+	build(out, &g, kind);
+done:
+	json_decref(g.roots);
+	json_decref(g.lineage);
+	json_decref(g.plans);
+	json_decref(g.plan_at);
+	json_decref(g.actuals);
+	if (err)
+		rq_history_release(out);
+	return err;
+}
+
+int rq_grid_resolve(rq_grid *out, rq_ledger *l, const char *region, double pue,
+		    double intensity)
+{
+	rq_buf v = RQ_BUF_INIT;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->intensity = NAN;
+	out->pue = 1;
+	out->intensity_source = "none";
+	out->pue_source = "default";
+	if (!region && l && rq_ledger_config_get(&v, l, "resque.region") == 0)
+		region = v.ptr;
+	rq_error_clear();
+	if (region && (err = rq_carbon_lookup(&out->region, region)))
+		goto done;
+	if (!isnan(intensity)) {
+		if (!(isfinite(intensity) && intensity >= 0)) {
+			err = rq_error_set(RQ_EINVALID, "grid intensity %g g/kWh is not a non-negative number",
+					   intensity);
+			goto done;
+		}
+		out->intensity = intensity;
+		out->intensity_source = "--intensity";
+	} else if (out->region) {
+		out->intensity = out->region->g_per_kwh;
+		out->intensity_source = "region";
+	}
+	rq_buf_reset(&v);
+	if (!isnan(pue)) {
+		if (!(isfinite(pue) && pue >= 1)) {
+			err = rq_error_set(RQ_EINVALID, "PUE %g is not a number of at least 1", pue);
+			goto done;
+		}
+		out->pue = pue;
+		out->pue_source = "--pue";
+	} else if (l && rq_ledger_config_get(&v, l, "resque.pue") == 0) {
+		char *end;
+		double c = strtod(v.ptr, &end);
+		if (end == v.ptr || *end || !isfinite(c) || c < 1) {
+			err = rq_error_set(RQ_EINVALID, "%s/config: resque.pue '%s' is not a number of at least 1",
+					   rq_ledger_dir(l), v.ptr);
+			goto done;
+		}
+		out->pue = c;
+		out->pue_source = "config";
+	} else if (out->region && out->region->pue >= 1) {
+		out->pue = out->region->pue;
+		out->pue_source = "region";
+	}
+	rq_error_clear();
+done:
+	rq_buf_release(&v);
+	return err;
+}
