@@ -89,10 +89,12 @@ struct rq_entry;
 json_t *cmd_entry_json(const struct rq_entry *e);
 
 /* Record the directory `path` as a `dataset` entry (cmd/dataset.c): its
- * manifest, file count, bytes and, with `labels`, the class histogram.
+ * manifest, file count, bytes and, with `labels`, the class histogram;
+ * with `embeddings` too, their representation summary (attachment
+ * summary.rqs).
  * `name` NULL: the directory's base name. */
 int cmd_dataset_record(struct rq_entry **out, struct rq_ledger *l, const char *path, const char *name,
-		       const char *labels, const char *tensor);
+		       const char *labels, const char *tensor, const char *embeddings);
 
 /* Dispatch `argv[1]` among subcommands ("key gen"); prints the family's
  * help for --help or no subcommand. */

@@ -283,7 +283,7 @@ int cmd_commit(int argc, char **argv)
 		for (size_t i = 0; i < data.n; i++) {
 			rq_entry *d = NULL;
 			/* A directory not recorded yet is recorded now, as 'dataset add'. */
-			if (data_paths[i] && (err = cmd_dataset_record(&d, l, data.v[i], NULL, NULL, NULL))) {
+			if (data_paths[i] && (err = cmd_dataset_record(&d, l, data.v[i], NULL, NULL, NULL, NULL))) {
 				json_decref(ds);
 				rc = cmd_fail_code(err);
 				goto out;

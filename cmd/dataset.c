@@ -9,6 +9,7 @@
 #include "resque/ledger.h"
 #include "resque/repo.h"
 #include "resque/statcache.h"
+#include "resque/summary.h"
 
 #include <sys/stat.h>
 
@@ -194,13 +195,17 @@ static const struct cmd_help add_help = {
 	"directory's fingerprint, file count, total bytes, its path relative to\n"
 	"the project root and, as the attachment 'manifest', the list of files.\n"
 	"With --labels, the class histogram of the labels file (.npy or\n"
-	"safetensors) and its fingerprint are recorded too. NAME defaults to the\n"
-	"directory's base name and must not be used by another dataset.",
+	"safetensors) and its fingerprint are recorded too; with --embeddings as\n"
+	"well (the data passed through the current model), their representation\n"
+	"summary is attached, so that 'resque plan --dataset NAME' can measure\n"
+	"the shift from the dataset alone. NAME defaults to the directory's base\n"
+	"name and must not be used by another dataset.",
 };
 
 int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const char *name, const char *labels,
-		       const char *tensor)
+		       const char *tensor, const char *embeddings)
 {
+	rq_buf sumbytes = RQ_BUF_INIT;
 	rq_entry *other = NULL;
 	rq_fp_result fp, lfp;
 	rq_buf rec = RQ_BUF_INIT, lrec = RQ_BUF_INIT, man = RQ_BUF_INIT, base = RQ_BUF_INIT;
@@ -254,6 +259,22 @@ int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const cha
 		    (err = recorded_path(&lrec, l, labels)))
 			goto done;
 	}
+	if (embeddings) {
+		/* The data's representation under the current model: lets
+		 * 'resque plan --dataset NAME' measure the shift on its own. */
+		rq_array *ea = NULL, *la = NULL;
+		rq_summary *sum = NULL;
+		err = rq_array_open_pair(&ea, &la, embeddings, labels, NULL);
+		if (!err)
+			err = rq_summary_from_arrays(&sum, ea, la, 1);
+		if (!err)
+			err = rq_summary_encode(&sumbytes, sum);
+		rq_summary_free(sum);
+		rq_array_free(ea);
+		rq_array_free(la);
+		if (err)
+			goto done;
+	}
 	if ((err = fingerprint_with_cache(&fp, l, path, "fingerprinting")))
 		goto done;
 	rq_manifest_encode(&man, &fp.manifest);
@@ -266,10 +287,27 @@ int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const cha
 		json_object_set_new(body, "labels", json_pack("{s:o, s:s}", "path", path_json(lrec.ptr),
 							      "fingerprint", lfp.fingerprint));
 	}
-	rq_attachment att = { "manifest", man.ptr, man.len };
-	err = rq_ledger_append(out, l, "dataset", body, &att, 1);
+	rq_attachment att[2] = { { "manifest", man.ptr, man.len }, { "summary.rqs", sumbytes.ptr, sumbytes.len } };
+	if (embeddings) {
+		rq_fp_result efp;
+		rq_buf erec = RQ_BUF_INIT;
+		rq_fp_result_init(&efp);
+		if ((err = fingerprint_with_cache(&efp, l, embeddings, "fingerprinting embeddings")) ||
+		    (err = recorded_path(&erec, l, embeddings))) {
+			rq_fp_result_release(&efp);
+			rq_buf_release(&erec);
+			goto done;
+		}
+		json_object_set_new(body, "embeddings", json_pack("{s:o, s:s}", "path", path_json(erec.ptr),
+								  "fingerprint", efp.fingerprint));
+		json_object_set_new(body, "summary", json_pack("{s:s}", "attachment", "summary.rqs"));
+		rq_fp_result_release(&efp);
+		rq_buf_release(&erec);
+	}
+	err = rq_ledger_append(out, l, "dataset", body, att, embeddings ? 2 : 1);
 	body = NULL;
 done:
+	rq_buf_release(&sumbytes);
 	json_decref(body);
 	json_decref(classes);
 	rq_entry_free(other);
@@ -284,10 +322,11 @@ done:
 
 static int dataset_add(int argc, char **argv)
 {
-	const char *path = NULL, *name = NULL, *labels = NULL, *tensor = NULL;
+	const char *path = NULL, *name = NULL, *labels = NULL, *tensor = NULL, *embeddings = NULL;
 	bool json = false;
 	const struct opt opts[] = {
 		{ OPT_STRING, 'n', "name", &name, "NAME", "the dataset's name (default: the directory's name)" },
+		{ OPT_STRING, 0, "embeddings", &embeddings, "FILE", "its embeddings under the current model, with --labels: record a representation summary" },
 		{ OPT_STRING, 0, "labels", &labels, "FILE", "class labels (.npy or safetensors): record the class histogram" },
 		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the labels' tensor in a safetensors file" },
 		{ OPT_BOOL, 0, "json", &json, NULL, "print the new entry as JSON" },
@@ -303,6 +342,10 @@ static int dataset_add(int argc, char **argv)
 	OPT_PARSE(&add_help, opts, argc, argv);
 	if (tensor && !labels)
 		return cmd_usage(&add_help, opts, "--tensor names a tensor of the --labels file");
+	if (embeddings && !labels)
+		return cmd_usage(&add_help, opts, "--embeddings needs --labels");
+	if (embeddings && tensor)
+		return cmd_usage(&add_help, opts, "--tensor applies to --labels alone; give --embeddings as .npy or a one-tensor file");
 	/* Check the path before looking for a repository: the clearer error. */
 	if (stat(path, &st) != 0)
 		return cmd_error("%s: %s", path, errno == ENOENT ? "no such file or directory" : "cannot be read");
@@ -311,7 +354,7 @@ static int dataset_add(int argc, char **argv)
 				 path);
 	if ((rc = cmd_open_ledger(&l, &k)))
 		return rc;
-	if ((err = cmd_dataset_record(&e, l, path, name, labels, tensor))) {
+	if ((err = cmd_dataset_record(&e, l, path, name, labels, tensor, embeddings))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}

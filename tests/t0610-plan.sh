@@ -85,6 +85,21 @@ test_expect_success 'the plan index equals resque measure dist and measure task 
 	test "$(json_get plan.json "(lambda p: abs(p[\"forecast\"][\"epochs\"][\"mean\"] - 30 * min(1, p[\"index\"] / 1.0)) < 1e-9)(d[\"plans\"][0])")" = True
 '
 
+test_expect_success 'plan --dataset alone uses the summary recorded with dataset add --embeddings' '
+	cd p && mkdir -p new3 && cp d3-emb.npy d3-lab.npy new3/ &&
+	expect_success resque dataset add new3 --embeddings d3-emb.npy --labels d3-lab.npy --json &&
+	test "$(json_get "$OUT" "d[\"body\"][\"embeddings\"][\"fingerprint\"]")" = "b2:$(b2sum -l 256 d3-emb.npy | cut -d" " -f1)" &&
+	plan_json --from v1 --dataset new3 --intensity 100 --dry-run &&
+	expect_success resque measure dist --old d1-emb.npy:d1-lab.npy --new d3-emb.npy:d3-lab.npy --json &&
+	test "$(json_get plan.json "d[\"plans\"][0][\"index\"]")" = "$(json_get "$OUT" "d[\"value\"]")" &&
+	repo_state >before &&
+	mkdir -p new4 && echo x >new4/x &&
+	expect_failure 2 resque dataset add new4 --embeddings d3-emb.npy && grep_err "needs --labels" &&
+	expect_failure 1 resque dataset add new4 --embeddings d3-emb.npy --labels d1-lab.npy.missing &&
+	repo_state >after && compare before after &&
+	expect_success resque verify
+'
+
 test_expect_success 'a recorded plan is a signed entry; record --plan links an actual; verify is clean' '
 	cd p && plan_json --from v1 --embeddings d2-emb.npy --labels d2-lab.npy --intensity 100 --shift-family noise &&
 	plan1=$(json_get plan.json "d[\"plans\"][0][\"id\"]") &&
