@@ -87,6 +87,8 @@ void cmd_passphrase_free(char *p);
  * signer, summary, prev, name (if any), commit. New reference. */
 struct rq_entry;
 json_t *cmd_entry_json(const struct rq_entry *e);
+/* Print cmd_entry_json(e) with the whole body under "body"; 0 or cmd_fail(). */
+int cmd_print_entry(const struct rq_entry *e);
 
 /* Record the directory `path` as a `dataset` entry (cmd/dataset.c): its
  * manifest, file count, bytes and, with `labels`, the class histogram;

@@ -350,10 +350,7 @@ int cmd_commit(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		json_t *j = cmd_entry_json(e);
-		json_object_set(j, "body", e->body);
-		rc = cmd_print_json(j);
-		json_decref(j);
+		rc = cmd_print_entry(e);
 	} else {
 		printf("%.12s version %s", e->id, name);
 		if (parent)

@@ -47,13 +47,10 @@ void cmd_warn(const char *fmt, ...)
 int cmd_usage(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "resque %s: ", h->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int rc = opt_vusage_error(h, opts, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	opt_print_usage_line(stderr, h, opts);
-	return EXIT_USAGE;
+	return rc;
 }
 
 int cmd_print_json(const json_t *j)
@@ -230,6 +227,15 @@ void cmd_close_ledger(rq_ledger *l, rq_key *signer)
 {
 	rq_ledger_free(l);
 	rq_key_free(signer);
+}
+
+int cmd_print_entry(const rq_entry *e)
+{
+	json_t *j = cmd_entry_json(e);
+	json_object_set(j, "body", e->body);
+	int rc = cmd_print_json(j);
+	json_decref(j);
+	return rc;
 }
 
 json_t *cmd_entry_json(const rq_entry *e)

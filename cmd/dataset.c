@@ -359,10 +359,7 @@ static int dataset_add(int argc, char **argv)
 		goto done;
 	}
 	if (json) {
-		json_t *j = cmd_entry_json(e);
-		json_object_set(j, "body", e->body);
-		rc = cmd_print_json(j);
-		json_decref(j);
+		rc = cmd_print_entry(e);
 	} else {
 		printf("%.12s dataset %s: %" JSON_INTEGER_FORMAT " files, %" JSON_INTEGER_FORMAT " bytes, %s\n", e->id,
 		       rq_entry_name(e), rq_json_int(e->body, "files", 0), rq_json_int(e->body, "bytes", 0),

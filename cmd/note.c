@@ -31,9 +31,7 @@ int cmd_note(int argc, char **argv)
 	if (err) {
 		rc = cmd_fail_code(err);
 	} else if (json) {
-		json_t *j = cmd_entry_json(e);
-		rc = cmd_print_json(j);
-		json_decref(j);
+		rc = cmd_print_entry(e);
 	} else {
 		printf("%.12s note %" PRIu64 "\n", e->id, e->seq);
 	}

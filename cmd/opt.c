@@ -79,19 +79,25 @@ void opt_print_help(const struct cmd_help *h, const struct opt *opts)
 	printf("    %-26s  %s\n", "-h, --help", "show this help");
 }
 
+int opt_vusage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "resque %s: ", h->name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	opt_print_usage_line(stderr, h, opts);
+	return 2;
+}
+
 static int usage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int usage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "resque %s: ", h->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int rc = opt_vusage_error(h, opts, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	opt_print_usage_line(stderr, h, opts);
-	return 2;
+	return rc;
 }
 
 static bool set_value(int *exit_code, const struct cmd_help *h, const struct opt *opts,

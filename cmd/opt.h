@@ -3,7 +3,9 @@
 #ifndef RESQUE_CMD_OPT_H
 #define RESQUE_CMD_OPT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 
 enum opt_type {
@@ -51,6 +53,8 @@ bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
 	       int argc, char **argv);
 
 void opt_print_help(const struct cmd_help *h, const struct opt *opts);
+/* "resque NAME: message" and the usage line on stderr; returns 2. */
+int opt_vusage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, va_list ap);
 void opt_print_usage_line(FILE *f, const struct cmd_help *h, const struct opt *opts);
 
 #define OPT_PARSE(h, opts, argc, argv)                                 \
