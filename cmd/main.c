@@ -55,7 +55,8 @@ static void print_main_help(FILE *f)
 		   "resque versions a model's life cycle with a signed sustainability ledger.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++)
-		fprintf(f, "    %-12s %s\n", commands[i].name, commands[i].summary);
+		if (!(commands[i].flags & CMD_HIDDEN))
+			fprintf(f, "    %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nSee 'resque help <command>' or 'resque <command> --help' for one command.\n"
 		   "Exit status: 0 success, 1 failure, 2 usage error, 3 integrity violation.\n");
 }

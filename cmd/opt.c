@@ -65,11 +65,11 @@ void opt_print_help(const struct cmd_help *h, const struct opt *opts)
 			snprintf(left, sizeof(left), "%s", o->long_name);
 		else if (o->type == OPT_BOOL)
 			snprintf(left, sizeof(left), "%s%c%s--%s", o->short_name ? "-" : "",
-				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "   ",
 				 o->long_name);
 		else
 			snprintf(left, sizeof(left), "%s%c%s--%s %s", o->short_name ? "-" : "",
-				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+				 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "   ",
 				 o->long_name, o->argname ? o->argname : "VALUE");
 		if (strlen(left) > 26)
 			printf("    %s\n    %26s  %s\n", left, "", o->help ? o->help : "");
