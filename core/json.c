@@ -6,6 +6,12 @@
 
 void rq_json_format_double(char out[32], double d)
 {
+	/* "-0" would read back as the integer 0 and re-encode as "0": one
+	 * spelling for zero keeps entries canonical. */
+	if (d == 0) {
+		snprintf(out, 32, "0");
+		return;
+	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(out, 32, "%.*g", prec, d);
 		if (strtod(out, NULL) == d)

@@ -136,3 +136,22 @@ TEST(key_files_round_trip_plain_and_encrypted)
 	rq_key_free(k);
 	rq_key_free(back);
 }
+
+TEST(entry_with_awkward_numbers_stays_canonical)
+{
+	/* negative zero, integral reals, huge and tiny values: what we write
+	 * must parse back as canonical */
+	double vals[] = { -0.0, 30.0, 1e20, 12345678901234568.0, 5e-324, -1.5e-7, 0.1 + 0.2 };
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(vals); i++) {
+		rq_entry *e = NULL, *p = NULL;
+		json_t *body = json_object();
+		json_object_set_new(body, "x", json_real(vals[i]));
+		CHECK_OK(rq_entry_build(&e, 1, zeros, "note", "2026-01-02T03:04:05Z", "0123456789abcdef", body));
+		if (e) {
+			CHECK_OK(rq_entry_parse(&p, e->bytes.ptr, e->bytes.len));
+			CHECK(p && json_number_value(json_object_get(p->body, "x")) == vals[i]);
+		}
+		rq_entry_free(e);
+		rq_entry_free(p);
+	}
+}
