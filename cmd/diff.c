@@ -38,11 +38,13 @@ struct ds {
 	char *key;
 };
 
-static size_t datasets_of(struct ds *out, size_t max, rq_ledger *l, const rq_entry *v)
+/* The datasets of version `v` (caller frees each key and the array). */
+static struct ds *datasets_of(size_t *count, rq_ledger *l, const rq_entry *v)
 {
 	json_t *a = json_object_get(v->body, "datasets");
+	struct ds *out = rq_xcalloc(json_array_size(a) + 1, sizeof(*out));
 	size_t n = 0;
-	for (size_t i = 0; i < json_array_size(a) && n < max; i++) {
+	for (size_t i = 0; i < json_array_size(a); i++) {
 		json_t *d = json_array_get(a, i);
 		rq_entry *e = NULL;
 		out[n].name = rq_json_str(d, "name", "");
@@ -56,7 +58,8 @@ static size_t datasets_of(struct ds *out, size_t max, rq_ledger *l, const rq_ent
 		n++;
 	}
 	rq_error_clear();
-	return n;
+	*count = n;
+	return out;
 }
 
 static const struct ds *find_ds(const struct ds *v, size_t n, const char *key)
@@ -83,8 +86,8 @@ static int manifest_of(rq_manifest *out, rq_ledger *l, const char *dataset_id)
 
 static int diff_datasets(json_t **out, rq_ledger *l, const rq_entry *a, const rq_entry *b, bool files, bool json)
 {
-	struct ds da[256], db[256];
-	size_t na = datasets_of(da, 256, l, a), nb = datasets_of(db, 256, l, b);
+	size_t na, nb;
+	struct ds *da = datasets_of(&na, l, a), *db = datasets_of(&nb, l, b);
 	json_t *added = json_array(), *removed = json_array(), *changed = json_array();
 	int err = 0;
 
@@ -143,6 +146,8 @@ done:
 		free(da[i].key);
 	for (size_t i = 0; i < nb; i++)
 		free(db[i].key);
+	free(da);
+	free(db);
 	*out = json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed);
 	return err;
 }

@@ -136,6 +136,20 @@ int rq_nig_predict(rq_student *out, const rq_nig *post, double x)
 	return 0;
 }
 
+/* One term of the modified Lentz recurrence: update c and d by the
+ * partial numerator `num` and return the factor that multiplies h. */
+static double lentz_step(double *c, double *d, double num)
+{
+	*d = 1 + num * *d;
+	if (fabs(*d) < CF_TINY)
+		*d = CF_TINY;
+	*c = 1 + num / *c;
+	if (fabs(*c) < CF_TINY)
+		*c = CF_TINY;
+	*d = 1 / *d;
+	return *d * *c;
+}
+
 /* Continued fraction of I_x(a, b) (modified Lentz), valid for
  * x < (a + 1) / (a + b + 2); returns the fraction only. */
 static double beta_cf(double a, double b, double x)
@@ -147,27 +161,11 @@ static double beta_cf(double a, double b, double x)
 	d = 1 / d;
 	h = d;
 	for (int m = 1; m <= CF_MAXIT; m++) {
-		double m2 = 2.0 * m, num, del;
+		double m2 = 2.0 * m, del;
 		/* even step: d_{2m} = m(b − m)x / ((a + 2m − 1)(a + 2m)) */
-		num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
-		d = 1 + num * d;
-		if (fabs(d) < CF_TINY)
-			d = CF_TINY;
-		c = 1 + num / c;
-		if (fabs(c) < CF_TINY)
-			c = CF_TINY;
-		d = 1 / d;
-		h *= d * c;
+		h *= lentz_step(&c, &d, m * (b - m) * x / ((a + m2 - 1) * (a + m2)));
 		/* odd step: d_{2m+1} = −(a + m)(a + b + m)x / ((a + 2m)(a + 2m + 1)) */
-		num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
-		d = 1 + num * d;
-		if (fabs(d) < CF_TINY)
-			d = CF_TINY;
-		c = 1 + num / c;
-		if (fabs(c) < CF_TINY)
-			c = CF_TINY;
-		d = 1 / d;
-		del = d * c;
+		del = lentz_step(&c, &d, -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1)));
 		h *= del;
 		if (fabs(del - 1) < CF_EPS)
 			break;

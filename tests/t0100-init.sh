@@ -73,12 +73,15 @@ test_expect_success 'every command in the table has --help' '
 	done <cmds
 '
 
-test_expect_success 'init in an unwritable place fails cleanly' '
-	mkdir ro && chmod 500 ro &&
+test_expect_success 'init where a file stands fails cleanly and leaves nothing' '
+	echo x >afile && keys_before=$(ls "$RESQUE_HOME/keys" | wc -l) &&
+	expect_failure 1 resque init afile/sub && grep_err "afile" &&
+	test ! -e afile.resque && test "$(cat afile)" = x &&
+	! ls -a | grep -q "\.tmp-" &&
+	test "$(ls "$RESQUE_HOME/keys" | wc -l)" = "$keys_before" &&
 	if [ "$(id -u)" != 0 ]; then
-		expect_failure 1 resque init ro && test ! -e ro/.resque
-	fi &&
-	chmod 700 ro
+		mkdir ro && chmod 500 ro && expect_failure 1 resque init ro && test ! -e ro/.resque && chmod 700 ro
+	fi
 '
 
 test_done

@@ -5,28 +5,12 @@
 
 TRACES="$SHARED/data/power-traces"
 
-# The reference: per-GPU trapezoid of power.draw over the timestamps,
-# computed by Python's csv/datetime and numpy, skipping an incomplete line.
-cat >ref.py <<'PY'
-import csv, datetime, sys
-import numpy as np
-rows = list(csv.reader(open(sys.argv[1], newline=""), skipinitialspace=True))
-head = [h.strip() for h in rows[0]]
-ti, pi = head.index("timestamp"), head.index("power.draw [W]")
-t, p = [], []
-for r in rows[1:]:
-    if len(r) != len(head):
-        continue
-    t.append(datetime.datetime.strptime(r[ti], "%Y/%m/%d %H:%M:%S.%f").timestamp())
-    p.append(float(r[pi].split()[0]))
-t, p = np.array(t), np.array(p)
-print(repr(float(np.trapezoid(p, t) if hasattr(np, "trapezoid") else np.trapz(p, t))), len(t), repr(float(t[-1] - t[0])))
-PY
+# The reference: tests/data/nvsmi_ref.py (numpy's trapezoid, skipping a cut-short line).
 
 for trace in rtx3090-resnet50 rtx3070-vgg16; do
 	test_expect_success "nvidia-smi $trace: energy equals numpy's trapezoid" '
 		f="$TRACES/$trace-gpu-power.csv" &&
-		set -- $("$PY" ref.py "$f") && want=$1 && nrows=$2 && dur=$3 &&
+		set -- $("$PY" "$RQ_ROOT/tests/data/nvsmi_ref.py" "$f") && want=$1 && nrows=$3 && dur=$4 &&
 		expect_success rq-import nvidia-smi "$f" &&
 		got=$(json_get "$OUT" "d[\"joules\"]") &&
 		samples=$(json_get "$OUT" "d[\"samples\"]") &&

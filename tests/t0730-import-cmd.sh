@@ -6,23 +6,8 @@
 
 TRACES="$SHARED/data/power-traces"
 
-# Reference integral: per-GPU trapezoid over the timestamps (t0700's).
-cat >ref.py <<'PY'
-import csv, datetime, sys
-import numpy as np
-rows = list(csv.reader(open(sys.argv[1], newline=""), skipinitialspace=True))
-head = [h.strip() for h in rows[0]]
-ti, pi = head.index("timestamp"), head.index("power.draw [W]")
-t, p = [], []
-for r in rows[1:]:
-    if len(r) != len(head):
-        continue
-    t.append(datetime.datetime.strptime(r[ti], "%Y/%m/%d %H:%M:%S.%f").timestamp())
-    p.append(float(r[pi].split()[0]))
-t, p = np.array(t), np.array(p)
-trap = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
-print(repr(float(trap(p, t)) / 3.6e6), repr(float(t[-1] - t[0])))
-PY
+# Reference integral: tests/data/nvsmi_ref.py (as t0700).
+REF="$RQ_ROOT/tests/data/nvsmi_ref.py"
 
 cat >v1.csv <<'CSV'
 timestamp,project_name,run_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,on_cloud
@@ -57,7 +42,7 @@ for g in got:
 PY
 
 test_expect_success 'setup: a repository' '
-	expect_success resque init p && cp v1.csv v2.csv v3.csv ref.py check_cc.py p/
+	expect_success resque init p && cp v1.csv v2.csv v3.csv check_cc.py p/
 '
 
 for v in v1 v2 v3; do
@@ -110,7 +95,7 @@ test_expect_success 'codecarbon: BOM, quoted fields, several runs; --run-id; a r
 for trace in rtx3090-resnet50 rtx3070-vgg16; do
 	test_expect_success "import nvidia-smi $trace: energy is numpy's trapezoid; carbon from the region" '
 		cd p && f="$TRACES/$trace-gpu-power.csv" &&
-		set -- $("$PY" ref.py "$f") && want=$1 && dur=$2 &&
+		set -- $("$PY" "$REF" "$f") && want=$2 && dur=$4 &&
 		expect_success resque import nvidia-smi "$f" --region DE --pue 1.5 --json &&
 		"$PY" - "$OUT" "$want" "$dur" <<-\PY
 		import json, sys
@@ -137,7 +122,7 @@ test_expect_success 'nvidia-smi: the line cut short is a warning; the same file 
 
 test_expect_success 'import --plan links the actual and says whether it fell inside the 80 % interval' '
 	cd p && head -200 "$TRACES/rtx3070-vgg16-gpu-power.csv" >part.csv &&
-	set -- $("$PY" ref.py part.csv) && kwh=$1 &&
+	set -- $("$PY" "$REF" part.csv) && kwh=$2 &&
 	lo=$("$PY" -c "print($kwh * 0.5)") && hi=$("$PY" -c "print($kwh * 2)") &&
 	echo "{\"from\": \"0000\", \"kind\": \"dist\", \"index\": 0.3, \"forecast\": {\"energy_kwh\": {\"mean\": $kwh, \"p10\": $lo, \"p90\": $hi, \"p2_5\": 0, \"p97_5\": 1}}}" >plan.json &&
 	plan=$(rq-append .resque plan <plan.json) &&
