@@ -22,6 +22,7 @@ struct cmd_entry {
 
 /* Every command, in alphabetical order of file name. */
 int cmd_audit(int argc, char **argv);
+int cmd_audit_report(int argc, char **argv); /* resque audit report (cmd/audit_report.c) */
 int cmd_checkpoint(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_config(int argc, char **argv);

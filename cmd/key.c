@@ -1,7 +1,8 @@
-/* resque key gen|list|add|revoke: signing keys in the key store and the
+/* resque key gen|list|add|revoke|export: signing keys in the key store and the
  * ledger's signers. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/checkpoint.h"
 #include "resque/json.h"
 #include "resque/keystore.h"
 #include "resque/ledger.h"
@@ -325,6 +326,118 @@ done:
 	return rc;
 }
 
+/* The public key of `id` from the key store (NULL: its default). */
+static int store_public(rq_key **out, const char *id)
+{
+	char full[RQ_KEY_ID_HEX + 1];
+	rq_buf path = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	int err;
+
+	*out = NULL;
+	if ((err = rq_keystore_resolve(full, id)) || (err = rq_keystore_dir(&path)))
+		goto done;
+	rq_buf_printf(&path, "/%s.pub", full);
+	if (rq_path_exists(path.ptr)) {
+		if (!(err = rq_file_read(&text, path.ptr)))
+			err = rq_key_decode_public(out, text.ptr, text.len, path.ptr);
+	} else if (!rq_keystore_is_encrypted(full)) {
+		err = rq_keystore_load(out, full, NULL); /* the .pub was lost; the secret key has it */
+	} else {
+		err = rq_error_set(RQ_ENOTFOUND, "%s: missing, and the secret key is encrypted", path.ptr);
+	}
+done:
+	rq_buf_release(&path);
+	rq_buf_release(&text);
+	return err;
+}
+
+/* A signer recorded in the ledger, by a unique prefix of its id. */
+static int ledger_public(rq_key **out, rq_ledger *l, const char *id)
+{
+	struct signers s = { NULL, 0 };
+	struct signer_row *hit = NULL;
+	size_t matches = 0;
+	int err;
+
+	*out = NULL;
+	if ((err = rq_ledger_foreach(l, NULL, collect_signers, &s)))
+		goto done;
+	for (size_t i = 0; i < s.n; i++)
+		if (strlen(id) >= 4 && strncmp(s.v[i].id, id, strlen(id)) == 0) {
+			hit = &s.v[i];
+			matches++;
+		}
+	if (matches > 1) {
+		err = rq_error_set(RQ_EAMBIGUOUS, "key id %s is ambiguous among this ledger's signers", id);
+	} else if (!hit) {
+		err = rq_error_set(RQ_ENOTFOUND, "no key %s in the key store nor among this ledger's signers", id);
+	} else {
+		rq_key *k = rq_xcalloc(1, sizeof(*k));
+		if (rq_hex_decode(k->pk, 32, hit->public) != 0) {
+			free(k);
+			err = rq_error_set(RQ_EINTEGRITY, "signer %s has no valid public key in the ledger", hit->id);
+			goto done;
+		}
+		rq_key_id_of(k->id, k->pk);
+		*out = k;
+	}
+done:
+	for (size_t i = 0; i < s.n; i++)
+		free(s.v[i].name);
+	free(s.v);
+	return err;
+}
+
+static int key_export(int argc, char **argv)
+{
+	static const struct cmd_help help = {
+		"key export", "print a signer's public key in one line, for --key",
+		"Prints the public key of KEYID (default: the signing key: this\n"
+		"repository's resque.signingkey, else the key store's default) as one\n"
+		"line in the C2SP verifier-key form NAME+HEX8+BASE64(0x01 || key), which\n"
+		"--key accepts ('resque verify --key', 'resque audit check --key'). KEYID\n"
+		"is a key in the key store or, inside a repository, a signer recorded in\n"
+		"its ledger; a unique prefix of at least 4 digits works. Hand the line to\n"
+		"whoever audits the ledger: it pins the key that signed it.",
+	};
+	const char *id = NULL;
+	const struct opt opts[] = {
+		{ OPT_ARG, 0, "KEYID", &id, NULL, "the key's id (default: the signing key)" },
+		{ OPT_END },
+	};
+	rq_ledger *l = NULL;
+	rq_key *k = NULL;
+	rq_buf dir = RQ_BUF_INIT, cfg = RQ_BUF_INIT, line = RQ_BUF_INIT;
+	rq_verifier v;
+	int rc = EXIT_OK, err;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if (rq_repo_discover(&dir, cmd_dir_option) == 0) {
+		if ((rc = cmd_open_ledger(&l, NULL)))
+			goto done;
+		if (!id && rq_ledger_config_get(&cfg, l, "resque.signingkey") == 0)
+			id = cfg.ptr;
+	}
+	rq_error_clear();
+	err = store_public(&k, id);
+	if (err == RQ_ENOTFOUND && id && l)
+		err = ledger_public(&k, l, id);
+	if (err) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	rq_verifier_of(&v, k);
+	rq_verifier_format(&line, &v);
+	printf("%s\n", line.ptr);
+done:
+	rq_key_free(k);
+	rq_buf_release(&line);
+	rq_buf_release(&cfg);
+	rq_buf_release(&dir);
+	cmd_close_ledger(l, NULL);
+	return rc;
+}
+
 int cmd_key(int argc, char **argv)
 {
 	static const struct subcmd subs[] = {
@@ -332,6 +445,7 @@ int cmd_key(int argc, char **argv)
 		{ "list", key_list, "list keys and the ledger's signers" },
 		{ "add", key_add, "authorise another signer (writes a key entry)" },
 		{ "revoke", key_revoke, "revoke a signer (writes a key entry)" },
+		{ "export", key_export, "print a signer's public key in one line, for --key" },
 		{ NULL, NULL, NULL },
 	};
 	return cmd_dispatch_sub("key", subs, argc, argv);

@@ -13,6 +13,8 @@
 
 static const struct cmd_entry commands[] = {
 	/* name          function          flags      summary */
+	{ "audit",       cmd_audit,        0,         "prove entries and consistency; check proofs without a repository" },
+	{ "checkpoint",  cmd_checkpoint,   0,         "print a signed checkpoint of the ledger's Merkle tree" },
 	{ "commit",      cmd_commit,       0,         "record a model version (weights, data, representation, cost)" },
 	{ "config",      cmd_config,       0,         "read or set repository settings (region, PUE, key)" },
 	{ "dataset",     cmd_dataset,      0,         "record datasets and see what changed (add, show, status)" },

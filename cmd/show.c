@@ -19,7 +19,9 @@ static const struct cmd_help help = {
 	"energy_kwh, carbon_kg, duration_s, method}, lineage (names, oldest first)\n"
 	"and cumulative {energy_kwh, carbon_kg, complete} summed along the lineage;\n"
 	"for an actual also name, energy_kwh, carbon_kg, duration_s, method, meter,\n"
-	"status, exit_status, epochs, plan and inside_p80 (null when absent).",
+	"status, exit_status, epochs, plan and inside_p80 (null when absent).\n"
+	"--raw prints the entry's canonical bytes exactly as the ledger holds them\n"
+	"(no newline added): the file 'resque audit check --entry' reads.",
 };
 
 static double cost_of(const rq_entry *v, const char *key)
@@ -125,10 +127,11 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 
 int cmd_show(int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, raw = false;
 	const char *ref = NULL;
 	const struct opt opts[] = {
 		{ OPT_BOOL, 0, "json", &json, NULL, "print as JSON" },
+		{ OPT_BOOL, 0, "raw", &raw, NULL, "print the entry's canonical bytes exactly" },
 		{ OPT_ARG, 0, "REF", &ref, NULL, "the entry: a version reference, a name or an id prefix", OPT_REQUIRED },
 		{ OPT_END },
 	};
@@ -137,6 +140,8 @@ int cmd_show(int argc, char **argv)
 	int rc, err;
 
 	OPT_PARSE(&help, opts, argc, argv);
+	if (json && raw)
+		return cmd_usage(&help, opts, "--json and --raw cannot be used together");
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
 	/* Versions first (names, latest, REF~N), then any entry. */
@@ -147,7 +152,9 @@ int cmd_show(int argc, char **argv)
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	if (strcmp(e->type, "version") == 0) {
+	if (raw) {
+		fwrite(e->bytes.ptr, 1, e->bytes.len, stdout);
+	} else if (strcmp(e->type, "version") == 0) {
 		rc = show_version(l, e, json);
 	} else if (json) {
 		json_t *j = cmd_entry_json(e);

@@ -1,8 +1,17 @@
-/* resque verify: check the whole ledger (design §2.4); exit 3 on any
- * integrity violation, naming the entry and what is wrong. */
+/* resque verify: check the whole ledger (design §2.4), then what is known
+ * of it from outside (§2.3): a signed checkpoint, the trusted genesis
+ * keys, and verify's memory of this repository under $RESQUE_HOME. Exit 3
+ * on any integrity violation, naming the entry and what is wrong. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/checkpoint.h"
+#include "resque/json.h"
+#include "resque/known.h"
 #include "resque/ledger.h"
+#include "resque/tlog.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
 
 static const struct cmd_help help = {
 	"verify", "check the ledger's signatures, chain and index",
@@ -10,31 +19,420 @@ static const struct cmd_help help = {
 	"signature, that its signer was authorised at that point, that its\n"
 	"attachments match their recorded fingerprints, and that index.db agrees\n"
 	"with the ledger. Exit status 0 when clean, 3 on any violation.\n\n"
+	"Then what is known of the ledger from outside it:\n"
+	"  --checkpoint FILE: a checkpoint saved earlier ('resque checkpoint > FILE')\n"
+	"    must be of this repository, signed by one of its signers (or by a\n"
+	"    --key), and the ledger must extend it: no fewer entries, and its first\n"
+	"    N entries hash to the checkpoint's root.\n"
+	"  --key PUBKEY / --keys FILE: the genesis entry must be signed by one of\n"
+	"    these keys ('resque key export' prints one; PUBKEY is that line, a\n"
+	"    public key file or 64 hex digits; FILE has one key a line, # comments).\n"
+	"  Memory: each clean verify remembers, under $RESQUE_HOME (known_ledgers,\n"
+	"    like ssh's known_hosts), the repository's genesis entry and the\n"
+	"    largest tree verified. A later ledger of the same repository id that\n"
+	"    is shorter ('ledger rolled back from N to M entries'), differs in an\n"
+	"    entry seen before ('history rewritten at entry K') or has another\n"
+	"    genesis entry is an integrity violation. --forget drops this\n"
+	"    repository's memory first (after a deliberate rewrite, or to repair\n"
+	"    a corrupt memory file).\n\n"
 	"--json prints {\"ok\", \"entries\", \"signers\", \"tip\", \"index_rebuilt\",\n"
-	"\"problems\": [{\"seq\", \"id\", \"message\"}]} (seq is null for problems\n"
-	"that concern no single entry).",
+	"\"problems\": [{\"seq\", \"id\", \"message\"}], \"repository\", \"tree\":\n"
+	"{\"size\", \"root\"}, \"genesis_signer\", \"genesis_trusted\", \"pinned_genesis\",\n"
+	"\"remembered\": {\"size\", \"root\", \"updated\", \"file\"}, \"checkpoint\": {\"file\",\n"
+	"\"origin\", \"size\", \"root\", \"consistent\"}} (seq is null for problems that\n"
+	"concern no single entry; genesis_trusted is null without --key/--keys,\n"
+	"remembered null when nothing is, checkpoint null without --checkpoint).",
 };
+
+/* A set of verifier keys: the trusted ones, or the ledger's signers. */
+struct keyset {
+	rq_verifier *v;
+	size_t n;
+};
+
+static void trusted_add(struct keyset *t, const rq_verifier *v)
+{
+	t->v = rq_xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+	t->v[t->n++] = *v;
+}
+
+/* --key (a file or the key's text) and --keys FILE (one key a line). */
+static int load_trusted(struct keyset *t, const struct opt_list *keys, const char *keysfile)
+{
+	rq_buf text = RQ_BUF_INIT, name = RQ_BUF_INIT;
+	rq_verifier v;
+	int err = 0;
+
+	for (size_t i = 0; i < keys->n; i++) {
+		const char *arg = keys->v[i];
+		rq_buf_reset(&text);
+		if (rq_path_exists(arg)) {
+			if ((err = rq_file_read(&text, arg)))
+				goto done;
+		} else {
+			rq_buf_puts(&text, arg);
+		}
+		if ((err = rq_verifier_parse(&v, text.ptr, text.len, rq_path_exists(arg) ? arg : "--key")))
+			goto done;
+		trusted_add(t, &v);
+	}
+	if (keysfile) {
+		size_t lineno = 0, before = t->n;
+		rq_buf_reset(&text);
+		if ((err = rq_file_read(&text, keysfile)))
+			goto done;
+		for (size_t at = 0; at < text.len;) {
+			const char *line = text.ptr + at;
+			const char *nl = memchr(line, '\n', text.len - at);
+			size_t len = nl ? (size_t)(nl - line) : text.len - at;
+			at += len + (nl ? 1 : 0);
+			lineno++;
+			while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+				len--;
+			while (len && (*line == ' ' || *line == '\t')) {
+				line++;
+				len--;
+			}
+			if (!len || *line == '#')
+				continue;
+			rq_buf_reset(&name);
+			rq_buf_printf(&name, "%s: line %zu", keysfile, lineno);
+			if ((err = rq_verifier_parse(&v, line, len, name.ptr)))
+				goto done;
+			trusted_add(t, &v);
+		}
+		if (t->n == before) {
+			err = rq_error_set(RQ_EINVALID, "%s: no keys in the file", keysfile);
+			goto done;
+		}
+	}
+done:
+	rq_buf_release(&text);
+	rq_buf_release(&name);
+	return err;
+}
+
+static int read_checkpoint(rq_checkpoint *out, const char *path)
+{
+	rq_buf text = RQ_BUF_INIT;
+	struct stat st;
+	int err = 0;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > RQ_CHECKPOINT_MAX)
+		err = rq_error_set(RQ_EINVALID, "%s: larger than any checkpoint (%lld bytes)", path,
+				   (long long)st.st_size);
+	if (!err)
+		err = rq_file_read(&text, path);
+	if (!err && text.len > RQ_CHECKPOINT_MAX)
+		err = rq_error_set(RQ_EINVALID, "%s: larger than any checkpoint (%zu bytes)", path, text.len);
+	if (!err)
+		err = rq_checkpoint_parse(out, text.ptr, text.len, path);
+	rq_buf_release(&text);
+	return err;
+}
+
+static void problem(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Adds to the report's list, which rq_verify_report_release frees. */
+static void problem(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
+{
+	rq_buf m = RQ_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	rq_buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	r->problems = rq_xrealloc(r->problems, (r->nproblems + 1) * sizeof(*r->problems));
+	rq_problem *p = &r->problems[r->nproblems++];
+	p->seq = seq;
+	snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
+	p->message = rq_buf_detach(&m, NULL);
+}
+
+/* Every key the ledger ever authorised (init and key-add entries): a
+ * checkpoint may predate a revocation. */
+static int collect_signer(const rq_entry *e, void *ctx)
+{
+	struct keyset *s = ctx;
+	bool init = strcmp(e->type, "init") == 0;
+	const json_t *k = init ? json_object_get(e->body, "key") : e->body;
+	rq_key key;
+	if (!init && strcmp(rq_json_str(k, "action", ""), "add") != 0)
+		return 0;
+	memset(&key, 0, sizeof(key));
+	if (rq_hex_decode(key.pk, 32, rq_json_str(k, "public", "")) != 0)
+		return 0;
+	rq_key_id_of(key.id, key.pk);
+	s->v = rq_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	rq_verifier_of(&s->v[s->n++], &key);
+	return 0;
+}
+
+/* What the ledger is now, as the outside checks need it. */
+struct view {
+	rq_buf repository;
+	char genesis[65];
+	char genesis_signer[RQ_KEY_ID_HEX + 1];
+	uint8_t genesis_pk[32];
+	rq_hash *leaves;
+	uint64_t n;
+	rq_merkle_levels tree;
+	rq_hash root;
+};
+
+static int gather(struct view *w, rq_ledger *l)
+{
+	rq_entry *g = NULL;
+	int err;
+	if ((err = rq_ledger_repository_id(&w->repository, l)) ||
+	    (err = rq_known_ledger_leaves(&w->leaves, &w->n, w->genesis, l)) || (err = rq_ledger_get(&g, l, 0)))
+		goto done;
+	snprintf(w->genesis_signer, sizeof(w->genesis_signer), "%s", g->signer);
+	if (rq_hex_decode(w->genesis_pk, 32, rq_json_str(json_object_get(g->body, "key"), "public", "")) != 0) {
+		err = rq_error_set(RQ_EINTEGRITY, "the genesis entry does not name its signer's public key");
+		goto done;
+	}
+	for (uint64_t i = 0; i < w->n; i++)
+		rq_merkle_levels_append(&w->tree, w->leaves[i]);
+	err = rq_merkle_root(w->root, w->n, rq_merkle_levels_node, &w->tree);
+done:
+	rq_entry_free(g);
+	return err;
+}
+
+static bool is_trusted(const struct keyset *t, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (sodium_memcmp(t->v[i].pk, pk, 32) == 0)
+			return true;
+	return false;
+}
+
+static const char *entry_id(rq_ledger *l, uint64_t seq, char out[65])
+{
+	rq_entry *e = NULL;
+	out[0] = '\0';
+	if (rq_ledger_get(&e, l, seq) == 0)
+		memcpy(out, e->id, 65);
+	rq_entry_free(e);
+	rq_error_clear();
+	return out;
+}
+
+/* The memory's verdict on the ledger now. */
+static void check_memory(rq_verify_report *r, rq_ledger *l, const struct view *w, const rq_known *k,
+			 const rq_hash *kleaves)
+{
+	char id[65];
+	if (strcmp(k->genesis, w->genesis) != 0) {
+		problem(r, 0, w->genesis,
+			"genesis entry changed: this repository id was first seen with genesis %s (re-created ledger?)",
+			k->genesis);
+		return;
+	}
+	uint64_t diff = rq_known_first_difference(w->leaves, w->n, kleaves, k->size);
+	if (w->n < k->size)
+		problem(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries since it was last verified",
+			k->size, w->n);
+	if (diff != UINT64_MAX)
+		problem(r, (int64_t)diff, entry_id(l, diff, id),
+			"history rewritten at entry %" PRIu64 ": it is not the entry verified there before", diff);
+}
+
+struct cp_result {
+	bool consistent;
+};
+
+static void check_checkpoint(struct cp_result *res, rq_verify_report *r, const char *file, const rq_checkpoint *c,
+			     const struct view *w, const struct keyset *t, const struct keyset *s,
+			     const rq_known *k, const rq_hash *kleaves)
+{
+	rq_buf origin = RQ_BUF_INIT;
+	rq_hash root;
+	bool signed_ok = false;
+
+	res->consistent = false;
+	rq_buf_printf(&origin, "%s%s", RQ_ORIGIN_PREFIX, w->repository.ptr);
+	if (strcmp(c->origin, origin.ptr) != 0) {
+		problem(r, -1, NULL, "checkpoint %s is of '%s', not of this ledger ('%s')", file, c->origin, origin.ptr);
+		goto done;
+	}
+	const struct keyset *keys = t->n ? t : s;
+	for (size_t i = 0; i < keys->n && !signed_ok; i++)
+		signed_ok = rq_checkpoint_verify(c, &keys->v[i], file) == 0;
+	rq_error_clear();
+	if (!signed_ok) {
+		problem(r, -1, NULL, "checkpoint %s is not signed by %s", file,
+			t->n ? "any of the trusted keys" : "any signer of this ledger");
+		goto done;
+	}
+	if (c->size > w->n) {
+		problem(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries (checkpoint %s)",
+			c->size, w->n, file);
+		goto done;
+	}
+	if (rq_merkle_root(root, c->size, rq_merkle_levels_node, (void *)&w->tree) != 0) {
+		problem(r, -1, NULL, "checkpoint %s: %s", file, rq_error_last());
+		goto done;
+	}
+	if (sodium_memcmp(root, c->root, RQ_HASH_LEN) != 0) {
+		/* The memory, if it agrees with the checkpoint, can tell where. */
+		uint64_t diff = UINT64_MAX;
+		if (k && k->size >= c->size) {
+			rq_merkle_levels kt;
+			rq_hash kroot;
+			rq_merkle_levels_init(&kt);
+			for (uint64_t i = 0; i < c->size; i++)
+				rq_merkle_levels_append(&kt, kleaves[i]);
+			if (rq_merkle_root(kroot, c->size, rq_merkle_levels_node, &kt) == 0 &&
+			    sodium_memcmp(kroot, c->root, RQ_HASH_LEN) == 0)
+				diff = rq_known_first_difference(w->leaves, c->size, kleaves, c->size);
+			rq_merkle_levels_release(&kt);
+		}
+		if (diff != UINT64_MAX)
+			problem(r, -1, NULL, "history rewritten at entry %" PRIu64 ": the first %" PRIu64
+				" entries do not hash to the root of checkpoint %s", diff, c->size, file);
+		else
+			problem(r, -1, NULL, "the first %" PRIu64 " entries do not hash to the root of checkpoint %s",
+				c->size, file);
+		goto done;
+	}
+	res->consistent = true;
+done:
+	rq_buf_release(&origin);
+}
+
+static json_t *tree_json(uint64_t size, const rq_hash root)
+{
+	rq_buf b = RQ_BUF_INIT;
+	rq_base64_encode(&b, root, RQ_HASH_LEN);
+	json_t *j = json_pack("{s:I, s:s}", "size", (json_int_t)size, "root", b.ptr);
+	rq_buf_release(&b);
+	return j;
+}
 
 int cmd_verify(int argc, char **argv)
 {
-	bool json = false, quiet = false;
+	bool json = false, quiet = false, forget = false;
+	const char *cpfile = NULL, *keysfile = NULL;
+	struct opt_list keys = { NULL, 0 };
 	const struct opt opts[] = {
+		{ OPT_STRING, 0, "checkpoint", &cpfile, "FILE", "the ledger must extend this signed checkpoint" },
+		{ OPT_LIST, 0, "key", &keys, "PUBKEY", "the genesis must be signed by this key (repeatable)" },
+		{ OPT_STRING, 0, "keys", &keysfile, "FILE", "trusted keys, one a line" },
+		{ OPT_BOOL, 0, "forget", &forget, NULL, "drop what verify remembers of this repository first" },
 		{ OPT_BOOL, 0, "json", &json, NULL, "print the report as JSON" },
 		{ OPT_BOOL, 'q', "quiet", &quiet, NULL, "print only problems" },
 		{ OPT_END },
 	};
+	struct keyset trusted = { NULL, 0 };
+	struct keyset signers = { NULL, 0 };
+	struct view w;
+	struct cp_result cpres = { false };
+	rq_checkpoint cp;
 	rq_ledger *l = NULL;
 	rq_verify_report r;
-	int rc, err;
+	rq_known known, *kp = NULL;
+	rq_hash *kleaves = NULL;
+	bool have_view = false, memory_ok = false, remembered_updated = false, have_cp = false;
+	rq_buf kpath = RQ_BUF_INIT;
+	int rc = 0, err;
 
+	memset(&r, 0, sizeof(r));
+	memset(&cp, 0, sizeof(cp));
+	memset(&known, 0, sizeof(known));
+	memset(&w, 0, sizeof(w));
+	rq_buf_init(&w.repository);
+	rq_merkle_levels_init(&w.tree);
 	OPT_PARSE(&help, opts, argc, argv);
+	if ((err = load_trusted(&trusted, &keys, keysfile))) {
+		rc = cmd_fail_code(err == RQ_EINTEGRITY ? RQ_EINVALID : err);
+		goto done;
+	}
+	if (cpfile) {
+		if ((err = read_checkpoint(&cp, cpfile))) {
+			rc = cmd_fail_code(RQ_EINVALID);
+			goto done;
+		}
+		have_cp = true;
+	}
 	if ((rc = cmd_open_ledger(&l, NULL)))
-		return rc;
+		goto done;
 	err = rq_ledger_verify(&r, l);
 	if (err && err != RQ_EINTEGRITY) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+
+	/* What the outside checks need; a ledger broken enough to lack it
+	 * has problems listed already. */
+	if ((err = gather(&w, l))) {
+		if (!r.nproblems) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+		if (have_cp || trusted.n)
+			problem(&r, -1, NULL, "cannot check it against %s: %s",
+				have_cp ? "the checkpoint" : "the trusted keys", rq_error_last());
+		rq_error_clear();
+	} else {
+		have_view = true;
+	}
+
+	if (have_view && trusted.n && !is_trusted(&trusted, w.genesis_pk))
+		problem(&r, 0, w.genesis, "genesis signed by key %s, which is not among the trusted keys",
+			w.genesis_signer);
+
+	/* The memory (known_ledgers): forget on request, then compare. */
+	rq_known_path(&kpath);
+	rq_error_clear();
+	if (have_view && strlen(w.repository.ptr) <= RQ_KNOWN_ID_MAX && rq_is_hex(w.repository.ptr, w.repository.len)) {
+		if (forget) {
+			bool dropped;
+			if ((err = rq_known_forget(&dropped, w.repository.ptr))) {
+				rc = cmd_fail_code(err);
+				goto done;
+			}
+			if (dropped && !quiet && !json)
+				fprintf(stderr, "resque: forgot what was remembered of repository %s\n", w.repository.ptr);
+		}
+		err = rq_known_get(&known, &kleaves, w.repository.ptr);
+		if (err == 0) {
+			kp = &known;
+			check_memory(&r, l, &w, &known, kleaves);
+		} else if (err != RQ_ENOTFOUND) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+		rq_error_clear();
+		memory_ok = true;
+	} else if (have_view) {
+		cmd_warn("repository id '%s' cannot be remembered", w.repository.ptr);
+	}
+
+	if (have_cp && have_view) {
+		if ((err = rq_ledger_foreach(l, "init", collect_signer, &signers)) ||
+		    (err = rq_ledger_foreach(l, "key", collect_signer, &signers))) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+		check_checkpoint(&cpres, &r, cpfile, &cp, &w, &trusted, &signers, kp, kleaves);
+	}
+
+	/* Remember only a ledger that verified without any problem. */
+	if (memory_ok && !r.nproblems && !(kp && kp->size >= w.n)) {
+		if ((err = rq_known_put(&remembered_updated, w.repository.ptr, w.genesis, w.leaves, w.n)))
+			cmd_warn("could not remember this ledger's state: %s", rq_error_last());
+		else if (remembered_updated) {
+			memset(&known, 0, sizeof(known));
+			snprintf(known.repository, sizeof(known.repository), "%s", w.repository.ptr);
+			memcpy(known.genesis, w.genesis, 65);
+			known.size = w.n;
+			memcpy(known.root, w.root, RQ_HASH_LEN);
+			kp = &known;
+		}
+		rq_error_clear();
+	}
+
 	if (json) {
 		json_t *probs = json_array();
 		for (size_t i = 0; i < r.nproblems; i++) {
@@ -47,6 +445,27 @@ int cmd_verify(int argc, char **argv)
 		json_t *j = json_pack("{s:b, s:I, s:I, s:s, s:b, s:o}", "ok", r.nproblems == 0, "entries",
 				      (json_int_t)r.entries, "signers", (json_int_t)r.signers, "tip", r.tip,
 				      "index_rebuilt", r.index_rebuilt, "problems", probs);
+		json_object_set_new(j, "repository", have_view ? json_string(w.repository.ptr) : json_null());
+		json_object_set_new(j, "tree", have_view ? tree_json(w.n, w.root) : json_null());
+		json_object_set_new(j, "genesis_signer", have_view ? json_string(w.genesis_signer) : json_null());
+		json_object_set_new(j, "genesis_trusted", have_view && trusted.n
+								  ? json_boolean(is_trusted(&trusted, w.genesis_pk))
+								  : json_null());
+		json_object_set_new(j, "pinned_genesis", kp ? json_string(kp->genesis) : json_null());
+		json_t *mem = kp ? tree_json(kp->size, kp->root) : json_null();
+		if (kp) {
+			json_object_set_new(mem, "updated", json_boolean(remembered_updated));
+			json_object_set_new(mem, "file", json_string(kpath.ptr));
+		}
+		json_object_set_new(j, "remembered", mem);
+		json_t *cj = json_null();
+		if (have_cp) {
+			cj = tree_json(cp.size, cp.root);
+			json_object_set_new(cj, "file", json_string(cpfile));
+			json_object_set_new(cj, "origin", json_string(cp.origin));
+			json_object_set_new(cj, "consistent", json_boolean(cpres.consistent));
+		}
+		json_object_set_new(j, "checkpoint", cj);
 		rc = cmd_print_json(j);
 		json_decref(j);
 	} else {
@@ -54,20 +473,37 @@ int cmd_verify(int argc, char **argv)
 			const rq_problem *p = &r.problems[i];
 			if (p->seq >= 0)
 				printf("entry %" PRId64 " (%.12s): %s\n", p->seq, p->id[0] ? p->id : "?", p->message);
+			else if (strncmp(p->message, "ledger ", 7) == 0)
+				printf("%s\n", p->message);
 			else
 				printf("ledger: %s\n", p->message);
 		}
-		if (!quiet && !r.nproblems)
+		if (!quiet && !r.nproblems) {
 			printf("ok: %" PRIu64 " entries verified, %" PRIu64 " signer%s, tip %.12s\n", r.entries,
 			       r.signers, r.signers == 1 ? "" : "s", r.tip);
+			if (have_cp)
+				printf("checkpoint %s: the ledger extends it (%" PRIu64 " of %" PRIu64 " entries)\n", cpfile,
+				       cp.size, w.n);
+			if (trusted.n)
+				printf("genesis signed by trusted key %s\n", w.genesis_signer);
+		}
 		if (r.nproblems)
 			fprintf(stderr, "resque: verification failed: %zu problem%s\n", r.nproblems,
 				r.nproblems == 1 ? "" : "s");
 	}
 	if (!rc && r.nproblems)
 		rc = EXIT_INTEGRITY;
-	rq_verify_report_release(&r);
 done:
+	rq_verify_report_release(&r);
+	rq_checkpoint_release(&cp);
+	rq_merkle_levels_release(&w.tree);
+	rq_buf_release(&w.repository);
+	rq_buf_release(&kpath);
+	free(w.leaves);
+	free(kleaves);
+	free(trusted.v);
+	free(signers.v);
+	opt_list_release(&keys);
 	cmd_close_ledger(l, NULL);
 	return rc;
 }

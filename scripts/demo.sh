@@ -51,7 +51,20 @@ step resque log --graph
 step resque show v2
 say "An auditor checks the whole ledger"
 step resque verify
+say "The lifetime report: forecasts against actuals, totals, and what reuse saved"
+step resque report
+step resque report --format html -o lifetime.html
+step resque report --format json -o lifetime.json
+say "The auditor receives lifetime.html and the signer's public key, and checks the report with no repository"
+resque key export >signer.pub
+step cat signer.pub
+(cd "$demo" && step resque audit report project/lifetime.html --key project/signer.pub)
+step resque audit report lifetime.json --key signer.pub -C .
+say "A signed checkpoint of the ledger, and the proof that v2 is in it"
+step resque checkpoint
+step resque audit prove v2
 say "The ledger is a git branch; plain git can read it"
 step git --git-dir=.resque log --oneline ledger
 echo
 echo "demo finished; the repository is in $demo/project"
+echo "the HTML report: $demo/project/lifetime.html"

@@ -3,10 +3,14 @@
  * statements only, schema version in PRAGMA user_version. */
 #include "common.h"
 #include "ledger_int.h"
+#include "resque/merkle.h"
 
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+/* 1: entries, meta. 2: merkle (the transparency log's perfect subtrees). */
+#define SCHEMA_VERSION 2
+#define RQ_STR_(x) #x
+#define RQ_STR(x) RQ_STR_(x)
 
 static const char *const schema[] = {
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -16,6 +20,9 @@ static const char *const schema[] = {
 	" summary TEXT NOT NULL, entry BLOB NOT NULL)",
 	"CREATE INDEX IF NOT EXISTS entries_type ON entries(type, seq)",
 	"CREATE INDEX IF NOT EXISTS entries_name ON entries(name, type)",
+	/* (level, idx): the hash of leaves [idx·2^level, (idx+1)·2^level) */
+	"CREATE TABLE IF NOT EXISTS merkle(level INTEGER, idx INTEGER, hash BLOB,"
+	" PRIMARY KEY(level, idx)) WITHOUT ROWID",
 };
 
 static int db_error(rq_ledger *l, const char *what)
@@ -69,8 +76,12 @@ static int open_db(rq_ledger *l, bool *fresh)
 		if ((err = exec(l, schema[i])))
 			goto done;
 	if (version < SCHEMA_VERSION) {
-		/* Schema 1 is the first; later versions migrate here. */
-		err = exec(l, "PRAGMA user_version=1");
+		/* An older index lacks tables this version keeps up to date as
+		 * entries arrive: forget its tip, so that opening the ledger
+		 * rebuilds it all (refresh_index in store/ledger.c). */
+		if ((err = exec(l, "DELETE FROM meta WHERE key='tip'")) ||
+		    (err = exec(l, "PRAGMA user_version=" RQ_STR(SCHEMA_VERSION))))
+			goto done;
 		*fresh = true;
 	}
 done:
@@ -129,6 +140,60 @@ int rq_index_set_tip(rq_ledger *l, const char *commit_hex)
 	return err;
 }
 
+/* Leaf (0, seq) of the transparency log and every perfect subtree it
+ * completes: while the node is a right child, hash it with its left
+ * sibling into the parent. A missing sibling (an entry reindex could not
+ * read) leaves the parents out; verify reports that ledger. */
+static int merkle_insert(rq_ledger *l, uint64_t seq, const void *bytes, size_t len)
+{
+	sqlite3_stmt *put = NULL, *get = NULL;
+	rq_hash h;
+	unsigned level = 0;
+	uint64_t idx = seq;
+	int err = 0;
+
+	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO merkle(level, idx, hash) VALUES(?1, ?2, ?3)", -1,
+			       &put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT hash FROM merkle WHERE level=?1 AND idx=?2", -1, &get, NULL) !=
+		    SQLITE_OK) {
+		err = db_error(l, "preparing the Merkle tree");
+		goto done;
+	}
+	rq_merkle_leaf_hash(h, bytes, len);
+	for (;;) {
+		sqlite3_bind_int(put, 1, (int)level);
+		sqlite3_bind_int64(put, 2, (sqlite3_int64)idx);
+		sqlite3_bind_blob(put, 3, h, RQ_HASH_LEN, SQLITE_STATIC);
+		if (sqlite3_step(put) != SQLITE_DONE) {
+			err = db_error(l, "writing the Merkle tree");
+			goto done;
+		}
+		sqlite3_reset(put);
+		if (!(idx & 1))
+			break;
+		sqlite3_bind_int(get, 1, (int)level);
+		sqlite3_bind_int64(get, 2, (sqlite3_int64)(idx - 1));
+		int rc = sqlite3_step(get);
+		if (rc == SQLITE_DONE || (rc == SQLITE_ROW && sqlite3_column_bytes(get, 0) != RQ_HASH_LEN))
+			break;
+		if (rc != SQLITE_ROW) {
+			err = db_error(l, "reading the Merkle tree");
+			goto done;
+		}
+		rq_hash left, right;
+		memcpy(left, sqlite3_column_blob(get, 0), RQ_HASH_LEN);
+		memcpy(right, h, RQ_HASH_LEN);
+		sqlite3_reset(get);
+		rq_merkle_node_hash(h, left, right);
+		level++;
+		idx >>= 1;
+	}
+done:
+	sqlite3_finalize(put);
+	sqlite3_finalize(get);
+	return err;
+}
+
 int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex)
 {
 	sqlite3_stmt *st = NULL;
@@ -158,6 +223,8 @@ int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex)
 	sqlite3_bind_blob(st, 9, e->bytes.ptr, (int)e->bytes.len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = db_error(l, "inserting an entry");
+	else
+		err = merkle_insert(l, e->seq, e->bytes.ptr, e->bytes.len);
 done:
 	sqlite3_finalize(st);
 	rq_buf_release(&summary);
@@ -182,6 +249,8 @@ void rq_index_rollback(rq_ledger *l)
 int rq_index_clear(rq_ledger *l)
 {
 	int err = exec(l, "DELETE FROM entries");
+	if (!err)
+		err = exec(l, "DELETE FROM merkle");
 	if (!err)
 		err = exec(l, "DELETE FROM meta WHERE key='tip'");
 	return err;

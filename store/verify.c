@@ -3,6 +3,7 @@
 #include "common.h"
 #include "ledger_int.h"
 #include "resque/json.h"
+#include "resque/merkle.h"
 
 #include <sodium.h>
 
@@ -196,8 +197,37 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 		problem(s->r, -1, NULL, "index.db lacks %zu entries of the ledger (run 'resque reindex')", good - rows);
 }
 
+/* index.db's transparency log (table `merkle`) must hold exactly the
+ * perfect subtrees of the leaves recomputed from the ledger's bytes. */
+static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *t)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t rows = 0, want = 0;
+	bool ok = true;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT level, idx, hash FROM merkle", -1, &st, NULL) != SQLITE_OK) {
+		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		return;
+	}
+	while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 level = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
+		rows++;
+		ok = level >= 0 && level < (sqlite3_int64)t->depth && idx >= 0 &&
+		     (uint64_t)idx < t->count[level] && sqlite3_column_bytes(st, 2) == RQ_HASH_LEN &&
+		     memcmp(sqlite3_column_blob(st, 2), t->level[level][idx], RQ_HASH_LEN) == 0;
+	}
+	sqlite3_finalize(st);
+	for (unsigned i = 0; i < t->depth; i++)
+		want += t->count[i];
+	if (!ok || rows != want)
+		problem(s->r, -1, NULL, "index.db's Merkle tree disagrees with the ledger (run 'resque reindex')");
+}
+
 int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 {
+	rq_merkle_levels tree;
+	bool tree_ok = true; /* every entry's bytes were read and parsed */
 	struct state s = { r, NULL, 0 };
 	git_reference *ref = NULL;
 	git_oid cur;
@@ -207,6 +237,7 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
+	rq_merkle_levels_init(&tree);
 	r->index_rebuilt = l->index_rebuilt;
 	if (git_reference_lookup(&ref, l->repo, RQ_LEDGER_REF)) {
 		problem(r, -1, NULL, "the ledger branch is missing");
@@ -266,6 +297,7 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 				problem(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
 					git_oid_tostr_s(&chain[i]));
 				prev_ok = false;
+				tree_ok = false;
 				goto next;
 			}
 			rq_buf_put(&bytes, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
@@ -281,9 +313,15 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 			rq_sha256_hex(h, bytes.ptr, bytes.len);
 			problem(r, (int64_t)i, h, "entry %zu: %s", i, rq_error_last());
 			prev_ok = false;
+			tree_ok = false;
 			goto next;
 		}
 		memcpy(ids[i], e->id, 65);
+		{
+			rq_hash leaf;
+			rq_merkle_leaf_hash(leaf, bytes.ptr, bytes.len);
+			rq_merkle_levels_append(&tree, leaf);
+		}
 		if (e->seq != i)
 			problem(r, (int64_t)i, e->id,
 				"entry at position %zu has sequence number %" PRIu64
@@ -325,8 +363,11 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 	for (size_t i = 0; i < s.nsigners; i++)
 		r->signers += !s.signers[i].revoked;
 	check_index(&s, l, ids, n);
+	if (tree_ok) /* else the entries' own problems say enough */
+		check_merkle(&s, l, &tree);
 	rq_error_clear();
 done:
+	rq_merkle_levels_release(&tree);
 	free(ids);
 	free(chain);
 	free(s.signers);

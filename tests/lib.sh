@@ -24,8 +24,6 @@ RQ_BUILD=${RESQUE_BUILD:-$RQ_ROOT/build}
 PATH="$RQ_BUILD:$RQ_BUILD/helpers:$PATH"
 export PATH
 PY=/usr/bin/python3
-SHARED=$(cd "$RQ_ROOT/.." && pwd)/shared
-[ -d "$SHARED" ] || SHARED="$RQ_ROOT/../shared"
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/resque-$TEST_NAME.XXXXXX")
 HOME="$SCRATCH/home"

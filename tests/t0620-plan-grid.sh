@@ -4,8 +4,10 @@
 # --intensity and --pue in plans, and `plan --when` against a python search.
 . "$(dirname "$0")/lib.sh"
 
-CI_CSV="$SHARED/data/carbon/codecarbon/codecarbon_country_carbon_intensity.csv"
-# intensity ISO3: the reference figure, read from the shared data directly
+# The rows of CodeCarbon's country table this test needs (see docs/DATA.md
+# for the command that extracted them).
+CI_CSV="$RQ_ROOT/tests/data/carbon/country-intensity-ref.csv"
+# intensity ISO3: the reference figure, read from the source data directly
 intensity() {
 	"$PY" -c 'import csv,sys; print([r[3] for r in csv.reader(open(sys.argv[1])) if r and r[0] == sys.argv[2]][0])' "$CI_CSV" "$1"
 }

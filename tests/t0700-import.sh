@@ -3,7 +3,7 @@
 # independent integral by numpy; CodeCarbon files of several versions.
 . "$(dirname "$0")/lib.sh"
 
-TRACES="$SHARED/data/power-traces"
+TRACES="$RQ_ROOT/tests/data/power-traces" # vendored, see docs/DATA.md
 
 # The reference: tests/data/nvsmi_ref.py (numpy's trapezoid, skipping a cut-short line).
 

@@ -4,7 +4,7 @@
 # plans and bad files.
 . "$(dirname "$0")/lib.sh"
 
-TRACES="$SHARED/data/power-traces"
+TRACES="$RQ_ROOT/tests/data/power-traces" # vendored, see docs/DATA.md
 
 # Reference integral: tests/data/nvsmi_ref.py (as t0700).
 REF="$RQ_ROOT/tests/data/nvsmi_ref.py"

@@ -1,0 +1,370 @@
+/* resque audit report: check a JSON or HTML report with nothing but the
+ * signer's public key — its checkpoint, every embedded entry's signature,
+ * chain and inclusion, then every figure recomputed from those entries. */
+#include "common.h"
+#include "cmd.h"
+#include "resque/evidence.h"
+#include "resque/json.h"
+#include "resque/ledger.h"
+#include "resque/report.h"
+#include "resque/tlog.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REPORT_MAX ((size_t)1 << 30) /* larger files are refused unread */
+
+static const struct cmd_help help = {
+	"audit report", "verify a report's evidence and recompute its figures",
+	"FILE is a report written by 'resque report --format json' or '--format\n"
+	"html'. No repository is needed: the checkpoint must be signed by --key\n"
+	"(a file or the key's text, as 'resque key export' prints it) for the\n"
+	"repository the report names; the embedded entries must be exactly the\n"
+	"checkpoint's tree, in order, with an unbroken hash chain, each signed by\n"
+	"a signer authorised at that point, their Merkle root the checkpoint's and\n"
+	"every inclusion proof valid. Then every figure (totals, years, versions,\n"
+	"updates, forecast quality, savings, the grid's figures) is recomputed from\n"
+	"the entries with the report's own period and lineage and must equal the\n"
+	"stated one (relative difference at most 1e-9); in an HTML report every\n"
+	"displayed figure must also show the recomputed value.\n\n"
+	"With -C DIR, the checkpoint must also be one of that repository's ledger:\n"
+	"its first N entries hash to the same root.\n\n"
+	"Exit status: 0 when all holds (\"ok: N entries, M figures checked,\n"
+	"checkpoint SIZE ROOT\"); 3 naming the first figure or entry that does not;\n"
+	"1 when FILE is not a readable report; 2 for usage errors. --json prints\n"
+	"{\"ok\", \"entries\", \"figures\", \"cells\", \"size\", \"root\", \"problem\"}.",
+};
+
+/* The sections recomputed and compared in full. */
+static const char *const figure_sections[] = { "repository", "period", "lineage", "entries", "totals", "years",
+					       "versions", "updates", "forecast_quality", "saved_by_reuse" };
+/* The grid's figures (its source, name and year come from the auditor's
+ * own carbon table, which may be another version). */
+static const char *const grid_keys[] = { "region", "intensity_g_per_kwh", "pue", "used_by" };
+
+struct audit {
+	size_t figures;
+	rq_buf problem;
+};
+
+static void show(rq_buf *out, const json_t *v)
+{
+	if (!v) {
+		rq_buf_puts(out, "nothing");
+		return;
+	}
+	if (json_is_object(v) || json_is_array(v)) {
+		rq_buf_puts(out, json_is_object(v) ? "an object" : "a list");
+		return;
+	}
+	rq_json_dump(out, v, RQ_JSON_CANONICAL);
+}
+
+static bool same_number(double a, double b)
+{
+	return a == b || fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
+/* Compare the stated value with the recomputed one; false (with the
+ * problem set) at the first difference. */
+static bool compare(struct audit *a, rq_buf *path, const json_t *said, const json_t *got)
+{
+	size_t mark = path->len;
+	bool ok = true;
+
+	if (json_is_object(got) && json_is_object(said)) {
+		const char *key;
+		json_t *v;
+		json_object_foreach((json_t *)got, key, v) {
+			rq_buf_printf(path, "%s%s", path->len ? "." : "", key);
+			ok = compare(a, path, json_object_get(said, key), v);
+			rq_buf_truncate(path, mark);
+			if (!ok)
+				return false;
+		}
+		json_object_foreach((json_t *)said, key, v)
+			if (!json_object_get(got, key)) {
+				rq_buf_printf(&a->problem, "%s%s%s: the report states a figure the entries do not give", path->ptr,
+					      path->len ? "." : "", key);
+				return false;
+			}
+		return true;
+	}
+	if (json_is_array(got) && json_is_array(said)) {
+		if (json_array_size(said) != json_array_size(got)) {
+			rq_buf_printf(&a->problem, "%s: the report lists %zu, the entries give %zu", path->ptr,
+				      json_array_size(said), json_array_size(got));
+			return false;
+		}
+		for (size_t i = 0; i < json_array_size(got); i++) {
+			rq_buf_printf(path, ".%zu", i);
+			ok = compare(a, path, json_array_get(said, i), json_array_get(got, i));
+			rq_buf_truncate(path, mark);
+			if (!ok)
+				return false;
+		}
+		return true;
+	}
+	a->figures++;
+	if (json_is_number(got) && json_is_number(said))
+		ok = same_number(json_number_value(got), json_number_value(said));
+	else
+		ok = said && json_equal((json_t *)said, (json_t *)got);
+	if (!ok) {
+		rq_buf_printf(&a->problem, "%s: the report says ", path->ptr);
+		show(&a->problem, said);
+		rq_buf_puts(&a->problem, ", the entries give ");
+		show(&a->problem, got);
+	}
+	return ok;
+}
+
+static bool compare_grid(struct audit *a, const json_t *said, const json_t *got)
+{
+	rq_buf path = RQ_BUF_INIT;
+	bool ok = true;
+
+	if (!json_is_array(said) || json_array_size(said) != json_array_size(got)) {
+		rq_buf_printf(&a->problem, "grid: the report lists %zu, the entries give %zu", json_array_size(said),
+			      json_array_size(got));
+		return false;
+	}
+	for (size_t i = 0; ok && i < json_array_size(got); i++)
+		for (size_t k = 0; ok && k < RQ_ARRAY_SIZE(grid_keys); k++) {
+			rq_buf_reset(&path);
+			rq_buf_printf(&path, "grid.%zu.%s", i, grid_keys[k]);
+			ok = compare(a, &path, json_object_get(json_array_get(said, i), grid_keys[k]),
+				     json_object_get(json_array_get(got, i), grid_keys[k]));
+		}
+	rq_buf_release(&path);
+	return ok;
+}
+
+static int read_report(rq_buf *out, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return rq_error_set(RQ_EIO, "%s: cannot read: %s", path, strerror(errno));
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > REPORT_MAX)
+		return rq_error_set(RQ_EINVALID, "%s: larger than %zu MiB: not a report", path, REPORT_MAX >> 20);
+	return rq_file_read(out, path);
+}
+
+static int load_key(rq_verifier *out, const char *arg)
+{
+	rq_buf text = RQ_BUF_INIT;
+	int err;
+
+	if (access(arg, F_OK) == 0) {
+		if ((err = rq_file_read(&text, arg)) == 0)
+			err = text.len > RQ_CHECKPOINT_MAX ? rq_error_set(RQ_EINVALID, "%s: too large for a key", arg)
+							   : rq_verifier_parse(out, text.ptr, text.len, arg);
+	} else {
+		err = rq_verifier_parse(out, arg, strlen(arg), "--key");
+	}
+	rq_buf_release(&text);
+	return err;
+}
+
+static const char *param(const json_t *report, const char *section, const char *key, bool *bad)
+{
+	const json_t *v = section ? json_object_get(json_object_get(report, section), key) : json_object_get(report, key);
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v))
+		*bad = true;
+	return json_string_value(v);
+}
+
+/* Steps of the audit; each returns 0, or an error code with the message set. */
+static int check_figures(struct audit *a, json_t **recomputed, const json_t *report, const rq_evidence *ev,
+			 const char *name)
+{
+	rq_entry **entries = rq_xcalloc(ev->n + 1, sizeof(*entries));
+	rq_report_params p;
+	bool bad = false;
+	json_t *got = NULL, *full = NULL;
+	int err = 0;
+
+	*recomputed = NULL;
+	p.since = param(report, "period", "since", &bad);
+	p.until = param(report, "period", "until", &bad);
+	p.lineage = param(report, NULL, "lineage", &bad);
+	if (bad) {
+		err = rq_error_set(RQ_EINVALID, "%s: the report's period or lineage is not text", name);
+		goto done;
+	}
+	for (size_t i = 0; i < ev->n; i++)
+		entries[i] = ev->entries[i].entry;
+	if ((err = rq_report_compute(&got, entries, ev->n, &p))) {
+		err = rq_error_prefix(RQ_EINTEGRITY, "%s: recomputing the figures: ", name);
+		goto done;
+	}
+	for (size_t k = 0; k < RQ_ARRAY_SIZE(figure_sections); k++) {
+		rq_buf path = RQ_BUF_INIT;
+		bool ok;
+		rq_buf_puts(&path, figure_sections[k]);
+		ok = compare(a, &path, json_object_get(report, figure_sections[k]),
+			     json_object_get(got, figure_sections[k]));
+		rq_buf_release(&path);
+		if (!ok) {
+			err = rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
+			goto done;
+		}
+	}
+	if (!compare_grid(a, json_object_get(report, "grid"), json_object_get(got, "grid"))) {
+		err = rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
+		goto done;
+	}
+	/* What a displayed cell must show: the recomputed figures, and the
+	 * report's own text elsewhere (its checkpoint, its grid sources). */
+	full = json_deep_copy(report);
+	json_object_update(full, got);
+	json_object_set(full, "grid", json_object_get(report, "grid"));
+	*recomputed = full;
+	full = NULL;
+done:
+	json_decref(got);
+	json_decref(full);
+	free(entries);
+	return err;
+}
+
+static int check_checkpoint_section(const json_t *report, const rq_checkpoint *c, const char *name)
+{
+	const json_t *ck = json_object_get(report, "checkpoint");
+	rq_buf root = RQ_BUF_INIT;
+	int err = 0;
+
+	rq_base64_encode(&root, c->root, RQ_HASH_LEN);
+	if (!json_is_object(ck) || strcmp(rq_json_str(ck, "origin", ""), c->origin) != 0 ||
+	    rq_json_int(ck, "size", -1) != (json_int_t)c->size || strcmp(rq_json_str(ck, "root", ""), root.ptr) != 0)
+		err = rq_error_set(RQ_EINTEGRITY, "%s: checkpoint: the report states another checkpoint than its evidence's",
+				   name);
+	rq_buf_release(&root);
+	return err;
+}
+
+static int check_cells(const json_t *recomputed, const rq_report_cell *cells, size_t n, const char *name)
+{
+	rq_buf want = RQ_BUF_INIT;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		rq_buf_reset(&want);
+		rq_report_format_value(&want, rq_report_at(recomputed, cells[i].path));
+		if (strcmp(want.ptr, cells[i].text) != 0)
+			err = rq_error_set(RQ_EINTEGRITY, "%s: the table cell %s shows '%s', the entries give '%s'", name,
+					   cells[i].path, cells[i].text, want.ptr);
+	}
+	rq_buf_release(&want);
+	return err;
+}
+
+/* -C DIR: the report's history is that repository's. */
+static int check_repository(const rq_checkpoint *c)
+{
+	rq_ledger *l = NULL;
+	rq_hash root;
+	int rc = cmd_open_ledger(&l, NULL), err;
+
+	if (rc)
+		return rc;
+	if (rq_ledger_size(l) < c->size || (err = rq_ledger_tree_root(root, l, c->size)) != 0 ||
+	    memcmp(root, c->root, RQ_HASH_LEN) != 0) {
+		rq_error_set(RQ_EINTEGRITY, "%s: the repository's ledger does not contain this report's history "
+			     "(its first %" PRIu64 " entries do not hash to the checkpoint's root)",
+			     rq_ledger_dir(l), c->size);
+		rc = EXIT_INTEGRITY;
+	}
+	cmd_close_ledger(l, NULL);
+	return rc;
+}
+
+int cmd_audit_report(int argc, char **argv)
+{
+	const char *file = NULL, *key = NULL, *dir = NULL;
+	bool json = false;
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "key", &key, "PUBKEY", "the signer's public key (a file or its text)" },
+		{ OPT_STRING, 'C', "dir", &dir, "DIR", "also check the checkpoint against this repository's ledger" },
+		{ OPT_BOOL, 0, "json", &json, NULL, "print the outcome as JSON" },
+		{ OPT_ARG, 0, "FILE", &file, NULL, "the report (JSON or HTML)", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	struct audit a = { 0, RQ_BUF_INIT };
+	rq_buf text = RQ_BUF_INIT, root = RQ_BUF_INIT;
+	rq_verifier v;
+	rq_evidence ev = { 0 };
+	rq_report_cell *cells = NULL;
+	size_t ncells = 0;
+	json_t *report = NULL, *recomputed = NULL;
+	const char *p;
+	int rc = 0, err = 0;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if (!key)
+		return cmd_usage(&help, opts, "give the signer's public key with --key PUBKEY");
+	if ((err = load_key(&v, key)) || (err = read_report(&text, file)))
+		goto fail;
+	for (p = text.ptr; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+		;
+	if (*p == '<')
+		err = rq_report_html_extract(&report, &cells, &ncells, text.ptr, text.len, file);
+	else if (*p == '{')
+		err = rq_json_parse(&report, text.ptr, text.len, file);
+	else
+		err = rq_error_set(RQ_EINVALID, "%s: not a report (neither JSON nor HTML)", file);
+	if (err)
+		goto fail;
+	if (!json_is_object(report) || !json_object_get(report, "evidence")) {
+		err = rq_error_set(RQ_EINVALID, "%s: not a resque report with evidence (write it with "
+				   "'resque report --format json' or '--format html')", file);
+		goto fail;
+	}
+	if ((err = rq_evidence_parse(&ev, json_object_get(report, "evidence"), file)) ||
+	    (err = rq_evidence_check(&ev, &v, file)) || (err = check_checkpoint_section(report, &ev.checkpoint, file)) ||
+	    (err = check_figures(&a, &recomputed, report, &ev, file)) ||
+	    (err = check_cells(recomputed, cells, ncells, file)))
+		goto fail;
+	if (dir) {
+		cmd_dir_option = dir;
+		if ((rc = check_repository(&ev.checkpoint))) {
+			if (rc == EXIT_INTEGRITY) {
+				err = RQ_EINTEGRITY;
+				goto fail;
+			}
+			goto done;
+		}
+	}
+	rq_base64_encode(&root, ev.checkpoint.root, RQ_HASH_LEN);
+	if (json) {
+		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:n}", "ok", 1, "entries", (json_int_t)ev.n, "figures",
+				      (json_int_t)a.figures, "cells", (json_int_t)ncells, "size",
+				      (json_int_t)ev.checkpoint.size, "root", root.ptr, "problem");
+		rc = cmd_print_json(j);
+		json_decref(j);
+	} else {
+		printf("ok: %zu entries, %zu figures checked%s, checkpoint %" PRIu64 " %s\n", ev.n, a.figures,
+		       ncells ? " (and every displayed cell)" : "", ev.checkpoint.size, root.ptr);
+	}
+	goto done;
+fail:
+	if (json) {
+		json_t *j = json_pack("{s:b, s:s}", "ok", 0, "problem", rq_error_last());
+		cmd_print_json(j);
+		json_decref(j);
+	}
+	rc = cmd_fail_code(err);
+done:
+	json_decref(report);
+	json_decref(recomputed);
+	rq_report_cells_free(cells, ncells);
+	rq_evidence_release(&ev);
+	rq_buf_release(&text);
+	rq_buf_release(&root);
+	rq_buf_release(&a.problem);
+	return rc;
+}

@@ -1,0 +1,151 @@
+/* Verify's memory (store/known.c): round trips, growth only, interrupted
+ * updates, corrupt files, --forget. */
+#include "unit.h"
+#include "resque/known.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *REPO = "00112233445566778899aabbccddeeff";
+static const char *GENESIS = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/* A fresh $RESQUE_HOME for each test. */
+static void fresh_home(void)
+{
+	setenv("RESQUE_HOME", unit_tmpdir(), 1);
+}
+
+/* $RESQUE_HOME/known/REPO.leaves */
+static void leaves_path(rq_buf *out)
+{
+	rq_buf_printf(out, "%s/known/%s.leaves", getenv("RESQUE_HOME"), REPO);
+}
+
+static void leaves_of(rq_hash *out, uint64_t n, uint8_t salt)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t data[2] = { (uint8_t)i, salt };
+		rq_merkle_leaf_hash(out[i], data, sizeof(data));
+	}
+}
+
+TEST(known_first_difference)
+{
+	rq_hash a[4], b[4];
+	leaves_of(a, 4, 0);
+	leaves_of(b, 4, 0);
+	CHECK(rq_known_first_difference(a, 4, b, 4) == UINT64_MAX);
+	CHECK(rq_known_first_difference(a, 2, b, 4) == UINT64_MAX);
+	b[2][5] ^= 1;
+	CHECK_INT_EQ(rq_known_first_difference(a, 4, b, 4), 2);
+	CHECK(rq_known_first_difference(a, 4, b, 2) == UINT64_MAX);
+}
+
+TEST(known_put_get_grow)
+{
+	rq_hash v[9], *got = NULL;
+	rq_known k;
+	bool updated;
+	fresh_home();
+	leaves_of(v, 9, 1);
+	CHECK_ERR(rq_known_get(&k, NULL, REPO), RQ_ENOTFOUND);
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 5));
+	CHECK(updated);
+	CHECK_OK(rq_known_get(&k, &got, REPO));
+	CHECK_INT_EQ(k.size, 5);
+	CHECK_STR_EQ(k.genesis, GENESIS);
+	CHECK(got && memcmp(got, v, 5 * sizeof(rq_hash)) == 0);
+	free(got);
+	got = NULL;
+	/* memory only grows */
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 3));
+	CHECK(!updated);
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 9));
+	CHECK(updated);
+	CHECK_OK(rq_known_get(&k, &got, REPO));
+	CHECK_INT_EQ(k.size, 9);
+	/* the root is RFC 9162's over the nine leaves */
+	rq_merkle_levels t;
+	rq_hash root;
+	rq_merkle_levels_init(&t);
+	for (int i = 0; i < 9; i++)
+		rq_merkle_levels_append(&t, v[i]);
+	CHECK_OK(rq_merkle_root(root, 9, rq_merkle_levels_node, &t));
+	CHECK(memcmp(root, k.root, 32) == 0);
+	rq_merkle_levels_release(&t);
+	free(got);
+	/* another genesis under the same id is refused */
+	CHECK_ERR(rq_known_put(&updated, REPO,
+			       "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", v, 9),
+		  RQ_EINTEGRITY);
+}
+
+TEST(known_interrupted_update_is_ignored)
+{
+	rq_hash v[4], *got = NULL;
+	rq_known k;
+	bool updated;
+	rq_buf path = RQ_BUF_INIT;
+	fresh_home();
+	leaves_of(v, 4, 2);
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 2));
+	/* leaves written, text line not: what a crash between the two leaves */
+	leaves_path(&path);
+	FILE *f = fopen(path.ptr, "ab");
+	CHECK(f != NULL);
+	if (f) {
+		fwrite(v[2], 32, 2, f);
+		fputs("torn", f);
+		fclose(f);
+	}
+	CHECK_OK(rq_known_get(&k, &got, REPO));
+	CHECK_INT_EQ(k.size, 2);
+	free(got);
+	got = NULL;
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 3));
+	CHECK_OK(rq_known_get(&k, &got, REPO));
+	CHECK_INT_EQ(k.size, 3);
+	CHECK(got && memcmp(got, v, 3 * sizeof(rq_hash)) == 0);
+	free(got);
+	struct stat st;
+	CHECK(stat(path.ptr, &st) == 0 && st.st_size == 3 * 32);
+	rq_buf_release(&path);
+}
+
+TEST(known_corrupt_files_and_forget)
+{
+	rq_hash v[3], *got = NULL;
+	rq_known k;
+	bool updated, dropped;
+	rq_buf path = RQ_BUF_INIT, lpath = RQ_BUF_INIT;
+	fresh_home();
+	leaves_of(v, 3, 3);
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 3));
+	CHECK_OK(rq_known_path(&path));
+	/* a malformed line */
+	FILE *f = fopen(path.ptr, "a");
+	if (f) {
+		fputs("not a line\n", f);
+		fclose(f);
+	}
+	CHECK_ERR(rq_known_get(&k, NULL, REPO), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "line 3 is malformed");
+	CHECK_CONTAINS(rq_error_last(), "--forget");
+	CHECK_OK(rq_known_forget(&dropped, REPO));
+	CHECK(dropped);
+	CHECK_ERR(rq_known_get(&k, NULL, REPO), RQ_ENOTFOUND);
+	CHECK_OK(rq_known_forget(&dropped, REPO));
+	CHECK(!dropped);
+	/* a short leaves file */
+	CHECK_OK(rq_known_put(&updated, REPO, GENESIS, v, 3));
+	leaves_path(&lpath);
+	CHECK(truncate(lpath.ptr, 40) == 0);
+	CHECK_ERR(rq_known_get(&k, &got, REPO), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "holds 1 leaf hashes, fewer than the 3");
+	CHECK(got == NULL);
+	/* without asking for the leaves, the line alone reads */
+	CHECK_OK(rq_known_get(&k, NULL, REPO));
+	CHECK_ERR(rq_known_get(&k, NULL, "not-hex"), RQ_EINVALID);
+	rq_buf_release(&path);
+	rq_buf_release(&lpath);
+}
