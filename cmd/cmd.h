@@ -39,6 +39,7 @@ int cmd_note(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_summarize(int argc, char **argv);

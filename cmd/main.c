@@ -30,6 +30,7 @@ static const struct cmd_entry commands[] = {
 	{ "plan",        cmd_plan,         0,         "forecast an update's epochs, energy and carbon; rank candidates" },
 	{ "record",      cmd_record,       0,         "record what a planned update really cost (an actual)" },
 	{ "reindex",     cmd_reindex,      0,         "rebuild index.db from the ledger" },
+	{ "report",      cmd_report,       0,         "the lifetime report: costs, forecasts against actuals, savings" },
 	{ "run",         cmd_run,          0,         "run a training command, meter it and record what it cost" },
 	{ "show",        cmd_show,         0,         "show one ledger entry" },
 	{ "summarize",   cmd_summarize,    0,         "write or merge representation summaries (.rqs)" },

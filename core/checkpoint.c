@@ -597,8 +597,13 @@ static int parse_json(rq_proof *out, const char *text, size_t len, const char *n
 	}
 	const char *first = out->kind == RQ_PROOF_INCLUSION ? "index" : "old_size";
 	json_object_foreach(j, key, v) {
+		/* leaf_hash, entry, root and old_root are what `resque audit prove
+		 * --json` adds for people; a checker never trusts them (roots come
+		 * from signed checkpoints, leaves from entry bytes), so they are
+		 * accepted and ignored. Anything else is refused. */
 		if (strcmp(key, "type") != 0 && strcmp(key, first) != 0 && strcmp(key, "size") != 0 &&
-		    strcmp(key, "hashes") != 0) {
+		    strcmp(key, "hashes") != 0 && strcmp(key, "leaf_hash") != 0 && strcmp(key, "entry") != 0 &&
+		    strcmp(key, "root") != 0 && strcmp(key, "old_root") != 0) {
 			rc = rq_error_set(RQ_EINVALID, "%s: unknown proof field \"%s\"", name, key);
 			goto done;
 		}

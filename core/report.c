@@ -580,7 +580,8 @@ int rq_report_compute(json_t **out, rq_entry *const *entries, size_t n, const rq
 		}
 	}
 
-	qsort(c.years, c.nyears, sizeof(*c.years), cmp_years);
+	if (c.nyears)
+		qsort(c.years, c.nyears, sizeof(*c.years), cmp_years);
 	years = json_array();
 	for (size_t k = 0; k < c.nyears; k++) {
 		json_t *y = json_pack("{s:i}", "year", c.years[k].year);

@@ -45,11 +45,17 @@ test_failed=0
 
 say() { printf '%s\n' "$*" >&2; }
 
+_test_body() {
+	eval "$_body"
+}
+
 test_expect_success() {
 	_desc=$1
 	_body=$2
 	_here=$(pwd)
-	if eval "$_body" >"$SCRATCH/.log" 2>&1; then
+	# Through a function, so that `return 1` in a body (or in a loop of
+	# it) ends the body and counts as a failure, not a silent exit.
+	if _test_body >"$SCRATCH/.log" 2>&1; then
 		test_passed=$((test_passed + 1))
 		[ -n "${TEST_VERBOSE:-}" ] && say "ok - $_desc"
 	else
