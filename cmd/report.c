@@ -96,7 +96,7 @@ int cmd_report(int argc, char **argv)
 	char **sigs = NULL;
 	rq_verify_report vr = { 0 };
 	rq_checkpoint c = { 0 };
-	bool signed_ck = false, verified;
+	bool signed_ck = false, verified, sigs_checked;
 	rq_buf origin = RQ_BUF_INIT, out = RQ_BUF_INIT;
 	json_t *fig = NULL, *r = NULL, *ev = NULL;
 	rq_report_params p = { NULL, NULL, NULL };
@@ -119,7 +119,8 @@ int cmd_report(int argc, char **argv)
 	if (!k)
 		k = quiet_key(l);
 
-	err = rq_ledger_verify(&vr, l);
+	/* A clean ledger's entries come back from the verification: read once. */
+	err = rq_ledger_verify_entries(&vr, &entries, &sigs, l);
 	if (err && err != RQ_EINTEGRITY) {
 		rc = cmd_fail_code(err);
 		goto done;
@@ -132,8 +133,9 @@ int cmd_report(int argc, char **argv)
 		}
 		p.lineage = lin->id;
 	}
-	n = rq_ledger_size(l);
-	if ((err = rq_ledger_entries_signed(&entries, &sigs, l, n)) ||
+	sigs_checked = entries != NULL; /* verify just checked these very bytes */
+	n = entries ? vr.entries : rq_ledger_size(l);
+	if ((!entries && (err = rq_ledger_entries_signed(&entries, &sigs, l, n))) ||
 	    (err = rq_report_compute(&fig, entries, n, &p)) || (err = rq_ledger_origin(&origin, l))) {
 		rc = cmd_fail_code(err);
 		goto done;
@@ -169,7 +171,7 @@ int cmd_report(int argc, char **argv)
 				json_object_set(r, key, v);
 	}
 	if (f == F_JSON || f == F_HTML) {
-		if ((err = rq_evidence_build(&ev, entries, sigs, n, &c))) {
+		if ((err = rq_evidence_build(&ev, entries, sigs, n, &c, sigs_checked))) {
 			rc = cmd_fail_code(rq_error_prefix(err, "building the report's evidence: "));
 			goto done;
 		}

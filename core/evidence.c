@@ -4,6 +4,7 @@
 #include "common.h"
 #include "resque/evidence.h"
 #include "resque/json.h"
+#include "parallel_int.h"
 
 #include <sodium.h>
 
@@ -42,8 +43,20 @@ static void add_signer(rq_signers *s, const char *id, const uint8_t pk[32], uint
 	g->added_at = at;
 }
 
-/* The same rules as store/verify.c's check_signer. */
-int rq_signers_apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const char *sig, size_t sig_len)
+/* A signature check left for later, to run on every core (see
+ * check_pending): an entry that changes no signer is checked against the
+ * key its signer has at that point, which later entries cannot change. */
+struct pending {
+	const rq_entry *e;
+	uint8_t sig[64], pk[32];
+	bool pending, ok;
+};
+
+/* The same rules as store/verify.c's check_signer; with `later`, the
+ * signature of an entry other than a key entry is not checked but left
+ * in *later (key entries decide who may sign what follows: checked now). */
+static int apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const char *sig, size_t sig_len,
+		 struct pending *later)
 {
 	char keyid[RQ_KEY_ID_HEX + 1];
 	uint8_t sb[64], pk[32];
@@ -79,8 +92,14 @@ int rq_signers_apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, cons
 	if (g->revoked)
 		return rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": signed by key %s, which was revoked at entry %" PRIu64,
 				    seq, e->signer, g->revoked_at);
-	if (!rq_entry_sig_check(e, sb, g->pk))
+	if (later && strcmp(e->type, "key") != 0) {
+		later->e = e;
+		memcpy(later->sig, sb, 64);
+		memcpy(later->pk, g->pk, 32);
+		later->pending = true;
+	} else if (!rq_entry_sig_check(e, sb, g->pk)) {
 		return rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": bad signature (key %s)", seq, e->signer);
+	}
 	if (signer_seq)
 		*signer_seq = (int64_t)g->added_at;
 	if (strcmp(e->type, "key") == 0) {
@@ -108,6 +127,33 @@ int rq_signers_apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, cons
 	return 0;
 }
 
+int rq_signers_apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const char *sig, size_t sig_len)
+{
+	return apply(s, signer_seq, e, sig, sig_len, NULL);
+}
+
+static void check_one(void *ctx, size_t worker, size_t i)
+{
+	struct pending *p = &((struct pending *)ctx)[i];
+	(void)worker;
+	if (p->pending)
+		p->ok = rq_entry_sig_check(p->e, p->sig, p->pk);
+}
+
+/* Check the signatures left in v[0..n) on every core; the index of the
+ * first bad one (its error set, as rq_signers_apply words it), or n. */
+static size_t check_pending(struct pending *v, size_t n)
+{
+	rq_parallel_for(n, check_one, v);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pending && !v[i].ok) {
+			rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": bad signature (key %s)", v[i].e->seq,
+				     v[i].e->signer);
+			return i;
+		}
+	return n;
+}
+
 /* ---- building ---- */
 
 bool rq_evidence_wants_proof(const char *type)
@@ -129,12 +175,15 @@ static json_t *b64(const void *data, size_t len)
 	return j;
 }
 
-int rq_evidence_build(json_t **out, rq_entry *const *entries, char *const *sigs, size_t n, const rq_checkpoint *c)
+int rq_evidence_build(json_t **out, rq_entry *const *entries, char *const *sigs, size_t n, const rq_checkpoint *c,
+		      bool signatures_checked)
 {
 	rq_merkle_levels t;
 	rq_signers s;
 	rq_hash root, *proof = rq_xcalloc(RQ_MERKLE_MAX_PROOF, sizeof(rq_hash));
 	json_t *list = json_array(), *ev = NULL;
+	struct pending *later = rq_xcalloc(n + 1, sizeof(*later));
+	size_t upto = n; /* entries whose left signatures must be checked */
 	int err = 0;
 
 	*out = NULL;
@@ -161,10 +210,13 @@ int rq_evidence_build(json_t **out, rq_entry *const *entries, char *const *sigs,
 		json_t *o;
 		if (e->seq != i) {
 			err = rq_error_set(RQ_EINTEGRITY, "entry at position %zu has sequence number %" PRIu64, i, e->seq);
-			goto done;
+			upto = i;
+			goto checks;
 		}
-		if ((err = rq_signers_apply(&s, &signer, e, sigs[i], strlen(sigs[i]))))
-			goto done;
+		if ((err = apply(&s, &signer, e, sigs[i], strlen(sigs[i]), &later[i]))) {
+			upto = i;
+			goto checks;
+		}
 		o = json_pack("{s:I, s:o, s:s, s:I}", "seq", (json_int_t)e->seq, "bytes", b64(e->bytes.ptr, e->bytes.len),
 			      "sig", sigs[i], "signer", (json_int_t)signer);
 		if (rq_evidence_wants_proof(e->type)) {
@@ -181,6 +233,13 @@ int rq_evidence_build(json_t **out, rq_entry *const *entries, char *const *sigs,
 		}
 		json_array_append_new(list, o);
 	}
+checks:
+	/* a bad signature before (or at) the first other problem is the one
+	 * rq_signers_apply in order would have named */
+	if (!signatures_checked && check_pending(later, upto < n ? upto + 1 : n) < (upto < n ? upto + 1 : n))
+		err = RQ_EINTEGRITY;
+	if (err)
+		goto done;
 	ev = json_object();
 	json_object_set_new(ev, "format", json_integer(RQ_EVIDENCE_FORMAT));
 	json_object_set_new(ev, "checkpoint", json_stringn(c->text, c->text_len));
@@ -189,6 +248,7 @@ int rq_evidence_build(json_t **out, rq_entry *const *entries, char *const *sigs,
 	*out = ev;
 done:
 	json_decref(list);
+	free(later);
 	free(proof);
 	rq_signers_release(&s);
 	rq_merkle_levels_release(&t);
@@ -309,9 +369,26 @@ done:
 	return err;
 }
 
+struct parse_job {
+	rq_evidence_entry *v;
+	const json_t *list;
+	const char *name;
+	int *err;
+	char **msg;
+};
+
+static void parse_one(void *ctx, size_t worker, size_t i)
+{
+	struct parse_job *p = ctx;
+	(void)worker;
+	if ((p->err[i] = parse_entry(&p->v[i], json_array_get(p->list, i), i, p->name)))
+		p->msg[i] = rq_xstrdup(rq_error_last());
+	rq_error_clear();
+}
+
 int rq_evidence_parse(rq_evidence *out, const json_t *j, const char *name)
 {
-	json_t *ck = json_object_get(j, "checkpoint"), *list = json_object_get(j, "entries"), *o;
+	json_t *ck = json_object_get(j, "checkpoint"), *list = json_object_get(j, "entries");
 	uint64_t format;
 	size_t i;
 	int err = 0;
@@ -339,12 +416,21 @@ int rq_evidence_parse(rq_evidence *out, const json_t *j, const char *name)
 		err = rq_error_set(RQ_EINVALID, "%s: more than %u evidence entries", name, RQ_EVIDENCE_MAX_ENTRIES);
 		goto done;
 	}
-	out->entries = rq_xcalloc(json_array_size(list) + 1, sizeof(*out->entries));
-	json_array_foreach(list, i, o) {
-		err = parse_entry(&out->entries[i], o, i, name);
-		out->n = i + 1;
-		if (err)
-			goto done;
+	/* every entry parsed on every core (the tree is only read); the first
+	 * failure in order is the one named */
+	out->n = json_array_size(list);
+	out->entries = rq_xcalloc(out->n + 1, sizeof(*out->entries));
+	{
+		struct parse_job p = { out->entries, list, name, rq_xcalloc(out->n + 1, sizeof(int)),
+				       rq_xcalloc(out->n + 1, sizeof(char *)) };
+		rq_parallel_for(out->n, parse_one, &p);
+		for (i = 0; i < out->n && !err; i++)
+			if (p.err[i])
+				err = rq_error_set(p.err[i], "%s", p.msg[i]);
+		for (i = 0; i < out->n; i++)
+			free(p.msg[i]);
+		free(p.msg);
+		free(p.err);
 	}
 done:
 	if (err)
@@ -361,6 +447,8 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
 	rq_signers s;
 	rq_hash root;
 	rq_buf origin = RQ_BUF_INIT;
+	struct pending *later = rq_xcalloc(ev->n + 1, sizeof(*later));
+	size_t upto = ev->n; /* entries whose left signatures must be checked */
 	int err;
 
 	rq_merkle_levels_init(&t);
@@ -393,24 +481,37 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
 		if (e->seq != i) {
 			err = rq_error_set(RQ_EINTEGRITY, "%s: evidence entry %zu is entry %" PRIu64
 					   " (an entry was dropped, inserted or reordered)", name, i, e->seq);
-			goto done;
+			upto = i;
+			break;
 		}
 		if (i == 0 ? strspn(e->prev, "0") != 64 : strcmp(e->prev, ev->entries[i - 1].entry->id) != 0) {
 			err = rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: hash chain broken (prev %.12s)", name, i, e->prev);
-			goto done;
+			upto = i;
+			break;
 		}
-		if ((err = rq_signers_apply(&s, &signer, e, x->sig, x->sig_len))) {
+		if ((err = apply(&s, &signer, e, x->sig, x->sig_len, &later[i]))) {
 			err = rq_error_prefix(err, "%s: ", name);
-			goto done;
+			upto = i;
+			break;
 		}
 		if (x->signer_seq != -1 && x->signer_seq != signer) {
 			err = rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: its signer was added by entry %" PRId64
 					   ", not %" PRId64, name, i, signer, x->signer_seq);
-			goto done;
+			upto = i;
+			break;
 		}
 		rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
 		rq_merkle_levels_append(&t, leaf);
 	}
+	/* a bad signature before (or at) the first other problem is the one
+	 * rq_signers_apply in order would have named */
+	{
+		size_t m = upto < ev->n ? upto + 1 : ev->n;
+		if (check_pending(later, m) < m)
+			err = rq_error_prefix(RQ_EINTEGRITY, "%s: ", name);
+	}
+	if (err)
+		goto done;
 	if ((err = rq_merkle_root(root, ev->n, rq_merkle_levels_node, &t)))
 		goto done;
 	if (memcmp(root, c->root, RQ_HASH_LEN) != 0) {
@@ -419,11 +520,9 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
 	}
 	for (size_t i = 0; i < ev->n; i++) {
 		const rq_evidence_entry *x = &ev->entries[i];
-		rq_hash leaf;
 		if (!x->has_proof)
 			continue;
-		rq_merkle_leaf_hash(leaf, x->entry->bytes.ptr, x->entry->bytes.len);
-		if (rq_merkle_verify_inclusion(leaf, i, ev->n, (const rq_hash *)x->proof, x->nproof, c->root)) {
+		if (rq_merkle_verify_inclusion(t.level[0][i], i, ev->n, (const rq_hash *)x->proof, x->nproof, c->root)) {
 			err = rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: its inclusion proof does not verify against the checkpoint",
 					   name, i);
 			goto done;
@@ -431,6 +530,7 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
 	}
 	rq_error_clear();
 done:
+	free(later);
 	rq_buf_release(&origin);
 	rq_signers_release(&s);
 	rq_merkle_levels_release(&t);

@@ -134,12 +134,12 @@ static void cell(rq_buf *out, const char *tag, const char *attrs, rq_buf *path, 
 /* ------------------------------------------------------------------ */
 /* SVG helpers                                                         */
 
-#define CW 720.0 /* chart width and height (viewBox units) */
-#define CH 380.0
-#define ML 78.0  /* plot area margins */
-#define MR 24.0
-#define MT 66.0
-#define MB 58.0
+#define CW 600.0 /* chart width and height (viewBox units) */
+#define CH 340.0
+#define ML 64.0  /* plot area margins */
+#define MR 18.0
+#define MT 76.0 /* title, then up to two rows of legend */
+#define MB 50.0
 
 /* Coordinates never print NaN or infinity, whatever the data. */
 static void px(rq_buf *out, double v)
@@ -220,7 +220,7 @@ static void svg_open(rq_buf *out, const char *id, const char *title, const char 
 	rq_buf_puts(out, "</title><desc>");
 	esc(out, desc);
 	rq_buf_printf(out, "</desc><rect class=\"bg\" x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\"/>"
-		      "<text class=\"ttl\" x=\"%.0f\" y=\"24\">", CW, CH, ML);
+		      "<text class=\"ttl\" x=\"%.0f\" y=\"22\">", CW, CH, 8.0);
 	esc(out, title);
 	rq_buf_puts(out, "</text>");
 }
@@ -289,10 +289,12 @@ static void svg_xaxis_num(rq_buf *out, const axis *a, const char *label)
 static void svg_legend(rq_buf *out, const char *const *labels, const char *kinds,
 		       const char *const *classes, int n)
 {
-	double x = ML;
+	double x = ML, y = 42;
 	rq_buf_puts(out, "<g class=\"legend\">");
 	for (int i = 0; i < n; i++) {
-		double y = 46;
+		double w = 36 + 6.8 * (double)strlen(labels[i]);
+		if (x > ML && x + w > CW - MR)
+			x = ML, y += 17; /* next row */
 		switch (kinds[i]) {
 		case 'l':
 		case 'd':
@@ -311,7 +313,7 @@ static void svg_legend(rq_buf *out, const char *const *labels, const char *kinds
 		rq_buf_printf(out, "<text x=\"%.0f\" y=\"%.0f\">", x + 28, y + 4);
 		esc(out, labels[i]);
 		rq_buf_puts(out, "</text>");
-		x += 40 + 6.6 * (double)strlen(labels[i]);
+		x += w + 10;
 	}
 	rq_buf_puts(out, "</g>");
 }
@@ -337,14 +339,17 @@ static bool str_time(int64_t *out, const json_t *v)
 	return json_is_string(v) && rq_time_parse(out, json_string_value(v)) == 0;
 }
 
-static void date_label(char out[32], int64_t t, bool with_time)
+/* A time tick: the date over long spans, the time of day over short ones. */
+static void date_label(char out[32], int64_t t, double span)
 {
 	char iso[21];
 	rq_time_format(iso, t);
-	if (with_time)
-		snprintf(out, 32, "%.10s %.5s", iso, iso + 11);
-	else
+	if (span >= 4 * 86400)
 		snprintf(out, 32, "%.10s", iso);
+	else if (span >= 600)
+		snprintf(out, 32, "%.5s %.5s", iso + 5, iso + 11);
+	else
+		snprintf(out, 32, "%.8s", iso + 11);
 }
 
 static void grow_points(upoint **pt, size_t *alloc, size_t m)
@@ -370,7 +375,7 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 	static const char *classes[] = { "actual", "fc", "band" };
 
 	svg_open(out, "chart-cumulative", "Cumulative carbon over time",
-		 "Cumulative carbon in kg CO2e: recorded costs as steps, each update's forecast with its 80 % interval");
+		 "Cumulative carbon in kg CO₂e: recorded costs as steps, each update's forecast with its 80 % interval");
 	for (size_t i = 0; i < json_array_size(versions); i++) {
 		const json_t *v = json_array_get(versions, i);
 		upoint p = { 0, NAN, NAN, NAN, NAN, -1 };
@@ -419,28 +424,37 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 	{
 		/* The span with 4 % padding on each side, or a day around a
 		 * single instant. */
-		double span = (double)pt[m - 1].t - (double)pt[0].t, pad = span > 0 ? span * 0.04 : 43200;
+		double span = (double)pt[m - 1].t - (double)pt[0].t, pad = span > 0 ? fmax(span * 0.05, 1) : 43200;
 		xa.lo = (double)pt[0].t - pad;
 		xa.hi = (double)pt[m - 1].t + pad;
 		xa.n = 5;
 		xa.step = (xa.hi - xa.lo) / 4;
 	}
 	svg_legend(out, labels, "lcb", classes, 3);
-	svg_yaxis(out, &ya, "kg CO2e, cumulative");
+	svg_yaxis(out, &ya, "kg CO₂e, cumulative");
 	rq_buf_puts(out, "<g class=\"axis x\">");
 	for (int i = 0; i < xa.n; i++) {
 		double v = xa.lo + i * xa.step, x = ax_x(&xa, v);
 		char t[32];
-		date_label(t, (int64_t)llround(v), xa.hi - xa.lo < 4 * 86400);
+		date_label(t, (int64_t)llround(v), xa.hi - xa.lo);
 		rq_buf_puts(out, "<line class=\"grid\" x1=\"");
 		px(out, x);
 		rq_buf_puts(out, "\" x2=\"");
 		px(out, x);
 		rq_buf_printf(out, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"tick\" x=\"", MT, CH - MB);
 		px(out, x);
-		rq_buf_printf(out, "\" y=\"%.0f\" text-anchor=\"middle\">%s</text>", CH - MB + 18, t);
+		rq_buf_printf(out, "\" y=\"%.0f\" text-anchor=\"%s\">%s</text>", CH - MB + 18,
+			      i == 0 ? "start" : i == xa.n - 1 ? "end" : "middle", t);
 	}
-	svg_xlabel(out, "time (UTC)");
+	{
+		char day[32] = "time (UTC)";
+		if (xa.hi - xa.lo < 600) {
+			char iso[21];
+			rq_time_format(iso, (int64_t)llround(xa.lo));
+			snprintf(day, sizeof(day), "time on %.10s (UTC)", iso);
+		}
+		svg_xlabel(out, day);
+	}
 	rq_buf_puts(out, "</g>");
 
 	/* 80 % bands and forecast means, under the recorded line. */
@@ -500,7 +514,7 @@ static void chart_scatter(rq_buf *out, const json_t *updates)
 	upoint *pt = rq_xcalloc(n ? n : 1, sizeof(*pt));
 	double top = 0;
 	axis a;
-	static const char *labels[] = { "inside the 80 % interval", "outside", "80 % interval",
+	static const char *labels[] = { "inside 80 %", "outside 80 %", "80 % interval",
 					"forecast = actual" };
 	static const char *classes[] = { "in", "out", "ibar", "diag" };
 
@@ -532,7 +546,7 @@ static void chart_scatter(rq_buf *out, const json_t *updates)
 		return;
 	}
 	nice_axis(&a, 0, top, true);
-	svg_legend(out, labels, "cobd", classes, 4);
+	svg_legend(out, labels, "coll", classes, 4);
 	svg_yaxis(out, &a, "forecast kWh");
 	svg_xaxis_num(out, &a, "actual kWh");
 	rq_buf_puts(out, "<line class=\"diag\" x1=\"");
@@ -657,8 +671,8 @@ static const char style[] =
 	"thead th{background:var(--head);font-weight:600}\n"
 	"td[data-rq]{font-variant-numeric:tabular-nums}td.n{text-align:right}\n"
 	"tr.total td,tr.total th{font-weight:600;background:#f7f9fb}\n"
-	"td.na{color:var(--mute);text-align:center}\n"
-	"table.kv th{background:var(--head);width:15em;font-weight:600}\n"
+	"td.na{color:var(--mute);text-align:center}td.t{white-space:nowrap}\n"
+	"table.kv th{background:var(--head);width:15em;font-weight:600;white-space:nowrap}\n"
 	"tr.uhead th{background:#f7f9fb;font-weight:400;border-top:2px solid #aab4be}\n"
 	"tr.uhead b{margin-right:10px}tr.uhead .f{margin-right:14px;white-space:nowrap}\n"
 	".id{font-family:ui-monospace,\"DejaVu Sans Mono\",monospace;font-size:12px}\n"
@@ -668,14 +682,14 @@ static const char style[] =
 	"p.none{color:var(--mute);font-style:italic}p.note{color:var(--mute);font-size:13px}\n"
 	"pre{background:#f6f8fa;border:1px solid var(--line);padding:10px;font-size:12.5px;"
 	"white-space:pre-wrap;word-break:break-all}\n"
-	".charts{display:flex;flex-wrap:wrap;gap:18px}\n"
-	"figure{margin:0;flex:1 1 520px;border:1px solid var(--line);padding:8px}\n"
+	".charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:18px}\n"
+	"figure{margin:0;border:1px solid var(--line);padding:8px}\n"
 	"figure svg{display:block;width:100%;height:auto}\n"
 	"figcaption{font-size:13px;color:var(--mute);margin-top:4px}\n"
 	".ok{color:var(--in);font-weight:600}.bad{color:var(--out);font-weight:600}\n"
 	"svg text{font-family:system-ui,\"DejaVu Sans\",sans-serif;font-size:12px;fill:var(--fg)}\n"
-	"svg .ttl{font-size:15px;font-weight:600}svg .tick{fill:var(--mute);font-size:11px}\n"
-	"svg .lbl{font-size:12px;fill:var(--mute)}svg .empty{text-anchor:middle;fill:var(--mute);font-size:14px}\n"
+	"svg .ttl{font-size:16px;font-weight:600}svg .tick{fill:var(--mute);font-size:11.5px}\n"
+	"svg .lbl{font-size:12.5px;fill:var(--mute)}svg .empty{text-anchor:middle;fill:var(--mute);font-size:14px}\n"
 	"svg .bg{fill:#fff}svg .frame{fill:none;stroke:#9aa5b0}svg .grid{stroke:#e6eaee}\n"
 	"svg .actual{fill:none;stroke:var(--actual);stroke-width:2.5}\n"
 	"svg line.actual{stroke-width:3}\n"
@@ -778,8 +792,8 @@ static void render_totals(rq_buf *out, const json_t *r, rq_buf *path)
 	const json_t *totals = json_object_get(r, "totals");
 	const json_t *years = json_object_get(r, "years");
 	const json_t *by = json_object_get(totals, "by_method");
-	static const char *const cols[] = { "obtained", "energy (kWh)", "carbon (kg CO2e)", "costs" };
-	static const char *const ycols[] = { "year", "energy (kWh)", "carbon (kg CO2e)", "costs" };
+	static const char *const cols[] = { "obtained", "energy (kWh)", "carbon (kg CO₂e)", "costs" };
+	static const char *const ycols[] = { "year", "energy (kWh)", "carbon (kg CO₂e)", "costs" };
 	size_t old, o2;
 
 	section(out, "totals", "Totals");
@@ -866,8 +880,8 @@ static void render_versions(rq_buf *out, const json_t *r, rq_buf *path)
 {
 	const json_t *versions = json_object_get(r, "versions");
 	static const char *const cols[] = { "version", "time", "parent", "epochs", "energy (kWh)",
-					    "carbon (kg CO2e)", "duration (s)", "method", "counted as",
-					    "cumulative kWh", "cumulative kg CO2e" };
+					    "carbon (kg CO₂e)", "duration (s)", "method", "counted as",
+					    "cumulative kWh", "cumulative kg CO₂e" };
 	size_t old;
 
 	section(out, "versions", "Versions");
@@ -885,7 +899,7 @@ static void render_versions(rq_buf *out, const json_t *r, rq_buf *path)
 		size_t o2 = path_index(path, i);
 		rq_buf_puts(out, "<tr>");
 		cell(out, "td", NULL, path, v, "name", NULL);
-		cell(out, "td", NULL, path, v, "time", NULL);
+		cell(out, "td", "class=\"t\"", path, v, "time", NULL);
 		cell(out, "td", NULL, path, v, "parent", NULL);
 		cell(out, "td", NUM, path, v, "cost", "epochs", NULL);
 		cell(out, "td", NUM, path, v, "cost", "energy_kwh", NULL);
@@ -909,7 +923,7 @@ static const struct {
 } measures[] = {
 	{ "epochs", "epochs" },
 	{ "energy_kwh", "energy (kWh)" },
-	{ "carbon_kg", "carbon (kg CO2e)" },
+	{ "carbon_kg", "carbon (kg CO₂e)" },
 	{ "duration_s", "duration (s)" },
 };
 
@@ -982,7 +996,7 @@ static void render_updates(rq_buf *out, const json_t *r, rq_buf *path)
 			cell(out, "span", NULL, path, u, "saved", "energy_kwh", NULL);
 			rq_buf_puts(out, " kWh, ");
 			cell(out, "span", NULL, path, u, "saved", "carbon_kg", NULL);
-			rq_buf_puts(out, " kg CO2e</td></tr>\n");
+			rq_buf_puts(out, " kg CO₂e</td></tr>\n");
 		}
 		rq_buf_puts(out, "</tbody>\n");
 		rq_buf_truncate(path, o2);
@@ -1046,7 +1060,7 @@ static void render_reuse(rq_buf *out, const json_t *r, rq_buf *path)
 	old = path_key(path, "saved_by_reuse");
 	rq_buf_puts(out, "<table class=\"kv\"><tbody>\n");
 	kv(out, "energy saved (kWh)", path, s, "energy_kwh");
-	kv(out, "carbon saved (kg CO2e)", path, s, "carbon_kg");
+	kv(out, "carbon saved (kg CO₂e)", path, s, "carbon_kg");
 	kv(out, "updates counted (energy)", path, s, "updates");
 	if (json_object_get(s, "updates_carbon"))
 		kv(out, "updates counted (carbon)", path, s, "updates_carbon");
@@ -1058,7 +1072,7 @@ static void render_reuse(rq_buf *out, const json_t *r, rq_buf *path)
 static void render_grid(rq_buf *out, const json_t *r, rq_buf *path)
 {
 	static const char *const known[][2] = {
-		{ "region", "region" }, { "name", "grid" }, { "intensity_g_per_kwh", "g CO2e/kWh" },
+		{ "region", "region" }, { "name", "grid" }, { "intensity_g_per_kwh", "g CO₂e/kWh" },
 		{ "pue", "PUE" }, { "source", "source" }, { "year", "year" }, { "used_by", "used by" },
 	};
 	const json_t *grid = json_object_get(r, "grid");

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "ledger_int.h"
 #include "resque/evidence.h"
+#include "parallel_int.h"
 
 static int blob_at(rq_buf *out, git_repository *repo, const git_tree *t, const char *name)
 {
@@ -17,13 +18,65 @@ static int blob_at(rq_buf *out, git_repository *repo, const git_tree *t, const c
 	return 0;
 }
 
+/* One entry to read, by a worker of rq_parallel_for. */
+struct item {
+	git_oid oid;
+	rq_entry *e;
+	char *sig;
+	int err;
+	char *msg;
+};
+
+struct job {
+	rq_ledger *l;
+	struct item *v;
+	git_repository **repos; /* one per worker; worker 0 uses l->repo */
+};
+
+static void read_one(void *ctx, size_t worker, size_t i)
+{
+	struct job *j = ctx;
+	struct item *x = &j->v[i];
+	git_repository *repo = j->l->repo;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	rq_buf bytes = RQ_BUF_INIT, sig = RQ_BUF_INIT;
+	int err;
+
+	if (worker) {
+		if (!j->repos[worker] && git_repository_open_bare(&j->repos[worker], j->l->dir))
+			j->repos[worker] = NULL;
+		repo = j->repos[worker];
+	}
+	if (!repo)
+		err = rq_error_set(RQ_EIO, "%s: cannot open the repository to read it", j->l->dir);
+	else if (git_commit_lookup(&c, repo, &x->oid) || git_commit_tree(&t, c))
+		err = rq_git_error(RQ_EINTEGRITY, "reading a ledger commit");
+	else if (!(err = blob_at(&bytes, repo, t, "entry")) && !(err = blob_at(&sig, repo, t, "sig")))
+		err = rq_entry_parse(&x->e, bytes.ptr, bytes.len);
+	if (!err)
+		x->sig = rq_buf_detach(&sig, NULL);
+	else {
+		x->err = err;
+		x->msg = rq_xstrdup(rq_error_last());
+	}
+	rq_error_clear();
+	rq_buf_release(&bytes);
+	rq_buf_release(&sig);
+	git_tree_free(t);
+	git_commit_free(c);
+}
+
 int rq_ledger_entries_signed(rq_entry ***out, char ***sigs_out, rq_ledger *l, uint64_t size)
 {
 	sqlite3_stmt *st = NULL;
 	rq_entry **v = rq_xcalloc(size + 1, sizeof(*v));
 	char **sigs = rq_xcalloc(size + 1, sizeof(*sigs));
+	struct item *items = rq_xcalloc(size + 1, sizeof(*items));
+	size_t nworkers = rq_parallel_workers();
+	struct job job = { l, items, rq_xcalloc(nworkers, sizeof(git_repository *)) };
 	uint64_t n = 0;
-	int err = 0, rc;
+	int err = 0;
 
 	*out = NULL;
 	*sigs_out = NULL;
@@ -33,40 +86,46 @@ int rq_ledger_entries_signed(rq_entry ***out, char ***sigs_out, rq_ledger *l, ui
 		goto done;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		git_oid oid;
-		git_commit *c = NULL;
-		git_tree *t = NULL;
-		rq_buf bytes = RQ_BUF_INIT, sig = RQ_BUF_INIT;
+	while (n < size && sqlite3_step(st) == SQLITE_ROW) {
 		const char *hex = (const char *)sqlite3_column_text(st, 1);
-
-		if ((uint64_t)sqlite3_column_int64(st, 0) != n || !hex || git_oid_fromstr(&oid, hex)) {
+		if ((uint64_t)sqlite3_column_int64(st, 0) != n || !hex || git_oid_fromstr(&items[n].oid, hex)) {
 			err = rq_error_set(RQ_EINTEGRITY, "index.db: entry %" PRIu64 " is missing or malformed (run 'resque reindex')",
 					   n);
 			break;
 		}
-		if (git_commit_lookup(&c, l->repo, &oid) || git_commit_tree(&t, c))
-			err = rq_git_error(RQ_EINTEGRITY, "reading a ledger commit");
-		else if (!(err = blob_at(&bytes, l->repo, t, "entry")) && !(err = blob_at(&sig, l->repo, t, "sig")))
-			err = rq_entry_parse(&v[n], bytes.ptr, bytes.len);
-		if (!err)
-			sigs[n] = rq_buf_detach(&sig, NULL);
-		rq_buf_release(&bytes);
-		rq_buf_release(&sig);
-		git_tree_free(t);
-		git_commit_free(c);
-		if (err) {
-			rq_error_prefix(err, "ledger entry %" PRIu64 ": ", n);
-			break;
-		}
 		n++;
+	}
+	/* The entries before the first malformed row, read on every core; the
+	 * first problem in sequence order is the one named. */
+	{
+		char *row_msg = err ? rq_xstrdup(rq_error_last()) : NULL; /* the workers clear it */
+		bool read_err = false;
+		rq_parallel_for((size_t)n, read_one, &job);
+		for (uint64_t i = 0; i < n && !read_err; i++)
+			if (items[i].err) {
+				err = rq_error_set(items[i].err, "ledger entry %" PRIu64 ": %s", i, items[i].msg);
+				read_err = true;
+			}
+		if (row_msg && !read_err)
+			rq_error_set(err, "%s", row_msg);
+		free(row_msg);
+	}
+	for (uint64_t i = 0; i < size; i++) {
+		v[i] = items[i].e;
+		sigs[i] = items[i].sig;
 	}
 	if (!err && n != size)
 		err = rq_error_set(RQ_EINTEGRITY, "index.db lists %" PRIu64 " of the ledger's %" PRIu64 " entries", n, size);
 done:
 	sqlite3_finalize(st);
+	for (uint64_t i = 0; i < size; i++)
+		free(items[i].msg);
+	free(items);
+	for (size_t w = 0; w < nworkers; w++)
+		git_repository_free(job.repos[w]);
+	free(job.repos);
 	if (err) {
-		for (uint64_t i = 0; i <= n && i < size; i++) {
+		for (uint64_t i = 0; i < size; i++) {
 			rq_entry_free(v[i]);
 			free(sigs[i]);
 		}

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "ledger_int.h"
 #include "resque/json.h"
+#include "parallel_int.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -153,10 +154,40 @@ done:
 
 /* ---- index maintenance ---- */
 
+/* Reindexing reads and parses entries on every core, a batch at a time,
+ * and inserts them in order on this thread (SQLite's one writer). */
+#define REINDEX_BATCH 2048
+
+struct reindex_job {
+	rq_ledger *l;
+	const git_oid *oids;
+	rq_entry **v;
+	git_repository **repos; /* one per worker; worker 0 uses l->repo */
+};
+
+static void reindex_read(void *ctx, size_t worker, size_t i)
+{
+	struct reindex_job *j = ctx;
+	rq_ledger tmp = *j->l;
+
+	if (worker) {
+		if (!j->repos[worker] && git_repository_open_bare(&j->repos[worker], j->l->dir))
+			j->repos[worker] = NULL;
+		tmp.repo = j->repos[worker];
+	}
+	/* An entry that does not parse (or cannot be read) is left out:
+	 * verify reports it. */
+	if (!tmp.repo || entry_at(&j->v[i], &tmp, &j->oids[i]))
+		j->v[i] = NULL;
+	rq_error_clear();
+}
+
 int rq_ledger_reindex(rq_ledger *l)
 {
 	git_oid *oids = NULL;
-	size_t n = 0;
+	size_t n = 0, nworkers = rq_parallel_workers();
+	rq_entry **v = NULL;
+	struct reindex_job job = { l, NULL, NULL, NULL };
 	int err;
 	char hex[GIT_OID_HEXSZ + 1];
 
@@ -166,16 +197,23 @@ int rq_ledger_reindex(rq_ledger *l)
 		goto done;
 	if ((err = rq_index_clear(l)))
 		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		rq_entry *e = NULL;
-		/* An entry that does not parse is left out: verify reports it. */
-		if (entry_at(&e, l, &oids[i]) == 0) {
-			git_oid_tostr(hex, sizeof(hex), &oids[i]);
-			err = rq_index_insert(l, e, hex);
-			rq_entry_free(e);
-			if (err)
-				goto fail;
+	v = rq_xcalloc(REINDEX_BATCH, sizeof(*v));
+	job.v = v;
+	job.repos = rq_xcalloc(nworkers, sizeof(*job.repos));
+	for (size_t first = 0; first < n; first += REINDEX_BATCH) {
+		size_t nb = n - first < REINDEX_BATCH ? n - first : REINDEX_BATCH;
+		job.oids = oids + first;
+		rq_parallel_for(nb, reindex_read, &job);
+		for (size_t k = 0; k < nb; k++) {
+			if (v[k] && !err) {
+				git_oid_tostr(hex, sizeof(hex), &oids[first + k]);
+				err = rq_index_insert(l, v[k], hex);
+			}
+			rq_entry_free(v[k]);
+			v[k] = NULL;
 		}
+		if (err)
+			goto fail;
 	}
 	rq_error_clear();
 	if (n) {
@@ -190,6 +228,10 @@ int rq_ledger_reindex(rq_ledger *l)
 fail:
 	rq_index_rollback(l);
 done:
+	for (size_t w = 0; job.repos && w < nworkers; w++)
+		git_repository_free(job.repos[w]);
+	free(job.repos);
+	free(v);
 	free(oids);
 	return err;
 }

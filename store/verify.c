@@ -2,10 +2,18 @@
  * it (not as index.db says), then index.db against the ledger. */
 #include "common.h"
 #include "ledger_int.h"
+#include "resque/evidence.h"
 #include "resque/json.h"
 #include "resque/merkle.h"
+#include "parallel_int.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
+
+/* Entries are read, parsed and their signatures checked on every core, a
+ * batch at a time (bounded memory); the checks that depend on the entries
+ * before (sequence, chain, signer authorisation) run in order between. */
+#define BATCH 4096
 
 struct signer {
 	char id[RQ_KEY_ID_HEX + 1];
@@ -65,9 +73,28 @@ static void add_signer(struct state *s, const char *id, const uint8_t pk[32])
 	g->revoked = false;
 }
 
+/* Problem messages of one entry found by a worker, in order. */
+struct msgs {
+	char **v;
+	size_t n;
+};
+
+static void msg_add(struct msgs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void msg_add(struct msgs *m, const char *fmt, ...)
+{
+	rq_buf b = RQ_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	rq_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	m->v = rq_xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
+	m->v[m->n++] = rq_buf_detach(&b, NULL);
+}
+
 /* Attachments recorded in the body must be in att/ with that fingerprint,
  * and nothing else may be. */
-static void check_attachments(struct state *s, rq_ledger *l, const rq_entry *e, git_tree *tree)
+static void check_attachments(struct msgs *out, git_repository *repo, const rq_entry *e, git_tree *tree)
 {
 	json_t *atts = json_object_get(e->body, "attachments");
 	const git_tree_entry *te = git_tree_entry_byname(tree, "att");
@@ -76,19 +103,19 @@ static void check_attachments(struct state *s, rq_ledger *l, const rq_entry *e, 
 	json_t *rec;
 
 	if (atts && !json_is_object(atts)) {
-		problem(s->r, (int64_t)e->seq, e->id, "its attachments record is not an object");
+		msg_add(out, "its attachments record is not an object");
 		return;
 	}
-	if (te && git_tree_lookup(&at, l->repo, git_tree_entry_id(te))) {
-		problem(s->r, (int64_t)e->seq, e->id, "its attachment folder cannot be read");
+	if (te && git_tree_lookup(&at, repo, git_tree_entry_id(te))) {
+		msg_add(out, "its attachment folder cannot be read");
 		return;
 	}
 	json_object_foreach(atts, name, rec) {
 		const git_tree_entry *ae = at ? git_tree_entry_byname(at, name) : NULL;
 		git_blob *blob = NULL;
 		if (!ae || git_tree_entry_type(ae) != GIT_OBJECT_BLOB ||
-		    git_blob_lookup(&blob, l->repo, git_tree_entry_id(ae))) {
-			problem(s->r, (int64_t)e->seq, e->id, "attachment '%s' is missing", name);
+		    git_blob_lookup(&blob, repo, git_tree_entry_id(ae))) {
+			msg_add(out, "attachment '%s' is missing", name);
 			continue;
 		}
 		uint8_t h[32];
@@ -97,21 +124,25 @@ static void check_attachments(struct state *s, rq_ledger *l, const rq_entry *e, 
 		rq_hex_encode(fp + 3, h, 32);
 		if (strcmp(fp, rq_json_str(rec, "fingerprint", "")) != 0 ||
 		    (json_int_t)git_blob_rawsize(blob) != rq_json_int(rec, "bytes", -1))
-			problem(s->r, (int64_t)e->seq, e->id, "attachment '%s' does not match its recorded fingerprint",
-				name);
+			msg_add(out, "attachment '%s' does not match its recorded fingerprint", name);
 		git_blob_free(blob);
 	}
 	for (size_t i = 0; at && i < git_tree_entrycount(at); i++) {
 		const char *n = git_tree_entry_name(git_tree_entry_byindex(at, i));
 		if (!json_object_get(atts, n))
-			problem(s->r, (int64_t)e->seq, e->id, "attachment '%s' is not recorded in the entry", n);
+			msg_add(out, "attachment '%s' is not recorded in the entry", n);
 	}
 	git_tree_free(at);
 }
 
 /* The authorisation rules: genesis names the first signer; key entries
- * add and revoke signers and may be written only by a current signer. */
-static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[64], bool genesis)
+ * add and revoke signers and may be written only by a current signer.
+ * The signature of an entry that changes no signer is left to the caller
+ * (*defer_pk set to the key to check it with, *deferred true): those are
+ * checked on every core after the batch; key entries are checked here, as
+ * the signers that follow depend on them. */
+static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[64], bool genesis,
+			 bool *deferred, uint8_t defer_pk[32])
 {
 	if (genesis) {
 		json_t *k = json_object_get(e->body, "key");
@@ -138,11 +169,16 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 			e->signer, g->revoked_at);
 		return;
 	}
+	if (strcmp(e->type, "key") != 0) {
+		memcpy(defer_pk, g->pk, 32);
+		*deferred = true;
+		return;
+	}
 	if (!rq_entry_sig_check(e, sig, g->pk)) {
 		problem(s->r, (int64_t)e->seq, e->id, "bad signature (key %s)", e->signer);
 		return;
 	}
-	if (strcmp(e->type, "key") == 0) {
+	{
 		const char *action = rq_json_str(e->body, "action", ""), *id = rq_json_str(e->body, "id", "");
 		uint8_t pk[32];
 		char calc[RQ_KEY_ID_HEX + 1];
@@ -224,7 +260,152 @@ static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *
 		problem(s->r, -1, NULL, "index.db's Merkle tree disagrees with the ledger (run 'resque reindex')");
 }
 
-int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
+/* One entry of a batch: what a worker read and checked (phase 1), what
+ * the ordered checks left for the signature check (phase 2), and its
+ * outcome (phase 3). */
+enum item_state { IT_UNREAD, IT_NO_COMMIT, IT_NO_ENTRY, IT_BAD_ENTRY, IT_PARSED };
+enum sig_state { SIG_NONE, SIG_MALFORMED, SIG_PARSED };
+
+struct item {
+	enum item_state state;
+	rq_entry *e;         /* IT_PARSED; its JSON kept only for init and key entries */
+	char *error;         /* IT_BAD_ENTRY: why */
+	char hash[65];       /* IT_BAD_ENTRY: SHA-256 of the bytes */
+	rq_hash leaf;
+	enum sig_state sig;
+	char keyid[RQ_KEY_ID_HEX + 1];
+	uint8_t sigbytes[64];
+	char *sigtext;       /* the signature file, when the caller keeps the entries */
+	struct msgs att;     /* attachment problems */
+	bool deferred, sig_ok;
+	uint8_t pk[32];
+	size_t pos;          /* where a bad signature's problem goes */
+};
+
+struct batch {
+	rq_ledger *l;
+	const git_oid *trees; /* tree of each commit of the chain */
+	size_t first;
+	struct item *items;
+	git_repository **repos; /* one per worker; worker 0 uses l->repo */
+	bool keep;              /* the caller keeps the entries: keep their JSON and signatures */
+	_Atomic bool repo_failed;
+};
+
+static git_repository *worker_repo(struct batch *b, size_t worker)
+{
+	if (worker == 0)
+		return b->l->repo;
+	if (!b->repos[worker] && git_repository_open_bare(&b->repos[worker], b->l->dir))
+		b->repos[worker] = NULL;
+	return b->repos[worker];
+}
+
+static void read_item(void *ctx, size_t worker, size_t k)
+{
+	struct batch *b = ctx;
+	struct item *x = &b->items[k];
+	git_repository *repo = worker_repo(b, worker);
+	git_tree *t = NULL;
+	git_blob *eb = NULL, *sb = NULL;
+	const git_tree_entry *te;
+
+	if (!repo) {
+		atomic_store(&b->repo_failed, true);
+		return;
+	}
+	if (git_tree_lookup(&t, repo, &b->trees[b->first + k])) {
+		x->state = IT_NO_COMMIT;
+		goto done;
+	}
+	te = git_tree_entry_byname(t, "entry");
+	if (!te || git_blob_lookup(&eb, repo, git_tree_entry_id(te))) {
+		x->state = IT_NO_ENTRY;
+		goto done;
+	}
+	te = git_tree_entry_byname(t, "sig");
+	if (te && git_blob_lookup(&sb, repo, git_tree_entry_id(te)) == 0 && b->keep)
+		x->sigtext = rq_xstrndup(git_blob_rawcontent(sb), (size_t)git_blob_rawsize(sb));
+	if (sb && git_blob_rawsize(sb) > 0)
+		x->sig = rq_entry_sig_parse(x->keyid, x->sigbytes, git_blob_rawcontent(sb),
+					    (size_t)git_blob_rawsize(sb))
+				 ? SIG_MALFORMED
+				 : SIG_PARSED;
+	const void *bytes = git_blob_rawcontent(eb);
+	size_t len = (size_t)git_blob_rawsize(eb);
+	if (rq_entry_parse(&x->e, bytes, len)) {
+		x->state = IT_BAD_ENTRY;
+		x->error = rq_xstrdup(rq_error_last());
+		rq_sha256_hex(x->hash, bytes, len);
+		goto done;
+	}
+	x->state = IT_PARSED;
+	rq_merkle_leaf_hash(x->leaf, bytes, len);
+	check_attachments(&x->att, repo, x->e, t);
+	if (!b->keep && strcmp(x->e->type, "init") != 0 && strcmp(x->e->type, "key") != 0) {
+		/* the ordered checks need only the fixed fields */
+		json_decref(x->e->root);
+		x->e->root = NULL;
+		x->e->body = NULL;
+	}
+done:
+	rq_error_clear();
+	git_blob_free(sb);
+	git_blob_free(eb);
+	git_tree_free(t);
+}
+
+static void check_sig(void *ctx, size_t worker, size_t k)
+{
+	struct item *x = &((struct batch *)ctx)->items[k];
+	(void)worker;
+	if (x->deferred)
+		x->sig_ok = rq_entry_sig_check(x->e, x->sigbytes, x->pk);
+}
+
+static void item_release(struct item *x)
+{
+	rq_entry_free(x->e);
+	free(x->sigtext);
+	free(x->error);
+	for (size_t i = 0; i < x->att.n; i++)
+		free(x->att.v[i]);
+	free(x->att.v);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Put the bad signatures found by phase 3 into the report, each where
+ * check_signer would have put it, after problem `start`. */
+static void merge_bad_sigs(rq_verify_report *r, size_t start, struct item *items, size_t n)
+{
+	size_t bad = 0;
+	for (size_t k = 0; k < n; k++)
+		bad += items[k].deferred && !items[k].sig_ok;
+	if (!bad)
+		return;
+	size_t total = r->nproblems + bad, src = start, dst = start;
+	rq_problem *v = rq_xcalloc(total, sizeof(*v));
+	memcpy(v, r->problems, start * sizeof(*v));
+	for (size_t k = 0; k < n; k++) {
+		struct item *x = &items[k];
+		if (!x->deferred || x->sig_ok)
+			continue;
+		while (src < x->pos)
+			v[dst++] = r->problems[src++];
+		rq_buf m = RQ_BUF_INIT;
+		rq_buf_printf(&m, "bad signature (key %s)", x->e->signer);
+		v[dst].seq = (int64_t)x->e->seq;
+		snprintf(v[dst].id, sizeof(v[dst].id), "%s", x->e->id);
+		v[dst++].message = rq_buf_detach(&m, NULL);
+	}
+	while (src < r->nproblems)
+		v[dst++] = r->problems[src++];
+	free(r->problems);
+	r->problems = v;
+	r->nproblems = total;
+}
+
+static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_ledger *l)
 {
 	rq_merkle_levels tree;
 	bool tree_ok = true; /* every entry's bytes were read and parsed */
@@ -234,6 +415,8 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 	git_oid *chain = NULL;
 	size_t n = 0;
 	char (*ids)[65] = NULL;
+	struct batch b = { 0 };
+	size_t nworkers = rq_parallel_workers();
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -247,7 +430,8 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 		problem(r, -1, NULL, "the ledger branch is not a direct reference");
 		goto done;
 	}
-	/* Walk first parents from the tip; the ledger must be a single line. */
+	/* Walk first parents from the tip; the ledger must be a single line.
+	 * chain[] gets each commit and, after it, its tree. */
 	git_oid_cpy(&cur, git_reference_target(ref));
 	for (;;) {
 		git_commit *c = NULL;
@@ -256,8 +440,10 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 			break;
 		}
 		if ((n & (n - 1)) == 0)
-			chain = rq_xrealloc(chain, (n ? 2 * n : 1) * sizeof(*chain));
-		chain[n++] = cur;
+			chain = rq_xrealloc(chain, (n ? 4 * n : 2) * sizeof(*chain));
+		chain[2 * n] = cur;
+		git_oid_cpy(&chain[2 * n + 1], git_commit_tree_id(c));
+		n++;
 		unsigned np = git_commit_parentcount(c);
 		if (np > 1)
 			problem(r, -1, NULL, "ledger commit %.12s is a merge: the ledger must be linear",
@@ -269,96 +455,108 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 		git_oid_cpy(&cur, git_commit_parent_id(c, 0));
 		git_commit_free(c);
 	}
-	for (size_t i = 0; i < n / 2; i++) {
-		git_oid t = chain[i];
-		chain[i] = chain[n - 1 - i];
-		chain[n - 1 - i] = t;
+	{
+		/* oldest first: commits in chain[0..n), trees in trees[0..n) */
+		git_oid *v = rq_xcalloc(2 * n + 1, sizeof(*v));
+		for (size_t i = 0; i < n; i++) {
+			v[i] = chain[2 * (n - 1 - i)];
+			v[n + i] = chain[2 * (n - 1 - i) + 1];
+		}
+		free(chain);
+		chain = v;
 	}
 	ids = rq_xcalloc(n ? n : 1, sizeof(*ids));
+	if (kept) {
+		*kept = rq_xcalloc(n + 1, sizeof(**kept));
+		*kept_sigs = rq_xcalloc(n + 1, sizeof(**kept_sigs));
+		b.keep = true;
+	}
+	b.l = l;
+	b.trees = chain + n;
+	b.items = rq_xcalloc(BATCH, sizeof(*b.items));
+	b.repos = rq_xcalloc(nworkers, sizeof(*b.repos));
+	atomic_init(&b.repo_failed, false);
 	char prev_id[65] = "";
 	bool prev_ok = false;
-	for (size_t i = 0; i < n; i++) {
-		git_commit *c = NULL;
-		git_tree *t = NULL;
-		rq_buf bytes = RQ_BUF_INIT, sigtext = RQ_BUF_INIT;
-		rq_entry *e = NULL;
-		char keyid[RQ_KEY_ID_HEX + 1];
-		uint8_t sig[64];
-
-		r->entries++;
-		if (git_commit_lookup(&c, l->repo, &chain[i]) || git_commit_tree(&t, c)) {
-			problem(r, (int64_t)i, NULL, "entry %zu: its commit cannot be read", i);
-			goto next;
+	for (b.first = 0; b.first < n; b.first += BATCH) {
+		size_t nb = n - b.first < BATCH ? n - b.first : BATCH, start = r->nproblems;
+		rq_parallel_for(nb, read_item, &b);
+		if (atomic_load(&b.repo_failed)) {
+			err = rq_error_set(RQ_EIO, "%s: cannot open the repository to read it", l->dir);
+			goto done;
 		}
-		{
-			const git_tree_entry *te = git_tree_entry_byname(t, "entry");
-			git_blob *b = NULL;
-			if (!te || git_blob_lookup(&b, l->repo, git_tree_entry_id(te))) {
+		for (size_t k = 0; k < nb; k++) {
+			struct item *x = &b.items[k];
+			size_t i = b.first + k;
+			rq_entry *e = x->e;
+
+			r->entries++;
+			if (x->state == IT_NO_COMMIT) {
+				problem(r, (int64_t)i, NULL, "entry %zu: its commit cannot be read", i);
+				continue;
+			}
+			if (x->state == IT_NO_ENTRY) {
 				problem(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
 					git_oid_tostr_s(&chain[i]));
 				prev_ok = false;
 				tree_ok = false;
-				goto next;
+				continue;
 			}
-			rq_buf_put(&bytes, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
-			git_blob_free(b);
-			te = git_tree_entry_byname(t, "sig");
-			if (te && git_blob_lookup(&b, l->repo, git_tree_entry_id(te)) == 0) {
-				rq_buf_put(&sigtext, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
-				git_blob_free(b);
+			if (x->state == IT_BAD_ENTRY) {
+				problem(r, (int64_t)i, x->hash, "entry %zu: %s", i, x->error);
+				prev_ok = false;
+				tree_ok = false;
+				continue;
 			}
-		}
-		if (rq_entry_parse(&e, bytes.ptr, bytes.len)) {
-			char h[65];
-			rq_sha256_hex(h, bytes.ptr, bytes.len);
-			problem(r, (int64_t)i, h, "entry %zu: %s", i, rq_error_last());
-			prev_ok = false;
-			tree_ok = false;
-			goto next;
-		}
-		memcpy(ids[i], e->id, 65);
-		{
-			rq_hash leaf;
-			rq_merkle_leaf_hash(leaf, bytes.ptr, bytes.len);
-			rq_merkle_levels_append(&tree, leaf);
-		}
-		if (e->seq != i)
-			problem(r, (int64_t)i, e->id,
-				"entry at position %zu has sequence number %" PRIu64
-				" (an entry was deleted, inserted or reordered)", i, e->seq);
-		if (i == 0) {
-			if (strcmp(e->type, "init") != 0)
-				problem(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry", e->type);
-			if (strspn(e->prev, "0") != 64)
-				problem(r, 0, e->id, "the genesis entry does not start the hash chain (prev is not zero)");
-		} else {
-			if (strcmp(e->type, "init") == 0)
-				problem(r, (int64_t)i, e->id, "a second genesis (init) entry");
-			if (prev_ok && strcmp(e->prev, prev_id) != 0)
+			memcpy(ids[i], e->id, 65);
+			rq_merkle_levels_append(&tree, x->leaf);
+			if (e->seq != i)
 				problem(r, (int64_t)i, e->id,
-					"hash chain broken: prev %.12s is not the hash of entry %zu (%.12s)", e->prev, i - 1,
-					prev_id);
+					"entry at position %zu has sequence number %" PRIu64
+					" (an entry was deleted, inserted or reordered)", i, e->seq);
+			if (i == 0) {
+				if (strcmp(e->type, "init") != 0)
+					problem(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry",
+						e->type);
+				if (strspn(e->prev, "0") != 64)
+					problem(r, 0, e->id,
+						"the genesis entry does not start the hash chain (prev is not zero)");
+			} else {
+				if (strcmp(e->type, "init") == 0)
+					problem(r, (int64_t)i, e->id, "a second genesis (init) entry");
+				if (prev_ok && strcmp(e->prev, prev_id) != 0)
+					problem(r, (int64_t)i, e->id,
+						"hash chain broken: prev %.12s is not the hash of entry %zu (%.12s)",
+						e->prev, i - 1, prev_id);
+			}
+			if (x->sig == SIG_NONE) {
+				problem(r, (int64_t)i, e->id, "unsigned: the entry has no signature file");
+			} else if (x->sig == SIG_MALFORMED) {
+				problem(r, (int64_t)i, e->id, "its signature file is malformed");
+			} else if (strcmp(x->keyid, e->signer) != 0) {
+				problem(r, (int64_t)i, e->id, "signature by key %s but the entry names signer %s",
+					x->keyid, e->signer);
+			} else if (i == 0 || strcmp(e->type, "init") != 0) {
+				check_signer(&s, e, x->sigbytes, i == 0, &x->deferred, x->pk);
+				x->pos = r->nproblems;
+			}
+			for (size_t m = 0; m < x->att.n; m++)
+				problem(r, (int64_t)e->seq, e->id, "%s", x->att.v[m]);
+			memcpy(prev_id, e->id, 65);
+			prev_ok = true;
+			memcpy(r->tip, e->id, 65);
 		}
-		if (!sigtext.len) {
-			problem(r, (int64_t)i, e->id, "unsigned: the entry has no signature file");
-		} else if (rq_entry_sig_parse(keyid, sig, sigtext.ptr, sigtext.len)) {
-			problem(r, (int64_t)i, e->id, "its signature file is malformed");
-		} else if (strcmp(keyid, e->signer) != 0) {
-			problem(r, (int64_t)i, e->id, "signature by key %s but the entry names signer %s", keyid,
-				e->signer);
-		} else if (i == 0 || strcmp(e->type, "init") != 0) {
-			check_signer(&s, e, sig, i == 0);
+		rq_parallel_for(nb, check_sig, &b);
+		merge_bad_sigs(r, start, b.items, nb);
+		for (size_t k = 0; k < nb; k++) {
+			if (kept) {
+				(*kept)[b.first + k] = b.items[k].e;
+				(*kept_sigs)[b.first + k] = b.items[k].sigtext;
+				b.items[k].e = NULL;
+				b.items[k].sigtext = NULL;
+			}
+			item_release(&b.items[k]);
 		}
-		check_attachments(&s, l, e, t);
-		memcpy(prev_id, e->id, 65);
-		prev_ok = true;
-		memcpy(r->tip, e->id, 65);
-	next:
-		rq_entry_free(e);
-		rq_buf_release(&bytes);
-		rq_buf_release(&sigtext);
-		git_tree_free(t);
-		git_commit_free(c);
 	}
 	for (size_t i = 0; i < s.nsigners; i++)
 		r->signers += !s.signers[i].revoked;
@@ -367,13 +565,42 @@ int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 		check_merkle(&s, l, &tree);
 	rq_error_clear();
 done:
+	if (b.items)
+		for (size_t k = 0; k < BATCH; k++)
+			item_release(&b.items[k]);
+	free(b.items);
+	for (size_t w = 0; b.repos && w < nworkers; w++)
+		git_repository_free(b.repos[w]);
+	free(b.repos);
 	rq_merkle_levels_release(&tree);
 	free(ids);
 	free(chain);
 	free(s.signers);
 	git_reference_free(ref);
+	if (kept && *kept && (err || r->nproblems)) {
+		for (size_t i = 0; i < n; i++) {
+			rq_entry_free((*kept)[i]);
+			free((*kept_sigs)[i]);
+		}
+		free(*kept);
+		free(*kept_sigs);
+		*kept = NULL;
+		*kept_sigs = NULL;
+	}
 	if (!err && r->nproblems)
 		err = rq_error_set(RQ_EINTEGRITY, "%zu integrity problem%s found", r->nproblems,
 				   r->nproblems == 1 ? "" : "s");
 	return err;
+}
+
+int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
+{
+	return verify(r, NULL, NULL, l);
+}
+
+int rq_ledger_verify_entries(rq_verify_report *r, rq_entry ***entries, char ***sigs, rq_ledger *l)
+{
+	*entries = NULL;
+	*sigs = NULL;
+	return verify(r, entries, sigs, l);
 }

@@ -78,9 +78,12 @@ bool rq_evidence_wants_proof(const char *type);
  * the tree of `n` entries (all of them, in sequence order, with their
  * signature files) that checkpoint `c` signs. Fails (RQ_EINTEGRITY) when
  * the entries do not hash to the checkpoint's root or a signer cannot be
- * traced. New reference in *out. */
+ * traced. With `signatures_checked` (the caller has just verified these
+ * very entries and signature files, as rq_ledger_verify_entries does) the
+ * Ed25519 checks are not repeated; the signer replay, chain and root are.
+ * New reference in *out. */
 int rq_evidence_build(json_t **out, rq_entry *const *entries, char *const *sigs, size_t n,
-		      const rq_checkpoint *c);
+		      const rq_checkpoint *c, bool signatures_checked);
 
 /* Parse an evidence section (untrusted): every length is checked, base64
  * decoded strictly, each entry parsed as canonical bytes. RQ_EINVALID
@@ -101,5 +104,12 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
  * both arrays and their `size` elements. */
 struct rq_ledger;
 int rq_ledger_entries_signed(rq_entry ***entries, char ***sigs, struct rq_ledger *l, uint64_t size);
+
+/* rq_ledger_verify, handing back what it read so that a report reads the
+ * ledger once: when no problem was found, *entries and *sigs hold its
+ * r->entries entries as rq_ledger_entries_signed gives them (the caller
+ * frees them); otherwise both are NULL (store/verify.c). */
+struct rq_verify_report;
+int rq_ledger_verify_entries(struct rq_verify_report *r, rq_entry ***entries, char ***sigs, struct rq_ledger *l);
 
 #endif

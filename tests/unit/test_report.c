@@ -288,7 +288,7 @@ TEST(evidence_round_trip_and_tampering)
 
 	life(&L, &p1, &a1);
 	sign_tree(&c, &L, L.n, L.k);
-	CHECK_OK(rq_evidence_build(&j, L.e, L.sig, L.n, &c));
+	CHECK_OK(rq_evidence_build(&j, L.e, L.sig, L.n, &c, false));
 	rq_verifier_of(&v, L.k);
 	CHECK_OK(rq_evidence_parse(&ev, j, "r.json"));
 	CHECK_INT_EQ(ev.n, L.n);
@@ -334,7 +334,7 @@ TEST(evidence_round_trip_and_tampering)
 	/* a checkpoint of another size than the entries */
 	rq_checkpoint_release(&c);
 	sign_tree(&c, &L, L.n - 1, L.k);
-	CHECK_ERR(rq_evidence_build(&copy, L.e, L.sig, L.n, &c), RQ_EINVALID);
+	CHECK_ERR(rq_evidence_build(&copy, L.e, L.sig, L.n, &c, false), RQ_EINVALID);
 
 	json_decref(j);
 	rq_key_free(other);
