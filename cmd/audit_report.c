@@ -39,9 +39,11 @@ static const struct cmd_help help = {
 /* The sections recomputed and compared in full. */
 static const char *const figure_sections[] = { "repository", "period", "lineage", "entries", "totals", "years",
 					       "versions", "updates", "forecast_quality", "saved_by_reuse" };
-/* The grid's figures (its source, name and year come from the auditor's
- * own carbon table, which may be another version). */
-static const char *const grid_keys[] = { "region", "intensity_g_per_kwh", "pue", "used_by" };
+/* Everything else a report may hold: its checkpoint (compared with the
+ * evidence's), "verified" (true: a report whose ledger did not verify has
+ * no evidence) and the evidence itself. Any other field is refused: a
+ * reader could take it for a checked figure. */
+static const char *const other_fields[] = { "grid", "checkpoint", "verified", "evidence" };
 
 struct audit {
 	size_t figures;
@@ -120,36 +122,13 @@ static bool compare(struct audit *a, rq_buf *path, const json_t *said, const jso
 	return ok;
 }
 
-static bool compare_grid(struct audit *a, const json_t *said, const json_t *got)
-{
-	rq_buf path = RQ_BUF_INIT;
-	bool ok = true;
-
-	if (!json_is_array(said) || json_array_size(said) != json_array_size(got)) {
-		rq_buf_printf(&a->problem, "grid: the report lists %zu, the entries give %zu", json_array_size(said),
-			      json_array_size(got));
-		return false;
-	}
-	for (size_t i = 0; ok && i < json_array_size(got); i++)
-		for (size_t k = 0; ok && k < RQ_ARRAY_SIZE(grid_keys); k++) {
-			rq_buf_reset(&path);
-			rq_buf_printf(&path, "grid.%zu.%s", i, grid_keys[k]);
-			ok = compare(a, &path, json_object_get(json_array_get(said, i), grid_keys[k]),
-				     json_object_get(json_array_get(got, i), grid_keys[k]));
-		}
-	rq_buf_release(&path);
-	return ok;
-}
-
 static int read_report(rq_buf *out, const char *path)
 {
 	struct stat st;
 
-	if (stat(path, &st) != 0)
-		return rq_error_set(RQ_EIO, "%s: cannot read: %s", path, strerror(errno));
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > REPORT_MAX)
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > REPORT_MAX)
 		return rq_error_set(RQ_EINVALID, "%s: larger than %zu MiB: not a report", path, REPORT_MAX >> 20);
-	return rq_file_read(out, path);
+	return rq_file_read_max(out, path, REPORT_MAX);
 }
 
 static int load_key(rq_verifier *out, const char *arg)
@@ -158,11 +137,12 @@ static int load_key(rq_verifier *out, const char *arg)
 	int err;
 
 	if (access(arg, F_OK) == 0) {
-		if ((err = rq_file_read(&text, arg)) == 0)
-			err = text.len > RQ_CHECKPOINT_MAX ? rq_error_set(RQ_EINVALID, "%s: too large for a key", arg)
-							   : rq_verifier_parse(out, text.ptr, text.len, arg);
+		if ((err = rq_file_read_max(&text, arg, RQ_CHECKPOINT_MAX)) == 0)
+			err = rq_verifier_parse(out, text.ptr, text.len, arg);
 	} else {
 		err = rq_verifier_parse(out, arg, strlen(arg), "--key");
+		if (err && (strchr(arg, '/') || strchr(arg, '.')))
+			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", arg, strerror(ENOENT));
 	}
 	rq_buf_release(&text);
 	return err;
@@ -214,15 +194,45 @@ static int check_figures(struct audit *a, json_t **recomputed, const json_t *rep
 			goto done;
 		}
 	}
-	if (!compare_grid(a, json_object_get(report, "grid"), json_object_get(got, "grid"))) {
-		err = rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
-		goto done;
+	/* The grid in full: its region names, sources and years come from the
+	 * carbon table, so a report is audited by a resque with the same table
+	 * (docs/FORMATS.md, "Auditing a report"). */
+	{
+		rq_buf path = RQ_BUF_INIT;
+		bool ok;
+		rq_buf_puts(&path, "grid");
+		ok = compare(a, &path, json_object_get(report, "grid"), json_object_get(got, "grid"));
+		rq_buf_release(&path);
+		if (!ok) {
+			err = rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
+			goto done;
+		}
 	}
-	/* What a displayed cell must show: the recomputed figures, and the
-	 * report's own text elsewhere (its checkpoint, its grid sources). */
+	{
+		const char *key;
+		json_t *v;
+		json_object_foreach((json_t *)report, key, v) {
+			bool known = false;
+			for (size_t k = 0; k < RQ_ARRAY_SIZE(figure_sections); k++)
+				known |= strcmp(key, figure_sections[k]) == 0;
+			for (size_t k = 0; k < RQ_ARRAY_SIZE(other_fields); k++)
+				known |= strcmp(key, other_fields[k]) == 0;
+			if (!known) {
+				err = rq_error_set(RQ_EINTEGRITY, "%s: '%s' is not a field of a report: nothing in the "
+						   "evidence supports it", name, key);
+				goto done;
+			}
+		}
+		if (!json_is_true(json_object_get(report, "verified"))) {
+			err = rq_error_set(RQ_EINTEGRITY, "%s: verified: the report does not say true (a report "
+					   "with evidence is written only from a ledger that verified)", name);
+			goto done;
+		}
+	}
+	/* What a displayed cell must show: the recomputed figures and the
+	 * report's checkpoint (checked against the evidence). */
 	full = json_deep_copy(report);
 	json_object_update(full, got);
-	json_object_set(full, "grid", json_object_get(report, "grid"));
 	*recomputed = full;
 	full = NULL;
 done:
@@ -238,9 +248,12 @@ static int check_checkpoint_section(const json_t *report, const rq_checkpoint *c
 	rq_buf root = RQ_BUF_INIT;
 	int err = 0;
 
+	const json_t *note = json_object_get(ck, "note");
 	rq_base64_encode(&root, c->root, RQ_HASH_LEN);
-	if (!json_is_object(ck) || strcmp(rq_json_str(ck, "origin", ""), c->origin) != 0 ||
-	    rq_json_int(ck, "size", -1) != (json_int_t)c->size || strcmp(rq_json_str(ck, "root", ""), root.ptr) != 0)
+	if (!json_is_object(ck) || json_object_size(ck) != 4 || strcmp(rq_json_str(ck, "origin", ""), c->origin) != 0 ||
+	    rq_json_int(ck, "size", -1) != (json_int_t)c->size || strcmp(rq_json_str(ck, "root", ""), root.ptr) != 0 ||
+	    !json_is_string(note) || json_string_length(note) != c->text_len ||
+	    memcmp(json_string_value(note), c->text, c->text_len) != 0)
 		err = rq_error_set(RQ_EINTEGRITY, "%s: checkpoint: the report states another checkpoint than its evidence's",
 				   name);
 	rq_buf_release(&root);
@@ -260,6 +273,26 @@ static int check_cells(const json_t *recomputed, const rq_report_cell *cells, si
 					   cells[i].path, cells[i].text, want.ptr);
 	}
 	rq_buf_release(&want);
+	return err;
+}
+
+/* The whole HTML file must be what resque writes for the checked report:
+ * the cells alone do not cover labels, units, styles, charts, or elements
+ * added around them. Rendering is deterministic, so compare the bytes. */
+static int check_html(const json_t *report, const rq_buf *file_text, const char *name)
+{
+	rq_buf again = RQ_BUF_INIT;
+	int err = rq_report_html(&again, report);
+	size_t i = 0;
+
+	if (!err && (again.len != file_text->len || memcmp(again.ptr, file_text->ptr, again.len) != 0)) {
+		size_t line = 1;
+		while (i < again.len && i < file_text->len && again.ptr[i] == file_text->ptr[i])
+			line += again.ptr[i++] == '\n';
+		err = rq_error_set(RQ_EINTEGRITY, "%s: line %zu differs from the report resque writes for the checked "
+				   "figures (the page was edited, or written by another version of resque)", name, line);
+	}
+	rq_buf_release(&again);
 	return err;
 }
 
@@ -286,7 +319,7 @@ static int check_repository(const rq_checkpoint *c)
 int cmd_audit_report(int argc, char **argv)
 {
 	const char *file = NULL, *key = NULL, *dir = NULL;
-	bool json = false;
+	bool json = false, is_html = false;
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "key", &key, "PUBKEY", "the signer's public key (a file or its text)" },
 		{ OPT_STRING, 'C', "dir", &dir, "DIR", "also check the checkpoint against this repository's ledger" },
@@ -311,7 +344,8 @@ int cmd_audit_report(int argc, char **argv)
 		goto fail;
 	for (p = text.ptr; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
 		;
-	if (*p == '<')
+	is_html = *p == '<';
+	if (is_html)
 		err = rq_report_html_extract(&report, &cells, &ncells, text.ptr, text.len, file);
 	else if (*p == '{')
 		err = rq_json_parse(&report, text.ptr, text.len, file);
@@ -327,7 +361,7 @@ int cmd_audit_report(int argc, char **argv)
 	if ((err = rq_evidence_parse(&ev, json_object_get(report, "evidence"), file)) ||
 	    (err = rq_evidence_check(&ev, &v, file)) || (err = check_checkpoint_section(report, &ev.checkpoint, file)) ||
 	    (err = check_figures(&a, &recomputed, report, &ev, file)) ||
-	    (err = check_cells(recomputed, cells, ncells, file)))
+	    (err = check_cells(recomputed, cells, ncells, file)) || (is_html && (err = check_html(report, &text, file))))
 		goto fail;
 	if (dir) {
 		cmd_dir_option = dir;

@@ -67,19 +67,23 @@ static int load_trusted(struct keyset *t, const struct opt_list *keys, const cha
 		const char *arg = keys->v[i];
 		rq_buf_reset(&text);
 		if (rq_path_exists(arg)) {
-			if ((err = rq_file_read(&text, arg)))
+			if ((err = rq_file_read_max(&text, arg, RQ_CHECKPOINT_MAX)))
 				goto done;
 		} else {
 			rq_buf_puts(&text, arg);
 		}
-		if ((err = rq_verifier_parse(&v, text.ptr, text.len, rq_path_exists(arg) ? arg : "--key")))
+		if ((err = rq_verifier_parse(&v, text.ptr, text.len, rq_path_exists(arg) ? arg : "--key"))) {
+			/* "missing.pub" is a file that is not there, not a bad key */
+			if (!rq_path_exists(arg) && (strchr(arg, '/') || strchr(arg, '.')))
+				err = rq_error_set(RQ_EIO, "%s: cannot read: %s", arg, strerror(ENOENT));
 			goto done;
+		}
 		trusted_add(t, &v);
 	}
 	if (keysfile) {
 		size_t lineno = 0, before = t->n;
 		rq_buf_reset(&text);
-		if ((err = rq_file_read(&text, keysfile)))
+		if ((err = rq_file_read_max(&text, keysfile, 1u << 20)))
 			goto done;
 		for (size_t at = 0; at < text.len;) {
 			const char *line = text.ptr + at;
@@ -115,15 +119,7 @@ done:
 static int read_checkpoint(rq_checkpoint *out, const char *path)
 {
 	rq_buf text = RQ_BUF_INIT;
-	struct stat st;
-	int err = 0;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > RQ_CHECKPOINT_MAX)
-		err = rq_error_set(RQ_EINVALID, "%s: larger than any checkpoint (%lld bytes)", path,
-				   (long long)st.st_size);
-	if (!err)
-		err = rq_file_read(&text, path);
-	if (!err && text.len > RQ_CHECKPOINT_MAX)
-		err = rq_error_set(RQ_EINVALID, "%s: larger than any checkpoint (%zu bytes)", path, text.len);
+	int err = rq_file_read_max(&text, path, RQ_CHECKPOINT_MAX);
 	if (!err)
 		err = rq_checkpoint_parse(out, text.ptr, text.len, path);
 	rq_buf_release(&text);

@@ -518,6 +518,19 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
 		err = rq_error_set(RQ_EINTEGRITY, "%s: the entries' Merkle root is not the checkpoint's root", name);
 		goto done;
 	}
+	/* The key trusted for the checkpoint must be one the ledger itself
+	 * authorises at that size: a revoked signer, or any other key, may not
+	 * vouch for this ledger's history. */
+	{
+		bool current = false;
+		for (size_t i = 0; i < s.n; i++)
+			current |= !s.v[i].revoked && memcmp(s.v[i].pk, v->pk, 32) == 0;
+		if (!current) {
+			err = rq_error_set(RQ_EINTEGRITY, "%s: the checkpoint is signed by %s, which is not a current signer "
+					   "of this ledger at entry %zu", name, v->name, ev->n - 1);
+			goto done;
+		}
+	}
 	for (size_t i = 0; i < ev->n; i++) {
 		const rq_evidence_entry *x = &ev->entries[i];
 		if (!x->has_proof)

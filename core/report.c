@@ -655,8 +655,14 @@ void rq_report_format_value(rq_buf *out, const json_t *v)
 		rq_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
 	case JSON_REAL: {
+		/* A whole number shows in full, as an integer does: the JSON
+		 * form writes 14400.0 as 14400, which reads back as an integer,
+		 * and both must show alike (an auditor re-renders from it). */
 		double d = json_real_value(v);
-		snprintf(b, sizeof(b), "%.4g", d == 0 ? 0.0 : d); /* no "-0" */
+		if (d == floor(d) && fabs(d) < 1e15)
+			snprintf(b, sizeof(b), "%.0f", d == 0 ? 0.0 : d); /* no "-0" */
+		else
+			snprintf(b, sizeof(b), "%.4g", d);
 		rq_buf_puts(out, b);
 		break;
 	}

@@ -14,10 +14,23 @@
 /* HTML text and double-quoted attribute values. C0 controls other than
  * tab and newline become numeric references so a decoder gets back the
  * exact bytes (they cannot be written raw in HTML). */
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f && c != '&' && c != '<' && c != '>' && c != '"' && c != '\'';
+}
+
 static void esc_n(rq_buf *out, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t run = i;
+		while (run < len && plain((unsigned char)s[run]))
+			run++;
+		if (run > i) { /* copy plain text in one go */
+			rq_buf_put(out, s + i, run - i);
+			i = run - 1;
+			continue;
+		}
 		switch (c) {
 		case '&': rq_buf_puts(out, "&amp;"); break;
 		case '<': rq_buf_puts(out, "&lt;"); break;
@@ -215,7 +228,7 @@ static void svg_open(rq_buf *out, const char *id, const char *title, const char 
 	rq_buf_printf(out, "<svg id=\"%s\" class=\"chart\" role=\"img\" viewBox=\"0 0 %.0f %.0f\" "
 		      "width=\"%.0f\" height=\"%.0f\" aria-label=\"", id, CW, CH, CW, CH);
 	esc(out, desc);
-	rq_buf_puts(out, "\" xmlns=\"http://www.w3.org/2000/svg\"><title>");
+	rq_buf_puts(out, "\"><title>"); /* inline SVG in HTML needs no xmlns */
 	esc(out, title);
 	rq_buf_puts(out, "</title><desc>");
 	esc(out, desc);
@@ -339,25 +352,90 @@ static bool str_time(int64_t *out, const json_t *v)
 	return json_is_string(v) && rq_time_parse(out, json_string_value(v)) == 0;
 }
 
-/* A time tick: the date over long spans, the time of day over short ones. */
-static void date_label(char out[32], int64_t t, double span)
-{
-	char iso[21];
-	rq_time_format(iso, t);
-	if (span >= 4 * 86400)
-		snprintf(out, 32, "%.10s", iso);
-	else if (span >= 600)
-		snprintf(out, 32, "%.5s %.5s", iso + 5, iso + 11);
-	else
-		snprintf(out, 32, "%.8s", iso + 11);
-}
-
 static void grow_points(upoint **pt, size_t *alloc, size_t m)
 {
 	if (m < *alloc)
 		return;
 	*alloc = *alloc ? 2 * *alloc : 16;
 	*pt = rq_xrealloc(*pt, *alloc * sizeof(**pt));
+}
+
+static void time_tick(rq_buf *out, const axis *a, double v, const char *label)
+{
+	double x = ax_x(a, v);
+	rq_buf_puts(out, "<line class=\"grid\" x1=\"");
+	px(out, x);
+	rq_buf_puts(out, "\" x2=\"");
+	px(out, x);
+	rq_buf_printf(out, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"tick\" x=\"", MT, CH - MB);
+	px(out, x);
+	rq_buf_printf(out, "\" y=\"%.0f\" text-anchor=\"%s\">%s</text>", CH - MB + 18,
+		      x > CW - MR - 36 ? "end" : "middle", label);
+}
+
+/* A time axis over [a->lo, a->hi] (Unix seconds) with ticks at round UTC
+ * times: the smallest step giving at most six intervals; from four weeks
+ * up, whole months (or years) starting on the 1st. */
+static void svg_time_axis(rq_buf *out, const axis *a)
+{
+	static const double steps[] = { 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+					7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400 };
+	static const int months[] = { 1, 2, 3, 6, 12, 24, 60, 120, 240, 600, 1200, 2400 };
+	double span = a->hi - a->lo, step = 0;
+	char d0[21], d1[21], label[40] = "time (UTC)";
+
+	rq_time_format(d0, (int64_t)llround(a->lo));
+	rq_time_format(d1, (int64_t)llround(a->hi));
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(steps) && !step; i++)
+		if (span / steps[i] <= 6)
+			step = steps[i];
+	rq_buf_puts(out, "<g class=\"axis x\">");
+	if (step) {
+		double first = ceil(a->lo / step) * step;
+		for (int i = 0; i < 8 && first + i * step <= a->hi; i++) {
+			double v = first + i * step;
+			char iso[21], t[32];
+			rq_time_format(iso, (int64_t)llround(v));
+			if (step >= 86400)
+				snprintf(t, sizeof(t), "%.10s", iso);
+			else if (step >= 60 && memcmp(d0, d1, 10) != 0)
+				snprintf(t, sizeof(t), "%.5s %.5s", iso + 5, iso + 11);
+			else if (step >= 60)
+				snprintf(t, sizeof(t), "%.5s", iso + 11);
+			else
+				snprintf(t, sizeof(t), "%.8s", iso + 11);
+			time_tick(out, a, v, t);
+		}
+		if (step < 86400 && memcmp(d0, d1, 10) == 0)
+			snprintf(label, sizeof(label), "time on %.10s (UTC)", d0);
+		else if (step < 60) /* the ticks show no date */
+			snprintf(label, sizeof(label), "time (UTC) from %.10s %.8s", d0, d0 + 11);
+	} else {
+		int k = months[RQ_ARRAY_SIZE(months) - 1], y0 = atoi(d0), m0 = atoi(d0 + 5), mi;
+		for (size_t i = 0; i < RQ_ARRAY_SIZE(months); i++)
+			if (span / (months[i] * 30.44 * 86400) <= 6) {
+				k = months[i];
+				break;
+			}
+		/* months since year 0, rounded up to a multiple of k */
+		mi = y0 * 12 + (m0 - 1);
+		mi = (mi + k - 1) / k * k;
+		for (int i = 0; i < 8; i++, mi += k) {
+			char day[40], t[48];
+			int64_t v;
+			if (mi / 12 > 9999)
+				break;
+			snprintf(day, sizeof(day), "%04d-%02d-01", mi / 12, mi % 12 + 1);
+			if (rq_time_parse(&v, day) != 0 || (double)v > a->hi)
+				break;
+			if ((double)v < a->lo)
+				continue;
+			snprintf(t, sizeof(t), k >= 12 ? "%.4s" : "%.7s", day);
+			time_tick(out, a, (double)v, t);
+		}
+	}
+	svg_xlabel(out, label);
+	rq_buf_puts(out, "</g>");
 }
 
 /* Cumulative carbon over time: every counted cost (a version's declared
@@ -422,39 +500,15 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 	}
 	nice_axis(&ya, 0, top, true);
 	{
-		/* The span with 4 % padding on each side, or a day around a
+		/* The span with 5 % padding on each side, or a day around a
 		 * single instant. */
 		double span = (double)pt[m - 1].t - (double)pt[0].t, pad = span > 0 ? fmax(span * 0.05, 1) : 43200;
 		xa.lo = (double)pt[0].t - pad;
 		xa.hi = (double)pt[m - 1].t + pad;
-		xa.n = 5;
-		xa.step = (xa.hi - xa.lo) / 4;
 	}
 	svg_legend(out, labels, "lcb", classes, 3);
 	svg_yaxis(out, &ya, "kg CO₂e, cumulative");
-	rq_buf_puts(out, "<g class=\"axis x\">");
-	for (int i = 0; i < xa.n; i++) {
-		double v = xa.lo + i * xa.step, x = ax_x(&xa, v);
-		char t[32];
-		date_label(t, (int64_t)llround(v), xa.hi - xa.lo);
-		rq_buf_puts(out, "<line class=\"grid\" x1=\"");
-		px(out, x);
-		rq_buf_puts(out, "\" x2=\"");
-		px(out, x);
-		rq_buf_printf(out, "\" y1=\"%.0f\" y2=\"%.0f\"/><text class=\"tick\" x=\"", MT, CH - MB);
-		px(out, x);
-		rq_buf_printf(out, "\" y=\"%.0f\" text-anchor=\"%s\">%s</text>", CH - MB + 18,
-			      i == 0 ? "start" : i == xa.n - 1 ? "end" : "middle", t);
-	}
-	{
-		char day[32] = "time (UTC)";
-		if (xa.hi - xa.lo < 600) {
-			char iso[21];
-			rq_time_format(iso, (int64_t)llround(xa.lo));
-			snprintf(day, sizeof(day), "time on %.10s (UTC)", iso);
-		}
-		svg_xlabel(out, day);
-	}
+	svg_time_axis(out, &xa);
 	rq_buf_puts(out, "</g>");
 
 	/* 80 % bands and forecast means, under the recorded line. */
@@ -1173,14 +1227,17 @@ static void render_verification(rq_buf *out, const json_t *r, rq_buf *path)
  * backslash in a string), so rq_report_html_extract undoes exactly this. */
 static void put_evidence(rq_buf *out, const char *json, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (json[i] == '<' && i + 1 < len && json[i + 1] == '/') {
-			rq_buf_puts(out, "<\\");
-		} else if (json[i] == '<' && i + 3 < len && memcmp(json + i, "<!--", 4) == 0) {
-			rq_buf_puts(out, "<\\");
-		} else {
-			rq_buf_putc(out, json[i]);
-		}
+	size_t i = 0;
+	while (i < len) {
+		const char *lt = memchr(json + i, '<', len - i);
+		size_t at = lt ? (size_t)(lt - json) : len;
+		rq_buf_put(out, json + i, at - i);
+		if (at == len)
+			break;
+		rq_buf_putc(out, '<');
+		if ((at + 1 < len && json[at + 1] == '/') || (len - at >= 4 && memcmp(json + at, "<!--", 4) == 0))
+			rq_buf_putc(out, '\\');
+		i = at + 1;
 	}
 }
 
@@ -1696,14 +1753,18 @@ int rq_report_html_extract(json_t **report, rq_report_cell **cells, size_t *ncel
 				   "id=\"resque-report\">)", name);
 		goto done;
 	}
-	for (size_t i = ev_start; i < ev_end; i++) {
-		if (html[i] == '<' && i + 1 < ev_end && html[i + 1] == '\\' && i + 2 < ev_end &&
-		    (html[i + 2] == '/' || (ev_end - i >= 5 && memcmp(html + i + 2, "!--", 3) == 0))) {
-			rq_buf_putc(&json, '<');
-			i++; /* drop the backslash */
-		} else {
-			rq_buf_putc(&json, html[i]);
-		}
+	for (size_t i = ev_start; i < ev_end;) {
+		const char *lt = memchr(html + i, '<', ev_end - i);
+		size_t at = lt ? (size_t)(lt - html) : ev_end;
+		rq_buf_put(&json, html + i, at - i);
+		if (at == ev_end)
+			break;
+		rq_buf_putc(&json, '<');
+		i = at + 1;
+		/* "<\/" and "<\!--" lose their backslash */
+		if (i + 1 < ev_end && html[i] == '\\' &&
+		    (html[i + 1] == '/' || (ev_end - i >= 4 && memcmp(html + i + 1, "!--", 3) == 0)))
+			i++;
 	}
 	if ((err = rq_json_parse(&j, json.ptr, json.len, name)) != 0)
 		goto done;

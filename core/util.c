@@ -72,6 +72,47 @@ int rq_file_read(rq_buf *out, const char *path)
 	return 0;
 }
 
+int rq_file_read_max(rq_buf *out, const char *path, size_t max)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	size_t start = out->len;
+
+	if (fd < 0)
+		return rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: cannot read: %s", path,
+				    strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		err = rq_error_set(RQ_EIO, "%s: is a directory", path);
+		goto done;
+	}
+	/* Read in chunks whatever the file is (a pipe, /dev/zero): the cap,
+	 * not the file's claimed size, bounds the memory. */
+	for (;;) {
+		rq_buf_grow(out, 65536);
+		ssize_t got = read(fd, out->ptr + out->len, 65536);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", path, strerror(errno));
+			goto done;
+		}
+		if (got == 0)
+			break;
+		out->len += (size_t)got;
+		out->ptr[out->len] = '\0';
+		if (out->len - start > max) {
+			err = rq_error_set(RQ_EINVALID, "%s: larger than %zu bytes: not a file this command reads", path,
+					   max);
+			goto done;
+		}
+	}
+done:
+	if (err)
+		rq_buf_truncate(out, start);
+	close(fd);
+	return err;
+}
+
 int rq_file_write_atomic(const char *path, const void *data, size_t len,
 			 unsigned mode)
 {

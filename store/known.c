@@ -6,6 +6,7 @@
 #include "resque/checkpoint.h"
 #include "resque/keystore.h"
 #include "resque/known.h"
+#include "resque/tlog.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -38,6 +39,16 @@ static bool valid_repository(const char *id)
 {
 	size_t len = strlen(id);
 	return len >= 1 && len <= RQ_KNOWN_ID_MAX && rq_is_hex(id, len);
+}
+
+bool rq_known_id_valid(const char *repository)
+{
+	if (!valid_repository(repository))
+		return false;
+	for (const char *h = repository; *h; h++)
+		if (*h >= 'A' && *h <= 'F')
+			return false;
+	return true;
 }
 
 static int leaves_path(rq_buf *out, const char *repository)
@@ -512,5 +523,81 @@ int rq_known_ledger_leaves(rq_hash **out, uint64_t *n, char genesis[65], rq_ledg
 done:
 	sqlite3_finalize(st);
 	free(v);
+	return err;
+}
+
+int rq_known_compare(uint64_t *at, const rq_known *k, const rq_hash *kleaves, const char *genesis,
+		     const rq_hash *leaves, uint64_t n)
+{
+	uint64_t diff = UINT64_MAX;
+	int err = 0;
+
+	if (strcmp(k->genesis, genesis) != 0) {
+		diff = 0;
+		err = rq_error_set(RQ_EINTEGRITY, "genesis entry changed: this repository id was first seen with genesis %s "
+				   "(re-created ledger?)", k->genesis);
+		goto done;
+	}
+	diff = rq_known_first_difference(leaves, n, kleaves, k->size);
+	if (n < k->size)
+		err = rq_error_set(RQ_EINTEGRITY, "ledger rolled back from %" PRIu64 " to %" PRIu64
+				   " entries since it was last verified", k->size, n);
+	else if (diff != UINT64_MAX)
+		err = rq_error_set(RQ_EINTEGRITY, "history rewritten at entry %" PRIu64
+				   ": it is not the entry verified there before", diff);
+done:
+	if (at)
+		*at = diff;
+	return err;
+}
+
+int rq_known_remember(rq_hash **leaves, uint64_t *n, bool *updated, rq_buf *warning, rq_ledger *l)
+{
+	rq_buf repo = RQ_BUF_INIT;
+	rq_hash *v = NULL, *kv = NULL;
+	uint64_t count = 0;
+	char genesis[65];
+	rq_known k;
+	bool put = false;
+	int err;
+
+	if (leaves)
+		*leaves = NULL;
+	if (n)
+		*n = 0;
+	if ((err = rq_ledger_repository_id(&repo, l)) || (err = rq_known_ledger_leaves(&v, &count, genesis, l)))
+		goto done;
+	if (!rq_known_id_valid(repo.ptr)) {
+		if (warning)
+			rq_buf_printf(warning, "repository id '%s' cannot be remembered", repo.ptr);
+		goto out;
+	}
+	err = rq_known_get(&k, &kv, repo.ptr);
+	if (err == 0)
+		err = rq_known_compare(NULL, &k, kv, genesis, v, count);
+	else if (err == RQ_ENOTFOUND)
+		err = 0;
+	if (err)
+		goto done;
+	rq_error_clear();
+	if (count && rq_known_put(&put, repo.ptr, genesis, v, count) != 0) {
+		if (warning)
+			rq_buf_printf(warning, "could not remember this ledger's state: %s", rq_error_last());
+		rq_error_clear();
+		put = false;
+	}
+out:
+	if (leaves) {
+		*leaves = v;
+		v = NULL;
+	}
+	if (n)
+		*n = count;
+done:
+	if (updated)
+		*updated = put;
+	free(kv);
+	free(v);
+	rq_buf_release(&repo);
 	return err;
 }

@@ -12,6 +12,7 @@
 #                              sanitizer report never counts as N)
 #   compare EXPECTED ACTUAL    files must be equal (diff shown otherwise)
 #   repo_state DIR             prints what must not change on bad input
+#   test_skip DESC REASON      a case that cannot run here: reported, not passed
 #
 # Bodies run in the test script's shell (variables persist; use `return 1`,
 # never `exit`), and each test starts in the directory the previous one
@@ -42,6 +43,7 @@ cd "$SCRATCH" || exit 1
 
 test_passed=0
 test_failed=0
+test_skipped=0
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -64,6 +66,13 @@ test_expect_success() {
 		sed 's/^/    /' "$SCRATCH/.log" >&2
 	fi
 	cd "$_here" || exit 1
+}
+
+# test_skip 'what it checks' 'why it cannot run here' (a missing tool, after
+# git's test_have_prereq): says so, and counts as neither passed nor failed.
+test_skip() {
+	test_skipped=$((test_skipped + 1))
+	say "skip - $TEST_NAME: $1 ($2)"
 }
 
 crashed() { # status
@@ -142,6 +151,7 @@ json_get() {
 }
 
 test_done() {
+	[ "$test_skipped" -gt 0 ] && printf '%s: %d skipped\n' "$TEST_NAME" "$test_skipped"
 	printf '%s: %d passed, %d failed\n' "$TEST_NAME" "$test_passed" "$test_failed"
 	if [ -z "${TEST_KEEP:-}" ]; then
 		cd / && rm -rf "$SCRATCH"

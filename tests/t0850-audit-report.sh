@@ -146,6 +146,37 @@ test_expect_success 'an edited HTML cell or embedded figure fails' '
 		resque audit report h2.html --key alice.pub
 '
 
+test_expect_success 'what a reader sees beyond the figures is checked too' '
+	edit r.json s1.json "d[\"verified\"] = False" &&
+	expect_error 3 "s1.json: verified: the report does not say true" resque audit report s1.json --key alice.pub &&
+	edit r.json s2.json "d[\"comment\"] = \"audited by ACME\"" &&
+	expect_error 3 "is not a field of a report: nothing in the evidence supports it" resque audit report s2.json --key alice.pub &&
+	edit r.json s3.json "d[\"checkpoint\"][\"note\"] += \"x\"" &&
+	expect_error 3 "s3.json: checkpoint: the report states another checkpoint" resque audit report s3.json --key alice.pub &&
+	edit r.json s4.json "d[\"grid\"][0][\"source\"] = \"measured on site\"" &&
+	expect_error 3 "s4.json: grid.0.source: the report says" resque audit report s4.json --key alice.pub &&
+	edit r.json s5.json "d[\"grid\"][0][\"note\"] = 1" &&
+	expect_error 3 "s5.json: grid.0.note: the report states a figure the entries do not give" \
+		resque audit report s5.json --key alice.pub
+'
+
+test_expect_success 'an HTML report must be exactly what resque writes: labels, hidden rows, styles, links' '
+	sed "s/<section id=\"updates\"/<section hidden id=\"updates\"/" r.html >h1.html && ! cmp -s r.html h1.html &&
+	expect_error 3 "differs from the report resque writes for the checked figures" resque audit report h1.html --key alice.pub &&
+	sed "s|</style>|td[data-rq=\"totals.carbon_kg\"]::after{content:\"0.1\"}</style>|" r.html >h2.html && ! cmp -s r.html h2.html &&
+	expect_error 3 "h2.html: line " resque audit report h2.html --key alice.pub &&
+	sed "s|<h2|<img src=\"http://example.org/x.png\"><h2|" r.html >h3.html && ! cmp -s r.html h3.html &&
+	expect_failure 3 resque audit report h3.html --key alice.pub &&
+	sed "s|>measured<|>audited<|" r.html >h4.html && ! cmp -s r.html h4.html &&
+	expect_failure 3 resque audit report h4.html --key alice.pub
+'
+
+test_expect_success 'a key file that is a device or missing: one line, no hang' '
+	expect_error 1 "/dev/zero: larger than" resque audit report r.json --key /dev/zero &&
+	expect_error 1 "/dev/zero: larger than" resque audit report /dev/zero --key alice.pub &&
+	expect_error 1 "missing.pub: cannot read" resque audit report r.json --key missing.pub
+'
+
 test_expect_success 'unreadable input: exit 1 with the file and the reason' '
 	head -c 3000 r.json >t.json &&
 	expect_error 1 "t.json: " resque audit report t.json --key alice.pub &&

@@ -60,6 +60,33 @@ int rq_known_forget(bool *dropped, const char *repository);
 uint64_t rq_known_first_difference(const rq_hash *leaves, uint64_t n,
 				   const rq_hash *known, uint64_t known_n);
 
+/* Whether `repository` is an id the memory can hold (1 to
+ * RQ_KNOWN_ID_MAX lowercase hex digits). */
+bool rq_known_id_valid(const char *repository);
+
+/* The memory's verdict on a ledger whose genesis entry is `genesis` and
+ * whose leaf hashes are `leaves` (n of them), against what `k` (with its
+ * leaves `kleaves`) remembers: 0 when the ledger extends it, else
+ * RQ_EINTEGRITY with the first problem as verify words it ("genesis entry
+ * changed: ...", "ledger rolled back from K to N entries ...", "history
+ * rewritten at entry I: ..."); *at (may be NULL) gets the first differing
+ * entry, or UINT64_MAX when none is named. */
+int rq_known_compare(uint64_t *at, const rq_known *k, const rq_hash *kleaves, const char *genesis,
+		     const rq_hash *leaves, uint64_t n);
+
+/* After a clean rq_ledger_verify of `l`: read the ledger's leaf hashes
+ * (rq_known_ledger_leaves), check them against the memory of its
+ * repository (rq_known_compare: RQ_EINTEGRITY when the ledger was rolled
+ * back, rewritten or re-created since; RQ_EINVALID when the memory cannot
+ * be read) and remember them when they are more than is remembered. A
+ * memory that cannot be written is no error: *updated stays false and
+ * `warning` (may be NULL) gets why; so it does for a repository id the
+ * memory cannot hold. `leaves` and `n` (may be NULL) receive the leaf
+ * hashes (the caller frees *leaves); `updated` may be NULL. This is what
+ * verify does after a clean verification, for other commands that have
+ * just verified the ledger (checkpoint, report). */
+int rq_known_remember(rq_hash **leaves, uint64_t *n, bool *updated, rq_buf *warning, rq_ledger *l);
+
 /* The leaf hashes of the ledger's entries in sequence order (RFC 9162:
  * SHA-256(0x00 || canonical entry bytes)) and the genesis entry's id. Read
  * from index.db, with each entry's bytes checked against its recorded id,

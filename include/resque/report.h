@@ -29,7 +29,8 @@ typedef struct rq_report_params {
 int rq_report_compute(json_t **out, rq_entry *const *entries, size_t n, const rq_report_params *p);
 
 /* How every figure is shown in text, Markdown, CSV and HTML: numbers with
- * 4 significant digits ("%.4g"), null as "—", booleans "yes"/"no". The
+ * 4 significant digits ("%.4g") unless whole (then in full, as integers),
+ * null as "—", booleans "yes"/"no". The
  * auditor of an HTML report compares displayed cells with this. */
 void rq_report_format_value(rq_buf *out, const json_t *v);
 

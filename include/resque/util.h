@@ -26,6 +26,10 @@ static inline bool rq_add_size(size_t *out, size_t a, size_t b)
 
 /* Read a whole file into `out` (appended). Errors name the path. */
 int rq_file_read(rq_buf *out, const char *path);
+/* Append at most `max` bytes of `path` to `out`: RQ_EINVALID "PATH: larger
+ * than MAX bytes" past that (whatever the file is: a pipe or /dev/zero too),
+ * RQ_EIO for a directory; `out` is left as it was on error. */
+int rq_file_read_max(rq_buf *out, const char *path, size_t max);
 /* Write a file atomically: temp file in the same directory, fsync, rename.
  * `mode` is the permission of the new file (e.g. 0644, 0600). */
 int rq_file_write_atomic(const char *path, const void *data, size_t len,
