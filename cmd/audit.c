@@ -116,6 +116,22 @@ static json_t *hashes_json(const rq_proof *p)
 	return a;
 }
 
+/* rq_tlog_set_notice: a full verification runs first, say so. */
+static void say(void *ctx, const char *message)
+{
+	(void)ctx;
+	fprintf(stderr, "resque: %s\n", message);
+}
+
+/* The proofs come from index.db's cache: one that does not lead to the
+ * root of the verified entries is never printed. */
+static int proof_refused(rq_ledger *l, const char *what)
+{
+	return rq_error_set(RQ_EINTEGRITY, "%s/index.db: the %s does not verify against the root of the verified "
+			    "ledger: its Merkle tree was edited or is corrupt (run 'resque reindex')",
+			    rq_ledger_dir(l), what);
+}
+
 static int print_proof(const rq_proof *p)
 {
 	rq_buf b = RQ_BUF_INIT;
@@ -134,6 +150,10 @@ static int audit_prove(int argc, char **argv)
 		"prefix of its id. The proof shows that the entry is leaf `index` of the\n"
 		"ledger's Merkle tree of `size` entries (default: all of them); check it\n"
 		"with 'resque audit check' against a checkpoint of that size.\n\n"
+		"The proof, read from index.db's cache, is checked before it is printed\n"
+		"against the root of the verified entries (as 'resque checkpoint' signs\n"
+		"it): exit 3, and nothing printed, when it does not hold (an edited\n"
+		"index.db: 'resque reindex' rebuilds it) or the ledger does not verify.\n\n"
 		"--json prints {\"type\": \"inclusion\", \"index\", \"size\", \"leaf_hash\",\n"
 		"\"hashes\": [...], \"entry\" (its id), \"root\" (of the tree of that size)},\n"
 		"hashes in base64; 'audit check --inclusion' reads this form too.",
@@ -150,6 +170,7 @@ static int audit_prove(int argc, char **argv)
 	rq_ledger *l = NULL;
 	rq_entry *e = NULL;
 	rq_proof p;
+	rq_hash leaf, root;
 	uint64_t n = 0;
 	int rc, err;
 
@@ -167,17 +188,20 @@ static int audit_prove(int argc, char **argv)
 			       e->id, n, n == 1 ? "y" : "ies");
 		goto done;
 	}
-	if ((err = rq_ledger_inclusion_proof(&p, l, e->seq, n))) {
+	rq_tlog_set_notice(say, NULL);
+	if ((err = rq_ledger_verified_root(root, l, n)) || (err = rq_ledger_inclusion_proof(&p, l, e->seq, n))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
+	if (rq_merkle_verify_inclusion(leaf, p.index, p.size, (const rq_hash *)p.hashes, p.n, root) != 0) {
+		char what[96];
+		snprintf(what, sizeof(what), "inclusion proof of entry %" PRIu64 " in the tree of %" PRIu64 " entries",
+			 e->seq, n);
+		rc = cmd_fail_code(proof_refused(l, what));
+		goto done;
+	}
 	if (json) {
-		rq_hash leaf, root;
-		if ((err = rq_ledger_tree_root(root, l, n))) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-		rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
 		json_t *j = json_pack("{s:s, s:I, s:I, s:o, s:o, s:s, s:o}", "type", "inclusion", "index",
 				      (json_int_t)p.index, "size", (json_int_t)p.size, "leaf_hash",
 				      b64_json(leaf, RQ_HASH_LEN), "hashes", hashes_json(&p), "entry", e->id, "root",
@@ -201,6 +225,8 @@ static int audit_consistency(int argc, char **argv)
 		"tree of M entries (0 < M <= N <= the ledger's size): nothing of the\n"
 		"first M entries was rewritten. Check it with 'resque audit check\n"
 		"--consistency' against checkpoints of sizes M and N.\n\n"
+		"As for 'audit prove', the proof is checked against the roots of the\n"
+		"verified entries before it is printed: exit 3 when it does not hold.\n\n"
 		"--json prints {\"type\": \"consistency\", \"old_size\", \"size\",\n"
 		"\"hashes\": [...], \"old_root\", \"root\"}, hashes in base64.",
 	};
@@ -214,7 +240,8 @@ static int audit_consistency(int argc, char **argv)
 	};
 	rq_ledger *l = NULL;
 	rq_proof p;
-	uint64_t m, n, size;
+	rq_hash roots[2];
+	uint64_t m, n, size, sizes[2];
 	int rc, err;
 
 	OPT_PARSE(&help, opts, argc, argv);
@@ -230,19 +257,24 @@ static int audit_consistency(int argc, char **argv)
 			       " (the ledger's size)", m, n, size);
 		goto done;
 	}
-	if ((err = rq_ledger_consistency_proof(&p, l, m, n))) {
+	sizes[0] = m;
+	sizes[1] = n;
+	rq_tlog_set_notice(say, NULL);
+	if ((err = rq_ledger_verified_roots(roots, l, sizes, 2)) ||
+	    (err = rq_ledger_consistency_proof(&p, l, m, n))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	if (rq_merkle_verify_consistency(m, n, roots[0], roots[1], (const rq_hash *)p.hashes, p.n) != 0) {
+		char what[96];
+		snprintf(what, sizeof(what), "consistency proof from %" PRIu64 " to %" PRIu64 " entries", m, n);
+		rc = cmd_fail_code(proof_refused(l, what));
+		goto done;
+	}
 	if (json) {
-		rq_hash r1, r2;
-		if ((err = rq_ledger_tree_root(r1, l, m)) || (err = rq_ledger_tree_root(r2, l, n))) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
 		json_t *j = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "type", "consistency", "old_size",
 				      (json_int_t)m, "size", (json_int_t)n, "hashes", hashes_json(&p), "old_root",
-				      b64_json(r1, RQ_HASH_LEN), "root", b64_json(r2, RQ_HASH_LEN));
+				      b64_json(roots[0], RQ_HASH_LEN), "root", b64_json(roots[1], RQ_HASH_LEN));
 		rc = cmd_print_json(j);
 		json_decref(j);
 	} else {

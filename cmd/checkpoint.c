@@ -13,10 +13,23 @@ static const struct cmd_help help = {
 	"size, the base64 root, a blank line and the signature line. Keep it: with\n"
 	"'resque audit check' anyone holding the signer's public key can then check\n"
 	"inclusion and consistency proofs against it, without the repository.\n\n"
-	"--size N signs the tree of the first N entries (default: all of them).\n"
+	"--size N signs the tree of the first N entries (default: all of them).\n\n"
+	"Only a tree of verified entries is signed: the root is computed from the\n"
+	"leaf hashes verify remembered (under $RESQUE_HOME) when they cover the\n"
+	"tree and still match index.db and the ledger's tip; otherwise the whole\n"
+	"ledger is verified first (and remembered, as verify does). A ledger that\n"
+	"does not verify, or an index.db whose Merkle tree disagrees with the\n"
+	"verified entries ('resque reindex' rebuilds it), is refused: exit 3.\n\n"
 	"--json prints {\"origin\", \"size\", \"root\" (base64), \"note\" (the\n"
 	"checkpoint's text)}.",
 };
+
+/* rq_tlog_set_notice: a full verification runs first, say so. */
+static void say(void *ctx, const char *message)
+{
+	(void)ctx;
+	fprintf(stderr, "resque: %s\n", message);
+}
 
 int cmd_checkpoint(int argc, char **argv)
 {
@@ -43,6 +56,7 @@ int cmd_checkpoint(int argc, char **argv)
 			       n == 1 ? "y" : "ies", n);
 		goto done;
 	}
+	rq_tlog_set_notice(say, NULL);
 	if ((err = rq_ledger_checkpoint(&c, l, (uint64_t)size, k))) {
 		rc = cmd_fail_code(err);
 		goto done;

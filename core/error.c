@@ -6,10 +6,15 @@ static _Thread_local int last_code;
 
 int rq_error_set(int code, const char *fmt, ...)
 {
+	char next[sizeof(msg)];
 	va_list ap;
+	/* Through a copy, so that a caller may pass rq_error_last() itself as
+	 * an argument ("%s (hint)"): formatting into `msg` while reading it is
+	 * undefined. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(next, sizeof(next), fmt, ap);
 	va_end(ap);
+	memcpy(msg, next, sizeof(msg));
 	last_code = code;
 	return code;
 }

@@ -704,13 +704,20 @@ int rq_ledger_lookup(rq_entry **out, rq_ledger *l, const char *ref, const char *
 		char low[65];
 		for (size_t i = 0; i <= len; i++)
 			low[i] = (char)((ref[i] >= 'A' && ref[i] <= 'F') ? ref[i] + 32 : ref[i]);
+		/* A range on the unique index of ids (every id that starts with
+		 * the prefix lies in [prefix, prefix + "g"): ids are lower-case
+		 * hex), not a scan of the table. */
+		char high[66];
+		memcpy(high, low, len);
+		high[len] = 'g';
+		high[len + 1] = '\0';
 		if (sqlite3_prepare_v2(l->db,
-				       "SELECT seq FROM entries WHERE substr(id, 1, ?2)=?1"
+				       "SELECT seq FROM entries WHERE id >= ?1 AND id < ?2"
 				       " AND (?3 IS NULL OR type=?3) LIMIT 2",
 				       -1, &st, NULL) != SQLITE_OK)
 			return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
 		sqlite3_bind_text(st, 1, low, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)len);
+		sqlite3_bind_text(st, 2, high, -1, SQLITE_STATIC);
 		if (type)
 			sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
 		else

@@ -1,10 +1,16 @@
-/* The ledger as a transparency log (design §2.3): roots, proofs and signed
- * checkpoints answered from the perfect subtrees that index.db keeps in
- * table `merkle` (rq_index_insert adds them as entries arrive). */
+/* The ledger as a transparency log (design §2.3): roots and proofs
+ * answered from the perfect subtrees that index.db keeps in table `merkle`
+ * (rq_index_insert adds them as entries arrive), and the roots this
+ * program vouches for (checkpoints, proof checks) computed from leaf
+ * hashes of verified entries only: index.db is derived data anyone can
+ * edit, so it is never signed from. */
 #include "common.h"
 #include "ledger_int.h"
 #include "resque/json.h"
+#include "resque/known.h"
 #include "resque/tlog.h"
+
+#include <sodium.h>
 
 /* An rq_merkle_node_fn over index.db: one prepared statement, reused for
  * every look-up of a root or proof. */
@@ -140,12 +146,216 @@ int rq_ledger_consistency_proof(rq_proof *out, rq_ledger *l, uint64_t old_size, 
 	return err;
 }
 
+/* ---- roots vouched for ---- */
+
+static rq_tlog_notice_fn notice_fn;
+static void *notice_ctx;
+
+void rq_tlog_set_notice(rq_tlog_notice_fn fn, void *ctx)
+{
+	notice_fn = fn;
+	notice_ctx = ctx;
+}
+
+static void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void notice(const char *fmt, ...)
+{
+	rq_buf m = RQ_BUF_INIT;
+	va_list ap;
+	if (!notice_fn)
+		return;
+	va_start(ap, fmt);
+	rq_buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	notice_fn(notice_ctx, m.ptr);
+	rq_buf_release(&m);
+}
+
+/* index.db's leaf hashes (level 0 of table `merkle`) [0, n) are `want`. */
+static bool index_leaves_are(rq_ledger *l, const rq_hash *want, uint64_t n)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t i = 0;
+	bool ok = true;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT idx, hash FROM merkle WHERE level=0 AND idx<?1 ORDER BY idx", -1, &st,
+			       NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+	while (ok && sqlite3_step(st) == SQLITE_ROW) {
+		ok = i < n && sqlite3_column_int64(st, 0) == (sqlite3_int64)i &&
+		     sqlite3_column_bytes(st, 1) == RQ_HASH_LEN &&
+		     memcmp(sqlite3_column_blob(st, 1), want[i], RQ_HASH_LEN) == 0;
+		i++;
+	}
+	sqlite3_finalize(st);
+	return ok && i == n;
+}
+
+/* Does the memory (k, kleaves) still describe this ledger of n entries?
+ * The cheap check: its genesis, index.db's leaf hashes and the tip entry
+ * as git holds it. Index.db and git agree at the tip, and the tip's hash
+ * chain pins every earlier entry, so a memory that matches both is the
+ * ledger's; anything else goes to the full verification. */
+static bool memory_holds(rq_ledger *l, const rq_known *k, const rq_hash *kleaves, uint64_t n)
+{
+	rq_entry *g = NULL, *t = NULL;
+	struct node_reader r = { NULL, NULL };
+	rq_hash leaf, want;
+	git_oid tip;
+	char hex[GIT_OID_HEXSZ + 1];
+	bool ok = false;
+
+	if (k->size == 0 || k->size > n || !index_leaves_are(l, kleaves, k->size))
+		goto done;
+	if (rq_ledger_get(&g, l, 0) || strcmp(g->id, k->genesis) != 0)
+		goto done;
+	if (git_reference_name_to_id(&tip, l->repo, RQ_LEDGER_REF) != 0)
+		goto done;
+	git_oid_tostr(hex, sizeof(hex), &tip);
+	if (rq_ledger_get(&t, l, n - 1) || strcmp(t->commit, hex) != 0)
+		goto done;
+	rq_merkle_leaf_hash(leaf, t->bytes.ptr, t->bytes.len);
+	if (n == k->size)
+		memcpy(want, kleaves[n - 1], RQ_HASH_LEN);
+	else if (reader_open(&r, l) || node_from_db(want, 0, n - 1, &r))
+		goto done;
+	ok = sodium_memcmp(leaf, want, RQ_HASH_LEN) == 0;
+done:
+	reader_close(&r);
+	rq_entry_free(g);
+	rq_entry_free(t);
+	rq_error_clear();
+	return ok;
+}
+
+/* The first problem of a verification, as one line. */
+static int not_verified(const rq_verify_report *r)
+{
+	const rq_problem *p = r->nproblems ? &r->problems[0] : NULL;
+	if (!p)
+		return rq_error_set(RQ_EINTEGRITY, "the ledger does not verify (run 'resque verify')");
+	if (p->seq >= 0)
+		return rq_error_set(RQ_EINTEGRITY, "the ledger does not verify (run 'resque verify'): entry %" PRId64
+				    " (%.12s): %s", p->seq, p->id[0] ? p->id : "?", p->message);
+	return rq_error_set(RQ_EINTEGRITY, "the ledger does not verify (run 'resque verify'): %s", p->message);
+}
+
+/* Leaf hashes of at least the first `need` entries, each of an entry that
+ * verified: verify's memory when it covers them and still describes the
+ * ledger (memory_holds), else a full verification, remembered as verify
+ * remembers it. *root_all gets the root of all *n leaves when it comes for
+ * free (*have_root). The caller frees *out. */
+static int vouched_leaves(rq_hash **out, uint64_t *n, rq_hash root_all, bool *have_root, rq_ledger *l,
+			  uint64_t need)
+{
+	rq_buf repo = RQ_BUF_INIT, warning = RQ_BUF_INIT;
+	rq_verify_report vr;
+	rq_known k;
+	rq_hash *kleaves = NULL;
+	uint64_t size = rq_ledger_size(l);
+	const char *why = "no record of an earlier verify";
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	*have_root = false;
+	memset(&vr, 0, sizeof(vr));
+	memset(&k, 0, sizeof(k));
+	if (rq_ledger_repository_id(&repo, l) == 0 && rq_known_id_valid(repo.ptr)) {
+		err = rq_known_get(&k, &kleaves, repo.ptr);
+		if (err && err != RQ_ENOTFOUND)
+			goto done; /* a corrupt memory: verify refuses too */
+		if (!err && k.size >= need && memory_holds(l, &k, kleaves, size)) {
+			*out = kleaves;
+			*n = k.size;
+			memcpy(root_all, k.root, RQ_HASH_LEN);
+			*have_root = true;
+			kleaves = NULL;
+			goto done;
+		}
+		if (!err)
+			why = k.size < need ? "the last verify saw fewer entries"
+					    : "the ledger or index.db changed since the last verify";
+	}
+	rq_error_clear();
+	err = 0;
+	notice("verifying the ledger first (%s)", why);
+	err = rq_ledger_verify(&vr, l);
+	if (err == RQ_EINTEGRITY || (!err && vr.nproblems)) {
+		err = not_verified(&vr);
+		goto done;
+	}
+	if (err || (err = rq_known_remember(out, n, NULL, &warning, l)))
+		goto done;
+	if (warning.len)
+		notice("%s", warning.ptr);
+	if (*n < need)
+		err = rq_error_set(RQ_EINTEGRITY, "%s/index.db: holds %" PRIu64 " entries of the ledger's %" PRIu64
+				   " (run 'resque reindex')", l->dir, *n, size);
+done:
+	if (err) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	rq_verify_report_release(&vr);
+	free(kleaves);
+	rq_buf_release(&warning);
+	rq_buf_release(&repo);
+	return err;
+}
+
+int rq_ledger_verified_roots(rq_hash *out, rq_ledger *l, const uint64_t *sizes, size_t count)
+{
+	rq_merkle_levels t;
+	rq_hash *leaves = NULL, root_all;
+	uint64_t n = 0, need = 0;
+	bool have_root = false, all_known = true;
+	int err = 0;
+
+	rq_merkle_levels_init(&t);
+	for (size_t i = 0; i < count; i++) {
+		if ((err = check_size(l, sizes[i])))
+			goto done;
+		if (sizes[i] > need)
+			need = sizes[i];
+	}
+	if ((err = vouched_leaves(&leaves, &n, root_all, &have_root, l, need)))
+		goto done;
+	for (size_t i = 0; i < count; i++)
+		all_known = all_known && have_root && sizes[i] == n;
+	if (all_known) { /* rq_known_get checked that the leaves hash to it */
+		for (size_t i = 0; i < count; i++)
+			memcpy(out[i], root_all, RQ_HASH_LEN);
+		goto done;
+	}
+	for (uint64_t i = 0; i < need; i++)
+		rq_merkle_levels_append(&t, leaves[i]);
+	for (size_t i = 0; i < count && !err; i++)
+		err = rq_merkle_root(out[i], sizes[i], rq_merkle_levels_node, &t);
+done:
+	rq_merkle_levels_release(&t);
+	free(leaves);
+	return err;
+}
+
+int rq_ledger_verified_root(rq_hash out, rq_ledger *l, uint64_t size)
+{
+	rq_hash r[1];
+	int err = rq_ledger_verified_roots(r, l, &size, 1);
+	if (!err)
+		memcpy(out, r[0], RQ_HASH_LEN);
+	return err;
+}
+
 int rq_ledger_checkpoint(rq_checkpoint *out, rq_ledger *l, uint64_t size, const rq_key *k)
 {
 	rq_buf origin = RQ_BUF_INIT;
 	uint8_t pk[32];
 	bool revoked = false;
-	rq_hash root;
+	rq_hash root, cached;
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -166,7 +376,17 @@ int rq_ledger_checkpoint(rq_checkpoint *out, rq_ledger *l, uint64_t size, const 
 		err = rq_error_set(RQ_EINVALID, "a checkpoint needs a tree of at least one entry");
 		goto done;
 	}
-	if ((err = rq_ledger_origin(&origin, l)) || (err = rq_ledger_tree_root(root, l, size)))
+	if ((err = rq_ledger_origin(&origin, l)) || (err = rq_ledger_verified_root(root, l, size)))
+		goto done;
+	/* The proofs come from index.db: a cache that disagrees would give
+	 * proofs that fail against this checkpoint. */
+	err = rq_ledger_tree_root(cached, l, size);
+	if (err == RQ_EINTEGRITY || (!err && sodium_memcmp(root, cached, RQ_HASH_LEN) != 0)) {
+		err = rq_error_set(RQ_EINTEGRITY, "%s/index.db: its Merkle tree disagrees with the verified ledger "
+				   "(run 'resque reindex')", l->dir);
+		goto done;
+	}
+	if (err)
 		goto done;
 	err = rq_checkpoint_sign(out, origin.ptr, size, root, k);
 done:

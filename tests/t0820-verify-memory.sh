@@ -154,7 +154,7 @@ test_expect_success 'an unreadable or malformed checkpoint file: exit 1 naming i
 	printf "not a checkpoint\n" >cp-junk && expect_error 1 "cp-junk: " resque -C proj verify --checkpoint cp-junk &&
 	test ! -s "$OUT" &&
 	head -c 70000 /dev/zero | tr "\0" a >cp-big &&
-	expect_error 1 "cp-big: larger than any checkpoint" resque -C proj verify --checkpoint cp-big &&
+	expect_error 1 "cp-big: larger than 65536 bytes" resque -C proj verify --checkpoint cp-big &&
 	repo_state proj >after && compare before after && compare known.before "$KNOWN"
 '
 

@@ -232,6 +232,16 @@ static int add_plan(struct bulk *b, int k)
 	return append(b, "plan", body, b->plan[k].id);
 }
 
+static int add_plan_dist(struct bulk *b)
+{
+	return add_plan(b, 0);
+}
+
+static int add_plan_task(struct bulk *b)
+{
+	return add_plan(b, 1);
+}
+
 /* `resque record`'s shape */
 static int add_recorded(struct bulk *b)
 {
@@ -366,9 +376,10 @@ int main(int argc, char **argv)
 		}
 	}
 	for (b.cycle = 0; b.done < b.n && !err; b.cycle++) {
-		int (*steps[])(struct bulk *) = { add_version, NULL, NULL, add_recorded, add_run, add_note, add_import };
-		for (int s = 0; s < 7 && b.done < b.n && !err; s++)
-			err = s == 1 || s == 2 ? add_plan(&b, s - 1) : steps[s](&b);
+		static int (*const steps[])(struct bulk *) = { add_version, add_plan_dist, add_plan_task, add_recorded,
+							       add_run, add_note, add_import };
+		for (size_t i = 0; i < RQ_ARRAY_SIZE(steps) && b.done < b.n && !err; i++)
+			err = steps[i](&b);
 	}
 	if (!err)
 		err = flush_pack(&b);

@@ -1,10 +1,12 @@
 /* Unit tests of store/tlog.c and the `merkle` table store/index.c keeps:
  * roots and proofs answered from index.db equal those of the in-memory
  * tree over the entries' bytes, before and after a reindex; checkpoints
- * are signed by current signers only. */
+ * are signed by current signers only, over roots of verified entries:
+ * an edited index.db is never signed from. */
 #include "unit.h"
 #include "ledger_int.h"
 #include "resque/json.h"
+#include "resque/known.h"
 #include "resque/tlog.h"
 
 #include <sodium.h>
@@ -17,6 +19,8 @@ static rq_ledger *tlog_ledger(rq_key **k, const char *sub)
 	rq_ledger *l = NULL;
 	if (sodium_init() < 0 || rq_key_generate(k) != 0)
 		return NULL;
+	/* verified roots remember the ledger there: never the user's own */
+	setenv("RESQUE_HOME", unit_tmpdir(), 1);
 	rq_buf_printf(&dir, "%s/%s/.resque", unit_tmpdir(), sub);
 	if (rq_ledger_init(&l, dir.ptr, *k) != 0)
 		unit_fail(__FILE__, __LINE__, "rq_ledger_init: %s", rq_error_last());
@@ -169,6 +173,167 @@ TEST(tlog_checkpoint_signed_by_current_signer)
 	rq_buf_release(&cfg);
 	rq_buf_release(&origin);
 	rq_key_free(other);
+	rq_ledger_free(l);
+	rq_key_free(k);
+}
+
+/* rq_tlog_set_notice's function: counts the full verifications. */
+static void count_notice(void *ctx, const char *message)
+{
+	int *n = ctx;
+	if (strstr(message, "verifying the ledger first"))
+		(*n)++;
+}
+
+static int exec_sql(rq_ledger *l, const char *sql)
+{
+	return sqlite3_exec(rq_ledger_db(l), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* The leaf hashes of the ledger's entries as git holds them. */
+static void memory_tree(rq_merkle_levels *t, rq_ledger *l, uint64_t n)
+{
+	rq_merkle_levels_init(t);
+	for (uint64_t i = 0; i < n; i++) {
+		rq_entry *e = NULL;
+		rq_hash h;
+		CHECK_OK(rq_ledger_get(&e, l, i));
+		if (!e)
+			return;
+		rq_merkle_leaf_hash(h, e->bytes.ptr, e->bytes.len);
+		rq_merkle_levels_append(t, h);
+		rq_entry_free(e);
+	}
+}
+
+TEST(tlog_verified_root_ignores_an_edited_index)
+{
+	rq_key *k = NULL;
+	rq_ledger *l = tlog_ledger(&k, "tlog3");
+	rq_merkle_levels t;
+	rq_checkpoint c = { 0 };
+	rq_hash want, got, roots[3];
+	rq_known known;
+	int verifies = 0;
+
+	if (!l)
+		return;
+	rq_tlog_set_notice(count_notice, &verifies);
+	for (int i = 1; i < 11; i++)
+		CHECK_OK(rq_ledger_append(NULL, l, "note", json_pack("{s:s, s:i}", "message", "n", "i", i), NULL, 0));
+	memory_tree(&t, l, 11);
+	CHECK_OK(rq_merkle_root(want, 11, rq_merkle_levels_node, &t));
+
+	/* no memory: one full verification, remembered; then none */
+	CHECK_OK(rq_ledger_verified_root(got, l, 11));
+	CHECK(memcmp(want, got, RQ_HASH_LEN) == 0);
+	CHECK_INT_EQ(verifies, 1);
+	{
+		rq_buf id = RQ_BUF_INIT;
+		CHECK_OK(rq_ledger_repository_id(&id, l));
+		CHECK_OK(rq_known_get(&known, NULL, id.ptr));
+		CHECK_INT_EQ(known.size, 11);
+		CHECK(memcmp(known.root, want, RQ_HASH_LEN) == 0);
+		rq_buf_release(&id);
+	}
+	uint64_t sizes[3] = { 3, 11, 8 };
+	CHECK_OK(rq_ledger_verified_roots(roots, l, sizes, 3));
+	for (int i = 0; i < 3; i++) {
+		CHECK_OK(rq_merkle_root(want, sizes[i], rq_merkle_levels_node, &t));
+		CHECK(memcmp(want, roots[i], RQ_HASH_LEN) == 0);
+	}
+	CHECK_OK(rq_ledger_checkpoint(&c, l, 11, k));
+	rq_checkpoint_release(&c);
+	CHECK_INT_EQ(verifies, 1);
+
+	/* a forged leaf in index.db: the cached root follows it, the
+	 * verified one does not, and nothing is signed */
+	CHECK_OK(exec_sql(l, "UPDATE merkle SET hash=zeroblob(32) WHERE level=0 AND idx=2"));
+	CHECK_OK(rq_ledger_tree_root(got, l, 3));
+	CHECK_OK(rq_merkle_root(want, 3, rq_merkle_levels_node, &t));
+	CHECK(memcmp(want, got, RQ_HASH_LEN) != 0);
+	CHECK_ERR(rq_ledger_verified_root(got, l, 3), RQ_EINTEGRITY);
+	CHECK(strstr(rq_error_last(), "the ledger does not verify (run 'resque verify'): index.db's Merkle tree "
+				      "disagrees with the ledger (run 'resque reindex')") != NULL);
+	CHECK_ERR(rq_ledger_checkpoint(&c, l, 11, k), RQ_EINTEGRITY);
+	CHECK(c.text == NULL);
+	CHECK_INT_EQ(verifies, 3);
+	CHECK_OK(rq_ledger_reindex(l));
+
+	/* an edited inner node: the memory still vouches for the root, and
+	 * the checkpoint is refused naming index.db */
+	CHECK_OK(exec_sql(l, "UPDATE merkle SET hash=zeroblob(32) WHERE level=1 AND idx=4"));
+	CHECK_OK(rq_ledger_verified_root(got, l, 11));
+	CHECK_OK(rq_merkle_root(want, 11, rq_merkle_levels_node, &t));
+	CHECK(memcmp(want, got, RQ_HASH_LEN) == 0);
+	CHECK_INT_EQ(verifies, 3);
+	CHECK_ERR(rq_ledger_checkpoint(&c, l, 11, k), RQ_EINTEGRITY);
+	CHECK(strstr(rq_error_last(), "index.db: its Merkle tree disagrees with the verified ledger (run 'resque "
+				      "reindex')") != NULL);
+	/* a size whose root does not use that node is signed, and right */
+	CHECK_OK(rq_ledger_checkpoint(&c, l, 8, k));
+	CHECK_OK(rq_merkle_root(want, 8, rq_merkle_levels_node, &t));
+	CHECK(memcmp(want, c.root, RQ_HASH_LEN) == 0);
+	rq_checkpoint_release(&c);
+	/* a missing node likewise */
+	CHECK_OK(rq_ledger_reindex(l));
+	CHECK_OK(exec_sql(l, "DELETE FROM merkle WHERE level=3 AND idx=0"));
+	CHECK_ERR(rq_ledger_checkpoint(&c, l, 11, k), RQ_EINTEGRITY);
+	CHECK(strstr(rq_error_last(), "index.db: its Merkle tree disagrees") != NULL);
+	CHECK_OK(rq_ledger_reindex(l));
+	CHECK_OK(rq_ledger_checkpoint(&c, l, 11, k));
+	rq_checkpoint_release(&c);
+	CHECK_INT_EQ(verifies, 3);
+
+	/* appended since: the memory does not cover the tree, verify again */
+	CHECK_OK(rq_ledger_append(NULL, l, "note", json_pack("{s:s}", "message", "later"), NULL, 0));
+	CHECK_OK(rq_ledger_verified_root(got, l, 12));
+	CHECK_INT_EQ(verifies, 4);
+	CHECK_OK(rq_ledger_verified_root(got, l, 12));
+	CHECK_OK(rq_ledger_verified_root(got, l, 5));
+	CHECK_INT_EQ(verifies, 4);
+	CHECK_ERR(rq_ledger_verified_root(got, l, 13), RQ_EINVALID);
+
+	rq_tlog_set_notice(NULL, NULL);
+	rq_merkle_levels_release(&t);
+	rq_ledger_free(l);
+	rq_key_free(k);
+}
+
+TEST(tlog_verified_root_refuses_a_rolled_back_ledger)
+{
+	rq_key *k = NULL;
+	rq_ledger *l = tlog_ledger(&k, "tlog4");
+	rq_buf dir = RQ_BUF_INIT;
+	rq_entry *e = NULL;
+	git_reference *ref = NULL;
+	git_oid oid;
+	rq_hash got;
+
+	if (!l)
+		return;
+	for (int i = 1; i < 6; i++)
+		CHECK_OK(rq_ledger_append(NULL, l, "note", json_pack("{s:s, s:i}", "message", "n", "i", i), NULL, 0));
+	CHECK_OK(rq_ledger_verified_root(got, l, 6));
+	/* the branch moved back to entry 3: git holds 4 entries */
+	CHECK_OK(rq_ledger_get(&e, l, 3));
+	CHECK(e && git_oid_fromstr(&oid, e->commit) == 0);
+	CHECK(git_reference_create(&ref, l->repo, RQ_LEDGER_REF, &oid, 1, "rollback") == 0);
+	git_reference_free(ref);
+	rq_buf_puts(&dir, rq_ledger_dir(l));
+	rq_ledger_free(l);
+	l = NULL;
+	CHECK_OK(rq_ledger_open(&l, dir.ptr));
+	if (l) {
+		CHECK_INT_EQ(rq_ledger_size(l), 4);
+		CHECK_ERR(rq_ledger_verified_root(got, l, 4), RQ_EINTEGRITY);
+		CHECK(strstr(rq_error_last(), "ledger rolled back from 6 to 4 entries") != NULL);
+		rq_ledger_set_signer(l, k);
+		rq_checkpoint c = { 0 };
+		CHECK_ERR(rq_ledger_checkpoint(&c, l, 4, k), RQ_EINTEGRITY);
+	}
+	rq_entry_free(e);
+	rq_buf_release(&dir);
 	rq_ledger_free(l);
 	rq_key_free(k);
 }

@@ -149,3 +149,11 @@ TEST(json_double_spelling_matches_reference)
 	CHECK(n > 300000);
 	CHECK(bad == 0);
 }
+
+TEST(error_message_may_quote_the_last_one)
+{
+	rq_error_set(RQ_EINVALID, "known_ledgers: line 3 is malformed");
+	rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), "run 'resque verify --forget'");
+	CHECK(strcmp(rq_error_last(), "known_ledgers: line 3 is malformed (run 'resque verify --forget')") == 0);
+	rq_error_clear();
+}
