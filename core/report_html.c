@@ -1220,11 +1220,11 @@ static void render_verification(rq_buf *out, const json_t *r, rq_buf *path)
 	rq_buf_puts(out, "</section>\n");
 }
 
-/* The report JSON inside <script type="application/json">: "</" becomes
- * "<\/" (a JSON escape of '/') and "<!--" becomes "<\!--", so the block
- * can neither end early nor enter the script-data escape states. Our JSON
- * printer never writes a backslash after '<' otherwise ("\\" for a
- * backslash in a string), so rq_report_html_extract undoes exactly this. */
+/* The report JSON inside <script type="application/json">: every '<' (it
+ * can only stand inside a JSON string) is written as the JSON escape
+ * \u003c, so the block can neither end early ("</script") nor enter the
+ * script-data escape states ("<!--"), and it stays valid JSON that any
+ * parser (Python's json, a browser's JSON.parse) reads as it is. */
 static void put_evidence(rq_buf *out, const char *json, size_t len)
 {
 	size_t i = 0;
@@ -1234,9 +1234,7 @@ static void put_evidence(rq_buf *out, const char *json, size_t len)
 		rq_buf_put(out, json + i, at - i);
 		if (at == len)
 			break;
-		rq_buf_putc(out, '<');
-		if ((at + 1 < len && json[at + 1] == '/') || (len - at >= 4 && memcmp(json + at, "<!--", 4) == 0))
-			rq_buf_putc(out, '\\');
+		rq_buf_puts(out, "\\u003c");
 		i = at + 1;
 	}
 }
@@ -1753,19 +1751,13 @@ int rq_report_html_extract(json_t **report, rq_report_cell **cells, size_t *ncel
 				   "id=\"resque-report\">)", name);
 		goto done;
 	}
-	for (size_t i = ev_start; i < ev_end;) {
-		const char *lt = memchr(html + i, '<', ev_end - i);
-		size_t at = lt ? (size_t)(lt - html) : ev_end;
-		rq_buf_put(&json, html + i, at - i);
-		if (at == ev_end)
-			break;
-		rq_buf_putc(&json, '<');
-		i = at + 1;
-		/* "<\/" and "<\!--" lose their backslash */
-		if (i + 1 < ev_end && html[i] == '\\' &&
-		    (html[i + 1] == '/' || (ev_end - i >= 4 && memcmp(html + i + 1, "!--", 3) == 0)))
-			i++;
+	/* The block holds no '<' (put_evidence writes \u003c): what is
+	 * there is parsed as it is. */
+	if (memchr(html + ev_start, '<', ev_end - ev_start)) {
+		err = rq_error_set(RQ_EINVALID, "%s: a '<' inside the evidence block (resque writes \\u003c)", name);
+		goto done;
 	}
+	rq_buf_put(&json, html + ev_start, ev_end - ev_start);
 	if ((err = rq_json_parse(&j, json.ptr, json.len, name)) != 0)
 		goto done;
 	if (!json_is_object(j)) {

@@ -84,14 +84,16 @@ test_expect_success 'the evidence block is the report JSON, and every cell re-de
 
 # In the fixture: an entry whose bytes would close the evidence block and
 # open an executable script, and a version named with markup.
-evil='<\/script><script>alert(1)<\/script><\!-- x -->'
+evil='\u003c/script>\u003cscript>alert(1)\u003c/script>\u003c!-- x -->'
 cell='data-rq="versions.2.name">v3-&lt;b&gt;bold&lt;/b&gt;&amp;amp;</td>'
 
 test_expect_success 'hostile strings are escaped, the evidence cannot close its script' '
 	grep -q -F "$cell" fixture.html &&
 	grep -q -F "$evil" fixture.html &&
 	test "$(grep -c "</script>" fixture.html)" = 1 &&
-	test "$(grep -c "<!--" fixture.html)" = 0
+	test "$(grep -c "<!--" fixture.html)" = 0 &&
+	# the block is valid JSON as it stands, for any JSON parser
+	"$PY" -c "import json,re,sys; t=open(sys.argv[1]).read(); m=re.search(r\"<script type=.application/json. id=.resque-report.>(.*?)</script>\", t, re.S); d=json.loads(m.group(1)); assert \"alert(1)\" in json.dumps(d)" fixture.html
 '
 
 browser_case 'the fixture: charts laid out, drawn, visible; no request' '
