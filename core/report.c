@@ -385,6 +385,9 @@ static json_t *update_json(struct ctx *c, ptrdiff_t pi, ptrdiff_t ai, bool super
 	const char *fam;
 
 	json_object_set_new(u, "plan", pi >= 0 ? json_string(c->e[pi]->id) : json_null());
+	/* the actual's id also at the top, for scripts that read the issue's
+	 * sketch `"plan": ID, "actual": ID` (the "actual" object holds it too) */
+	json_object_set_new(u, "actual_id", ai >= 0 ? json_string(c->e[ai]->id) : json_null());
 	json_object_set_new(u, "time", pi >= 0 ? json_string(c->e[pi]->time) : json_null());
 	json_object_set_new(u, "from", str_or_null(rq_json_str(plan, "from", NULL)));
 	json_object_set_new(u, "from_name", str_or_null(rq_json_str(plan, "from_name", NULL)));

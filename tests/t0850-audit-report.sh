@@ -67,6 +67,7 @@ test_expect_success 'the evidence holds every entry of the tree, proofs for the 
 	    t = json.loads(raw)["type"]
 	    assert ("proof" in e) == (t in ("init", "key", "version", "plan", "actual")), (t, e.keys())
 	assert ev["checkpoint"] == d["checkpoint"]["note"] and ev["format"] == 1
+	assert d["updates"] and all(u["actual_id"] == (u["actual"] or {}).get("id") for u in d["updates"])
 	PYEOF
 '
 
