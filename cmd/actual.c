@@ -18,7 +18,7 @@ int actual_ctx_load(struct actual_ctx *c, rq_ledger *l, const char *plan_ref,
 	c->pue = NAN;
 	rq_buf_init(&c->hardware);
 	if (plan_ref && (err = rq_ledger_lookup(&c->plan, l, plan_ref, "plan"))) {
-		rc = cmd_error("--plan %s: %s", plan_ref, rq_error_last());
+		rc = cmd_fail_code(rq_error_prefix(err, "--plan %s: ", plan_ref));
 		goto done;
 	}
 	if (!region && rq_ledger_config_get(&cfg, l, "resque.region") == 0 && cfg.len)

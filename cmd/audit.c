@@ -116,12 +116,6 @@ static json_t *hashes_json(const rq_proof *p)
 	return a;
 }
 
-/* rq_tlog_set_notice: a full verification runs first, say so. */
-static void say(void *ctx, const char *message)
-{
-	(void)ctx;
-	fprintf(stderr, "resque: %s\n", message);
-}
 
 /* The proofs come from index.db's cache: one that does not lead to the
  * root of the verified entries is never printed. */
@@ -188,7 +182,7 @@ static int audit_prove(int argc, char **argv)
 			       e->id, n, n == 1 ? "y" : "ies");
 		goto done;
 	}
-	rq_tlog_set_notice(say, NULL);
+	rq_tlog_set_notice(cmd_tlog_notice, NULL);
 	if ((err = rq_ledger_verified_root(root, l, n)) || (err = rq_ledger_inclusion_proof(&p, l, e->seq, n))) {
 		rc = cmd_fail_code(err);
 		goto done;
@@ -259,7 +253,7 @@ static int audit_consistency(int argc, char **argv)
 	}
 	sizes[0] = m;
 	sizes[1] = n;
-	rq_tlog_set_notice(say, NULL);
+	rq_tlog_set_notice(cmd_tlog_notice, NULL);
 	if ((err = rq_ledger_verified_roots(roots, l, sizes, 2)) ||
 	    (err = rq_ledger_consistency_proof(&p, l, m, n))) {
 		rc = cmd_fail_code(err);

@@ -301,12 +301,21 @@ static int check_repository(const rq_checkpoint *c)
 {
 	rq_ledger *l = NULL;
 	rq_hash root;
-	int rc = cmd_open_ledger(&l, NULL), err;
+	int rc = cmd_open_ledger(&l, NULL), err = 0;
 
 	if (rc)
 		return rc;
-	if (rq_ledger_size(l) < c->size || (err = rq_ledger_tree_root(root, l, c->size)) != 0 ||
-	    memcmp(root, c->root, RQ_HASH_LEN) != 0) {
+	rq_tlog_set_notice(cmd_tlog_notice, NULL);
+	if (rq_ledger_size(l) >= c->size && (err = rq_ledger_verified_root(root, l, c->size)) != 0) {
+		/* the repository's ledger does not verify, or was rolled back:
+		 * that message says more than the comparison below would */
+		if (err == RQ_EINTEGRITY) {
+			rq_error_prefix(err, "%s: ", rq_ledger_dir(l));
+			rc = EXIT_INTEGRITY;
+		} else {
+			rc = cmd_fail_code(err);
+		}
+	} else if (rq_ledger_size(l) < c->size || memcmp(root, c->root, RQ_HASH_LEN) != 0) {
 		rq_error_set(RQ_EINTEGRITY, "%s: the repository's ledger does not contain this report's history "
 			     "(its first %" PRIu64 " entries do not hash to the checkpoint's root)",
 			     rq_ledger_dir(l), c->size);

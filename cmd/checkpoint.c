@@ -24,12 +24,6 @@ static const struct cmd_help help = {
 	"checkpoint's text)}.",
 };
 
-/* rq_tlog_set_notice: a full verification runs first, say so. */
-static void say(void *ctx, const char *message)
-{
-	(void)ctx;
-	fprintf(stderr, "resque: %s\n", message);
-}
 
 int cmd_checkpoint(int argc, char **argv)
 {
@@ -56,7 +50,7 @@ int cmd_checkpoint(int argc, char **argv)
 			       n == 1 ? "y" : "ies", n);
 		goto done;
 	}
-	rq_tlog_set_notice(say, NULL);
+	rq_tlog_set_notice(cmd_tlog_notice, NULL);
 	if ((err = rq_ledger_checkpoint(&c, l, (uint64_t)size, k))) {
 		rc = cmd_fail_code(err);
 		goto done;

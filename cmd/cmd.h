@@ -109,6 +109,10 @@ struct subcmd {
 };
 int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, char **argv);
 
+/* For rq_tlog_set_notice: "resque: MESSAGE" on stderr (a full
+ * verification runs first, the result could not be remembered). */
+void cmd_tlog_notice(void *ctx, const char *message);
+
 /* Levenshtein distance, for "did you mean". */
 size_t cmd_edit_distance(const char *a, const char *b);
 

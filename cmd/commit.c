@@ -230,7 +230,7 @@ int cmd_commit(int argc, char **argv)
 	rq_error_clear();
 	if (actual_ref) {
 		if ((err = rq_ledger_lookup(&actual, l, actual_ref, "actual"))) {
-			rc = cmd_error("--actual %s: %s", actual_ref, rq_error_last());
+			rc = cmd_fail_code(rq_error_prefix(err, "--actual %s: ", actual_ref));
 			goto out;
 		}
 		if ((err = cost_from_actual(&cost, actual))) {

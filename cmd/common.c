@@ -253,3 +253,9 @@ json_t *cmd_entry_json(const rq_entry *e)
 	rq_buf_release(&summary);
 	return j;
 }
+
+void cmd_tlog_notice(void *ctx, const char *message)
+{
+	(void)ctx;
+	fprintf(stderr, "resque: %s\n", message);
+}

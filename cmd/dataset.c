@@ -2,6 +2,7 @@
  * and manifest in the ledger, show it, and compare it with the tree now. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/bounds.h"
 #include "progress.h"
 #include "resque/array.h"
 #include "resque/fingerprint.h"
@@ -236,6 +237,8 @@ int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const cha
 		const char *slash = strrchr(base.ptr, '/');
 		name = slash ? slash + 1 : base.ptr;
 	}
+	if ((err = rq_bound_name(name, "a dataset name", NULL)))
+		goto done;
 	if (!name_ok(name)) {
 		err = rq_error_set(RQ_EINVALID, "'%s' cannot name a dataset: use letters, digits, '.', '_' and '-' "
 						"(not first: '.', '-'); choose one with --name",

@@ -2,6 +2,7 @@
  * CodeCarbon's emissions.csv and nvidia-smi power logs. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/bounds.h"
 #include "actual.h"
 #include "resque/fingerprint.h"
 #include "resque/import.h"
@@ -123,6 +124,10 @@ static int check_opts(const struct cmd_help *h, const struct opt *opts, const st
 		return cmd_usage(h, opts, "--epochs must be a positive number");
 	if (!isnan(o->pue) && (!isfinite(o->pue) || o->pue < 1))
 		return cmd_usage(h, opts, "--pue must be a number >= 1");
+	if (o->epochs > 0 && rq_bound_check("epochs", (double)o->epochs, "--epochs"))
+		return cmd_usage(h, opts, "%s", rq_error_last());
+	if (!isnan(o->pue) && rq_bound_check("pue", o->pue, "--pue"))
+		return cmd_usage(h, opts, "%s", rq_error_last());
 	return 0;
 }
 

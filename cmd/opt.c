@@ -1,6 +1,7 @@
 /* Table-driven option parsing, usage and --help for every command. */
 #include "common.h"
 #include "opt.h"
+#include "resque/bounds.h"
 
 #include <math.h>
 
@@ -126,10 +127,10 @@ static bool set_value(int *exit_code, const struct cmd_help *h, const struct opt
 		return true;
 	}
 	case OPT_DOUBLE: {
-		errno = 0;
-		double v = strtod(val, &end);
-		if (errno || end == val || *end || !isfinite(v)) {
-			*exit_code = usage_error(h, opts, "--%s takes a number, not '%s'",
+		/* decimal only: strtod would take "0x10", "inf" and "nan" */
+		double v;
+		if (rq_bound_parse_decimal(&v, val) != 0) {
+			*exit_code = usage_error(h, opts, "--%s takes a number, not '%s' (a decimal such as 1.5 or 2e3)",
 						 o->long_name, val);
 			return false;
 		}

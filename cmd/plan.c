@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "resque/array.h"
+#include "resque/bounds.h"
 #include "resque/fingerprint.h"
 #include "resque/forecast.h"
 #include "resque/history.h"
@@ -358,6 +359,8 @@ static json_t *result_json(const struct result *r, const char *kind, const char 
 	json_object_set_new(j, "saving", json_pack("{s:o, s:o}", "energy_kwh", num(f->saving_kwh),
 						   "carbon_kg", num(f->saving_kg)));
 	json_object_set_new(j, "when", when_json(r));
+	if (f->not_forecast[0])
+		json_object_set_new(j, "not_forecast", json_string(f->not_forecast));
 	return j;
 }
 
@@ -422,6 +425,8 @@ static void print_result(const struct result *r, size_t rank, size_t n, rq_shift
 	print_q("duration (s)", &f->duration_s);
 	print_q("param change", &f->param_change);
 	print_q("grad norm", &f->grad_norm);
+	if (f->not_forecast[0])
+		printf("  not forecast: %s\n", f->not_forecast);
 	if (f->kwh_per_epoch.known)
 		printf("  energy per epoch: %.4g kWh (%s)\n", f->kwh_per_epoch.loc, f->kwh_per_epoch.source);
 	else
@@ -543,6 +548,11 @@ int cmd_plan(int argc, char **argv)
 	}
 	if (!isnan(intensity) && intensity < 0) {
 		rc = cmd_usage(&help, opts, "--intensity must not be negative, not %g", intensity);
+		goto out;
+	}
+	if ((!isnan(pue) && rq_bound_check("pue", pue, "--pue")) ||
+	    (!isnan(intensity) && rq_bound_check("intensity_g_per_kwh", intensity, "--intensity"))) {
+		rc = cmd_usage(&help, opts, "%s", rq_error_last());
 		goto out;
 	}
 	if ((rc = cmd_open_ledger(&l, dry_run ? NULL : &k)))

@@ -3,8 +3,10 @@
 #include "common.h"
 #include "cmd.h"
 #include "resque/actual.h"
+#include "resque/bounds.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
+#include "resque/lineage.h"
 
 #include <math.h>
 
@@ -29,6 +31,19 @@ static int check_figure(const char *opt, double v)
 	return cmd_error("--%s must be a non-negative number, not %g", opt, v);
 }
 
+/* The field [p, end) is a plain decimal (no "0x", "inf", "nan"). */
+static bool decimal_field(const char *p, const char *end)
+{
+	char tmp[64];
+	double v;
+	size_t n = (size_t)(end - p);
+	if (n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	return rq_bound_parse_decimal(&v, tmp) == 0;
+}
+
 static int parse_list(json_t **out, const char *s)
 {
 	json_t *a = json_array();
@@ -40,10 +55,15 @@ static int parse_list(json_t **out, const char *s)
 		double v;
 		errno = 0;
 		v = strtod(p, &end);
-		if (end == p || errno || !isfinite(v) || v < 0 || (*end && *end != ',')) {
+		if (end == p || errno || !isfinite(v) || v < 0 || (*end && *end != ',') ||
+		    !decimal_field(p, end)) {
 			json_decref(a);
 			return rq_error_set(RQ_EINVALID,
 					    "--epoch-energy-kwh: '%s' is not a comma-separated list of non-negative numbers", s);
+		}
+		if (rq_bound_check("energy_kwh", v, "--epoch-energy-kwh")) {
+			json_decref(a);
+			return RQ_EINVALID;
 		}
 		json_array_append_new(a, json_real(v));
 		if (!*end)
@@ -100,6 +120,20 @@ int cmd_record(int argc, char **argv)
 	    (rc = check_figure("duration-s", duration)) || (rc = check_figure("param-change", param_change)) ||
 	    (rc = check_figure("grad-norm", grad_norm)))
 		goto out;
+	if ((err = rq_bound_check("epochs", epochs, "--epochs")) ||
+	    (err = rq_bound_check("energy_kwh", energy, "--energy-kwh")) ||
+	    (!isnan(duration) && (err = rq_bound_check("duration_s", duration, "--duration-s")))) {
+		rc = cmd_fail_code(err);
+		goto out;
+	}
+	if (name && rq_bound_name(name, "the name", "--name")) {
+		rc = cmd_usage(&help, opts, "%s", rq_error_last());
+		goto out;
+	}
+	if (name && !rq_name_valid(name)) {
+		rc = cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -)", name);
+		goto out;
+	}
 	if (epoch_list && (err = parse_list(&list, epoch_list))) {
 		rc = cmd_fail_code(err);
 		goto out;

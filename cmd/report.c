@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "resque/evidence.h"
 #include "resque/json.h"
+#include "resque/known.h"
 #include "resque/keystore.h"
 #include "resque/ledger.h"
 #include "resque/lineage.h"
@@ -126,6 +127,22 @@ int cmd_report(int argc, char **argv)
 		goto done;
 	}
 	verified = vr.nproblems == 0;
+	n = entries ? vr.entries : rq_ledger_size(l); /* set before any exit: done frees n entries */
+	if (verified) {
+		/* As verify does: compare with, and add to, what verify remembers
+		 * of this repository (a rolled-back or re-created ledger fails
+		 * here too), so that the checkpoint below signs a root vouched for
+		 * by this very verification instead of verifying again. */
+		rq_buf warning = RQ_BUF_INIT;
+		err = rq_known_remember(NULL, NULL, NULL, &warning, l);
+		if (warning.len)
+			cmd_warn("%s", warning.ptr);
+		rq_buf_release(&warning);
+		if (err) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+	}
 	if (lineage) {
 		if ((err = rq_version_resolve(&lin, l, lineage))) {
 			rc = cmd_fail_code(rq_error_prefix(err, "--lineage: "));
@@ -134,7 +151,6 @@ int cmd_report(int argc, char **argv)
 		p.lineage = lin->id;
 	}
 	sigs_checked = entries != NULL; /* verify just checked these very bytes */
-	n = entries ? vr.entries : rq_ledger_size(l);
 	if ((!entries && (err = rq_ledger_entries_signed(&entries, &sigs, l, n))) ||
 	    (err = rq_report_compute(&fig, entries, n, &p)) || (err = rq_ledger_origin(&origin, l))) {
 		rc = cmd_fail_code(err);

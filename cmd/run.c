@@ -10,10 +10,13 @@
 #include "resque/lineage.h"
 #include "resque/meter.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,9 +36,12 @@ static const struct cmd_help help = {
 	"The command finds in RESQUE_EVENTS the path of a fresh file (replacing\n"
 	"any value inherited) to which it, or 'resque mark', appends `epoch [N]`\n"
 	"and `metric NAME VALUE` lines: energy is split per epoch and metrics are\n"
-	"recorded with the actual. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to\n"
-	"resque are forwarded to the command (those typed at the terminal reach\n"
-	"it directly). Carbon uses --region/--pue or 'resque config'.\n"
+	"recorded with the actual. The command runs in its own process group\n"
+	"(which gets the terminal), in a cgroup when one can be made (so that\n"
+	"processes that daemonise are metered too), without RESQUE_PASSPHRASE,\n"
+	"and gets SIGTERM if resque dies. SIGINT, SIGTERM, SIGHUP and SIGQUIT\n"
+	"sent to resque are forwarded to its process group. Carbon uses\n"
+	"--region/--pue or 'resque config'.\n"
 	"\n"
 	"Output: the command's stdout and stderr are left alone; resque's report\n"
 	"goes to stderr. With --json, the command's stdout is sent to stderr so\n"
@@ -46,17 +52,17 @@ static const struct cmd_help help = {
 
 static volatile sig_atomic_t child_pid;
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+/* resque's secrets, never passed to the command */
+static const char *const secret_env[] = { "RESQUE_PASSPHRASE" };
 
 static void forward_signal(int sig, siginfo_t *si, void *uctx)
 {
 	RQ_UNUSED(uctx);
-	/* A signal from the terminal (si_code SI_KERNEL) went to the whole
-	 * foreground process group, the command included: forward only the
-	 * ones sent to resque by a process (kill, a scheduler, timeout). */
-	if (si && si->si_code > 0)
-		return;
+	RQ_UNUSED(si);
+	/* The command runs in its own process group (which owns the terminal
+	 * when resque did): whatever reaches resque is for the command. */
 	pid_t p = (pid_t)child_pid;
-	if (p > 0)
+	if (p > 0 && kill(-p, sig) < 0)
 		kill(p, sig);
 }
 
@@ -107,17 +113,58 @@ static void *sample_loop(void *arg)
 	return NULL;
 }
 
-/* A fresh, empty events file in $TMPDIR. */
+/* Remove the events files of runs whose resque was killed (SIGKILL leaves
+ * no chance to clean up): ours, named after a process that is gone. */
+static void sweep_events_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	rq_buf p = RQ_BUF_INIT;
+	struct stat st;
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (strncmp(de->d_name, "resque-events-", 14))
+			continue;
+		char *end;
+		errno = 0;
+		long pid = strtol(de->d_name + 14, &end, 10);
+		if (errno || end == de->d_name + 14 || *end != '-' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		rq_buf_reset(&p);
+		rq_buf_printf(&p, "%s/%s", dir, de->d_name);
+		if (lstat(p.ptr, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+			unlink(p.ptr);
+	}
+	closedir(d);
+	rq_buf_release(&p);
+}
+
+/* A fresh, empty events file in $TMPDIR, named after this process. */
 static int make_events_file(rq_buf *out)
 {
 	const char *dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	sweep_events_files(dir);
 	rq_buf_reset(out);
-	rq_buf_printf(out, "%s/resque-events-XXXXXX", dir && *dir ? dir : "/tmp");
+	rq_buf_printf(out, "%s/resque-events-%ld-XXXXXX", dir, (long)getpid());
 	int fd = mkstemp(out->ptr);
 	if (fd < 0)
 		return rq_error_set(RQ_EIO, "%s: cannot create the events file: %s", out->ptr, strerror(errno));
 	close(fd);
 	return 0;
+}
+
+/* Give the terminal back to resque's process group. */
+static void tty_take_back(void)
+{
+	sigset_t ttou, prev;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	pthread_sigmask(SIG_BLOCK, &ttou, &prev);
+	tcsetpgrp(0, getpgrp());
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
 }
 
 static json_t *command_json(const struct opt_list *cmd)
@@ -129,12 +176,15 @@ static json_t *command_json(const struct opt_list *cmd)
 }
 
 /* Start the command with signals blocked, so none is lost between fork
- * and the handler knowing the child. Returns the pid, or -1 with `*err`
- * the errno of a failed fork/exec. */
+ * and the handler knowing the child. It runs in its own process group
+ * (given the terminal when `tty`), in the cgroup whose cgroup.procs is
+ * `cgfd` (when >= 0), and gets SIGTERM when resque dies, even by SIGKILL.
+ * Returns the pid, or -1 with `*err` the errno of a failed fork/exec. */
 static pid_t spawn(int *err, char **argv, bool stdout_to_stderr, const struct sigaction *old,
-		   const sigset_t *oldmask)
+		   const sigset_t *oldmask, int cgfd, bool tty)
 {
 	int pfd[2];
+	pid_t parent = getpid();
 	*err = 0;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		*err = errno;
@@ -148,8 +198,23 @@ static pid_t spawn(int *err, char **argv, bool stdout_to_stderr, const struct si
 		return -1;
 	}
 	if (pid == 0) {
-		/* the child: back to the dispositions resque inherited (an
-		 * ignored SIGINT stays ignored, as under nohup) */
+		setpgid(0, 0);
+		if (tty) {
+			struct sigaction ign, prev;
+			memset(&ign, 0, sizeof(ign));
+			ign.sa_handler = SIG_IGN;
+			sigaction(SIGTTOU, &ign, &prev);
+			tcsetpgrp(0, getpid());
+			sigaction(SIGTTOU, &prev, NULL);
+		}
+		if (cgfd >= 0)
+			rq_cgroup_join(cgfd);
+		/* resque killed (by SIGKILL too): the command is told */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(128 + SIGTERM); /* it died before prctl */
+		/* back to the dispositions resque inherited (an ignored SIGINT
+		 * stays ignored, as under nohup) */
 		for (size_t i = 0; i < RQ_ARRAY_SIZE(forwarded); i++)
 			sigaction(forwarded[i], &old[i], NULL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
@@ -163,6 +228,9 @@ static pid_t spawn(int *err, char **argv, bool stdout_to_stderr, const struct si
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	close(pfd[1]);
+	setpgid(pid, pid); /* also here: whichever runs first */
+	if (tty)
+		tcsetpgrp(0, pid);
 	int e = 0;
 	ssize_t n;
 	do
@@ -201,9 +269,10 @@ int cmd_run(int argc, char **argv)
 	rq_key *k = NULL;
 	rq_meter *m = NULL;
 	rq_events *ev = NULL;
+	rq_cgroup *cg = NULL;
 	rq_entry *e = NULL;
 	json_t *body = NULL;
-	rq_buf events_path = RQ_BUF_INIT;
+	rq_buf events_path = RQ_BUF_INIT, notes = RQ_BUF_INIT;
 	struct actual_ctx ctx;
 	struct sampler s;
 	struct sigaction old[RQ_ARRAY_SIZE(forwarded)];
@@ -211,7 +280,8 @@ int cmd_run(int argc, char **argv)
 	bool ctx_loaded = false, thread_started = false, sync_init = false, handlers = false, masked = false;
 	pthread_t thread;
 	char **child_argv = NULL;
-	int rc = EXIT_OK, err, status = 0, child_status = -1;
+	int rc = EXIT_OK, err, status = 0, child_status = -1, cgfd = -1;
+	bool tty = false;
 
 	memset(&s, 0, sizeof(s));
 	rq_buf_init(&s.warnings);
@@ -239,13 +309,23 @@ int cmd_run(int argc, char **argv)
 	if ((rc = actual_ctx_load(&ctx, l, plan_ref, region, pue, hardware)))
 		goto done;
 	ctx_loaded = true;
-	rq_meter_opts mo = { .kind = kind, .pid = 0, .cpu_watts = cpu_watts, .reaps_tree = true };
+	/* a cgroup holds the command's whole tree, daemons included */
+	if (rq_cgroup_create(&cg) < 0)
+		rq_buf_printf(&notes, "no cgroup for the command (%s): CPU time of processes that leave its process tree is not metered\n",
+			      rq_error_last());
+	else if ((cgfd = rq_cgroup_procs_fd(cg)) < 0) {
+		rq_buf_printf(&notes, "no cgroup for the command (%s): CPU time of processes that leave its process tree is not metered\n",
+			      rq_error_last());
+		rq_cgroup_free(cg);
+		cg = NULL;
+	}
+	rq_meter_opts mo = { .kind = kind, .pid = 0, .cpu_watts = cpu_watts, .reaps_tree = true, .cgroup = cg };
 	if ((err = rq_meter_open(&m, &mo))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	const char *notes = rq_meter_notes(m);
-	for (const char *p = notes; *p;) {
+	rq_buf_puts(&notes, rq_meter_notes(m));
+	for (const char *p = notes.ptr; *p;) {
 		size_t len = strcspn(p, "\n");
 		fprintf(stderr, "resque: %.*s\n", (int)len, p);
 		p += len + (p[len] == '\n');
@@ -260,6 +340,8 @@ int cmd_run(int argc, char **argv)
 		rc = cmd_error("cannot set RESQUE_EVENTS: %s", strerror(errno));
 		goto done;
 	}
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(secret_env); i++)
+		unsetenv(secret_env[i]); /* the key is loaded: the command gets no secret */
 	child_argv = rq_xcalloc(cmd.n + 1, sizeof(*child_argv));
 	for (size_t i = 0; i < cmd.n; i++)
 		child_argv[i] = (char *)cmd.v[i];
@@ -289,7 +371,12 @@ int cmd_run(int argc, char **argv)
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	pid_t pid = spawn(&err, child_argv, json, old, &oldmask);
+	tty = isatty(0) && tcgetpgrp(0) == getpgrp();
+	pid_t pid = spawn(&err, child_argv, json, old, &oldmask, cgfd, tty);
+	if (cgfd >= 0) {
+		close(cgfd);
+		cgfd = -1;
+	}
 	if (pid < 0) {
 		rc = cmd_error("%s: %s (nothing was run, nothing recorded)", cmd.v[0], strerror(err));
 		child_status = err == ENOENT ? 127 : 126;
@@ -312,13 +399,26 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	masked = false;
 
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
+	for (;;) {
+		if (waitpid(pid, &status, tty ? WUNTRACED : 0) < 0) {
+			if (errno == EINTR)
+				continue;
 			rc = cmd_error("waiting for %s: %s", cmd.v[0], strerror(errno));
 			goto done;
 		}
+		if (!WIFSTOPPED(status))
+			break;
+		/* ^Z stopped the command: stop with it, as its job */
+		tty_take_back();
+		raise(SIGSTOP);
+		tcsetpgrp(0, pid);
+		kill(-pid, SIGCONT);
 	}
 	child_pid = 0;
+	if (tty) {
+		tty_take_back();
+		tty = false;
+	}
 	double end = now_s();
 	if (thread_started) {
 		pthread_mutex_lock(&s.mu);
@@ -334,11 +434,24 @@ int cmd_run(int argc, char **argv)
 		child_status = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 	if ((err = rq_meter_stop_at(m, end)) < 0)
 		rq_buf_printf(&s.warnings, "stopping the meter: %s\n", rq_error_last());
+	/* what outlived the command (daemons) is not metered after its end */
+	size_t before = notes.len, left = cg ? rq_cgroup_nprocs(cg) : 0;
+	if (left)
+		rq_buf_printf(&notes, "%zu process(es) of the command outlived it (daemons or orphans): metered until it ended, not after\n",
+			      left);
+	else if (!cg && kill(-pid, 0) == 0)
+		rq_buf_puts(&notes, "processes of the command's process group outlived it: not metered after it ended\n");
+	if (notes.len > before)
+		fprintf(stderr, "resque: %s", notes.ptr + before);
 	if (rq_events_finish(ev, end - s.t0) < 0)
 		rq_buf_printf(&s.warnings, "reading the events: %s\n", rq_error_last());
 	if (s.warnings.len)
 		fprintf(stderr, "warning: %s", s.warnings.ptr);
 	fputs(rq_events_warnings(ev), stderr);
+	rq_buf evnotes = RQ_BUF_INIT;
+	rq_events_notes(&evnotes, ev);
+	if (evnotes.len)
+		fprintf(stderr, "warning: events: %s", evnotes.ptr);
 
 	/* The actual (docs/FORMATS.md "Actual entries"). */
 	body = json_object();
@@ -368,8 +481,11 @@ int cmd_run(int argc, char **argv)
 				    json_pack("{s:f, s:s, s:s, s:f, s:f}", "watts_per_cpu", info.watts_per_cpu,
 					      "tdp_source", info.tdp_source, "cpu_model", info.cpu_model,
 					      "cpu_seconds", info.cpu_seconds, "memory_w_per_gb", info.memory_w_per_gb));
-	if (*notes)
-		json_object_set_new(body, "meter_notes", json_string(notes));
+	if (notes.len)
+		json_object_set_new(body, "meter_notes", json_string(notes.ptr));
+	if (evnotes.len)
+		json_object_set_new(body, "events_notes", json_string(evnotes.ptr));
+	rq_buf_release(&evnotes);
 	size_t npoints;
 	const rq_energy_point *tl = rq_meter_timeline(m, &npoints);
 	rq_actual_add_events(body, ev, tl, npoints);
@@ -406,6 +522,10 @@ done:
 	}
 	if (masked)
 		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	if (tty)
+		tty_take_back();
+	if (cgfd >= 0)
+		close(cgfd);
 	if (handlers)
 		for (size_t i = 0; i < RQ_ARRAY_SIZE(forwarded); i++)
 			sigaction(forwarded[i], &old[i], NULL);
@@ -418,6 +538,8 @@ done:
 	if (ctx_loaded)
 		actual_ctx_release(&ctx);
 	rq_buf_release(&events_path);
+	rq_buf_release(&notes);
+	rq_cgroup_free(cg);
 	rq_buf_release(&s.warnings);
 	free(child_argv);
 	opt_list_release(&cmd);

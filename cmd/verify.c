@@ -11,7 +11,10 @@
 #include "resque/tlog.h"
 
 #include <sodium.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const struct cmd_help help = {
 	"verify", "check the ledger's signatures, chain and index",
@@ -142,6 +145,22 @@ static void problem(rq_verify_report *r, int64_t seq, const char *id, const char
 	p->seq = seq;
 	snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
 	p->message = rq_buf_detach(&m, NULL);
+}
+
+/* Whether a resque writer holds the writers' lock right now (then git's
+ * lock of the ledger branch may be its own, not a leftover). */
+static bool writer_active(rq_ledger *l)
+{
+	rq_buf path = RQ_BUF_INIT;
+	bool held = false;
+	rq_buf_printf(&path, "%s/ledger.lock", rq_ledger_dir(l));
+	int fd = open(path.ptr, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		close(fd);
+	}
+	rq_buf_release(&path);
+	return held;
 }
 
 /* Every key the ledger ever authorised (init and key-add entries): a
@@ -330,7 +349,7 @@ int cmd_verify(int argc, char **argv)
 	rq_known known, *kp = NULL;
 	rq_hash *kleaves = NULL;
 	bool have_view = false, memory_ok = false, remembered_updated = false, have_cp = false;
-	rq_buf kpath = RQ_BUF_INIT;
+	rq_buf kpath = RQ_BUF_INIT, lockpath = RQ_BUF_INIT;
 	int rc = 0, err;
 
 	memset(&r, 0, sizeof(r));
@@ -354,6 +373,11 @@ int cmd_verify(int argc, char **argv)
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		goto done;
 	err = rq_ledger_verify(&r, l);
+	/* Not tampering (a killed write leaves it) and the next write removes
+	 * it, so a warning that leaves the exit status alone. */
+	rq_buf_printf(&lockpath, "%s/%s.lock", rq_ledger_dir(l), RQ_LEDGER_REF);
+	if (rq_path_exists(lockpath.ptr) && !writer_active(l))
+		cmd_warn("%s: a lock left by an interrupted write; the next write removes it", lockpath.ptr);
 	if (err && err != RQ_EINTEGRITY) {
 		rc = cmd_fail_code(err);
 		goto done;
@@ -495,6 +519,7 @@ done:
 	rq_merkle_levels_release(&w.tree);
 	rq_buf_release(&w.repository);
 	rq_buf_release(&kpath);
+	rq_buf_release(&lockpath);
 	free(w.leaves);
 	free(kleaves);
 	free(trusted.v);

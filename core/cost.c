@@ -1,5 +1,6 @@
 /* Cost records: parsing and validating cost files, carbon arithmetic. */
 #include "common.h"
+#include "resque/bounds.h"
 #include "resque/cost.h"
 #include "resque/json.h"
 
@@ -38,6 +39,8 @@ static int number(double *out, const json_t *obj, const char *key, bool required
 	double d = json_number_value(v);
 	if (!isfinite(d) || d < 0)
 		return rq_error_set(RQ_EINVALID, "%s: '%s' must be a finite number >= 0, not %g", name, key, d);
+	if (strcmp(key, "pue") && rq_bound_check(key, d, name))
+		return RQ_EINVALID;
 	*out = d;
 	return 0;
 }
@@ -91,6 +94,11 @@ int rq_cost_parse(rq_cost *out, const char *data, size_t len, const char *name)
 		err = rq_error_set(RQ_EINVALID, "%s: 'pue' must be at least 1 (it is %g)", name, out->pue);
 		goto done;
 	}
+	if (!isnan(out->pue) && (err = rq_bound_check("pue", out->pue, name)))
+		goto done;
+	if ((out->hardware && (err = rq_bound_name(out->hardware, "'hardware'", name))) ||
+	    (out->region && (err = rq_bound_name(out->region, "'region'", name))))
+		goto done;
 	if (!out->method)
 		out->method = rq_xstrdup("imported");
 	if (strcmp(out->method, "measured") && strcmp(out->method, "estimated") && strcmp(out->method, "imported")) {

@@ -259,3 +259,39 @@ long rq_csv_column_any(size_t nfields, const char *const *fields, const char *co
 	}
 	return -1;
 }
+
+/* The name part of a header field: blanks and a "[unit]" suffix dropped. */
+static void header_name(const char **start, size_t *len, const char *field)
+{
+	const char *end;
+	while (is_blank(*field))
+		field++;
+	end = field + strlen(field);
+	if (strchr(field, '[') && strchr(field, '[') != field)
+		end = strchr(field, '[');
+	while (end > field && is_blank(end[-1]))
+		end--;
+	*start = field;
+	*len = (size_t)(end - field);
+}
+
+int rq_csv_header_check(const rq_csv *c, size_t nfields, const char *const *fields)
+{
+	for (size_t i = 0; i < nfields; i++) {
+		const char *a;
+		size_t la;
+		header_name(&a, &la, fields[i]);
+		if (!la)
+			continue;
+		for (size_t j = i + 1; j < nfields; j++) {
+			const char *b;
+			size_t lb;
+			header_name(&b, &lb, fields[j]);
+			if (la == lb && strncasecmp(a, b, la) == 0)
+				return rq_error_set(RQ_EINVALID,
+						    "%s: line %zu: column '%.*s' appears twice (fields %zu and %zu): which one to read is ambiguous",
+						    c->name, c->row_line, (int)(la > 64 ? 64 : la), a, i + 1, j + 1);
+		}
+	}
+	return 0;
+}

@@ -16,6 +16,10 @@ struct rq_events {
 	size_t line;      /* lines seen so far */
 	rq_event *ev;
 	size_t n, cap;
+	size_t nmetrics, nepochs;
+	size_t dropped_metrics; /* metric lines past RQ_EVENTS_MAX */
+	size_t merged_epochs;   /* epoch marks past RQ_EVENTS_MAX_EPOCHS */
+	size_t last_epoch;      /* index of the last epoch event */
 	long epochs;      /* epochs ended so far */
 	rq_buf warnings;
 	size_t nwarnings;
@@ -59,11 +63,26 @@ static void warn(rq_events *e, const char *fmt, ...)
 	va_end(ap);
 }
 
-static rq_event *push(rq_events *e)
+/* A new event; NULL past the limits: metrics are then dropped (counted),
+ * and an epoch mark moves the last kept one instead, so that the epoch
+ * count and the end of the last epoch are never lost. */
+static rq_event *push(rq_events *e, rq_event_type type)
 {
-	if (e->n >= RQ_EVENTS_MAX) {
-		warn(e, "more than %d events, ignored", RQ_EVENTS_MAX);
+	if (type == RQ_EVENT_METRIC && e->nmetrics >= RQ_EVENTS_MAX) {
+		if (!e->dropped_metrics++)
+			warn(e, "more than %d metrics: later metric lines are not recorded", RQ_EVENTS_MAX);
 		return NULL;
+	}
+	if (type == RQ_EVENT_EPOCH && e->nepochs >= RQ_EVENTS_MAX_EPOCHS) {
+		if (!e->merged_epochs++)
+			warn(e, "more than %d epoch marks: later ones are merged into the last", RQ_EVENTS_MAX_EPOCHS);
+		return &e->ev[e->last_epoch];
+	}
+	if (type == RQ_EVENT_METRIC)
+		e->nmetrics++;
+	else {
+		e->nepochs++;
+		e->last_epoch = e->n;
 	}
 	if (e->n == e->cap) {
 		e->cap = e->cap ? 2 * e->cap : 64;
@@ -137,9 +156,7 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 				return;
 			}
 		}
-		rq_event *ev = push(e);
-		if (!ev)
-			return;
+		rq_event *ev = push(e, RQ_EVENT_EPOCH);
 		ev->type = RQ_EVENT_EPOCH;
 		ev->t = t;
 		ev->epoch = n;
@@ -162,7 +179,7 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 			warn(e, "'%.40s' is not a finite number", w[2]);
 			return;
 		}
-		rq_event *ev = push(e);
+		rq_event *ev = push(e, RQ_EVENT_METRIC);
 		if (!ev)
 			return;
 		ev->type = RQ_EVENT_METRIC;
@@ -264,6 +281,16 @@ const rq_event *rq_events_get(const rq_events *e, size_t i)
 const char *rq_events_warnings(const rq_events *e)
 {
 	return e->warnings.ptr;
+}
+
+void rq_events_notes(rq_buf *out, const rq_events *e)
+{
+	if (e->dropped_metrics)
+		rq_buf_printf(out, "%zu metric lines past the limit of %d were not recorded\n",
+			      e->dropped_metrics, RQ_EVENTS_MAX);
+	if (e->merged_epochs)
+		rq_buf_printf(out, "%zu epoch marks past the limit of %d were merged into the last epoch (epoch count kept, its energy covers them all)\n",
+			      e->merged_epochs, RQ_EVENTS_MAX_EPOCHS);
 }
 
 double rq_energy_at(const rq_energy_point *tl, size_t n, double t)

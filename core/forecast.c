@@ -520,6 +520,63 @@ static void outcome_quantiles(rq_quantiles *q, const rq_calibration *c)
 		rq_quantiles_from_student(q, c->loc, c->scale, c->dof, 0);
 }
 
+/* A known figure with a non-finite number becomes unknown, named in
+ * out->not_forecast: nothing NaN or infinite is ever printed or signed. */
+static void guard_quantiles(rq_forecast *out, rq_quantiles *q, const char *what)
+{
+	size_t used = strlen(out->not_forecast);
+	if (!q->known || (isfinite(q->mean) && isfinite(q->p10) && isfinite(q->p90) && isfinite(q->p2_5) &&
+			  isfinite(q->p97_5)))
+		return;
+	unknown_quantiles(q);
+	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used, "%s%s", used ? ", " : "", what);
+}
+
+static void guard_rate(rq_forecast *out, rq_rate *r, const char *what)
+{
+	size_t used = strlen(out->not_forecast);
+	if (!r->known || (isfinite(r->loc) && isfinite(r->scale) && !isnan(r->dof)))
+		return;
+	r->known = false;
+	snprintf(r->source, sizeof(r->source), "the computation overflowed");
+	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used, "%s%s", used ? ", " : "", what);
+}
+
+static void guard_calibration(rq_calibration *c)
+{
+	double *v[] = { &c->tau2, &c->a, &c->b, &c->loc, &c->scale };
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(v); i++)
+		if (!isfinite(*v[i]))
+			*v[i] = NAN;
+}
+
+static void guard(rq_forecast *out)
+{
+	guard_rate(out, &out->kwh_per_epoch, "energy per epoch");
+	guard_rate(out, &out->s_per_epoch, "duration per epoch");
+	guard_quantiles(out, &out->epochs, "epochs");
+	guard_quantiles(out, &out->energy_kwh, "energy_kwh");
+	guard_quantiles(out, &out->carbon_kg, "carbon_kg");
+	guard_quantiles(out, &out->duration_s, "duration_s");
+	guard_quantiles(out, &out->param_change, "param_change");
+	guard_quantiles(out, &out->grad_norm, "grad_norm");
+	guard_quantiles(out, &out->scratch_energy_kwh, "scratch energy_kwh");
+	guard_quantiles(out, &out->scratch_carbon_kg, "scratch carbon_kg");
+	guard_quantiles(out, &out->scratch_duration_s, "scratch duration_s");
+	guard_calibration(&out->cal_epochs);
+	guard_calibration(&out->cal_param_change);
+	guard_calibration(&out->cal_grad_norm);
+	if (!isfinite(out->saving_kwh) || !out->energy_kwh.known || !out->scratch_energy_kwh.known)
+		out->saving_kwh = NAN;
+	if (!isfinite(out->saving_kg) || !out->carbon_kg.known || !out->scratch_carbon_kg.known)
+		out->saving_kg = NAN;
+	if (out->not_forecast[0]) {
+		size_t used = strlen(out->not_forecast);
+		snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used,
+			 ": the computation overflowed (the history holds figures too large to combine)");
+	}
+}
+
 int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 {
 	double pue = isnan(in->pue) ? 1 : in->pue, carbon_k;
@@ -601,5 +658,6 @@ int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 			rq_quantiles_from_student(&out->scratch_duration_s, e0 * s->loc, e0 * s->scale,
 						  s->dof, 0);
 	}
+	guard(out);
 	return 0;
 }

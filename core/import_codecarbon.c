@@ -1,6 +1,8 @@
 /* Import CodeCarbon's emissions.csv, reading columns by name so that the
  * files of v1.x, v2.x and v3.x (whose columns differ) all work. */
 #include "common.h"
+#include "resque/bounds.h"
+#include "resque/carbon.h"
 #include "resque/csv.h"
 #include "resque/import.h"
 #include "resque/meter.h"
@@ -81,15 +83,58 @@ static int number(double *out, const char *s, const char *name, size_t line, con
 			return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is empty", name, line, col);
 		return 0;
 	}
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	while (*end == ' ')
-		end++;
-	if (errno == ERANGE || *end || !isfinite(v) || v < 0)
+	char tmp[64];
+	size_t n = strlen(s);
+	double v;
+	while (n && s[n - 1] == ' ')
+		n--;
+	/* decimal only: strtod would also take "0x10", "inf", "nan" */
+	if (n >= sizeof(tmp) || (memcpy(tmp, s, n), tmp[n] = '\0', rq_bound_parse_decimal(&v, tmp)) || v < 0)
 		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is not a number >= 0: '%.40s'",
 				    name, line, col, s);
 	*out = v;
+	return 0;
+}
+
+/* The plausible-range quantity of a number column. */
+static const char *quantity_of(int c)
+{
+	switch (c) {
+	case C_DURATION: return "duration_s";
+	case C_EMISSIONS: return "carbon_kg";
+	case C_PUE: return "pue";
+	default: return "energy_kwh";
+	}
+}
+
+/* Bounds, names, dates and the country of one parsed row. */
+static int check_row(const rq_cc_run *row, double *const *num, const char *name, size_t line)
+{
+	char where[300];
+	int y, mo, d, err = 0;
+	const rq_region *reg;
+
+	snprintf(where, sizeof(where), "%s: line %zu", name, line);
+	for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
+		double v = *num[c - FIRST_NUMBER];
+		if (!isnan(v) && (err = rq_bound_check(quantity_of(c), v, where)))
+			return err;
+	}
+	if ((err = rq_bound_name(row->run_id, "run_id", where)) ||
+	    (err = rq_bound_name(row->project_name, "project_name", where)))
+		return err;
+	if (row->timestamp[0]) {
+		if (sscanf(row->timestamp, "%4d-%2d-%2d", &y, &mo, &d) != 3)
+			return rq_error_set(RQ_EINVALID, "%s: timestamp '%.40s' is not an ISO-8601 date", where,
+					    row->timestamp);
+		if ((err = rq_bound_date(y, mo, d, row->timestamp, where)))
+			return err;
+	}
+	if (row->country_iso_code[0] && rq_carbon_lookup(&reg, row->country_iso_code)) {
+		rq_error_clear();
+		return rq_error_set(RQ_EINVALID, "%s: country_iso_code '%.40s' is not a known country code", where,
+				    row->country_iso_code);
+	}
 	return 0;
 }
 
@@ -112,6 +157,8 @@ int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const 
 		goto done;
 	}
 	nheader = nf;
+	if ((err = rq_csv_header_check(csv, nf, f)))
+		goto done;
 	for (int c = 0; c < C_COUNT; c++) {
 		col[c] = rq_csv_column_any(nf, f, column_names[c]);
 		if (col[c] < 0 && required(c)) {
@@ -151,6 +198,8 @@ int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const 
 				goto done;
 		}
 		row.line = line;
+		if ((err = check_row(&row, num, name, line)))
+			goto done;
 
 		size_t i;
 		for (i = 0; i < out->n; i++)

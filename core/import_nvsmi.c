@@ -1,6 +1,7 @@
 /* Import an nvidia-smi power log (--query-gpu=...,power.draw --format=csv):
  * integrate each GPU's power over its timestamps, sum the GPUs. */
 #include "common.h"
+#include "resque/bounds.h"
 #include "resque/csv.h"
 #include "resque/import.h"
 #include "resque/meter.h"
@@ -68,6 +69,8 @@ int rq_nvsmi_parse_time(double *out, const char *s)
 	}
 	if (*p)
 		return rq_error_set(RQ_EINVALID, "'%.40s' is not a timestamp", s);
+	if (rq_bound_date(y, mo, d, s, NULL))
+		return RQ_EINVALID;
 	*out = (double)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
 			mi * 60 + sec) + frac;
 	return 0;
@@ -79,16 +82,19 @@ static int parse_watts(double *out, const char *s)
 {
 	if (*s == '[' || !strcmp(s, "N/A"))
 		return 0;
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
+	char tmp[64];
+	size_t n = strlen(s);
+	double v;
+	if (n && s[n - 1] == 'W')
+		n--;
+	while (n && s[n - 1] == ' ')
+		n--;
+	/* decimal only: strtod would also take "0x10", "inf", "nan" */
+	if (n >= sizeof(tmp))
 		return -1;
-	while (*end == ' ')
-		end++;
-	if (*end == 'W')
-		end++;
-	if (*end)
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if (rq_bound_parse_decimal(&v, tmp) || v < 0)
 		return -1;
 	*out = v;
 	return 1;
@@ -118,6 +124,8 @@ int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const ch
 		goto done;
 	}
 	nheader = nf;
+	if ((err = rq_csv_header_check(csv, nf, f)))
+		goto done;
 	long c_time = rq_csv_column(nf, f, "timestamp");
 	long c_power = rq_csv_column(nf, f, "power.draw");
 	long c_name = rq_csv_column(nf, f, "name");
@@ -197,6 +205,10 @@ int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const ch
 			out->nskipped++;
 			continue;
 		}
+		if (rq_bound_check("power_w", w, NULL)) {
+			err = rq_error_prefix(RQ_EINVALID, "%s: line %zu: a sample of one GPU: ", name, line);
+			goto done;
+		}
 		if (w > out->max_w)
 			out->max_w = w;
 		out->gpus[g].nsamples++;
@@ -224,9 +236,29 @@ int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const ch
 	if (out->nskipped)
 		rq_buf_printf(&out->warnings, "%s: %zu rows without a power reading ([N/A]) skipped\n",
 			      name, out->nskipped);
-	for (size_t g = 0; g < out->ngpus; g++)
+	size_t most = 0;
+	for (size_t g = 0; g < out->ngpus; g++) {
 		out->joules += out->gpus[g].joules;
+		if (out->gpus[g].nsamples > most)
+			most = out->gpus[g].nsamples;
+	}
 	out->duration_s = t_max - t_min;
+	if (most < 2) {
+		err = rq_error_set(RQ_EINVALID,
+				   "%s: a single power sample per GPU: energy needs at least two samples over a positive duration",
+				   name);
+		goto done;
+	}
+	if (!(out->duration_s > 0)) {
+		err = rq_error_set(RQ_EINVALID,
+				   "%s: the log spans no time (every sample at %s): energy needs a positive duration",
+				   name, out->start);
+		goto done;
+	}
+	rq_buf_printf(&key, "%s: from %s to %s", name, out->start, out->end);
+	if ((err = rq_bound_check("duration_s", out->duration_s, key.ptr)) ||
+	    (err = rq_bound_check("energy_kwh", out->joules / 3.6e6, name)))
+		goto done;
 done:
 	free(ser);
 	rq_buf_release(&prev_ts);

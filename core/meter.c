@@ -3,7 +3,10 @@
 #include "common.h"
 #include "meter_int.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,4 +283,222 @@ void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m)
 	for (size_t i = 0; i < m->nsrc; i++)
 		if (m->src[i]->estimated)
 			rq_meter_estimate_info_of(out, m->src[i]);
+}
+
+/* --- a cgroup v2 for the command's whole tree ------------------------- */
+
+struct rq_cgroup {
+	rq_buf dir;    /* .../resque-run-PID */
+	rq_buf parent; /* the cgroup resque itself is in */
+};
+
+/* The cgroup v2 directory of the calling process: the cgroup2 mount of
+ * /proc/self/mountinfo (mounted at its root) + the "0::PATH" line of
+ * /proc/self/cgroup. */
+static int cgroup_self_dir(rq_buf *out)
+{
+	rq_buf text = RQ_BUF_INIT;
+	const char *mnt = NULL;
+	size_t mntlen = 0;
+	int err;
+
+	rq_buf_reset(out);
+	if ((err = rq_meter_read_small(&text, "/proc/self/mountinfo")))
+		goto done;
+	for (char *line = text.ptr; *line;) {
+		size_t len = strcspn(line, "\n");
+		char *sep = strstr(line, " - cgroup2 ");
+		if (sep && sep < line + len) {
+			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+			char *f = line;
+			for (int i = 0; i < 3 && f; i++) {
+				f = memchr(f, ' ', (size_t)(line + len - f));
+				if (f)
+					f++;
+			}
+			if (f && f[0] == '/' && f[1] == ' ') {
+				mnt = f + 2;
+				mntlen = strcspn(mnt, " ");
+				break;
+			}
+		}
+		line += len + (line[len] == '\n');
+	}
+	if (!mnt) {
+		err = rq_error_set(RQ_EUNSUPPORTED, "no cgroup v2 hierarchy is mounted");
+		goto done;
+	}
+	rq_buf_put(out, mnt, mntlen);
+	if ((err = rq_meter_read_small(&text, "/proc/self/cgroup")))
+		goto done;
+	const char *p = strstr(text.ptr, "0::");
+	if (!p || (p != text.ptr && p[-1] != '\n')) {
+		err = rq_error_set(RQ_EUNSUPPORTED, "/proc/self/cgroup: not in a cgroup v2 hierarchy");
+		goto done;
+	}
+	p += 3;
+	size_t plen = strcspn(p, "\n");
+	if (plen > 1)
+		rq_buf_put(out, p, plen);
+done:
+	rq_buf_release(&text);
+	return err;
+}
+
+/* Remove the empty cgroups of runs whose resque was killed. */
+static void cgroup_sweep(const char *parent)
+{
+	DIR *d = opendir(parent);
+	rq_buf p = RQ_BUF_INIT;
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (strncmp(de->d_name, "resque-run-", 11))
+			continue;
+		char *end;
+		long pid = strtol(de->d_name + 11, &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != ESRCH))
+			continue;
+		if (kill((pid_t)pid, 0) == 0)
+			continue; /* its resque still runs */
+		rq_buf_reset(&p);
+		rq_buf_printf(&p, "%s/%s", parent, de->d_name);
+		rmdir(p.ptr); /* fails while a process is left in it */
+	}
+	closedir(d);
+	rq_buf_release(&p);
+}
+
+int rq_cgroup_create(rq_cgroup **out)
+{
+	rq_cgroup *cg = rq_xcalloc(1, sizeof(*cg));
+	const char *env = getenv("RESQUE_CGROUP");
+	int err;
+
+	*out = NULL;
+	rq_buf_init(&cg->dir);
+	rq_buf_init(&cg->parent);
+	if (env && !strcmp(env, "off")) {
+		err = rq_error_set(RQ_EUNSUPPORTED, "cgroups are turned off (RESQUE_CGROUP=off)");
+		goto done;
+	}
+	if ((err = cgroup_self_dir(&cg->parent)))
+		goto done;
+	cgroup_sweep(cg->parent.ptr);
+	rq_buf_printf(&cg->dir, "%s/resque-run-%ld", cg->parent.ptr, (long)getpid());
+	if (mkdir(cg->dir.ptr, 0755) < 0 && errno != EEXIST) {
+		err = rq_error_set(RQ_EUNSUPPORTED, "%s: cannot create a cgroup: %s", cg->dir.ptr,
+				   strerror(errno));
+		goto done;
+	}
+	rq_buf tmp = RQ_BUF_INIT;
+	rq_buf_printf(&tmp, "%s/cpu.stat", cg->dir.ptr);
+	bool ok = access(tmp.ptr, R_OK) == 0;
+	rq_buf_reset(&tmp);
+	rq_buf_printf(&tmp, "%s/cgroup.procs", cg->dir.ptr);
+	ok = ok && access(tmp.ptr, W_OK) == 0;
+	rq_buf_release(&tmp);
+	if (!ok) {
+		err = rq_error_set(RQ_EUNSUPPORTED, "%s: no cpu.stat or cgroup.procs not writable",
+				   cg->dir.ptr);
+		rmdir(cg->dir.ptr);
+		goto done;
+	}
+	*out = cg;
+	cg = NULL;
+done:
+	if (cg) {
+		rq_buf_release(&cg->dir);
+		rq_buf_release(&cg->parent);
+		free(cg);
+	}
+	return err;
+}
+
+const char *rq_cgroup_path(const rq_cgroup *cg)
+{
+	return cg->dir.ptr;
+}
+
+int rq_cgroup_procs_fd(const rq_cgroup *cg)
+{
+	rq_buf p = RQ_BUF_INIT;
+	rq_buf_printf(&p, "%s/cgroup.procs", cg->dir.ptr);
+	int fd = open(p.ptr, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = rq_error_set(RQ_EIO, "%s: %s", p.ptr, strerror(errno));
+	rq_buf_release(&p);
+	return fd;
+}
+
+int rq_cgroup_join(int fd)
+{
+	/* async-signal-safe: called in a child between fork and exec */
+	char buf[24];
+	size_t i = sizeof(buf);
+	unsigned long pid = (unsigned long)getpid();
+	do
+		buf[--i] = (char)('0' + pid % 10);
+	while ((pid /= 10) && i > 0);
+	return write(fd, buf + i, sizeof(buf) - i) == (ssize_t)(sizeof(buf) - i) ? 0 : -1;
+}
+
+int rq_cgroup_cpu_seconds(double *out, const rq_cgroup *cg)
+{
+	rq_buf p = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	int err;
+	*out = 0;
+	rq_buf_printf(&p, "%s/cpu.stat", cg->dir.ptr);
+	if (!(err = rq_meter_read_small(&text, p.ptr))) {
+		const char *u = strstr(text.ptr, "usage_usec ");
+		if (u && (u == text.ptr || u[-1] == '\n'))
+			*out = strtod(u + 11, NULL) * 1e-6;
+		else
+			err = rq_error_set(RQ_EINVALID, "%s: no usage_usec", p.ptr);
+	}
+	rq_buf_release(&p);
+	rq_buf_release(&text);
+	return err;
+}
+
+size_t rq_cgroup_nprocs(const rq_cgroup *cg)
+{
+	rq_buf p = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	size_t n = 0;
+	rq_buf_printf(&p, "%s/cgroup.procs", cg->dir.ptr);
+	if (rq_meter_read_small(&text, p.ptr) == 0)
+		for (const char *s = text.ptr; *s; s++)
+			n += *s == '\n';
+	rq_buf_release(&p);
+	rq_buf_release(&text);
+	return n;
+}
+
+void rq_cgroup_free(rq_cgroup *cg)
+{
+	if (!cg)
+		return;
+	/* processes left behind (daemons) go back to resque's own cgroup so
+	 * that the run's can be removed */
+	rq_buf p = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	rq_buf_printf(&p, "%s/cgroup.procs", cg->dir.ptr);
+	if (rq_meter_read_small(&text, p.ptr) == 0 && text.len) {
+		rq_buf_reset(&p);
+		rq_buf_printf(&p, "%s/cgroup.procs", cg->parent.ptr);
+		int fd = open(p.ptr, O_WRONLY | O_CLOEXEC);
+		for (char *s = text.ptr; fd >= 0 && *s;) {
+			size_t len = strcspn(s, "\n");
+			ssize_t w = write(fd, s, len);
+			RQ_UNUSED(w);
+			s += len + (s[len] == '\n');
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	rmdir(cg->dir.ptr);
+	rq_buf_release(&p);
+	rq_buf_release(&text);
+	rq_buf_release(&cg->dir);
+	rq_buf_release(&cg->parent);
+	free(cg);
 }

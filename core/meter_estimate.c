@@ -35,6 +35,8 @@ struct estimate {
 	struct proc_row *rows;
 	size_t caprows;
 	double ru0;           /* RUSAGE_CHILDREN seconds at start */
+	const rq_cgroup *cg;  /* the command's cgroup, when there is one */
+	double cg0;           /* its CPU seconds at start */
 	double mem_w, prev_t; /* memory power at the last sample */
 	double mem_j;
 	double tick_s;
@@ -296,6 +298,10 @@ static void update(struct estimate *e, double now, bool first)
 	for (size_t i = 0; i < e->nseen; i++)
 		ticks += e->seen[i].ticks;
 	e->info.cpu_seconds = (double)ticks * e->tick_s;
+	/* the cgroup also holds what left the tree (daemons) */
+	double cg;
+	if (e->cg && rq_cgroup_cpu_seconds(&cg, e->cg) == 0 && cg - e->cg0 > e->info.cpu_seconds)
+		e->info.cpu_seconds = cg - e->cg0;
 	e->base.domains[0].joules = e->info.cpu_seconds * e->info.watts_per_cpu;
 	e->base.domains[1].joules = e->mem_j;
 }
@@ -304,6 +310,8 @@ static int est_start(struct rq_meter_source *s, double now)
 {
 	struct estimate *e = (struct estimate *)s;
 	e->ru0 = children_cpu_seconds();
+	if (e->cg && rq_cgroup_cpu_seconds(&e->cg0, e->cg) < 0)
+		e->cg = NULL;
 	update(e, now, true);
 	return 0;
 }
@@ -411,6 +419,7 @@ int rq_meter_estimate_open(struct rq_meter_source **out, const rq_meter_opts *op
 	e->root = opts->pid > 0 ? opts->pid : getpid();
 	e->exclude_root = opts->pid <= 0;
 	e->reaps = opts->reaps_tree;
+	e->cg = opts->cgroup;
 	long tck = sysconf(_SC_CLK_TCK);
 	e->tick_s = 1.0 / (double)(tck > 0 ? tck : 100);
 	long page = sysconf(_SC_PAGESIZE);

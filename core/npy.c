@@ -255,6 +255,11 @@ int rq_npy_parse(rq_array *a, const uint8_t *buf, size_t len)
 	c.start = c.p = (const char *)buf + off;
 	c.end = c.p + hlen;
 	c.name = a->name;
+	/* the header is text: a NUL would cut a key or descr short unseen */
+	const char *nul = memchr(c.p, '\0', hlen);
+	if (nul)
+		return rq_error_set(RQ_EINVALID, "%s: malformed .npy header: a NUL byte at byte %zu", a->name,
+				    off + (size_t)(nul - c.p));
 	if ((err = parse_dict(&c, &h)) || (err = parse_descr(a, h.descr)) ||
 	    (err = rq_array_set_shape(a, h.dims, h.ndim)))
 		return err;

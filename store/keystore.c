@@ -185,10 +185,20 @@ int rq_keystore_load(rq_key **out, const char *id, const char *passphrase)
 	*out = NULL;
 	if ((err = rq_keystore_resolve(full, id)))
 		return err;
+	/* as ssh does: a key others can read or replace is refused, with the
+	 * command that fixes it */
+	if ((err = rq_keystore_dir(&p)))
+		goto done;
+	if (stat(p.ptr, &st) == 0 && (st.st_mode & 077)) {
+		err = rq_error_set(RQ_EINVALID, "%s: key directory is accessible by group or others (mode %03o); run: chmod 700 %s",
+				   p.ptr, (unsigned)(st.st_mode & 0777), p.ptr);
+		goto done;
+	}
+	rq_buf_reset(&p);
 	key_path(&p, full, "key");
 	if (stat(p.ptr, &st) == 0 && (st.st_mode & 077)) {
-		err = rq_error_set(RQ_EINVALID, "%s: secret key is readable by others (mode %03o); run chmod 600",
-				   p.ptr, (unsigned)(st.st_mode & 0777));
+		err = rq_error_set(RQ_EINVALID, "%s: secret key is readable by others or writable by them (mode %03o); run: chmod 600 %s",
+				   p.ptr, (unsigned)(st.st_mode & 0777), p.ptr);
 		goto done;
 	}
 	if ((err = rq_file_read(&text, p.ptr)))

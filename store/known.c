@@ -526,6 +526,38 @@ done:
 	return err;
 }
 
+int rq_known_read_leaves(rq_hash **out, const rq_known *k)
+{
+	rq_buf path = RQ_BUF_INIT, data = RQ_BUF_INIT;
+	size_t need;
+	int err;
+
+	*out = NULL;
+	if (!valid_repository(k->repository) || k->size > SIZE_MAX / RQ_HASH_LEN) {
+		err = rq_error_set(RQ_EINVALID, "repository %s: %" PRIu64 " leaves cannot be read", k->repository,
+				   k->size);
+		goto done;
+	}
+	need = (size_t)k->size * RQ_HASH_LEN;
+	if ((err = leaves_path(&path, k->repository)))
+		goto done;
+	if (need && (err = rq_file_read(&data, path.ptr))) {
+		err = rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), FIX);
+		goto done;
+	}
+	if (data.len < need) {
+		err = rq_error_set(RQ_EINVALID, "%s: holds %zu leaf hashes, fewer than the %" PRIu64
+				   " recorded in known_ledgers (%s)", path.ptr, data.len / RQ_HASH_LEN, k->size, FIX);
+		goto done;
+	}
+	*out = rq_xmalloc(need ? need : 1);
+	memcpy(*out, data.ptr, need);
+done:
+	rq_buf_release(&data);
+	rq_buf_release(&path);
+	return err;
+}
+
 int rq_known_compare(uint64_t *at, const rq_known *k, const rq_hash *kleaves, const char *genesis,
 		     const rq_hash *leaves, uint64_t n)
 {

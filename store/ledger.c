@@ -7,7 +7,10 @@
 #include "parallel_int.h"
 
 #include <fcntl.h>
+#include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sodium.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -294,6 +297,110 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* ---- leftovers of killed writers ---- */
+
+/* A temporary file this old has no live writer, whatever its pid says
+ * (the pid may have been reused, or belong to another host). */
+#define STALE_AFTER (60 * 60)
+
+/* The file `name` is PREFIX followed by a pid: true when that process is
+ * gone (or the file is older than STALE_AFTER). */
+static bool stale_pid_file(const char *name, const char *prefix, const struct stat *st)
+{
+	size_t plen = strlen(prefix);
+	const char *digits = name + plen;
+	long pid = 0;
+
+	if (strncmp(name, prefix, plen) != 0 || !*digits || strlen(digits) > 9)
+		return false;
+	for (const char *p = digits; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		pid = pid * 10 + (*p - '0');
+	}
+	if (pid <= 0 || pid == (long)getpid())
+		return false;
+	if (time(NULL) - st->st_mtime > STALE_AFTER)
+		return true;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* `DIR.tmp-PID` beside the repository DIR, left by a killed init. */
+static void clean_init_leftovers(const char *resque_dir)
+{
+	rq_buf parent = RQ_BUF_INIT, prefix = RQ_BUF_INIT, path = RQ_BUF_INIT;
+	const char *slash = strrchr(resque_dir, '/');
+	DIR *d = NULL;
+	struct dirent *de;
+
+	if (slash)
+		rq_buf_put(&parent, resque_dir, (size_t)(slash - resque_dir) + (slash == resque_dir));
+	else
+		rq_buf_puts(&parent, ".");
+	rq_buf_printf(&prefix, "%s.tmp-", slash ? slash + 1 : resque_dir);
+	if (!(d = opendir(parent.ptr)))
+		goto done;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (strncmp(de->d_name, prefix.ptr, prefix.len) != 0)
+			continue;
+		rq_buf_reset(&path);
+		rq_buf_printf(&path, "%s/%s", parent.ptr, de->d_name);
+		if (lstat(path.ptr, &st) == 0 && S_ISDIR(st.st_mode) && stale_pid_file(de->d_name, prefix.ptr, &st))
+			nftw(path.ptr, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+done:
+	if (d)
+		closedir(d);
+	rq_buf_release(&parent);
+	rq_buf_release(&prefix);
+	rq_buf_release(&path);
+}
+
+/* Under the writers' flock, what a writer killed part-way left behind:
+ * git's lock of the ledger branch (only a resque writer under this flock
+ * takes it, so nobody holds it now), libgit2's temporary loose objects
+ * (objects/tmp_object_git2_*: only appends write objects, under this
+ * flock), temporary files of atomic writes (NAME.tmp.PID) whose process is
+ * gone, and a killed init's directory beside the repository. Best effort:
+ * a file that cannot be removed is left for the next time. */
+static void clean_leftovers(rq_ledger *l)
+{
+	rq_buf path = RQ_BUF_INIT;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	rq_buf_printf(&path, "%s/%s.lock", l->dir, RQ_LEDGER_REF);
+	unlink(path.ptr);
+	rq_buf_reset(&path);
+	rq_buf_printf(&path, "%s/objects", l->dir);
+	if ((d = opendir(path.ptr))) {
+		while ((de = readdir(d))) {
+			if (strncmp(de->d_name, "tmp_object_git2_", 16) != 0)
+				continue;
+			rq_buf_reset(&path);
+			rq_buf_printf(&path, "%s/objects/%s", l->dir, de->d_name);
+			unlink(path.ptr);
+		}
+		closedir(d);
+	}
+	if ((d = opendir(l->dir))) {
+		while ((de = readdir(d))) {
+			const char *t = strstr(de->d_name, ".tmp.");
+			struct stat st;
+			if (!t)
+				continue;
+			rq_buf_reset(&path);
+			rq_buf_printf(&path, "%s/%s", l->dir, de->d_name);
+			if (lstat(path.ptr, &st) == 0 && S_ISREG(st.st_mode) && stale_pid_file(t, ".tmp.", &st))
+				unlink(path.ptr);
+		}
+		closedir(d);
+	}
+	clean_init_leftovers(l->dir);
+	rq_buf_release(&path);
+}
+
 int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer)
 {
 	rq_buf tmp = RQ_BUF_INIT;
@@ -307,6 +414,7 @@ int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer
 	*out = NULL;
 	if (rq_path_exists(resque_dir))
 		return rq_error_set(RQ_EEXISTS, "%s: a repository exists already", resque_dir);
+	clean_init_leftovers(resque_dir);
 	/* Build it beside the final place and rename: no half-made repository. */
 	rq_buf_printf(&tmp, "%s.tmp-%ld", resque_dir, (long)getpid());
 	l = ledger_new(tmp.ptr);
@@ -371,8 +479,10 @@ int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *ke
 		return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rq_entry *e = NULL;
-		if (rq_entry_parse(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)))
+		if (rq_entry_parse(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))) {
+			rq_error_clear();
 			continue;
+		}
 		const json_t *k = strcmp(e->type, "init") == 0 ? json_object_get(e->body, "key") : e->body;
 		const char *action = strcmp(e->type, "init") == 0 ? "add" : rq_json_str(k, "action", "");
 		if (strcmp(rq_json_str(k, "id", ""), keyid) == 0) {
@@ -389,7 +499,6 @@ int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *ke
 	if (rc != SQLITE_DONE)
 		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
 	sqlite3_finalize(st);
-	rq_error_clear();
 	if (!err && !found)
 		err = rq_error_set(RQ_ENOTFOUND, "key %s is not a signer of this ledger", keyid);
 	return err;
@@ -532,6 +641,7 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 		json_decref(body);
 		goto done;
 	}
+	clean_leftovers(l);
 	if ((err = tip_oid(&tip, &found, l))) {
 		json_decref(body);
 		goto done;
@@ -695,10 +805,15 @@ int rq_ledger_lookup(rq_entry **out, rq_ledger *l, const char *ref, const char *
 		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 2);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
 		seq = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
 	sqlite3_finalize(st);
 	st = NULL;
+	if (err)
+		return err;
 	/* ...then a unique prefix of an entry id. */
 	if (seq < 0 && len >= 4 && len <= 64 && rq_is_hex(ref, len)) {
 		char low[65];
@@ -727,7 +842,11 @@ int rq_ledger_lookup(rq_entry **out, rq_ledger *l, const char *ref, const char *
 			seq = sqlite3_column_int64(st, 0);
 			matches++;
 		}
+		if (rc != SQLITE_DONE)
+			err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
 		sqlite3_finalize(st);
+		if (err)
+			return err;
 		if (matches > 1)
 			return rq_error_set(RQ_EAMBIGUOUS, "'%s' matches several entries; give more digits", ref);
 	}

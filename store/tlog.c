@@ -193,11 +193,13 @@ static bool index_leaves_are(rq_ledger *l, const rq_hash *want, uint64_t n)
 	return ok && i == n;
 }
 
-/* Does the memory (k, kleaves) still describe this ledger of n entries?
- * The cheap check: its genesis, index.db's leaf hashes and the tip entry
- * as git holds it. Index.db and git agree at the tip, and the tip's hash
- * chain pins every earlier entry, so a memory that matches both is the
- * ledger's; anything else goes to the full verification. */
+/* Does the memory (k, kleaves: the leaves as read, unchecked) still
+ * describe this ledger of n entries? The cheap check: its genesis,
+ * index.db's leaf hashes, and the tip entry as git holds it (index.db and
+ * git agree at the tip, whose hash chain pins every earlier entry). The
+ * roots themselves never come from these leaves but from the remembered
+ * root (vouch_root), so leaves that lie can only send us to the full
+ * verification. */
 static bool memory_holds(rq_ledger *l, const rq_known *k, const rq_hash *kleaves, uint64_t n)
 {
 	rq_entry *g = NULL, *t = NULL;
@@ -242,42 +244,50 @@ static int not_verified(const rq_verify_report *r)
 	return rq_error_set(RQ_EINTEGRITY, "the ledger does not verify (run 'resque verify'): %s", p->message);
 }
 
-/* Leaf hashes of at least the first `need` entries, each of an entry that
- * verified: verify's memory when it covers them and still describes the
- * ledger (memory_holds), else a full verification, remembered as verify
- * remembers it. *root_all gets the root of all *n leaves when it comes for
- * free (*have_root). The caller frees *out. */
-static int vouched_leaves(rq_hash **out, uint64_t *n, rq_hash root_all, bool *have_root, rq_ledger *l,
-			  uint64_t need)
+/* What vouches for roots: verify's memory (warm: the remembered root of
+ * k.size entries, smaller roots through index.db checked by consistency
+ * proofs against it), or a verification just run (cold: every perfect
+ * subtree of the verified leaves, in memory). */
+struct vouch {
+	bool warm;
+	rq_known k;
+	rq_merkle_levels t;
+	uint64_t n; /* entries vouched for */
+};
+
+static void vouch_release(struct vouch *v)
+{
+	rq_merkle_levels_release(&v->t);
+	memset(v, 0, sizeof(*v));
+	rq_merkle_levels_init(&v->t);
+}
+
+static int vouch_open(struct vouch *v, rq_ledger *l, uint64_t need, bool cold)
 {
 	rq_buf repo = RQ_BUF_INIT, warning = RQ_BUF_INIT;
 	rq_verify_report vr;
-	rq_known k;
-	rq_hash *kleaves = NULL;
-	uint64_t size = rq_ledger_size(l);
+	rq_hash *leaves = NULL;
+	uint64_t size = rq_ledger_size(l), n = 0;
 	const char *why = "no record of an earlier verify";
-	int err;
+	int err = 0;
 
-	*out = NULL;
-	*n = 0;
-	*have_root = false;
 	memset(&vr, 0, sizeof(vr));
-	memset(&k, 0, sizeof(k));
-	if (rq_ledger_repository_id(&repo, l) == 0 && rq_known_id_valid(repo.ptr)) {
-		err = rq_known_get(&k, &kleaves, repo.ptr);
+	vouch_release(v);
+	if (!cold && rq_ledger_repository_id(&repo, l) == 0 && rq_known_id_valid(repo.ptr)) {
+		err = rq_known_get(&v->k, NULL, repo.ptr);
 		if (err && err != RQ_ENOTFOUND)
 			goto done; /* a corrupt memory: verify refuses too */
-		if (!err && k.size >= need && memory_holds(l, &k, kleaves, size)) {
-			*out = kleaves;
-			*n = k.size;
-			memcpy(root_all, k.root, RQ_HASH_LEN);
-			*have_root = true;
-			kleaves = NULL;
+		if (!err && v->k.size >= need && v->k.size <= size && rq_known_read_leaves(&leaves, &v->k) == 0 &&
+		    memory_holds(l, &v->k, leaves, size)) {
+			v->warm = true;
+			v->n = v->k.size;
 			goto done;
 		}
 		if (!err)
-			why = k.size < need ? "the last verify saw fewer entries"
-					    : "the ledger or index.db changed since the last verify";
+			why = v->k.size < need ? "the last verify saw fewer entries"
+					       : "the ledger or index.db changed since the last verify";
+	} else if (cold) {
+		why = "index.db disagrees with what verify remembered";
 	}
 	rq_error_clear();
 	err = 0;
@@ -287,57 +297,86 @@ static int vouched_leaves(rq_hash **out, uint64_t *n, rq_hash root_all, bool *ha
 		err = not_verified(&vr);
 		goto done;
 	}
-	if (err || (err = rq_known_remember(out, n, NULL, &warning, l)))
+	free(leaves);
+	leaves = NULL;
+	if (err || (err = rq_known_remember(&leaves, &n, NULL, &warning, l)))
 		goto done;
 	if (warning.len)
 		notice("%s", warning.ptr);
-	if (*n < need)
+	if (n < need) {
 		err = rq_error_set(RQ_EINTEGRITY, "%s/index.db: holds %" PRIu64 " entries of the ledger's %" PRIu64
-				   " (run 'resque reindex')", l->dir, *n, size);
-done:
-	if (err) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
+				   " (run 'resque reindex')", l->dir, n, size);
+		goto done;
 	}
+	for (uint64_t i = 0; i < n; i++)
+		rq_merkle_levels_append(&v->t, leaves[i]);
+	v->n = n;
+done:
+	if (err)
+		vouch_release(v);
 	rq_verify_report_release(&vr);
-	free(kleaves);
+	free(leaves);
 	rq_buf_release(&warning);
 	rq_buf_release(&repo);
 	return err;
 }
 
+/* The root of `size` <= v->n entries. Warm, a size short of the
+ * remembered one comes from index.db with a consistency proof checked
+ * against the remembered root: *stale when index.db cannot give one that
+ * holds (then only a full verification can vouch). */
+static int vouch_root(rq_hash out, bool *stale, struct vouch *v, rq_ledger *l, uint64_t size)
+{
+	struct node_reader r;
+	rq_hash proof[RQ_MERKLE_MAX_PROOF];
+	size_t np = 0;
+	int err;
+
+	*stale = false;
+	if (!v->warm)
+		return rq_merkle_root(out, size, rq_merkle_levels_node, &v->t);
+	if (size == v->k.size) {
+		memcpy(out, v->k.root, RQ_HASH_LEN);
+		return 0;
+	}
+	if ((err = reader_open(&r, l)) == 0 && (err = rq_merkle_root(out, size, node_from_db, &r)) == 0)
+		err = rq_merkle_consistency_proof(proof, &np, size, v->k.size, node_from_db, &r);
+	reader_close(&r);
+	if (err == RQ_EIO)
+		return err;
+	if (err || rq_merkle_verify_consistency(size, v->k.size, out, v->k.root, (const rq_hash *)proof, np))
+		*stale = true;
+	rq_error_clear();
+	return 0;
+}
+
 int rq_ledger_verified_roots(rq_hash *out, rq_ledger *l, const uint64_t *sizes, size_t count)
 {
-	rq_merkle_levels t;
-	rq_hash *leaves = NULL, root_all;
-	uint64_t n = 0, need = 0;
-	bool have_root = false, all_known = true;
+	struct vouch v;
+	uint64_t need = 0;
+	bool stale = false;
 	int err = 0;
 
-	rq_merkle_levels_init(&t);
+	memset(&v, 0, sizeof(v));
+	rq_merkle_levels_init(&v.t);
 	for (size_t i = 0; i < count; i++) {
 		if ((err = check_size(l, sizes[i])))
 			goto done;
 		if (sizes[i] > need)
 			need = sizes[i];
 	}
-	if ((err = vouched_leaves(&leaves, &n, root_all, &have_root, l, need)))
+	if ((err = vouch_open(&v, l, need, false)))
 		goto done;
-	for (size_t i = 0; i < count; i++)
-		all_known = all_known && have_root && sizes[i] == n;
-	if (all_known) { /* rq_known_get checked that the leaves hash to it */
-		for (size_t i = 0; i < count; i++)
-			memcpy(out[i], root_all, RQ_HASH_LEN);
-		goto done;
+	for (size_t i = 0; i < count && !err && !stale; i++)
+		err = vouch_root(out[i], &stale, &v, l, sizes[i]);
+	if (!err && stale) {
+		if ((err = vouch_open(&v, l, need, true)))
+			goto done;
+		for (size_t i = 0; i < count && !err; i++)
+			err = vouch_root(out[i], &stale, &v, l, sizes[i]);
 	}
-	for (uint64_t i = 0; i < need; i++)
-		rq_merkle_levels_append(&t, leaves[i]);
-	for (size_t i = 0; i < count && !err; i++)
-		err = rq_merkle_root(out[i], sizes[i], rq_merkle_levels_node, &t);
 done:
-	rq_merkle_levels_release(&t);
-	free(leaves);
+	vouch_release(&v);
 	return err;
 }
 

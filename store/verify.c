@@ -211,11 +211,12 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 {
 	sqlite3_stmt *st = NULL;
 	size_t rows = 0;
+	int rc;
 	if (sqlite3_prepare_v2(l->db, "SELECT seq, id FROM entries ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
 		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
 		return;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 seq = sqlite3_column_int64(st, 0);
 		const char *id = (const char *)sqlite3_column_text(st, 1);
 		rows++;
@@ -224,6 +225,11 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 		else if (ids[seq][0] && strcmp(ids[seq], id) != 0)
 			problem(s->r, seq, ids[seq], "index.db disagrees with the ledger about entry %lld (run 'resque reindex')",
 				(long long)seq);
+	}
+	if (rc != SQLITE_DONE) {
+		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		sqlite3_finalize(st);
+		return;
 	}
 	sqlite3_finalize(st);
 	size_t good = 0;
@@ -385,7 +391,8 @@ static void merge_bad_sigs(rq_verify_report *r, size_t start, struct item *items
 		return;
 	size_t total = r->nproblems + bad, src = start, dst = start;
 	rq_problem *v = rq_xcalloc(total, sizeof(*v));
-	memcpy(v, r->problems, start * sizeof(*v));
+	if (start)
+		memcpy(v, r->problems, start * sizeof(*v));
 	for (size_t k = 0; k < n; k++) {
 		struct item *x = &items[k];
 		if (!x->deferred || x->sig_ok)

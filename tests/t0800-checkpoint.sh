@@ -108,4 +108,52 @@ test_expect_success 'a revoked key cannot sign a checkpoint' '
 	repo_state proj >after && compare before after
 '
 
+# ---- only verified entries are signed ----------------------------------------
+# A fresh $RESQUE_HOME with the signing keys: verify has never seen proj.
+fresh_home() { rm -rf "$SCRATCH/$1" && mkdir -p "$SCRATCH/$1" && cp -r "$RESQUE_HOME/keys" "$SCRATCH/$1/"; }
+
+test_expect_success 'no record of an earlier verify: checkpoint verifies first, says so, remembers' '
+	git config --file proj/.resque/config resque.signingkey "$other" &&
+	n=$(git --git-dir=proj/.resque rev-list --count ledger) && test "$n" = 9 &&
+	fresh_home h1 && repo_state proj >before &&
+	RESQUE_HOME="$SCRATCH/h1" expect_success resque -C proj checkpoint && cp "$OUT" cp-h1 &&
+	test "$(cat "$ERR")" = "resque: verifying the ledger first (no record of an earlier verify)" &&
+	ref checkpoint proj/.resque cp-h1 "$SCRATCH/h1/keys/$other.pub" >ref-h1 && grep -qx "ok $n" ref-h1 &&
+	id=$(sed -n "1s,^resque/,,p" cp-h1) &&
+	grep -q "^$id [0-9a-f]\{64\} $n $(sed -n 3p cp-h1)\$" "$SCRATCH/h1/known_ledgers" &&
+	test "$(wc -c <"$SCRATCH/h1/known/$id.leaves")" = $((n * 32)) &&
+	RESQUE_HOME="$SCRATCH/h1" expect_success resque -C proj checkpoint && compare cp-h1 "$OUT" &&
+	test ! -s "$ERR" &&
+	RESQUE_HOME="$SCRATCH/h1" expect_success resque -C proj checkpoint --size 5 &&
+	test ! -s "$ERR" && test "$(sed -n 3p "$OUT")" = "$(ref root proj/.resque 5)" &&
+	RESQUE_HOME="$SCRATCH/h1" expect_success resque -C proj verify &&
+	repo_state proj >after && compare before after
+'
+
+test_expect_success 'entries appended since the last verify: verified first again' '
+	RESQUE_HOME="$SCRATCH/h1" resque -C proj note -m ten >/dev/null &&
+	RESQUE_HOME="$SCRATCH/h1" expect_success resque -C proj checkpoint &&
+	test "$(cat "$ERR")" = "resque: verifying the ledger first (the last verify saw fewer entries)" &&
+	test "$(sed -n 2p "$OUT")" = 10 && test "$(sed -n 3p "$OUT")" = "$(ref root proj/.resque 10)" &&
+	RESQUE_HOME="$SCRATCH/h1" expect_success resque -C proj checkpoint && test ! -s "$ERR"
+'
+
+test_expect_success 'a ledger that does not verify: nothing is signed (exit 3), nothing remembered' '
+	cp -r proj bad && fresh_home h2 &&
+	RESQUE_HOME="$SCRATCH/stranger" expect_success resque key gen &&
+	rq-forge bad/.resque "$(ls "$SCRATCH"/stranger/keys/*.key)" "forged" &&
+	repo_state bad >before &&
+	RESQUE_HOME="$SCRATCH/h2" expect_error 3 "the ledger does not verify (run '"'"'resque verify'"'"'): entry 10 (" resque -C bad checkpoint &&
+	test ! -s "$OUT" && test "$(wc -l <"$ERR")" = 2 &&
+	RESQUE_HOME="$SCRATCH/h2" expect_failure 3 resque -C bad checkpoint --size 3 && test ! -s "$OUT" &&
+	test ! -e "$SCRATCH/h2/known_ledgers" &&
+	(cd bad && RESQUE_HOME="$SCRATCH/h2" expect_failure 3 resque audit prove 2) && test ! -s "$OUT" &&
+	repo_state bad >after && compare before after
+'
+
+test_expect_success 'the help says what is signed' '
+	expect_success resque checkpoint --help &&
+	grep_out "Only a tree of verified entries is signed" && grep_out "reindex"
+'
+
 test_done

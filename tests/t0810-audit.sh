@@ -277,4 +277,95 @@ db.commit()" "$G/index.db" &&
 	expect_success resque -C proj reindex && expect_success resque -C proj verify
 '
 
+# ---- index.db is never vouched for ------------------------------------------
+# index.db (its `merkle` table included) is derived data anyone can edit
+# without the signing key: checkpoint must never sign, and audit prove
+# never hand out, a root or proof that is not of verified entries.
+F=fx/.resque
+# sql STATEMENT: run it on fx's index.db.
+sql() { "$PY" -c "import sqlite3,sys
+db = sqlite3.connect(sys.argv[1]); db.execute(sys.argv[2]); db.commit()" "$F/index.db" "$1"; }
+# forge_leaf FILE SEQ: write SHA-256(0x00 || FILE) into index.db as leaf SEQ.
+forge_leaf() { "$PY" -c "import hashlib,sqlite3,sys
+h = hashlib.sha256(b'\\x00' + open(sys.argv[2], 'rb').read()).digest()
+db = sqlite3.connect(sys.argv[1])
+db.execute('UPDATE merkle SET hash=? WHERE level=0 AND idx=?', (h, int(sys.argv[3])))
+db.commit()" "$F/index.db" "$1" "$2"; }
+# the memory verify keeps of fx, and its leaves
+fx_memory() { cat "$RESQUE_HOME/known_ledgers" "$RESQUE_HOME"/known/*.leaves 2>/dev/null | sha256sum; }
+NOTVERIFIED="the ledger does not verify (run 'resque verify'): index.db's Merkle tree disagrees with the ledger (run 'resque reindex')"
+EDITED="index.db: its Merkle tree disagrees with the verified ledger (run 'resque reindex')"
+
+test_expect_success 'setup: a ledger of six entries, never verified; an entry forged from entry 2' '
+	expect_success resque init fx && notes fx a b c d e &&
+	git --git-dir="$F" show ledger~3:entry >fx-e2.json &&
+	sed "s/\"message\":\"b\"/\"message\":\"FORGED\"/" fx-e2.json >fx-forged.json &&
+	! cmp -s fx-e2.json fx-forged.json && grep -q FORGED fx-forged.json &&
+	key=$(resque -C fx key export) && test -n "$key"
+'
+
+test_expect_success 'a forged leaf in index.db: checkpoint and prove refuse (exit 3), nothing signed, nothing changed' '
+	forge_leaf fx-forged.json 2 &&
+	repo_state fx >before && cp "$F/index.db" index.before && fx_memory >memory.before &&
+	expect_error 3 "$NOTVERIFIED" resque -C fx checkpoint && test ! -s "$OUT" &&
+	expect_error 3 "$NOTVERIFIED" resque -C fx checkpoint --size 3 && test ! -s "$OUT" &&
+	(cd fx && expect_error 3 "$NOTVERIFIED" resque audit prove 2) && test ! -s "$OUT" &&
+	(cd fx && expect_error 3 "$NOTVERIFIED" resque audit consistency 2 6) && test ! -s "$OUT" &&
+	repo_state fx >after && compare before after && cmp index.before "$F/index.db" &&
+	fx_memory >memory.after && compare memory.before memory.after
+'
+
+test_expect_success 'after reindex: the checkpoint is of the real entries, the forged entry fails its proof' '
+	expect_success resque -C fx reindex &&
+	resque -C fx checkpoint >fx-ck &&
+	(cd fx && resque audit prove 2) >fx-pr &&
+	(cd nowhere && expect_error 3 "fx-pr" resque audit check --key "$key" --checkpoint ../fx-ck --inclusion ../fx-pr --entry ../fx-forged.json) &&
+	(cd nowhere && expect_success resque audit check --key "$key" --checkpoint ../fx-ck --inclusion ../fx-pr --entry ../fx-e2.json) &&
+	grep_out "^ok: entry 2 " &&
+	"$PY" "$REF" root "$F" 6 >fx-want && sed -n 3p fx-ck >fx-got && compare fx-want fx-got
+'
+
+test_expect_success 'the same forgery with verify'"'"'s memory present: still refused' '
+	expect_success resque -C fx verify &&
+	forge_leaf fx-forged.json 2 && repo_state fx >before &&
+	expect_error 3 "$NOTVERIFIED" resque -C fx checkpoint && test ! -s "$OUT" &&
+	(cd fx && expect_error 3 "$NOTVERIFIED" resque audit prove 2) && test ! -s "$OUT" &&
+	repo_state fx >after && compare before after &&
+	expect_success resque -C fx reindex
+'
+
+test_expect_success 'an edited inner node (level 2): checkpoint refuses naming index.db; proofs through it are not printed' '
+	expect_success resque -C fx verify &&
+	sql "UPDATE merkle SET hash=zeroblob(32) WHERE level=2 AND idx=0" && repo_state fx >before &&
+	expect_error 3 "$EDITED" resque -C fx checkpoint && test ! -s "$OUT" &&
+	(cd fx && expect_error 3 "the inclusion proof of entry 5 in the tree of 6 entries does not verify against the root of the verified ledger" resque audit prove 5) &&
+	test ! -s "$OUT" && grep_err "run .resque reindex." &&
+	(cd fx && expect_error 3 "$NOTVERIFIED" resque audit consistency 4 6) && test ! -s "$OUT" &&
+	(cd fx && expect_success resque audit prove 1) && cp "$OUT" fx-pr1 &&
+	repo_state fx >after && compare before after &&
+	expect_success resque -C fx reindex && expect_success resque -C fx checkpoint && compare fx-ck "$OUT" &&
+	git --git-dir="$F" show ledger~4:entry >fx-e1.json &&
+	(cd nowhere && expect_success resque audit check --key "$key" --checkpoint ../fx-ck --inclusion ../fx-pr1 --entry ../fx-e1.json) &&
+	(cd fx && expect_success resque audit prove 5)
+'
+
+test_expect_success 'a deleted Merkle row: refused, naming index.db' '
+	sql "DELETE FROM merkle WHERE level=1 AND idx=2" && repo_state fx >before &&
+	expect_error 3 "$EDITED" resque -C fx checkpoint && test ! -s "$OUT" &&
+	expect_success resque -C fx reindex &&
+	sql "DELETE FROM merkle WHERE level=0 AND idx=3" &&
+	expect_error 3 "$NOTVERIFIED" resque -C fx checkpoint && test ! -s "$OUT" &&
+	(cd fx && expect_error 3 "$NOTVERIFIED" resque audit prove 3) && test ! -s "$OUT" &&
+	repo_state fx >after && compare before after &&
+	expect_success resque -C fx reindex && expect_success resque -C fx checkpoint && compare fx-ck "$OUT"
+'
+
+test_expect_success 'a ledger rolled back since verify saw it: refused' '
+	cp -r fx fxr && git --git-dir=fxr/.resque update-ref refs/heads/ledger "$(git --git-dir=fxr/.resque rev-parse ledger~2)" &&
+	repo_state fxr >before &&
+	expect_error 3 "ledger rolled back from 6 to 4 entries" resque -C fxr checkpoint && test ! -s "$OUT" &&
+	(cd fxr && expect_error 3 "ledger rolled back from 6 to 4 entries" resque audit prove 1) &&
+	repo_state fxr >after && compare before after
+'
+
 test_done

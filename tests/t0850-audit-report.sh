@@ -172,6 +172,15 @@ test_expect_success 'an HTML report must be exactly what resque writes: labels, 
 	expect_failure 3 resque audit report h4.html --key alice.pub
 '
 
+test_expect_success '-C on a copy of the repository rolled back, or with an edited Merkle cache, fails' '
+	cp -r p rolled && git --git-dir=rolled/.resque update-ref refs/heads/ledger ledger~2 &&
+	expect_error 3 "does not contain this report'"'"'s history" resque audit report r.json --key alice.pub -C rolled &&
+	cp -r p cache && (cd cache && n=$(git --git-dir=.resque rev-list --count ledger) &&
+		expect_success resque verify && sqlite3 .resque/index.db "UPDATE merkle SET hash=zeroblob(32) WHERE level=2 AND idx=0") &&
+	expect_failure 3 resque audit report r.json --key alice.pub -C cache &&
+	grep_err "index.db"
+'
+
 test_expect_success 'a key file that is a device or missing: one line, no hang' '
 	expect_error 1 "/dev/zero: larger than" resque audit report r.json --key /dev/zero &&
 	expect_error 1 "/dev/zero: larger than" resque audit report /dev/zero --key alice.pub &&

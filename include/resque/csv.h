@@ -59,4 +59,11 @@ long rq_csv_column(size_t nfields, const char *const *fields, const char *name);
  * `names` ends with NULL. */
 long rq_csv_column_any(size_t nfields, const char *const *fields, const char *const *names);
 
+/* Refuse a header that names a column twice (compared as rq_csv_column
+ * does: case-insensitively, without blanks or a "[unit]"): reading one of
+ * two "energy_consumed" columns would silently pick a figure. RQ_EINVALID
+ * "NAME: line N: column 'X' appears twice (fields I and J) ...". Empty
+ * header fields are not compared. */
+int rq_csv_header_check(const rq_csv *c, size_t nfields, const char *const *fields);
+
 #endif

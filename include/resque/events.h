@@ -28,7 +28,8 @@ typedef struct rq_event {
 } rq_event;
 
 #define RQ_EVENTS_MAX_LINE 4096
-#define RQ_EVENTS_MAX 1000000
+#define RQ_EVENTS_MAX 1000000        /* metric lines kept */
+#define RQ_EVENTS_MAX_EPOCHS 1000000 /* epoch marks kept; later ones move the last */
 
 typedef struct rq_events rq_events;
 
@@ -49,6 +50,9 @@ size_t rq_events_count(const rq_events *e);
 const rq_event *rq_events_get(const rq_events *e, size_t i);
 /* Warnings about skipped lines, one per line ("" when none). Borrowed. */
 const char *rq_events_warnings(const rq_events *e);
+/* What the limits cost (metrics dropped, epoch marks merged), one line
+ * each, appended to `out`; nothing when within them. For the record. */
+void rq_events_notes(rq_buf *out, const rq_events *e);
 
 /* Cumulative energy at time t, linear between the timeline's points (the
  * first or last value outside them). */

@@ -103,6 +103,11 @@ typedef struct {
 	rq_quantiles scratch_energy_kwh, scratch_carbon_kg, scratch_duration_s;
 	/* Mean saving of reuse over scratch (NaN when either is unknown). */
 	double saving_kwh, saving_kg;
+	/* Figures dropped because a computation did not give a finite
+	 * number (the history holds figures too large to combine): "energy_kwh,
+	 * carbon_kg: ..." in plain words; "" when none. No figure of a
+	 * forecast is ever NaN or infinite while marked known. */
+	char not_forecast[256];
 } rq_forecast;
 
 /* Defaults of the model (documented in docs/METHOD.md). */

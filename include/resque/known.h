@@ -60,6 +60,12 @@ int rq_known_forget(bool *dropped, const char *repository);
 uint64_t rq_known_first_difference(const rq_hash *leaves, uint64_t n,
 				   const rq_hash *known, uint64_t known_n);
 
+/* The first k->size remembered leaf hashes of k->repository, read as they
+ * are, without rq_known_get's check that they hash to the remembered root
+ * (O(n) hashing): for a caller that checks them against something else.
+ * RQ_EINVALID naming the file when it holds fewer. The caller frees *out. */
+int rq_known_read_leaves(rq_hash **out, const rq_known *k);
+
 /* Whether `repository` is an id the memory can hold (1 to
  * RQ_KNOWN_ID_MAX lowercase hex digits). */
 bool rq_known_id_valid(const char *repository);

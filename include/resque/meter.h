@@ -39,6 +39,10 @@ typedef struct rq_meter_domain {
 	double joules; /* since start */
 } rq_meter_domain;
 
+/* A cgroup v2 for a command's whole process tree (rq_cgroup_create), so
+ * that processes that daemonise out of the tree are still metered. */
+typedef struct rq_cgroup rq_cgroup;
+
 typedef struct rq_meter_opts {
 	const char *kind;  /* "auto" (or NULL), "rapl", "nvml", "estimate" */
 	pid_t pid;         /* root of the process tree the estimate follows;
@@ -48,6 +52,9 @@ typedef struct rq_meter_opts {
 	bool reaps_tree;   /* the caller waits for `pid` before stop: count
 			      the CPU time of reaped descendants too
 			      (getrusage RUSAGE_CHILDREN) */
+	const rq_cgroup *cgroup; /* the command's cgroup (NULL: none): the
+				    estimate counts its CPU time (cpu.stat),
+				    daemonised processes included */
 } rq_meter_opts;
 
 typedef struct rq_meter rq_meter;
@@ -99,6 +106,24 @@ void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m);
  * cpu_power.csv), matched as docs/METHOD.md describes. Returns 0 with the
  * watts and the table's name (borrowed), or RQ_ENOTFOUND. */
 int rq_tdp_lookup(double *out, const char **matched, const char *model);
+
+/* Create a child cgroup "resque-run-PID" of the caller's cgroup v2 (the
+ * empty ones of killed runs are removed first). RQ_EUNSUPPORTED with the
+ * reason when none can be made (no cgroup2 mount, not writable,
+ * RESQUE_CGROUP=off). */
+int rq_cgroup_create(rq_cgroup **out);
+const char *rq_cgroup_path(const rq_cgroup *cg);
+/* Its cgroup.procs opened for writing (close-on-exec), or a negative
+ * code; rq_cgroup_join(fd) then moves the calling process into it and is
+ * async-signal-safe (for a child between fork and exec): 0 or -1. */
+int rq_cgroup_procs_fd(const rq_cgroup *cg);
+int rq_cgroup_join(int fd);
+/* CPU time of everything that ran in it (cpu.stat usage_usec), s. */
+int rq_cgroup_cpu_seconds(double *out, const rq_cgroup *cg);
+/* Processes still in it. */
+size_t rq_cgroup_nprocs(const rq_cgroup *cg);
+/* Move what is left into the caller's cgroup, remove it (accepts NULL). */
+void rq_cgroup_free(rq_cgroup *cg);
 
 /* Memory power of the estimate, W per GiB held (Green Algorithms). */
 #define RQ_MEMORY_W_PER_GB 0.3725

@@ -42,18 +42,23 @@ int rq_ledger_inclusion_proof(rq_proof *out, rq_ledger *l, uint64_t seq, uint64_
  * index.db's cache: check it against the two verified roots likewise. */
 int rq_ledger_consistency_proof(rq_proof *out, rq_ledger *l, uint64_t old_size, uint64_t size);
 
-/* Root of the tree of the first `size` entries computed from the leaf
- * hashes of verified entries only (never from index.db's cached nodes):
- * verify's memory when it covers `size` entries and its leaves are
- * index.db's and its genesis and the ledger's tip agree; otherwise the
- * whole ledger is verified first (rq_tlog_set_notice's function is told
- * so) and remembered. RQ_EINTEGRITY "the ledger does not verify (run
- * 'resque verify'): FIRST PROBLEM" when it does not, or with verify's
- * message when it was rolled back, rewritten or re-created since it was
+/* Root of the tree of the first `size` entries, vouched for by a
+ * verification (never by index.db alone). Warm: verify's memory covers
+ * K >= `size` entries and still describes the ledger (its leaf hashes are
+ * index.db's, its genesis is the ledger's, the tip git holds is index.db's
+ * last entry with the expected leaf hash); then the root of K is the
+ * remembered root, and a smaller size's root is index.db's provided its
+ * consistency proof to the remembered root holds. Cold (no memory, too
+ * few entries remembered, or any check failing): the whole ledger is
+ * verified first (rq_tlog_set_notice's function is told so), compared with
+ * and added to the memory as verify does (rq_known_remember), and the root
+ * computed from the verified leaves. RQ_EINTEGRITY "the ledger does not
+ * verify (run 'resque verify'): FIRST PROBLEM", or verify's message when
+ * the ledger was rolled back, rewritten or re-created since it was
  * remembered; RQ_EINVALID for a size past the ledger's or a memory file
- * that cannot be read. Warm (memory present), the cost is reading the
- * memory's leaves and index.db's leaf hashes: O(n), ~50 ms at 100,000
- * entries; cold, a full verification. */
+ * that cannot be read. Warm, O(n) for the scan of index.db's leaf hashes
+ * (~60 ms a command at 100,000 entries) plus O(log n); cold, a
+ * verification. */
 int rq_ledger_verified_root(rq_hash out, rq_ledger *l, uint64_t size);
 /* The same for `count` sizes at once (out[i] for sizes[i]), sharing one
  * pass: a consistency proof needs two roots. */

@@ -210,7 +210,7 @@ TEST(tlog_verified_root_ignores_an_edited_index)
 {
 	rq_key *k = NULL;
 	rq_ledger *l = tlog_ledger(&k, "tlog3");
-	rq_merkle_levels t;
+	rq_merkle_levels t, t2;
 	rq_checkpoint c = { 0 };
 	rq_hash want, got, roots[3];
 	rq_known known;
@@ -218,6 +218,7 @@ TEST(tlog_verified_root_ignores_an_edited_index)
 
 	if (!l)
 		return;
+	rq_merkle_levels_init(&t2);
 	rq_tlog_set_notice(count_notice, &verifies);
 	for (int i = 1; i < 11; i++)
 		CHECK_OK(rq_ledger_append(NULL, l, "note", json_pack("{s:s, s:i}", "message", "n", "i", i), NULL, 0));
@@ -270,12 +271,21 @@ TEST(tlog_verified_root_ignores_an_edited_index)
 	CHECK_ERR(rq_ledger_checkpoint(&c, l, 11, k), RQ_EINTEGRITY);
 	CHECK(strstr(rq_error_last(), "index.db: its Merkle tree disagrees with the verified ledger (run 'resque "
 				      "reindex')") != NULL);
-	/* a size whose root does not use that node is signed, and right */
-	CHECK_OK(rq_ledger_checkpoint(&c, l, 8, k));
-	CHECK_OK(rq_merkle_root(want, 8, rq_merkle_levels_node, &t));
+	CHECK_INT_EQ(verifies, 3);
+	/* a smaller size comes through a consistency proof to the remembered
+	 * root: signed when neither uses that node (9: its proof to 11 is
+	 * leaves 8, 9, 10 and (3, 0)) */
+	CHECK_OK(rq_ledger_checkpoint(&c, l, 9, k));
+	CHECK_OK(rq_merkle_root(want, 9, rq_merkle_levels_node, &t));
 	CHECK(memcmp(want, c.root, RQ_HASH_LEN) == 0);
 	rq_checkpoint_release(&c);
-	/* a missing node likewise */
+	CHECK_INT_EQ(verifies, 3);
+	/* else (8: its proof to 11 is the root of leaves 8..10) the full
+	 * verification decides, and finds the edit */
+	CHECK_ERR(rq_ledger_checkpoint(&c, l, 8, k), RQ_EINTEGRITY);
+	CHECK(strstr(rq_error_last(), "the ledger does not verify") != NULL);
+	CHECK_INT_EQ(verifies, 4);
+	/* a missing node on the root's path: refused, naming index.db */
 	CHECK_OK(rq_ledger_reindex(l));
 	CHECK_OK(exec_sql(l, "DELETE FROM merkle WHERE level=3 AND idx=0"));
 	CHECK_ERR(rq_ledger_checkpoint(&c, l, 11, k), RQ_EINTEGRITY);
@@ -283,19 +293,23 @@ TEST(tlog_verified_root_ignores_an_edited_index)
 	CHECK_OK(rq_ledger_reindex(l));
 	CHECK_OK(rq_ledger_checkpoint(&c, l, 11, k));
 	rq_checkpoint_release(&c);
-	CHECK_INT_EQ(verifies, 3);
+	CHECK_INT_EQ(verifies, 4);
 
 	/* appended since: the memory does not cover the tree, verify again */
 	CHECK_OK(rq_ledger_append(NULL, l, "note", json_pack("{s:s}", "message", "later"), NULL, 0));
 	CHECK_OK(rq_ledger_verified_root(got, l, 12));
-	CHECK_INT_EQ(verifies, 4);
+	CHECK_INT_EQ(verifies, 5);
 	CHECK_OK(rq_ledger_verified_root(got, l, 12));
-	CHECK_OK(rq_ledger_verified_root(got, l, 5));
-	CHECK_INT_EQ(verifies, 4);
+	CHECK_OK(rq_ledger_verified_root(want, l, 5));
+	memory_tree(&t2, l, 12);
+	CHECK_OK(rq_merkle_root(got, 5, rq_merkle_levels_node, &t2));
+	CHECK(memcmp(want, got, RQ_HASH_LEN) == 0);
+	CHECK_INT_EQ(verifies, 5);
 	CHECK_ERR(rq_ledger_verified_root(got, l, 13), RQ_EINVALID);
 
 	rq_tlog_set_notice(NULL, NULL);
 	rq_merkle_levels_release(&t);
+	rq_merkle_levels_release(&t2);
 	rq_ledger_free(l);
 	rq_key_free(k);
 }
