@@ -17,40 +17,6 @@
 int cmd_audit_report(int argc, char **argv) __attribute__((weak));
 
 /* Read a whole file of at most `max` bytes. Errors name the path. */
-static int read_capped(rq_buf *out, const char *path, size_t max)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
-	if (fd < 0)
-		return rq_error_set(RQ_EIO, "%s: cannot read: %s", path, strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		err = rq_error_set(RQ_EIO, "%s: is a directory", path);
-		goto done;
-	}
-	for (;;) {
-		rq_buf_grow(out, 65536);
-		ssize_t got = read(fd, out->ptr + out->len, 65536);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", path, strerror(errno));
-			goto done;
-		}
-		if (got == 0)
-			break;
-		out->len += (size_t)got;
-		out->ptr[out->len] = '\0';
-		if (out->len > max) {
-			err = rq_error_set(RQ_EINVALID, "%s: larger than %zu bytes: not a file this command reads", path,
-					   max);
-			goto done;
-		}
-	}
-done:
-	close(fd);
-	return err;
-}
-
 /* A decimal size or sequence number. */
 static bool parse_u64(uint64_t *out, const char *s)
 {
@@ -279,27 +245,10 @@ done:
 	return rc;
 }
 
-/* --key: a file holding the key, or the key's text itself. */
-static int load_verifier(rq_verifier *out, const char *arg)
-{
-	rq_buf text = RQ_BUF_INIT;
-	int err;
-	if (access(arg, F_OK) == 0) {
-		if ((err = read_capped(&text, arg, RQ_CHECKPOINT_MAX)) == 0)
-			err = rq_verifier_parse(out, text.ptr, text.len, arg);
-	} else {
-		err = rq_verifier_parse(out, arg, strlen(arg), "--key");
-		if (err && (strchr(arg, '/') || strchr(arg, '.')))
-			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", arg, strerror(ENOENT));
-	}
-	rq_buf_release(&text);
-	return err;
-}
-
 static int load_checkpoint(rq_checkpoint *out, const char *path)
 {
 	rq_buf text = RQ_BUF_INIT;
-	int err = read_capped(&text, path, RQ_CHECKPOINT_MAX);
+	int err = rq_file_read_max(&text, path, RQ_CHECKPOINT_MAX);
 	memset(out, 0, sizeof(*out));
 	if (!err)
 		err = rq_checkpoint_parse(out, text.ptr, text.len, path);
@@ -310,7 +259,7 @@ static int load_checkpoint(rq_checkpoint *out, const char *path)
 static int load_proof(rq_proof *out, const char *path, rq_proof_kind kind)
 {
 	rq_buf text = RQ_BUF_INIT;
-	int err = read_capped(&text, path, RQ_PROOF_MAX);
+	int err = rq_file_read_max(&text, path, RQ_PROOF_MAX);
 	if (!err)
 		err = rq_proof_parse(out, text.ptr, text.len, path);
 	if (!err && out->kind != kind)
@@ -345,7 +294,7 @@ static int check_inclusion(const rq_verifier *v, const rq_checkpoint *c, const c
 	rq_hash leaf;
 	int rc = 0, err;
 
-	if ((err = load_proof(&p, ppath, RQ_PROOF_INCLUSION)) || (err = read_capped(&bytes, epath, ENTRY_MAX))) {
+	if ((err = load_proof(&p, ppath, RQ_PROOF_INCLUSION)) || (err = rq_file_read_max(&bytes, epath, ENTRY_MAX))) {
 		rc = unreadable();
 		goto done;
 	}
@@ -465,7 +414,7 @@ static int audit_check(int argc, char **argv)
 		return cmd_usage(&help, opts, "--inclusion needs --entry FILE (and no --old-checkpoint)");
 	if (cons && (!old || entry))
 		return cmd_usage(&help, opts, "--consistency needs --old-checkpoint FILE (and no --entry)");
-	if (load_verifier(&v, key) || load_checkpoint(&c, cpath)) {
+	if (cmd_load_verifier(&v, key) || load_checkpoint(&c, cpath)) {
 		rc = unreadable();
 		goto done;
 	}

@@ -131,23 +131,6 @@ static int read_report(rq_buf *out, const char *path)
 	return rq_file_read_max(out, path, REPORT_MAX);
 }
 
-static int load_key(rq_verifier *out, const char *arg)
-{
-	rq_buf text = RQ_BUF_INIT;
-	int err;
-
-	if (access(arg, F_OK) == 0) {
-		if ((err = rq_file_read_max(&text, arg, RQ_CHECKPOINT_MAX)) == 0)
-			err = rq_verifier_parse(out, text.ptr, text.len, arg);
-	} else {
-		err = rq_verifier_parse(out, arg, strlen(arg), "--key");
-		if (err && (strchr(arg, '/') || strchr(arg, '.')))
-			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", arg, strerror(ENOENT));
-	}
-	rq_buf_release(&text);
-	return err;
-}
-
 static const char *param(const json_t *report, const char *section, const char *key, bool *bad)
 {
 	const json_t *v = section ? json_object_get(json_object_get(report, section), key) : json_object_get(report, key);
@@ -349,7 +332,7 @@ int cmd_audit_report(int argc, char **argv)
 	OPT_PARSE(&help, opts, argc, argv);
 	if (!key)
 		return cmd_usage(&help, opts, "give the signer's public key with --key PUBKEY");
-	if ((err = load_key(&v, key)) || (err = read_report(&text, file)))
+	if ((err = cmd_load_verifier(&v, key)) || (err = read_report(&text, file)))
 		goto fail;
 	for (p = text.ptr; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
 		;

@@ -109,6 +109,13 @@ struct subcmd {
 };
 int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, char **argv);
 
+/* A verifier key from --key: a file holding it (read up to
+ * RQ_CHECKPOINT_MAX bytes, whatever the file is) or the key's text itself
+ * (the one line of 'resque key export', a public key file's text, 64 hex
+ * digits). 0, or an error code with "FILE: reason" / "--key: reason". */
+struct rq_verifier;
+int cmd_load_verifier(struct rq_verifier *out, const char *arg);
+
 /* For rq_tlog_set_notice: "resque: MESSAGE" on stderr (a full
  * verification runs first, the result could not be remembered). */
 void cmd_tlog_notice(void *ctx, const char *message);

@@ -2,6 +2,7 @@
  * output, repository discovery, subcommand dispatch. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/checkpoint.h"
 #include "resque/json.h"
 #include "resque/repo.h"
 #include "resque/ledger.h"
@@ -9,6 +10,7 @@
 
 #include <sodium.h>
 #include <termios.h>
+#include <unistd.h>
 
 const char *cmd_dir_option;
 
@@ -258,4 +260,21 @@ void cmd_tlog_notice(void *ctx, const char *message)
 {
 	(void)ctx;
 	fprintf(stderr, "resque: %s\n", message);
+}
+
+int cmd_load_verifier(struct rq_verifier *out, const char *arg)
+{
+	rq_buf text = RQ_BUF_INIT;
+	int err;
+	if (access(arg, F_OK) == 0) {
+		if ((err = rq_file_read_max(&text, arg, RQ_CHECKPOINT_MAX)) == 0)
+			err = rq_verifier_parse(out, text.ptr, text.len, arg);
+	} else {
+		err = rq_verifier_parse(out, arg, strlen(arg), "--key");
+		/* "missing.pub" is a file that is not there, not a bad key */
+		if (err && (strchr(arg, '/') || strchr(arg, '.')))
+			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", arg, strerror(ENOENT));
+	}
+	rq_buf_release(&text);
+	return err;
 }

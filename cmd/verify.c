@@ -67,20 +67,8 @@ static int load_trusted(struct keyset *t, const struct opt_list *keys, const cha
 	int err = 0;
 
 	for (size_t i = 0; i < keys->n; i++) {
-		const char *arg = keys->v[i];
-		rq_buf_reset(&text);
-		if (rq_path_exists(arg)) {
-			if ((err = rq_file_read_max(&text, arg, RQ_CHECKPOINT_MAX)))
-				goto done;
-		} else {
-			rq_buf_puts(&text, arg);
-		}
-		if ((err = rq_verifier_parse(&v, text.ptr, text.len, rq_path_exists(arg) ? arg : "--key"))) {
-			/* "missing.pub" is a file that is not there, not a bad key */
-			if (!rq_path_exists(arg) && (strchr(arg, '/') || strchr(arg, '.')))
-				err = rq_error_set(RQ_EIO, "%s: cannot read: %s", arg, strerror(ENOENT));
+		if ((err = cmd_load_verifier(&v, keys->v[i])))
 			goto done;
-		}
 		trusted_add(t, &v);
 	}
 	if (keysfile) {

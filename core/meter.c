@@ -357,10 +357,8 @@ static void cgroup_sweep(const char *parent)
 			continue;
 		char *end;
 		long pid = strtol(de->d_name + 11, &end, 10);
-		if (*end || pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != ESRCH))
-			continue;
-		if (kill((pid_t)pid, 0) == 0)
-			continue; /* its resque still runs */
+		if (*end || end == de->d_name + 11 || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* not ours, or its resque still runs */
 		rq_buf_reset(&p);
 		rq_buf_printf(&p, "%s/%s", parent, de->d_name);
 		rmdir(p.ptr); /* fails while a process is left in it */
