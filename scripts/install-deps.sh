@@ -8,7 +8,7 @@ set -eu
 pkgs="gcc make pkg-config git sqlite3 coreutils
 libgit2-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography
-chromium fonts-dejavu-core python3-pil"
+chromium fonts-dejavu-core python3-pil strace"
 if [ "${1:-}" = fuzz ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev"
 fi

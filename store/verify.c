@@ -259,6 +259,11 @@ static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *
 		     (uint64_t)idx < t->count[level] && sqlite3_column_bytes(st, 2) == RQ_HASH_LEN &&
 		     memcmp(sqlite3_column_blob(st, 2), t->level[level][idx], RQ_HASH_LEN) == 0;
 	}
+	if (ok && rc != SQLITE_DONE) {
+		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		sqlite3_finalize(st);
+		return;
+	}
 	sqlite3_finalize(st);
 	for (unsigned i = 0; i < t->depth; i++)
 		want += t->count[i];

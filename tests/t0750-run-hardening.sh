@@ -111,6 +111,18 @@ test_expect_success 'a daemon that outlives the command: the record says so' '
 	test ! -f daemon.done &&
 	test -z "$(ls -d /sys/fs/cgroup/unified/resque-run-* /sys/fs/cgroup/resque-run-* 2>/dev/null)"
 '
+
+test_expect_success 'the empty cgroup of a killed run is removed by the next run' '
+	cd p &&
+	cg=$("$PY" -c "
+mnt = [l.split()[4] for l in open(\"/proc/self/mountinfo\") if \" - cgroup2 \" in l and l.split()[3] == \"/\"][0]
+path = [l[3:].strip() for l in open(\"/proc/self/cgroup\") if l.startswith(\"0::\")][0]
+print(mnt + (path if path != \"/\" else \"\"))") &&
+	dead=$(sh -c "echo \$\$") && ! kill -0 $dead 2>/dev/null &&
+	mkdir "$cg/resque-run-$dead" &&
+	RESQUE_PASSPHRASE=s3cret expect_success resque run --meter estimate -- true &&
+	test ! -e "$cg/resque-run-$dead"
+'
 else
 test_skip 'a daemonised child is metered through the cgroup' 'no writable cgroup v2 here'
 fi
