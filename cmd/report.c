@@ -134,7 +134,7 @@ int cmd_report(int argc, char **argv)
 		 * here too), so that the checkpoint below signs a root vouched for
 		 * by this very verification instead of verifying again. */
 		rq_buf warning = RQ_BUF_INIT;
-		err = rq_known_remember(NULL, NULL, NULL, &warning, l);
+		err = rq_known_remember(NULL, &warning, &vr);
 		if (warning.len)
 			cmd_warn("%s", warning.ptr);
 		rq_buf_release(&warning);

@@ -182,24 +182,24 @@ struct view {
 	rq_hash root;
 };
 
-static int gather(struct view *w, rq_ledger *l)
+/* From what verify itself read from git (never index.db again: it may
+ * have changed since, and what is remembered must be what was verified). */
+static int gather(struct view *w, const rq_verify_report *r)
 {
-	rq_entry *g = NULL;
-	int err;
-	if ((err = rq_ledger_repository_id(&w->repository, l)) ||
-	    (err = rq_known_ledger_leaves(&w->leaves, &w->n, w->genesis, l)) || (err = rq_ledger_get(&g, l, 0)))
-		goto done;
-	snprintf(w->genesis_signer, sizeof(w->genesis_signer), "%s", g->signer);
-	if (rq_hex_decode(w->genesis_pk, 32, rq_json_str(json_object_get(g->body, "key"), "public", "")) != 0) {
-		err = rq_error_set(RQ_EINTEGRITY, "the genesis entry does not name its signer's public key");
-		goto done;
-	}
+	if (!r->leaves || !r->genesis[0])
+		return rq_error_set(RQ_EINTEGRITY, "the ledger's entries could not all be read");
+	if (!r->repository[0])
+		return rq_error_set(RQ_EINTEGRITY, "the genesis entry names no repository");
+	rq_buf_puts(&w->repository, r->repository);
+	memcpy(w->genesis, r->genesis, sizeof(w->genesis));
+	memcpy(w->genesis_signer, r->genesis_signer, sizeof(w->genesis_signer));
+	memcpy(w->genesis_pk, r->genesis_pk, 32);
+	w->n = r->nleaves;
+	w->leaves = rq_xmalloc((w->n ? w->n : 1) * sizeof(*w->leaves));
+	memcpy(w->leaves, r->leaves, w->n * sizeof(*w->leaves));
 	for (uint64_t i = 0; i < w->n; i++)
 		rq_merkle_levels_append(&w->tree, w->leaves[i]);
-	err = rq_merkle_root(w->root, w->n, rq_merkle_levels_node, &w->tree);
-done:
-	rq_entry_free(g);
-	return err;
+	return rq_merkle_root(w->root, w->n, rq_merkle_levels_node, &w->tree);
 }
 
 static bool is_trusted(const struct keyset *t, const uint8_t pk[32])
@@ -373,7 +373,7 @@ int cmd_verify(int argc, char **argv)
 
 	/* What the outside checks need; a ledger broken enough to lack it
 	 * has problems listed already. */
-	if ((err = gather(&w, l))) {
+	if ((err = gather(&w, &r))) {
 		if (!r.nproblems) {
 			rc = cmd_fail_code(err);
 			goto done;

@@ -121,7 +121,11 @@ static int check_row(const rq_cc_run *row, double *const *num, const char *name,
 			return err;
 	}
 	if ((err = rq_bound_name(row->run_id, "run_id", where)) ||
-	    (err = rq_bound_name(row->project_name, "project_name", where)))
+	    (err = rq_bound_name(row->project_name, "project_name", where)) ||
+	    (err = rq_bound_name(row->country_iso_code, "country_iso_code", where)) ||
+	    (err = rq_bound_name(row->region, "region", where)) ||
+	    (err = rq_bound_name(row->cloud_provider, "cloud_provider", where)) ||
+	    (err = rq_bound_name(row->cloud_region, "cloud_region", where)))
 		return err;
 	if (row->timestamp[0]) {
 		if (sscanf(row->timestamp, "%4d-%2d-%2d", &y, &mo, &d) != 3)

@@ -583,53 +583,41 @@ done:
 	return err;
 }
 
-int rq_known_remember(rq_hash **leaves, uint64_t *n, bool *updated, rq_buf *warning, rq_ledger *l)
+int rq_known_remember(bool *updated, rq_buf *warning, const rq_verify_report *r)
 {
-	rq_buf repo = RQ_BUF_INIT;
-	rq_hash *v = NULL, *kv = NULL;
-	uint64_t count = 0;
-	char genesis[65];
+	rq_hash *kv = NULL;
 	rq_known k;
 	bool put = false;
-	int err;
+	int err = 0;
 
-	if (leaves)
-		*leaves = NULL;
-	if (n)
-		*n = 0;
-	if ((err = rq_ledger_repository_id(&repo, l)) || (err = rq_known_ledger_leaves(&v, &count, genesis, l)))
+	/* Only what verify itself read from git and found clean: never leaf
+	 * hashes read again from index.db, which may have changed since. */
+	if (r->nproblems || !r->leaves || !r->nleaves || !r->genesis[0]) {
+		err = rq_error_set(RQ_EINVALID, "nothing verified to remember");
 		goto done;
-	if (!rq_known_id_valid(repo.ptr)) {
-		if (warning)
-			rq_buf_printf(warning, "repository id '%s' cannot be remembered", repo.ptr);
-		goto out;
 	}
-	err = rq_known_get(&k, &kv, repo.ptr);
+	if (!rq_known_id_valid(r->repository)) {
+		if (warning)
+			rq_buf_printf(warning, "repository id '%s' cannot be remembered", r->repository);
+		goto done;
+	}
+	err = rq_known_get(&k, &kv, r->repository);
 	if (err == 0)
-		err = rq_known_compare(NULL, &k, kv, genesis, v, count);
+		err = rq_known_compare(NULL, &k, kv, r->genesis, (const rq_hash *)r->leaves, r->nleaves);
 	else if (err == RQ_ENOTFOUND)
 		err = 0;
 	if (err)
 		goto done;
 	rq_error_clear();
-	if (count && rq_known_put(&put, repo.ptr, genesis, v, count) != 0) {
+	if (rq_known_put(&put, r->repository, r->genesis, (const rq_hash *)r->leaves, r->nleaves) != 0) {
 		if (warning)
 			rq_buf_printf(warning, "could not remember this ledger's state: %s", rq_error_last());
 		rq_error_clear();
 		put = false;
 	}
-out:
-	if (leaves) {
-		*leaves = v;
-		v = NULL;
-	}
-	if (n)
-		*n = count;
 done:
 	if (updated)
 		*updated = put;
 	free(kv);
-	free(v);
-	rq_buf_release(&repo);
 	return err;
 }

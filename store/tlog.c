@@ -297,19 +297,19 @@ static int vouch_open(struct vouch *v, rq_ledger *l, uint64_t need, bool cold)
 		err = not_verified(&vr);
 		goto done;
 	}
-	free(leaves);
-	leaves = NULL;
-	if (err || (err = rq_known_remember(&leaves, &n, NULL, &warning, l)))
+	if (err || (err = rq_known_remember(NULL, &warning, &vr)))
 		goto done;
 	if (warning.len)
 		notice("%s", warning.ptr);
+	/* the leaves verify itself computed from git's bytes */
+	n = vr.nleaves;
 	if (n < need) {
-		err = rq_error_set(RQ_EINTEGRITY, "%s/index.db: holds %" PRIu64 " entries of the ledger's %" PRIu64
-				   " (run 'resque reindex')", l->dir, n, size);
+		err = rq_error_set(RQ_EINTEGRITY, "%s: the ledger holds %" PRIu64 " verified entries, not %" PRIu64,
+				   l->dir, n, size);
 		goto done;
 	}
 	for (uint64_t i = 0; i < n; i++)
-		rq_merkle_levels_append(&v->t, leaves[i]);
+		rq_merkle_levels_append(&v->t, vr.leaves[i]);
 	v->n = n;
 done:
 	if (err)

@@ -50,6 +50,7 @@ void rq_verify_report_release(rq_verify_report *r)
 	for (size_t i = 0; i < r->nproblems; i++)
 		free(r->problems[i].message);
 	free(r->problems);
+	free(r->leaves);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -527,6 +528,14 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 					"entry at position %zu has sequence number %" PRIu64
 					" (an entry was deleted, inserted or reordered)", i, e->seq);
 			if (i == 0) {
+				const json_t *gk = json_object_get(e->body, "key");
+				const char *repo = rq_json_str(e->body, "repository", "");
+				memcpy(r->genesis, e->id, 65);
+				if (strlen(repo) < sizeof(r->repository))
+					memcpy(r->repository, repo, strlen(repo) + 1);
+				snprintf(r->genesis_signer, sizeof(r->genesis_signer), "%s", e->signer);
+				if (rq_hex_decode(r->genesis_pk, 32, rq_json_str(gk, "public", "")) != 0)
+					memset(r->genesis_pk, 0, 32);
 				if (strcmp(e->type, "init") != 0)
 					problem(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry",
 						e->type);
@@ -573,8 +582,14 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	for (size_t i = 0; i < s.nsigners; i++)
 		r->signers += !s.signers[i].revoked;
 	check_index(&s, l, ids, n);
-	if (tree_ok) /* else the entries' own problems say enough */
+	if (tree_ok) { /* else the entries' own problems say enough */
 		check_merkle(&s, l, &tree);
+		if (n) {
+			r->leaves = rq_xmalloc(n * sizeof(*r->leaves));
+			memcpy(r->leaves, tree.level[0], n * sizeof(*r->leaves));
+			r->nleaves = n;
+		}
+	}
 	rq_error_clear();
 done:
 	if (b.items)

@@ -77,7 +77,8 @@ test_expect_success 'the next run removes the events file the killed run left' '
 
 cat >daemon.sh <<'SH'
 # daemonise out of the tree: setsid + double fork, burn CPU, record its own CPU time
-( setsid sh -c 'i=0; while [ $i -lt ${2:-500000} ]; do i=$((i+1)); done; times >daemon.times; echo done >daemon.done' & )
+grep "^0::" /proc/self/cgroup | cut -c4- >cgroup.txt
+( setsid sh -c 'echo $$ >daemon.pid; i=0; while [ $i -lt ${2:-500000} ]; do i=$((i+1)); done; times >daemon.times; echo done >daemon.done' & )
 sleep "${1:-3}"
 SH
 cat >times.py <<'PY'
@@ -91,6 +92,12 @@ if mkdir /sys/fs/cgroup/unified/resque-probe-$$ 2>/dev/null || mkdir /sys/fs/cgr
 	cgroup_ok=1
 fi
 
+# the command ran in a cgroup of its own, which is removed afterwards
+run_cgroup_gone() {
+	cg=$(cat cgroup.txt) && case "$cg" in */resque-run-[0-9]*) ;; *) return 1 ;; esac &&
+	test ! -e "/sys/fs/cgroup/unified$cg" && test ! -e "/sys/fs/cgroup$cg"
+}
+
 if [ -n "$cgroup_ok" ]; then
 test_expect_success 'a daemonised child is metered through the cgroup (kernel CPU time as reference)' '
 	cd p && rm -f daemon.times daemon.done &&
@@ -99,7 +106,7 @@ test_expect_success 'a daemonised child is metered through the cgroup (kernel CP
 	got=$(json_get "$OUT" "d[\"body\"][\"estimate\"][\"cpu_seconds\"]") &&
 	"$PY" -c "import sys; g,r=float(sys.argv[1]),float(sys.argv[2]); sys.exit(not (r > 0.3 and g >= 0.9*r))" "$got" "$ref" &&
 	! json_get "$OUT" "d[\"body\"][\"meter_notes\"]" | grep -q "not metered" &&
-	test -z "$(ls -d /sys/fs/cgroup/unified/resque-run-* /sys/fs/cgroup/resque-run-* 2>/dev/null)"
+	run_cgroup_gone
 '
 
 test_expect_success 'a daemon that outlives the command: the record says so' '
@@ -108,8 +115,8 @@ test_expect_success 'a daemon that outlives the command: the record says so' '
 	json_get "$OUT" "d[\"body\"][\"meter_notes\"]" >notes.txt &&
 	grep -q "1 process(es) of the command outlived it (daemons or orphans): metered until it ended, not after" notes.txt &&
 	grep -q "outlived it" "$ERR" &&
-	test ! -f daemon.done &&
-	test -z "$(ls -d /sys/fs/cgroup/unified/resque-run-* /sys/fs/cgroup/resque-run-* 2>/dev/null)"
+	test ! -f daemon.done && kill "$(cat daemon.pid)" &&
+	run_cgroup_gone
 '
 
 test_expect_success 'the empty cgroup of a killed run is removed by the next run' '

@@ -80,18 +80,18 @@ bool rq_known_id_valid(const char *repository);
 int rq_known_compare(uint64_t *at, const rq_known *k, const rq_hash *kleaves, const char *genesis,
 		     const rq_hash *leaves, uint64_t n);
 
-/* After a clean rq_ledger_verify of `l`: read the ledger's leaf hashes
- * (rq_known_ledger_leaves), check them against the memory of its
- * repository (rq_known_compare: RQ_EINTEGRITY when the ledger was rolled
- * back, rewritten or re-created since; RQ_EINVALID when the memory cannot
- * be read) and remember them when they are more than is remembered. A
- * memory that cannot be written is no error: *updated stays false and
+/* After a clean rq_ledger_verify: check what it read from git (r->leaves,
+ * r->genesis, r->repository — never index.db, which may have changed
+ * since) against the memory of its repository (rq_known_compare:
+ * RQ_EINTEGRITY when the ledger was rolled back, rewritten or re-created
+ * since; RQ_EINVALID when the memory cannot be read, or `r` is not a clean
+ * verification) and remember them when they are more than is remembered.
+ * A memory that cannot be written is no error: *updated stays false and
  * `warning` (may be NULL) gets why; so it does for a repository id the
- * memory cannot hold. `leaves` and `n` (may be NULL) receive the leaf
- * hashes (the caller frees *leaves); `updated` may be NULL. This is what
- * verify does after a clean verification, for other commands that have
- * just verified the ledger (checkpoint, report). */
-int rq_known_remember(rq_hash **leaves, uint64_t *n, bool *updated, rq_buf *warning, rq_ledger *l);
+ * memory cannot hold. `updated` may be NULL. This is what verify does
+ * after a clean verification, and the other commands that have just
+ * verified the ledger (checkpoint, report). */
+int rq_known_remember(bool *updated, rq_buf *warning, const rq_verify_report *r);
 
 /* The leaf hashes of the ledger's entries in sequence order (RFC 9162:
  * SHA-256(0x00 || canonical entry bytes)) and the genesis entry's id. Read

@@ -91,6 +91,17 @@ typedef struct rq_verify_report {
 	size_t nproblems;
 	char tip[65];        /* id of the last entry */
 	bool index_rebuilt;  /* index.db was missing or stale and was rebuilt */
+	/* What verify itself read from git (never from index.db), for the
+	 * commands that remember or vouch for the ledger: the leaf hash of
+	 * every entry (owned; NULL unless every entry could be read and
+	 * parsed), the genesis entry's id, the repository id it names, its
+	 * signer and public key ("" / zeros when unknown). */
+	uint8_t (*leaves)[32];
+	uint64_t nleaves;
+	char genesis[65];
+	char repository[65];
+	char genesis_signer[RQ_KEY_ID_HEX + 1];
+	uint8_t genesis_pk[32];
 } rq_verify_report;
 
 /* Check every entry; 0 when clean, RQ_EINTEGRITY when problems were found

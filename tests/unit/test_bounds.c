@@ -4,6 +4,7 @@
 #include "unit.h"
 #include "resque/array.h"
 #include "resque/bounds.h"
+#include "resque/carbon.h"
 #include "resque/cost.h"
 #include "resque/csv.h"
 #include "resque/forecast.h"
@@ -170,6 +171,8 @@ TEST(bounds_codecarbon_import)
 	CHECK_STR_EQ(rq_error_last(), "em.csv: line 2: country_iso_code 'ZZZ' is not a known country code");
 	CHECK_ERR(CC("2024-02-29T10:00:00,\"a\nb\",10,0.1,0.2,FRA,\n"), RQ_EINVALID);
 	CHECK_STR_EQ(rq_error_last(), "em.csv: line 2: run_id must not contain control characters (a newline, tab ...)");
+	CHECK_ERR(CC("2024-02-29T10:00:00,a,10,0.1,0.2,\"FR\nA\",\n"), RQ_EINVALID);
+	CHECK_STR_EQ(rq_error_last(), "em.csv: line 2: country_iso_code must not contain control characters (a newline, tab ...)");
 	CHECK_ERR(CC("2023-02-29T10:00:00,a,10,0.1,0.2,FRA,\n"), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "em.csv: line 2: '2023-02-29T10:00:00' is not a valid date (no day 29 in month 2 of 2023)");
 	CHECK_ERR(CC("1900-01-01T10:00:00,a,10,0.1,0.2,FRA,\n"), RQ_EINVALID);
@@ -319,4 +322,16 @@ TEST(bounds_forecast_never_nan)
 	CHECK_OK(rq_forecast_compute(&f, &in));
 	CHECK(f.energy_kwh.known && f.carbon_kg.known);
 	CHECK_STR_EQ(f.not_forecast, "");
+}
+
+TEST(bounds_carbon_table_is_plausible)
+{
+	/* the built-in grid table must pass the checks that user input does */
+	for (size_t i = 0; i < rq_carbon_count(); i++) {
+		const rq_region *r = rq_carbon_at(i);
+		if (rq_bound_check("intensity_g_per_kwh", r->g_per_kwh, r->code) ||
+		    (r->pue > 0 && rq_bound_check("pue", r->pue, r->code)))
+			unit_fail(__FILE__, __LINE__, "%s", rq_error_last());
+	}
+	CHECK(rq_carbon_count() > 100);
 }
