@@ -200,6 +200,38 @@ static bool index_leaves_are(rq_ledger *l, const rq_hash *want, uint64_t n)
  * roots themselves never come from these leaves but from the remembered
  * root (vouch_root), so leaves that lie can only send us to the full
  * verification. */
+/* The leaf hash of the entry `back` commits below git's tip, read from
+ * git itself (first parents, the entry blob of that commit's tree). */
+static bool git_leaf_below(rq_hash out, rq_ledger *l, const git_oid *tip, uint64_t back)
+{
+	git_commit *c = NULL, *p = NULL;
+	git_tree *t = NULL;
+	git_blob *b = NULL;
+	const git_tree_entry *te;
+	bool ok = false;
+
+	if (git_commit_lookup(&c, l->repo, tip))
+		goto done;
+	for (uint64_t i = 0; i < back; i++) {
+		if (git_commit_parent(&p, c, 0))
+			goto done;
+		git_commit_free(c);
+		c = p;
+		p = NULL;
+	}
+	if (git_commit_tree(&t, c) || !(te = git_tree_entry_byname(t, "entry")) ||
+	    git_blob_lookup(&b, l->repo, git_tree_entry_id(te)))
+		goto done;
+	rq_merkle_leaf_hash(out, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+	ok = true;
+done:
+	git_blob_free(b);
+	git_tree_free(t);
+	git_commit_free(p);
+	git_commit_free(c);
+	return ok;
+}
+
 static bool memory_holds(rq_ledger *l, const rq_known *k, const rq_hash *kleaves, uint64_t n)
 {
 	rq_entry *g = NULL, *t = NULL;
@@ -224,6 +256,13 @@ static bool memory_holds(rq_ledger *l, const rq_known *k, const rq_hash *kleaves
 	else if (reader_open(&r, l) || node_from_db(want, 0, n - 1, &r))
 		goto done;
 	ok = sodium_memcmp(leaf, want, RQ_HASH_LEN) == 0;
+	/* The ledger grew since the memory: git's own entry at the remembered
+	 * size must still be the one remembered (the entries before it are
+	 * pinned to it by their hash chain, which only a full verify checks
+	 * link by link). */
+	if (ok && n > k->size)
+		ok = git_leaf_below(leaf, l, &tip, n - k->size) &&
+		     sodium_memcmp(leaf, kleaves[k->size - 1], RQ_HASH_LEN) == 0;
 done:
 	reader_close(&r);
 	rq_entry_free(g);
