@@ -2,6 +2,7 @@
  * signing key...) in .resque/config, git-config syntax. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/bounds.h"
 #include "resque/carbon.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
@@ -34,10 +35,9 @@ static void full_key(rq_buf *out, const char *key)
 static int check_value(const char *key, const char *value)
 {
 	if (strcmp(key, "resque.pue") == 0) {
-		char *end;
-		double v = strtod(value, &end);
-		if (*end || end == value || !isfinite(v) || v < 1.0)
-			return cmd_error("pue must be a number of at least 1, not '%s'", value);
+		double v;
+		if (rq_bound_parse_decimal(&v, value) || rq_bound_check("pue", v, "pue"))
+			return cmd_error("pue must be a decimal number in the plausible range [1, 3], not '%s'", value);
 	}
 	if (strcmp(key, "resque.signingkey") == 0 && !rq_is_hex(value, strlen(value)))
 		return cmd_error("signingkey must be a key id (hex), not '%s'", value);

@@ -2,6 +2,7 @@
  * thread, forward signals, and record what it cost as an `actual` entry. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/bounds.h"
 #include "actual.h"
 #include "resque/actual.h"
 #include "resque/events.h"
@@ -291,8 +292,8 @@ int cmd_run(int argc, char **argv)
 		rc = cmd_usage(&help, opts, "--interval must be between 0.01 and 3600 seconds");
 		goto done;
 	}
-	if (!isnan(pue) && (!isfinite(pue) || pue < 1)) {
-		rc = cmd_usage(&help, opts, "--pue must be a number >= 1");
+	if (!isnan(pue) && rq_bound_check("pue", pue, "--pue")) {
+		rc = cmd_usage(&help, opts, "%s", rq_error_last());
 		goto done;
 	}
 	if (!isfinite(cpu_watts) || cpu_watts < 0) {

@@ -17,8 +17,10 @@ test_expect_success 'set, get, list and unset' '
 
 test_expect_success 'bad values are refused and change nothing' '
 	cd p && repo_state >before &&
-	expect_error 1 "pue must be a number of at least 1" resque config pue 0.9 &&
-	expect_error 1 "pue must be a number" resque config pue fast &&
+	expect_error 1 "pue must be a decimal number in the plausible range [1, 3], not '"'"'0.9'"'"'" resque config pue 0.9 &&
+	expect_error 1 "pue must be a decimal number" resque config pue fast &&
+	expect_error 1 "pue must be a decimal number" resque config pue 0x2 &&
+	expect_error 1 "pue must be a decimal number" resque config pue 50 &&
 	expect_error 1 "signingkey must be a key id" resque config signingkey zz &&
 	expect_error 1 "is not set" resque config --unset hardware &&
 	expect_failure 2 resque config --unset region extra &&

@@ -179,7 +179,8 @@ test_expect_success 'bad input is refused before the command runs; the repositor
 	expect_error 2 "missing -- COMMAND" resque run &&
 	expect_error 2 "missing -- COMMAND" resque run --meter estimate -- &&
 	expect_error 2 "--interval must be between" resque run --interval 0 -- touch ran &&
-	expect_error 2 "--pue must be a number >= 1" resque run --pue 0.5 -- touch ran &&
+	expect_error 2 "--pue: pue 0.5 is outside the plausible range [1, 3]" resque run --pue 0.5 -- touch ran &&
+	expect_error 2 "--pue: pue 40 is outside the plausible range [1, 3]" resque run --pue 40 -- touch ran &&
 	expect_error 1 "unknown meter '\''joulemeter'\''" resque run --meter joulemeter -- touch ran &&
 	RESQUE_SYSFS_ROOT=$PWD/nowhere expect_error 1 "rapl: $PWD/nowhere/sys/class/powercap" \
 		resque run --meter rapl -- touch ran &&
