@@ -83,7 +83,7 @@ int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, ch
 		FILE *f = argc < 2 ? stderr : stdout;
 		fprintf(f, "usage: resque %s <subcommand> [options]\n\n", family);
 		for (const struct subcmd *s = subs; s->name; s++)
-			fprintf(f, "    %-10s %s\n", s->name, s->summary);
+			fprintf(f, "    %-12s %s\n", s->name, s->summary);
 		fprintf(f, "\nSee 'resque %s <subcommand> --help'.\n", family);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
