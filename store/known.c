@@ -468,64 +468,6 @@ uint64_t rq_known_first_difference(const rq_hash *leaves, uint64_t n, const rq_h
 	return UINT64_MAX;
 }
 
-int rq_known_ledger_leaves(rq_hash **out, uint64_t *n, char genesis[65], rq_ledger *l)
-{
-	sqlite3_stmt *st = NULL;
-	rq_hash *v = NULL;
-	uint64_t count = 0, cap = 0;
-	int err = 0, rc;
-
-	*out = NULL;
-	*n = 0;
-	genesis[0] = '\0';
-	if (sqlite3_prepare_v2(l->db, "SELECT seq, id, entry FROM entries ORDER BY seq", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		err = rq_error_set(RQ_EIO, "%s/index.db: %s", l->dir, sqlite3_errmsg(l->db));
-		goto done;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-		const char *id = (const char *)sqlite3_column_text(st, 1);
-		const void *bytes = sqlite3_column_blob(st, 2);
-		size_t len = (size_t)sqlite3_column_bytes(st, 2);
-		char calc[65];
-		if (seq < 0 || (uint64_t)seq != count) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s/index.db: entry %" PRIu64 " is missing", l->dir, count);
-			goto done;
-		}
-		rq_sha256_hex(calc, bytes ? bytes : "", len);
-		if (!id || strcmp(calc, id) != 0) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s/index.db: entry %" PRIu64 " does not hash to its id",
-					   l->dir, count);
-			goto done;
-		}
-		if (count == cap) {
-			cap = cap ? 2 * cap : 64;
-			size_t bytes_needed;
-			if (!rq_mul_size(&bytes_needed, (size_t)cap, sizeof(*v))) {
-				err = rq_error_set(RQ_ENOMEM, "too many entries");
-				goto done;
-			}
-			v = rq_xrealloc(v, bytes_needed);
-		}
-		rq_merkle_leaf_hash(v[count], bytes ? bytes : "", len);
-		if (count == 0)
-			memcpy(genesis, calc, 65);
-		count++;
-	}
-	if (rc != SQLITE_DONE) {
-		err = rq_error_set(RQ_EIO, "%s/index.db: %s", l->dir, sqlite3_errmsg(l->db));
-		goto done;
-	}
-	*out = v;
-	*n = count;
-	v = NULL;
-done:
-	sqlite3_finalize(st);
-	free(v);
-	return err;
-}
-
 int rq_known_read_leaves(rq_hash **out, const rq_known *k)
 {
 	rq_buf path = RQ_BUF_INIT, data = RQ_BUF_INIT;

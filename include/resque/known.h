@@ -93,12 +93,5 @@ int rq_known_compare(uint64_t *at, const rq_known *k, const rq_hash *kleaves, co
  * verified the ledger (checkpoint, report). */
 int rq_known_remember(bool *updated, rq_buf *warning, const rq_verify_report *r);
 
-/* The leaf hashes of the ledger's entries in sequence order (RFC 9162:
- * SHA-256(0x00 || canonical entry bytes)) and the genesis entry's id. Read
- * from index.db, with each entry's bytes checked against its recorded id,
- * so after a clean rq_ledger_verify they are the ledger's as git holds it.
- * RQ_EINTEGRITY when index.db has a gap or a mismatch. The caller frees
- * *out. */
-int rq_known_ledger_leaves(rq_hash **out, uint64_t *n, char genesis[65], rq_ledger *l);
 
 #endif
