@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "actual.h"
 #include "resque/actual.h"
+#include "resque/bounds.h"
 #include "resque/json.h"
 
 #include <math.h>
@@ -30,10 +31,12 @@ int actual_ctx_load(struct actual_ctx *c, rq_ledger *l, const char *plan_ref,
 	if (isnan(pue)) {
 		rq_buf_reset(&cfg);
 		if (rq_ledger_config_get(&cfg, l, "resque.pue") == 0) {
-			char *end;
-			pue = strtod(cfg.ptr, &end);
-			if (*end || end == cfg.ptr || !isfinite(pue) || pue < 1) {
-				rc = cmd_error("config resque.pue: '%s' is not a number >= 1", cfg.ptr);
+			if (rq_bound_parse_decimal(&pue, cfg.ptr)) {
+				rc = cmd_error("config resque.pue: '%.80s' is not a decimal number", cfg.ptr);
+				goto done;
+			}
+			if ((err = rq_bound_check("pue", pue, "config resque.pue"))) {
+				rc = cmd_fail_code(err);
 				goto done;
 			}
 		} else if (c->region && c->region->pue > 0) {

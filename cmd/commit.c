@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "resque/array.h"
+#include "resque/bounds.h"
 #include "resque/cost.h"
 #include "resque/fingerprint.h"
 #include "resque/history.h"
@@ -98,10 +99,18 @@ static int cost_from_actual(rq_cost *c, const rq_entry *a)
 	static const char *const nums[] = { "epochs", "energy_kwh", "duration_s", "carbon_kg", "pue",
 					    "intensity_g_per_kwh" };
 	double *dst[] = { &c->epochs, &c->energy_kwh, &c->duration_s, &c->carbon_kg, &c->pue, &c->intensity };
+	char where[64];
+	snprintf(where, sizeof(where), "actual %.12s", a->id);
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(nums); i++) {
 		json_t *v = json_object_get(a->body, nums[i]);
-		if (json_is_number(v) && isfinite(json_number_value(v)) && json_number_value(v) >= 0)
-			*dst[i] = json_number_value(v);
+		if (!json_is_number(v))
+			continue;
+		/* an actual recorded before the bounds existed may hold an absurd
+		 * figure: refuse it here rather than sign it into a version */
+		int err = rq_bound_check(nums[i], json_number_value(v), where);
+		if (err)
+			return err;
+		*dst[i] = json_number_value(v);
 	}
 	if (isnan(c->energy_kwh))
 		return rq_error_set(RQ_EINVALID, "actual %.12s: no energy_kwh recorded", a->id);

@@ -192,6 +192,8 @@ int cmd_open_ledger(rq_ledger **out, rq_key **signer)
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	if (rq_ledger_index_memory(l))
+		fprintf(stderr, "resque: warning: %s: working from the ledger in memory\n", rq_ledger_index_memory(l));
 	if (signer) {
 		const char *id = NULL;
 		char *pass = NULL;

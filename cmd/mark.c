@@ -2,6 +2,7 @@
  * runs us, by appending one line to the file named by RESQUE_EVENTS. */
 #include "common.h"
 #include "cmd.h"
+#include "resque/bounds.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -89,13 +90,11 @@ static int mark_metric(int argc, char **argv)
 	OPT_PARSE(&metric_help, opts, argc, argv);
 	if (!metric_name_ok(name))
 		return cmd_error("mark metric: '%.80s' is not a metric name (1 to 64 of A-Z a-z 0-9 _ . : / -)", name);
-	char *end;
-	errno = 0;
-	double v = strtod(value, &end);
-	if (errno == ERANGE || *end || end == value || !isfinite(v))
+	double v;
+	if (rq_bound_parse_decimal(&v, value))
 		return cmd_error("mark metric: '%.80s' is not a finite number", value);
 	rq_buf line = RQ_BUF_INIT;
-	/* the value as given: the reader parses it with the same strtod */
+	/* the value as given: the reader parses it with the same rq_bound_parse_decimal */
 	rq_buf_printf(&line, "metric %s %s\n", name, value);
 	int rc = append_event(line.ptr);
 	rq_buf_release(&line);

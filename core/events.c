@@ -1,6 +1,7 @@
 /* The RESQUE_EVENTS file: tailed incrementally, parsed leniently (bad
  * lines become warnings), and used to split energy per epoch. */
 #include "common.h"
+#include "resque/bounds.h"
 #include "resque/events.h"
 
 #include <ctype.h>
@@ -151,6 +152,11 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 				warn(e, "'%.40s' is not an epoch number", w[1]);
 				return;
 			}
+			const rq_bound *b = rq_bound_lookup("epochs");
+			if (b && (n < b->lo || n > b->hi)) {
+				warn(e, "epoch %ld is outside the plausible range [%g, %g]", n, b->lo, b->hi);
+				return;
+			}
 			if (n <= e->epochs) {
 				warn(e, "epoch %ld after epoch %ld, ignored", n, e->epochs);
 				return;
@@ -172,10 +178,8 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 			warn(e, "'%.64s' is not a metric name (letters, digits, _.:/-; 64 at most)", w[1]);
 			return;
 		}
-		char *end;
-		errno = 0;
-		double v = strtod(w[2], &end);
-		if (errno == ERANGE || *end || end == w[2] || !isfinite(v)) {
+		double v;
+		if (rq_bound_parse_decimal(&v, w[2])) {
 			warn(e, "'%.40s' is not a finite number", w[2]);
 			return;
 		}

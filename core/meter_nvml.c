@@ -3,6 +3,7 @@
  * or the power reading integrated over time (trapezoid). */
 #include "common.h"
 #include "meter_int.h"
+#include "resque/bounds.h"
 
 #include <dlfcn.h>
 
@@ -46,6 +47,9 @@ static int read_gpu(struct nvml *n, size_t i, double now, bool first)
 	if (n->power(g->dev, &mw) != 0)
 		return 0;
 	double w = mw * 1e-3;
+	const rq_bound *b = rq_bound_lookup("power_w");
+	if (b && w > b->hi)
+		return 0; /* an implausible reading: skipped like a missed one */
 	if (g->have_prev && now > g->prev_t)
 		d->joules += 0.5 * (w + g->prev_w) * (now - g->prev_t);
 	g->prev_w = w;

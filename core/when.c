@@ -1,6 +1,7 @@
 /* The least-carbon start time for a run of known duration over a grid-
  * intensity forecast (CSV of time, g/kWh), with step interpolation. */
 #include "common.h"
+#include "resque/bounds.h"
 #include "resque/when.h"
 #include "resque/csv.h"
 
@@ -30,10 +31,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static int parse_value(double *out, const char *s)
 {
-	char *end;
-	errno = 0;
-	*out = strtod(s, &end);
-	return end != s && *end == '\0' && errno == 0 && isfinite(*out) && *out >= 0 ? 0 : -1;
+	return rq_bound_parse_decimal(out, s) == 0 && *out >= 0 ? 0 : -1;
 }
 
 int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char *name)
@@ -55,6 +53,8 @@ int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char 
 		size_t need = (size_t)(tcol > vcol ? tcol : vcol) + 1;
 		if (row++ == 0 && nf > 0 && rq_time_parse(&t, f[0]) != 0) {
 			/* a header: find the columns by name */
+			if ((err = rq_csv_header_check(c, nf, f)))
+				goto done;
 			long tc = rq_csv_column_any(nf, f, time_names), vc = rq_csv_column_any(nf, f, value_names);
 			tcol = tc >= 0 ? tc : 0;
 			vcol = vc >= 0 ? vc : (tcol == 0 ? 1 : 0);
@@ -80,6 +80,10 @@ int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char 
 					   name, rq_csv_line(c), f[vcol]);
 			goto done;
 		}
+		char where[320];
+		snprintf(where, sizeof(where), "%s: line %zu", name, rq_csv_line(c));
+		if ((err = rq_bound_check("intensity_g_per_kwh", g, where)))
+			goto done;
 		if (out->n > 0 && t <= out->t[out->n - 1]) {
 			err = rq_error_set(RQ_EINVALID, "%s: line %zu: time does not increase", name,
 					   rq_csv_line(c));

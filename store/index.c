@@ -45,15 +45,16 @@ static int exec(rq_ledger *l, const char *sql)
 	return 0;
 }
 
-static int open_db(rq_ledger *l, bool *fresh)
+static int open_db(rq_ledger *l, bool *fresh, bool memory)
 {
 	rq_buf path = RQ_BUF_INIT;
 	sqlite3_stmt *st = NULL;
 	int err = 0, version = 0;
 
 	rq_buf_printf(&path, "%s/index.db", l->dir);
-	*fresh = !rq_path_exists(path.ptr);
-	if (sqlite3_open_v2(path.ptr, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	*fresh = memory || !rq_path_exists(path.ptr);
+	if (sqlite3_open_v2(memory ? ":memory:" : path.ptr, &l->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		err = db_error(l, "open");
 		goto done;
 	}
@@ -70,7 +71,7 @@ static int open_db(rq_ledger *l, bool *fresh)
 		err = rq_error_set(RQ_EUNSUPPORTED, "%s: written by a newer resque (schema %d)", path.ptr, version);
 		goto done;
 	}
-	if ((err = exec(l, "PRAGMA journal_mode=WAL")))
+	if (!memory && (err = exec(l, "PRAGMA journal_mode=WAL")))
 		goto done;
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(schema); i++)
 		if ((err = exec(l, schema[i])))
@@ -93,7 +94,7 @@ done:
 int rq_index_open(rq_ledger *l)
 {
 	bool fresh;
-	int err = open_db(l, &fresh);
+	int err = open_db(l, &fresh, false);
 	if (err && err != RQ_EUNSUPPORTED) {
 		/* An unreadable index is derived data: start it again. */
 		rq_buf path = RQ_BUF_INIT;
@@ -107,9 +108,17 @@ int rq_index_open(rq_ledger *l)
 		rq_buf_puts(&path, "-shm");
 		unlink(path.ptr);
 		rq_buf_release(&path);
-		err = open_db(l, &fresh);
+		err = open_db(l, &fresh, false);
 	}
 	return err;
+}
+
+int rq_index_open_memory(rq_ledger *l)
+{
+	bool fresh;
+	sqlite3_close(l->db);
+	l->db = NULL;
+	return open_db(l, &fresh, true);
 }
 
 int rq_index_tip(rq_buf *out, rq_ledger *l)

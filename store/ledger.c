@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static const char zero_hash[65] =
@@ -24,6 +25,11 @@ int rq_git_error(int code, const char *what)
 {
 	const git_error *e = git_error_last();
 	return rq_error_set(code, "%s: %s", what, e && e->message ? e->message : "git error");
+}
+
+const char *rq_ledger_index_memory(const rq_ledger *l)
+{
+	return l->index_memory;
 }
 
 const char *rq_ledger_dir(const rq_ledger *l)
@@ -47,6 +53,7 @@ void rq_ledger_free(rq_ledger *l)
 		return;
 	sqlite3_close(l->db);
 	git_repository_free(l->repo);
+	free(l->index_memory);
 	free(l->dir);
 	free(l);
 	git_libgit2_shutdown();
@@ -185,7 +192,7 @@ static void reindex_read(void *ctx, size_t worker, size_t i)
 	rq_error_clear();
 }
 
-int rq_ledger_reindex(rq_ledger *l)
+static int reindex(rq_ledger *l)
 {
 	git_oid *oids = NULL;
 	size_t n = 0, nworkers = rq_parallel_workers();
@@ -239,6 +246,13 @@ done:
 	return err;
 }
 
+int rq_ledger_reindex(rq_ledger *l)
+{
+	if (l->index_memory)
+		return rq_error_set(l->index_memory_code, "%s", l->index_memory);
+	return reindex(l);
+}
+
 /* Rebuild the index when its tip is not the ledger's. */
 static int refresh_index(rq_ledger *l)
 {
@@ -254,7 +268,7 @@ static int refresh_index(rq_ledger *l)
 		git_oid_tostr(hex, sizeof(hex), &tip);
 	if (strcmp(hex, itip.ptr) != 0) {
 		l->index_rebuilt = true;
-		err = rq_ledger_reindex(l);
+		err = reindex(l);
 	}
 done:
 	rq_buf_release(&itip);
@@ -271,6 +285,32 @@ static rq_ledger *ledger_new(const char *dir)
 	return l;
 }
 
+/* index.db cannot be opened, written or understood (read-only or full
+ * disk, a newer schema): readers work from an index built in memory from
+ * the ledger, and say so once; writers refuse (rq_ledger__append). */
+static int index_in_memory(rq_ledger *l, int why)
+{
+	rq_buf reason = RQ_BUF_INIT;
+	struct statvfs fs;
+	int err;
+
+	/* A read-only directory or a full disk says why better than SQLite
+	 * does ("disk I/O error", "unable to open database file"). */
+	if (why == RQ_EIO && access(l->dir, W_OK) < 0)
+		rq_buf_printf(&reason, "%s/index.db: %s", l->dir, strerror(errno));
+	else if (why == RQ_EIO && statvfs(l->dir, &fs) == 0 && fs.f_bavail == 0)
+		rq_buf_printf(&reason, "%s/index.db: %s", l->dir, strerror(ENOSPC));
+	else
+		rq_buf_puts(&reason, rq_error_last());
+	l->index_memory = rq_buf_detach(&reason, NULL);
+	l->index_memory_code = why;
+	rq_error_clear();
+	if ((err = rq_index_open_memory(l)))
+		return err;
+	l->index_rebuilt = true;
+	return reindex(l);
+}
+
 int rq_ledger_open(rq_ledger **out, const char *resque_dir)
 {
 	rq_ledger *l = ledger_new(resque_dir);
@@ -281,8 +321,12 @@ int rq_ledger_open(rq_ledger **out, const char *resque_dir)
 		err = rq_git_error(RQ_ENOTFOUND, resque_dir);
 		goto done;
 	}
-	if ((err = rq_index_open(l)) || (err = refresh_index(l)))
-		goto done;
+	if ((err = rq_index_open(l)) || (err = refresh_index(l))) {
+		if (err != RQ_EIO && err != RQ_EUNSUPPORTED)
+			goto done;
+		if ((err = index_in_memory(l, err)))
+			goto done;
+	}
 done:
 	if (err)
 		rq_ledger_free(l);
@@ -617,6 +661,10 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 	if (!signer) {
 		json_decref(body);
 		return rq_error_set(RQ_EINVALID, "no signing key loaded");
+	}
+	if (l->index_memory) {
+		json_decref(body);
+		return rq_error_set(l->index_memory_code, "%s", l->index_memory);
 	}
 	if (!json_is_object(body)) {
 		json_decref(body);

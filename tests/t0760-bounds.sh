@@ -197,4 +197,84 @@ test_expect_success 'an absurd actual already in the ledger: the forecast says "
 	PYEOF
 '
 
+test_expect_success 'commit --actual: an absurd actual recorded before the bounds is refused, not signed' '
+	cd p && plan=$(cat plan.id) &&
+	for f in "\"energy_kwh\": 1.79e308, \"duration_s\": 10" "\"energy_kwh\": 1, \"duration_s\": 10, \"pue\": 0.5" \
+		"\"energy_kwh\": 1, \"duration_s\": 10, \"intensity_g_per_kwh\": -3"; do
+		printf "{\"plan\": \"%s\", \"epochs\": 7, %s, \"method\": \"imported\", \"meter\": \"manual\", \"shift_family\": \"unspecified\", \"hardware\": \"gpu\"}" "$plan" "$f" |
+			rq-append .resque actual >>aids || return 1
+	done &&
+	repo_state >before &&
+	aid=$(sed -n 1p aids) &&
+	expect_error 1 "actual ${aid%"${aid#????????????}"}: energy_kwh 1.79e+308 is outside the plausible range [0, 1e+09] kWh" \
+		resque commit --weights w2.bin --name v2 --parent v1 --actual "$aid" &&
+	expect_error 1 "pue 0.5 is outside the plausible range" \
+		resque commit --weights w2.bin --name v2 --parent v1 --actual "$(sed -n 2p aids)" &&
+	expect_error 1 "intensity_g_per_kwh -3 is outside the plausible range" \
+		resque commit --weights w2.bin --name v2 --parent v1 --actual "$(sed -n 3p aids)" &&
+	repo_state >after && compare before after
+'
+
+test_expect_success 'run/import: a configured PUE that is hexadecimal or absurd is refused' '
+	cd p && printf "{\"energy_consumed\": 1}" >/dev/null &&
+	git --git-dir=.resque config resque.pue 0x2 && repo_state >before &&
+	expect_error 1 "config resque.pue: '\''0x2'\'' is not a decimal number" \
+		resque run --meter estimate -- true &&
+	repo_state >after && compare before after &&
+	git --git-dir=.resque config resque.pue 1e6 && repo_state >before &&
+	expect_error 1 "config resque.pue: pue 1e+06 is outside the plausible range" \
+		resque run --meter estimate -- true &&
+	repo_state >after && compare before after &&
+	git --git-dir=.resque config --unset resque.pue
+'
+
+test_expect_success 'events: an absurd epoch number and hexadecimal, inf, nan metrics are skipped with a warning' '
+	cd p && cat >ev.sh <<-\SH &&
+	printf "epoch 20000000\nmetric loss 0x10\nmetric loss inf\nmetric loss nan\nmetric loss 0.5\nepoch\n" >>"$RESQUE_EVENTS"
+	SH
+	expect_success resque run --meter estimate --json -- sh ev.sh &&
+	grep -F "line 1: epoch 20000000 is outside the plausible range [0, 1e+07]" "$ERR" &&
+	grep -F "line 2: '\''0x10'\'' is not a finite number" "$ERR" &&
+	grep -F "line 3: '\''inf'\'' is not a finite number" "$ERR" &&
+	grep -F "line 4: '\''nan'\'' is not a finite number" "$ERR" &&
+	"$PY" - "$OUT" <<-\PY
+	import json, sys
+	d = json.load(open(sys.argv[1])); b = d["body"]
+	assert d["epochs"] == 1, d["epochs"]
+	assert b["metrics"]["loss"] == [0.5], b["metrics"]
+	PY
+'
+
+test_expect_success 'mark metric: hexadecimal, inf, nan values are refused' '
+	: >ev && RESQUE_EVENTS=$PWD/ev expect_error 1 "mark metric: '\''0x10'\'' is not a finite number" resque mark metric loss 0x10 &&
+	RESQUE_EVENTS=$PWD/ev expect_error 1 "mark metric: '\''nan'\'' is not a finite number" resque mark metric loss nan &&
+	RESQUE_EVENTS=$PWD/ev expect_error 1 "mark metric: '\''1e999'\'' is not a finite number" resque mark metric loss 1e999 &&
+	RESQUE_EVENTS=$PWD/ev expect_success resque mark metric loss 1e-3 &&
+	printf "metric loss 1e-3\n" >want && compare want ev
+'
+
+test_expect_success 'plan --when: absurd or hexadecimal intensity, a duplicate column are refused' '
+	cd p && repo_state >before &&
+	printf "time,intensity\n2026-01-01T00:00:00Z,100\n2026-01-01T01:00:00Z,1e9\n" >w.csv &&
+	expect_error 1 "w.csv: line 3: intensity_g_per_kwh 1e+09 is outside the plausible range" \
+		resque plan --from v1 --embeddings d2-emb.npy --labels d2-lab.npy --intensity 100 --when w.csv &&
+	printf "time,intensity\n2026-01-01T00:00:00Z,100\n2026-01-01T01:00:00Z,0x10\n" >w.csv &&
+	expect_error 1 "w.csv: line 3: '\''0x10'\'' is not a non-negative intensity in g/kWh" \
+		resque plan --from v1 --embeddings d2-emb.npy --labels d2-lab.npy --intensity 100 --when w.csv &&
+	printf "time,intensity,Intensity\n2026-01-01T00:00:00Z,100,5\n2026-01-01T01:00:00Z,90,5\n" >w.csv &&
+	expect_error 1 "column '\''intensity'\'' appears twice" \
+		resque plan --from v1 --embeddings d2-emb.npy --labels d2-lab.npy --intensity 100 --when w.csv &&
+	repo_state >after && compare before after
+'
+
+test_expect_success 'nvml: a power reading above the power_w bound is skipped' '
+	${CC:-cc} -shared -fPIC -O1 -o libfake-nvml.so "$RQ_ROOT/tests/fixtures/fake-nvml.c" &&
+	RESQUE_NVML_LIB="$SCRATCH/libfake-nvml.so" FAKE_NVML_WATTS=50000 \
+		expect_success rq-meter --meter nvml --seconds 0.3 --interval 0.1 &&
+	test "$(sed -n "s/^joules //p" "$OUT")" = 0 &&
+	RESQUE_NVML_LIB="$SCRATCH/libfake-nvml.so" FAKE_NVML_WATTS=9000 \
+		expect_success rq-meter --meter nvml --seconds 0.3 --interval 0.1 &&
+	"$PY" -c "import sys; assert float(sys.argv[1]) > 0" "$(sed -n "s/^joules //p" "$OUT")"
+'
+
 test_done

@@ -34,6 +34,11 @@ int rq_ledger_open(rq_ledger **out, const char *resque_dir);
 void rq_ledger_free(rq_ledger *l); /* accepts NULL */
 
 const char *rq_ledger_dir(const rq_ledger *l);
+/* Why index.db could not be used (read-only or full disk, a newer
+ * schema), so that the index was built in memory from the ledger and
+ * writes are refused; NULL when index.db is in use. Borrowed. The library
+ * never prints: the command tells its user. */
+const char *rq_ledger_index_memory(const rq_ledger *l);
 /* Borrowed SQLite handle on index.db, for other store/ modules. */
 sqlite3 *rq_ledger_db(rq_ledger *l);
 

@@ -6,9 +6,11 @@
 #include "resque/bounds.h"
 #include "resque/carbon.h"
 #include "resque/cost.h"
+#include "resque/events.h"
 #include "resque/csv.h"
 #include "resque/forecast.h"
 #include "resque/import.h"
+#include "resque/when.h"
 
 #define S(text) text, sizeof(text) - 1
 
@@ -334,4 +336,43 @@ TEST(bounds_carbon_table_is_plausible)
 			unit_fail(__FILE__, __LINE__, "%s", rq_error_last());
 	}
 	CHECK(rq_carbon_count() > 100);
+}
+
+TEST(bounds_events_epochs_and_metrics)
+{
+	rq_events *e = NULL;
+	CHECK_OK(rq_events_open(&e, NULL));
+	const char *in = "epoch 10000001\nmetric loss 0x10\nmetric loss inf\nmetric loss nan\n"
+			 "metric loss 1e999\nepoch 10000000\nmetric loss -2.5e-1\n";
+	rq_events_feed(e, in, strlen(in), 1.0);
+	CHECK_INT_EQ(rq_events_count(e), 2);
+	CHECK_INT_EQ(rq_events_get(e, 0)->type, RQ_EVENT_EPOCH);
+	CHECK_INT_EQ(rq_events_get(e, 0)->epoch, 10000000);
+	CHECK(rq_events_get(e, 1)->value == -0.25);
+	const char *w = rq_events_warnings(e);
+	CHECK(strstr(w, "line 1: epoch 10000001 is outside the plausible range [0, 1e+07]"));
+	CHECK(strstr(w, "line 2: '0x10' is not a finite number"));
+	CHECK(strstr(w, "line 3: 'inf' is not a finite number"));
+	CHECK(strstr(w, "line 4: 'nan' is not a finite number"));
+	CHECK(strstr(w, "line 5: '1e999' is not a finite number"));
+	rq_events_free(e);
+}
+
+TEST(bounds_when_intensity_and_header)
+{
+	rq_when_series s;
+	CHECK_ERR(rq_when_parse(&s, S("time,intensity\n2026-01-01T00:00:00Z,1e6\n"), "w.csv"), RQ_EINVALID);
+	CHECK_STR_EQ(rq_error_last(),
+		     "w.csv: line 2: intensity_g_per_kwh 1e+06 is outside the plausible range [0, 2000] g/kWh");
+	rq_when_release(&s);
+	CHECK_ERR(rq_when_parse(&s, S("time,intensity\n2026-01-01T00:00:00Z,0x10\n"), "w.csv"), RQ_EINVALID);
+	CHECK(strstr(rq_error_last(), "'0x10' is not a non-negative intensity"));
+	rq_when_release(&s);
+	CHECK_ERR(rq_when_parse(&s, S("time,intensity,intensity\n2026-01-01T00:00:00Z,1,2\n"), "w.csv"), RQ_EINVALID);
+	CHECK(strstr(rq_error_last(), "column 'intensity' appears twice"));
+	rq_when_release(&s);
+	CHECK_OK(rq_when_parse(&s, S("time,intensity\n2026-01-01T00:00:00Z,100\n2026-01-01T01:00:00Z,90.5\n"), "w.csv"));
+	CHECK_INT_EQ(s.n, 2);
+	CHECK(s.g[1] == 90.5);
+	rq_when_release(&s);
 }
