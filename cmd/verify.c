@@ -117,24 +117,6 @@ static int read_checkpoint(rq_checkpoint *out, const char *path)
 	return err;
 }
 
-static void problem(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Adds to the report's list, which rq_verify_report_release frees. */
-static void problem(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
-{
-	rq_buf m = RQ_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	rq_buf_vprintf(&m, fmt, ap);
-	va_end(ap);
-	r->problems = rq_xrealloc(r->problems, (r->nproblems + 1) * sizeof(*r->problems));
-	rq_problem *p = &r->problems[r->nproblems++];
-	p->seq = seq;
-	snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
-	p->message = rq_buf_detach(&m, NULL);
-}
-
 /* Whether a resque writer holds the writers' lock right now (then git's
  * lock of the ledger branch may be its own, not a leftover). */
 static bool writer_active(rq_ledger *l)
@@ -227,17 +209,17 @@ static void check_memory(rq_verify_report *r, rq_ledger *l, const struct view *w
 {
 	char id[65];
 	if (strcmp(k->genesis, w->genesis) != 0) {
-		problem(r, 0, w->genesis,
+		rq_verify_report_add(r, 0, w->genesis,
 			"genesis entry changed: this repository id was first seen with genesis %s (re-created ledger?)",
 			k->genesis);
 		return;
 	}
 	uint64_t diff = rq_known_first_difference(w->leaves, w->n, kleaves, k->size);
 	if (w->n < k->size)
-		problem(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries since it was last verified",
+		rq_verify_report_add(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries since it was last verified",
 			k->size, w->n);
 	if (diff != UINT64_MAX)
-		problem(r, (int64_t)diff, entry_id(l, diff, id),
+		rq_verify_report_add(r, (int64_t)diff, entry_id(l, diff, id),
 			"history rewritten at entry %" PRIu64 ": it is not the entry verified there before", diff);
 }
 
@@ -256,7 +238,7 @@ static void check_checkpoint(struct cp_result *res, rq_verify_report *r, const c
 	res->consistent = false;
 	rq_buf_printf(&origin, "%s%s", RQ_ORIGIN_PREFIX, w->repository.ptr);
 	if (strcmp(c->origin, origin.ptr) != 0) {
-		problem(r, -1, NULL, "checkpoint %s is of '%s', not of this ledger ('%s')", file, c->origin, origin.ptr);
+		rq_verify_report_add(r, -1, NULL, "checkpoint %s is of '%s', not of this ledger ('%s')", file, c->origin, origin.ptr);
 		goto done;
 	}
 	const struct keyset *keys = t->n ? t : s;
@@ -264,17 +246,17 @@ static void check_checkpoint(struct cp_result *res, rq_verify_report *r, const c
 		signed_ok = rq_checkpoint_verify(c, &keys->v[i], file) == 0;
 	rq_error_clear();
 	if (!signed_ok) {
-		problem(r, -1, NULL, "checkpoint %s is not signed by %s", file,
+		rq_verify_report_add(r, -1, NULL, "checkpoint %s is not signed by %s", file,
 			t->n ? "any of the trusted keys" : "any signer of this ledger");
 		goto done;
 	}
 	if (c->size > w->n) {
-		problem(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries (checkpoint %s)",
+		rq_verify_report_add(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries (checkpoint %s)",
 			c->size, w->n, file);
 		goto done;
 	}
 	if (rq_merkle_root(root, c->size, rq_merkle_levels_node, (void *)&w->tree) != 0) {
-		problem(r, -1, NULL, "checkpoint %s: %s", file, rq_error_last());
+		rq_verify_report_add(r, -1, NULL, "checkpoint %s: %s", file, rq_error_last());
 		goto done;
 	}
 	if (sodium_memcmp(root, c->root, RQ_HASH_LEN) != 0) {
@@ -292,10 +274,10 @@ static void check_checkpoint(struct cp_result *res, rq_verify_report *r, const c
 			rq_merkle_levels_release(&kt);
 		}
 		if (diff != UINT64_MAX)
-			problem(r, -1, NULL, "history rewritten at entry %" PRIu64 ": the first %" PRIu64
+			rq_verify_report_add(r, -1, NULL, "history rewritten at entry %" PRIu64 ": the first %" PRIu64
 				" entries do not hash to the root of checkpoint %s", diff, c->size, file);
 		else
-			problem(r, -1, NULL, "the first %" PRIu64 " entries do not hash to the root of checkpoint %s",
+			rq_verify_report_add(r, -1, NULL, "the first %" PRIu64 " entries do not hash to the root of checkpoint %s",
 				c->size, file);
 		goto done;
 	}
@@ -379,7 +361,7 @@ int cmd_verify(int argc, char **argv)
 			goto done;
 		}
 		if (have_cp || trusted.n)
-			problem(&r, -1, NULL, "cannot check it against %s: %s",
+			rq_verify_report_add(&r, -1, NULL, "cannot check it against %s: %s",
 				have_cp ? "the checkpoint" : "the trusted keys", rq_error_last());
 		rq_error_clear();
 	} else {
@@ -387,7 +369,7 @@ int cmd_verify(int argc, char **argv)
 	}
 
 	if (have_view && trusted.n && !is_trusted(&trusted, w.genesis_pk))
-		problem(&r, 0, w.genesis, "genesis signed by key %s, which is not among the trusted keys",
+		rq_verify_report_add(&r, 0, w.genesis, "genesis signed by key %s, which is not among the trusted keys",
 			w.genesis_signer);
 
 	/* The memory (known_ledgers): forget on request, then compare. */

@@ -28,10 +28,7 @@ struct state {
 	size_t nsigners;
 };
 
-static void problem(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void problem(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
+void rq_verify_report_add(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
 {
 	rq_buf m = RQ_BUF_INIT;
 	va_list ap;
@@ -150,23 +147,23 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 		uint8_t pk[32];
 		if (strcmp(rq_json_str(k, "id", ""), e->signer) != 0 ||
 		    rq_hex_decode(pk, 32, rq_json_str(k, "public", "")) != 0) {
-			problem(s->r, 0, e->id, "genesis entry does not name its signer's public key");
+			rq_verify_report_add(s->r, 0, e->id, "genesis entry does not name its signer's public key");
 			return;
 		}
 		char id[RQ_KEY_ID_HEX + 1];
 		rq_key_id_of(id, pk);
 		if (strcmp(id, e->signer) != 0)
-			problem(s->r, 0, e->id, "genesis key id does not match its public key");
+			rq_verify_report_add(s->r, 0, e->id, "genesis key id does not match its public key");
 		add_signer(s, e->signer, pk);
 	}
 	struct signer *g = find_signer(s, e->signer);
 	if (!g) {
-		problem(s->r, (int64_t)e->seq, e->id, "signed by key %s, which is not a signer of this ledger",
+		rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "signed by key %s, which is not a signer of this ledger",
 			e->signer);
 		return;
 	}
 	if (g->revoked) {
-		problem(s->r, (int64_t)e->seq, e->id, "signed by key %s, which was revoked at entry %" PRIu64,
+		rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "signed by key %s, which was revoked at entry %" PRIu64,
 			e->signer, g->revoked_at);
 		return;
 	}
@@ -176,7 +173,7 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 		return;
 	}
 	if (!rq_entry_sig_check(e, sig, g->pk)) {
-		problem(s->r, (int64_t)e->seq, e->id, "bad signature (key %s)", e->signer);
+		rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "bad signature (key %s)", e->signer);
 		return;
 	}
 	{
@@ -185,25 +182,25 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 		char calc[RQ_KEY_ID_HEX + 1];
 		if (strcmp(action, "add") == 0) {
 			if (rq_hex_decode(pk, 32, rq_json_str(e->body, "public", "")) != 0) {
-				problem(s->r, (int64_t)e->seq, e->id, "key entry has no valid public key");
+				rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "key entry has no valid public key");
 				return;
 			}
 			rq_key_id_of(calc, pk);
 			if (strcmp(calc, id) != 0) {
-				problem(s->r, (int64_t)e->seq, e->id, "key entry's id does not match its public key");
+				rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "key entry's id does not match its public key");
 				return;
 			}
 			add_signer(s, id, pk);
 		} else if (strcmp(action, "revoke") == 0) {
 			struct signer *v = find_signer(s, id);
 			if (!v) {
-				problem(s->r, (int64_t)e->seq, e->id, "revokes key %s, which is not a signer", id);
+				rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "revokes key %s, which is not a signer", id);
 				return;
 			}
 			v->revoked = true;
 			v->revoked_at = e->seq;
 		} else {
-			problem(s->r, (int64_t)e->seq, e->id, "key entry with unknown action '%s'", action);
+			rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "key entry with unknown action '%s'", action);
 		}
 	}
 }
@@ -214,7 +211,7 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 	size_t rows = 0;
 	int rc;
 	if (sqlite3_prepare_v2(l->db, "SELECT seq, id FROM entries ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
-		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
 		return;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -222,13 +219,13 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 		const char *id = (const char *)sqlite3_column_text(st, 1);
 		rows++;
 		if (seq < 0 || (size_t)seq >= n)
-			problem(s->r, seq, id, "index.db lists entry %lld, which is not in the ledger", (long long)seq);
+			rq_verify_report_add(s->r, seq, id, "index.db lists entry %lld, which is not in the ledger", (long long)seq);
 		else if (ids[seq][0] && strcmp(ids[seq], id) != 0)
-			problem(s->r, seq, ids[seq], "index.db disagrees with the ledger about entry %lld (run 'resque reindex')",
+			rq_verify_report_add(s->r, seq, ids[seq], "index.db disagrees with the ledger about entry %lld (run 'resque reindex')",
 				(long long)seq);
 	}
 	if (rc != SQLITE_DONE) {
-		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
 		sqlite3_finalize(st);
 		return;
 	}
@@ -237,7 +234,7 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 	for (size_t i = 0; i < n; i++)
 		good += ids[i][0] != '\0';
 	if (rows < good)
-		problem(s->r, -1, NULL, "index.db lacks %zu entries of the ledger (run 'resque reindex')", good - rows);
+		rq_verify_report_add(s->r, -1, NULL, "index.db lacks %zu entries of the ledger (run 'resque reindex')", good - rows);
 }
 
 /* index.db's transparency log (table `merkle`) must hold exactly the
@@ -250,7 +247,7 @@ static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *
 	int rc;
 
 	if (sqlite3_prepare_v2(l->db, "SELECT level, idx, hash FROM merkle", -1, &st, NULL) != SQLITE_OK) {
-		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
 		return;
 	}
 	while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -261,7 +258,7 @@ static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *
 		     memcmp(sqlite3_column_blob(st, 2), t->level[level][idx], RQ_HASH_LEN) == 0;
 	}
 	if (ok && rc != SQLITE_DONE) {
-		problem(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
+		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
 		sqlite3_finalize(st);
 		return;
 	}
@@ -269,7 +266,7 @@ static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *
 	for (unsigned i = 0; i < t->depth; i++)
 		want += t->count[i];
 	if (!ok || rows != want)
-		problem(s->r, -1, NULL, "index.db's Merkle tree disagrees with the ledger (run 'resque reindex')");
+		rq_verify_report_add(s->r, -1, NULL, "index.db's Merkle tree disagrees with the ledger (run 'resque reindex')");
 }
 
 /* One entry of a batch: what a worker read and checked (phase 1), what
@@ -436,11 +433,11 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	rq_merkle_levels_init(&tree);
 	r->index_rebuilt = l->index_rebuilt;
 	if (git_reference_lookup(&ref, l->repo, RQ_LEDGER_REF)) {
-		problem(r, -1, NULL, "the ledger branch is missing");
+		rq_verify_report_add(r, -1, NULL, "the ledger branch is missing");
 		goto done;
 	}
 	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
-		problem(r, -1, NULL, "the ledger branch is not a direct reference");
+		rq_verify_report_add(r, -1, NULL, "the ledger branch is not a direct reference");
 		goto done;
 	}
 	/* Walk first parents from the tip; the ledger must be a single line.
@@ -449,7 +446,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	for (;;) {
 		git_commit *c = NULL;
 		if (git_commit_lookup(&c, l->repo, &cur)) {
-			problem(r, -1, NULL, "ledger commit %s cannot be read", git_oid_tostr_s(&cur));
+			rq_verify_report_add(r, -1, NULL, "ledger commit %s cannot be read", git_oid_tostr_s(&cur));
 			break;
 		}
 		if ((n & (n - 1)) == 0)
@@ -459,7 +456,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		n++;
 		unsigned np = git_commit_parentcount(c);
 		if (np > 1)
-			problem(r, -1, NULL, "ledger commit %.12s is a merge: the ledger must be linear",
+			rq_verify_report_add(r, -1, NULL, "ledger commit %.12s is a merge: the ledger must be linear",
 				git_oid_tostr_s(&cur));
 		if (np == 0) {
 			git_commit_free(c);
@@ -505,18 +502,18 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 
 			r->entries++;
 			if (x->state == IT_NO_COMMIT) {
-				problem(r, (int64_t)i, NULL, "entry %zu: its commit cannot be read", i);
+				rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: its commit cannot be read", i);
 				continue;
 			}
 			if (x->state == IT_NO_ENTRY) {
-				problem(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
+				rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
 					git_oid_tostr_s(&chain[i]));
 				prev_ok = false;
 				tree_ok = false;
 				continue;
 			}
 			if (x->state == IT_BAD_ENTRY) {
-				problem(r, (int64_t)i, x->hash, "entry %zu: %s", i, x->error);
+				rq_verify_report_add(r, (int64_t)i, x->hash, "entry %zu: %s", i, x->error);
 				prev_ok = false;
 				tree_ok = false;
 				continue;
@@ -524,7 +521,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 			memcpy(ids[i], e->id, 65);
 			rq_merkle_levels_append(&tree, x->leaf);
 			if (e->seq != i)
-				problem(r, (int64_t)i, e->id,
+				rq_verify_report_add(r, (int64_t)i, e->id,
 					"entry at position %zu has sequence number %" PRIu64
 					" (an entry was deleted, inserted or reordered)", i, e->seq);
 			if (i == 0) {
@@ -537,32 +534,32 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 				if (rq_hex_decode(r->genesis_pk, 32, rq_json_str(gk, "public", "")) != 0)
 					memset(r->genesis_pk, 0, 32);
 				if (strcmp(e->type, "init") != 0)
-					problem(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry",
+					rq_verify_report_add(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry",
 						e->type);
 				if (strspn(e->prev, "0") != 64)
-					problem(r, 0, e->id,
+					rq_verify_report_add(r, 0, e->id,
 						"the genesis entry does not start the hash chain (prev is not zero)");
 			} else {
 				if (strcmp(e->type, "init") == 0)
-					problem(r, (int64_t)i, e->id, "a second genesis (init) entry");
+					rq_verify_report_add(r, (int64_t)i, e->id, "a second genesis (init) entry");
 				if (prev_ok && strcmp(e->prev, prev_id) != 0)
-					problem(r, (int64_t)i, e->id,
+					rq_verify_report_add(r, (int64_t)i, e->id,
 						"hash chain broken: prev %.12s is not the hash of entry %zu (%.12s)",
 						e->prev, i - 1, prev_id);
 			}
 			if (x->sig == SIG_NONE) {
-				problem(r, (int64_t)i, e->id, "unsigned: the entry has no signature file");
+				rq_verify_report_add(r, (int64_t)i, e->id, "unsigned: the entry has no signature file");
 			} else if (x->sig == SIG_MALFORMED) {
-				problem(r, (int64_t)i, e->id, "its signature file is malformed");
+				rq_verify_report_add(r, (int64_t)i, e->id, "its signature file is malformed");
 			} else if (strcmp(x->keyid, e->signer) != 0) {
-				problem(r, (int64_t)i, e->id, "signature by key %s but the entry names signer %s",
+				rq_verify_report_add(r, (int64_t)i, e->id, "signature by key %s but the entry names signer %s",
 					x->keyid, e->signer);
 			} else if (i == 0 || strcmp(e->type, "init") != 0) {
 				check_signer(&s, e, x->sigbytes, i == 0, &x->deferred, x->pk);
 				x->pos = r->nproblems;
 			}
 			for (size_t m = 0; m < x->att.n; m++)
-				problem(r, (int64_t)e->seq, e->id, "%s", x->att.v[m]);
+				rq_verify_report_add(r, (int64_t)e->seq, e->id, "%s", x->att.v[m]);
 			memcpy(prev_id, e->id, 65);
 			prev_ok = true;
 			memcpy(r->tip, e->id, 65);

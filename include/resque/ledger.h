@@ -113,6 +113,10 @@ typedef struct rq_verify_report {
  * (listed in `out`), another code when the check itself failed. */
 int rq_ledger_verify(rq_verify_report *out, rq_ledger *l);
 void rq_verify_report_release(rq_verify_report *r);
+/* Add a problem to the report (seq -1 and id NULL when it concerns no
+ * single entry); rq_verify_report_release frees it. */
+void rq_verify_report_add(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Rebuild index.db's ledger tables from the ledger. */
 int rq_ledger_reindex(rq_ledger *l);
