@@ -17,24 +17,6 @@ static int read_stdin(rq_buf *out)
 	return ferror(stdin) ? -1 : 0;
 }
 
-/* The value at a dot-separated path (object keys and array indices). */
-static const json_t *at(const json_t *j, const char *path)
-{
-	while (j && *path) {
-		size_t len = strcspn(path, ".");
-		char *key = rq_xstrndup(path, len);
-		if (json_is_array(j)) {
-			char *end;
-			unsigned long i = strtoul(key, &end, 10);
-			j = *end || !len ? NULL : json_array_get(j, i);
-		} else {
-			j = json_object_get(j, key);
-		}
-		free(key);
-		path += len + (path[len] == '.');
-	}
-	return j;
-}
 
 int main(int argc, char **argv)
 {
@@ -57,7 +39,7 @@ int main(int argc, char **argv)
 			goto done;
 		rq_buf_putc(&out, '\n');
 		for (size_t i = 0; i < n; i++) {
-			const json_t *v = at(report, cells[i].path);
+			const json_t *v = rq_report_at(report, cells[i].path);
 			rq_buf want = RQ_BUF_INIT;
 			rq_buf_printf(&out, "%s\t%s\n", cells[i].path, cells[i].text);
 			if (v)

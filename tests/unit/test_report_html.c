@@ -36,23 +36,6 @@ static json_t *load(const char *s)
 	return j;
 }
 
-static const json_t *at(const json_t *j, const char *path)
-{
-	while (j && *path) {
-		size_t len = strcspn(path, ".");
-		char *key = rq_xstrndup(path, len);
-		if (json_is_array(j)) {
-			char *end;
-			unsigned long i = strtoul(key, &end, 10);
-			j = *end || !len ? NULL : json_array_get(j, i);
-		} else {
-			j = json_object_get(j, key);
-		}
-		free(key);
-		path += len + (path[len] == '.');
-	}
-	return j;
-}
 
 /* Render, extract, and check the round trip and every cell; returns the
  * number of cells (or -1). */
@@ -76,7 +59,7 @@ static long roundtrip(const json_t *report, rq_buf *html)
 		unit_fail(__FILE__, __LINE__, "the evidence block does not give back the report");
 	ret = (long)n;
 	for (size_t i = 0; i < n; i++) {
-		const json_t *v = at(report, cells[i].path);
+		const json_t *v = rq_report_at(report, cells[i].path);
 		rq_buf want = RQ_BUF_INIT;
 		if (!v) {
 			unit_fail(__FILE__, __LINE__, "cell %s: no such value", cells[i].path);
