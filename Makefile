@@ -1,6 +1,9 @@
 # resque — build, test, demo, sanitizers, fuzzing and benchmarks.
 #   make            build build/resque and build/libresque.a
-#   make test       install missing packages (as root), build, run every test
+#   make test       install missing packages (as root), build, run every test:
+#                   the suite, the suite under ASan+UBSan, each fuzz target
+#                   for FUZZ_SECONDS (tests/stages.sh; CI runs this)
+#   make check      the suite alone (quick: what a developer runs)
 #   make demo       install, build, run a model's life cycle on bundled data
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS seconds
@@ -11,7 +14,7 @@ CC ?= cc
 BUILD ?= build
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
-PKGS = libgit2 sqlite3 libsodium jansson openblas lapacke
+PKGS = libgit2 sqlite3 libsodium jansson openblas lapacke zlib
 
 ifeq ($(DEVELOPER),1)
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wvla
@@ -37,7 +40,7 @@ UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: all deps test unit demo asan fuzz bench clean install lint
+.PHONY: all deps test check unit demo asan fuzz bench clean install lint
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/resque $(BUILD)/libresque.a
@@ -60,13 +63,26 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libresque.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libresque.a $(LIBS)
 
+# LD_PRELOAD shims for fault injection (tests/helpers/NAME.so.c): shared
+# objects without the sanitizers (a preloaded library comes before their
+# runtime; the tests set verify_asan_link_order=0).
+$(BUILD)/helpers/%.so: tests/helpers/%.so.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared $(WARN) $(OPT) -g -o $@ $< -ldl
+
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
 
 deps:
 	@sh scripts/install-deps.sh
 
-# The README's test command: everything that needs no network nor GPU.
-test: deps
+# The README's test command: everything that needs no network nor GPU,
+# in three stages (tests/stages.sh) closing with one "N passed, N failed".
+test:
+	@sh scripts/install-deps.sh fuzz
+	@MAKE="$(MAKE)" BUILD="$(BUILD)" FUZZ_SECONDS="$(FUZZ_SECONDS)" sh tests/stages.sh
+
+# The suite alone, once: unit tests and every tests/t*.sh.
+check: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests $(HELPER_BIN)
 	@RESQUE_BUILD=$(abspath $(BUILD)) sh tests/run
 
@@ -75,9 +91,9 @@ demo: deps
 	@RESQUE_BUILD=$(abspath $(BUILD)) sh scripts/demo.sh
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check
 
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 30
 fuzz:
 	@sh scripts/install-deps.sh fuzz
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \

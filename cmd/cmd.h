@@ -78,6 +78,9 @@ int cmd_find_repo(rq_buf *out);
 struct rq_ledger;
 struct rq_key;
 int cmd_open_ledger(struct rq_ledger **out, struct rq_key **signer);
+/* The same without the guard (rq_ledger_guard): for verify and reindex,
+ * which look at the ledger whatever state it is in. */
+int cmd_open_ledger_unguarded(struct rq_ledger **out, struct rq_key **signer);
 void cmd_close_ledger(struct rq_ledger *l, struct rq_key *signer);
 /* The passphrase for an encrypted key: RESQUE_PASSPHRASE, else a prompt on
  * the terminal (echo off), else NULL. Returned in sodium_malloc memory;

@@ -124,6 +124,28 @@ static int cost_from_actual(rq_cost *c, const rq_entry *a)
 	return 0;
 }
 
+/* RQ_EEXISTS when a version is named `name` already: checked when the
+ * command starts (to fail before the long work) and again under the
+ * writer's lock (so that two concurrent commits cannot both take it). */
+static int version_name_free(rq_ledger *l, const char *name)
+{
+	rq_entry *e = NULL;
+	int err = rq_ledger_lookup(&e, l, name, "version");
+	if (!err && rq_entry_name(e) && strcmp(rq_entry_name(e), name) == 0)
+		err = rq_error_set(RQ_EEXISTS, "a version named '%s' exists already (%.12s)", name, e->id);
+	else if (!err || err == RQ_ENOTFOUND || err == RQ_EAMBIGUOUS)
+		err = 0;
+	if (!err)
+		rq_error_clear();
+	rq_entry_free(e);
+	return err;
+}
+
+static int version_name_check(rq_ledger *l, void *name)
+{
+	return version_name_free(l, name);
+}
+
 int cmd_commit(int argc, char **argv)
 {
 	const char *weights = NULL, *name = NULL, *parent_ref = NULL, *emb = NULL, *labels = NULL;
@@ -149,7 +171,7 @@ int cmd_commit(int argc, char **argv)
 	};
 	rq_ledger *l = NULL;
 	rq_key *k = NULL;
-	rq_entry *parent = NULL, *e = NULL, *existing = NULL, *actual = NULL;
+	rq_entry *parent = NULL, *e = NULL, *actual = NULL;
 	rq_summary *sum = NULL, *psum = NULL;
 	rq_cost cost;
 	rq_buf enc = RQ_BUF_INIT, text = RQ_BUF_INIT;
@@ -190,11 +212,10 @@ int cmd_commit(int argc, char **argv)
 	if ((rc = cmd_open_ledger(&l, &k)))
 		goto out;
 	/* Everything is checked and computed before anything is written. */
-	if (rq_ledger_lookup(&existing, l, name, "version") == 0 && rq_entry_name(existing) && strcmp(rq_entry_name(existing), name) == 0) {
-		rc = cmd_error("a version named '%s' exists already (%.12s)", name, existing->id);
+	if ((err = version_name_free(l, name))) {
+		rc = cmd_fail_code(err);
 		goto out;
 	}
-	rq_error_clear();
 	if (parent_ref && (err = rq_version_resolve(&parent, l, parent_ref))) {
 		rc = cmd_fail_code(err);
 		goto out;
@@ -352,7 +373,7 @@ int cmd_commit(int argc, char **argv)
 	}
 	if (message)
 		json_object_set_new(body, "message", json_string(message));
-	err = rq_ledger_append(&e, l, "version", body, att, natt);
+	err = rq_ledger_append_if(&e, l, "version", body, att, natt, version_name_check, (void *)name);
 	body = NULL;
 	if (err) {
 		rc = cmd_fail_code(err);
@@ -375,7 +396,6 @@ out:
 	rq_summary_free(psum);
 	rq_cost_release(&cost);
 	rq_entry_free(parent);
-	rq_entry_free(existing);
 	rq_entry_free(actual);
 	rq_entry_free(e);
 	rq_buf_release(&enc);

@@ -7,6 +7,7 @@
 #include "resque/repo.h"
 #include "resque/ledger.h"
 #include "resque/keystore.h"
+#include "resque/tlog.h"
 
 #include <sodium.h>
 #include <termios.h>
@@ -176,7 +177,19 @@ void cmd_passphrase_free(char *p)
 		sodium_free(p); /* wipes */
 }
 
+static int open_ledger(rq_ledger **out, rq_key **signer, bool guard);
+
 int cmd_open_ledger(rq_ledger **out, rq_key **signer)
+{
+	return open_ledger(out, signer, true);
+}
+
+int cmd_open_ledger_unguarded(rq_ledger **out, rq_key **signer)
+{
+	return open_ledger(out, signer, false);
+}
+
+static int open_ledger(rq_ledger **out, rq_key **signer, bool guard)
 {
 	rq_buf dir = RQ_BUF_INIT, keyid = RQ_BUF_INIT;
 	rq_ledger *l = NULL;
@@ -194,6 +207,10 @@ int cmd_open_ledger(rq_ledger **out, rq_key **signer)
 	}
 	if (rq_ledger_index_memory(l))
 		fprintf(stderr, "resque: warning: %s: working from the ledger in memory\n", rq_ledger_index_memory(l));
+	/* Every command checks what is new in the ledger since it was last
+	 * verified before it uses anything (verify and reindex look at the
+	 * ledger as it is, whatever it is). */
+	rq_tlog_set_notice(cmd_tlog_notice, NULL);
 	if (signer) {
 		const char *id = NULL;
 		char *pass = NULL;
@@ -214,6 +231,12 @@ int cmd_open_ledger(rq_ledger **out, rq_key **signer)
 			goto done;
 		}
 		rq_ledger_set_signer(l, k);
+	}
+	if (guard && (err = rq_ledger_guard(l))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	if (signer) {
 		*signer = k;
 		k = NULL;
 	}

@@ -203,11 +203,33 @@ static const struct cmd_help add_help = {
 	"name and must not be used by another dataset.",
 };
 
+/* RQ_EEXISTS when a dataset is named `name` already: checked before the
+ * fingerprinting and again under the writer's lock, so that two concurrent
+ * adds cannot both take the name. */
+static int dataset_name_free(rq_ledger *l, const char *name)
+{
+	rq_entry *other = NULL;
+	int err = rq_ledger_lookup(&other, l, name, "dataset");
+	if (err == 0 && rq_entry_name(other) && strcmp(rq_entry_name(other), name) == 0)
+		err = rq_error_set(RQ_EEXISTS, "dataset name '%s' is already in use (entry %.12s); choose another with --name",
+				   name, other->id);
+	else if (!err || err == RQ_ENOTFOUND || err == RQ_EAMBIGUOUS)
+		err = 0;
+	if (!err)
+		rq_error_clear();
+	rq_entry_free(other);
+	return err;
+}
+
+static int dataset_name_check(rq_ledger *l, void *name)
+{
+	return dataset_name_free(l, name);
+}
+
 int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const char *name, const char *labels,
 		       const char *tensor, const char *embeddings)
 {
 	rq_buf sumbytes = RQ_BUF_INIT;
-	rq_entry *other = NULL;
 	rq_fp_result fp, lfp;
 	rq_buf rec = RQ_BUF_INIT, lrec = RQ_BUF_INIT, man = RQ_BUF_INIT, base = RQ_BUF_INIT;
 	json_t *body = NULL, *classes = NULL;
@@ -245,16 +267,8 @@ int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const cha
 				   name);
 		goto done;
 	}
-	err = rq_ledger_lookup(&other, l, name, "dataset");
-	if (err == 0 && rq_entry_name(other) && strcmp(rq_entry_name(other), name) == 0) {
-		err = rq_error_set(RQ_EEXISTS, "dataset name '%s' is already in use (entry %.12s); choose another with --name",
-				   name, other->id);
+	if ((err = dataset_name_free(l, name)))
 		goto done;
-	}
-	if (err && err != RQ_ENOTFOUND && err != RQ_EAMBIGUOUS)
-		goto done;
-	err = 0;
-	rq_error_clear();
 	if (labels) {
 		/* Read the labels before the long part, so a bad file fails fast. */
 		if ((err = class_histogram(&classes, labels, tensor)) ||
@@ -307,13 +321,12 @@ int cmd_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const cha
 		rq_fp_result_release(&efp);
 		rq_buf_release(&erec);
 	}
-	err = rq_ledger_append(out, l, "dataset", body, att, embeddings ? 2 : 1);
+	err = rq_ledger_append_if(out, l, "dataset", body, att, embeddings ? 2 : 1, dataset_name_check, (void *)name);
 	body = NULL;
 done:
 	rq_buf_release(&sumbytes);
 	json_decref(body);
 	json_decref(classes);
-	rq_entry_free(other);
 	rq_fp_result_release(&fp);
 	rq_fp_result_release(&lfp);
 	rq_buf_release(&rec);

@@ -54,17 +54,53 @@ static int find_dup(const rq_entry *e, void *arg)
 	return 0;
 }
 
-/* The id of an earlier import with the same source key, or "" when none. */
-static void already_imported(char out[65], rq_ledger *l, const char *meter, const char *key,
-			     const char *value)
+/* One source to import at most once: a CodeCarbon run id, or the
+ * fingerprint of an nvidia-smi log. */
+struct dup_check {
+	const char *file;
+	const char *meter; /* "codecarbon" or "nvidia-smi" */
+	const char *key;   /* "run_id" or "fingerprint" */
+	const char *value;
+	bool found;        /* set when an earlier import was found */
+};
+
+/* RQ_EEXISTS, with the message both checks share, when the source was
+ * imported already; 0 when not; another error when the ledger cannot be
+ * read. Run when the command starts (so that a duplicate fails before any
+ * work) and again under the writer's lock (so that two concurrent imports
+ * of the same run cannot both record it). */
+static int already_imported(rq_ledger *l, struct dup_check *c)
 {
-	struct dup_search d = { key, value, meter, "" };
-	out[0] = '\0';
-	if (!*value)
-		return;
-	if (rq_ledger_foreach(l, "actual", find_dup, &d) == 1)
-		snprintf(out, 65, "%s", d.found);
-	rq_error_clear();
+	struct dup_search d = { c->key, c->value, c->meter, "" };
+	int err = 0;
+	c->found = false;
+	if (!*c->value)
+		return 0;
+	err = rq_ledger_foreach(l, "actual", find_dup, &d);
+	if (err == 1) {
+		c->found = true;
+		if (strcmp(c->key, "run_id") == 0)
+			err = rq_error_set(RQ_EEXISTS, "%s: run '%s' was imported already as %.12s", c->file,
+					   c->value, d.found);
+		else
+			err = rq_error_set(RQ_EEXISTS, "%s: imported already as %.12s (same fingerprint)", c->file,
+					   d.found);
+	} else if (!err) {
+		rq_error_clear();
+	}
+	return err;
+}
+
+static int dup_check_fn(rq_ledger *l, void *ctx)
+{
+	return already_imported(l, ctx);
+}
+
+/* Every run of the file was imported already (when the command started,
+ * or by another process before this one took the writer's lock). */
+static int nothing_to_import(const char *file)
+{
+	return cmd_error("%s: nothing to import: every run in it was imported already", file);
 }
 
 struct import_opts {
@@ -74,21 +110,30 @@ struct import_opts {
 	bool json;
 };
 
-/* Append every body (ownership taken), print them, and return the status. */
-static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodies, size_t n,
-		      bool json)
+/* Append every body (ownership taken), each if its source was not
+ * imported meanwhile (checks[i], under the writer's lock), print them, and
+ * return the status. With `skip_dups`, a source imported meanwhile is
+ * skipped with a warning, as when the command started; a failure when
+ * nothing was left to record. */
+static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodies, struct dup_check *checks,
+		      size_t n, bool skip_dups, bool json)
 {
 	json_t *out = json_array();
 	int rc = EXIT_OK;
-	size_t i;
+	size_t i, recorded = 0;
 	for (i = 0; i < n; i++) {
 		rq_entry *e = NULL;
-		int err = rq_ledger_append(&e, l, "actual", bodies[i], NULL, 0);
+		int err = rq_ledger_append_if(&e, l, "actual", bodies[i], NULL, 0, dup_check_fn, &checks[i]);
 		bodies[i] = NULL;
+		if (err && checks[i].found && skip_dups) {
+			cmd_warn("%s; skipped", rq_error_last());
+			continue;
+		}
 		if (err) {
 			rc = cmd_fail_code(err);
 			break;
 		}
+		recorded++;
 		json_array_append_new(out, actual_json(e, ctx->plan));
 		if (!json)
 			actual_print(stdout, e, ctx->plan);
@@ -96,6 +141,8 @@ static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodie
 	}
 	for (; i < n; i++)
 		json_decref(bodies[i]);
+	if (rc == EXIT_OK && recorded == 0)
+		rc = nothing_to_import(checks[0].file);
 	if (json && rc == EXIT_OK)
 		rc = cmd_print_json(out) ? EXIT_FAIL : EXIT_OK;
 	json_decref(out);
@@ -161,6 +208,7 @@ static int import_codecarbon(int argc, char **argv)
 	rq_cc_import r;
 	struct actual_ctx ctx;
 	json_t **bodies = NULL;
+	struct dup_check *checks = NULL;
 	size_t nb = 0;
 	char fp[RQ_FINGERPRINT_SIZE];
 	bool ctx_loaded = false;
@@ -189,11 +237,15 @@ static int import_codecarbon(int argc, char **argv)
 	ctx_loaded = true;
 	rq_fingerprint_bytes(fp, data.ptr, data.len);
 	bodies = rq_xcalloc(r.n, sizeof(*bodies));
+	checks = rq_xcalloc(r.n, sizeof(*checks));
 	for (size_t i = 0; i < r.n; i++) {
-		char dup[65];
-		already_imported(dup, l, "codecarbon", "run_id", r.runs[i].run_id);
-		if (dup[0]) {
-			cmd_warn("%s: run '%s' was imported already as %.12s; skipped", o.file, r.runs[i].run_id, dup);
+		checks[nb] = (struct dup_check){ o.file, "codecarbon", "run_id", r.runs[i].run_id, false };
+		if ((err = already_imported(l, &checks[nb]))) {
+			if (!checks[nb].found) {
+				rc = cmd_fail_code(err);
+				goto done;
+			}
+			cmd_warn("%s; skipped", rq_error_last());
 			continue;
 		}
 		json_t *cc = rq_cc_run_json(&r.runs[i]), *body = json_object(), *src = json_object();
@@ -219,12 +271,13 @@ static int import_codecarbon(int argc, char **argv)
 		bodies[nb++] = body;
 	}
 	if (nb == 0) {
-		rc = cmd_error("%s: nothing to import: every run in it was imported already", o.file);
+		rc = nothing_to_import(o.file);
 		goto done;
 	}
-	rc = record_all(l, &ctx, bodies, nb, o.json);
+	rc = record_all(l, &ctx, bodies, checks, nb, true, o.json);
 done:
 	free(bodies);
+	free(checks);
 	if (ctx_loaded)
 		actual_ctx_release(&ctx);
 	rq_cc_import_release(&r);
@@ -253,7 +306,7 @@ static int import_nvsmi(int argc, char **argv)
 	rq_nvsmi_import r;
 	struct actual_ctx ctx;
 	json_t *body = NULL;
-	char fp[RQ_FINGERPRINT_SIZE], dup[65];
+	char fp[RQ_FINGERPRINT_SIZE];
 	bool ctx_loaded = false;
 	int rc = EXIT_OK, err;
 
@@ -273,9 +326,9 @@ static int import_nvsmi(int argc, char **argv)
 		goto done;
 	ctx_loaded = true;
 	rq_fingerprint_bytes(fp, data.ptr, data.len);
-	already_imported(dup, l, "nvidia-smi", "fingerprint", fp);
-	if (dup[0]) {
-		rc = cmd_error("%s: imported already as %.12s (same fingerprint)", o.file, dup);
+	struct dup_check check = { o.file, "nvidia-smi", "fingerprint", fp, false };
+	if ((err = already_imported(l, &check))) {
+		rc = cmd_fail_code(err);
 		goto done;
 	}
 	json_t *nv = rq_nvsmi_json(&r), *src = json_object();
@@ -288,7 +341,7 @@ static int import_nvsmi(int argc, char **argv)
 	json_object_set_new(src, "skipped", json_integer((json_int_t)r.nskipped));
 	set_common(body, &o, "nvidia-smi", fp, src);
 	actual_ctx_apply(&ctx, body, o.file);
-	rc = record_all(l, &ctx, &body, 1, o.json);
+	rc = record_all(l, &ctx, &body, &check, 1, false, o.json);
 	body = NULL;
 done:
 	json_decref(body);

@@ -17,7 +17,7 @@ int cmd_reindex(int argc, char **argv)
 	int rc, err;
 
 	OPT_PARSE(&help, opts, argc, argv);
-	if ((rc = cmd_open_ledger(&l, NULL)))
+	if ((rc = cmd_open_ledger_unguarded(&l, NULL)))
 		return rc;
 	if ((err = rq_ledger_reindex(l)))
 		rc = cmd_fail_code(err);

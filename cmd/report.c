@@ -126,6 +126,12 @@ int cmd_report(int argc, char **argv)
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	if (vr.nproblems && vr.nproblems == vr.index_problems) {
+		/* the ledger is sound; only the index that the proofs come from
+		 * is not: no report until it is rebuilt */
+		rc = cmd_fail_code(rq_error_set(RQ_EINTEGRITY, "%s", vr.problems[vr.nproblems - vr.index_problems].message));
+		goto done;
+	}
 	verified = vr.nproblems == 0;
 	n = entries ? vr.entries : rq_ledger_size(l); /* set before any exit: done frees n entries */
 	if (verified) {

@@ -135,21 +135,14 @@ static bool writer_active(rq_ledger *l)
 
 /* Every key the ledger ever authorised (init and key-add entries): a
  * checkpoint may predate a revocation. */
-static int collect_signer(const rq_entry *e, void *ctx)
+static void add_verifier(struct keyset *s, const uint8_t pk[32])
 {
-	struct keyset *s = ctx;
-	bool init = strcmp(e->type, "init") == 0;
-	const json_t *k = init ? json_object_get(e->body, "key") : e->body;
 	rq_key key;
-	if (!init && strcmp(rq_json_str(k, "action", ""), "add") != 0)
-		return 0;
 	memset(&key, 0, sizeof(key));
-	if (rq_hex_decode(key.pk, 32, rq_json_str(k, "public", "")) != 0)
-		return 0;
+	memcpy(key.pk, pk, 32);
 	rq_key_id_of(key.id, key.pk);
 	s->v = rq_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
 	rq_verifier_of(&s->v[s->n++], &key);
-	return 0;
 }
 
 /* What the ledger is now, as the outside checks need it. */
@@ -192,14 +185,13 @@ static bool is_trusted(const struct keyset *t, const uint8_t pk[32])
 	return false;
 }
 
-static const char *entry_id(rq_ledger *l, uint64_t seq, char out[65])
+static const char *entry_id(const rq_verify_report *r, uint64_t seq, char out[65])
 {
-	rq_entry *e = NULL;
+	/* as verify read it from git: the guarded readers refuse a ledger
+	 * that differs from the memory, which is what is being reported */
 	out[0] = '\0';
-	if (rq_ledger_get(&e, l, seq) == 0)
-		memcpy(out, e->id, 65);
-	rq_entry_free(e);
-	rq_error_clear();
+	if (r->ids && seq < r->nleaves)
+		memcpy(out, r->ids[seq], 65);
 	return out;
 }
 
@@ -215,11 +207,13 @@ static void check_memory(rq_verify_report *r, rq_ledger *l, const struct view *w
 		return;
 	}
 	uint64_t diff = rq_known_first_difference(w->leaves, w->n, kleaves, k->size);
-	if (w->n < k->size)
+	/* fewer entries than remembered, unless another process appended
+	 * (and remembered) since this verify took its snapshot */
+	if (w->n < k->size && !rq_ledger_tip_moved(l))
 		rq_verify_report_add(r, -1, NULL, "ledger rolled back from %" PRIu64 " to %" PRIu64 " entries since it was last verified",
 			k->size, w->n);
 	if (diff != UINT64_MAX)
-		rq_verify_report_add(r, (int64_t)diff, entry_id(l, diff, id),
+		rq_verify_report_add(r, (int64_t)diff, entry_id(r, diff, id),
 			"history rewritten at entry %" PRIu64 ": it is not the entry verified there before", diff);
 }
 
@@ -340,7 +334,7 @@ int cmd_verify(int argc, char **argv)
 		}
 		have_cp = true;
 	}
-	if ((rc = cmd_open_ledger(&l, NULL)))
+	if ((rc = cmd_open_ledger_unguarded(&l, NULL)))
 		goto done;
 	err = rq_ledger_verify(&r, l);
 	/* Not tampering (a killed write leaves it) and the next write removes
@@ -400,17 +394,21 @@ int cmd_verify(int argc, char **argv)
 	}
 
 	if (have_cp && have_view) {
-		if ((err = rq_ledger_foreach(l, "init", collect_signer, &signers)) ||
-		    (err = rq_ledger_foreach(l, "key", collect_signer, &signers))) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
+		/* from what verify read from git, not index.db */
+		for (size_t i = 0; i < r.nsigner_changes; i++)
+			if (!r.signer_changes[i].revoke)
+				add_verifier(&signers, r.signer_changes[i].pk);
 		check_checkpoint(&cpres, &r, cpfile, &cp, &w, &trusted, &signers, kp, kleaves);
 	}
 
 	/* Remember only a ledger that verified without any problem. */
-	if (memory_ok && !r.nproblems && !(kp && kp->size >= w.n)) {
-		if ((err = rq_known_put(&remembered_updated, w.repository.ptr, w.genesis, w.leaves, w.n)))
+	if (memory_ok && !r.nproblems && (!(kp && kp->size >= w.n) || r.commits)) {
+		if ((err = r.commits && r.ids && r.nleaves == w.n
+				   ? rq_known_put_all(&remembered_updated, w.repository.ptr, w.genesis, w.leaves,
+						      (const uint8_t (*)[20])r.commits, w.n, r.signer_changes,
+						      r.nsigner_changes, r.named, r.nnamed, (const char (*)[65])r.ids, 0,
+						      rq_ledger_dir(l))
+				   : rq_known_put(&remembered_updated, w.repository.ptr, w.genesis, w.leaves, w.n)))
 			cmd_warn("could not remember this ledger's state: %s", rq_error_last());
 		else if (remembered_updated) {
 			memset(&known, 0, sizeof(known));

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,4 +266,22 @@ int rq_time_parse(int64_t *out, const char *s)
 	return 0;
 bad:
 	return rq_error_set(RQ_EINVALID, "'%s' is not a date (YYYY-MM-DD[THH:MM:SSZ])", s);
+}
+
+bool rq_pid_file_stale(const char *digits, time_t mtime)
+{
+	long pid = 0;
+
+	if (!*digits || strlen(digits) > 9)
+		return false;
+	for (const char *p = digits; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		pid = pid * 10 + (*p - '0');
+	}
+	if (pid <= 0 || pid == (long)getpid())
+		return false;
+	if (time(NULL) - mtime > RQ_STALE_AFTER)
+		return true;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }

@@ -2,15 +2,18 @@
 # Install the Debian packages resque needs to build and test, if any are
 # missing. As root it runs apt-get; otherwise it prints the exact command.
 #   sh scripts/install-deps.sh        build + test packages
-#   sh scripts/install-deps.sh fuzz   also clang and its fuzzer runtime
+#   sh scripts/install-deps.sh fuzz   also clang, its fuzzer and sanitizer
+#                                     runtimes and llvm (llvm-symbolizer, for
+#                                     the stack traces of sanitizer reports):
+#                                     what `make test` (asan, fuzz) needs
 set -eu
 
 pkgs="gcc make pkg-config git sqlite3 coreutils
-libgit2-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
+libgit2-dev zlib1g-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography
 chromium fonts-dejavu-core python3-pil strace"
 if [ "${1:-}" = fuzz ]; then
-	pkgs="$pkgs clang libclang-rt-14-dev"
+	pkgs="$pkgs clang libclang-rt-14-dev llvm"
 fi
 
 missing=""

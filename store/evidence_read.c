@@ -1,26 +1,25 @@
 /* Reading what a report's evidence embeds: the ledger's entries in
- * sequence order with their signature files, from git (the entries' commit
- * ids found through index.db). */
+ * sequence order with their signature files, from git (the commits the
+ * guard verified, each entry checked against its verified leaf hash). */
 #include "common.h"
 #include "ledger_int.h"
 #include "resque/evidence.h"
+#include "object_int.h"
 #include "parallel_int.h"
 
 static int blob_at(rq_buf *out, git_repository *repo, const git_tree *t, const char *name)
 {
 	const git_tree_entry *te = git_tree_entry_byname(t, name);
-	git_blob *b = NULL;
 
-	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB || git_blob_lookup(&b, repo, git_tree_entry_id(te)))
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB)
 		return rq_error_set(RQ_EINTEGRITY, "no '%s' file", name);
-	rq_buf_put(out, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
-	git_blob_free(b);
-	return 0;
+	return rq_object_blob(out, repo, git_tree_entry_id(te));
 }
 
 /* One entry to read, by a worker of rq_parallel_for. */
 struct item {
 	git_oid oid;
+	rq_hash leaf;
 	rq_entry *e;
 	char *sig;
 	int err;
@@ -50,10 +49,17 @@ static void read_one(void *ctx, size_t worker, size_t i)
 	}
 	if (!repo)
 		err = rq_error_set(RQ_EIO, "%s: cannot open the repository to read it", j->l->dir);
-	else if (git_commit_lookup(&c, repo, &x->oid) || git_commit_tree(&t, c))
-		err = rq_git_error(RQ_EINTEGRITY, "reading a ledger commit");
+	else if ((err = rq_object_commit(&c, repo, &x->oid)) ||
+		 (err = rq_object_tree(&t, repo, git_commit_tree_id(c))))
+		;
 	else if (!(err = blob_at(&bytes, repo, t, "entry")) && !(err = blob_at(&sig, repo, t, "sig")))
 		err = rq_entry_parse(&x->e, bytes.ptr, bytes.len);
+	if (!err) {
+		rq_hash leaf;
+		rq_merkle_leaf_hash(leaf, bytes.ptr, bytes.len);
+		if (memcmp(leaf, x->leaf, RQ_HASH_LEN) != 0)
+			err = rq_error_set(RQ_EINTEGRITY, "not the entry verified there (run 'resque verify')");
+	}
 	if (!err)
 		x->sig = rq_buf_detach(&sig, NULL);
 	else {
@@ -69,7 +75,6 @@ static void read_one(void *ctx, size_t worker, size_t i)
 
 int rq_ledger_entries_signed(rq_entry ***out, char ***sigs_out, rq_ledger *l, uint64_t size)
 {
-	sqlite3_stmt *st = NULL;
 	rq_entry **v = rq_xcalloc(size + 1, sizeof(*v));
 	char **sigs = rq_xcalloc(size + 1, sizeof(*sigs));
 	struct item *items = rq_xcalloc(size + 1, sizeof(*items));
@@ -80,20 +85,18 @@ int rq_ledger_entries_signed(rq_entry ***out, char ***sigs_out, rq_ledger *l, ui
 
 	*out = NULL;
 	*sigs_out = NULL;
-	if (sqlite3_prepare_v2(l->db, "SELECT seq, commit_oid FROM entries WHERE seq < ?1 ORDER BY seq", -1, &st,
-			       NULL) != SQLITE_OK) {
-		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
+	if (size > rq_ledger_size(l)) {
+		err = rq_error_set(RQ_EINVALID, "the ledger has %" PRIu64 " entries, not %" PRIu64, rq_ledger_size(l), size);
 		goto done;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
-	while (n < size && sqlite3_step(st) == SQLITE_ROW) {
-		const char *hex = (const char *)sqlite3_column_text(st, 1);
-		if ((uint64_t)sqlite3_column_int64(st, 0) != n || !hex || git_oid_fromstr(&items[n].oid, hex)) {
-			err = rq_error_set(RQ_EINTEGRITY, "index.db: entry %" PRIu64 " is missing or malformed (run 'resque reindex')",
-					   n);
+	/* the commits as verified, never as index.db lists them */
+	if ((err = rq_guard_load_all(l)))
+		goto done;
+	for (; n < size; n++) {
+		uint8_t commit[20];
+		if ((err = rq_guard_leaf(items[n].leaf, commit, l, n)))
 			break;
-		}
-		n++;
+		git_oid_fromraw(&items[n].oid, commit);
 	}
 	/* The entries before the first malformed row, read on every core; the
 	 * first problem in sequence order is the one named. */
@@ -114,10 +117,7 @@ int rq_ledger_entries_signed(rq_entry ***out, char ***sigs_out, rq_ledger *l, ui
 		v[i] = items[i].e;
 		sigs[i] = items[i].sig;
 	}
-	if (!err && n != size)
-		err = rq_error_set(RQ_EINTEGRITY, "index.db lists %" PRIu64 " of the ledger's %" PRIu64 " entries", n, size);
 done:
-	sqlite3_finalize(st);
 	for (uint64_t i = 0; i < size; i++)
 		free(items[i].msg);
 	free(items);

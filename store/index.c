@@ -45,6 +45,24 @@ static int exec(rq_ledger *l, const char *sql)
 	return 0;
 }
 
+/* Every table has the columns this version reads and writes. */
+static bool layout_ok(rq_ledger *l)
+{
+	static const char *const probe[] = {
+		"SELECT key, value FROM meta LIMIT 0",
+		"SELECT seq, id, commit_oid, type, time, signer, name, summary, entry FROM entries LIMIT 0",
+		"SELECT level, idx, hash FROM merkle LIMIT 0",
+	};
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(probe); i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(l->db, probe[i], -1, &st, NULL);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_OK)
+			return false;
+	}
+	return true;
+}
+
 static int open_db(rq_ledger *l, bool *fresh, bool memory)
 {
 	rq_buf path = RQ_BUF_INIT;
@@ -76,6 +94,24 @@ static int open_db(rq_ledger *l, bool *fresh, bool memory)
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(schema); i++)
 		if ((err = exec(l, schema[i])))
 			goto done;
+	if (!layout_ok(l)) {
+		/* Tables of another shape under the expected names (edited, or
+		 * damaged): derived data, so they are made again, empty, and the
+		 * tip forgotten so that the ledger is indexed afresh. */
+		static const char *const drop[] = { "DROP TABLE IF EXISTS entries", "DROP TABLE IF EXISTS merkle",
+						    "DROP TABLE IF EXISTS meta" };
+		for (size_t i = 0; i < RQ_ARRAY_SIZE(drop); i++)
+			if ((err = exec(l, drop[i])))
+				goto done;
+		for (size_t i = 0; i < RQ_ARRAY_SIZE(schema); i++)
+			if ((err = exec(l, schema[i])))
+				goto done;
+		if (!layout_ok(l)) {
+			err = rq_error_set(RQ_EIO, "%s: its tables cannot be made again", path.ptr);
+			goto done;
+		}
+		*fresh = true;
+	}
 	if (version < SCHEMA_VERSION) {
 		/* An older index lacks tables this version keeps up to date as
 		 * entries arrive: forget its tip, so that opening the ledger
@@ -242,7 +278,32 @@ done:
 
 int rq_index_begin(rq_ledger *l)
 {
+	rq_index_read_end(l);
 	return exec(l, "BEGIN IMMEDIATE");
+}
+
+/* One snapshot of index.db for a reader: rows checked once against the
+ * ledger stay as they were until the transaction ends (WAL: writers go on
+ * beside it). A failure leaves the reader without it (no error: each
+ * statement is then its own snapshot and rows are checked each time). */
+void rq_index_read_begin(rq_ledger *l)
+{
+	if (l->reading || l->shared_db || !l->db || !sqlite3_get_autocommit(l->db))
+		return;
+	if (exec(l, "BEGIN") == 0 && exec(l, "SELECT count(*) FROM meta") == 0)
+		l->reading = true;
+	else
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	rq_error_clear();
+}
+
+void rq_index_read_end(rq_ledger *l)
+{
+	if (!l->reading)
+		return;
+	sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	l->reading = false;
+	rq_guard_rows_reset(l);
 }
 
 int rq_index_commit(rq_ledger *l)

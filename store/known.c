@@ -8,6 +8,7 @@
 #include "resque/known.h"
 #include "resque/tlog.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/file.h>
@@ -51,6 +52,8 @@ bool rq_known_id_valid(const char *repository)
 	return true;
 }
 
+static int side_path(rq_buf *out, const char *repository, const char *ext);
+
 static int leaves_path(rq_buf *out, const char *repository)
 {
 	int err = home_dir(out);
@@ -59,26 +62,33 @@ static int leaves_path(rq_buf *out, const char *repository)
 	return err;
 }
 
-/* One line "REPOSITORY GENESIS SIZE ROOT" (no newline); false if malformed. */
-static bool parse_line(rq_known *out, const char *line, size_t len)
+/* Split a line (no newline) into `buf` as fields separated by single
+ * spaces: their number, or 0 when empty, too long or with more than `max`. */
+static size_t split_fields(char *buf, size_t size, char **f, size_t max, const char *line, size_t len)
 {
-	char buf[256], *f[5];
 	size_t nf = 0;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
+	if (len == 0 || len >= size)
+		return 0;
 	memcpy(buf, line, len);
 	buf[len] = '\0';
-	/* exactly four fields separated by single spaces */
 	f[nf++] = buf;
 	for (char *p = buf; *p; p++) {
 		if (*p == ' ') {
 			*p = '\0';
-			if (nf == 5)
-				return false;
+			if (nf == max)
+				return 0;
 			f[nf++] = p + 1;
 		}
 	}
+	return nf;
+}
+
+/* One line "REPOSITORY GENESIS SIZE ROOT" (no newline); false if malformed. */
+static bool parse_line(rq_known *out, const char *line, size_t len)
+{
+	char buf[256], *f[4];
+	size_t nf = split_fields(buf, sizeof(buf), f, 4, line, len);
+
 	if (nf != 4 || !valid_repository(f[0]) || strlen(f[1]) != 64 || !rq_is_hex(f[1], 64))
 		return false;
 	size_t sl = strlen(f[2]);
@@ -327,8 +337,18 @@ static int write_at(int fd, const void *data, size_t len, off_t offset, const ch
 	return 0;
 }
 
+static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
+	       bool locked);
+
 int rq_known_put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
 		 uint64_t n)
+{
+	return put(updated, repository, genesis, leaves, n, false);
+}
+
+/* `locked`: the caller holds the memory's lock already. */
+static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
+	       bool locked)
 {
 	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, lpath = RQ_BUF_INIT, text = RQ_BUF_INIT,
 	       next = RQ_BUF_INIT;
@@ -348,7 +368,7 @@ int rq_known_put(bool *updated, const char *repository, const char *genesis, con
 	if ((err = home_dir(&home)) || (err = rq_known_path(&path)))
 		goto done;
 	rq_buf_puts(&home, "/known");
-	if ((err = rq_mkdir_p(home.ptr, 0700)) || (err = lock_home(&lock, path.ptr)) ||
+	if ((err = rq_mkdir_p(home.ptr, 0700)) || (!locked && (err = lock_home(&lock, path.ptr))) ||
 	    (err = read_text(&text, path.ptr)))
 		goto done;
 	w.path = path.ptr;
@@ -443,11 +463,16 @@ int rq_known_forget(bool *dropped, const char *repository)
 		if (w.dropped && (err = rq_file_write_atomic(path.ptr, next.ptr, next.len, 0644)))
 			goto done;
 	}
-	if (unlink(lpath.ptr) == 0) {
-		w.dropped = true;
-	} else if (errno != ENOENT) {
-		err = rq_error_set(RQ_EIO, "%s: %s", lpath.ptr, strerror(errno));
-		goto done;
+	for (int i = 0; i < 5; i++) {
+		static const char *const ext[] = { "leaves", "commits", "state", "names", "ids" };
+		rq_buf_reset(&lpath);
+		side_path(&lpath, repository, ext[i]);
+		if (unlink(lpath.ptr) == 0) {
+			w.dropped = true;
+		} else if (errno != ENOENT) {
+			err = rq_error_set(RQ_EIO, "%s: %s", lpath.ptr, strerror(errno));
+			goto done;
+		}
 	}
 	*dropped = w.dropped;
 done:
@@ -551,7 +576,10 @@ int rq_known_remember(bool *updated, rq_buf *warning, const rq_verify_report *r)
 	if (err)
 		goto done;
 	rq_error_clear();
-	if (rq_known_put(&put, r->repository, r->genesis, (const rq_hash *)r->leaves, r->nleaves) != 0) {
+	if ((r->commits && r->ids ? rq_known_put_all(&put, r->repository, r->genesis, (const rq_hash *)r->leaves,
+					   (const uint8_t (*)[20])r->commits, r->nleaves, r->signer_changes,
+					   r->nsigner_changes, r->named, r->nnamed, (const char (*)[65])r->ids, 0, NULL)
+			: rq_known_put(&put, r->repository, r->genesis, (const rq_hash *)r->leaves, r->nleaves)) != 0) {
 		if (warning)
 			rq_buf_printf(warning, "could not remember this ledger's state: %s", rq_error_last());
 		rq_error_clear();
@@ -562,4 +590,433 @@ done:
 		*updated = put;
 	free(kv);
 	return err;
+}
+
+/* ---- the guard's memory: commits, signer changes and places ---- */
+
+#define STATE_HEADER "# resque verified state v1\n"
+
+static int side_path(rq_buf *out, const char *repository, const char *ext)
+{
+	int err = home_dir(out);
+	if (!err)
+		rq_buf_printf(out, "/known/%s.%s", repository, ext);
+	return err;
+}
+
+/* A place is a repository directory, named by the BLAKE2b-128 of its real
+ * path (a path may hold any byte; the hash is one word). */
+static void place_name(char out[33], const char *dir)
+{
+	char *real = realpath(dir, NULL);
+	uint8_t h[16];
+	const char *p = real ? real : dir;
+	crypto_generichash(h, sizeof(h), (const unsigned char *)p, strlen(p), NULL, 0);
+	rq_hex_encode(out, h, sizeof(h));
+	free(real);
+}
+
+static bool parse_u64(uint64_t *out, const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > 19 || strspn(s, "0123456789") != len || (len > 1 && s[0] == '0'))
+		return false;
+	*out = strtoull(s, NULL, 10);
+	return *out <= INT64_MAX;
+}
+
+/* Parse the state file's text into `out`; the lines of places other than
+ * `want` (NULL: every place) are copied to `others` (may be NULL). */
+static int parse_state(rq_known_state *out, rq_buf *others, const rq_buf *text, const char *path,
+		       const char *want)
+{
+	size_t lineno = 0;
+	for (size_t at = 0; at < text->len;) {
+		const char *line = text->ptr + at;
+		const char *nl = memchr(line, '\n', text->len - at);
+		size_t len = nl ? (size_t)(nl - line) : text->len - at;
+		char buf[256], *f[5];
+		size_t nf;
+
+		at += len + (nl ? 1 : 0);
+		lineno++;
+		if (len == 0 || line[0] == '#')
+			continue;
+		nf = split_fields(buf, sizeof(buf), f, 5, line, len);
+		if (nf == 2 && strcmp(f[0], "verified") == 0) {
+			if (!parse_u64(&out->verified, f[1]))
+				goto bad;
+		} else if ((nf == 5 || nf == 4) && strcmp(f[0], "signer") == 0) {
+			rq_signer_change c;
+			memset(&c, 0, sizeof(c));
+			c.revoke = strcmp(f[2], "revoke") == 0;
+			if (!parse_u64(&c.seq, f[1]) || strlen(f[3]) != RQ_KEY_ID_HEX || !rq_is_hex(f[3], RQ_KEY_ID_HEX) ||
+			    (c.revoke ? nf != 4 : (nf != 5 || strcmp(f[2], "add") != 0 || rq_hex_decode(c.pk, 32, f[4]))))
+				goto bad;
+			memcpy(c.id, f[3], RQ_KEY_ID_HEX + 1);
+			out->signers = rq_xrealloc(out->signers, (out->nsigners + 1) * sizeof(*out->signers));
+			out->signers[out->nsigners++] = c;
+		} else if (nf == 3 && strcmp(f[0], "place") == 0 && strlen(f[1]) == 32 && rq_is_hex(f[1], 32)) {
+			uint64_t size;
+			if (!parse_u64(&size, f[2]))
+				goto bad;
+			if (want && strcmp(f[1], want) == 0) {
+				out->place_size = size;
+			} else if (others) {
+				rq_buf_put(others, line, len);
+				rq_buf_putc(others, '\n');
+			}
+		} else {
+			goto bad;
+		}
+		continue;
+bad:
+		return rq_error_set(RQ_EINVALID, "%s: line %zu is malformed (%s)", path, lineno, FIX);
+	}
+	return 0;
+}
+
+void rq_known_state_release(rq_known_state *s)
+{
+	free(s->signers);
+	memset(s, 0, sizeof(*s));
+}
+
+static int state_read(rq_known_state *out, rq_buf *others, const char *repository, const char *dir)
+{
+	rq_buf path = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	char place[33] = "";
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!valid_repository(repository)) {
+		err = rq_error_set(RQ_EINVALID, "'%s' is not a repository id", repository);
+		goto done;
+	}
+	if (dir)
+		place_name(place, dir);
+	if ((err = side_path(&path, repository, "state")) || (err = read_text(&text, path.ptr)))
+		goto done;
+	err = parse_state(out, others, &text, path.ptr, dir ? place : NULL);
+done:
+	if (err)
+		rq_known_state_release(out);
+	rq_buf_release(&text);
+	rq_buf_release(&path);
+	return err;
+}
+
+int rq_known_state_get(rq_known_state *out, const char *repository, const char *dir)
+{
+	return state_read(out, NULL, repository, dir);
+}
+
+static void format_state(rq_buf *out, uint64_t verified, const rq_signer_change *v, size_t n,
+			 const rq_buf *others, const char *place, uint64_t place_size)
+{
+	rq_buf_puts(out, STATE_HEADER);
+	rq_buf_printf(out, "verified %" PRIu64 "\n", verified);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].revoke) {
+			rq_buf_printf(out, "signer %" PRIu64 " revoke %s\n", v[i].seq, v[i].id);
+		} else {
+			char hex[65];
+			rq_hex_encode(hex, v[i].pk, 32);
+			rq_buf_printf(out, "signer %" PRIu64 " add %s %s\n", v[i].seq, v[i].id, hex);
+		}
+	}
+	rq_buf_put(out, others->ptr, others->len);
+	if (place)
+		rq_buf_printf(out, "place %s %" PRIu64 "\n", place, place_size);
+}
+
+/* Temporary files of atomic writes (NAME.tmp.PID) left in DIR by killed
+ * processes; called under the memory's lock. */
+static void clean_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		struct stat st;
+		rq_buf path = RQ_BUF_INIT;
+		if (!t)
+			continue;
+		rq_buf_printf(&path, "%s/%s", dir, de->d_name);
+		if (lstat(path.ptr, &st) == 0 && S_ISREG(st.st_mode) && rq_pid_file_stale(t + 5, st.st_mtime))
+			unlink(path.ptr);
+		rq_buf_release(&path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Extend a fixed-record file to `n` records from record `from`. */
+static int extend_records(const char *path, const void *records, size_t size, uint64_t from, uint64_t n)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), err = 0;
+	if (fd < 0)
+		return rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+	if (ftruncate(fd, (off_t)(from * size)) != 0)
+		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+	if (!err)
+		err = write_at(fd, (const char *)records + from * size, (size_t)(n - from) * size, (off_t)(from * size),
+			       path);
+	if (!err && fsync(fd) != 0)
+		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+	close(fd);
+	return err;
+}
+
+/* REPOSITORY.names: "SEQ TYPE HEX(NAME)" lines in sequence order. Keep the
+ * lines of entries before `from` (an interrupted update may have left
+ * later ones), then append those of `named` from `from` on. */
+static int write_names(const char *path, const rq_named *named, size_t nnamed, uint64_t from)
+{
+	rq_buf text = RQ_BUF_INIT, next = RQ_BUF_INIT;
+	int err = 0;
+
+	if (from && rq_path_exists(path) && (err = rq_file_read(&text, path)))
+		goto done;
+	for (size_t at = 0; at < text.len;) {
+		const char *line = text.ptr + at;
+		const char *nl = memchr(line, '\n', text.len - at);
+		size_t len = nl ? (size_t)(nl - line) : text.len - at;
+		at += len + (nl ? 1 : 0);
+		if (!nl || strtoull(line, NULL, 10) >= from)
+			break;
+		rq_buf_put(&next, line, len + 1);
+	}
+	for (size_t i = 0; i < nnamed; i++) {
+		if (named[i].seq < from)
+			continue;
+		size_t nlen = strlen(named[i].name);
+		char *hex = rq_xmalloc(2 * nlen + 1);
+		rq_hex_encode(hex, (const uint8_t *)named[i].name, nlen);
+		rq_buf_printf(&next, "%" PRIu64 " %s %s\n", named[i].seq, named[i].type, hex);
+		free(hex);
+	}
+	err = rq_file_write_atomic(path, next.ptr, next.len, 0600);
+done:
+	rq_buf_release(&text);
+	rq_buf_release(&next);
+	return err;
+}
+
+int rq_known_read_names(rq_named **out, size_t *n, const char *repository, uint64_t below)
+{
+	rq_buf path = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	size_t lineno = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if ((err = side_path(&path, repository, "names")))
+		goto done;
+	if (!rq_path_exists(path.ptr))
+		goto done;
+	if ((err = rq_file_read(&text, path.ptr))) {
+		err = rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), FIX);
+		goto done;
+	}
+	for (size_t at = 0; at < text.len;) {
+		const char *line = text.ptr + at;
+		const char *nl = memchr(line, '\n', text.len - at);
+		size_t len = nl ? (size_t)(nl - line) : text.len - at;
+		char buf[1200], *f[3];
+		uint64_t seq;
+		at += len + (nl ? 1 : 0);
+		lineno++;
+		size_t nf = split_fields(buf, sizeof(buf), f, 3, line, len);
+		size_t hl = nf == 3 ? strlen(f[2]) : 0;
+		if (nf != 3 || !parse_u64(&seq, f[0]) || strlen(f[1]) >= sizeof((*out)->type) || hl % 2 ||
+		    !rq_is_hex(f[2], hl)) {
+			err = rq_error_set(RQ_EINVALID, "%s: line %zu is malformed (%s)", path.ptr, lineno, FIX);
+			goto done;
+		}
+		if (seq >= below)
+			break;
+		*out = rq_xrealloc(*out, (*n + 1) * sizeof(**out));
+		rq_named *nm = &(*out)[(*n)++];
+		nm->seq = seq;
+		snprintf(nm->type, sizeof(nm->type), "%s", f[1]);
+		nm->name = rq_xcalloc(hl / 2 + 1, 1);
+		rq_hex_decode((uint8_t *)nm->name, hl / 2, f[2]);
+	}
+done:
+	if (err) {
+		rq_known_names_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	rq_buf_release(&text);
+	rq_buf_release(&path);
+	return err;
+}
+
+void rq_known_names_free(rq_named *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+int rq_known_put_all(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
+		     const uint8_t (*commits)[20], uint64_t n, const rq_signer_change *signers,
+		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[65], uint64_t keep,
+		     const char *dir)
+{
+	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, spath = RQ_BUF_INIT, cpath = RQ_BUF_INIT,
+	       others = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	rq_known_state old;
+	char place[33];
+	int lock = -1, err;
+
+	*updated = false;
+	memset(&old, 0, sizeof(old));
+	if (!valid_repository(repository) || n == 0 || n > (uint64_t)(INT64_MAX / RQ_HASH_LEN)) {
+		err = rq_error_set(RQ_EINVALID, "repository %s, %" PRIu64 " entries: nothing to remember", repository, n);
+		goto done;
+	}
+	if ((err = home_dir(&home)) || (err = rq_known_path(&path)))
+		goto done;
+	rq_buf_puts(&home, "/known");
+	if ((err = rq_mkdir_p(home.ptr, 0700)) || (err = lock_home(&lock, path.ptr)) ||
+	    (err = state_read(&old, &others, repository, dir)))
+		goto done;
+	clean_leftovers(home.ptr);
+	rq_known k;
+	int gerr = rq_known_get(&k, NULL, repository);
+	if (gerr && gerr != RQ_ENOTFOUND) {
+		err = gerr;
+		goto done;
+	}
+	rq_error_clear();
+	side_path(&cpath, repository, "commits");
+	side_path(&spath, repository, "state");
+	if (dir)
+		place_name(place, dir);
+	if (gerr == 0 && k.size >= n && old.verified >= n) {
+		/* Nothing new to the memory (a copy behind the ledger it
+		 * remembers): only this place's size, which never shrinks. */
+		format_state(&text, old.verified, old.signers, old.nsigners, &others, dir ? place : NULL,
+			     old.place_size > n ? old.place_size : n);
+		err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600);
+		goto done;
+	}
+	/* The records already remembered are the caller's (it checked the
+	 * ledger extends the memory): write the rest, then the state, then
+	 * (rq_known_put) the leaves and the line that makes them count. */
+	uint64_t from = gerr == 0 && keep <= old.verified && keep <= k.size && keep < n ? keep : 0;
+	if ((err = extend_records(cpath.ptr, commits, 20, from, n)))
+		goto done;
+	rq_buf_reset(&cpath);
+	side_path(&cpath, repository, "ids");
+	{
+		uint8_t (*raw)[32] = rq_xcalloc((size_t)n, sizeof(*raw));
+		for (uint64_t i = from; i < n; i++)
+			if (rq_hex_decode(raw[i], 32, ids[i]) != 0)
+				err = rq_error_set(RQ_EINVALID, "entry %" PRIu64 ": '%s' is not an entry id", i, ids[i]);
+		if (!err)
+			err = extend_records(cpath.ptr, raw, 32, from, n);
+		free(raw);
+		if (err)
+			goto done;
+	}
+	rq_buf_reset(&cpath);
+	side_path(&cpath, repository, "names");
+	if ((err = write_names(cpath.ptr, named, nnamed, from)))
+		goto done;
+	format_state(&text, n, signers, nsigners, &others, dir ? place : NULL, n);
+	if ((err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600)))
+		goto done;
+	err = put(updated, repository, genesis, leaves, n, true);
+done:
+	unlock_home(lock);
+	rq_known_state_release(&old);
+	rq_buf_release(&text);
+	rq_buf_release(&others);
+	rq_buf_release(&cpath);
+	rq_buf_release(&spath);
+	rq_buf_release(&path);
+	rq_buf_release(&home);
+	return err;
+}
+
+int rq_known_set_place(const char *repository, const char *dir, uint64_t size)
+{
+	rq_buf path = RQ_BUF_INIT, spath = RQ_BUF_INIT, others = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	rq_known_state old;
+	char place[33];
+	int lock = -1, err;
+
+	memset(&old, 0, sizeof(old));
+	if ((err = rq_known_path(&path)) || (err = lock_home(&lock, path.ptr)) ||
+	    (err = state_read(&old, &others, repository, dir)))
+		goto done;
+	if (old.place_size >= size)
+		goto done; /* another command saw as many here: never shrinks */
+	place_name(place, dir);
+	side_path(&spath, repository, "state");
+	format_state(&text, old.verified, old.signers, old.nsigners, &others, place, size);
+	err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600);
+done:
+	unlock_home(lock);
+	rq_known_state_release(&old);
+	rq_buf_release(&text);
+	rq_buf_release(&others);
+	rq_buf_release(&spath);
+	rq_buf_release(&path);
+	return err;
+}
+
+static int read_records(void *out, const char *repository, const char *ext, size_t size, uint64_t from,
+			uint64_t n)
+{
+	rq_buf path = RQ_BUF_INIT;
+	int fd = -1, err = 0;
+
+	if (!valid_repository(repository)) {
+		err = rq_error_set(RQ_EINVALID, "'%s' is not a repository id", repository);
+		goto done;
+	}
+	if ((err = side_path(&path, repository, ext)))
+		goto done;
+	fd = open(path.ptr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = rq_error_set(RQ_EINVALID, "%s: %s (%s)", path.ptr, strerror(errno), FIX);
+		goto done;
+	}
+	size_t len = (size_t)n * size, got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)out + got, len - got, (off_t)(from * size + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = rq_error_set(RQ_EINVALID, "%s: holds fewer than %" PRIu64 " records (%s)", path.ptr,
+					   from + n, FIX);
+			goto done;
+		}
+		got += (size_t)r;
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	rq_buf_release(&path);
+	return err;
+}
+
+int rq_known_read_commits(uint8_t (*out)[20], const char *repository, uint64_t from, uint64_t n)
+{
+	return read_records(out, repository, "commits", 20, from, n);
+}
+
+int rq_known_read_ids(uint8_t (*out)[32], const char *repository, uint64_t from, uint64_t n)
+{
+	return read_records(out, repository, "ids", 32, from, n);
+}
+
+int rq_known_read_leaf_range(rq_hash *out, const char *repository, uint64_t from, uint64_t n)
+{
+	return read_records(out, repository, "leaves", RQ_HASH_LEN, from, n);
 }

@@ -3,6 +3,7 @@
  * look-ups through index.db, and verification (design §2). */
 #include "common.h"
 #include "ledger_int.h"
+#include "object_int.h"
 #include "resque/json.h"
 #include "parallel_int.h"
 
@@ -39,6 +40,10 @@ const char *rq_ledger_dir(const rq_ledger *l)
 
 sqlite3 *rq_ledger_db(rq_ledger *l)
 {
+	/* Whoever takes the handle may write through it: no read snapshot
+	 * from now on (its writes would sit uncommitted inside it). */
+	rq_index_read_end(l);
+	l->shared_db = true;
 	return l->db;
 }
 
@@ -51,6 +56,8 @@ void rq_ledger_free(rq_ledger *l)
 {
 	if (!l)
 		return;
+	rq_index_read_end(l);
+	rq_guard_free(l->guard);
 	sqlite3_close(l->db);
 	git_repository_free(l->repo);
 	free(l->index_memory);
@@ -64,35 +71,64 @@ void rq_ledger_free(rq_ledger *l)
 /* The tip commit of the ledger, or *found = false when there is none. */
 static int tip_oid(git_oid *out, bool *found, rq_ledger *l)
 {
-	int rc = git_reference_name_to_id(out, l->repo, RQ_LEDGER_REF);
+	int rc = git_reference_name_to_id(out, l->repo, RQ_LEDGER_REF), err;
 	*found = rc == 0;
 	if (rc == GIT_ENOTFOUND)
 		return 0;
 	if (rc)
 		return rq_git_error(RQ_EIO, "reading the ledger branch");
+	/* A tip that is missing or corrupt stops every command here, as an
+	 * integrity problem (and before libgit2 could loop on it). */
+	if ((err = rq_object_check(l->repo, out, GIT_OBJECT_COMMIT)))
+		return rq_error_prefix(err, "the ledger's tip: ");
 	return 0;
 }
 
+/* The blob at `path` ("entry", "sig" or "att/NAME") of an entry's tree,
+ * every object read through the guarded reads of store/object.c. */
 static int read_blob(rq_buf *out, git_repository *repo, const git_tree *tree, const char *path)
 {
-	git_tree_entry *te = NULL;
-	git_blob *blob = NULL;
-	int rc = git_tree_entry_bypath(&te, tree, path);
-	if (rc == GIT_ENOTFOUND)
-		return rq_error_set(RQ_ENOTFOUND, "no '%s' in the entry's tree", path);
-	if (rc)
-		return rq_git_error(RQ_EIO, path);
-	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
-		git_tree_entry_free(te);
-		return rq_error_set(RQ_EINTEGRITY, "'%s' in the entry's tree is not a file", path);
+	git_tree *sub = NULL;
+	const git_tree *in = tree;
+	const git_tree_entry *te;
+	const char *slash = strchr(path, '/'), *name = path;
+	int err = 0;
+
+	if (slash) {
+		rq_buf dir = RQ_BUF_INIT;
+		rq_buf_put(&dir, path, (size_t)(slash - path));
+		te = git_tree_entry_byname(tree, dir.ptr);
+		rq_buf_release(&dir);
+		if (!te) {
+			err = rq_error_set(RQ_ENOTFOUND, "no '%s' in the entry's tree", path);
+			goto done;
+		}
+		if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+			err = rq_error_set(RQ_EINTEGRITY, "'%.*s' in the entry's tree is not a folder",
+					   (int)(slash - path), path);
+			goto done;
+		}
+		if ((err = rq_object_tree(&sub, repo, git_tree_entry_id(te)))) {
+			rq_error_prefix(err, "'%.*s' in the entry's tree: ", (int)(slash - path), path);
+			goto done;
+		}
+		in = sub;
+		name = slash + 1;
 	}
-	rc = git_blob_lookup(&blob, repo, git_tree_entry_id(te));
-	git_tree_entry_free(te);
-	if (rc)
-		return rq_git_error(RQ_EIO, path);
-	rq_buf_put(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
-	git_blob_free(blob);
-	return 0;
+	te = git_tree_entry_byname(in, name);
+	if (!te) {
+		err = rq_error_set(RQ_ENOTFOUND, "no '%s' in the entry's tree", path);
+		goto done;
+	}
+	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+		err = rq_error_set(RQ_EINTEGRITY, "'%s' in the entry's tree is not a file", path);
+		goto done;
+	}
+	if ((err = rq_object_blob(out, repo, git_tree_entry_id(te))))
+		rq_error_prefix(err, "'%s' in the entry's tree: ", path);
+done:
+	git_tree_free(sub);
+	return err;
 }
 
 /* Read and parse the entry stored in commit `oid`. */
@@ -106,8 +142,10 @@ static int entry_at(rq_entry **out, rq_ledger *l, const git_oid *oid)
 
 	*out = NULL;
 	git_oid_tostr(hex, sizeof(hex), oid);
-	if (git_commit_lookup(&c, l->repo, oid) || git_commit_tree(&t, c)) {
-		err = rq_git_error(RQ_EINTEGRITY, "reading a ledger commit");
+	if ((err = rq_object_commit(&c, l->repo, oid)))
+		goto done;
+	if ((err = rq_object_tree(&t, l->repo, git_commit_tree_id(c)))) {
+		rq_error_prefix(err, "its tree: ");
 		goto done;
 	}
 	if ((err = read_blob(&bytes, l->repo, t, "entry")))
@@ -124,41 +162,46 @@ done:
 	return err;
 }
 
-/* Commits of the ledger, oldest first (following first parents). */
+/* Commits of the ledger, oldest first (following first parents). Each
+ * commit is read through rq_object_commit: libgit2's revwalk would read
+ * them unguarded. */
 static int walk(git_oid **out, size_t *n, rq_ledger *l)
 {
-	git_revwalk *w = NULL;
-	git_oid tip, oid, *v = NULL;
+	git_oid cur, *v = NULL;
 	size_t count = 0;
 	bool found;
 	int err;
 
 	*out = NULL;
 	*n = 0;
-	if ((err = tip_oid(&tip, &found, l)) || !found)
+	if ((err = tip_oid(&cur, &found, l)) || !found)
 		return err;
-	if (git_revwalk_new(&w, l->repo) || git_revwalk_push(w, &tip)) {
-		err = rq_git_error(RQ_EIO, "walking the ledger");
-		goto done;
-	}
-	git_revwalk_simplify_first_parent(w);
-	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	int rc;
-	while ((rc = git_revwalk_next(&oid, w)) == 0) {
+	for (;;) {
+		git_commit *c = NULL;
+		if ((err = rq_object_commit(&c, l->repo, &cur))) {
+			rq_error_prefix(err, "walking the ledger: ledger commit %.12s: ", git_oid_tostr_s(&cur));
+			goto done;
+		}
 		if ((count & (count - 1)) == 0)
 			v = rq_xrealloc(v, (count ? 2 * count : 1) * sizeof(*v));
-		v[count++] = oid;
+		v[count++] = cur;
+		bool root = git_commit_parentcount(c) == 0;
+		if (!root)
+			git_oid_cpy(&cur, git_commit_parent_id(c, 0));
+		git_commit_free(c);
+		if (root)
+			break;
 	}
-	if (rc != GIT_ITEROVER) {
-		err = rq_git_error(RQ_EINTEGRITY, "walking the ledger");
-		goto done;
+	for (size_t i = 0; i < count / 2; i++) {
+		git_oid t = v[i];
+		v[i] = v[count - 1 - i];
+		v[count - 1 - i] = t;
 	}
 	*out = v;
 	*n = count;
 	v = NULL;
 done:
 	free(v);
-	git_revwalk_free(w);
 	return err;
 }
 
@@ -311,6 +354,35 @@ static int index_in_memory(rq_ledger *l, int why)
 	return reindex(l);
 }
 
+int rq_ledger__entry_at(rq_entry **out, rq_ledger *l, const git_oid *oid)
+{
+	return entry_at(out, l, oid);
+}
+
+/* The snapshot every reader works from: the ledger's tip, read once. */
+static int snapshot(rq_ledger *l)
+{
+	rq_entry *e = NULL;
+	int err = tip_oid(&l->tip, &l->has_tip, l);
+	l->size = 0;
+	if (err || !l->has_tip)
+		return err;
+	/* an unreadable tip is the guard's to report */
+	if (entry_at(&e, l, &l->tip) == 0)
+		l->size = e->seq + 1;
+	rq_error_clear();
+	rq_entry_free(e);
+	return 0;
+}
+
+int rq_ledger__resnapshot(rq_ledger *l)
+{
+	int err = snapshot(l);
+	if (!err)
+		err = refresh_index(l);
+	return err;
+}
+
 int rq_ledger_open(rq_ledger **out, const char *resque_dir)
 {
 	rq_ledger *l = ledger_new(resque_dir);
@@ -321,6 +393,8 @@ int rq_ledger_open(rq_ledger **out, const char *resque_dir)
 		err = rq_git_error(RQ_ENOTFOUND, resque_dir);
 		goto done;
 	}
+	if ((err = snapshot(l)))
+		goto done;
 	if ((err = rq_index_open(l)) || (err = refresh_index(l))) {
 		if (err != RQ_EIO && err != RQ_EUNSUPPORTED)
 			goto done;
@@ -343,30 +417,12 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 /* ---- leftovers of killed writers ---- */
 
-/* A temporary file this old has no live writer, whatever its pid says
- * (the pid may have been reused, or belong to another host). */
-#define STALE_AFTER (60 * 60)
-
 /* The file `name` is PREFIX followed by a pid: true when that process is
- * gone (or the file is older than STALE_AFTER). */
+ * gone (or the file is older than RQ_STALE_AFTER). */
 static bool stale_pid_file(const char *name, const char *prefix, const struct stat *st)
 {
 	size_t plen = strlen(prefix);
-	const char *digits = name + plen;
-	long pid = 0;
-
-	if (strncmp(name, prefix, plen) != 0 || !*digits || strlen(digits) > 9)
-		return false;
-	for (const char *p = digits; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		pid = pid * 10 + (*p - '0');
-	}
-	if (pid <= 0 || pid == (long)getpid())
-		return false;
-	if (time(NULL) - st->st_mtime > STALE_AFTER)
-		return true;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return strncmp(name, prefix, plen) == 0 && rq_pid_file_stale(name + plen, st->st_mtime);
 }
 
 /* `DIR.tmp-PID` beside the repository DIR, left by a killed init. */
@@ -497,7 +553,14 @@ int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer
 	}
 	rq_ledger_free(l);
 	l = NULL;
-	err = rq_ledger_open(out, resque_dir);
+	if ((err = rq_ledger_open(out, resque_dir)))
+		goto done;
+	/* Remember the genesis as verified, so that the first command has
+	 * nothing to verify (a home that cannot be written is no error). */
+	if ((err = rq_ledger_guard(*out))) {
+		rq_ledger_free(*out);
+		*out = NULL;
+	}
 done:
 	git_config_free(cfg);
 	if (l) {
@@ -513,39 +576,30 @@ done:
 
 int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *keyid)
 {
-	sqlite3_stmt *st = NULL;
+	const rq_signer_change *v;
+	size_t n;
 	bool found = false;
-	int err = 0, rc;
+	int err;
 
 	*revoked = false;
-	if (sqlite3_prepare_v2(l->db, "SELECT entry FROM entries WHERE type IN ('init','key') ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
-		return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rq_entry *e = NULL;
-		if (rq_entry_parse(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))) {
-			rq_error_clear();
+	/* the signers as verified (the guard), never as index.db lists them */
+	if ((err = rq_ledger_guard(l)))
+		return err;
+	rq_guard_signers(&v, &n, l);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].id, keyid) != 0)
 			continue;
+		if (v[i].revoke) {
+			*revoked = true;
+		} else {
+			memcpy(pk, v[i].pk, 32);
+			found = true;
+			*revoked = false;
 		}
-		const json_t *k = strcmp(e->type, "init") == 0 ? json_object_get(e->body, "key") : e->body;
-		const char *action = strcmp(e->type, "init") == 0 ? "add" : rq_json_str(k, "action", "");
-		if (strcmp(rq_json_str(k, "id", ""), keyid) == 0) {
-			if (strcmp(action, "add") == 0 &&
-			    rq_hex_decode(pk, 32, rq_json_str(k, "public", "")) == 0) {
-				found = true;
-				*revoked = false;
-			} else if (strcmp(action, "revoke") == 0) {
-				*revoked = true;
-			}
-		}
-		rq_entry_free(e);
 	}
-	if (rc != SQLITE_DONE)
-		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	sqlite3_finalize(st);
-	if (!err && !found)
-		err = rq_error_set(RQ_ENOTFOUND, "key %s is not a signer of this ledger", keyid);
-	return err;
+	if (!found)
+		return rq_error_set(RQ_ENOTFOUND, "key %s is not a signer of this ledger", keyid);
+	return 0;
 }
 
 /* ---- appending ---- */
@@ -690,8 +744,31 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 		goto done;
 	}
 	clean_leftovers(l);
+	rq_index_read_end(l);
 	if ((err = tip_oid(&tip, &found, l))) {
 		json_decref(body);
+		goto done;
+	}
+	/* Never append on top of a ledger that was not verified: the guard
+	 * checks the tip this command opened, and whatever another writer
+	 * appended since then. */
+	if (found && strcmp(type, "init") != 0) {
+		if (!l->has_tip || !git_oid_equal(&tip, &l->tip))
+			err = rq_guard_advance(l, &tip);
+		else
+			err = rq_ledger_guard(l);
+		rq_index_read_end(l);
+		if (!err && rq_guard_known(l) > l->size)
+			err = rq_error_set(RQ_EINVALID, "%s holds %" PRIu64 " entries of a ledger this machine has seen with %"
+					   PRIu64 ": appending here would fork it (bring this copy up to date first)",
+					   l->dir, l->size, rq_guard_known(l));
+		if (err) {
+			json_decref(body);
+			goto done;
+		}
+	} else if (!found && l->has_tip) {
+		json_decref(body);
+		err = rq_error_set(RQ_EINTEGRITY, "%s: the ledger branch is gone (run 'resque verify')", l->dir);
 		goto done;
 	}
 	if (found && (err = entry_at(&prev, l, &tip))) {
@@ -702,6 +779,13 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 		json_decref(body);
 		err = rq_error_set(RQ_EINTEGRITY, "%s: the ledger has no genesis entry", l->dir);
 		goto done;
+	}
+	if (l->check) {
+		/* Lookups inside the check must see every entry up to the tip. */
+		if ((err = refresh_index(l)) || (err = l->check(l, l->check_ctx))) {
+			json_decref(body);
+			goto done;
+		}
 	}
 	if (!(flags & RQ_APPEND_UNCHECKED)) {
 		uint8_t pk[32];
@@ -749,17 +833,27 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 							msg.ptr)
 		       : git_reference_create(&ref, l->repo, RQ_LEDGER_REF, &commit_oid, 0, msg.ptr);
 	git_reference_free(ref);
-	if (rc) {
+	if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
 		err = rq_git_error(RQ_ELOCKED, "updating the ledger branch (another writer?)");
+		goto done;
+	} else if (rc) {
+		err = rq_git_error(RQ_EIO, "updating the ledger branch");
 		goto done;
 	}
 	git_oid_tostr(hex, sizeof(hex), &commit_oid);
 	memcpy(e->commit, hex, sizeof(hex));
+	{
+		rq_hash leaf;
+		rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
+		/* an unchecked append (tests forging entries) is not vouched for */
+		rq_guard_appended(l, e, leaf, &commit_oid, !(flags & RQ_APPEND_UNCHECKED));
+	}
 	/* index.db follows; if this fails the index is stale and the next
 	 * command rebuilds it, so the append still succeeded. */
-	if (rq_index_begin(l) == 0) {
-		if (rq_index_insert(l, e, hex) || rq_index_set_tip(l, hex) || rq_index_commit(l))
-			rq_index_rollback(l);
+	if (rq_index_begin(l) != 0 || rq_index_insert(l, e, hex) || rq_index_set_tip(l, hex) || rq_index_commit(l)) {
+		rq_ledger__notice("warning: %s; the entry is written, the next command rebuilds the index",
+				  rq_error_last());
+		rq_index_rollback(l);
 	}
 	rq_error_clear();
 	if (out) {
@@ -790,122 +884,176 @@ int rq_ledger_append(rq_entry **out, rq_ledger *l, const char *type, json_t *bod
 	return rq_ledger__append(out, l, type, body, att, natt, l->signer, 0);
 }
 
+int rq_ledger_append_if(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
+			const rq_attachment *att, size_t natt, rq_append_check_fn check, void *ctx)
+{
+	l->check = check;
+	l->check_ctx = ctx;
+	int err = rq_ledger_append(out, l, type, body, att, natt);
+	l->check = NULL;
+	l->check_ctx = NULL;
+	return err;
+}
+
 /* ---- reading ---- */
+
+bool rq_ledger_tip_moved(rq_ledger *l)
+{
+	git_oid now;
+	if (git_reference_name_to_id(&now, l->repo, RQ_LEDGER_REF) != 0)
+		return l->has_tip;
+	return !l->has_tip || !git_oid_equal(&now, &l->tip);
+}
 
 uint64_t rq_ledger_size(rq_ledger *l)
 {
-	git_oid tip;
-	bool found;
-	rq_entry *e = NULL;
-	uint64_t n = 0;
-	if (tip_oid(&tip, &found, l) == 0 && found && entry_at(&e, l, &tip) == 0)
-		n = e->seq + 1;
-	rq_entry_free(e);
-	return n;
+	return l->size;
 }
 
-static int commit_of_seq(git_oid *out, rq_ledger *l, uint64_t seq)
+/* index.db vouches for nothing: what a reader returns is the ledger's,
+ * checked against the guard's verified leaf hashes and commits. */
+static int index_lies(uint64_t seq, const char *what)
 {
-	sqlite3_stmt *st = NULL;
-	int err = 0, rc;
-	if (sqlite3_prepare_v2(l->db, "SELECT commit_oid FROM entries WHERE seq=?1", -1, &st, NULL) != SQLITE_OK)
-		return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (git_oid_fromstr(out, (const char *)sqlite3_column_text(st, 0)))
-			err = rq_error_set(RQ_EIO, "index.db: bad commit id for entry %" PRIu64, seq);
-	} else if (rc == SQLITE_DONE) {
-		err = rq_error_set(RQ_ENOTFOUND, "no entry %" PRIu64 " in the ledger", seq);
-	} else {
-		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	}
-	sqlite3_finalize(st);
-	return err;
+	return rq_error_set(RQ_EINTEGRITY, "index.db: entry %" PRIu64 " %s; run 'resque reindex'", seq, what);
+}
+
+static int db_fail(rq_ledger *l)
+{
+	return rq_error_set(RQ_EIO, "%s/index.db: %s", l->dir, sqlite3_errmsg(l->db));
 }
 
 int rq_ledger_get(rq_entry **out, rq_ledger *l, uint64_t seq)
 {
+	rq_hash leaf, got;
+	uint8_t commit[20];
 	git_oid oid;
-	int err = commit_of_seq(&oid, l, seq);
+	int err;
+
 	*out = NULL;
-	if (err)
+	if (seq >= l->size)
+		return rq_error_set(RQ_ENOTFOUND, "no entry %" PRIu64 " in the ledger", seq);
+	if ((err = rq_guard_leaf(leaf, commit, l, seq)))
 		return err;
-	return entry_at(out, l, &oid);
+	git_oid_fromraw(&oid, commit);
+	if ((err = entry_at(out, l, &oid)))
+		return err;
+	rq_merkle_leaf_hash(got, (*out)->bytes.ptr, (*out)->bytes.len);
+	if (memcmp(got, leaf, RQ_HASH_LEN) != 0 || (*out)->seq != seq) {
+		rq_entry_free(*out);
+		*out = NULL;
+		return rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": commit %.12s no longer holds the entry verified there "
+				    "(run 'resque verify')", seq, git_oid_tostr_s(&oid));
+	}
+	return 0;
+}
+
+/* Index rows [from, l->size), each checked against its verified leaf hash
+ * (once per read transaction) and given to `fn` with its bytes; rows must
+ * be there, one per sequence number. */
+typedef int (*row_fn)(uint64_t seq, const void *bytes, size_t len, void *ctx);
+
+static int each_row(rq_ledger *l, uint64_t from, row_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t next = from;
+	int err, rc;
+
+	if ((err = rq_guard_load_all(l)))
+		return err;
+	/* One snapshot of index.db from the first bulk read on (not from the
+	 * start: `resque run` must not pin the WAL for a whole training run),
+	 * so that rows checked once stay checked. */
+	rq_index_read_begin(l);
+	if (sqlite3_prepare_v2(l->db, "SELECT seq, entry FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_fail(l);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)l->size);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		const void *bytes = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		if (seq != next) {
+			err = index_lies(next, "is missing");
+			goto done;
+		}
+		next++;
+		if (!rq_guard_row_ok(l, seq)) {
+			rq_hash leaf, want;
+			uint8_t commit[20];
+			if ((err = rq_guard_leaf(want, commit, l, seq)))
+				goto done;
+			rq_merkle_leaf_hash(leaf, bytes, len);
+			if (memcmp(leaf, want, RQ_HASH_LEN) != 0) {
+				err = index_lies(seq, "is not the entry verified there");
+				goto done;
+			}
+			rq_guard_set_row_ok(l, seq);
+		}
+		if ((err = fn(seq, bytes, len, ctx)))
+			goto done;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_fail(l);
+	else if (next != l->size && from < l->size)
+		err = index_lies(next, "is missing");
+done:
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Whether the canonical bytes of an entry may hold `"key":"value"`: the
+ * encoding is compact JSON, so an entry whose bytes lack the exact text
+ * has no such member; one that has it is parsed to be sure. Values outside
+ * a plain alphabet (which JSON might escape) always say "maybe". */
+static bool may_hold(const void *bytes, size_t len, const char *key, const char *value)
+{
+	char pat[160];
+	for (const char *p = value; *p; p++)
+		if (!(*p == '.' || *p == '_' || *p == '-' || *p == ' ' || *p == ':' || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return true;
+	int n = snprintf(pat, sizeof(pat), "\"%s\":\"%s\"", key, value);
+	if (n < 0 || (size_t)n >= sizeof(pat))
+		return true;
+	return memmem(bytes, len, pat, (size_t)n) != NULL;
 }
 
 int rq_ledger_lookup(rq_entry **out, rq_ledger *l, const char *ref, const char *type)
 {
-	sqlite3_stmt *st = NULL;
-	int err = 0, rc;
+	size_t len = strlen(ref), matches = 0;
 	int64_t seq = -1;
-	size_t len = strlen(ref);
+	int err;
+	char low[65];
 
 	*out = NULL;
-	/* A name first (the newest entry that bears it)... */
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT seq FROM entries WHERE name=?1 AND (?2 IS NULL OR type=?2)"
-			       " ORDER BY seq DESC LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	if (type)
-		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 2);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		seq = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	sqlite3_finalize(st);
-	st = NULL;
-	if (err)
+	if ((err = rq_ledger_guard(l)))
 		return err;
-	/* ...then a unique prefix of an entry id. */
+	/* A name first (the newest entry that bears it)... Both look-ups
+	 * search what the guard verified, never index.db's columns. */
+	if ((err = rq_guard_find_name(&seq, l, ref, type)))
+		return err;
 	if (seq < 0 && len >= 4 && len <= 64 && rq_is_hex(ref, len)) {
-		char low[65];
+		/* ...then a unique prefix of an entry id */
 		for (size_t i = 0; i <= len; i++)
 			low[i] = (char)((ref[i] >= 'A' && ref[i] <= 'F') ? ref[i] + 32 : ref[i]);
-		/* A range on the unique index of ids (every id that starts with
-		 * the prefix lies in [prefix, prefix + "g"): ids are lower-case
-		 * hex), not a scan of the table. */
-		char high[66];
-		memcpy(high, low, len);
-		high[len] = 'g';
-		high[len + 1] = '\0';
-		if (sqlite3_prepare_v2(l->db,
-				       "SELECT seq FROM entries WHERE id >= ?1 AND id < ?2"
-				       " AND (?3 IS NULL OR type=?3) LIMIT 2",
-				       -1, &st, NULL) != SQLITE_OK)
-			return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-		sqlite3_bind_text(st, 1, low, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, high, -1, SQLITE_STATIC);
-		if (type)
-			sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 3);
-		int matches = 0;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			seq = sqlite3_column_int64(st, 0);
-			matches++;
-		}
-		if (rc != SQLITE_DONE)
-			err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-		sqlite3_finalize(st);
-		if (err)
+		if ((err = rq_guard_find_id(&seq, &matches, l, low, len)))
 			return err;
 		if (matches > 1)
 			return rq_error_set(RQ_EAMBIGUOUS, "'%s' matches several entries; give more digits", ref);
 	}
-	if (seq < 0) {
-		if (type)
-			return rq_error_set(RQ_ENOTFOUND, "no %s entry named or identified by '%s'", type, ref);
-		return rq_error_set(RQ_ENOTFOUND, "no entry named or identified by '%s'%s", ref,
-				    len < 4 && rq_is_hex(ref, len) ? " (ids need at least 4 hex digits)" : "");
+	if (seq >= 0) {
+		if ((err = rq_ledger_get(out, l, (uint64_t)seq)))
+			return err;
+		if (!type || strcmp((*out)->type, type) == 0)
+			return 0;
+		rq_entry_free(*out);
+		*out = NULL;
 	}
-	err = rq_ledger_get(out, l, (uint64_t)seq);
-	return err;
+	if (type)
+		return rq_error_set(RQ_ENOTFOUND, "no %s entry named or identified by '%s'", type, ref);
+	return rq_error_set(RQ_ENOTFOUND, "no entry named or identified by '%s'%s", ref,
+			    len < 4 && rq_is_hex(ref, len) ? " (ids need at least 4 hex digits)" : "");
 }
 
 int rq_ledger_attachment(rq_buf *out, rq_ledger *l, const rq_entry *e, const char *name)
@@ -919,15 +1067,26 @@ int rq_ledger_attachment(rq_buf *out, rq_ledger *l, const rq_entry *e, const cha
 
 	if (!json_is_object(rec))
 		return rq_error_set(RQ_ENOTFOUND, "entry %.12s has no attachment '%s'", e->id, name);
-	if (git_oid_fromstr(&oid, e->commit) || git_commit_lookup(&c, l->repo, &oid) ||
-	    git_commit_tree(&t, c)) {
-		err = rq_git_error(RQ_EIO, "reading an attachment");
+	if (git_oid_fromstr(&oid, e->commit)) {
+		err = rq_error_set(RQ_EINVALID, "entry %.12s has no valid commit id", e->id);
+		goto done;
+	}
+	if ((err = rq_object_commit(&c, l->repo, &oid)) ||
+	    (err = rq_object_tree(&t, l->repo, git_commit_tree_id(c)))) {
+		rq_error_prefix(err, "entry %" PRIu64 " (%.12s): ", e->seq, e->id);
 		goto done;
 	}
 	size_t start = out->len;
 	rq_buf_printf(&path, "att/%s", name);
-	if ((err = read_blob(out, l->repo, t, path.ptr)))
+	if ((err = read_blob(out, l->repo, t, path.ptr))) {
+		if (err == RQ_ENOTFOUND) { /* the entry records it: the tree lost it */
+			char *m = rq_xstrdup(rq_error_last());
+			err = rq_error_set(RQ_EINTEGRITY, "%s", m);
+			free(m);
+		}
+		rq_error_prefix(err, "entry %" PRIu64 " (%.12s): ", e->seq, e->id);
 		goto done;
+	}
 	char fp[68];
 	b2_hex(fp, out->ptr + start, out->len - start);
 	if (strcmp(fp, rq_json_str(rec, "fingerprint", "")) != 0) {
@@ -942,34 +1101,45 @@ done:
 	return err;
 }
 
+struct each {
+	rq_ledger *l;
+	const char *type;
+	int (*fn)(const rq_entry *e, void *ctx);
+	void *ctx;
+};
+
+static int each_entry(uint64_t seq, const void *bytes, size_t len, void *ctx)
+{
+	struct each *w = ctx;
+	rq_entry *e = NULL;
+	rq_hash leaf;
+	uint8_t commit[20];
+	int err;
+
+	if (w->type && !may_hold(bytes, len, "type", w->type))
+		return 0;
+	if (rq_entry_parse(&e, bytes, len)) {
+		rq_error_clear();
+		return index_lies(seq, "does not parse");
+	}
+	if (w->type && strcmp(e->type, w->type) != 0) {
+		rq_entry_free(e);
+		return 0;
+	}
+	if ((err = rq_guard_leaf(leaf, commit, w->l, seq)) == 0) {
+		git_oid oid;
+		git_oid_fromraw(&oid, commit);
+		git_oid_tostr(e->commit, sizeof(e->commit), &oid);
+		err = w->fn(e, w->ctx);
+	}
+	rq_entry_free(e);
+	return err;
+}
+
 int rq_ledger_foreach(rq_ledger *l, const char *type, int (*fn)(const rq_entry *e, void *ctx), void *ctx)
 {
-	sqlite3_stmt *st = NULL;
-	int err = 0, rc;
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT entry, commit_oid FROM entries WHERE (?1 IS NULL OR type=?1) ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
-		return rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	if (type)
-		sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rq_entry *e = NULL;
-		if ((err = rq_entry_parse(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)))) {
-			rq_error_prefix(err, "index.db: ");
-			break;
-		}
-		snprintf(e->commit, sizeof(e->commit), "%s", (const char *)sqlite3_column_text(st, 1));
-		err = fn(e, ctx);
-		rq_entry_free(e);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = rq_error_set(RQ_EIO, "index.db: %s", sqlite3_errmsg(l->db));
-	sqlite3_finalize(st);
-	return err;
+	struct each w = { l, type, fn, ctx };
+	return each_row(l, 0, each_entry, &w);
 }
 
 /* ---- configuration ---- */

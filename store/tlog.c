@@ -49,7 +49,7 @@ static int node_from_db(rq_hash out, unsigned level, uint64_t index, void *ctx)
 		memcpy(out, sqlite3_column_blob(r->st, 0), RQ_HASH_LEN);
 	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		err = rq_error_set(RQ_EINTEGRITY,
-				   "%s/index.db: Merkle node (%u, %" PRIu64 ") is %s (run 'resque verify')",
+				   "%s/index.db: Merkle node (%u, %" PRIu64 ") is %s (run 'resque reindex')",
 				   r->l->dir, level, index, rc == SQLITE_ROW ? "malformed" : "missing");
 	else
 		err = rq_error_set(RQ_EIO, "%s/index.db: reading the Merkle tree: %s", r->l->dir,
@@ -157,9 +157,9 @@ void rq_tlog_set_notice(rq_tlog_notice_fn fn, void *ctx)
 	notice_ctx = ctx;
 }
 
-static void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define notice rq_ledger__notice
 
-static void notice(const char *fmt, ...)
+void rq_ledger__notice(const char *fmt, ...)
 {
 	rq_buf m = RQ_BUF_INIT;
 	va_list ap;

@@ -2,6 +2,7 @@
  * it (not as index.db says), then index.db against the ledger. */
 #include "common.h"
 #include "ledger_int.h"
+#include "object_int.h"
 #include "resque/evidence.h"
 #include "resque/json.h"
 #include "resque/merkle.h"
@@ -48,6 +49,12 @@ void rq_verify_report_release(rq_verify_report *r)
 		free(r->problems[i].message);
 	free(r->problems);
 	free(r->leaves);
+	free(r->commits);
+	free(r->ids);
+	for (size_t i = 0; i < r->nnamed; i++)
+		free(r->named[i].name);
+	free(r->named);
+	free(r->signer_changes);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -57,6 +64,19 @@ static struct signer *find_signer(struct state *s, const char *id)
 		if (strcmp(s->signers[i].id, id) == 0)
 			return &s->signers[i];
 	return NULL;
+}
+
+static void record_change(struct state *s, uint64_t seq, bool revoke, const char *id, const uint8_t pk[32])
+{
+	rq_verify_report *r = s->r;
+	r->signer_changes = rq_xrealloc(r->signer_changes, (r->nsigner_changes + 1) * sizeof(*r->signer_changes));
+	rq_signer_change *c = &r->signer_changes[r->nsigner_changes++];
+	memset(c, 0, sizeof(*c));
+	c->seq = seq;
+	c->revoke = revoke;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	if (pk)
+		memcpy(c->pk, pk, 32);
 }
 
 static void add_signer(struct state *s, const char *id, const uint8_t pk[32])
@@ -69,6 +89,36 @@ static void add_signer(struct state *s, const char *id, const uint8_t pk[32])
 	}
 	memcpy(g->pk, pk, 32);
 	g->revoked = false;
+}
+
+/* What reindex writes to index.db of an entry (but its commit). */
+struct row {
+	char id[65];
+	rq_hash leaf;
+	char *type, *time, *signer, *name, *summary;
+};
+
+static void row_of(struct row *w, const rq_entry *e)
+{
+	rq_buf sum = RQ_BUF_INIT;
+	const char *name = rq_entry_name(e);
+	memcpy(w->id, e->id, 65);
+	w->type = rq_xstrdup(e->type);
+	w->time = rq_xstrdup(e->time);
+	w->signer = rq_xstrdup(e->signer);
+	w->name = name ? rq_xstrdup(name) : NULL;
+	rq_entry_summary(&sum, e);
+	w->summary = rq_buf_detach(&sum, NULL);
+}
+
+static void row_release(struct row *w)
+{
+	free(w->type);
+	free(w->time);
+	free(w->signer);
+	free(w->name);
+	free(w->summary);
+	memset(w, 0, sizeof(*w));
 }
 
 /* Problem messages of one entry found by a worker, in order. */
@@ -90,46 +140,82 @@ static void msg_add(struct msgs *m, const char *fmt, ...)
 	m->v[m->n++] = rq_buf_detach(&b, NULL);
 }
 
-/* Attachments recorded in the body must be in att/ with that fingerprint,
- * and nothing else may be. */
+/* The entry's tree must hold exactly `entry` and `sig`, regular files
+ * (mode 100644), and, when the entry records attachments, the folder `att`
+ * holding exactly those, each a regular file that matches its recorded
+ * fingerprint and size. Anything else (an extra file, a subdirectory, an
+ * executable, a symlink, a submodule) is reported. */
 static void check_attachments(struct msgs *out, git_repository *repo, const rq_entry *e, git_tree *tree)
 {
+	static const char *const names[3] = { "entry", "sig", "att" };
 	json_t *atts = json_object_get(e->body, "attachments");
 	const git_tree_entry *te = git_tree_entry_byname(tree, "att");
 	git_tree *at = NULL;
+	rq_buf data = RQ_BUF_INIT;
+	size_t seen[3] = { 0, 0, 0 };
 	const char *name;
 	json_t *rec;
 
+	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *x = git_tree_entry_byindex(tree, i);
+		const char *n = git_tree_entry_name(x);
+		unsigned mode = (unsigned)git_tree_entry_filemode_raw(x);
+		size_t w = 0;
+		while (w < 3 && strcmp(n, names[w]) != 0)
+			w++;
+		if (w == 3)
+			msg_add(out, "its tree holds '%s' (mode %06o), which an entry's tree may not", n, mode);
+		else if (++seen[w] > 1)
+			msg_add(out, "its tree holds '%s' more than once", n);
+		else if (w < 2 && mode != 0100644)
+			msg_add(out, "'%s' in its tree has mode %06o, not 100644 (a regular file)", n, mode);
+		else if (w == 2 && mode != 040000)
+			msg_add(out, "'att' in its tree has mode %06o, not 040000 (a folder)", mode);
+	}
 	if (atts && !json_is_object(atts)) {
 		msg_add(out, "its attachments record is not an object");
-		return;
+		goto done;
 	}
-	if (te && git_tree_lookup(&at, repo, git_tree_entry_id(te))) {
-		msg_add(out, "its attachment folder cannot be read");
-		return;
+	if (te && json_object_size(atts) == 0)
+		msg_add(out, "its tree has an attachment folder but the entry records no attachments");
+	if (te && git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+		msg_add(out, "its attachment folder is not a folder");
+		te = NULL;
+	}
+	if (te && rq_object_tree(&at, repo, git_tree_entry_id(te))) {
+		msg_add(out, "its attachment folder cannot be read: %s", rq_error_last());
+		goto done;
 	}
 	json_object_foreach(atts, name, rec) {
 		const git_tree_entry *ae = at ? git_tree_entry_byname(at, name) : NULL;
-		git_blob *blob = NULL;
-		if (!ae || git_tree_entry_type(ae) != GIT_OBJECT_BLOB ||
-		    git_blob_lookup(&blob, repo, git_tree_entry_id(ae))) {
+		rq_buf_reset(&data);
+		if (!ae || git_tree_entry_type(ae) != GIT_OBJECT_BLOB) {
 			msg_add(out, "attachment '%s' is missing", name);
+			continue;
+		}
+		if (rq_object_blob(&data, repo, git_tree_entry_id(ae))) {
+			msg_add(out, "attachment '%s': %s", name, rq_error_last());
 			continue;
 		}
 		uint8_t h[32];
 		char fp[68] = "b2:";
-		crypto_generichash(h, 32, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), NULL, 0);
+		crypto_generichash(h, 32, (const uint8_t *)data.ptr, data.len, NULL, 0);
 		rq_hex_encode(fp + 3, h, 32);
 		if (strcmp(fp, rq_json_str(rec, "fingerprint", "")) != 0 ||
-		    (json_int_t)git_blob_rawsize(blob) != rq_json_int(rec, "bytes", -1))
+		    (json_int_t)data.len != rq_json_int(rec, "bytes", -1))
 			msg_add(out, "attachment '%s' does not match its recorded fingerprint", name);
-		git_blob_free(blob);
 	}
 	for (size_t i = 0; at && i < git_tree_entrycount(at); i++) {
-		const char *n = git_tree_entry_name(git_tree_entry_byindex(at, i));
+		const git_tree_entry *ae = git_tree_entry_byindex(at, i);
+		const char *n = git_tree_entry_name(ae);
+		unsigned mode = (unsigned)git_tree_entry_filemode_raw(ae);
 		if (!json_object_get(atts, n))
 			msg_add(out, "attachment '%s' is not recorded in the entry", n);
+		else if (mode != 0100644)
+			msg_add(out, "attachment '%s' has mode %06o, not 100644 (a regular file)", n, mode);
 	}
+done:
+	rq_buf_release(&data);
 	git_tree_free(at);
 }
 
@@ -155,6 +241,7 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 		if (strcmp(id, e->signer) != 0)
 			rq_verify_report_add(s->r, 0, e->id, "genesis key id does not match its public key");
 		add_signer(s, e->signer, pk);
+		record_change(s, 0, false, e->signer, pk);
 	}
 	struct signer *g = find_signer(s, e->signer);
 	if (!g) {
@@ -191,6 +278,7 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 				return;
 			}
 			add_signer(s, id, pk);
+			record_change(s, e->seq, false, id, pk);
 		} else if (strcmp(action, "revoke") == 0) {
 			struct signer *v = find_signer(s, id);
 			if (!v) {
@@ -199,30 +287,84 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 			}
 			v->revoked = true;
 			v->revoked_at = e->seq;
+			record_change(s, e->seq, true, id, NULL);
 		} else {
 			rq_verify_report_add(s->r, (int64_t)e->seq, e->id, "key entry with unknown action '%s'", action);
 		}
 	}
 }
 
-static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n)
+static bool text_eq(sqlite3_stmt *st, int col, const char *want)
+{
+	const char *got = (const char *)sqlite3_column_text(st, col);
+	if (!want)
+		return sqlite3_column_type(st, col) == SQLITE_NULL;
+	return got && sqlite3_column_type(st, col) == SQLITE_TEXT &&
+	       (size_t)sqlite3_column_bytes(st, col) == strlen(want) && strcmp(got, want) == 0;
+}
+
+/* Every column of every row of index.db's entries table against what
+ * reindex would write from the ledger (rows[i], commits[i]); rows past the
+ * ledger's `n` entries count only when the tip has not moved since verify
+ * began (else another process is appending them). */
+static void check_index(struct state *s, rq_ledger *l, struct row *rows, const git_oid *commits, size_t n,
+			const git_oid *tip)
 {
 	sqlite3_stmt *st = NULL;
-	size_t rows = 0;
+	size_t count = 0;
 	int rc;
-	if (sqlite3_prepare_v2(l->db, "SELECT seq, id FROM entries ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
+	static const char *const cols[] = { "id", "commit_oid", "type", "time", "signer", "name", "summary", "entry" };
+	char hex[GIT_OID_HEXSZ + 1];
+	bool moved = false;
+	git_oid now;
+
+	if (git_reference_name_to_id(&now, l->repo, RQ_LEDGER_REF) == 0 && tip && !git_oid_equal(&now, tip))
+		moved = true;
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT seq, id, commit_oid, type, time, signer, name, summary, entry FROM entries ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
 		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
 		return;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 seq = sqlite3_column_int64(st, 0);
 		const char *id = (const char *)sqlite3_column_text(st, 1);
-		rows++;
-		if (seq < 0 || (size_t)seq >= n)
+		if (seq >= 0 && (size_t)seq >= n && moved)
+			continue;
+		count++;
+		if (seq < 0 || (size_t)seq >= n) {
 			rq_verify_report_add(s->r, seq, id, "index.db lists entry %lld, which is not in the ledger", (long long)seq);
-		else if (ids[seq][0] && strcmp(ids[seq], id) != 0)
-			rq_verify_report_add(s->r, seq, ids[seq], "index.db disagrees with the ledger about entry %lld (run 'resque reindex')",
-				(long long)seq);
+			continue;
+		}
+		struct row *w = &rows[seq];
+		if (!w->id[0])
+			continue; /* the entry's own problem says enough */
+		git_oid_tostr(hex, sizeof(hex), &commits[seq]);
+		int bad = -1;
+		if (!text_eq(st, 1, w->id))
+			bad = 0;
+		else if (!text_eq(st, 2, hex))
+			bad = 1;
+		else if (!text_eq(st, 3, w->type))
+			bad = 2;
+		else if (!text_eq(st, 4, w->time))
+			bad = 3;
+		else if (!text_eq(st, 5, w->signer))
+			bad = 4;
+		else if (!text_eq(st, 6, w->name))
+			bad = 5;
+		else if (!text_eq(st, 7, w->summary))
+			bad = 6;
+		else {
+			rq_hash leaf;
+			rq_merkle_leaf_hash(leaf, sqlite3_column_blob(st, 8), (size_t)sqlite3_column_bytes(st, 8));
+			if (sqlite3_column_type(st, 8) != SQLITE_BLOB || memcmp(leaf, w->leaf, RQ_HASH_LEN) != 0)
+				bad = 7;
+		}
+		if (bad >= 0)
+			rq_verify_report_add(s->r, seq, w->id,
+				"index.db disagrees with the ledger about entry %lld: its %s (run 'resque reindex')",
+				(long long)seq, cols[bad]);
 	}
 	if (rc != SQLITE_DONE) {
 		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
@@ -232,19 +374,31 @@ static void check_index(struct state *s, rq_ledger *l, char (*ids)[65], size_t n
 	sqlite3_finalize(st);
 	size_t good = 0;
 	for (size_t i = 0; i < n; i++)
-		good += ids[i][0] != '\0';
-	if (rows < good)
-		rq_verify_report_add(s->r, -1, NULL, "index.db lacks %zu entries of the ledger (run 'resque reindex')", good - rows);
+		good += rows[i].id[0] != '\0';
+	if (count < good)
+		rq_verify_report_add(s->r, -1, NULL, "index.db lacks %zu entries of the ledger (run 'resque reindex')", good - count);
+	/* the index's tip must be the ledger's, or readers trust a stale index */
+	if (n && sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key='tip'", -1, &st, NULL) == SQLITE_OK) {
+		git_oid_tostr(hex, sizeof(hex), &commits[n - 1]);
+		if (!moved && (sqlite3_step(st) != SQLITE_ROW || !text_eq(st, 0, hex)))
+			rq_verify_report_add(s->r, -1, NULL, "index.db's recorded tip is not the ledger's (run 'resque reindex')");
+		sqlite3_finalize(st);
+	}
 }
 
 /* index.db's transparency log (table `merkle`) must hold exactly the
  * perfect subtrees of the leaves recomputed from the ledger's bytes. */
-static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *t)
+static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *t, const git_oid *tip)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t rows = 0, want = 0;
-	bool ok = true;
+	uint64_t rows = 0, want = 0, n = t->depth ? t->count[0] : 0;
+	bool ok = true, moved = false;
+	git_oid now;
 	int rc;
+
+	/* nodes over entries appended since verify began are not its concern */
+	if (git_reference_name_to_id(&now, l->repo, RQ_LEDGER_REF) == 0 && tip && !git_oid_equal(&now, tip))
+		moved = true;
 
 	if (sqlite3_prepare_v2(l->db, "SELECT level, idx, hash FROM merkle", -1, &st, NULL) != SQLITE_OK) {
 		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
@@ -252,6 +406,9 @@ static void check_merkle(struct state *s, rq_ledger *l, const rq_merkle_levels *
 	}
 	while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 level = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
+		if (moved && level >= 0 && level < 63 && idx >= 0 &&
+		    ((uint64_t)idx + 1) << level > n)
+			continue;
 		rows++;
 		ok = level >= 0 && level < (sqlite3_int64)t->depth && idx >= 0 &&
 		     (uint64_t)idx < t->count[level] && sqlite3_column_bytes(st, 2) == RQ_HASH_LEN &&
@@ -286,6 +443,7 @@ struct item {
 	uint8_t sigbytes[64];
 	char *sigtext;       /* the signature file, when the caller keeps the entries */
 	struct msgs att;     /* attachment problems */
+	struct row row;      /* what reindex would write of it (but the commit) */
 	bool deferred, sig_ok;
 	uint8_t pk[32];
 	size_t pos;          /* where a bad signature's problem goes */
@@ -310,47 +468,71 @@ static git_repository *worker_repo(struct batch *b, size_t worker)
 	return b->repos[worker];
 }
 
+/* Why a worker could not read this entry's objects: the entry is bad. */
+static void item_unreadable(struct item *x, const char *what)
+{
+	rq_buf m = RQ_BUF_INIT;
+	rq_buf_printf(&m, "%s: %s", what, rq_error_last());
+	x->state = IT_BAD_ENTRY;
+	x->error = rq_buf_detach(&m, NULL);
+}
+
 static void read_item(void *ctx, size_t worker, size_t k)
 {
 	struct batch *b = ctx;
 	struct item *x = &b->items[k];
 	git_repository *repo = worker_repo(b, worker);
 	git_tree *t = NULL;
-	git_blob *eb = NULL, *sb = NULL;
+	rq_buf eb = RQ_BUF_INIT, sb = RQ_BUF_INIT;
 	const git_tree_entry *te;
 
 	if (!repo) {
 		atomic_store(&b->repo_failed, true);
 		return;
 	}
-	if (git_tree_lookup(&t, repo, &b->trees[b->first + k])) {
-		x->state = IT_NO_COMMIT;
+	/* Every object through the guarded reads of store/object.c: a
+	 * missing or corrupt one is this entry's problem, named, not a hang. */
+	if (rq_object_tree(&t, repo, &b->trees[b->first + k])) {
+		item_unreadable(x, "its tree");
 		goto done;
 	}
 	te = git_tree_entry_byname(t, "entry");
-	if (!te || git_blob_lookup(&eb, repo, git_tree_entry_id(te))) {
+	if (!te) {
 		x->state = IT_NO_ENTRY;
 		goto done;
 	}
+	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+		rq_error_set(RQ_EINTEGRITY, "it is not a file");
+		item_unreadable(x, "its entry file");
+		goto done;
+	}
+	if (rq_object_blob(&eb, repo, git_tree_entry_id(te))) {
+		item_unreadable(x, "its entry file");
+		goto done;
+	}
 	te = git_tree_entry_byname(t, "sig");
-	if (te && git_blob_lookup(&sb, repo, git_tree_entry_id(te)) == 0 && b->keep)
-		x->sigtext = rq_xstrndup(git_blob_rawcontent(sb), (size_t)git_blob_rawsize(sb));
-	if (sb && git_blob_rawsize(sb) > 0)
-		x->sig = rq_entry_sig_parse(x->keyid, x->sigbytes, git_blob_rawcontent(sb),
-					    (size_t)git_blob_rawsize(sb))
-				 ? SIG_MALFORMED
-				 : SIG_PARSED;
-	const void *bytes = git_blob_rawcontent(eb);
-	size_t len = (size_t)git_blob_rawsize(eb);
-	if (rq_entry_parse(&x->e, bytes, len)) {
+	if (te && (git_tree_entry_type(te) != GIT_OBJECT_BLOB || rq_object_blob(&sb, repo, git_tree_entry_id(te)))) {
+		x->sig = SIG_MALFORMED;
+		if (git_tree_entry_type(te) == GIT_OBJECT_BLOB)
+			msg_add(&x->att, "its signature file: %s", rq_error_last());
+	} else if (te) {
+		if (b->keep)
+			x->sigtext = rq_xstrndup(sb.ptr, sb.len);
+		if (sb.len > 0)
+			x->sig = rq_entry_sig_parse(x->keyid, x->sigbytes, sb.ptr, sb.len) ? SIG_MALFORMED
+											  : SIG_PARSED;
+	}
+	if (rq_entry_parse(&x->e, eb.ptr, eb.len)) {
 		x->state = IT_BAD_ENTRY;
 		x->error = rq_xstrdup(rq_error_last());
-		rq_sha256_hex(x->hash, bytes, len);
+		rq_sha256_hex(x->hash, eb.ptr, eb.len);
 		goto done;
 	}
 	x->state = IT_PARSED;
-	rq_merkle_leaf_hash(x->leaf, bytes, len);
+	rq_merkle_leaf_hash(x->leaf, eb.ptr, eb.len);
 	check_attachments(&x->att, repo, x->e, t);
+	row_of(&x->row, x->e);
+	memcpy(x->row.leaf, x->leaf, sizeof(x->row.leaf));
 	if (!b->keep && strcmp(x->e->type, "init") != 0 && strcmp(x->e->type, "key") != 0) {
 		/* the ordered checks need only the fixed fields */
 		json_decref(x->e->root);
@@ -359,8 +541,8 @@ static void read_item(void *ctx, size_t worker, size_t k)
 	}
 done:
 	rq_error_clear();
-	git_blob_free(sb);
-	git_blob_free(eb);
+	rq_buf_release(&sb);
+	rq_buf_release(&eb);
 	git_tree_free(t);
 }
 
@@ -374,6 +556,7 @@ static void check_sig(void *ctx, size_t worker, size_t k)
 
 static void item_release(struct item *x)
 {
+	row_release(&x->row);
 	rq_entry_free(x->e);
 	free(x->sigtext);
 	free(x->error);
@@ -415,16 +598,22 @@ static void merge_bad_sigs(rq_verify_report *r, size_t start, struct item *items
 	r->nproblems = total;
 }
 
-static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_ledger *l)
+/* Verify the ledger as git holds it at the snapshot tip (l->tip): all of
+ * it, or with `from` only the entries after the `from->size` verified
+ * before (their chain continues from->id, their signers are from->signers
+ * replayed, and index.db is left to the readers' checks). */
+static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_ledger *l,
+		  const struct rq_verify_from *from)
 {
 	rq_merkle_levels tree;
 	bool tree_ok = true; /* every entry's bytes were read and parsed */
 	struct state s = { r, NULL, 0 };
 	git_reference *ref = NULL;
-	git_oid cur;
+	git_oid cur, tip;
 	git_oid *chain = NULL;
 	size_t n = 0;
-	char (*ids)[65] = NULL;
+	uint64_t base = from ? from->size : 0; /* sequence number of chain[0] */
+	struct row *rows = NULL;
 	struct batch b = { 0 };
 	size_t nworkers = rq_parallel_workers();
 	int err = 0;
@@ -440,13 +629,19 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		rq_verify_report_add(r, -1, NULL, "the ledger branch is not a direct reference");
 		goto done;
 	}
+	/* The tip read once when the ledger was opened: entries appended
+	 * since by another process are not part of this verification. */
+	git_oid_cpy(&tip, l->has_tip ? &l->tip : git_reference_target(ref));
 	/* Walk first parents from the tip; the ledger must be a single line.
 	 * chain[] gets each commit and, after it, its tree. */
-	git_oid_cpy(&cur, git_reference_target(ref));
+	git_oid_cpy(&cur, &tip);
 	for (;;) {
 		git_commit *c = NULL;
-		if (git_commit_lookup(&c, l->repo, &cur)) {
-			rq_verify_report_add(r, -1, NULL, "ledger commit %s cannot be read", git_oid_tostr_s(&cur));
+		if (from && git_oid_equal(&cur, &from->commit))
+			break;
+		if (rq_object_commit(&c, l->repo, &cur)) {
+			rq_verify_report_add(r, -1, NULL, "ledger commit %s cannot be read: %s", git_oid_tostr_s(&cur),
+				rq_error_last());
 			break;
 		}
 		if ((n & (n - 1)) == 0)
@@ -460,6 +655,13 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 				git_oid_tostr_s(&cur));
 		if (np == 0) {
 			git_commit_free(c);
+			if (from) {
+				rq_verify_report_add(r, (int64_t)from->size - 1, from->id,
+					"history rewritten: the ledger no longer holds entry %" PRIu64
+					" (%.12s) as verified before, in commit %.12s",
+					from->size - 1, from->id, git_oid_tostr_s(&from->commit));
+				goto done;
+			}
 			break;
 		}
 		git_oid_cpy(&cur, git_commit_parent_id(c, 0));
@@ -475,7 +677,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		free(chain);
 		chain = v;
 	}
-	ids = rq_xcalloc(n ? n : 1, sizeof(*ids));
+	rows = rq_xcalloc(n ? n : 1, sizeof(*rows));
 	if (kept) {
 		*kept = rq_xcalloc(n + 1, sizeof(**kept));
 		*kept_sigs = rq_xcalloc(n + 1, sizeof(**kept_sigs));
@@ -488,6 +690,21 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	atomic_init(&b.repo_failed, false);
 	char prev_id[65] = "";
 	bool prev_ok = false;
+	if (from) {
+		memcpy(prev_id, from->id, 65);
+		prev_ok = true;
+		for (size_t i = 0; i < from->nsigners; i++) {
+			const rq_signer_change *c = &from->signers[i];
+			if (c->seq >= from->size)
+				continue;
+			if (!c->revoke) {
+				add_signer(&s, c->id, c->pk);
+			} else if (find_signer(&s, c->id)) {
+				find_signer(&s, c->id)->revoked = true;
+				find_signer(&s, c->id)->revoked_at = c->seq;
+			}
+		}
+	}
 	for (b.first = 0; b.first < n; b.first += BATCH) {
 		size_t nb = n - b.first < BATCH ? n - b.first : BATCH, start = r->nproblems;
 		rq_parallel_for(nb, read_item, &b);
@@ -497,7 +714,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		}
 		for (size_t k = 0; k < nb; k++) {
 			struct item *x = &b.items[k];
-			size_t i = b.first + k;
+			size_t i = base + b.first + k;
 			rq_entry *e = x->e;
 
 			r->entries++;
@@ -507,7 +724,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 			}
 			if (x->state == IT_NO_ENTRY) {
 				rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
-					git_oid_tostr_s(&chain[i]));
+					git_oid_tostr_s(&chain[i - base]));
 				prev_ok = false;
 				tree_ok = false;
 				continue;
@@ -518,7 +735,15 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 				tree_ok = false;
 				continue;
 			}
-			memcpy(ids[i], e->id, 65);
+			if (x->row.name) {
+				r->named = rq_xrealloc(r->named, (r->nnamed + 1) * sizeof(*r->named));
+				rq_named *nm = &r->named[r->nnamed++];
+				nm->seq = i;
+				snprintf(nm->type, sizeof(nm->type), "%s", x->row.type);
+				nm->name = rq_xstrdup(x->row.name);
+			}
+			rows[i - base] = x->row;
+			memset(&x->row, 0, sizeof(x->row));
 			rq_merkle_levels_append(&tree, x->leaf);
 			if (e->seq != i)
 				rq_verify_report_add(r, (int64_t)i, e->id,
@@ -578,14 +803,23 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	}
 	for (size_t i = 0; i < s.nsigners; i++)
 		r->signers += !s.signers[i].revoked;
-	check_index(&s, l, ids, n);
-	if (tree_ok) { /* else the entries' own problems say enough */
-		check_merkle(&s, l, &tree);
-		if (n) {
-			r->leaves = rq_xmalloc(n * sizeof(*r->leaves));
-			memcpy(r->leaves, tree.level[0], n * sizeof(*r->leaves));
-			r->nleaves = n;
+	if (!from) {
+		size_t before = r->nproblems;
+		check_index(&s, l, rows, chain, n, &tip);
+		if (tree_ok) /* else the entries' own problems say enough */
+			check_merkle(&s, l, &tree, &tip);
+		r->index_problems = r->nproblems - before;
+	}
+	if (tree_ok && n) {
+		r->leaves = rq_xmalloc(n * sizeof(*r->leaves));
+		memcpy(r->leaves, tree.level[0], n * sizeof(*r->leaves));
+		r->commits = rq_xmalloc(n * sizeof(*r->commits));
+		r->ids = rq_xmalloc(n * sizeof(*r->ids));
+		for (size_t i = 0; i < n; i++) {
+			memcpy(r->commits[i], chain[i].id, 20);
+			memcpy(r->ids[i], rows[i].id, 65);
 		}
+		r->nleaves = n;
 	}
 	rq_error_clear();
 done:
@@ -597,7 +831,9 @@ done:
 		git_repository_free(b.repos[w]);
 	free(b.repos);
 	rq_merkle_levels_release(&tree);
-	free(ids);
+	for (size_t i = 0; rows && i < n; i++)
+		row_release(&rows[i]);
+	free(rows);
 	free(chain);
 	free(s.signers);
 	git_reference_free(ref);
@@ -617,14 +853,19 @@ done:
 	return err;
 }
 
+int rq_ledger__verify_from(rq_verify_report *r, rq_ledger *l, const struct rq_verify_from *from)
+{
+	return verify(r, NULL, NULL, l, from);
+}
+
 int rq_ledger_verify(rq_verify_report *r, rq_ledger *l)
 {
-	return verify(r, NULL, NULL, l);
+	return verify(r, NULL, NULL, l, NULL);
 }
 
 int rq_ledger_verify_entries(rq_verify_report *r, rq_entry ***entries, char ***sigs, rq_ledger *l)
 {
 	*entries = NULL;
 	*sigs = NULL;
-	return verify(r, entries, sigs, l);
+	return verify(r, entries, sigs, l, NULL);
 }

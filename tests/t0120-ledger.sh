@@ -51,14 +51,27 @@ test_expect_success 'show refuses unknown and too short ids' '
 '
 
 test_expect_success 'an ambiguous id prefix is refused; more digits resolve it' '
-	# Two real ids sharing 4 digits need ~300 entries; give two index rows
-	# a common prefix instead (the look-up reads index.db), then rebuild it.
+	# 2000 entries hold two ids sharing 4 digits (all but surely: the
+	# chance that none of its ~1,700 entries that are not versions do is
+	# about e^-20)
+	rq-bulk amb/.resque 2000 >/dev/null &&
+	(cd amb && resque log --json >../amb.json) &&
+	# (not versions: show resolves a version reference first)
+	set -- $(json_get amb.json "next(\" \".join((a, b)) for a in [e[\"id\"] for e in d if e[\"type\"] != \"version\"] for b in [e[\"id\"] for e in d if e[\"type\"] != \"version\"] if a < b and a[:4] == b[:4])") &&
+	(cd amb && expect_error 1 "matches several entries; give more digits" resque show "$(echo "$1" | cut -c1-4)" &&
+	 expect_success resque show --json "$(echo "$1" | cut -c1-12)" && test "$(json_get "$OUT" "d[\"id\"]")" = "$1")
+'
+
+test_expect_success 'index.db cannot make an id prefix ambiguous, or name an entry by another id' '
 	cd p && ids=$(resque log --json | json_get /dev/stdin "\" \".join(e[\"id\"] for e in d[:2])") &&
-	set -- $ids &&
+	set -- $ids && repo_state >before &&
 	sqlite3 .resque/index.db "UPDATE entries SET id=\"beef\" || substr(id, 5) WHERE id IN (\"$1\", \"$2\")" &&
-	expect_error 1 "matches several entries; give more digits" resque show beef &&
-	expect_success resque show "beef$(echo "$1" | cut -c5-12)" &&
-	expect_success resque reindex && expect_success resque verify
+	expect_failure 1 resque show beef && grep_err "no entry named or identified by .beef." &&
+	expect_failure 1 resque show "beef$(echo "$1" | cut -c5-12)" && grep_err "no entry named or identified by" &&
+	# ids are looked up among the verified entries: the edit changes nothing
+	expect_success resque show --json "$(echo "$1" | cut -c1-12)" && test "$(json_get "$OUT" "d[\"id\"]")" = "$1" &&
+	expect_failure 3 resque verify && grep_out "index.db disagrees with the ledger about entry [0-9]+: its id" &&
+	expect_success resque reindex && expect_success resque verify && repo_state >after && compare before after
 '
 
 test_expect_success 'note needs a message' '
@@ -77,12 +90,13 @@ test_expect_success 'a deleted index.db is rebuilt by any command' '
 	rm -f .resque/index.db* && expect_success resque show "$(json_get before.json "d[0][\"id\"]")"
 '
 
-test_expect_success 'a stale index.db (ledger moved by plain git) is rebuilt' '
+test_expect_success 'a ledger moved back by plain git: refused until verify --forget, then the index is rebuilt' '
 	cd p && n=$(resque log --json | json_get /dev/stdin "len(d)") &&
 	git --git-dir=.resque update-ref refs/heads/ledger ledger~2 &&
-	expect_success resque log --json && test "$(json_get "$OUT" "len(d)")" = $((n - 2)) &&
+	expect_error 3 "ledger rolled back from $n to $((n - 2)) entries" resque log --json &&
 	expect_failure 3 resque verify && grep_out "ledger rolled back from $n to $((n - 2)) entries" &&
-	expect_success resque verify --forget
+	expect_success resque verify --forget &&
+	expect_success resque log --json && test "$(json_get "$OUT" "len(d)")" = $((n - 2))
 '
 
 test_expect_success 'a corrupt index.db is rebuilt' '

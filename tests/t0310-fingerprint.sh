@@ -160,14 +160,23 @@ test_expect_success 'usage errors exit 2' '
 '
 
 # The stat cache: ages files so cache entries are not racy, then poisons the
-# cached hashes to prove which ones are used.
+# cached hashes to prove which ones are used. The poisoned rows are given a
+# valid MAC with the user's key (docs/FORMATS.md), as only its owner can:
+# rows with a bad MAC are never used (t0325).
 poison() { # repo
-	"$PY" - "$1/.resque/index.db" <<-PYEOF
-	import sqlite3, sys
-	db = sqlite3.connect(sys.argv[1])
-	n = db.execute("UPDATE statcache SET hash = zeroblob(32)").rowcount
+	"$PY" - "$1/.resque/index.db" "$RESQUE_HOME/statcache.key" <<-PYEOF
+	import hashlib, sqlite3, struct, sys
+	db = sqlite3.connect(sys.argv[1]); key = open(sys.argv[2], "rb").read()
+	u = lambda v: v + (1 << 64) if v < 0 else v
+	rows = db.execute("SELECT path, dev, ino, size, mtime_ns, ctime_ns, written_ns FROM statcache2").fetchall()
+	for p, dev, ino, size, mt, ct, wr in rows:
+	    h = bytes(32)
+	    m = b"resque statcache v1\n" + struct.pack("<Q", len(p)) + p
+	    m += struct.pack("<QQQqqq", u(dev), u(ino), u(size), mt, ct, wr) + h
+	    mac = hashlib.blake2b(m, digest_size=32, key=key).digest()
+	    db.execute("UPDATE statcache2 SET hash = ?, mac = ? WHERE path = ?", (h, mac, p))
 	db.commit()
-	assert n > 0, n
+	assert len(rows) > 0
 	PYEOF
 }
 

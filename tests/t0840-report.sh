@@ -340,10 +340,25 @@ test_expect_success 'bad input: a message, exit 1 or 2, nothing written' '
 test_expect_success 'a ledger that fails verification: the report is printed, verified false, exit 3' '
 	cp -r p bad && cd bad &&
 	RESQUE_HOME="$SCRATCH/stranger" expect_success resque key gen &&
+	cp -r .resque ../bad-index &&
 	rq-forge .resque "$(ls "$SCRATCH"/stranger/keys/*.key)" "forged" &&
+	# a forged entry: refused before anything is printed, as by every command
+	expect_failure 3 resque report && test ! -s "$OUT" && grep_err "not a signer of this ledger" &&
+	expect_failure 3 resque report --format json && test ! -s "$OUT" && grep_err "not a signer of this ledger" &&
+	# a ledger whose new entries verify but which fails the full check (an
+	# old entry'"'"'s attachment lost): printed, marked unverified
+	rm -rf .resque && mv ../bad-index .resque && cp -r .resque ../good &&
+	# index.db alone disagreeing (its Merkle cache): exit 3 naming it, no report
+	sqlite3 .resque/index.db "DELETE FROM merkle WHERE level=0 AND idx=2" &&
+	expect_failure 3 resque report && test ! -s "$OUT" && grep_err "index.db.*resque reindex" &&
+	rm -rf .resque && mv ../good .resque &&
+	c=$(for c in $(git --git-dir=.resque rev-list ledger); do
+		git --git-dir=.resque ls-tree "$c" | grep -q "	att$" && echo "$c" && break; done) && { test -n "$c" || { echo "no entry with attachments" >&2; false; }; } &&
+	a=$(git --git-dir=.resque rev-parse "$c:att/$(git --git-dir=.resque ls-tree --name-only "$c:att" | head -n 1)") &&
+	git --git-dir=.resque cat-file -e "$a" && rm -f .resque/objects/$(echo "$a" | cut -c1-2)/$(echo "$a" | cut -c3-) &&
+	{ ! git --git-dir=.resque cat-file -e "$a" 2>/dev/null || { echo "attachment $a of $c still there" >&2; false; }; } &&
 	expect_failure 3 resque report && grep_out "ledger verified: NO" &&
-	grep_err "the ledger failed verification" &&
-	expect_failure 3 resque report --format json && grep_err "not a signer of this ledger"
+	grep_err "the ledger failed verification"
 '
 
 test_done

@@ -93,5 +93,63 @@ int rq_known_compare(uint64_t *at, const rq_known *k, const rq_hash *kleaves, co
  * verified the ledger (checkpoint, report). */
 int rq_known_remember(bool *updated, rq_buf *warning, const rq_verify_report *r);
 
+/* What the guard (store/guard.c) needs beside the leaf hashes, so that a
+ * command checks only the entries new since the last verification:
+ *
+ *   $RESQUE_HOME/known/REPOSITORY.commits  the git commit holding each
+ *                                     entry, 20 bytes each, in sequence
+ *                                     order (grows like the leaves)
+ *   $RESQUE_HOME/known/REPOSITORY.state    text: "verified N" (the commits
+ *                                     and signer lines are complete for the
+ *                                     first N entries), "signer SEQ add ID
+ *                                     PUBLIC" / "signer SEQ revoke ID" (the
+ *                                     signer changes), "place HASH SIZE"
+ *                                     (a repository directory on this
+ *                                     machine, by the BLAKE2b of its path,
+ *                                     and how many entries it held when a
+ *                                     command last checked it)
+ *
+ * Both are written before known_ledgers names the new size, so a crash in
+ * between leaves what known_ledgers says true. */
+typedef struct rq_known_state {
+	uint64_t verified;        /* commits and signers known for this many entries */
+	rq_signer_change *signers; /* owned */
+	size_t nsigners;
+	uint64_t place_size;      /* the asked-for place's size; 0 when never seen */
+} rq_known_state;
+
+/* The state of `repository` and what it remembers of the repository
+ * directory `dir` (may be NULL). No state file: all zero, no error.
+ * RQ_EINVALID naming the file when it is malformed. */
+int rq_known_state_get(rq_known_state *out, const char *repository, const char *dir);
+void rq_known_state_release(rq_known_state *s);
+
+/* Remember `n` verified entries at once: the leaves (as rq_known_put),
+ * `commits` (20 bytes each) and the signer changes among them, and that
+ * `dir` (may be NULL) holds `n` entries, the named entries among them
+ * (those from `keep` on are written) and their `ids` (hex; stored raw). The first `keep` commits are those
+ * the memory holds already (the caller read them from it); the rest are
+ * written. *updated as rq_known_put's. */
+int rq_known_put_all(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
+		     const uint8_t (*commits)[20], uint64_t n, const rq_signer_change *signers,
+		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[65], uint64_t keep,
+		     const char *dir);
+/* Read entry ids [from, from + n) (32 bytes each, REPOSITORY.ids). */
+int rq_known_read_ids(uint8_t (*out)[32], const char *repository, uint64_t from, uint64_t n);
+
+/* The named entries remembered (REPOSITORY.names: "SEQ TYPE HEX(NAME)"
+ * lines), those before `below`; none when there is no file. */
+int rq_known_read_names(rq_named **out, size_t *n, const char *repository, uint64_t below);
+void rq_known_names_free(rq_named *v, size_t n);
+
+/* Remember only that `dir` holds `size` entries of `repository`. */
+int rq_known_set_place(const char *repository, const char *dir, uint64_t size);
+
+/* Read commit ids [from, from + n) of `repository` (20 bytes each) into
+ * `out`; RQ_EINVALID naming the file when it holds fewer. */
+int rq_known_read_commits(uint8_t (*out)[20], const char *repository, uint64_t from, uint64_t n);
+/* Read leaf hashes [from, from + n) likewise (unchecked against the root). */
+int rq_known_read_leaf_range(rq_hash *out, const char *repository, uint64_t from, uint64_t n);
+
 
 #endif

@@ -34,6 +34,17 @@ int rq_ledger_open(rq_ledger **out, const char *resque_dir);
 void rq_ledger_free(rq_ledger *l); /* accepts NULL */
 
 const char *rq_ledger_dir(const rq_ledger *l);
+
+/* Check the ledger against what this user verified of it before (verify's
+ * memory under $RESQUE_HOME, resque/known.h), verifying the entries new
+ * since -- or, with no memory of it yet, the whole ledger once -- and
+ * remember the result. Every reader and writer below calls it first (a
+ * command calls it right after opening, to fail early); it runs once per
+ * open ledger. RQ_EINTEGRITY naming the entry when the ledger's tip does
+ * not descend from the verified one (rolled back or rewritten) or a new
+ * entry fails verification. What readers return is then checked against
+ * what was verified, never taken from index.db on trust. */
+int rq_ledger_guard(rq_ledger *l);
 /* Why index.db could not be used (read-only or full disk, a newer
  * schema), so that the index was built in memory from the ledger and
  * writes are refused; NULL when index.db is in use. Borrowed. The library
@@ -55,6 +66,23 @@ void rq_ledger_set_signer(rq_ledger *l, const rq_key *k);
  * NULL; otherwise it receives the new entry (caller frees). */
 int rq_ledger_append(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
 		     const rq_attachment *att, size_t natt);
+
+/* A check that must hold when the entry is written, not only when the
+ * command started: rq_ledger_append_if runs it under the writer's lock,
+ * after the ledger's new entries (if another process appended since the
+ * ledger was opened) were verified and indexed, so that lookups inside it
+ * see every entry before the one being appended. It returns 0 to go on,
+ * or an RQ_E* code with rq_error_set's message to refuse (the body is
+ * freed and nothing is written). Uniqueness of version and dataset names
+ * and of imported run ids is checked this way. */
+typedef int (*rq_append_check_fn)(rq_ledger *l, void *ctx);
+int rq_ledger_append_if(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
+			const rq_attachment *att, size_t natt, rq_append_check_fn check, void *ctx);
+
+/* Whether the ledger's branch has moved since the ledger was opened (the
+ * snapshot its readers use): another process appended, say. A ledger
+ * shorter than what was remembered is then no rollback. */
+bool rq_ledger_tip_moved(rq_ledger *l);
 
 /* Number of entries (the next sequence number). */
 uint64_t rq_ledger_size(rq_ledger *l);
@@ -89,6 +117,22 @@ typedef struct rq_problem {
 	char *message;
 } rq_problem;
 
+/* A change of the ledger's signers: the genesis entry and key entries. */
+typedef struct rq_signer_change {
+	uint64_t seq;  /* the entry that made the change */
+	bool revoke;
+	char id[RQ_KEY_ID_HEX + 1];
+	uint8_t pk[32]; /* for an add */
+} rq_signer_change;
+
+/* A named entry (body.name: versions, datasets): what look-ups by name
+ * search, as verified. */
+typedef struct rq_named {
+	uint64_t seq;
+	char type[16];
+	char *name; /* owned */
+} rq_named;
+
 typedef struct rq_verify_report {
 	uint64_t entries;    /* entries examined */
 	uint64_t signers;    /* signers authorised at the tip */
@@ -107,6 +151,17 @@ typedef struct rq_verify_report {
 	char repository[65];
 	char genesis_signer[RQ_KEY_ID_HEX + 1];
 	uint8_t genesis_pk[32];
+	/* Likewise the commit holding each entry (owned, nleaves of them, with
+	 * the leaves) and the signer changes in order (owned). */
+	uint8_t (*commits)[20];
+	char (*ids)[65];
+	rq_named *named;       /* the named entries, in order (owned) */
+	size_t nnamed;
+	rq_signer_change *signer_changes;
+	size_t nsigner_changes;
+	/* Problems with index.db only (the ledger itself may be sound): the
+	 * last `index_problems` of `problems` concern index.db. */
+	size_t index_problems;
 } rq_verify_report;
 
 /* Check every entry; 0 when clean, RQ_EINTEGRITY when problems were found

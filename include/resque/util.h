@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <time.h>
 #include "resque/buf.h"
 
 /* out must hold 2*n+1 chars; writes a NUL-terminated lower-case string. */
@@ -45,5 +46,11 @@ void rq_time_now(char out[21]);
 /* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z|+hh:mm]" to Unix seconds. */
 int rq_time_parse(int64_t *out, const char *s);
 void rq_time_format(char out[21], int64_t unix_seconds);
+
+/* A leftover named by a process id (DIGITS: the decimal pid): that
+ * process no longer exists, or the file is older than RQ_STALE_AFTER
+ * seconds (the pid may have been reused, or be another host's). */
+#define RQ_STALE_AFTER 3600
+bool rq_pid_file_stale(const char *digits, time_t mtime);
 
 #endif

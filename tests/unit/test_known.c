@@ -149,3 +149,109 @@ TEST(known_corrupt_files_and_forget)
 	rq_buf_release(&path);
 	rq_buf_release(&lpath);
 }
+
+/* The guard's memory: commits, signer changes and places (REPO.state). */
+static void state_path(rq_buf *out)
+{
+	rq_buf_printf(out, "%s/known/%s.state", getenv("RESQUE_HOME"), REPO);
+}
+
+TEST(known_state_round_trip)
+{
+	rq_hash v[5];
+	uint8_t c[5][20];
+	rq_signer_change sg[2];
+	rq_known_state st;
+	uint8_t got[3][20];
+	bool updated;
+	char dir[4096];
+
+	fresh_home();
+	snprintf(dir, sizeof(dir), "%s/repo", getenv("RESQUE_HOME"));
+	mkdir(dir, 0700);
+	leaves_of(v, 5, 3);
+	for (int i = 0; i < 5; i++)
+		memset(c[i], 0x10 + i, 20);
+	memset(sg, 0, sizeof(sg));
+	sg[0].seq = 0;
+	snprintf(sg[0].id, sizeof(sg[0].id), "0011223344556677");
+	memset(sg[0].pk, 7, 32);
+	sg[1].seq = 3;
+	sg[1].revoke = true;
+	snprintf(sg[1].id, sizeof(sg[1].id), "0011223344556677");
+	/* nothing remembered: all zero, no error */
+	CHECK_OK(rq_known_state_get(&st, REPO, dir));
+	CHECK(st.verified == 0 && st.nsigners == 0 && st.place_size == 0);
+	rq_named nm[2] = { { 1, "version", (char *)"v 1" }, { 4, "dataset", (char *)"train" } };
+	char ids[5][65];
+	for (int i = 0; i < 5; i++)
+		memset(ids[i], "0123456789"[i], 64), ids[i][64] = '\0';
+	CHECK_OK(rq_known_put_all(&updated, REPO, GENESIS, v, (const uint8_t (*)[20])c, 5, sg, 2, nm, 2,
+				  (const char (*)[65])ids, 0, dir));
+	uint8_t rid[1][32];
+	CHECK_OK(rq_known_read_ids(rid, REPO, 3, 1));
+	CHECK(rid[0][0] == 0x33 && rid[0][31] == 0x33);
+	rq_named *names = NULL;
+	size_t nnames = 0;
+	CHECK_OK(rq_known_read_names(&names, &nnames, REPO, 4));
+	CHECK_INT_EQ(nnames, 1);
+	CHECK_STR_EQ(names[0].name, "v 1");
+	CHECK_STR_EQ(names[0].type, "version");
+	rq_known_names_free(names, nnames);
+	CHECK_OK(rq_known_read_names(&names, &nnames, REPO, 5));
+	CHECK_INT_EQ(nnames, 2);
+	CHECK(names[1].seq == 4);
+	rq_known_names_free(names, nnames);
+	CHECK(updated);
+	CHECK_OK(rq_known_state_get(&st, REPO, dir));
+	CHECK_INT_EQ(st.verified, 5);
+	CHECK_INT_EQ(st.place_size, 5);
+	CHECK_INT_EQ(st.nsigners, 2);
+	CHECK(!st.signers[0].revoke && st.signers[0].pk[31] == 7 && st.signers[1].revoke && st.signers[1].seq == 3);
+	rq_known_state_release(&st);
+	CHECK_OK(rq_known_read_commits(got, REPO, 2, 3));
+	CHECK(got[0][0] == 0x12 && got[2][19] == 0x14);
+	CHECK_ERR(rq_known_read_commits(got, REPO, 4, 2), RQ_EINVALID);
+	/* another place; this one's size kept */
+	CHECK_OK(rq_known_set_place(REPO, getenv("RESQUE_HOME"), 3));
+	CHECK_OK(rq_known_state_get(&st, REPO, getenv("RESQUE_HOME")));
+	CHECK_INT_EQ(st.place_size, 3);
+	rq_known_state_release(&st);
+	CHECK_OK(rq_known_state_get(&st, REPO, dir));
+	CHECK_INT_EQ(st.place_size, 5);
+	rq_known_state_release(&st);
+	/* --forget drops the state and the commits too */
+	bool dropped;
+	CHECK_OK(rq_known_forget(&dropped, REPO));
+	CHECK(dropped);
+	CHECK_OK(rq_known_state_get(&st, REPO, dir));
+	CHECK(st.verified == 0 && st.nsigners == 0 && st.place_size == 0);
+	CHECK_ERR(rq_known_read_commits(got, REPO, 0, 1), RQ_EINVALID);
+}
+
+TEST(known_state_malformed)
+{
+	static const char *const bad[] = {
+		"verified x\n", "verified 01\n", "signer 1 add 0011223344556677\n",
+		"signer 1 revoke 0011\n", "signer 1 drop 0011223344556677\n",
+		"place 00112233 4\n", "place 00112233445566778899aabbccddeeff -1\n", "what 1\n",
+		"signer 1 add 0011223344556677 zz\n",
+	};
+	rq_known_state st;
+	fresh_home();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		rq_buf p = RQ_BUF_INIT, dir = RQ_BUF_INIT;
+		rq_buf_printf(&dir, "%s/known", getenv("RESQUE_HOME"));
+		mkdir(dir.ptr, 0700);
+		state_path(&p);
+		FILE *f = fopen(p.ptr, "w");
+		CHECK(f != NULL);
+		fputs("# resque verified state v1\nverified 2\n", f);
+		fputs(bad[i], f);
+		fclose(f);
+		CHECK_ERR(rq_known_state_get(&st, REPO, NULL), RQ_EINVALID);
+		CHECK(strstr(rq_error_last(), ".state: line 3 is malformed") != NULL);
+		rq_buf_release(&p);
+		rq_buf_release(&dir);
+	}
+}

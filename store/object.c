@@ -1,0 +1,361 @@
+/* Guarded reads of git objects: a loose object is inflated and hashed here,
+ * with every length bounded, before libgit2 (which can spin forever on a
+ * truncated one) reads it; any object that cannot be read is corruption,
+ * RQ_EINTEGRITY naming the object. See object_int.h. */
+#include "common.h"
+#include "object_int.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* "commit 18446744073709551615\0" is the longest header that can parse. */
+#define HEADER_MAX 32
+
+/* The first 12 hex digits of an object id, for messages. */
+static void short_id(char out[13], const git_oid *id)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	if (!id) {
+		memcpy(out, "?", 2);
+		return;
+	}
+	git_oid_tostr(hex, sizeof(hex), id);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+static int corrupt(const git_oid *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int corrupt(const git_oid *id, const char *fmt, ...)
+{
+	rq_buf m = RQ_BUF_INIT;
+	char sid[13];
+	va_list ap;
+	int err;
+
+	short_id(sid, id);
+	va_start(ap, fmt);
+	rq_buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	err = rq_error_set(RQ_EINTEGRITY, "object %s is corrupt: %s", sid, m.ptr);
+	rq_buf_release(&m);
+	return err;
+}
+
+/* Inflate from *in (*in_left bytes) into out[0..cap), moving *in on, and
+ * store the bytes made in *got. Returns Z_STREAM_END at the end of the
+ * stream, Z_OK when out is full, Z_BUF_ERROR when the input ran out first,
+ * or zlib's error. Every round either returns or consumes input or makes
+ * output, so it always ends (libgit2 1.5 loops on a no-progress round). */
+static int pump(z_stream *z, const uint8_t **in, size_t *in_left, uint8_t *out, size_t cap, size_t *got)
+{
+	*got = 0;
+	for (;;) {
+		uInt ai = *in_left > UINT_MAX ? UINT_MAX : (uInt)*in_left;
+		uInt ao = cap - *got > UINT_MAX ? UINT_MAX : (uInt)(cap - *got);
+		z->next_in = (Bytef *)*in;
+		z->avail_in = ai;
+		z->next_out = out + *got;
+		z->avail_out = ao;
+		int rc = inflate(z, Z_NO_FLUSH);
+		size_t used = ai - z->avail_in, made = ao - z->avail_out;
+		*in += used;
+		*in_left -= used;
+		*got += made;
+		if (rc == Z_STREAM_END)
+			return Z_STREAM_END;
+		if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return rc == Z_NEED_DICT ? Z_DATA_ERROR : rc;
+		if (*got == cap)
+			return Z_OK;
+		if (used == 0 && made == 0)
+			return Z_BUF_ERROR;
+	}
+}
+
+static int zlib_problem(const git_oid *id, int rc, const z_stream *z)
+{
+	if (rc == Z_MEM_ERROR)
+		return rq_error_set(RQ_ENOMEM, "inflating an object: out of memory");
+	if (rc == Z_BUF_ERROR)
+		return corrupt(id, "truncated (the compressed data ends early)");
+	return corrupt(id, "bad compressed data (%s)", z->msg ? z->msg : "zlib error");
+}
+
+/* "TYPE SIZE": the type and the size, canonical decimal, no overflow. */
+static int parse_header(git_object_t *type, size_t *size, const char *h, size_t hlen, const git_oid *id)
+{
+	static const struct { const char *name; git_object_t type; } types[] = {
+		{ "commit", GIT_OBJECT_COMMIT }, { "tree", GIT_OBJECT_TREE },
+		{ "blob", GIT_OBJECT_BLOB },     { "tag", GIT_OBJECT_TAG },
+	};
+	const char *sp = memchr(h, ' ', hlen);
+	size_t n = 0;
+
+	*type = GIT_OBJECT_INVALID;
+	for (size_t i = 0; sp && i < RQ_ARRAY_SIZE(types); i++)
+		if ((size_t)(sp - h) == strlen(types[i].name) && memcmp(h, types[i].name, (size_t)(sp - h)) == 0)
+			*type = types[i].type;
+	if (*type == GIT_OBJECT_INVALID)
+		return corrupt(id, "its header does not name an object type");
+	const char *d = sp + 1, *end = h + hlen;
+	if (d == end || (*d == '0' && end - d > 1))
+		return corrupt(id, "its header has no valid size");
+	for (; d < end; d++) {
+		if (*d < '0' || *d > '9' || n > (SIZE_MAX - 9) / 10)
+			return corrupt(id, "its header has no valid size");
+		n = n * 10 + (size_t)(*d - '0');
+	}
+	*size = n;
+	return 0;
+}
+
+int rq_object_parse_loose(rq_buf *out, git_object_t *type, const void *data, size_t len, const git_oid *id)
+{
+	z_stream z;
+	const uint8_t *in = data;
+	size_t in_left = len, got = 0, size = 0, start = out->len;
+	uint8_t head[HEADER_MAX];
+	int rc, err = 0;
+	bool zinit = false;
+
+	*type = GIT_OBJECT_INVALID;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK) {
+		err = rq_error_set(RQ_ENOMEM, "inflating an object: out of memory");
+		goto done;
+	}
+	zinit = true;
+	rc = pump(&z, &in, &in_left, head, sizeof(head), &got);
+	if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+		err = zlib_problem(id, rc, &z);
+		goto done;
+	}
+	const uint8_t *nul = memchr(head, '\0', got);
+	if (!nul) {
+		err = rc == Z_BUF_ERROR ? zlib_problem(id, rc, &z) : corrupt(id, "it has no valid header");
+		goto done;
+	}
+	size_t hlen = (size_t)(nul - head), have = got - hlen - 1;
+	if ((err = parse_header(type, &size, (const char *)head, hlen, id)))
+		goto done;
+	if (have > size) {
+		err = corrupt(id, "it is longer than its header says (%zu bytes)", size);
+		goto done;
+	}
+	rq_buf_put(out, nul + 1, have);
+	/* The rest: in chunks that grow geometrically up to the header's size
+	 * and one byte more (to see a stream that is too long), so a header
+	 * that lies costs no more memory than the data really inflates to. */
+	while (rc != Z_STREAM_END) {
+		size_t room = out->len - start < 65536 ? 65536 : out->len - start;
+		if (room > size + 1 - have)
+			room = size + 1 - have;
+		rq_buf_grow(out, room);
+		rc = pump(&z, &in, &in_left, (uint8_t *)out->ptr + out->len, room, &got);
+		out->len += got;
+		out->ptr[out->len] = '\0';
+		have += got;
+		if (have > size) {
+			err = corrupt(id, "it is longer than its header says (%zu bytes)", size);
+			goto done;
+		}
+		if (rc != Z_OK && rc != Z_STREAM_END) {
+			err = zlib_problem(id, rc, &z);
+			goto done;
+		}
+	}
+	if (have < size) {
+		err = corrupt(id, "it is shorter than its header says (%zu of %zu bytes)", have, size);
+		goto done;
+	}
+	if (in_left) {
+		err = corrupt(id, "%zu bytes follow its compressed data", in_left);
+		goto done;
+	}
+	if (id) {
+		git_oid calc;
+		if (git_odb_hash(&calc, out->ptr + start, size, *type)) {
+			err = corrupt(id, "it cannot be hashed");
+			goto done;
+		}
+		if (!git_oid_equal(&calc, id)) {
+			err = corrupt(id, "its content does not hash to its id");
+			goto done;
+		}
+	}
+done:
+	if (zinit)
+		inflateEnd(&z);
+	if (err) {
+		rq_buf_truncate(out, start);
+		*type = GIT_OBJECT_INVALID;
+	}
+	return err;
+}
+
+/* Read objects/xx/yyyy into `file`: 0, 1 when the object is not loose, or
+ * an error. */
+static int read_loose_file(rq_buf *file, git_repository *repo, const git_oid *id)
+{
+	rq_buf path = RQ_BUF_INIT;
+	char hex[GIT_OID_HEXSZ + 1];
+	struct stat st;
+	int fd = -1, err = 0;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	rq_buf_printf(&path, "%sobjects/%.2s/%s", git_repository_path(repo), hex, hex + 2);
+	fd = open(path.ptr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			err = 1;
+		else if (errno == EACCES || errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EIO)
+			err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+		else
+			err = corrupt(id, "%s: %s", path.ptr, strerror(errno));
+		goto done;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = corrupt(id, "%s is not a regular file", path.ptr);
+		goto done;
+	}
+	rq_buf_grow(file, (size_t)st.st_size);
+	for (;;) {
+		rq_buf_grow(file, 4096);
+		ssize_t r = read(fd, file->ptr + file->len, file->alloc - file->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		file->len += (size_t)r;
+	}
+	file->ptr[file->len] = '\0';
+done:
+	if (fd >= 0)
+		close(fd);
+	rq_buf_release(&path);
+	return err;
+}
+
+static const char *type_name(git_object_t t)
+{
+	return t == GIT_OBJECT_COMMIT ? "a commit" : t == GIT_OBJECT_TREE ? "a tree"
+		: t == GIT_OBJECT_BLOB ? "a blob" : t == GIT_OBJECT_TAG ? "a tag" : "not an object";
+}
+
+static int wrong_type(const git_oid *id, git_object_t have, git_object_t want)
+{
+	char sid[13];
+	short_id(sid, id);
+	return rq_error_set(RQ_EINTEGRITY, "object %s is %s, not %s", sid, type_name(have), type_name(want));
+}
+
+/* libgit2 failed to read object `id`: missing or corrupt. */
+static int git_problem(int rc, const git_oid *id)
+{
+	const git_error *e = git_error_last();
+	char sid[13];
+	short_id(sid, id);
+	if (rc == GIT_ENOTFOUND)
+		return rq_error_set(RQ_EINTEGRITY, "object %s is missing", sid);
+	return corrupt(id, "%s", e && e->message ? e->message : "libgit2 cannot read it");
+}
+
+/* A loose object checked into `out` (0), not loose (1), or an error. */
+static int read_loose(rq_buf *out, git_object_t *type, git_repository *repo, const git_oid *id)
+{
+	rq_buf file = RQ_BUF_INIT;
+	int err = read_loose_file(&file, repo, id);
+	if (err == 0)
+		err = rq_object_parse_loose(out, type, file.ptr, file.len, id);
+	rq_buf_release(&file);
+	return err;
+}
+
+int rq_object_read(rq_buf *out, git_object_t *type, git_repository *repo, const git_oid *id)
+{
+	git_odb *odb = NULL;
+	git_odb_object *o = NULL;
+	int err = read_loose(out, type, repo, id), rc;
+
+	if (err != 1)
+		return err;
+	err = 0;
+	if ((rc = git_repository_odb(&odb, repo)) || (rc = git_odb_read(&o, odb, id))) {
+		err = git_problem(rc, id);
+		goto done;
+	}
+	*type = git_odb_object_type(o);
+	rq_buf_put(out, git_odb_object_data(o), git_odb_object_size(o));
+done:
+	git_odb_object_free(o);
+	git_odb_free(odb);
+	return err;
+}
+
+int rq_object_check(git_repository *repo, const git_oid *id, git_object_t want)
+{
+	rq_buf body = RQ_BUF_INIT;
+	git_object_t type;
+	int err = rq_object_read(&body, &type, repo, id);
+	if (!err && want != GIT_OBJECT_ANY && type != want)
+		err = wrong_type(id, type, want);
+	rq_buf_release(&body);
+	return err;
+}
+
+int rq_object_blob(rq_buf *out, git_repository *repo, const git_oid *id)
+{
+	size_t start = out->len;
+	git_object_t type;
+	int err = rq_object_read(out, &type, repo, id);
+	if (!err && type != GIT_OBJECT_BLOB) {
+		rq_buf_truncate(out, start);
+		err = wrong_type(id, type, GIT_OBJECT_BLOB);
+	}
+	return err;
+}
+
+/* A checked loose object, or a packed one, through libgit2. */
+static int lookup(git_object **out, git_repository *repo, const git_oid *id, git_object_t want)
+{
+	rq_buf body = RQ_BUF_INIT;
+	git_object_t type;
+	int err = read_loose(&body, &type, repo, id), rc;
+
+	*out = NULL;
+	rq_buf_release(&body);
+	if (err == 0 && type != want)
+		return wrong_type(id, type, want);
+	if (err < 0)
+		return err;
+	err = 0;
+	if ((rc = git_object_lookup(out, repo, id, GIT_OBJECT_ANY)))
+		return git_problem(rc, id);
+	if (git_object_type(*out) != want) {
+		err = wrong_type(id, git_object_type(*out), want);
+		git_object_free(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+int rq_object_commit(git_commit **out, git_repository *repo, const git_oid *id)
+{
+	return lookup((git_object **)out, repo, id, GIT_OBJECT_COMMIT);
+}
+
+int rq_object_tree(git_tree **out, git_repository *repo, const git_oid *id)
+{
+	return lookup((git_object **)out, repo, id, GIT_OBJECT_TREE);
+}
