@@ -67,17 +67,13 @@ struct result {
 	char id[65];
 };
 
-static json_t *num(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *quantiles_json(const rq_quantiles *q)
 {
 	if (!q->known)
 		return json_null();
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "mean", num(q->mean), "p10", num(q->p10), "p90",
-			 num(q->p90), "p2_5", num(q->p2_5), "p97_5", num(q->p97_5));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "mean", rq_json_number(q->mean), "p10",
+			 rq_json_number(q->p10), "p90", rq_json_number(q->p90), "p2_5", rq_json_number(q->p2_5),
+			 "p97_5", rq_json_number(q->p97_5));
 }
 
 /* Drop JSON nulls from an object, recursively (the ledger omits unknowns). */
@@ -296,9 +292,9 @@ static json_t *calibration_json(const rq_forecast *f, const char *shift_family)
 	json_t *j = json_pack("{s:I, s:b, s:s, s:s, s:I}", "n", (json_int_t)c->n, "prior_only",
 			      f->prior_only, "basis", rq_calibration_name(c->source), "shift_family",
 			      shift_family, "families", (json_int_t)c->n_families);
-	json_object_set_new(j, "tau2", num(c->source == RQ_CAL_POOLED ? c->tau2 : NAN));
-	json_object_set_new(j, "a", num(c->a));
-	json_object_set_new(j, "b", num(c->b));
+	json_object_set_new(j, "tau2", rq_json_number(c->source == RQ_CAL_POOLED ? c->tau2 : NAN));
+	json_object_set_new(j, "a", rq_json_number(c->a));
+	json_object_set_new(j, "b", rq_json_number(c->b));
 	return j;
 }
 
@@ -320,9 +316,9 @@ static json_t *when_json(const struct result *r)
 	rq_time_format(start, r->when.start);
 	rq_time_format(base, r->when.baseline_start);
 	return json_pack("{s:s, s:o, s:s, s:o, s:o, s:o}", "start", start, "mean_g_per_kwh",
-			 num(r->when.mean_g_per_kwh), "baseline_start", base, "baseline_g_per_kwh",
-			 num(r->when.baseline_g_per_kwh), "saving_fraction", num(r->when.saving_fraction),
-			 "saving_kg", num(r->when.saving_kg));
+			 rq_json_number(r->when.mean_g_per_kwh), "baseline_start", base, "baseline_g_per_kwh",
+			 rq_json_number(r->when.baseline_g_per_kwh), "saving_fraction",
+			 rq_json_number(r->when.saving_fraction), "saving_kg", rq_json_number(r->when.saving_kg));
 }
 
 /* The fields shared by the entry body and the --json output. */
@@ -342,22 +338,22 @@ static json_t *result_json(const struct result *r, const char *kind, const char 
 	json_object_set_new(j, "hardware", json_string(hardware));
 	json_object_set_new(j, "region", g->region ? json_string(g->region->code) : json_null());
 	json_object_set_new(j, "pue", json_real(g->pue));
-	json_object_set_new(j, "intensity_g_per_kwh", num(g->intensity));
+	json_object_set_new(j, "intensity_g_per_kwh", rq_json_number(g->intensity));
 	json_object_set_new(j, "candidate", json_deep_copy(r->c->desc));
 	json_object_set_new(j, "train_size", isfinite(r->c->rows) ? json_integer((json_int_t)r->c->rows) : json_null());
 	json_object_set_new(j, "calibration", calibration_json(f, shift_family));
 	json_object_set_new(j, "energy_per_epoch",
 			    json_pack("{s:o, s:s, s:I, s:I}", "kwh",
-				      num(f->kwh_per_epoch.known ? f->kwh_per_epoch.loc : NAN), "source",
+				      rq_json_number(f->kwh_per_epoch.known ? f->kwh_per_epoch.loc : NAN), "source",
 				      f->kwh_per_epoch.source, "runs", (json_int_t)f->kwh_per_epoch.runs,
 				      "epochs", (json_int_t)f->kwh_per_epoch.epochs));
 	json_object_set_new(j, "forecast", forecast_json(f));
-	json_object_set_new(j, "scratch", json_pack("{s:o, s:o, s:o, s:o}", "epochs", num(f->scratch_epochs),
+	json_object_set_new(j, "scratch", json_pack("{s:o, s:o, s:o, s:o}", "epochs", rq_json_number(f->scratch_epochs),
 						    "energy_kwh", quantiles_json(&f->scratch_energy_kwh),
 						    "carbon_kg", quantiles_json(&f->scratch_carbon_kg),
 						    "duration_s", quantiles_json(&f->scratch_duration_s)));
-	json_object_set_new(j, "saving", json_pack("{s:o, s:o}", "energy_kwh", num(f->saving_kwh),
-						   "carbon_kg", num(f->saving_kg)));
+	json_object_set_new(j, "saving", json_pack("{s:o, s:o}", "energy_kwh", rq_json_number(f->saving_kwh),
+						   "carbon_kg", rq_json_number(f->saving_kg)));
 	json_object_set_new(j, "when", when_json(r));
 	if (f->not_forecast[0])
 		json_object_set_new(j, "not_forecast", json_string(f->not_forecast));

@@ -31,11 +31,6 @@ static double cost_of(const rq_entry *v, const char *key)
 	return json_is_number(x) ? json_number_value(x) : NAN;
 }
 
-static json_t *num_or_null(double d)
-{
-	return isnan(d) ? json_null() : json_real(d);
-}
-
 static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 {
 	rq_entry **lin = NULL;
@@ -61,10 +56,10 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(lj, json_string(rq_json_str(lin[i]->body, "name", "")));
 		json_t *cost = json_object();
-		json_object_set_new(cost, "epochs", num_or_null(cost_of(e, "epochs")));
-		json_object_set_new(cost, "energy_kwh", num_or_null(cost_of(e, "energy_kwh")));
-		json_object_set_new(cost, "carbon_kg", num_or_null(cost_of(e, "carbon_kg")));
-		json_object_set_new(cost, "duration_s", num_or_null(cost_of(e, "duration_s")));
+		json_object_set_new(cost, "epochs", rq_json_number(cost_of(e, "epochs")));
+		json_object_set_new(cost, "energy_kwh", rq_json_number(cost_of(e, "energy_kwh")));
+		json_object_set_new(cost, "carbon_kg", rq_json_number(cost_of(e, "carbon_kg")));
+		json_object_set_new(cost, "duration_s", rq_json_number(cost_of(e, "duration_s")));
 		const char *method = rq_json_str(json_object_get(b, "cost"), "method", NULL);
 		json_object_set_new(cost, "method", method ? json_string(method) : json_null());
 		json_object_set_new(j, "fingerprint", json_string(rq_json_str(w, "fingerprint", "")));

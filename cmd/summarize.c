@@ -3,9 +3,8 @@
 #include "common.h"
 #include "cmd.h"
 #include "resque/array.h"
+#include "resque/fingerprint.h"
 #include "resque/summary.h"
-
-#include <sodium.h>
 
 static const struct cmd_help help = {
 	"summarize", "write the representation summary of embeddings and labels",
@@ -31,23 +30,19 @@ static void default_output(rq_buf *out, const char *emb)
 
 static void print_result(bool json, const char *path, const rq_summary *s, const rq_buf *enc)
 {
-	uint8_t h[32];
-	char hex[65];
-	crypto_generichash(h, sizeof(h), (const unsigned char *)enc->ptr, enc->len, NULL, 0);
-	rq_hex_encode(hex, h, sizeof(h));
+	char fp[RQ_FINGERPRINT_SIZE];
+	rq_fingerprint_bytes(fp, enc->ptr, enc->len);
 	if (json) {
-		rq_buf fp = RQ_BUF_INIT;
-		rq_buf_printf(&fp, "b2:%s", hex);
 		json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:i,s:I,s:s}", "path", path, "rows",
 				      (json_int_t)s->n, "classes", (json_int_t)s->k, "dim",
 				      (json_int_t)s->d, "moments", s->moments, "bytes",
-				      (json_int_t)enc->len, "fingerprint", fp.ptr);
+				      (json_int_t)enc->len, "fingerprint", fp);
 		cmd_print_json(j);
 		json_decref(j);
-		rq_buf_release(&fp);
 	} else {
-		printf("%s: %" PRIu64 " rows, %zu classes, dimension %zu, moments %d, b2:%.16s\n",
-		       path, s->n, s->k, s->d, s->moments, hex);
+		/* "b2:" and the first 16 hex digits */
+		printf("%s: %" PRIu64 " rows, %zu classes, dimension %zu, moments %d, %.19s\n",
+		       path, s->n, s->k, s->d, s->moments, fp);
 	}
 }
 

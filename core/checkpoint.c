@@ -508,12 +508,14 @@ static int proof_check_sizes(const rq_proof *p, const char *name)
 	return 0;
 }
 
-/* "KEY N" with a canonical decimal N. */
+/* "KEY N" with a canonical decimal N of at most INT64_MAX: a proof's
+ * numbers must also fit its JSON form (jansson's integers are signed), so
+ * that both forms parse alike. */
 static bool keyed_number(uint64_t *out, const char *line, size_t len, const char *key)
 {
 	size_t k = strlen(key);
 	return len > k + 1 && memcmp(line, key, k) == 0 && line[k] == ' ' &&
-	       parse_u64(out, line + k + 1, len - k - 1);
+	       parse_u64(out, line + k + 1, len - k - 1) && *out <= INT64_MAX;
 }
 
 static int parse_text(rq_proof *out, const char *text, size_t len, const char *name)

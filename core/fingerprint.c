@@ -17,6 +17,12 @@
 
 /* ---- Small helpers ------------------------------------------------------ */
 
+/* Canonical text spells hex in lower case: an upper-case digit is refused. */
+static int lower_hex_digit(char c)
+{
+	return c >= 'A' && c <= 'F' ? -1 : rq_hex_digit(c);
+}
+
 void rq_fingerprint_format(char out[RQ_FINGERPRINT_SIZE], const uint8_t hash[RQ_HASH_LEN])
 {
 	memcpy(out, "b2:", 3);
@@ -35,7 +41,7 @@ int rq_fingerprint_parse(uint8_t out[RQ_HASH_LEN], const char *s)
 	if (strncmp(s, "b2:", 3) != 0 || strlen(s) != 3 + 2 * RQ_HASH_LEN)
 		return rq_error_set(RQ_EINVALID, "%s: not a fingerprint (b2:<64 hex digits>)", s);
 	for (const char *p = s + 3; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+		if (lower_hex_digit(*p) < 0)
 			return rq_error_set(RQ_EINVALID, "%s: not a fingerprint (b2:<64 hex digits>)", s);
 	return rq_hex_decode(out, RQ_HASH_LEN, s + 3);
 }
@@ -677,15 +683,6 @@ void rq_manifest_fingerprint(char out[RQ_FINGERPRINT_SIZE], const rq_manifest *m
 	rq_buf_release(&b);
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Unescape [s, end) into `out`, accepting only the canonical spelling. */
 static bool parse_path(rq_buf *out, const char *s, const char *end)
 {
@@ -708,7 +705,7 @@ static bool parse_path(rq_buf *out, const char *s, const char *end)
 		} else if (e == 'x') {
 			if (end - s < 2)
 				return false;
-			int hi = hexdigit(s[0]), lo = hexdigit(s[1]);
+			int hi = lower_hex_digit(s[0]), lo = lower_hex_digit(s[1]);
 			if (hi < 0 || lo < 0)
 				return false;
 			unsigned v = (unsigned)(hi << 4 | lo);
@@ -785,7 +782,7 @@ int rq_manifest_parse(rq_manifest *out, const void *data, size_t len, const char
 		if (nl - c < 2 * RQ_HASH_LEN + 1 || c[2 * RQ_HASH_LEN] != ' ')
 			goto bad;
 		for (int i = 0; i < RQ_HASH_LEN; i++) {
-			int hi = hexdigit(c[2 * i]), lo = hexdigit(c[2 * i + 1]);
+			int hi = lower_hex_digit(c[2 * i]), lo = lower_hex_digit(c[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				goto bad;
 			e.hash[i] = (uint8_t)(hi << 4 | lo);

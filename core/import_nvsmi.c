@@ -26,16 +26,6 @@ void rq_nvsmi_import_release(rq_nvsmi_import *r)
 	rq_nvsmi_import_init(r);
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	const int64_t era = (y >= 0 ? y : y - 399) / 400;
-	const unsigned yoe = (unsigned)(y - era * 400);
-	const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool digits(const char *s, int n, int *out)
 {
 	int v = 0;
@@ -71,7 +61,7 @@ int rq_nvsmi_parse_time(double *out, const char *s)
 		return rq_error_set(RQ_EINVALID, "'%.40s' is not a timestamp", s);
 	if (rq_bound_date(y, mo, d, s, NULL))
 		return RQ_EINVALID;
-	*out = (double)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+	*out = (double)(rq_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
 			mi * 60 + sec) + frac;
 	return 0;
 }

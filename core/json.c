@@ -316,3 +316,8 @@ json_int_t rq_json_int(const json_t *obj, const char *key, json_int_t def)
 	json_t *v = json_object_get(obj, key);
 	return json_is_integer(v) ? json_integer_value(v) : def;
 }
+
+json_t *rq_json_number(double d)
+{
+	return isfinite(d) ? json_real(d) : json_null();
+}

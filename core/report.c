@@ -33,11 +33,6 @@ static double mean_of(const json_t *obj, const char *key)
 	return fig(obj, key);
 }
 
-static json_t *num(double d)
-{
-	return isfinite(d) ? json_real(d) : json_null();
-}
-
 static json_t *str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -59,8 +54,8 @@ static void sums_add(struct sums *s, double energy, double carbon)
 
 static json_t *sums_json(const struct sums *s)
 {
-	return json_pack("{s:o, s:o, s:I}", "energy_kwh", num(s->energy), "carbon_kg", num(s->carbon), "count",
-			 s->count);
+	return json_pack("{s:o, s:o, s:I}", "energy_kwh", rq_json_number(s->energy), "carbon_kg",
+			 rq_json_number(s->carbon), "count", s->count);
 }
 
 struct year {
@@ -124,7 +119,7 @@ static void grid_use(struct ctx *c, const json_t *obj)
 	g = json_object_get(c->grid, key.ptr);
 	if (!g) {
 		g = json_pack("{s:o, s:o, s:o, s:I}", "region", str_or_null(region), "intensity_g_per_kwh",
-			      num(intensity), "pue", num(pue), "used_by", (json_int_t)0);
+			      rq_json_number(intensity), "pue", rq_json_number(pue), "used_by", (json_int_t)0);
 		json_object_set_new(c->grid, key.ptr, g);
 	}
 	json_object_set_new(g, "used_by", json_integer(json_integer_value(json_object_get(g, "used_by")) + 1));
@@ -249,7 +244,7 @@ static json_t *quantiles(const json_t *q)
 		return json_null();
 	o = json_object();
 	for (size_t k = 0; k < RQ_ARRAY_SIZE(keys); k++)
-		json_object_set_new(o, keys[k], num(fig(q, keys[k])));
+		json_object_set_new(o, keys[k], rq_json_number(fig(q, keys[k])));
 	return o;
 }
 
@@ -274,10 +269,10 @@ static json_t *version_json(struct ctx *c, size_t i, double *cum_e, double *cum_
 	if (json_is_object(cost)) {
 		counted = cost_source_actual(c, cost) >= 0 ? "actual" : "declared";
 		cj = json_object();
-		json_object_set_new(cj, "epochs", num(fig(cost, "epochs")));
-		json_object_set_new(cj, "energy_kwh", num(en));
-		json_object_set_new(cj, "carbon_kg", num(co));
-		json_object_set_new(cj, "duration_s", num(fig(cost, "duration_s")));
+		json_object_set_new(cj, "epochs", rq_json_number(fig(cost, "epochs")));
+		json_object_set_new(cj, "energy_kwh", rq_json_number(en));
+		json_object_set_new(cj, "carbon_kg", rq_json_number(co));
+		json_object_set_new(cj, "duration_s", rq_json_number(fig(cost, "duration_s")));
 		json_object_set_new(cj, "method", str_or_null(rq_json_str(cost, "method", NULL)));
 		json_object_set_new(cj, "source", str_or_null(rq_json_str(cost, "source", NULL)));
 	}
@@ -297,8 +292,8 @@ static json_t *version_json(struct ctx *c, size_t i, double *cum_e, double *cum_
 	json_object_set_new(v, "parent_id", str_or_null(rq_json_str(e->body, "parent", NULL)));
 	json_object_set_new(v, "cost", cj);
 	json_object_set_new(v, "counted", json_string(counted));
-	json_object_set_new(v, "cumulative", json_pack("{s:o, s:o, s:b}", "energy_kwh", num(cum_e[i]), "carbon_kg",
-						       num(cum_c[i]), "complete", cum_ok[i]));
+	json_object_set_new(v, "cumulative", json_pack("{s:o, s:o, s:b}", "energy_kwh", rq_json_number(cum_e[i]),
+						       "carbon_kg", rq_json_number(cum_c[i]), "complete", cum_ok[i]));
 	return v;
 }
 
@@ -311,7 +306,7 @@ static json_t *actual_json(const rq_entry *a)
 	json_object_set_new(o, "seq", json_integer((json_int_t)a->seq));
 	json_object_set_new(o, "time", json_string(a->time));
 	for (size_t k = 0; k < NOUT; k++)
-		json_object_set_new(o, outcomes[k], num(fig(b, outcomes[k])));
+		json_object_set_new(o, outcomes[k], rq_json_number(fig(b, outcomes[k])));
 	json_object_set_new(o, "method", str_or_null(rq_json_str(b, "method", NULL)));
 	json_object_set_new(o, "status", str_or_null(rq_json_str(b, "status", NULL)));
 	return o;
@@ -369,7 +364,7 @@ static json_t *quality_json(struct quality *q)
 		med = q->n_ape % 2 ? q->ape[q->n_ape / 2] : (q->ape[q->n_ape / 2 - 1] + q->ape[q->n_ape / 2]) / 2;
 	}
 	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o}", "n", (json_int_t)q->n, "n_ape",
-			 (json_int_t)q->n_ape, "zero_actual", (json_int_t)(q->n - q->n_ape), "median_ape", num(med),
+			 (json_int_t)q->n_ape, "zero_actual", (json_int_t)(q->n - q->n_ape), "median_ape", rq_json_number(med),
 			 "n_p80", (json_int_t)q->n80, "inside_p80", q->n80 ? json_real((double)q->in80 / (double)q->n80) : json_null(),
 			 "n_p95", (json_int_t)q->n95, "inside_p95",
 			 q->n95 ? json_real((double)q->in95 / (double)q->n95) : json_null());
@@ -394,7 +389,7 @@ static json_t *update_json(struct ctx *c, ptrdiff_t pi, ptrdiff_t ai, bool super
 	json_object_set_new(u, "kind", str_or_null(rq_json_str(plan, "kind", NULL)));
 	fam = rq_json_str(plan, "shift_family", NULL);
 	json_object_set_new(u, "shift_family", str_or_null(fam ? fam : rq_json_str(act, "shift_family", NULL)));
-	json_object_set_new(u, "index", num(plan ? rq_json_num(plan, "index", NAN) : NAN));
+	json_object_set_new(u, "index", rq_json_number(plan ? rq_json_num(plan, "index", NAN) : NAN));
 	json_object_set_new(u, "superseded", json_boolean(superseded));
 	if (pi >= 0 && !superseded) {
 		f = json_object();
@@ -403,7 +398,7 @@ static json_t *update_json(struct ctx *c, ptrdiff_t pi, ptrdiff_t ai, bool super
 		if (json_is_object(sc)) {
 			scratch = json_object();
 			for (size_t k = 0; k < NOUT; k++)
-				json_object_set_new(scratch, outcomes[k], num(mean_of(sc, outcomes[k])));
+				json_object_set_new(scratch, outcomes[k], rq_json_number(mean_of(sc, outcomes[k])));
 		}
 	}
 	json_object_set_new(u, "forecast", f);
@@ -418,8 +413,8 @@ static json_t *update_json(struct ctx *c, ptrdiff_t pi, ptrdiff_t ai, bool super
 				json_object_set_new(err, outcomes[k], json_null());
 				continue;
 			}
-			ek = json_pack("{s:o, s:o, s:o, s:o}", "diff", num(a - m), "ape",
-				       a > 0 ? num(100 * fabs(a - m) / a) : json_null(), "inside_p80",
+			ek = json_pack("{s:o, s:o, s:o, s:o}", "diff", rq_json_number(a - m), "ape",
+				       a > 0 ? rq_json_number(100 * fabs(a - m) / a) : json_null(), "inside_p80",
 				       inside(a, q, "p10", "p90"), "inside_p95", inside(a, q, "p2_5", "p97_5"));
 			quality_add(&qual[k], a, m, ek);
 			json_object_set_new(err, outcomes[k], ek);
@@ -427,7 +422,7 @@ static json_t *update_json(struct ctx *c, ptrdiff_t pi, ptrdiff_t ai, bool super
 		if (json_is_object(sc)) {
 			double se = mean_of(sc, "energy_kwh") - fig(act, "energy_kwh");
 			double scb = mean_of(sc, "carbon_kg") - fig(act, "carbon_kg");
-			saved = json_pack("{s:o, s:o}", "energy_kwh", num(se), "carbon_kg", num(scb));
+			saved = json_pack("{s:o, s:o}", "energy_kwh", rq_json_number(se), "carbon_kg", rq_json_number(scb));
 			if (!isnan(se)) {
 				saved_e->energy += se;
 				saved_e->count++;
@@ -617,8 +612,9 @@ int rq_report_compute(json_t **out, rq_entry *const *entries, size_t n, const rq
 	json_object_set_new(r, "versions", versions);
 	json_object_set_new(r, "updates", updates);
 	json_object_set_new(r, "forecast_quality", fq);
-	json_object_set_new(r, "saved_by_reuse", json_pack("{s:o, s:o, s:I, s:I}", "energy_kwh", num(saved_e.energy),
-							    "carbon_kg", num(saved_c.carbon), "updates", saved_e.count,
+	json_object_set_new(r, "saved_by_reuse", json_pack("{s:o, s:o, s:I, s:I}",
+							    "energy_kwh", rq_json_number(saved_e.energy),
+							    "carbon_kg", rq_json_number(saved_c.carbon), "updates", saved_e.count,
 							    "updates_carbon", saved_c.count));
 	json_object_set_new(r, "grid", grid_json(&c));
 	years = versions = updates = fq = NULL;

@@ -17,7 +17,7 @@ void rq_hex_encode(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int rq_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -31,7 +31,7 @@ static int hexval(char c)
 bool rq_is_hex(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (hexval(s[i]) < 0)
+		if (rq_hex_digit(s[i]) < 0)
 			return false;
 	return true;
 }
@@ -41,7 +41,7 @@ int rq_hex_decode(uint8_t *out, size_t n, const char *hex)
 	if (strlen(hex) != 2 * n)
 		return rq_error_set(RQ_EINVALID, "expected %zu hex digits", 2 * n);
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = rq_hex_digit(hex[2 * i]), lo = rq_hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return rq_error_set(RQ_EINVALID, "not a hex string");
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -215,7 +215,7 @@ void rq_time_now(char out[21])
 	rq_time_format(out, (int64_t)time(NULL));
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t rq_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	/* Howard Hinnant's algorithm: days since 1970-01-01. */
 	y -= m <= 2;
@@ -248,7 +248,7 @@ int rq_time_parse(int64_t *out, const char *s)
 	}
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		goto bad;
-	int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	int64_t t = rq_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
 		    h * 3600 + mi * 60 + sec;
 	if (*p == 'Z' || *p == 'z') {
 		p++;

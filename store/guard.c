@@ -450,18 +450,19 @@ int rq_ledger_guard(rq_ledger *l)
 		return 0;
 	struct rq_guard *g = rq_xcalloc(1, sizeof(*g));
 	int err = guard(l, g);
-	if (err && g->behind_place) {
-		/* Fewer entries than another command saw here: a rollback, or
-		 * only a snapshot taken before another process appended. */
+	/* Fewer entries than another command saw here: a rollback, or only a
+	 * snapshot taken before other processes appended (and remembered) --
+	 * then the branch has moved since, and a new snapshot is taken. */
+	for (int tries = 0; err && g->behind_place && tries < 100; tries++) {
 		git_oid now;
-		if (git_reference_name_to_id(&now, l->repo, RQ_LEDGER_REF) == 0 && !git_oid_equal(&now, &l->tip)) {
-			rq_error_clear();
-			rq_guard_free(g);
-			g = rq_xcalloc(1, sizeof(*g));
-			err = rq_ledger__resnapshot(l);
-			if (!err)
-				err = guard(l, g);
-		}
+		if (git_reference_name_to_id(&now, l->repo, RQ_LEDGER_REF) != 0 || git_oid_equal(&now, &l->tip))
+			break;
+		rq_error_clear();
+		rq_guard_free(g);
+		g = rq_xcalloc(1, sizeof(*g));
+		if ((err = rq_ledger__resnapshot(l)))
+			break;
+		err = guard(l, g);
 	}
 	if (err) {
 		rq_guard_free(g);

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "ledger_int.h"
 #include "object_int.h"
+#include "resque/fingerprint.h"
 #include "resque/json.h"
 #include "parallel_int.h"
 
@@ -652,14 +653,6 @@ static bool valid_attachment_name(const char *n)
 	return true;
 }
 
-static void b2_hex(char out[68], const void *data, size_t len)
-{
-	uint8_t h[32];
-	crypto_generichash(h, sizeof(h), data, len, NULL, 0);
-	memcpy(out, "b2:", 3);
-	rq_hex_encode(out + 3, h, sizeof(h));
-}
-
 static int write_tree(git_oid *out, rq_ledger *l, const rq_entry *e, const rq_buf *sig,
 		      const rq_attachment *att, size_t natt)
 {
@@ -727,13 +720,13 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 	if (natt) {
 		json_t *a = json_object();
 		for (size_t i = 0; i < natt; i++) {
-			char fp[68];
+			char fp[RQ_FINGERPRINT_SIZE];
 			if (!valid_attachment_name(att[i].name)) {
 				json_decref(a);
 				json_decref(body);
 				return rq_error_set(RQ_EINVALID, "'%s' is not a valid attachment name", att[i].name);
 			}
-			b2_hex(fp, att[i].data, att[i].len);
+			rq_fingerprint_bytes(fp, att[i].data, att[i].len);
 			json_object_set_new(a, att[i].name,
 					    json_pack("{s:I, s:s}", "bytes", (json_int_t)att[i].len, "fingerprint", fp));
 		}
@@ -1087,8 +1080,8 @@ int rq_ledger_attachment(rq_buf *out, rq_ledger *l, const rq_entry *e, const cha
 		rq_error_prefix(err, "entry %" PRIu64 " (%.12s): ", e->seq, e->id);
 		goto done;
 	}
-	char fp[68];
-	b2_hex(fp, out->ptr + start, out->len - start);
+	char fp[RQ_FINGERPRINT_SIZE];
+	rq_fingerprint_bytes(fp, out->ptr + start, out->len - start);
 	if (strcmp(fp, rq_json_str(rec, "fingerprint", "")) != 0) {
 		rq_buf_truncate(out, start);
 		err = rq_error_set(RQ_EINTEGRITY, "attachment '%s' of entry %.12s does not match its fingerprint",

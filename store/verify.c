@@ -4,11 +4,11 @@
 #include "ledger_int.h"
 #include "object_int.h"
 #include "resque/evidence.h"
+#include "resque/fingerprint.h"
 #include "resque/json.h"
 #include "resque/merkle.h"
 #include "parallel_int.h"
 
-#include <sodium.h>
 #include <stdatomic.h>
 
 /* Entries are read, parsed and their signatures checked on every core, a
@@ -197,10 +197,8 @@ static void check_attachments(struct msgs *out, git_repository *repo, const rq_e
 			msg_add(out, "attachment '%s': %s", name, rq_error_last());
 			continue;
 		}
-		uint8_t h[32];
-		char fp[68] = "b2:";
-		crypto_generichash(h, 32, (const uint8_t *)data.ptr, data.len, NULL, 0);
-		rq_hex_encode(fp + 3, h, 32);
+		char fp[RQ_FINGERPRINT_SIZE];
+		rq_fingerprint_bytes(fp, data.ptr, data.len);
 		if (strcmp(fp, rq_json_str(rec, "fingerprint", "")) != 0 ||
 		    (json_int_t)data.len != rq_json_int(rec, "bytes", -1))
 			msg_add(out, "attachment '%s' does not match its recorded fingerprint", name);

@@ -30,4 +30,8 @@ const char *rq_json_str(const json_t *obj, const char *key, const char *def);
 double rq_json_num(const json_t *obj, const char *key, double def);
 json_int_t rq_json_int(const json_t *obj, const char *key, json_int_t def);
 
+/* A new real for `d`, or JSON null when `d` is not finite (NaN marks a
+ * figure that is unknown; JSON has no infinity). */
+json_t *rq_json_number(double d);
+
 #endif

@@ -14,6 +14,8 @@ void rq_hex_encode(char *out, const uint8_t *in, size_t n);
 /* Decode exactly 2*n hex chars of `hex` into out; RQ_EINVALID otherwise. */
 int rq_hex_decode(uint8_t *out, size_t n, const char *hex);
 bool rq_is_hex(const char *s, size_t len);
+/* The value of the hex digit `c` (either case); -1 if it is not one. */
+int rq_hex_digit(char c);
 
 /* Overflow-checked arithmetic: return false on overflow. */
 static inline bool rq_mul_size(size_t *out, size_t a, size_t b)
@@ -46,6 +48,9 @@ void rq_time_now(char out[21]);
 /* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z|+hh:mm]" to Unix seconds. */
 int rq_time_parse(int64_t *out, const char *s);
 void rq_time_format(char out[21], int64_t unix_seconds);
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12,
+ * d 1..31, not checked against the month); negative before 1970. */
+int64_t rq_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* A leftover named by a process id (DIGITS: the decimal pid): that
  * process no longer exists, or the file is older than RQ_STALE_AFTER
