@@ -3,7 +3,7 @@
 
 char rq_buf__empty[1];
 
-static void oom(size_t n)
+static _Noreturn void oom(size_t n)
 {
 	fprintf(stderr, "resque: out of memory (allocating %zu bytes)\n", n);
 	abort();
@@ -19,10 +19,38 @@ void *rq_xmalloc(size_t n)
 
 void *rq_xcalloc(size_t n, size_t size)
 {
+	size_t total;
+	if (!rq_mul_size(&total, n, size))
+		oom(SIZE_MAX);
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
-		oom(n * size);
+		oom(total);
 	return p;
+}
+
+void *rq_xmallocarray(size_t n, size_t size)
+{
+	size_t total;
+	if (!rq_mul_size(&total, n, size))
+		oom(SIZE_MAX);
+	return rq_xmalloc(total);
+}
+
+void *rq_xreallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+	if (!rq_mul_size(&total, n, size))
+		oom(SIZE_MAX);
+	return rq_xrealloc(p, total);
+}
+
+size_t rq_alloc_nr(size_t alloc, size_t need)
+{
+	size_t next;
+	if (!rq_add_size(&next, alloc, alloc / 2) ||
+	    !rq_add_size(&next, next, 16))
+		oom(SIZE_MAX);
+	return next < need ? need : next;
 }
 
 void *rq_xrealloc(void *p, size_t n)

@@ -43,6 +43,19 @@ int rq_error_prefix(int code, const char *fmt, ...)
 	return code;
 }
 
+int rq_error_os(const char *fmt, ...)
+{
+	int err = errno;
+	char ctx[sizeof(msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	return rq_error_set(err == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%.1500s: %s",
+			   ctx, strerror(err));
+}
+
 const char *rq_error_last(void)
 {
 	return msg[0] ? msg : "unknown error";

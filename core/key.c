@@ -5,6 +5,10 @@
 
 #include <sodium.h>
 
+_Static_assert(RQ_PUBKEY_LEN == crypto_sign_PUBLICKEYBYTES, "public key size");
+_Static_assert(RQ_SECKEY_LEN == crypto_sign_SECRETKEYBYTES, "secret key size");
+_Static_assert(RQ_SIG_LEN == crypto_sign_BYTES, "signature size");
+
 #define SECRET_MAGIC "resque secret key v1"
 #define PUBLIC_MAGIC "resque public key v1"
 

@@ -34,11 +34,31 @@ void rq_buf_release(rq_buf *b);
 /* Hand the malloc'd string to the caller (caller frees); buffer is reset. */
 char *rq_buf_detach(rq_buf *b, size_t *len_out);
 
-/* Allocation helpers that abort with a message on failure. */
-void *rq_xmalloc(size_t n);
-void *rq_xcalloc(size_t n, size_t size);
-void *rq_xrealloc(void *p, size_t n);
-char *rq_xstrdup(const char *s);
-char *rq_xstrndup(const char *s, size_t n);
+/* Allocation helpers that abort with a message on failure (so they never
+ * return NULL), and on a size that overflows size_t. */
+#define RQ_XALLOC __attribute__((returns_nonnull, warn_unused_result))
+void *rq_xmalloc(size_t n) RQ_XALLOC;
+/* n * size bytes, zeroed / not zeroed / resized: the product is checked. */
+void *rq_xcalloc(size_t n, size_t size) RQ_XALLOC;
+void *rq_xmallocarray(size_t n, size_t size) RQ_XALLOC;
+void *rq_xreallocarray(void *p, size_t n, size_t size) RQ_XALLOC;
+void *rq_xrealloc(void *p, size_t n) RQ_XALLOC;
+char *rq_xstrdup(const char *s) RQ_XALLOC;
+char *rq_xstrndup(const char *s, size_t n) RQ_XALLOC;
+
+/* The next capacity of an array that must hold `need` elements and holds
+ * `alloc` now: at least need, and half as much again, so that appending
+ * one at a time costs amortised O(1) (git's alloc_nr). Aborts on overflow. */
+size_t rq_alloc_nr(size_t alloc, size_t need);
+/* Make the array `x` (capacity `alloc`, both size_t lvalues) hold at least
+ * `need` elements, after git's ALLOC_GROW:
+ *     RQ_ALLOC_GROW(v, n + 1, alloc); v[n++] = item; */
+#define RQ_ALLOC_GROW(x, need, alloc) \
+	do { \
+		if ((need) > (alloc)) { \
+			(alloc) = rq_alloc_nr((alloc), (need)); \
+			(x) = rq_xreallocarray((x), (alloc), sizeof(*(x))); \
+		} \
+	} while (0)
 
 #endif

@@ -27,6 +27,13 @@ int rq_error_set(int code, const char *fmt, ...)
 int rq_error_prefix(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A refusal of the operating system, after libgit2's GIT_ERROR_OS: the
+ * message is the formatted context (usually the path), ": ", and
+ * strerror(errno); the code is RQ_ENOTFOUND when errno is ENOENT, RQ_EIO
+ * otherwise. Call it straight after the failing call (errno is read first).
+ *     return rq_error_os("%s", path); */
+int rq_error_os(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Borrowed; valid until the next rq_error_* call on this thread. Never NULL. */
 const char *rq_error_last(void);
 

@@ -15,10 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/buf.h"
+#include "resque/sizes.h"
 
-#define RQ_HASH_LEN 32
-/* "b2:" + 64 hex digits + NUL */
-#define RQ_FINGERPRINT_SIZE 68
 #define RQ_MANIFEST_HEADER "resque-manifest v1\n"
 
 /* "b2:<hex>" of `len` bytes. */

@@ -8,8 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/buf.h"
-
-#define RQ_KEY_ID_HEX 16 /* key ids: first 8 bytes of SHA-256(public key), hex */
+#include "resque/sizes.h"
 
 typedef struct rq_key {
 	uint8_t pk[32];

@@ -17,8 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "resque/sizes.h"
 
-#define RQ_HASH_LEN 32
 #define RQ_MERKLE_MAX_PROOF 64 /* hashes in any proof of a tree of < 2^63 leaves */
 
 typedef uint8_t rq_hash[RQ_HASH_LEN];
