@@ -1,5 +1,5 @@
 /* resque audit prove|consistency|check|report: the transparency log's
- * proofs (design §2.3), and their verification against a signed checkpoint
+ * proofs (docs/FORMATS.md), and their verification against a signed checkpoint
  * with nothing but the signer's public key. */
 #include "common.h"
 #include "cmd.h"

@@ -8,7 +8,7 @@
 #include "opt.h"
 #include "resque/buf.h"
 
-/* Exit statuses, a public contract (design §5). */
+/* Exit statuses, a public contract (README.md). */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTEGRITY = 3 };
 
 #define CMD_HIDDEN 1u /* not listed by resque --help */

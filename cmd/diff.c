@@ -1,6 +1,6 @@
 /* resque diff: what changed between two versions — datasets (and their
  * files), the representation (RESQUE_dist between the versions' summaries)
- * and, with --params, the weights (‖w − w₀‖₂/√n per tensor, design §1.5). */
+ * and, with --params, the weights (‖w − w₀‖₂/√n per tensor, docs/METHOD.md). */
 #include "common.h"
 #include "cmd.h"
 #include "resque/fingerprint.h"

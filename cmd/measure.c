@@ -1,5 +1,5 @@
 /* resque measure: the RESQUE indices between given files, no repository
- * needed — `measure dist` (design §1.3) and `measure task` (§1.4). */
+ * needed — `measure dist` and `measure task` (docs/METHOD.md). */
 #include "common.h"
 #include "cmd.h"
 #include "resque/array.h"

@@ -1,5 +1,5 @@
 /* The terminal progress bar of long operations (fingerprinting): drawn on
- * stderr only when stderr is a terminal, never otherwise (design §2.2). */
+ * stderr only when stderr is a terminal, never otherwise (docs/FORMATS.md). */
 #ifndef RESQUE_CMD_PROGRESS_H
 #define RESQUE_CMD_PROGRESS_H
 

@@ -85,7 +85,7 @@ int cmd_record(int argc, char **argv)
 		{ OPT_DOUBLE, 0, "epochs", &epochs, "N", "epochs until the target was reached (required)" },
 		{ OPT_DOUBLE, 0, "energy-kwh", &energy, "X", "energy used, kWh (required)" },
 		{ OPT_DOUBLE, 0, "duration-s", &duration, "S", "wall-clock duration, seconds" },
-		{ OPT_DOUBLE, 0, "param-change", &param_change, "P", "parameter change (design 1.5)" },
+		{ OPT_DOUBLE, 0, "param-change", &param_change, "P", "parameter change (docs/METHOD.md)" },
 		{ OPT_DOUBLE, 0, "grad-norm", &grad_norm, "G", "sum over epochs of the gradient norm" },
 		{ OPT_STRING, 0, "epoch-energy-kwh", &epoch_list, "X1,X2,...", "energy of each epoch, in order (for STEP)" },
 		{ OPT_STRING, 0, "shift-family", &shift_family, "NAME", "the shift family (default: the plan's)" },

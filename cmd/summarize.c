@@ -1,5 +1,5 @@
 /* resque summarize: write the representation summary (.rqs) of embeddings
- * and labels, or merge the summaries of shards (design §1.2). */
+ * and labels, or merge the summaries of shards (docs/METHOD.md). */
 #include "common.h"
 #include "cmd.h"
 #include "resque/array.h"

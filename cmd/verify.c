@@ -1,5 +1,5 @@
-/* resque verify: check the whole ledger (design §2.4), then what is known
- * of it from outside (§2.3): a signed checkpoint, the trusted genesis
+/* resque verify: check the whole ledger (docs/FORMATS.md), then what is known
+ * of it from outside: a signed checkpoint, the trusted genesis
  * keys, and verify's memory of this repository under $RESQUE_HOME. Exit 3
  * on any integrity violation, naming the entry and what is wrong. */
 #include "common.h"

@@ -1,4 +1,4 @@
-/* RESQUE_dist (design §1.3): the angle between each class's old and new
+/* RESQUE_dist (docs/METHOD.md): the angle between each class's old and new
  * sum vectors, over π, averaged without weights over the shared classes. */
 #include "common.h"
 #include "resque/measure.h"

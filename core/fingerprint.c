@@ -1,4 +1,4 @@
-/* Fingerprints (design §2.2): BLAKE2b-256 of files, canonical manifests of
+/* Fingerprints (docs/FORMATS.md): BLAKE2b-256 of files, canonical manifests of
  * directory trees, a pthread pool hashing one file per worker at a time, and
  * the racily-clean rule of the stat cache. */
 #include "common.h"

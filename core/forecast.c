@@ -1,5 +1,5 @@
 /* The forecast of an update's epochs, energy, carbon, duration, parameter
- * change and gradient norm from its RESQUE index (design §1.6). */
+ * change and gradient norm from its RESQUE index (docs/METHOD.md). */
 #include "common.h"
 #include "resque/forecast.h"
 #include "resque/bayes.h"
@@ -180,7 +180,7 @@ static bool usable(const struct rq_history_point *p, const rq_forecast_input *in
 	return p->kind == in->kind && isfinite(p->index) && isfinite(outcome_of(p, outcome));
 }
 
-/* The prior of design §1.6 (docs/METHOD.md): coefficients with the weight
+/* The prior of docs/METHOD.md: coefficients with the weight
  * of PRIOR_KAPPA observations, centred for epochs on the cold-start line
  * E₀·R/R_full (else on 0); σ² ~ Inv-Gamma(½, ½s₀²) with s₀ = NOISE_GUESS ×
  * E₀ for epochs, else × the mean |y| of the points — the weight of one

@@ -1,5 +1,5 @@
 /* Lloyd's k-means over streamed row blocks with sgemm distances (threads
- * over row ranges), k-means++ seeding, and RESQUE_task (design §1.4). */
+ * over row ranges), k-means++ seeding, and RESQUE_task (docs/METHOD.md). */
 #include "common.h"
 #include "resque/kmeans.h"
 #include "resque/measure.h"

@@ -1,4 +1,4 @@
-/* Lifetime reports (design §4): the figures of a repository's life computed
+/* Lifetime reports (docs/FORMATS.md): the figures of a repository's life computed
  * from ledger entries alone, and their text, Markdown and CSV renderings.
  * The rules (what is counted once, how a period and a lineage select, how
  * forecasts pair with actuals) are in docs/FORMATS.md "Reports" and

@@ -1,7 +1,7 @@
 /* The guard: every command checks the ledger's tip against what this user
  * verified before (verify's memory under $RESQUE_HOME, resque/known.h)
  * and verifies the entries new since, before it reads or writes anything
- * (design §2.4; issue 11). What it has verified -- the leaf hash and the
+ * (docs/FORMATS.md; issue 11). What it has verified -- the leaf hash and the
  * commit of each entry, and the signers -- is what the readers of
  * store/ledger.c check index.db's rows against, so index.db is a cache
  * that vouches for nothing.

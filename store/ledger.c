@@ -1,6 +1,6 @@
 /* The ledger on git: one commit per entry on refs/heads/ledger, appends
  * serialised by a lock file and a compare-and-swap of the ref, reads,
- * look-ups through index.db, and verification (design §2). */
+ * look-ups through index.db, and verification (docs/FORMATS.md). */
 #include "common.h"
 #include "ledger_int.h"
 #include "object_int.h"

@@ -1,4 +1,4 @@
-/* The ledger as a transparency log (design §2.3): roots and proofs
+/* The ledger as a transparency log (docs/FORMATS.md): roots and proofs
  * answered from the perfect subtrees that index.db keeps in table `merkle`
  * (rq_index_insert adds them as entries arrive), and the roots this
  * program vouches for (checkpoints, proof checks) computed from leaf

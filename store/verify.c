@@ -1,4 +1,4 @@
-/* resque verify: every check of design §2.4 over the ledger as git holds
+/* resque verify: every check of docs/FORMATS.md over the ledger as git holds
  * it (not as index.db says), then index.db against the ledger. */
 #include "common.h"
 #include "ledger_int.h"

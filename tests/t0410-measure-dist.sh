@@ -20,7 +20,7 @@ for side, cc in (('old', c), ('new', c + rng.normal(0, shift, (k, d)))):
 PY
 
 # expect.py OLD-EMB OLD-LAB NEW-EMB NEW-LAB JSON: the numpy computation of
-# design §1.3, compared with resque's --json output to 1e-9.
+# docs/METHOD.md, compared with resque's --json output to 1e-9.
 cat >expect.py <<'PY'
 import json, sys, numpy as np
 Xo, yo, Xn, yn = (np.load(p) for p in sys.argv[1:5])

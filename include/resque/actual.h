@@ -18,7 +18,7 @@
  * timestamps), `tail_energy_kwh` (after the last mark),
  * `stable_epoch_energy_kwh` (STEP: mean of the epochs after the first),
  * `metrics` {"NAME": [values in order]} and `grad_norm` (the sum of the
- * `grad_norm` metric over the run, design §1.5). Nothing is added for
+ * `grad_norm` metric over the run, docs/METHOD.md). Nothing is added for
  * what was not reported. */
 void rq_actual_add_events(json_t *body, const rq_events *ev, const rq_energy_point *tl,
 			  size_t n);

@@ -1,6 +1,6 @@
 /* Reading the arrays users hand us: NumPy .npy and safetensors files,
  * memory-mapped and streamed in row blocks converted to float32/float64 or
- * int64, so nothing ever needs N×D in memory (design §1.1).
+ * int64, so nothing ever needs N×D in memory (docs/METHOD.md).
  *
  * Every function that can fail returns 0 or a negative RQ_E* code and sets
  * a message naming the file and the problem. Untrusted bytes: every length

@@ -1,4 +1,4 @@
-/* Checkpoints, proofs and verifier keys as text (design §2.3): the C2SP
+/* Checkpoints, proofs and verifier keys as text (docs/FORMATS.md): the C2SP
  * tlog-checkpoint body inside a C2SP signed note, Ed25519 signature lines,
  * the one-line verifier key that `resque key export` prints, and the text
  * and JSON forms of inclusion and consistency proofs. Pure computation

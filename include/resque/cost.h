@@ -1,4 +1,4 @@
-/* The cost of producing a model version (design §1.5): epochs, energy,
+/* The cost of producing a model version (docs/METHOD.md): epochs, energy,
  * duration, carbon, and how the figures were obtained. Read from a JSON cost
  * file (docs/FORMATS.md "Cost files") or from a recorded run. */
 #ifndef RESQUE_COST_H

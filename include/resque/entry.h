@@ -1,5 +1,5 @@
 /* Ledger entries: the canonical encoding, hashing and signatures
- * (design §2.1, docs/FORMATS.md). Pure computation: storage is in
+ * (docs/FORMATS.md). Pure computation: storage is in
  * store/ledger.c.
  *
  * An entry is a JSON object encoded canonically (keys sorted by bytes, no

@@ -1,4 +1,4 @@
-/* The RESQUE_EVENTS protocol (design §3): the training command appends
+/* The RESQUE_EVENTS protocol (docs/FORMATS.md): the training command appends
  * lines to a file, resque tails it while metering and timestamps each
  * event when it sees it.
  *

@@ -1,4 +1,4 @@
-/* The evidence of a report (design §4): the signed checkpoint it was
+/* The evidence of a report (docs/FORMATS.md): the signed checkpoint it was
  * computed at and every ledger entry of that tree — canonical bytes,
  * signature file, the entry that authorised its signer and, for the
  * entries that carry figures, the inclusion proof — so that an auditor

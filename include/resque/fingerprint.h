@@ -1,4 +1,4 @@
-/* Fingerprints of files and directories (design §2.2): BLAKE2b-256 of a
+/* Fingerprints of files and directories (docs/FORMATS.md): BLAKE2b-256 of a
  * file's bytes, printed "b2:<hex>" exactly as `b2sum -l 256` prints the hex;
  * for a directory, BLAKE2b-256 of its canonical manifest (one line per file:
  * kind, size, fingerprint, path; sorted by path bytes; docs/FORMATS.md).

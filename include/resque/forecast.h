@@ -1,4 +1,4 @@
-/* The forecast of an update's cost from its RESQUE index (design §1.5–1.6):
+/* The forecast of an update's cost from its RESQUE index (docs/METHOD.md):
  * epochs, parameter change and gradient norm regressed on the index with a
  * conjugate Bayesian regression (resque/bayes.h), calibrated on the shift
  * family's own history or on the lineage's pooled history widened by the

@@ -1,5 +1,5 @@
-/* The calibration history of a forecast, gathered from the ledger (design
- * §1.6): the past updates of a base version's lineage whose plan and actual
+/* The calibration history of a forecast, gathered from the ledger
+ * (docs/METHOD.md): the past updates of a base version's lineage whose plan and actual
  * are both recorded, the per-epoch energy traces of their runs (for STEP),
  * the from-scratch epochs E₀, and the grid context (region, intensity, PUE)
  * of a plan or a cost. The rules are in docs/METHOD.md, "Gathering the

@@ -1,4 +1,4 @@
-/* Importers of what users already measured (design §3): CodeCarbon's
+/* Importers of what users already measured (docs/FORMATS.md): CodeCarbon's
  * emissions.csv and nvidia-smi power logs. Both parse bytes the caller
  * holds (`name` names them in messages) and print nothing: warnings come
  * back in the result. */

@@ -1,5 +1,5 @@
 /* Known ledgers: verify's memory, outside any repository, of every ledger
- * it has verified (design §2.3), as ssh's known_hosts remembers host keys.
+ * it has verified (docs/FORMATS.md), as ssh's known_hosts remembers host keys.
  * Per repository id it keeps the genesis entry id and the largest verified
  * tree: its size, its root, and the leaf hash of every entry in it, so that
  * a later ledger that differs can be shown where it first differs.

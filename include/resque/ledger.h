@@ -1,7 +1,7 @@
 /* The repository and its ledger: a bare git repository whose branch
  * `ledger` holds one commit per entry (tree: `entry`, `sig`, and any
  * attachments under `att/`), plus index.db (SQLite, derived data) and the
- * git-config file `config` (design §2). */
+ * git-config file `config` (docs/FORMATS.md). */
 #ifndef RESQUE_LEDGER_H
 #define RESQUE_LEDGER_H
 
@@ -110,7 +110,7 @@ int rq_ledger_foreach(rq_ledger *l, const char *type,
  * later entry revoked it. */
 int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *keyid);
 
-/* Verification (design §2.4). */
+/* Verification (docs/FORMATS.md). */
 typedef struct rq_problem {
 	int64_t seq; /* -1 when it concerns no single entry (the index, the ref) */
 	char id[65];

@@ -1,4 +1,4 @@
-/* The RESQUE indices (Sangarya & Kim, AAAI 2025; design §1.3–§1.4):
+/* The RESQUE indices (Sangarya & Kim, AAAI 2025; docs/METHOD.md):
  * RESQUE_dist, the mean angle between old and new class sum vectors, and
  * RESQUE_task, 1 − ARI between the labels and a k-means clustering seeded
  * with the class centroids (or k-means++). */

@@ -1,4 +1,4 @@
-/* The ledger as an RFC 9162 transparency log (design §2.3): the Merkle
+/* The ledger as an RFC 9162 transparency log (docs/FORMATS.md): the Merkle
  * tree hash over the entries in sequence order, inclusion and consistency
  * proofs, and their verification. Pure computation (core/merkle.c).
  *

@@ -1,4 +1,4 @@
-/* Energy meters for `resque run` (design §3): RAPL counters of the CPU
+/* Energy meters for `resque run` (docs/FORMATS.md): RAPL counters of the CPU
  * packages and DRAM, NVIDIA GPUs through NVML (loaded at run time), and,
  * where no counter is readable, an estimate from the CPU time of the
  * process tree and the memory it holds. A meter is sampled by one thread

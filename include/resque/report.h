@@ -1,4 +1,4 @@
-/* Lifetime reports (design §4): the figures of a repository's life, or a
+/* Lifetime reports (docs/FORMATS.md): the figures of a repository's life, or a
  * period of it, computed from ledger entries alone (core/report.c), their
  * renderings (text, Markdown, CSV, JSON; HTML in core/report_html.c), and
  * the evidence that lets an auditor re-derive every figure from signed

@@ -1,4 +1,4 @@
-/* The stat cache of fingerprints (design §2.2) in index.db: table
+/* The stat cache of fingerprints (docs/FORMATS.md) in index.db: table
  * `statcache2`, keyed by absolute path, holding the (device, inode, size,
  * mtime ns, ctime ns) a file had when it was hashed, when the entry was
  * written, the hash, and a MAC of the row keyed by this user's

@@ -1,4 +1,4 @@
-/* Representation summaries (design §1.2): per-class counts and float64 sum
+/* Representation summaries (docs/METHOD.md): per-class counts and float64 sum
  * vectors of an N×D embedding matrix, optionally with the total sum and the
  * D×D Gram matrix. Summaries of disjoint shards merge exactly, and encode to
  * the .rqs format (docs/FORMATS.md) so the ledger can store them. */

@@ -1,4 +1,4 @@
-/* Parameter change between two weight files (design §1.5): for each
+/* Parameter change between two weight files (docs/METHOD.md): for each
  * floating-point tensor present in both, ||w - w0||_2 / sqrt(n) with n its
  * number of elements, and the mean over those tensors. */
 #ifndef RESQUE_TENSORS_H

@@ -1,4 +1,4 @@
-/* The ledger's transparency log (design §2.3): the RFC 9162 tree over the
+/* The ledger's transparency log (docs/FORMATS.md): the RFC 9162 tree over the
  * ledger's entries in sequence order, its roots, proofs and signed
  * checkpoints (store/tlog.c).
  *

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fingerprint throughput against b2sum and sha256sum (design §6): one large
+# Fingerprint throughput against b2sum and sha256sum (docs/PERFORMANCE.md): one large
 # file from the page cache, a tree of many small files, and the re-scan of
 # that unchanged tree with the stat cache inside a repository. Prints
 # seconds, throughput and ratios; never fails on speed.

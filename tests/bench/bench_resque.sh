@@ -1,5 +1,5 @@
 #!/bin/sh
-# RESQUE benchmarks (design §6): summarize and measure dist throughput and
+# RESQUE benchmarks (docs/PERFORMANCE.md): summarize and measure dist throughput and
 # peak RSS against numpy per-class sums; measure task wall time and peak
 # RSS against scikit-learn's KMeans + adjusted_rand_score on the same data
 # and thread count, and whether the labels agree. Never fails on speed.

@@ -1,6 +1,6 @@
 /* Unit tests of the forecaster: calibration choice (family, pooled,
  * prior), STEP energy per epoch, the Monte-Carlo product, carbon, and the
- * validation of design §1.6 on histories drawn from a known linear law. */
+ * validation of docs/METHOD.md on histories drawn from a known linear law. */
 #include "unit.h"
 #include "resque/forecast.h"
 
@@ -199,7 +199,7 @@ TEST(rng_student_moments)
 	CHECK_NEAR(ss / n, 6.0 / 4, 0.05); /* Var T_ν = ν / (ν − 2) */
 }
 
-/* Design §1.6, issue 6 item 7: histories drawn from y = a + b·R + N(0, σ²)
+/* Issue 6 item 7 (docs/METHOD.md, "Forecasting"): histories drawn from y = a + b·R + N(0, σ²)
  * are recovered (true coefficients inside their 95 % posterior intervals
  * in about 95 % of histories) and the 80 % predictive interval covers
  * 70–90 % of held-out draws over 500 trials. */
