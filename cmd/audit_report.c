@@ -74,7 +74,7 @@ static bool same_number(double a, double b)
 
 /* Compare the stated value with the recomputed one; false (with the
  * problem set) at the first difference. */
-static bool compare(struct audit *a, rq_buf *path, const json_t *said, const json_t *got)
+static bool compare(struct audit *a, rq_buf *path, json_t *said, json_t *got)
 {
 	size_t mark = path->len;
 	bool ok = true;
@@ -82,14 +82,14 @@ static bool compare(struct audit *a, rq_buf *path, const json_t *said, const jso
 	if (json_is_object(got) && json_is_object(said)) {
 		const char *key;
 		json_t *v;
-		json_object_foreach((json_t *)got, key, v) {
+		json_object_foreach(got, key, v) {
 			rq_buf_printf(path, "%s%s", path->len ? "." : "", key);
 			ok = compare(a, path, json_object_get(said, key), v);
 			rq_buf_truncate(path, mark);
 			if (!ok)
 				return false;
 		}
-		json_object_foreach((json_t *)said, key, v)
+		json_object_foreach(said, key, v)
 			if (!json_object_get(got, key)) {
 				rq_buf_printf(&a->problem, "%s%s%s: the report states a figure the entries do not give", path->ptr,
 					      path->len ? "." : "", key);
@@ -116,7 +116,7 @@ static bool compare(struct audit *a, rq_buf *path, const json_t *said, const jso
 	if (json_is_number(got) && json_is_number(said))
 		ok = same_number(json_number_value(got), json_number_value(said));
 	else
-		ok = said && json_equal((json_t *)said, (json_t *)got);
+		ok = said && json_equal(said, got);
 	if (!ok) {
 		rq_buf_printf(&a->problem, "%s: the report says ", path->ptr);
 		show(&a->problem, said);
@@ -145,17 +145,50 @@ static const char *param(const json_t *report, const char *section, const char *
 	return json_string_value(v);
 }
 
-/* Steps of the audit; each returns 0, or an error code with the message set. */
-static int check_figures(struct audit *a, json_t **recomputed, const json_t *report, const rq_evidence *ev,
-			 const char *name)
+/* Compare one recomputed section with the report's. */
+static int check_section(struct audit *a, json_t *report, json_t *got, const char *section, const char *name)
+{
+	rq_buf path = RQ_BUF_INIT;
+	bool ok;
+
+	rq_buf_puts(&path, section);
+	ok = compare(a, &path, json_object_get(report, section), json_object_get(got, section));
+	rq_buf_release(&path);
+	return ok ? 0 : rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
+}
+
+/* The report holds nothing but known fields, and says it verified. */
+static int check_fields(json_t *report, const char *name)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(report, key, v) {
+		bool known = false;
+		for (size_t k = 0; k < RQ_ARRAY_SIZE(figure_sections); k++)
+			known |= strcmp(key, figure_sections[k]) == 0;
+		for (size_t k = 0; k < RQ_ARRAY_SIZE(other_fields); k++)
+			known |= strcmp(key, other_fields[k]) == 0;
+		if (!known)
+			return rq_error_set(RQ_EINTEGRITY, "%s: '%s' is not a field of a report: nothing in the "
+					    "evidence supports it", name, key);
+	}
+	if (!json_is_true(json_object_get(report, "verified")))
+		return rq_error_set(RQ_EINTEGRITY, "%s: verified: the report does not say true (a report "
+				    "with evidence is written only from a ledger that verified)", name);
+	return 0;
+}
+
+/* Recompute the figures from the evidence's entries with the report's own
+ * period and lineage. */
+static int recompute(json_t **out, const json_t *report, const rq_evidence *ev, const char *name)
 {
 	rq_entry **entries = rq_xcalloc(ev->n + 1, sizeof(*entries));
 	rq_report_params p;
 	bool bad = false;
-	json_t *got = NULL, *full = NULL;
 	int err = 0;
 
-	*recomputed = NULL;
+	*out = NULL;
 	p.since = param(report, "period", "since", &bad);
 	p.until = param(report, "period", "until", &bad);
 	p.lineage = param(report, NULL, "lineage", &bad);
@@ -165,57 +198,31 @@ static int check_figures(struct audit *a, json_t **recomputed, const json_t *rep
 	}
 	for (size_t i = 0; i < ev->n; i++)
 		entries[i] = ev->entries[i].entry;
-	if ((err = rq_report_compute(&got, entries, ev->n, &p))) {
+	if ((err = rq_report_compute(out, entries, ev->n, &p)))
 		err = rq_error_prefix(RQ_EINTEGRITY, "%s: recomputing the figures: ", name);
+done:
+	free(entries);
+	return err;
+}
+
+/* Steps of the audit; each returns 0, or an error code with the message set. */
+static int check_figures(struct audit *a, json_t **recomputed, json_t *report, const rq_evidence *ev,
+			 const char *name)
+{
+	json_t *got = NULL, *full = NULL;
+	int err;
+
+	*recomputed = NULL;
+	if ((err = recompute(&got, report, ev, name)))
 		goto done;
-	}
-	for (size_t k = 0; k < RQ_ARRAY_SIZE(figure_sections); k++) {
-		rq_buf path = RQ_BUF_INIT;
-		bool ok;
-		rq_buf_puts(&path, figure_sections[k]);
-		ok = compare(a, &path, json_object_get(report, figure_sections[k]),
-			     json_object_get(got, figure_sections[k]));
-		rq_buf_release(&path);
-		if (!ok) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
+	for (size_t k = 0; k < RQ_ARRAY_SIZE(figure_sections); k++)
+		if ((err = check_section(a, report, got, figure_sections[k], name)))
 			goto done;
-		}
-	}
 	/* The grid in full: its region names, sources and years come from the
 	 * carbon table, so a report is audited by a resque with the same table
 	 * (docs/FORMATS.md, "Auditing a report"). */
-	{
-		rq_buf path = RQ_BUF_INIT;
-		bool ok;
-		rq_buf_puts(&path, "grid");
-		ok = compare(a, &path, json_object_get(report, "grid"), json_object_get(got, "grid"));
-		rq_buf_release(&path);
-		if (!ok) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: %s", name, a->problem.ptr);
-			goto done;
-		}
-	}
-	{
-		const char *key;
-		json_t *v;
-		json_object_foreach((json_t *)report, key, v) {
-			bool known = false;
-			for (size_t k = 0; k < RQ_ARRAY_SIZE(figure_sections); k++)
-				known |= strcmp(key, figure_sections[k]) == 0;
-			for (size_t k = 0; k < RQ_ARRAY_SIZE(other_fields); k++)
-				known |= strcmp(key, other_fields[k]) == 0;
-			if (!known) {
-				err = rq_error_set(RQ_EINTEGRITY, "%s: '%s' is not a field of a report: nothing in the "
-						   "evidence supports it", name, key);
-				goto done;
-			}
-		}
-		if (!json_is_true(json_object_get(report, "verified"))) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: verified: the report does not say true (a report "
-					   "with evidence is written only from a ledger that verified)", name);
-			goto done;
-		}
-	}
+	if ((err = check_section(a, report, got, "grid", name)) || (err = check_fields(report, name)))
+		goto done;
 	/* What a displayed cell must show: the recomputed figures and the
 	 * report's checkpoint (checked against the evidence). */
 	full = json_deep_copy(report);
@@ -225,7 +232,6 @@ static int check_figures(struct audit *a, json_t **recomputed, const json_t *rep
 done:
 	json_decref(got);
 	json_decref(full);
-	free(entries);
 	return err;
 }
 
@@ -330,56 +336,115 @@ done:
 	return rc;
 }
 
-int cmd_audit_report(int argc, char **argv)
-{
-	const char *file = NULL, *key = NULL, *dir = NULL;
-	bool json = false, is_html = false;
-	const struct opt opts[] = {
-		{ OPT_STRING, 0, "key", &key, "PUBKEY", "the signer's public key (a file or its text)" },
-		{ OPT_STRING, 'C', "dir", &dir, "DIR", "also check the checkpoint against this repository's ledger" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print the outcome as JSON" },
-		{ OPT_ARG, 0, "FILE", &file, NULL, "the report (JSON or HTML)", OPT_REQUIRED },
-		{ OPT_END },
-	};
-	struct audit a = { 0, RQ_BUF_INIT };
-	rq_buf text = RQ_BUF_INIT, root = RQ_BUF_INIT;
-	rq_verifier v;
-	rq_evidence ev = { 0 };
-	rq_report_cell *cells = NULL;
-	size_t ncells = 0;
-	json_t *report = NULL, *recomputed = NULL;
-	const char *p;
-	int rc = 0, err = 0;
+struct audit_report_opts {
+	const char *file, *key, *dir;
+	bool json;
+};
 
-	OPT_PARSE(&help, opts, argc, argv);
-	if (!key)
-		return cmd_usage(&help, opts, "give the signer's public key with --key PUBKEY");
-	if ((err = cmd_load_verifier(&v, key)) || (err = read_report(&text, file)))
-		goto fail;
-	for (p = text.ptr; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+/* What the file holds: its text, the report in it and, for HTML, the
+ * displayed cells. */
+struct audited {
+	rq_buf text;
+	bool is_html;
+	json_t *report, *recomputed;
+	rq_report_cell *cells;
+	size_t ncells;
+	rq_evidence ev;
+};
+
+static int load_report(struct audited *r, const char *file)
+{
+	const char *p;
+	int err;
+
+	if ((err = read_report(&r->text, file)))
+		return err;
+	for (p = r->text.ptr; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
 		;
-	is_html = *p == '<';
-	if (is_html)
-		err = rq_report_html_extract(&report, &cells, &ncells, text.ptr, text.len, file);
+	r->is_html = *p == '<';
+	if (r->is_html)
+		err = rq_report_html_extract(&r->report, &r->cells, &r->ncells, r->text.ptr, r->text.len, file);
 	else if (*p == '{')
-		err = rq_json_parse(&report, text.ptr, text.len, file);
+		err = rq_json_parse(&r->report, r->text.ptr, r->text.len, file);
 	else
 		err = rq_error_set(RQ_EINVALID, "%s: not a report (neither JSON nor HTML)", file);
 	if (err)
-		goto fail;
-	if (!json_is_object(report) || !json_object_get(report, "evidence")) {
-		err = rq_error_set(RQ_EINVALID, "%s: not a resque report with evidence (write it with "
-				   "'resque report --format json' or '--format html')", file);
-		goto fail;
+		return err;
+	if (!json_is_object(r->report) || !json_object_get(r->report, "evidence"))
+		return rq_error_set(RQ_EINVALID, "%s: not a resque report with evidence (write it with "
+				    "'resque report --format json' or '--format html')", file);
+	return 0;
+}
+
+/* The evidence, then the figures and cells against it. */
+static int check_report(struct audit *a, struct audited *r, const rq_verifier *v, const char *file)
+{
+	int err;
+
+	if ((err = rq_evidence_parse(&r->ev, json_object_get(r->report, "evidence"), file)) ||
+	    (err = rq_evidence_check(&r->ev, v, file)) ||
+	    (err = check_checkpoint_section(r->report, &r->ev.checkpoint, file)) ||
+	    (err = check_figures(a, &r->recomputed, r->report, &r->ev, file)) ||
+	    (err = check_cells(r->recomputed, r->cells, r->ncells, file)) ||
+	    (r->is_html && (err = check_html(r->report, &r->text, file))))
+		return err;
+	return 0;
+}
+
+static int print_ok(const struct audit_report_opts *o, const struct audit *a, const struct audited *r)
+{
+	rq_buf root = RQ_BUF_INIT;
+	int rc = 0;
+
+	rq_base64_encode(&root, r->ev.checkpoint.root, RQ_HASH_LEN);
+	if (o->json) {
+		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:n}", "ok", 1, "entries", (json_int_t)r->ev.n,
+				      "figures", (json_int_t)a->figures, "cells", (json_int_t)r->ncells, "size",
+				      (json_int_t)r->ev.checkpoint.size, "root", root.ptr, "problem");
+		rc = cmd_print_json(j);
+		json_decref(j);
+	} else {
+		printf("ok: %zu entries, %zu figures checked%s, checkpoint %" PRIu64 " %s\n", r->ev.n, a->figures,
+		       r->ncells ? " (and every displayed cell)" : "", r->ev.checkpoint.size, root.ptr);
 	}
-	if ((err = rq_evidence_parse(&ev, json_object_get(report, "evidence"), file)) ||
-	    (err = rq_evidence_check(&ev, &v, file)) || (err = check_checkpoint_section(report, &ev.checkpoint, file)) ||
-	    (err = check_figures(&a, &recomputed, report, &ev, file)) ||
-	    (err = check_cells(recomputed, cells, ncells, file)) || (is_html && (err = check_html(report, &text, file))))
+	rq_buf_release(&root);
+	return rc;
+}
+
+static int print_fail(const struct audit_report_opts *o, int err)
+{
+	if (o->json) {
+		json_t *j = json_pack("{s:b, s:s}", "ok", 0, "problem", rq_error_last());
+		cmd_print_json(j);
+		json_decref(j);
+	}
+	return cmd_fail_code(err);
+}
+
+int cmd_audit_report(int argc, char **argv)
+{
+	struct audit_report_opts o = { 0 };
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "key", &o.key, "PUBKEY", "the signer's public key (a file or its text)" },
+		{ OPT_STRING, 'C', "dir", &o.dir, "DIR", "also check the checkpoint against this repository's ledger" },
+		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the outcome as JSON" },
+		{ OPT_ARG, 0, "FILE", &o.file, NULL, "the report (JSON or HTML)", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	struct audit a = { 0, RQ_BUF_INIT };
+	struct audited r = { RQ_BUF_INIT };
+	rq_verifier v;
+	int rc = 0, err = 0;
+
+	OPT_PARSE(&help, opts, argc, argv);
+	if (!o.key)
+		return cmd_usage(&help, opts, "give the signer's public key with --key PUBKEY");
+	if ((err = cmd_load_verifier(&v, o.key)) || (err = load_report(&r, o.file)) ||
+	    (err = check_report(&a, &r, &v, o.file)))
 		goto fail;
-	if (dir) {
-		cmd_dir_option = dir;
-		if ((rc = check_repository(&ev.checkpoint))) {
+	if (o.dir) {
+		cmd_dir_option = o.dir;
+		if ((rc = check_repository(&r.ev.checkpoint))) {
 			if (rc == EXIT_INTEGRITY) {
 				err = RQ_EINTEGRITY;
 				goto fail;
@@ -387,32 +452,16 @@ int cmd_audit_report(int argc, char **argv)
 			goto done;
 		}
 	}
-	rq_base64_encode(&root, ev.checkpoint.root, RQ_HASH_LEN);
-	if (json) {
-		json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:n}", "ok", 1, "entries", (json_int_t)ev.n, "figures",
-				      (json_int_t)a.figures, "cells", (json_int_t)ncells, "size",
-				      (json_int_t)ev.checkpoint.size, "root", root.ptr, "problem");
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		printf("ok: %zu entries, %zu figures checked%s, checkpoint %" PRIu64 " %s\n", ev.n, a.figures,
-		       ncells ? " (and every displayed cell)" : "", ev.checkpoint.size, root.ptr);
-	}
+	rc = print_ok(&o, &a, &r);
 	goto done;
 fail:
-	if (json) {
-		json_t *j = json_pack("{s:b, s:s}", "ok", 0, "problem", rq_error_last());
-		cmd_print_json(j);
-		json_decref(j);
-	}
-	rc = cmd_fail_code(err);
+	rc = print_fail(&o, err);
 done:
-	json_decref(report);
-	json_decref(recomputed);
-	rq_report_cells_free(cells, ncells);
-	rq_evidence_release(&ev);
-	rq_buf_release(&text);
-	rq_buf_release(&root);
+	json_decref(r.report);
+	json_decref(r.recomputed);
+	rq_report_cells_free(r.cells, r.ncells);
+	rq_evidence_release(&r.ev);
+	rq_buf_release(&r.text);
 	rq_buf_release(&a.problem);
 	return rc;
 }

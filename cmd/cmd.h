@@ -95,14 +95,6 @@ json_t *cmd_entry_json(const struct rq_entry *e);
 /* Print cmd_entry_json(e) with the whole body under "body"; 0 or cmd_fail(). */
 int cmd_print_entry(const struct rq_entry *e);
 
-/* Record the directory `path` as a `dataset` entry (cmd/dataset.c): its
- * manifest, file count, bytes and, with `labels`, the class histogram;
- * with `embeddings` too, their representation summary (attachment
- * summary.rqs).
- * `name` NULL: the directory's base name. */
-int cmd_dataset_record(struct rq_entry **out, struct rq_ledger *l, const char *path, const char *name,
-		       const char *labels, const char *tensor, const char *embeddings);
-
 /* Dispatch `argv[1]` among subcommands ("key gen"); prints the family's
  * help for --help or no subcommand. */
 struct subcmd {

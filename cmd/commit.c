@@ -2,15 +2,16 @@
  * representation summary, parent, cost and metadata — as a signed entry. */
 #include "common.h"
 #include "cmd.h"
+#include "progress_named.h"
 #include "resque/array.h"
 #include "resque/bounds.h"
 #include "resque/cost.h"
+#include "resque/dataset.h"
 #include "resque/fingerprint.h"
 #include "resque/history.h"
 #include "resque/json.h"
 #include "resque/ledger.h"
 #include "resque/lineage.h"
-#include "resque/repo.h"
 #include "resque/summary.h"
 
 #include <math.h>
@@ -30,21 +31,6 @@ static const struct cmd_help help = {
 	"Weights and data are never copied into the ledger.",
 };
 
-/* A path as recorded: relative to the project root when inside it. */
-static void record_path(rq_buf *out, const char *resque_dir, const char *path)
-{
-	char abs[PATH_MAX];
-	rq_buf root = RQ_BUF_INIT;
-	rq_repo_root(&root, resque_dir);
-	if (realpath(path, abs) && strncmp(abs, root.ptr, root.len) == 0 && abs[root.len] == '/')
-		rq_buf_puts(out, abs + root.len + 1);
-	else if (realpath(path, abs))
-		rq_buf_puts(out, abs);
-	else
-		rq_buf_puts(out, path);
-	rq_buf_release(&root);
-}
-
 static bool same_stat(const struct stat *a, const struct stat *b)
 {
 	return a->st_size == b->st_size && a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
@@ -53,7 +39,7 @@ static bool same_stat(const struct stat *a, const struct stat *b)
 }
 
 /* Fingerprint the weights, refusing a file that changes while it is read. */
-static int weights_json(json_t **out, const char *resque_dir, const char *path)
+static int weights_json(json_t **out, rq_ledger *l, const char *path)
 {
 	struct stat before, after;
 	rq_fp_result r;
@@ -62,7 +48,7 @@ static int weights_json(json_t **out, const char *resque_dir, const char *path)
 
 	*out = NULL;
 	if (stat(path, &before) < 0)
-		return rq_error_set(RQ_EINVALID, "%s: %s", path, strerror(errno));
+		return rq_error_os("%s", path);
 	if (!S_ISREG(before.st_mode))
 		return rq_error_set(RQ_EINVALID, "%s: weights must be a regular file", path);
 	rq_fp_result_init(&r);
@@ -73,7 +59,8 @@ static int weights_json(json_t **out, const char *resque_dir, const char *path)
 				   path);
 		goto done;
 	}
-	record_path(&rel, resque_dir, path);
+	if ((err = rq_dataset_relpath(&rel, l, path)))
+		goto done;
 	*out = json_pack("{s:s, s:s, s:I}", "path", rel.ptr, "fingerprint", r.fingerprint, "bytes",
 			 (json_int_t)r.bytes);
 done:
@@ -146,262 +133,322 @@ static int version_name_check(rq_ledger *l, void *name)
 	return version_name_free(l, name);
 }
 
-int cmd_commit(int argc, char **argv)
-{
-	const char *weights = NULL, *name = NULL, *parent_ref = NULL, *emb = NULL, *labels = NULL;
-	const char *summary_path = NULL, *cost_path = NULL, *actual_ref = NULL, *family = NULL, *message = NULL, *tensor = NULL;
-	struct opt_list data = { 0 }, meta = { 0 };
-	bool json = false;
-	const struct opt opts[] = {
-		{ OPT_STRING, 'w', "weights", &weights, "PATH", "the model's weights file (required)" },
-		{ OPT_STRING, 0, "name", &name, "NAME", "the version's name, e.g. v2 (required)" },
-		{ OPT_STRING, 'p', "parent", &parent_ref, "REF", "the version it was trained from" },
-		{ OPT_LIST, 'd', "data", &data, "DATASET", "a dataset it was trained on: a dataset name or id, or a directory to record (repeatable)" },
-		{ OPT_STRING, 0, "embeddings", &emb, "FILE", "embeddings of its training data (.npy, safetensors)" },
-		{ OPT_STRING, 0, "labels", &labels, "FILE", "the labels of those embeddings" },
-		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the tensor to read from a safetensors embeddings file" },
-		{ OPT_STRING, 0, "summary", &summary_path, "FILE", "a representation summary (.rqs) instead" },
-		{ OPT_STRING, 0, "cost", &cost_path, "FILE", "JSON cost of producing this version" },
-		{ OPT_STRING, 0, "actual", &actual_ref, "REF", "take the cost from a recorded actual (resque run/import)" },
-		{ OPT_STRING, 0, "family", &family, "F", "a lineage label for forecasting" },
-		{ OPT_LIST, 0, "meta", &meta, "KEY=VALUE", "free metadata (repeatable)" },
-		{ OPT_STRING, 'm', "message", &message, "TEXT", "what this version is" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print the new entry as JSON" },
-		{ OPT_END },
-	};
-	rq_ledger *l = NULL;
-	rq_key *k = NULL;
-	rq_entry *parent = NULL, *e = NULL, *actual = NULL;
-	rq_summary *sum = NULL, *psum = NULL;
-	rq_cost cost;
-	rq_buf enc = RQ_BUF_INIT, text = RQ_BUF_INIT;
-	json_t *body = NULL, *w = NULL;
-	rq_attachment att[1];
-	size_t natt = 0;
-	bool *data_paths = NULL;
-	int rc = EXIT_OK, err;
+struct commit_opts {
+	const char *weights, *name, *parent, *emb, *labels, *tensor, *summary, *cost, *actual, *family, *message;
+	struct opt_list data, meta;
+	bool json;
+};
 
-	rq_cost_init(&cost);
-	if (!opt_parse(&rc, &help, opts, argc, argv))
-		goto out;
-	if (!weights || !name) {
-		rc = cmd_usage(&help, opts, "a version needs --weights PATH and --name NAME");
-		goto out;
+/* What a version is built from, gathered and checked before anything is
+ * written. */
+struct commit_state {
+	rq_ledger *l;
+	rq_key *k;
+	rq_entry *parent, *actual;
+	rq_cost cost;
+	json_t *weights;
+	rq_summary *sum;
+	bool *data_dirs; /* --data i names a directory to record now */
+};
+
+static int commit_check_opts(const struct commit_opts *o, const struct opt *opts)
+{
+	if (!o->weights || !o->name)
+		return cmd_usage(&help, opts, "a version needs --weights PATH and --name NAME");
+	if (!rq_name_valid(o->name, RQ_NAME_VERSION))
+		return cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -; not 'latest')", o->name);
+	if ((o->emb || o->labels) && !(o->emb && o->labels))
+		return cmd_usage(&help, opts, "--embeddings and --labels go together");
+	if (o->emb && o->summary)
+		return cmd_usage(&help, opts, "give either --embeddings/--labels or --summary, not both");
+	if (o->cost && o->actual)
+		return cmd_usage(&help, opts, "give either --cost or --actual, not both");
+	for (size_t i = 0; i < o->meta.n; i++)
+		if (!strchr(o->meta.v[i], '=') || o->meta.v[i][0] == '=')
+			return cmd_usage(&help, opts, "--meta takes KEY=VALUE, not '%s'", o->meta.v[i]);
+	return 0;
+}
+
+/* The cost file; with no carbon figure, the grid of the cost's region,
+ * else of the repository's: an unknown region is refused, never averaged. */
+static int gather_cost_file(struct commit_state *st, const char *path)
+{
+	rq_buf text = RQ_BUF_INIT;
+	rq_grid grid;
+	int err;
+
+	if ((err = rq_file_read(&text, path)) || (err = rq_cost_parse(&st->cost, text.ptr, text.len, path)))
+		goto done;
+	if (!isnan(st->cost.carbon_kg) || !isnan(st->cost.intensity))
+		goto done;
+	if ((err = rq_grid_resolve(&grid, st->l, st->cost.region, st->cost.pue, NAN))) {
+		rq_error_prefix(err, "%s: ", path);
+		goto done;
 	}
-	if (!rq_name_valid(name)) {
-		rc = cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -; not 'latest')", name);
-		goto out;
+	if (grid.region) {
+		rq_cost_compute_carbon(&st->cost, grid.intensity, grid.pue);
+		if (!st->cost.region)
+			st->cost.region = rq_xstrdup(grid.region->code);
 	}
-	if ((emb || labels) && !(emb && labels)) {
-		rc = cmd_usage(&help, opts, "--embeddings and --labels go together");
-		goto out;
-	}
-	if (emb && summary_path) {
-		rc = cmd_usage(&help, opts, "give either --embeddings/--labels or --summary, not both");
-		goto out;
-	}
-	if (cost_path && actual_ref) {
-		rc = cmd_usage(&help, opts, "give either --cost or --actual, not both");
-		goto out;
-	}
-	for (size_t i = 0; i < meta.n; i++)
-		if (!strchr(meta.v[i], '=') || meta.v[i][0] == '=') {
-			rc = cmd_usage(&help, opts, "--meta takes KEY=VALUE, not '%s'", meta.v[i]);
-			goto out;
-		}
-	if ((rc = cmd_open_ledger(&l, &k)))
-		goto out;
-	/* Everything is checked and computed before anything is written. */
-	if ((err = version_name_free(l, name))) {
-		rc = cmd_fail_code(err);
-		goto out;
-	}
-	if (parent_ref && (err = rq_version_resolve(&parent, l, parent_ref))) {
-		rc = cmd_fail_code(err);
-		goto out;
-	}
-	if (cost_path) {
-		if ((err = rq_file_read(&text, cost_path)) ||
-		    (err = rq_cost_parse(&cost, text.ptr, text.len, cost_path))) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
-		/* No carbon figure: the grid of the cost's region, else of the
-		 * repository's; an unknown region is refused, never averaged. */
-		if (isnan(cost.carbon_kg) && isnan(cost.intensity)) {
-			rq_grid grid;
-			if ((err = rq_grid_resolve(&grid, l, cost.region, cost.pue, NAN))) {
-				rq_error_prefix(err, "%s: ", cost_path);
-				rc = cmd_fail_code(err);
-				goto out;
-			}
-			if (grid.region) {
-				rq_cost_compute_carbon(&cost, grid.intensity, grid.pue);
-				if (!cost.region)
-					cost.region = rq_xstrdup(grid.region->code);
-			}
-		}
-	}
-	data_paths = rq_xcalloc(data.n ? data.n : 1, sizeof(*data_paths));
-	for (size_t i = 0; i < data.n; i++) {
+done:
+	rq_buf_release(&text);
+	return err;
+}
+
+/* Each --data is a recorded dataset, or a directory recorded when the
+ * version is. 0, or the exit status after printing the error. */
+static int gather_data(struct commit_state *st, const struct opt_list *data)
+{
+	st->data_dirs = rq_xcalloc(data->n ? data->n : 1, sizeof(*st->data_dirs));
+	for (size_t i = 0; i < data->n; i++) {
 		rq_entry *d = NULL;
-		err = rq_ledger_lookup(&d, l, data.v[i], "dataset");
+		int err = rq_ledger_lookup(&d, st->l, data->v[i], "dataset");
 		rq_entry_free(d);
-		if (err == RQ_ENOTFOUND && rq_is_dir(data.v[i])) {
-			data_paths[i] = true;
-		} else if (err == RQ_ENOTFOUND) {
-			rc = cmd_error("--data %s: no dataset of that name or id, nor a directory to record", data.v[i]);
-			goto out;
-		} else if (err) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
+		if (err == RQ_ENOTFOUND && rq_is_dir(data->v[i]))
+			st->data_dirs[i] = true;
+		else if (err == RQ_ENOTFOUND)
+			return cmd_error("--data %s: no dataset of that name or id, nor a directory to record", data->v[i]);
+		else if (err)
+			return cmd_fail_code(err);
 	}
 	rq_error_clear();
-	if (actual_ref) {
-		if ((err = rq_ledger_lookup(&actual, l, actual_ref, "actual"))) {
-			rc = cmd_fail_code(rq_error_prefix(err, "--actual %s: ", actual_ref));
-			goto out;
-		}
-		if ((err = cost_from_actual(&cost, actual))) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
-		if (strcmp(rq_json_str(actual->body, "status", "succeeded"), "succeeded") != 0)
-			cmd_warn("actual %.12s is the record of a failed run (exit status %" JSON_INTEGER_FORMAT ")",
-				 actual->id, rq_json_int(actual->body, "exit_status", -1));
-	}
-	if ((err = weights_json(&w, rq_ledger_dir(l), weights))) {
-		rc = cmd_fail_code(err);
-		goto out;
-	}
-	if (summary_path)
-		err = rq_summary_read(&sum, summary_path);
-	else if (emb)
-		err = summary_from_files(&sum, emb, labels, tensor);
-	if (err) {
-		rc = cmd_fail_code(err);
-		goto out;
-	}
-	if (sum && parent && json_object_get(json_object_get(parent->body, "attachments"), "summary.rqs")) {
-		rq_buf pbytes = RQ_BUF_INIT;
-		err = rq_ledger_attachment(&pbytes, l, parent, "summary.rqs");
+	return 0;
+}
+
+static int gather_actual(struct commit_state *st, const char *ref)
+{
+	int err;
+	if ((err = rq_ledger_lookup(&st->actual, st->l, ref, "actual")))
+		return rq_error_prefix(err, "--actual %s: ", ref);
+	if ((err = cost_from_actual(&st->cost, st->actual)))
+		return err;
+	if (strcmp(rq_json_str(st->actual->body, "status", "succeeded"), "succeeded") != 0)
+		cmd_warn("actual %.12s is the record of a failed run (exit status %" JSON_INTEGER_FORMAT ")",
+			 st->actual->id, rq_json_int(st->actual->body, "exit_status", -1));
+	return 0;
+}
+
+/* The summary from --summary or --embeddings/--labels, refused when its
+ * dimension differs from the parent's. 0, or the exit status. */
+static int gather_summary(struct commit_state *st, const struct commit_opts *o)
+{
+	rq_summary *psum = NULL;
+	rq_buf pbytes = RQ_BUF_INIT;
+	int rc = 0, err = 0;
+
+	if (o->summary)
+		err = rq_summary_read(&st->sum, o->summary);
+	else if (o->emb)
+		err = summary_from_files(&st->sum, o->emb, o->labels, o->tensor);
+	if (!err && st->sum && st->parent &&
+	    json_object_get(json_object_get(st->parent->body, "attachments"), "summary.rqs")) {
+		err = rq_ledger_attachment(&pbytes, st->l, st->parent, "summary.rqs");
 		if (!err)
 			err = rq_summary_decode(&psum, pbytes.ptr, pbytes.len, "parent summary");
-		rq_buf_release(&pbytes);
-		if (err) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
-		if (psum->d != sum->d) {
+		if (!err && psum->d != st->sum->d)
 			rc = cmd_error("%s: the representation has dimension %zu but the parent %s's has %zu "
 				       "(embeddings from another layer?)",
-				       summary_path ? summary_path : emb, sum->d, rq_json_str(parent->body, "name", "?"),
-				       psum->d);
-			goto out;
-		}
+				       o->summary ? o->summary : o->emb, st->sum->d,
+				       rq_json_str(st->parent->body, "name", "?"), psum->d);
 	}
+	if (err)
+		rc = cmd_fail_code(err);
+	rq_summary_free(psum);
+	rq_buf_release(&pbytes);
+	return rc;
+}
 
-	body = json_pack("{s:s, s:o}", "name", name, "weights", w);
-	w = NULL;
-	if (parent) {
-		json_object_set_new(body, "parent", json_string(parent->id));
-		json_object_set_new(body, "parent_name", json_string(rq_json_str(parent->body, "name", "")));
+/* Everything is checked and computed before anything is written. 0, or
+ * the exit status after printing the error. */
+static int commit_gather(struct commit_state *st, const struct commit_opts *o)
+{
+	int rc, err;
+	if ((rc = cmd_open_ledger(&st->l, &st->k)))
+		return rc;
+	if ((err = version_name_free(st->l, o->name)) ||
+	    (o->parent && (err = rq_version_resolve(&st->parent, st->l, o->parent))) ||
+	    (o->cost && (err = gather_cost_file(st, o->cost))))
+		return cmd_fail_code(err);
+	if ((rc = gather_data(st, &o->data)))
+		return rc;
+	if ((o->actual && (err = gather_actual(st, o->actual))) ||
+	    (err = weights_json(&st->weights, st->l, o->weights)))
+		return cmd_fail_code(err);
+	return gather_summary(st, o);
+}
+
+/* The "datasets" array; a directory not recorded yet is recorded now, as
+ * 'dataset add' would. */
+static int build_datasets(json_t **out, struct commit_state *st, const struct opt_list *data)
+{
+	struct progress bar = { 0 };
+	rq_dataset_options dopts = { .progress = progress_named, .progress_ctx = &bar };
+	json_t *ds = json_array();
+	int err = 0;
+
+	for (size_t i = 0; i < data->n && !err; i++) {
+		rq_entry *d = NULL;
+		if (st->data_dirs[i])
+			err = rq_dataset_record(&d, st->l, data->v[i], &dopts);
+		else
+			err = rq_ledger_lookup(&d, st->l, data->v[i], "dataset");
+		if (err)
+			break;
+		if (st->data_dirs[i])
+			fprintf(stderr, "recorded dataset %s (%.12s)\n", rq_entry_name(d), d->id);
+		json_array_append_new(ds, json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
+						    rq_json_str(d->body, "name", ""), "fingerprint",
+						    rq_json_str(d->body, "fingerprint", "")));
+		rq_entry_free(d);
 	}
-	if (data.n) {
-		json_t *ds = json_array();
-		for (size_t i = 0; i < data.n; i++) {
-			rq_entry *d = NULL;
-			/* A directory not recorded yet is recorded now, as 'dataset add'. */
-			if (data_paths[i] && (err = cmd_dataset_record(&d, l, data.v[i], NULL, NULL, NULL, NULL))) {
-				json_decref(ds);
-				rc = cmd_fail_code(err);
-				goto out;
-			}
-			if (!d && (err = rq_ledger_lookup(&d, l, data.v[i], "dataset"))) {
-				json_decref(ds);
-				rc = cmd_fail_code(err);
-				goto out;
-			}
-			if (data_paths[i])
-				fprintf(stderr, "recorded dataset %s (%.12s)\n", rq_entry_name(d), d->id);
-			json_array_append_new(ds, json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
-							    rq_json_str(d->body, "name", ""), "fingerprint",
-							    rq_json_str(d->body, "fingerprint", "")));
-			rq_entry_free(d);
-		}
-		json_object_set_new(body, "datasets", ds);
-	}
-	if (sum) {
-		if ((err = rq_summary_encode(&enc, sum))) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
-		att[natt++] = (rq_attachment){ "summary.rqs", enc.ptr, enc.len };
-		json_object_set_new(body, "summary", json_pack("{s:s, s:I, s:I, s:I, s:i}", "attachment", "summary.rqs",
-							      "classes", (json_int_t)sum->k, "dim",
-							      (json_int_t)sum->d, "rows", (json_int_t)sum->n,
-							      "moments", sum->moments));
-	}
-	if (cost_path) {
-		if (isnan(cost.carbon_kg) && !isnan(cost.intensity))
-			rq_cost_compute_carbon(&cost, cost.intensity, cost.pue);
-		if (isnan(cost.carbon_kg))
-			cmd_warn("%s: no carbon_kg nor intensity_g_per_kwh: carbon is not recorded for %s", cost_path, name);
-		json_t *cj = rq_cost_to_json(&cost);
+	if (err)
+		json_decref(ds);
+	else
+		*out = ds;
+	return err;
+}
+
+static json_t *build_cost(struct commit_state *st, const struct commit_opts *o)
+{
+	json_t *cj;
+	if (o->cost) {
+		if (isnan(st->cost.carbon_kg) && !isnan(st->cost.intensity))
+			rq_cost_compute_carbon(&st->cost, st->cost.intensity, st->cost.pue);
+		if (isnan(st->cost.carbon_kg))
+			cmd_warn("%s: no carbon_kg nor intensity_g_per_kwh: carbon is not recorded for %s", o->cost,
+				 o->name);
+		cj = rq_cost_to_json(&st->cost);
 		json_object_set_new(cj, "source", json_string("cost file"));
-		json_object_set_new(body, "cost", cj);
-	} else if (actual) {
-		json_t *cj = rq_cost_to_json(&cost);
+	} else {
 		rq_buf src = RQ_BUF_INIT;
-		rq_buf_printf(&src, "actual:%s", actual->id);
+		cj = rq_cost_to_json(&st->cost);
+		rq_buf_printf(&src, "actual:%s", st->actual->id);
 		json_object_set_new(cj, "source", json_string(src.ptr));
 		rq_buf_release(&src);
-		json_object_set_new(body, "cost", cj);
 	}
-	if (family)
-		json_object_set_new(body, "family", json_string(family));
-	if (meta.n) {
-		json_t *m = json_object();
-		for (size_t i = 0; i < meta.n; i++) {
-			const char *eq = strchr(meta.v[i], '=');
-			char *key = rq_xstrndup(meta.v[i], (size_t)(eq - meta.v[i]));
-			json_object_set_new(m, key, json_string(eq + 1));
-			free(key);
-		}
-		json_object_set_new(body, "meta", m);
+	return cj;
+}
+
+static json_t *build_meta(const struct opt_list *meta)
+{
+	json_t *m = json_object();
+	for (size_t i = 0; i < meta->n; i++) {
+		const char *eq = strchr(meta->v[i], '=');
+		char *key = rq_xstrndup(meta->v[i], (size_t)(eq - meta->v[i]));
+		json_object_set_new(m, key, json_string(eq + 1));
+		free(key);
 	}
-	if (message)
-		json_object_set_new(body, "message", json_string(message));
-	err = rq_ledger_append_if(&e, l, "version", body, att, natt, version_name_check, (void *)name);
+	return m;
+}
+
+/* The version's body (docs/FORMATS.md, "Versions"); the summary's
+ * encoding goes to `enc`, attached as summary.rqs. */
+static int commit_build(json_t **out, rq_buf *enc, struct commit_state *st, const struct commit_opts *o)
+{
+	json_t *body = json_pack("{s:s, s:o}", "name", o->name, "weights", st->weights), *ds = NULL;
+	int err = 0;
+
+	st->weights = NULL;
+	if (st->parent) {
+		json_object_set_new(body, "parent", json_string(st->parent->id));
+		json_object_set_new(body, "parent_name", json_string(rq_json_str(st->parent->body, "name", "")));
+	}
+	if (o->data.n && (err = build_datasets(&ds, st, &o->data)))
+		goto done;
+	if (ds)
+		json_object_set_new(body, "datasets", ds);
+	if (st->sum) {
+		if ((err = rq_summary_encode(enc, st->sum)))
+			goto done;
+		json_object_set_new(body, "summary",
+				    json_pack("{s:s, s:I, s:I, s:I, s:i}", "attachment", "summary.rqs", "classes",
+					      (json_int_t)st->sum->k, "dim", (json_int_t)st->sum->d, "rows",
+					      (json_int_t)st->sum->n, "moments", st->sum->moments));
+	}
+	if (o->cost || st->actual)
+		json_object_set_new(body, "cost", build_cost(st, o));
+	if (o->family)
+		json_object_set_new(body, "family", json_string(o->family));
+	if (o->meta.n)
+		json_object_set_new(body, "meta", build_meta(&o->meta));
+	if (o->message)
+		json_object_set_new(body, "message", json_string(o->message));
+	*out = body;
 	body = NULL;
-	if (err) {
+done:
+	json_decref(body);
+	return err;
+}
+
+static int commit_print(const rq_entry *e, const struct commit_state *st, const struct commit_opts *o)
+{
+	if (o->json)
+		return cmd_print_entry(e);
+	printf("%.12s version %s", e->id, o->name);
+	if (st->parent)
+		printf(" (from %s)", rq_json_str(st->parent->body, "name", "?"));
+	printf(": weights %.15s..., %s\n", rq_json_str(json_object_get(e->body, "weights"), "fingerprint", ""),
+	       st->sum ? "with representation summary" : "no representation summary");
+	return EXIT_OK;
+}
+
+static void commit_state_release(struct commit_state *st)
+{
+	free(st->data_dirs);
+	json_decref(st->weights);
+	rq_summary_free(st->sum);
+	rq_cost_release(&st->cost);
+	rq_entry_free(st->parent);
+	rq_entry_free(st->actual);
+	cmd_close_ledger(st->l, st->k);
+}
+
+int cmd_commit(int argc, char **argv)
+{
+	struct commit_opts o = { 0 };
+	const struct opt opts[] = {
+		{ OPT_STRING, 'w', "weights", &o.weights, "PATH", "the model's weights file (required)" },
+		{ OPT_STRING, 0, "name", &o.name, "NAME", "the version's name, e.g. v2 (required)" },
+		{ OPT_STRING, 'p', "parent", &o.parent, "REF", "the version it was trained from" },
+		{ OPT_LIST, 'd', "data", &o.data, "DATASET", "a dataset it was trained on: a dataset name or id, or a directory to record (repeatable)" },
+		{ OPT_STRING, 0, "embeddings", &o.emb, "FILE", "embeddings of its training data (.npy, safetensors)" },
+		{ OPT_STRING, 0, "labels", &o.labels, "FILE", "the labels of those embeddings" },
+		{ OPT_STRING, 0, "tensor", &o.tensor, "NAME", "the tensor to read from a safetensors embeddings file" },
+		{ OPT_STRING, 0, "summary", &o.summary, "FILE", "a representation summary (.rqs) instead" },
+		{ OPT_STRING, 0, "cost", &o.cost, "FILE", "JSON cost of producing this version" },
+		{ OPT_STRING, 0, "actual", &o.actual, "REF", "take the cost from a recorded actual (resque run/import)" },
+		{ OPT_STRING, 0, "family", &o.family, "F", "a lineage label for forecasting" },
+		{ OPT_LIST, 0, "meta", &o.meta, "KEY=VALUE", "free metadata (repeatable)" },
+		{ OPT_STRING, 'm', "message", &o.message, "TEXT", "what this version is" },
+		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the new entry as JSON" },
+		{ OPT_END },
+	};
+	struct commit_state st = { 0 };
+	rq_entry *e = NULL;
+	rq_buf enc = RQ_BUF_INIT;
+	json_t *body = NULL;
+	int rc = EXIT_OK, err;
+
+	rq_cost_init(&st.cost);
+	if (!opt_parse(&rc, &help, opts, argc, argv) || (rc = commit_check_opts(&o, opts)) ||
+	    (rc = commit_gather(&st, &o)))
+		goto out;
+	if ((err = commit_build(&body, &enc, &st, &o))) {
 		rc = cmd_fail_code(err);
 		goto out;
 	}
-	if (json) {
-		rc = cmd_print_entry(e);
-	} else {
-		printf("%.12s version %s", e->id, name);
-		if (parent)
-			printf(" (from %s)", rq_json_str(parent->body, "name", "?"));
-		printf(": weights %.15s..., %s\n", rq_json_str(json_object_get(e->body, "weights"), "fingerprint", ""),
-		       sum ? "with representation summary" : "no representation summary");
-	}
+	rq_attachment att[1] = { { "summary.rqs", enc.ptr, enc.len } };
+	err = rq_ledger_append_if(&e, st.l, "version", body, att, st.sum ? 1 : 0, version_name_check,
+				  (void *)(uintptr_t)o.name);
+	if (err)
+		rc = cmd_fail_code(err);
+	else
+		rc = commit_print(e, &st, &o);
 out:
-	free(data_paths);
-	json_decref(body);
-	json_decref(w);
-	rq_summary_free(sum);
-	rq_summary_free(psum);
-	rq_cost_release(&cost);
-	rq_entry_free(parent);
-	rq_entry_free(actual);
 	rq_entry_free(e);
 	rq_buf_release(&enc);
-	rq_buf_release(&text);
-	opt_list_release(&data);
-	opt_list_release(&meta);
-	cmd_close_ledger(l, k);
+	opt_list_release(&o.data);
+	opt_list_release(&o.meta);
+	commit_state_release(&st);
 	return rc;
 }

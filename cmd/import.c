@@ -39,7 +39,7 @@ struct dup_search {
 	const char *key;   /* "run_id" or "fingerprint" */
 	const char *value;
 	const char *meter;
-	char found[65];
+	char found[RQ_ID_HEX_SIZE];
 };
 
 static int find_dup(const rq_entry *e, void *arg)
@@ -165,7 +165,7 @@ static void set_common(json_t *body, const struct import_opts *o, const char *fo
 
 static int check_opts(const struct cmd_help *h, const struct opt *opts, const struct import_opts *o)
 {
-	if (o->name && !rq_name_valid(o->name))
+	if (o->name && !rq_name_valid(o->name, RQ_NAME_VERSION))
 		return cmd_usage(h, opts, "'%s' is not a valid name (letters, digits, . _ + -)", o->name);
 	if (o->epochs < 0)
 		return cmd_usage(h, opts, "--epochs must be a positive number");
@@ -186,6 +186,50 @@ static void move_field(json_t *to, const char *as, json_t *from, const char *key
 		json_object_set(to, as, v);
 		json_object_del(from, key);
 	}
+}
+
+/* The body of the actual for one CodeCarbon run. New reference. */
+static json_t *cc_run_body(const rq_cc_run *run, const struct import_opts *o, const char *fp,
+			   const struct actual_ctx *ctx)
+{
+	static const char *const top[] = { "energy_kwh", "carbon_kg", "duration_s", "method", "meter", "pue" };
+	json_t *cc = rq_cc_run_json(run), *body = json_object(), *src = json_object(), *dom = json_object();
+	for (size_t f = 0; f < RQ_ARRAY_SIZE(top); f++)
+		move_field(body, top[f], cc, top[f]);
+	move_field(dom, "cpu", cc, "cpu_kwh");
+	move_field(dom, "gpu", cc, "gpu_kwh");
+	move_field(dom, "ram", cc, "ram_kwh");
+	if (json_object_size(dom))
+		json_object_set(body, "domains_kwh", dom);
+	json_decref(dom);
+	/* CodeCarbon's `region` is a province name, not a grid code:
+	 * everything the file says about the run stays under source */
+	json_object_update(src, cc);
+	json_decref(cc);
+	if (run->country_iso_code && *run->country_iso_code)
+		json_object_set_new(body, "region", json_string(run->country_iso_code));
+	set_common(body, o, "codecarbon", fp, src);
+	actual_ctx_apply(ctx, body, o->file);
+	return body;
+}
+
+/* The bodies of the runs not imported yet, with their checks; a run
+ * imported already is skipped with a warning. 0, or the exit status. */
+static int cc_gather(json_t **bodies, struct dup_check *checks, size_t *nb, rq_ledger *l, const rq_cc_import *r,
+		     const struct import_opts *o, const char *fp, const struct actual_ctx *ctx)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		int err;
+		checks[*nb] = (struct dup_check){ o->file, "codecarbon", "run_id", r->runs[i].run_id, false };
+		if ((err = already_imported(l, &checks[*nb]))) {
+			if (!checks[*nb].found)
+				return cmd_fail_code(err);
+			cmd_warn("%s; skipped", rq_error_last());
+			continue;
+		}
+		bodies[(*nb)++] = cc_run_body(&r->runs[i], o, fp, ctx);
+	}
+	return *nb ? 0 : nothing_to_import(o->file);
 }
 
 static int import_codecarbon(int argc, char **argv)
@@ -215,9 +259,7 @@ static int import_codecarbon(int argc, char **argv)
 	int rc = EXIT_OK, err;
 
 	rq_cc_import_init(&r);
-	if (!opt_parse(&rc, &cc_help, opts, argc, argv))
-		goto done;
-	if ((rc = check_opts(&cc_help, opts, &o)))
+	if (!opt_parse(&rc, &cc_help, opts, argc, argv) || (rc = check_opts(&cc_help, opts, &o)))
 		goto done;
 	if ((err = rq_file_read(&data, o.file)) ||
 	    (err = rq_import_codecarbon(&r, data.ptr, data.len, o.file, run_id))) {
@@ -230,51 +272,17 @@ static int import_codecarbon(int argc, char **argv)
 			       o.file, r.n);
 		goto done;
 	}
-	if ((rc = cmd_open_ledger(&l, &k)))
-		goto done;
-	if ((rc = actual_ctx_load(&ctx, l, o.plan, NULL, NAN, o.hardware)))
+	if ((rc = cmd_open_ledger(&l, &k)) || (rc = actual_ctx_load(&ctx, l, o.plan, NULL, NAN, o.hardware)))
 		goto done;
 	ctx_loaded = true;
 	rq_fingerprint_bytes(fp, data.ptr, data.len);
 	bodies = rq_xcalloc(r.n, sizeof(*bodies));
 	checks = rq_xcalloc(r.n, sizeof(*checks));
-	for (size_t i = 0; i < r.n; i++) {
-		checks[nb] = (struct dup_check){ o.file, "codecarbon", "run_id", r.runs[i].run_id, false };
-		if ((err = already_imported(l, &checks[nb]))) {
-			if (!checks[nb].found) {
-				rc = cmd_fail_code(err);
-				goto done;
-			}
-			cmd_warn("%s; skipped", rq_error_last());
-			continue;
-		}
-		json_t *cc = rq_cc_run_json(&r.runs[i]), *body = json_object(), *src = json_object();
-		static const char *const top[] = { "energy_kwh", "carbon_kg", "duration_s", "method", "meter", "pue" };
-		for (size_t f = 0; f < RQ_ARRAY_SIZE(top); f++)
-			move_field(body, top[f], cc, top[f]);
-		json_t *dom = json_object();
-		move_field(dom, "cpu", cc, "cpu_kwh");
-		move_field(dom, "gpu", cc, "gpu_kwh");
-		move_field(dom, "ram", cc, "ram_kwh");
-		if (json_object_size(dom))
-			json_object_set(body, "domains_kwh", dom);
-		json_decref(dom);
-		/* CodeCarbon's `region` is a province name, not a grid code:
-		 * everything the file says about the run stays under source */
-		json_object_update(src, cc);
-		json_decref(cc);
-		const char *iso = r.runs[i].country_iso_code;
-		if (iso && *iso)
-			json_object_set_new(body, "region", json_string(iso));
-		set_common(body, &o, "codecarbon", fp, src);
-		actual_ctx_apply(&ctx, body, o.file);
-		bodies[nb++] = body;
-	}
-	if (nb == 0) {
-		rc = nothing_to_import(o.file);
-		goto done;
-	}
-	rc = record_all(l, &ctx, bodies, checks, nb, true, o.json);
+	if (!(rc = cc_gather(bodies, checks, &nb, l, &r, &o, fp, &ctx)))
+		rc = record_all(l, &ctx, bodies, checks, nb, true, o.json);
+	else
+		for (size_t i = 0; i < nb; i++)
+			json_decref(bodies[i]);
 done:
 	free(bodies);
 	free(checks);

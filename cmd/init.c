@@ -17,6 +17,53 @@ static const struct cmd_help help = {
 	"Re-initialising an existing repository is refused.",
 };
 
+/* DIR/.resque as an absolute path (DIR made if need be), where no
+ * repository is yet. */
+static int target_dir(rq_buf *path, const char *dir)
+{
+	char abs[PATH_MAX];
+	int err;
+
+	if (!dir)
+		dir = cmd_dir_option ? cmd_dir_option : ".";
+	else if (cmd_dir_option && dir[0] != '/')
+		rq_buf_printf(path, "%s/", cmd_dir_option);
+	rq_buf_puts(path, dir);
+	if ((err = rq_mkdir_p(path->ptr, 0777)))
+		return cmd_fail_code(err);
+	if (!realpath(path->ptr, abs))
+		return cmd_fail_code(rq_error_os("%s", path->ptr));
+	rq_buf_reset(path);
+	rq_buf_printf(path, "%s/.resque", strcmp(abs, "/") ? abs : "");
+	if (rq_path_exists(path->ptr))
+		return cmd_error("%s: a repository exists already; not re-initialising it", path->ptr);
+	return 0;
+}
+
+/* The signing key: the one named, the default one, or a new one. */
+static int signing_key(rq_key **k, bool *created, char **pass, const char *keyid)
+{
+	char full[RQ_KEY_ID_SIZE];
+	int err = rq_keystore_resolve(full, keyid);
+
+	if (err == RQ_ENOTFOUND && !keyid) {
+		const char *env = getenv("RESQUE_PASSPHRASE");
+		rq_key_generate(k);
+		if ((err = rq_keystore_save(*k, env && *env ? env : NULL)) || (err = rq_keystore_set_default((*k)->id)))
+			return cmd_fail_code(err);
+		*created = true;
+	} else if (err) {
+		return cmd_fail_code(err);
+	} else {
+		if (rq_keystore_is_encrypted(full) && !(*pass = cmd_passphrase("passphrase for the signing key: ")))
+			return cmd_error("key %s is encrypted: set RESQUE_PASSPHRASE or run in a terminal", full);
+		if ((err = rq_keystore_load(k, full, *pass)))
+			return cmd_fail_code(err);
+	}
+	rq_error_clear();
+	return 0;
+}
+
 int cmd_init(int argc, char **argv)
 {
 	const char *dir = NULL, *keyid = NULL;
@@ -30,57 +77,11 @@ int cmd_init(int argc, char **argv)
 	rq_ledger *l = NULL;
 	bool created_key = false;
 	char *pass = NULL;
-	char abs[PATH_MAX];
 	int rc = EXIT_OK, err;
 
 	OPT_PARSE(&help, opts, argc, argv);
-	if (!dir)
-		dir = cmd_dir_option ? cmd_dir_option : ".";
-	else if (cmd_dir_option && dir[0] != '/')
-		rq_buf_printf(&path, "%s/", cmd_dir_option);
-	rq_buf_puts(&path, dir);
-	if ((err = rq_mkdir_p(path.ptr, 0777))) {
-		rc = cmd_fail_code(err);
+	if ((rc = target_dir(&path, dir)) || (rc = signing_key(&k, &created_key, &pass, keyid)))
 		goto done;
-	}
-	if (!realpath(path.ptr, abs)) {
-		rc = cmd_error("%s: %s", path.ptr, strerror(errno));
-		goto done;
-	}
-	rq_buf_reset(&path);
-	rq_buf_printf(&path, "%s/.resque", strcmp(abs, "/") ? abs : "");
-	if (rq_path_exists(path.ptr)) {
-		rc = cmd_error("%s: a repository exists already; not re-initialising it", path.ptr);
-		goto done;
-	}
-	/* The signing key: the one named, the default one, or a new one. */
-	char full[RQ_KEY_ID_HEX + 1];
-	err = rq_keystore_resolve(full, keyid);
-	if (err == RQ_ENOTFOUND && !keyid) {
-		const char *env = getenv("RESQUE_PASSPHRASE");
-		rq_key_generate(&k);
-		if ((err = rq_keystore_save(k, env && *env ? env : NULL)) ||
-		    (err = rq_keystore_set_default(k->id))) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-		created_key = true;
-	} else if (err) {
-		rc = cmd_fail_code(err);
-		goto done;
-	} else {
-		if (rq_keystore_is_encrypted(full) &&
-		    !(pass = cmd_passphrase("passphrase for the signing key: "))) {
-			rc = cmd_error("key %s is encrypted: set RESQUE_PASSPHRASE or run in a terminal", full);
-			goto done;
-		}
-		err = rq_keystore_load(&k, full, pass);
-		if (err) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-	}
-	rq_error_clear();
 	if ((err = rq_ledger_init(&l, path.ptr, k))) {
 		rc = cmd_fail_code(err);
 		goto done;

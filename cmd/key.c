@@ -25,7 +25,7 @@ static int key_gen(int argc, char **argv)
 		{ OPT_END },
 	};
 	rq_key *k = NULL;
-	char *pass = NULL, existing[RQ_KEY_ID_HEX + 1];
+	char *pass = NULL, existing[RQ_KEY_ID_SIZE];
 	rq_buf dir = RQ_BUF_INIT;
 	int rc = EXIT_OK, err;
 
@@ -46,8 +46,8 @@ static int key_gen(int argc, char **argv)
 		goto done;
 	}
 	rq_keystore_dir(&dir);
-	char pk[65];
-	rq_hex_encode(pk, k->pk, 32);
+	char pk[RQ_PUBKEY_HEX_SIZE];
+	rq_hex_encode(pk, k->pk, RQ_PUBKEY_LEN);
 	if (json) {
 		rq_buf path = RQ_BUF_INIT, pub = RQ_BUF_INIT;
 		rq_buf_printf(&path, "%s/%s.key", dir.ptr, k->id);
@@ -70,16 +70,16 @@ done:
 }
 
 struct signer_row {
-	char id[RQ_KEY_ID_HEX + 1];
-	char public[65];
-	char added[21];
+	char id[RQ_KEY_ID_SIZE];
+	char public[RQ_PUBKEY_HEX_SIZE];
+	char added[RQ_TIME_SIZE];
 	bool revoked;
 	char *name;
 };
 
 struct signers {
 	struct signer_row *v;
-	size_t n;
+	size_t n, alloc;
 };
 
 static struct signer_row *find_row(struct signers *s, const char *id)
@@ -102,7 +102,7 @@ static int collect_signers(const rq_entry *e, void *ctx)
 	struct signer_row *r = find_row(s, id);
 	if (strcmp(action, "add") == 0) {
 		if (!r) {
-			s->v = rq_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+			RQ_ALLOC_GROW(s->v, s->n + 1, s->alloc);
 			r = &s->v[s->n++];
 			memset(r, 0, sizeof(*r));
 		}
@@ -131,9 +131,9 @@ static int key_list(int argc, char **argv)
 		{ OPT_BOOL, 0, "json", &json, NULL, "print as JSON" },
 		{ OPT_END },
 	};
-	char **ids = NULL, def[RQ_KEY_ID_HEX + 1] = "";
+	char **ids = NULL, def[RQ_KEY_ID_SIZE] = "";
 	size_t n = 0;
-	struct signers s = { NULL, 0 };
+	struct signers s = { NULL, 0, 0 };
 	rq_ledger *l = NULL;
 	rq_buf dir = RQ_BUF_INIT;
 	int rc = EXIT_OK, err;
@@ -227,15 +227,15 @@ static int key_add(int argc, char **argv)
 		return cmd_fail_code(err);
 	if ((rc = cmd_open_ledger(&l, &k)))
 		goto done;
-	uint8_t pk[32];
+	uint8_t pk[RQ_PUBKEY_LEN];
 	bool revoked;
 	if (rq_ledger_signer(pk, &revoked, l, pub->id) == 0 && !revoked) {
 		rc = cmd_error("key %s is already a signer of this ledger", pub->id);
 		goto done;
 	}
 	rq_error_clear();
-	char hex[65];
-	rq_hex_encode(hex, pub->pk, 32);
+	char hex[RQ_PUBKEY_HEX_SIZE];
+	rq_hex_encode(hex, pub->pk, RQ_PUBKEY_LEN);
 	json_t *body = json_pack("{s:s, s:s, s:s}", "action", "add", "id", pub->id, "public", hex);
 	if (name)
 		json_object_set_new(body, "name", json_string(name));
@@ -273,7 +273,7 @@ static int key_revoke(int argc, char **argv)
 	rq_ledger *l = NULL;
 	rq_key *k = NULL;
 	rq_entry *e = NULL;
-	struct signers s = { NULL, 0 };
+	struct signers s = { NULL, 0, 0 };
 	int rc, err;
 
 	OPT_PARSE(&help, opts, argc, argv);
@@ -329,7 +329,7 @@ done:
 /* The public key of `id` from the key store (NULL: its default). */
 static int store_public(rq_key **out, const char *id)
 {
-	char full[RQ_KEY_ID_HEX + 1];
+	char full[RQ_KEY_ID_SIZE];
 	rq_buf path = RQ_BUF_INIT, text = RQ_BUF_INIT;
 	int err;
 
@@ -354,7 +354,7 @@ done:
 /* A signer recorded in the ledger, by a unique prefix of its id. */
 static int ledger_public(rq_key **out, rq_ledger *l, const char *id)
 {
-	struct signers s = { NULL, 0 };
+	struct signers s = { NULL, 0, 0 };
 	struct signer_row *hit = NULL;
 	size_t matches = 0;
 	int err;
@@ -373,7 +373,7 @@ static int ledger_public(rq_key **out, rq_ledger *l, const char *id)
 		err = rq_error_set(RQ_ENOTFOUND, "no key %s in the key store nor among this ledger's signers", id);
 	} else {
 		rq_key *k = rq_xcalloc(1, sizeof(*k));
-		if (rq_hex_decode(k->pk, 32, hit->public) != 0) {
+		if (rq_hex_decode(k->pk, RQ_PUBKEY_LEN, hit->public) != 0) {
 			free(k);
 			err = rq_error_set(RQ_EINTEGRITY, "signer %s has no valid public key in the ledger", hit->id);
 			goto done;

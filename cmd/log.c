@@ -17,7 +17,7 @@ static const struct cmd_help help = {
 
 struct collect {
 	rq_entry **v;
-	size_t n;
+	size_t n, alloc;
 };
 
 static int collect(const rq_entry *e, void *ctx)
@@ -28,7 +28,7 @@ static int collect(const rq_entry *e, void *ctx)
 	if (err)
 		return err;
 	memcpy(copy->commit, e->commit, sizeof(copy->commit));
-	c->v = rq_xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+	RQ_ALLOC_GROW(c->v, c->n + 1, c->alloc);
 	c->v[c->n++] = copy;
 	return 0;
 }

@@ -139,7 +139,8 @@ int main(int argc, char **argv)
 		const struct cmd_entry *c = find_command(argv[i + 1]);
 		if (!c)
 			return unknown_command(argv[i + 1]);
-		char *hargv[] = { argv[i + 1], "--help", NULL };
+		char help[] = "--help";
+		char *hargv[] = { argv[i + 1], help, NULL };
 		status = c->fn(2, hargv);
 	} else if (strcmp(name, "version") == 0) {
 		printf("resque %s\n", RQ_VERSION);

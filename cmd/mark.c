@@ -32,17 +32,19 @@ static int append_event(const char *line)
 		return cmd_error("RESQUE_EVENTS is not set: 'resque mark' reports to a 'resque run -- COMMAND' that runs it");
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
-		return cmd_error("RESQUE_EVENTS: %s: %s", path, strerror(errno));
+		return cmd_fail_code(rq_error_os("RESQUE_EVENTS: %s", path));
 	size_t len = strlen(line);
 	ssize_t n;
 	do
 		n = write(fd, line, len);
 	while (n < 0 && errno == EINTR);
 	int rc = EXIT_OK;
-	if (n != (ssize_t)len)
-		rc = cmd_error("RESQUE_EVENTS: %s: %s", path, n < 0 ? strerror(errno) : "short write");
+	if (n < 0)
+		rc = cmd_fail_code(rq_error_os("RESQUE_EVENTS: %s", path));
+	else if ((size_t)n != len)
+		rc = cmd_error("RESQUE_EVENTS: %s: short write", path);
 	if (close(fd) < 0 && rc == EXIT_OK)
-		rc = cmd_error("RESQUE_EVENTS: %s: %s", path, strerror(errno));
+		rc = cmd_fail_code(rq_error_os("RESQUE_EVENTS: %s", path));
 	return rc;
 }
 

@@ -1,233 +1,25 @@
 /* resque measure: the RESQUE indices between given files, no repository
- * needed — `measure dist` and `measure task` (docs/METHOD.md). */
+ * needed — one subcommand per entry of the table of measures
+ * (cmd/measures.h; docs/METHOD.md). */
 #include "common.h"
 #include "cmd.h"
-#include "resque/array.h"
-#include "resque/measure.h"
-
-#include <sys/stat.h>
-
-static bool is_file(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* One side of `measure dist`: a summary file, or EMB:LABELS. */
-static int load_side(rq_summary **out, const char *spec, const char *tensor, const char *which)
-{
-	rq_array *emb = NULL, *lab = NULL;
-	char *copy = NULL;
-	int err;
-
-	*out = NULL;
-	if (is_file(spec))
-		return rq_summary_read(out, spec);
-	/* Split at the first ':' that leaves two existing files. */
-	copy = rq_xstrdup(spec);
-	for (char *c = strchr(copy, ':'); c; c = strchr(c + 1, ':')) {
-		*c = '\0';
-		if (is_file(copy) && is_file(c + 1)) {
-			err = rq_array_open_pair(&emb, &lab, copy, c + 1, tensor);
-			if (!err)
-				err = rq_summary_from_arrays(out, emb, lab, 1);
-			goto done;
-		}
-		*c = ':';
-	}
-	err = rq_error_set(RQ_ENOTFOUND, "%s: no such file (--%s takes a summary or EMB:LABELS)",
-			   spec, which);
-done:
-	rq_array_free(emb);
-	rq_array_free(lab);
-	free(copy);
-	return err;
-}
-
-static json_t *label_array(const int64_t *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_integer((json_int_t)v[i]));
-	return a;
-}
-
-static void print_labels(const char *what, const int64_t *v, size_t n)
-{
-	if (!n)
-		return;
-	printf("%s:", what);
-	for (size_t i = 0; i < n; i++)
-		printf(" %" PRId64, v[i]);
-	printf("\n");
-}
-
-static const struct cmd_help dist_help = {
-	"measure dist", "RESQUE_dist between old and new representations",
-	"Each side is a summary (.rqs, see 'resque summarize') or EMB:LABELS, the\n"
-	"embeddings and labels of a data set passed through the current model.\n"
-	"Prints RESQUE_dist, the unweighted mean over shared classes of the angle\n"
-	"between the old and new class sum vectors (divided by π, in [0, 1]),\n"
-	"then each class's angle, the classes that moved most first, and the\n"
-	"classes found on one side only (excluded).\n"
-	"--json prints {\"kind\": \"dist\", \"value\": R, \"classes\": [{\"label\": L,\n"
-	"\"angle\": A, \"n_old\": N, \"n_new\": N}, ...], \"old_only\": [...],\n"
-	"\"new_only\": [...], \"zero_sum\": [...]}.",
-};
-
-static int measure_dist(int argc, char **argv)
-{
-	const char *old_spec = NULL, *new_spec = NULL, *tensor = NULL;
-	bool json = false;
-	long long top = -1;
-	const struct opt opts[] = {
-		{ OPT_STRING, 0, "old", &old_spec, "OLD", "old side: SUMMARY.rqs or EMB:LABELS (required)" },
-		{ OPT_STRING, 0, "new", &new_spec, "NEW", "new side: SUMMARY.rqs or EMB:LABELS (required)" },
-		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the embeddings tensor of safetensors files" },
-		{ OPT_INT, 'n', "top", &top, "N", "show only the N classes that moved most" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print one JSON document" },
-		{ OPT_END },
-	};
-	rq_summary *o = NULL, *n = NULL;
-	rq_dist r;
-	int rc = EXIT_OK, err;
-
-	rq_dist_init(&r);
-	OPT_PARSE(&dist_help, opts, argc, argv);
-	if (!old_spec || !new_spec)
-		return cmd_usage(&dist_help, opts, "give both sides (--old and --new)");
-	if ((err = load_side(&o, old_spec, tensor, "old")) ||
-	    (err = load_side(&n, new_spec, tensor, "new")) || (err = rq_dist_compute(&r, o, n))) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-	size_t shown = top >= 0 && (size_t)top < r.nclasses ? (size_t)top : r.nclasses;
-	if (json) {
-		json_t *cl = json_array();
-		for (size_t i = 0; i < shown; i++)
-			json_array_append_new(cl, json_pack("{s:I,s:f,s:I,s:I}", "label",
-				(json_int_t)r.classes[i].label, "angle", r.classes[i].angle, "n_old",
-				(json_int_t)r.classes[i].n_old, "n_new", (json_int_t)r.classes[i].n_new));
-		json_t *j = json_pack("{s:s,s:f,s:I,s:o,s:o,s:o,s:o}", "kind", "dist", "value", r.value,
-				      "shared", (json_int_t)r.nclasses, "classes", cl, "old_only",
-				      label_array(r.old_only, r.nold_only), "new_only",
-				      label_array(r.new_only, r.nnew_only), "zero_sum",
-				      label_array(r.zero, r.nzero));
-		rc = cmd_print_json(j);
-		json_decref(j);
-		goto done;
-	}
-	printf("RESQUE_dist %.9f over %zu shared classes\n", r.value, r.nclasses);
-	printf("%-20s %12s %12s %12s\n", "class", "angle", "old rows", "new rows");
-	for (size_t i = 0; i < shown; i++)
-		printf("%-20" PRId64 " %12.9f %12" PRIu64 " %12" PRIu64 "\n", r.classes[i].label,
-		       r.classes[i].angle, r.classes[i].n_old, r.classes[i].n_new);
-	print_labels("old side only (excluded)", r.old_only, r.nold_only);
-	print_labels("new side only (excluded)", r.new_only, r.nnew_only);
-	print_labels("zero sum vector (excluded)", r.zero, r.nzero);
-done:
-	rq_dist_release(&r);
-	rq_summary_free(o);
-	rq_summary_free(n);
-	return rc;
-}
-
-static const struct cmd_help task_help = {
-	"measure task", "RESQUE_task of a new task's representation",
-	"Clusters the embeddings with Lloyd's k-means (k = the number of distinct\n"
-	"labels), seeded with the class centroids in ascending label order (or\n"
-	"with k-means++ given --init kmeans++), and prints RESQUE_task = 1 − ARI\n"
-	"between the labels and the clusters, the ARI and the iterations run.\n"
-	"Threads: OpenBLAS's (OPENBLAS_NUM_THREADS) unless --threads is given.\n"
-	"--json prints {\"kind\": \"task\", \"value\": R, \"ari\": A, \"iterations\": I,\n"
-	"\"k\": K, \"n\": N, \"init\": \"centroids\"|\"kmeans++\", \"seed\": S}.",
-};
-
-static int write_assignment(const char *path, const int32_t *a, size_t n)
-{
-	rq_buf b = RQ_BUF_INIT;
-	for (size_t i = 0; i < n; i++)
-		rq_buf_printf(&b, "%" PRId32 "\n", a[i]);
-	int err = rq_file_write_atomic(path, b.ptr, b.len, 0644);
-	rq_buf_release(&b);
-	return err;
-}
-
-static int measure_task(int argc, char **argv)
-{
-	const char *emb_path = NULL, *lab_path = NULL, *init = "centroids", *tensor = NULL,
-		   *assignment = NULL;
-	long long seed = 0, threads = 0;
-	bool json = false;
-	const struct opt opts[] = {
-		{ OPT_STRING, 'e', "embeddings", &emb_path, "FILE", "the new task's embeddings (required)" },
-		{ OPT_STRING, 'l', "labels", &lab_path, "FILE", "its labels (required)" },
-		{ OPT_STRING, 0, "init", &init, "HOW", "centroids (default) or kmeans++" },
-		{ OPT_INT, 0, "seed", &seed, "S", "seed of k-means++ (default 0)" },
-		{ OPT_INT, 0, "threads", &threads, "N", "threads (default: OpenBLAS's count)" },
-		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the embeddings tensor of a safetensors file" },
-		{ OPT_STRING, 0, "assignment", &assignment, "FILE", "write each row's cluster, one per line" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print one JSON document" },
-		{ OPT_END },
-	};
-	rq_array *emb = NULL, *lab = NULL;
-	int64_t *y = NULL;
-	rq_task t;
-	rq_task_opts o = { 0 };
-	rq_rows rows;
-	int rc = EXIT_OK, err;
-
-	rq_task_init_result(&t);
-	OPT_PARSE(&task_help, opts, argc, argv);
-	if (!emb_path || !lab_path)
-		return cmd_usage(&task_help, opts, "give the embeddings and the labels (--embeddings, --labels)");
-	if (strcmp(init, "centroids") == 0)
-		o.init = RQ_INIT_CENTROIDS;
-	else if (strcmp(init, "kmeans++") == 0)
-		o.init = RQ_INIT_KMEANSPP;
-	else
-		return cmd_usage(&task_help, opts, "--init is centroids or kmeans++, not '%s'", init);
-	if (threads < 0 || threads > 256)
-		return cmd_usage(&task_help, opts, "--threads must be between 0 and 256");
-	o.seed = (uint64_t)seed;
-	o.nthreads = (size_t)threads;
-	if ((err = rq_array_open_pair(&emb, &lab, emb_path, lab_path, tensor)) ||
-	    (err = rq_labels_read_all(&y, lab))) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-	rq_rows_from_array(&rows, emb);
-	if ((err = rq_task_compute(&t, &rows, y, &o, emb_path)) ||
-	    (assignment && (err = write_assignment(assignment, t.assignment, t.n)))) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-	if (json) {
-		json_t *j = json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:s}", "kind", "task", "value", t.value,
-				      "ari", t.ari, "iterations", (json_int_t)t.iterations, "k",
-				      (json_int_t)t.k, "n", (json_int_t)t.n, "init", init);
-		if (o.init == RQ_INIT_KMEANSPP)
-			json_object_set_new(j, "seed", json_integer((json_int_t)seed));
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		printf("RESQUE_task %.9f\nari %.12f\niterations %zu\nclasses %zu, rows %zu, init %s\n",
-		       t.value, t.ari, t.iterations, t.k, t.n, init);
-	}
-done:
-	rq_task_release(&t);
-	free(y);
-	rq_array_free(emb);
-	rq_array_free(lab);
-	return rc;
-}
+#include "measures.h"
 
 int cmd_measure(int argc, char **argv)
 {
-	static const struct subcmd subs[] = {
-		{ "dist", measure_dist, "RESQUE_dist between old and new representations" },
-		{ "task", measure_task, "RESQUE_task (1 − ARI of k-means against the labels)" },
-		{ NULL, NULL, NULL },
-	};
-	return cmd_dispatch_sub("measure", subs, argc, argv);
+	size_t n = 0;
+	struct subcmd *subs;
+	int rc;
+
+	while (cmd_measures[n].kind)
+		n++;
+	subs = rq_xcalloc(n + 1, sizeof(*subs));
+	for (size_t i = 0; i < n; i++) {
+		subs[i].name = cmd_measures[i].kind->name;
+		subs[i].fn = cmd_measures[i].run;
+		subs[i].summary = cmd_measures[i].summary;
+	}
+	rc = cmd_dispatch_sub("measure", subs, argc, argv);
+	free(subs);
+	return rc;
 }

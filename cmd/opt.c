@@ -10,11 +10,12 @@ void opt_list_release(struct opt_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+	l->alloc = 0;
 }
 
 static void list_push(struct opt_list *l, const char *s)
 {
-	l->v = rq_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	RQ_ALLOC_GROW(l->v, l->n + 1, l->alloc);
 	l->v[l->n++] = s;
 }
 
@@ -142,31 +143,146 @@ static bool set_value(int *exit_code, const struct cmd_help *h, const struct opt
 	}
 }
 
+/* The state of one opt_parse call. */
+struct parser {
+	const struct cmd_help *h;
+	const struct opt *opts;
+	int *exit_code;
+	const struct opt *pos[16]; /* the OPT_ARG entries, in table order */
+	size_t npos, next_pos;
+	const struct opt *args, *rest;
+	bool rest_seen;
+};
+
+static void find_positionals(struct parser *p)
+{
+	for (const struct opt *o = p->opts; o && o->type != OPT_END; o++) {
+		if (o->type == OPT_ARG && p->npos < RQ_ARRAY_SIZE(p->pos))
+			p->pos[p->npos++] = o;
+		else if (o->type == OPT_ARGS)
+			p->args = o;
+		else if (o->type == OPT_REST)
+			p->rest = o;
+	}
+}
+
+/* "--name" or "--name=value" at `a`: the option, and in *val the value
+ * after '=' (NULL when none). NULL after a usage error. */
+static const struct opt *long_option(struct parser *p, const char *a, const char **val)
+{
+	const struct opt *o = NULL;
+	const char *name = a + 2;
+	const char *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	for (const struct opt *q = p->opts; q && q->type != OPT_END; q++)
+		if (!is_positional(q) && strlen(q->long_name) == len &&
+		    strncmp(q->long_name, name, len) == 0)
+			o = q;
+	if (!o) {
+		*p->exit_code = usage_error(p->h, p->opts, "unknown option '%.*s'", (int)(len + 2), a);
+		return NULL;
+	}
+	if (eq) {
+		if (o->type == OPT_BOOL) {
+			*p->exit_code = usage_error(p->h, p->opts, "--%s takes no value", o->long_name);
+			return NULL;
+		}
+		*val = eq + 1;
+	}
+	return o;
+}
+
+/* "-x" or "-xVALUE" at `a`, as long_option. */
+static const struct opt *short_option(struct parser *p, const char *a, const char **val)
+{
+	const struct opt *o = NULL;
+	for (const struct opt *q = p->opts; q && q->type != OPT_END; q++)
+		if (!is_positional(q) && q->short_name == a[1])
+			o = q;
+	if (!o) {
+		*p->exit_code = usage_error(p->h, p->opts, "unknown option '-%c'", a[1]);
+		return NULL;
+	}
+	if (a[2]) {
+		if (o->type == OPT_BOOL) {
+			*p->exit_code = usage_error(p->h, p->opts, "-%c takes no value", a[1]);
+			return NULL;
+		}
+		*val = a + 2;
+	}
+	return o;
+}
+
+/* The option at argv[*i], taking its value from the next argument when
+ * it is not attached (*i then moves past it). */
+static bool parse_option(struct parser *p, int *i, int argc, char **argv)
+{
+	const char *a = argv[*i], *val = NULL;
+	const struct opt *o = a[1] == '-' ? long_option(p, a, &val) : short_option(p, a, &val);
+	if (!o)
+		return false;
+	if (o->type == OPT_BOOL) {
+		*(bool *)o->value = true;
+		return true;
+	}
+	if (!val) {
+		if (*i + 1 >= argc) {
+			*p->exit_code = usage_error(p->h, p->opts, "--%s needs a value (%s)",
+						    o->long_name, o->argname ? o->argname : "VALUE");
+			return false;
+		}
+		val = argv[++*i];
+	}
+	return set_value(p->exit_code, p->h, p->opts, o, val);
+}
+
+static bool parse_positional(struct parser *p, const char *a)
+{
+	if (p->next_pos < p->npos) {
+		set_value(p->exit_code, p->h, p->opts, p->pos[p->next_pos++], a);
+	} else if (p->args) {
+		list_push(p->args->value, a);
+	} else {
+		*p->exit_code = usage_error(p->h, p->opts, "unexpected argument '%s'", a);
+		return false;
+	}
+	return true;
+}
+
+static bool check_required(struct parser *p)
+{
+	const struct opt *args = p->args, *rest = p->rest;
+	for (size_t k = p->next_pos; k < p->npos; k++)
+		if (p->pos[k]->flags & OPT_REQUIRED) {
+			*p->exit_code = usage_error(p->h, p->opts, "missing %s", p->pos[k]->long_name);
+			return false;
+		}
+	if (args && (args->flags & OPT_REQUIRED) && ((struct opt_list *)args->value)->n == 0) {
+		*p->exit_code = usage_error(p->h, p->opts, "missing %s", args->long_name);
+		return false;
+	}
+	if (rest && (rest->flags & OPT_REQUIRED) &&
+	    (!p->rest_seen || ((struct opt_list *)rest->value)->n == 0)) {
+		*p->exit_code = usage_error(p->h, p->opts, "missing -- %s...", rest->long_name);
+		return false;
+	}
+	return true;
+}
+
 bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
 	       int argc, char **argv)
 {
-	const struct opt *rest = NULL, *args = NULL;
-	size_t npos = 0, rest_seen = 0;
-	const struct opt *pos[16];
-
-	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
-		if (o->type == OPT_ARG && npos < RQ_ARRAY_SIZE(pos))
-			pos[npos++] = o;
-		else if (o->type == OPT_ARGS)
-			args = o;
-		else if (o->type == OPT_REST)
-			rest = o;
-	}
-
-	size_t next_pos = 0;
+	struct parser p = { .h = h, .opts = opts, .exit_code = exit_code };
 	bool only_pos = false;
+
+	find_positionals(&p);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!only_pos && strcmp(a, "--") == 0) {
-			if (rest) {
+			if (p.rest) {
 				for (i++; i < argc; i++)
-					list_push(rest->value, argv[i]);
-				rest_seen = 1;
+					list_push(p.rest->value, argv[i]);
+				p.rest_seen = true;
 				break;
 			}
 			only_pos = true;
@@ -177,84 +293,10 @@ bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
 			*exit_code = 0;
 			return false;
 		}
-		if (!only_pos && a[0] == '-' && a[1] != '\0') {
-			const struct opt *o = NULL;
-			const char *val = NULL;
-			if (a[1] == '-') {
-				const char *name = a + 2;
-				const char *eq = strchr(name, '=');
-				size_t len = eq ? (size_t)(eq - name) : strlen(name);
-				for (const struct opt *p = opts; p && p->type != OPT_END; p++)
-					if (!is_positional(p) && strlen(p->long_name) == len &&
-					    strncmp(p->long_name, name, len) == 0)
-						o = p;
-				if (!o) {
-					*exit_code = usage_error(h, opts, "unknown option '%.*s'",
-								 (int)(len + 2), a);
-					return false;
-				}
-				if (eq) {
-					if (o->type == OPT_BOOL) {
-						*exit_code = usage_error(h, opts, "--%s takes no value", o->long_name);
-						return false;
-					}
-					val = eq + 1;
-				}
-			} else {
-				for (const struct opt *p = opts; p && p->type != OPT_END; p++)
-					if (!is_positional(p) && p->short_name == a[1])
-						o = p;
-				if (!o) {
-					*exit_code = usage_error(h, opts, "unknown option '-%c'", a[1]);
-					return false;
-				}
-				if (a[2]) {
-					if (o->type == OPT_BOOL) {
-						*exit_code = usage_error(h, opts, "-%c takes no value", a[1]);
-						return false;
-					}
-					val = a + 2;
-				}
-			}
-			if (o->type == OPT_BOOL) {
-				*(bool *)o->value = true;
-				continue;
-			}
-			if (!val) {
-				if (i + 1 >= argc) {
-					*exit_code = usage_error(h, opts, "--%s needs a value (%s)",
-								 o->long_name, o->argname ? o->argname : "VALUE");
-					return false;
-				}
-				val = argv[++i];
-			}
-			if (!set_value(exit_code, h, opts, o, val))
-				return false;
-			continue;
-		}
-		/* a positional argument */
-		if (next_pos < npos) {
-			set_value(exit_code, h, opts, pos[next_pos++], a);
-		} else if (args) {
-			list_push(args->value, a);
-		} else {
-			*exit_code = usage_error(h, opts, "unexpected argument '%s'", a);
+		bool ok = !only_pos && a[0] == '-' && a[1] != '\0' ? parse_option(&p, &i, argc, argv)
+								    : parse_positional(&p, a);
+		if (!ok)
 			return false;
-		}
 	}
-	for (size_t k = next_pos; k < npos; k++)
-		if (pos[k]->flags & OPT_REQUIRED) {
-			*exit_code = usage_error(h, opts, "missing %s", pos[k]->long_name);
-			return false;
-		}
-	if (args && (args->flags & OPT_REQUIRED) && ((struct opt_list *)args->value)->n == 0) {
-		*exit_code = usage_error(h, opts, "missing %s", args->long_name);
-		return false;
-	}
-	if (rest && (rest->flags & OPT_REQUIRED) &&
-	    (!rest_seen || ((struct opt_list *)rest->value)->n == 0)) {
-		*exit_code = usage_error(h, opts, "missing -- %s...", rest->long_name);
-		return false;
-	}
-	return true;
+	return check_required(&p);
 }

@@ -37,6 +37,7 @@ struct opt {
 struct opt_list {
 	const char **v;
 	size_t n;
+	size_t alloc;
 };
 void opt_list_release(struct opt_list *l);
 

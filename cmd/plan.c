@@ -2,6 +2,7 @@
  * RESQUE index calibrated on the lineage's history; rank candidates; sign. */
 #include "common.h"
 #include "cmd.h"
+#include "measures.h"
 #include "resque/array.h"
 #include "resque/bounds.h"
 #include "resque/fingerprint.h"
@@ -10,7 +11,7 @@
 #include "resque/json.h"
 #include "resque/ledger.h"
 #include "resque/lineage.h"
-#include "resque/measure.h"
+#include "resque/sizes.h"
 #include "resque/summary.h"
 #include "resque/when.h"
 
@@ -38,20 +39,30 @@ static const struct cmd_help help = {
 	"ranked by carbon; figures that cannot be forecast are null.",
 };
 
+/* What the command line asks for, filled by parse_options. */
+struct plan_opts {
+	struct opt_list from, emb, lab, sums, ds;
+	const char *kind_s, *family, *shift_family, *region, *hardware, *when_path, *tensor;
+	double pue, intensity;
+	bool dry_run, json;
+	const struct measure_entry *m; /* the measure --kind names */
+};
+
 /* One candidate training set. */
 struct candidate {
 	char label[256];        /* for messages and the text output */
 	json_t *desc;           /* body.candidate */
-	rq_summary *sum;        /* dist: its summary */
-	rq_array *emb, *lab;    /* task: its rows */
+	rq_summary *sum;        /* MEASURE_BASE_SUMMARY: its summary */
+	rq_array *emb, *lab;    /* its rows, when given */
 	double rows;
-	double task_index;      /* computed once, NaN before */
+	bool has_value;         /* `value` computed (a measure that ignores the base) */
+	struct measure_value value;
 };
 
 /* One base version and its history. */
 struct base {
 	rq_entry *v;
-	rq_summary *sum;        /* dist: the base's recorded summary */
+	rq_summary *sum;        /* MEASURE_BASE_SUMMARY: the base's recorded summary */
 	rq_history h;
 };
 
@@ -59,12 +70,28 @@ struct result {
 	struct base *b;
 	struct candidate *c;
 	size_t order;           /* position given on the command line */
-	double index;
-	size_t shared;          /* dist: classes shared */
+	struct measure_value value;
 	rq_forecast f;
 	bool has_when;
 	rq_when_result when;
-	char id[65];
+	char id[RQ_ID_HEX_SIZE];
+};
+
+/* What gather reads (everything is read and computed before anything is
+ * written) and build computes. */
+struct plan {
+	rq_ledger *l;
+	rq_key *k;
+	rq_grid grid;
+	rq_buf hw;              /* the hardware of the coming run */
+	rq_when_series series;  /* --when */
+	int64_t now;
+	struct candidate *cands;
+	size_t ncand;
+	struct base *bases;     /* one per --from */
+	size_t nbases;
+	struct result *res;     /* ranked by carbon after build */
+	size_t nres;
 };
 
 static json_t *quantiles_json(const rq_quantiles *q)
@@ -91,6 +118,93 @@ static void strip_nulls(json_t *o)
 	}
 }
 
+
+/* --- parse ------------------------------------------------------------- */
+
+/* The checks of the options among themselves: 0, or the usage error's exit
+ * status. */
+static int check_options(struct plan_opts *o, const struct opt *opts)
+{
+	rq_buf names = RQ_BUF_INIT;
+	int rc = 0;
+
+	if (!(o->m = cmd_measure_find(o->kind_s))) {
+		cmd_measure_names(&names, ", ", " or ");
+		rc = cmd_usage(&help, opts, "--kind is %s, not '%s'", names.ptr, o->kind_s);
+	} else if (!o->from.n) {
+		rc = cmd_usage(&help, opts, "say which version the update starts from (--from REF)");
+	} else if (o->emb.n != o->lab.n) {
+		rc = cmd_usage(&help, opts, "give one --labels per --embeddings (%zu and %zu given)", o->emb.n,
+			       o->lab.n);
+	} else if (!o->emb.n && !o->sums.n && !o->ds.n) {
+		rc = cmd_usage(&help, opts, "give the new data: --embeddings and --labels, --summary or --dataset");
+	} else if ((o->m->needs & MEASURE_ROWS) && o->sums.n) {
+		rc = cmd_usage(&help, opts, "--kind %s %s: give --embeddings and --labels, not --summary",
+			       o->m->kind->name, o->m->rows_why);
+	} else if (o->ds.n && (o->emb.n || o->sums.n) && o->ds.n != o->emb.n + o->sums.n) {
+		rc = cmd_usage(&help, opts, "give one --dataset per candidate (%zu datasets, %zu candidates)",
+			       o->ds.n, o->emb.n + o->sums.n);
+	} else if (!*o->shift_family || strlen(o->shift_family) > 64) {
+		rc = cmd_usage(&help, opts, "--shift-family must be 1 to 64 characters");
+	} else if (!isnan(o->pue) && o->pue < 1) {
+		rc = cmd_usage(&help, opts, "--pue must be at least 1, not %g", o->pue);
+	} else if (!isnan(o->intensity) && o->intensity < 0) {
+		rc = cmd_usage(&help, opts, "--intensity must not be negative, not %g", o->intensity);
+	} else if ((!isnan(o->pue) && rq_bound_check("pue", o->pue, "--pue")) ||
+		   (!isnan(o->intensity) && rq_bound_check("intensity_g_per_kwh", o->intensity, "--intensity"))) {
+		rc = cmd_usage(&help, opts, "%s", rq_error_last());
+	}
+	rq_buf_release(&names);
+	return rc;
+}
+
+/* Fill `o` from argv. Returns true when the command goes on, else false
+ * with *rc the exit status (after --help or a usage error). */
+static bool parse_options(struct plan_opts *o, int *rc, int argc, char **argv)
+{
+	rq_buf kinds = RQ_BUF_INIT;
+	bool go_on;
+
+	cmd_measure_names(&kinds, "|", "|");
+	const struct opt opts[] = {
+		{ OPT_LIST, 0, "from", &o->from, "REF", "the base version (repeatable: candidates are ranked)" },
+		{ OPT_LIST, 'e', "embeddings", &o->emb, "FILE", "the new data's embeddings under the base model (repeatable)" },
+		{ OPT_LIST, 'l', "labels", &o->lab, "FILE", "their labels (one per --embeddings)" },
+		{ OPT_LIST, 0, "summary", &o->sums, "FILE", "a summary (.rqs) of the new data instead (repeatable)" },
+		{ OPT_LIST, 0, "dataset", &o->ds, "NAME", "the recorded dataset of each candidate (repeatable)" },
+		{ OPT_STRING, 0, "tensor", &o->tensor, "NAME", "the embeddings tensor of safetensors files" },
+		{ OPT_STRING, 0, "kind", &o->kind_s, kinds.ptr, "distribution shift (default) or task shift" },
+		{ OPT_STRING, 0, "family", &o->family, "F", "lineage label (default: the base's family)" },
+		{ OPT_STRING, 0, "shift-family", &o->shift_family, "NAME", "the kind of shift: noise, blur... (default unspecified)" },
+		{ OPT_STRING, 0, "region", &o->region, "CODE", "grid region (default: resque config region)" },
+		{ OPT_DOUBLE, 0, "pue", &o->pue, "X", "power usage effectiveness (default: config, region, 1)" },
+		{ OPT_DOUBLE, 0, "intensity", &o->intensity, "G", "grid intensity in g CO2e/kWh (overrides the region)" },
+		{ OPT_STRING, 0, "hardware", &o->hardware, "H", "hardware profile of the run (default: config hardware, else the base version's)" },
+		{ OPT_STRING, 0, "when", &o->when_path, "FILE", "intensity forecast CSV (time, g/kWh): propose a start" },
+		{ OPT_BOOL, 'n', "dry-run", &o->dry_run, NULL, "forecast only, record nothing" },
+		{ OPT_BOOL, 0, "json", &o->json, NULL, "print one JSON document" },
+		{ OPT_END },
+	};
+
+	o->kind_s = cmd_measures[0].kind->name;
+	o->shift_family = "unspecified";
+	o->pue = o->intensity = NAN;
+	go_on = opt_parse(rc, &help, opts, argc, argv) && !(*rc = check_options(o, opts));
+	rq_buf_release(&kinds);
+	return go_on;
+}
+
+static void plan_opts_release(struct plan_opts *o)
+{
+	opt_list_release(&o->from);
+	opt_list_release(&o->emb);
+	opt_list_release(&o->lab);
+	opt_list_release(&o->sums);
+	opt_list_release(&o->ds);
+}
+
+/* --- gather ------------------------------------------------------------ */
+
 /* The candidate's file as given, with its fingerprint when the plan is
  * recorded (a dry run need not read the whole file twice). */
 static int fingerprint_into(json_t *desc, const char *key, const char *path, bool record)
@@ -107,95 +221,97 @@ static int fingerprint_into(json_t *desc, const char *key, const char *path, boo
 	return err;
 }
 
-static int load_arrays(struct candidate *c, const char *emb, const char *lab, const char *tensor,
-		       rq_shift_kind kind, bool record)
+static int load_arrays(struct candidate *c, const struct plan_opts *o, size_t i)
 {
 	int err;
 
-	if ((err = rq_array_open_pair(&c->emb, &c->lab, emb, lab, tensor)))
+	if ((err = rq_array_open_pair(&c->emb, &c->lab, o->emb.v[i], o->lab.v[i], o->tensor)))
 		return err;
 	c->rows = (double)rq_array_rows(c->emb);
-	if (kind == RQ_SHIFT_DIST && (err = rq_summary_from_arrays(&c->sum, c->emb, c->lab, 1)))
+	if ((o->m->needs & MEASURE_BASE_SUMMARY) && (err = rq_summary_from_arrays(&c->sum, c->emb, c->lab, 1)))
 		return err;
-	if ((err = fingerprint_into(c->desc, "embeddings", emb, record)) ||
-	    (err = fingerprint_into(c->desc, "labels", lab, record)))
+	if ((err = fingerprint_into(c->desc, "embeddings", o->emb.v[i], !o->dry_run)) ||
+	    (err = fingerprint_into(c->desc, "labels", o->lab.v[i], !o->dry_run)))
 		return err;
 	return 0;
+}
+
+/* The recorded dataset of candidate `s`: named in its description, and,
+ * standing alone (`alone`), its representation summary. */
+static int load_dataset(struct candidate *s, rq_ledger *l, const struct plan_opts *o, const char *ref,
+			bool alone)
+{
+	rq_entry *d = NULL;
+	rq_buf bytes = RQ_BUF_INIT;
+	char tmp[256];
+	int err;
+
+	if ((err = rq_ledger_lookup(&d, l, ref, "dataset"))) {
+		rq_error_prefix(err, "--dataset %s: ", ref);
+		goto done;
+	}
+	json_object_set_new(s->desc, "dataset", json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
+		rq_json_str(d->body, "name", ""), "fingerprint", rq_json_str(d->body, "fingerprint", "")));
+	if (!alone) {
+		snprintf(tmp, sizeof(tmp), "%s (%s)", rq_json_str(d->body, "name", ref), s->label);
+		snprintf(s->label, sizeof(s->label), "%s", tmp);
+		goto done;
+	}
+	snprintf(s->label, sizeof(s->label), "%s", rq_json_str(d->body, "name", ref));
+	if (!json_object_get(json_object_get(d->body, "attachments"), "summary.rqs")) {
+		err = rq_error_set(RQ_EINVALID,
+				   "dataset %s records no representation: give its --embeddings and --labels (or --summary) with --dataset",
+				   ref);
+		goto done;
+	}
+	if (o->m->needs & MEASURE_ROWS) {
+		err = rq_error_set(RQ_EINVALID, "dataset %s: --kind %s needs the rows, give --embeddings and --labels",
+				   ref, o->m->kind->name);
+		goto done;
+	}
+	if ((err = rq_ledger_attachment(&bytes, l, d, "summary.rqs")) ||
+	    (err = rq_summary_decode(&s->sum, bytes.ptr, bytes.len, s->label)))
+		goto done;
+	s->rows = (double)s->sum->n;
+done:
+	rq_entry_free(d);
+	rq_buf_release(&bytes);
+	return err;
 }
 
 /* The candidates: --embeddings/--labels pairs and --summary files, in that
  * order; --dataset names the recorded dataset of each, in the same order,
  * or stands alone when its entry carries a summary attachment. */
-static int load_candidates(struct candidate **out, size_t *n_out, rq_ledger *l,
-			   const struct opt_list *emb, const struct opt_list *lab,
-			   const struct opt_list *sums, const struct opt_list *ds,
-			   const char *tensor, rq_shift_kind kind, bool record)
+static int load_candidates(struct plan *p, const struct plan_opts *o)
 {
-	size_t nrep = emb->n + sums->n, n = nrep ? nrep : ds->n;
+	size_t nrep = o->emb.n + o->sums.n, n = nrep ? nrep : o->ds.n;
 	struct candidate *c = rq_xcalloc(n + 1, sizeof(*c));
-	rq_entry *d = NULL;
-	rq_buf bytes = RQ_BUF_INIT;
 	int err = 0;
 
-	*out = c;
-	*n_out = n;
+	p->cands = c;
+	p->ncand = n;
 	for (size_t i = 0; i < n; i++) {
 		c[i].desc = json_object();
-		c[i].task_index = NAN;
 		c[i].rows = NAN;
 	}
-	for (size_t i = 0; i < emb->n; i++) {
-		snprintf(c[i].label, sizeof(c[i].label), "%s", emb->v[i]);
-		if ((err = load_arrays(&c[i], emb->v[i], lab->v[i], tensor, kind, record)))
-			goto done;
+	for (size_t i = 0; i < o->emb.n; i++) {
+		snprintf(c[i].label, sizeof(c[i].label), "%s", o->emb.v[i]);
+		if ((err = load_arrays(&c[i], o, i)))
+			return err;
 	}
-	for (size_t i = 0; i < sums->n; i++) {
-		struct candidate *s = &c[emb->n + i];
-		snprintf(s->label, sizeof(s->label), "%s", sums->v[i]);
-		if ((err = rq_summary_read(&s->sum, sums->v[i])))
-			goto done;
+	for (size_t i = 0; i < o->sums.n; i++) {
+		struct candidate *s = &c[o->emb.n + i];
+		snprintf(s->label, sizeof(s->label), "%s", o->sums.v[i]);
+		if ((err = rq_summary_read(&s->sum, o->sums.v[i])))
+			return err;
 		s->rows = (double)s->sum->n;
-		if ((err = fingerprint_into(s->desc, "summary", sums->v[i], record)))
-			goto done;
+		if ((err = fingerprint_into(s->desc, "summary", o->sums.v[i], !o->dry_run)))
+			return err;
 	}
-	for (size_t i = 0; i < ds->n; i++) {
-		struct candidate *s = &c[i];
-		rq_entry_free(d);
-		d = NULL;
-		if ((err = rq_ledger_lookup(&d, l, ds->v[i], "dataset"))) {
-			rq_error_prefix(err, "--dataset %s: ", ds->v[i]);
-			goto done;
-		}
-		json_object_set_new(s->desc, "dataset", json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
-			rq_json_str(d->body, "name", ""), "fingerprint", rq_json_str(d->body, "fingerprint", "")));
-		if (nrep) {
-			char tmp[256];
-			snprintf(tmp, sizeof(tmp), "%s (%s)", rq_json_str(d->body, "name", ds->v[i]), s->label);
-			snprintf(s->label, sizeof(s->label), "%s", tmp);
-			continue;
-		}
-		snprintf(s->label, sizeof(s->label), "%s", rq_json_str(d->body, "name", ds->v[i]));
-		if (!json_object_get(json_object_get(d->body, "attachments"), "summary.rqs")) {
-			err = rq_error_set(RQ_EINVALID,
-					   "dataset %s records no representation: give its --embeddings and --labels (or --summary) with --dataset",
-					   ds->v[i]);
-			goto done;
-		}
-		if (kind == RQ_SHIFT_TASK) {
-			err = rq_error_set(RQ_EINVALID, "dataset %s: --kind task needs the rows, give --embeddings and --labels",
-					   ds->v[i]);
-			goto done;
-		}
-		rq_buf_reset(&bytes);
-		if ((err = rq_ledger_attachment(&bytes, l, d, "summary.rqs")) ||
-		    (err = rq_summary_decode(&s->sum, bytes.ptr, bytes.len, s->label)))
-			goto done;
-		s->rows = (double)s->sum->n;
-	}
-done:
-	rq_entry_free(d);
-	rq_buf_release(&bytes);
-	return err;
+	for (size_t i = 0; i < o->ds.n; i++)
+		if ((err = load_dataset(&c[i], p->l, o, o->ds.v[i], !nrep)))
+			return err;
+	return 0;
 }
 
 static void candidates_free(struct candidate *c, size_t n)
@@ -209,8 +325,7 @@ static void candidates_free(struct candidate *c, size_t n)
 	free(c);
 }
 
-static int load_base(struct base *b, rq_ledger *l, const char *ref, rq_shift_kind kind,
-		     const char *family)
+static int load_base(struct base *b, rq_ledger *l, const char *ref, const struct plan_opts *o)
 {
 	rq_buf bytes = RQ_BUF_INIT;
 	int err;
@@ -219,56 +334,124 @@ static int load_base(struct base *b, rq_ledger *l, const char *ref, rq_shift_kin
 		rq_error_prefix(err, "--from %s: ", ref);
 		goto done;
 	}
-	if (kind == RQ_SHIFT_DIST) {
+	if (o->m->needs & MEASURE_BASE_SUMMARY) {
 		const char *name = rq_json_str(b->v->body, "name", ref);
 		if (!json_object_get(json_object_get(b->v->body, "attachments"), "summary.rqs")) {
 			err = rq_error_set(RQ_EINVALID,
-					   "version %s records no representation summary: a dist plan compares it with the new data's "
-					   "(commit the version with --embeddings/--labels or --summary)", name);
+					   "version %s records no representation summary: a %s plan compares it with the new data's "
+					   "(commit the version with --embeddings/--labels or --summary)", name, o->m->kind->name);
 			goto done;
 		}
 		if ((err = rq_ledger_attachment(&bytes, l, b->v, "summary.rqs")) ||
 		    (err = rq_summary_decode(&b->sum, bytes.ptr, bytes.len, name)))
 			goto done;
 	}
-	err = rq_history_gather(&b->h, l, b->v, family, kind);
+	err = rq_history_gather(&b->h, l, b->v, o->family, o->m->kind);
 done:
 	rq_buf_release(&bytes);
 	return err;
 }
 
-static int compute_index(struct result *r, rq_shift_kind kind)
+static int load_when(rq_when_series *out, const char *path)
+{
+	rq_buf text = RQ_BUF_INIT;
+	int err;
+
+	if (!(err = rq_file_read(&text, path)))
+		err = rq_when_parse(out, text.ptr, text.len, path);
+	rq_buf_release(&text);
+	return err;
+}
+
+/* Read everything the forecasts need: grid, hardware, --when, the
+ * candidates, the bases and their histories. */
+static int gather(struct plan *p, const struct plan_opts *o)
+{
+	char nowbuf[RQ_TIME_SIZE];
+	int err;
+
+	if ((err = rq_grid_resolve(&p->grid, p->l, o->region, o->pue, o->intensity)))
+		return err;
+	if (o->hardware)
+		rq_buf_puts(&p->hw, o->hardware);
+	else
+		rq_ledger_config_get(&p->hw, p->l, "resque.hardware");
+	rq_error_clear();
+	if (o->when_path && (err = load_when(&p->series, o->when_path)))
+		return err;
+	rq_time_now(nowbuf);
+	if (rq_time_parse(&p->now, nowbuf))
+		p->now = INT64_MIN;
+	if ((err = load_candidates(p, o)))
+		return err;
+	p->bases = rq_xcalloc(o->from.n, sizeof(*p->bases));
+	p->nbases = o->from.n;
+	for (size_t i = 0; i < o->from.n; i++)
+		rq_history_init(&p->bases[i].h);
+	for (size_t i = 0; i < o->from.n; i++)
+		if ((err = load_base(&p->bases[i], p->l, o->from.v[i], o)))
+			return err;
+	/* Without --hardware or config, the update runs where the (first) base
+	 * version was trained, if its cost says where. */
+	if (!p->hw.len)
+		rq_buf_puts(&p->hw, rq_json_str(json_object_get(p->bases[0].v->body, "cost"), "hardware", "unknown"));
+	return 0;
+}
+
+/* --- build ------------------------------------------------------------- */
+
+static int compute_index(struct result *r, const struct plan_opts *o)
 {
 	struct candidate *c = r->c;
-	int err = 0;
+	struct measure_input in = { r->b->sum, c->sum, c->emb, c->lab, c->label,
+				    rq_json_str(r->b->v->body, "name", "?") };
+	bool per_candidate = !(o->m->needs & MEASURE_BASE_SUMMARY);
+	int err;
 
-	if (kind == RQ_SHIFT_DIST) {
-		rq_dist d;
-		rq_dist_init(&d);
-		if ((err = rq_dist_compute(&d, r->b->sum, c->sum)))
-			rq_error_prefix(err, "%s against version %s: ", c->label,
-					rq_json_str(r->b->v->body, "name", "?"));
-		r->index = d.value;
-		r->shared = d.nclasses;
-		rq_dist_release(&d);
-		return err;
+	if (per_candidate && c->has_value) {
+		r->value = c->value;
+		return 0;
 	}
-	if (isnan(c->task_index)) {
-		rq_task t;
-		rq_task_opts o = { 0 };
-		rq_rows rows;
-		int64_t *y = NULL;
-		rq_task_init_result(&t);
-		if (!(err = rq_labels_read_all(&y, c->lab))) {
-			rq_rows_from_array(&rows, c->emb);
-			err = rq_task_compute(&t, &rows, y, &o, c->label);
-		}
-		c->task_index = t.value;
-		free(y);
-		rq_task_release(&t);
+	err = o->m->plan_index(&r->value, &in);
+	if (per_candidate && !err) {
+		c->value = r->value;
+		c->has_value = true;
 	}
-	r->index = c->task_index;
 	return err;
+}
+
+/* Forecast result `r` (its index computed) and, with --when, its best start. */
+static int forecast_one(struct result *r, const struct plan *p, const struct plan_opts *o)
+{
+	rq_forecast_input in = { 0 };
+	int err;
+
+	in.kind = o->m->kind;
+	in.index = r->value.index;
+	in.family = o->shift_family;
+	in.hardware = p->hw.ptr;
+	in.train_size = r->c->rows;
+	in.scratch_epochs = r->b->h.scratch_epochs;
+	in.history = r->b->h.points;
+	in.n_history = r->b->h.n_points;
+	in.traces = r->b->h.traces;
+	in.n_traces = r->b->h.n_traces;
+	in.intensity = p->grid.intensity;
+	in.pue = p->grid.pue;
+	if ((err = rq_forecast_compute(&r->f, &in)))
+		return rq_error_prefix(err, "plan from %s on %s: ", rq_json_str(r->b->v->body, "name", "?"),
+				       r->c->label);
+	if (!o->when_path)
+		return 0;
+	if (!r->f.duration_s.known)
+		return rq_error_set(RQ_EINVALID,
+				    "%s: --when needs the run's duration, and no past run on '%s' of this lineage recorded one",
+				    o->when_path, p->hw.ptr);
+	if ((err = rq_when_best(&r->when, &p->series, r->f.duration_s.mean, p->now,
+				r->f.energy_kwh.known ? r->f.energy_kwh.mean : NAN, p->grid.pue, o->when_path)))
+		return err;
+	r->has_when = true;
+	return 0;
 }
 
 static int by_carbon(const void *pa, const void *pb)
@@ -285,6 +468,29 @@ static int by_carbon(const void *pa, const void *pb)
 	}
 	return (a->order > b->order) - (a->order < b->order);
 }
+
+/* One result per base and candidate, ranked by carbon. */
+static int build(struct plan *p, const struct plan_opts *o)
+{
+	int err;
+
+	/* Both counts are counts of arguments: their product cannot overflow. */
+	p->res = rq_xcalloc(p->nbases * p->ncand + 1, sizeof(*p->res));
+	for (size_t i = 0; i < p->nbases; i++) {
+		for (size_t j = 0; j < p->ncand; j++) {
+			struct result *r = &p->res[p->nres];
+			r->b = &p->bases[i];
+			r->c = &p->cands[j];
+			r->order = p->nres++;
+			if ((err = compute_index(r, o)) || (err = forecast_one(r, p, o)))
+				return err;
+		}
+	}
+	qsort(p->res, p->nres, sizeof(*p->res), by_carbon);
+	return 0;
+}
+
+/* --- append and print ---------------------------------------------------- */
 
 static json_t *calibration_json(const rq_forecast *f, const char *shift_family)
 {
@@ -309,7 +515,7 @@ static json_t *forecast_json(const rq_forecast *f)
 
 static json_t *when_json(const struct result *r)
 {
-	char start[21], base[21];
+	char start[RQ_TIME_SIZE], base[RQ_TIME_SIZE];
 
 	if (!r->has_when)
 		return json_null();
@@ -322,26 +528,26 @@ static json_t *when_json(const struct result *r)
 }
 
 /* The fields shared by the entry body and the --json output. */
-static json_t *result_json(const struct result *r, const char *kind, const char *shift_family,
-			   const char *hardware, const rq_grid *g)
+static json_t *result_json(const struct result *r, const struct plan *p, const struct plan_opts *o)
 {
 	const rq_forecast *f = &r->f;
+	const rq_grid *g = &p->grid;
 	json_t *j = json_object();
 
 	json_object_set_new(j, "from", json_string(r->b->v->id));
 	json_object_set_new(j, "from_name", json_string(rq_json_str(r->b->v->body, "name", "")));
-	json_object_set_new(j, "kind", json_string(kind));
-	json_object_set_new(j, "index", json_real(r->index));
-	json_object_set_new(j, "shift_family", json_string(shift_family));
+	json_object_set_new(j, "kind", json_string(o->m->kind->name));
+	json_object_set_new(j, "index", json_real(r->value.index));
+	json_object_set_new(j, "shift_family", json_string(o->shift_family));
 	if (rq_json_str(r->b->v->body, "family", NULL))
 		json_object_set_new(j, "family", json_string(rq_json_str(r->b->v->body, "family", "")));
-	json_object_set_new(j, "hardware", json_string(hardware));
+	json_object_set_new(j, "hardware", json_string(p->hw.ptr));
 	json_object_set_new(j, "region", g->region ? json_string(g->region->code) : json_null());
 	json_object_set_new(j, "pue", json_real(g->pue));
 	json_object_set_new(j, "intensity_g_per_kwh", rq_json_number(g->intensity));
 	json_object_set_new(j, "candidate", json_deep_copy(r->c->desc));
 	json_object_set_new(j, "train_size", isfinite(r->c->rows) ? json_integer((json_int_t)r->c->rows) : json_null());
-	json_object_set_new(j, "calibration", calibration_json(f, shift_family));
+	json_object_set_new(j, "calibration", calibration_json(f, o->shift_family));
 	json_object_set_new(j, "energy_per_epoch",
 			    json_pack("{s:o, s:s, s:I, s:I}", "kwh",
 				      rq_json_number(f->kwh_per_epoch.known ? f->kwh_per_epoch.loc : NAN), "source",
@@ -360,6 +566,22 @@ static json_t *result_json(const struct result *r, const char *kind, const char 
 	return j;
 }
 
+/* One signed `plan` entry per result, in rank order. */
+static int append(struct plan *p, const struct plan_opts *o)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < p->nres && !err; i++) {
+		rq_entry *e = NULL;
+		json_t *body = result_json(&p->res[i], p, o);
+		strip_nulls(body);
+		if (!(err = rq_ledger_append(&e, p->l, "plan", body, NULL, 0)))
+			snprintf(p->res[i].id, sizeof(p->res[i].id), "%s", e->id);
+		rq_entry_free(e);
+	}
+	return err;
+}
+
 static void print_q(const char *what, const rq_quantiles *q)
 {
 	if (!q->known) {
@@ -370,7 +592,7 @@ static void print_q(const char *what, const rq_quantiles *q)
 	       q->p2_5, q->p97_5);
 }
 
-static void print_calibration(const struct result *r, rq_shift_kind kind, const char *shift_family)
+static void print_calibration(const struct result *r, const struct plan_opts *o)
 {
 	const rq_calibration *c = &r->f.cal_epochs;
 	const char *root = r->b->h.root_name;
@@ -379,41 +601,26 @@ static void print_calibration(const struct result *r, rq_shift_kind kind, const 
 	case RQ_CAL_PRIOR:
 		printf("  calibration: UNCALIBRATED prior (no past %s update of this lineage has a recorded actual):\n"
 		       "    epochs ~ E0 x min(1, R / %.2g), E0 = %.4g epochs of training %s from scratch\n",
-		       rq_shift_kind_name(kind), rq_forecast_r_full(kind), r->b->h.scratch_epochs,
+		       o->m->kind->name, o->m->kind->r_full, r->b->h.scratch_epochs,
 		       *root ? root : "the first version");
 		break;
 	case RQ_CAL_FAMILY:
 		printf("  calibration: %zu past update(s) of shift family '%s' (basis: family)\n", c->n,
-		       shift_family);
+		       o->shift_family);
 		break;
 	case RQ_CAL_POOLED:
 		printf("  calibration: %zu past update(s) pooled over %zu shift famil%s (basis: pooled; '%s' has fewer\n"
 		       "    than 2), spread widened by the between-family variance tau2 = %.4g\n",
-		       c->n, c->n_families, c->n_families == 1 ? "y" : "ies", shift_family, c->tau2);
+		       c->n, c->n_families, c->n_families == 1 ? "y" : "ies", o->shift_family, c->tau2);
 		break;
 	default:
 		printf("  calibration: none\n");
 	}
 }
 
-static void print_result(const struct result *r, size_t rank, size_t n, rq_shift_kind kind,
-			 const char *shift_family, const char *hardware, const rq_grid *g, bool dry_run)
+/* The figures of one result: the forecast table and the energy per epoch. */
+static void print_figures(const rq_forecast *f)
 {
-	const rq_forecast *f = &r->f;
-	char t[21];
-
-	if (n > 1)
-		printf("%s#%zu of %zu by carbon: ", rank ? "\n" : "", rank + 1, n);
-	printf("plan from %s on %s", rq_json_str(r->b->v->body, "name", "?"), r->c->label);
-	if (dry_run)
-		printf(" (dry run, not recorded)\n");
-	else
-		printf(" (recorded as %.12s)\n", r->id);
-	if (kind == RQ_SHIFT_DIST)
-		printf("  RESQUE_dist %.6f over %zu shared classes\n", r->index, r->shared);
-	else
-		printf("  RESQUE_task %.6f\n", r->index);
-	print_calibration(r, kind, shift_family);
 	printf("  %-18s %12s   %-18s %s\n", "", "mean", "80 % interval", "95 % interval");
 	print_q("epochs", &f->epochs);
 	print_q("energy (kWh)", &f->energy_kwh);
@@ -428,6 +635,10 @@ static void print_result(const struct result *r, size_t rank, size_t n, rq_shift
 	else
 		printf("  energy per epoch: unknown (%s): energy and carbon are not forecast\n",
 		       f->kwh_per_epoch.source);
+}
+
+static void print_grid(const rq_grid *g)
+{
 	if (!isnan(g->intensity) && strcmp(g->intensity_source, "region") == 0)
 		printf("  grid: %.4g g CO2e/kWh (region %s, %s), PUE %.3g (%s)\n", g->intensity,
 		       g->region->code, g->region->name, g->pue, g->pue_source);
@@ -437,7 +648,14 @@ static void print_result(const struct result *r, size_t rank, size_t n, rq_shift
 	else
 		printf("  grid: no region (set one with 'resque config region CODE', --region or --intensity):\n"
 		       "    carbon is not forecast\n");
-	printf("  hardware: %s\n", hardware);
+}
+
+/* Training from scratch, what reuse saves, and the best start. */
+static void print_alternatives(const struct result *r)
+{
+	const rq_forecast *f = &r->f;
+	char t[RQ_TIME_SIZE];
+
 	if (isfinite(f->scratch_epochs)) {
 		printf("  from scratch: %.4g epochs", f->scratch_epochs);
 		if (f->scratch_energy_kwh.known)
@@ -462,218 +680,82 @@ static void print_result(const struct result *r, size_t rank, size_t n, rq_shift
 	}
 }
 
+static void print_result(const struct result *r, size_t rank, const struct plan *p, const struct plan_opts *o)
+{
+	if (p->nres > 1)
+		printf("%s#%zu of %zu by carbon: ", rank ? "\n" : "", rank + 1, p->nres);
+	printf("plan from %s on %s", rq_json_str(r->b->v->body, "name", "?"), r->c->label);
+	if (o->dry_run)
+		printf(" (dry run, not recorded)\n");
+	else
+		printf(" (recorded as %.12s)\n", r->id);
+	printf("  %s %.6f%s\n", o->m->title, r->value.index, r->value.detail);
+	print_calibration(r, o);
+	print_figures(&r->f);
+	print_grid(&p->grid);
+	printf("  hardware: %s\n", p->hw.ptr);
+	print_alternatives(r);
+}
+
+/* The results in rank order, as text or one JSON document. */
+static int print(const struct plan *p, const struct plan_opts *o)
+{
+	json_t *plans, *out;
+	int rc;
+
+	if (!o->json) {
+		for (size_t i = 0; i < p->nres; i++)
+			print_result(&p->res[i], i, p, o);
+		return EXIT_OK;
+	}
+	plans = json_array();
+	out = json_pack("{s:o}", "plans", plans);
+	for (size_t i = 0; i < p->nres; i++) {
+		const struct result *r = &p->res[i];
+		json_t *j = result_json(r, p, o);
+		json_object_set_new(j, "from_id", json_string(r->b->v->id));
+		json_object_set_new(j, "from", json_string(rq_json_str(r->b->v->body, "name", "")));
+		json_object_set_new(j, "rank", json_integer((json_int_t)i + 1));
+		json_object_set_new(j, "id", o->dry_run ? json_null() : json_string(r->id));
+		json_array_append_new(plans, j);
+	}
+	rc = cmd_print_json(out);
+	json_decref(out);
+	return rc;
+}
+
+static void plan_release(struct plan *p)
+{
+	free(p->res);
+	for (size_t i = 0; p->bases && i < p->nbases; i++) {
+		rq_entry_free(p->bases[i].v);
+		rq_summary_free(p->bases[i].sum);
+		rq_history_release(&p->bases[i].h);
+	}
+	free(p->bases);
+	candidates_free(p->cands, p->ncand);
+	rq_when_release(&p->series);
+	rq_buf_release(&p->hw);
+	cmd_close_ledger(p->l, p->k);
+}
+
 int cmd_plan(int argc, char **argv)
 {
-	struct opt_list from = { 0 }, emb = { 0 }, lab = { 0 }, sums = { 0 }, ds = { 0 };
-	const char *kind_s = "dist", *family = NULL, *shift_family = "unspecified", *region = NULL;
-	const char *hardware = NULL, *when_path = NULL, *tensor = NULL;
-	double pue = NAN, intensity = NAN;
-	bool dry_run = false, json = false;
-	const struct opt opts[] = {
-		{ OPT_LIST, 0, "from", &from, "REF", "the base version (repeatable: candidates are ranked)" },
-		{ OPT_LIST, 'e', "embeddings", &emb, "FILE", "the new data's embeddings under the base model (repeatable)" },
-		{ OPT_LIST, 'l', "labels", &lab, "FILE", "their labels (one per --embeddings)" },
-		{ OPT_LIST, 0, "summary", &sums, "FILE", "a summary (.rqs) of the new data instead (repeatable)" },
-		{ OPT_LIST, 0, "dataset", &ds, "NAME", "the recorded dataset of each candidate (repeatable)" },
-		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the embeddings tensor of safetensors files" },
-		{ OPT_STRING, 0, "kind", &kind_s, "dist|task", "distribution shift (default) or task shift" },
-		{ OPT_STRING, 0, "family", &family, "F", "lineage label (default: the base's family)" },
-		{ OPT_STRING, 0, "shift-family", &shift_family, "NAME", "the kind of shift: noise, blur... (default unspecified)" },
-		{ OPT_STRING, 0, "region", &region, "CODE", "grid region (default: resque config region)" },
-		{ OPT_DOUBLE, 0, "pue", &pue, "X", "power usage effectiveness (default: config, region, 1)" },
-		{ OPT_DOUBLE, 0, "intensity", &intensity, "G", "grid intensity in g CO2e/kWh (overrides the region)" },
-		{ OPT_STRING, 0, "hardware", &hardware, "H", "hardware profile of the run (default: config hardware, else the base version's)" },
-		{ OPT_STRING, 0, "when", &when_path, "FILE", "intensity forecast CSV (time, g/kWh): propose a start" },
-		{ OPT_BOOL, 'n', "dry-run", &dry_run, NULL, "forecast only, record nothing" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print one JSON document" },
-		{ OPT_END },
-	};
-	rq_ledger *l = NULL;
-	rq_key *k = NULL;
-	rq_shift_kind kind;
-	struct candidate *cands = NULL;
-	struct base *bases = NULL;
-	struct result *res = NULL;
-	size_t ncand = 0, nres = 0;
-	rq_grid grid;
-	rq_when_series series = { 0 };
-	rq_buf hw = RQ_BUF_INIT, text = RQ_BUF_INIT;
-	json_t *out = NULL;
-	int64_t now;
-	char nowbuf[21];
-	int rc = EXIT_OK, err = 0;
+	struct plan_opts o = { 0 };
+	struct plan p = { 0 };
+	int rc = EXIT_OK, err;
 
-	if (!opt_parse(&rc, &help, opts, argc, argv))
+	rq_buf_init(&p.hw);
+	if (!parse_options(&o, &rc, argc, argv))
 		goto out;
-	if (strcmp(kind_s, "dist") == 0)
-		kind = RQ_SHIFT_DIST;
-	else if (strcmp(kind_s, "task") == 0)
-		kind = RQ_SHIFT_TASK;
-	else {
-		rc = cmd_usage(&help, opts, "--kind is dist or task, not '%s'", kind_s);
+	if ((rc = cmd_open_ledger(&p.l, o.dry_run ? NULL : &p.k)))
 		goto out;
-	}
-	if (!from.n) {
-		rc = cmd_usage(&help, opts, "say which version the update starts from (--from REF)");
-		goto out;
-	}
-	if (emb.n != lab.n) {
-		rc = cmd_usage(&help, opts, "give one --labels per --embeddings (%zu and %zu given)", emb.n, lab.n);
-		goto out;
-	}
-	if (!emb.n && !sums.n && !ds.n) {
-		rc = cmd_usage(&help, opts, "give the new data: --embeddings and --labels, --summary or --dataset");
-		goto out;
-	}
-	if (kind == RQ_SHIFT_TASK && sums.n) {
-		rc = cmd_usage(&help, opts, "--kind task clusters the rows: give --embeddings and --labels, not --summary");
-		goto out;
-	}
-	if (ds.n && (emb.n || sums.n) && ds.n != emb.n + sums.n) {
-		rc = cmd_usage(&help, opts, "give one --dataset per candidate (%zu datasets, %zu candidates)", ds.n,
-			       emb.n + sums.n);
-		goto out;
-	}
-	if (!*shift_family || strlen(shift_family) > 64) {
-		rc = cmd_usage(&help, opts, "--shift-family must be 1 to 64 characters");
-		goto out;
-	}
-	if (!isnan(pue) && pue < 1) {
-		rc = cmd_usage(&help, opts, "--pue must be at least 1, not %g", pue);
-		goto out;
-	}
-	if (!isnan(intensity) && intensity < 0) {
-		rc = cmd_usage(&help, opts, "--intensity must not be negative, not %g", intensity);
-		goto out;
-	}
-	if ((!isnan(pue) && rq_bound_check("pue", pue, "--pue")) ||
-	    (!isnan(intensity) && rq_bound_check("intensity_g_per_kwh", intensity, "--intensity"))) {
-		rc = cmd_usage(&help, opts, "%s", rq_error_last());
-		goto out;
-	}
-	if ((rc = cmd_open_ledger(&l, dry_run ? NULL : &k)))
-		goto out;
-
-	/* Everything is read and computed before anything is written. */
-	if ((err = rq_grid_resolve(&grid, l, region, pue, intensity)))
-		goto fail;
-	if (hardware)
-		rq_buf_puts(&hw, hardware);
+	if ((err = gather(&p, &o)) || (err = build(&p, &o)) || (!o.dry_run && (err = append(&p, &o))))
+		rc = cmd_fail_code(err);
 	else
-		rq_ledger_config_get(&hw, l, "resque.hardware");
-	rq_error_clear();
-	if (when_path) {
-		if ((err = rq_file_read(&text, when_path)) ||
-		    (err = rq_when_parse(&series, text.ptr, text.len, when_path)))
-			goto fail;
-	}
-	rq_time_now(nowbuf);
-	if (rq_time_parse(&now, nowbuf))
-		now = INT64_MIN;
-	if ((err = load_candidates(&cands, &ncand, l, &emb, &lab, &sums, &ds, tensor, kind, !dry_run)))
-		goto fail;
-	bases = rq_xcalloc(from.n, sizeof(*bases));
-	for (size_t i = 0; i < from.n; i++) {
-		rq_history_init(&bases[i].h);
-		if ((err = load_base(&bases[i], l, from.v[i], kind, family)))
-			goto fail;
-	}
-	/* Without --hardware or config, the update runs where the (first) base
-	 * version was trained, if its cost says where. */
-	if (!hw.len)
-		rq_buf_puts(&hw, rq_json_str(json_object_get(bases[0].v->body, "cost"), "hardware", "unknown"));
-	res = rq_xcalloc(from.n * ncand + 1, sizeof(*res));
-	for (size_t i = 0; i < from.n; i++) {
-		for (size_t j = 0; j < ncand; j++) {
-			struct result *r = &res[nres];
-			rq_forecast_input in = { 0 };
-			r->b = &bases[i];
-			r->c = &cands[j];
-			r->order = nres++;
-			if ((err = compute_index(r, kind)))
-				goto fail;
-			in.kind = kind;
-			in.index = r->index;
-			in.family = shift_family;
-			in.hardware = hw.ptr;
-			in.train_size = r->c->rows;
-			in.scratch_epochs = r->b->h.scratch_epochs;
-			in.history = r->b->h.points;
-			in.n_history = r->b->h.n_points;
-			in.traces = r->b->h.traces;
-			in.n_traces = r->b->h.n_traces;
-			in.intensity = grid.intensity;
-			in.pue = grid.pue;
-			if ((err = rq_forecast_compute(&r->f, &in))) {
-				rq_error_prefix(err, "plan from %s on %s: ",
-						rq_json_str(r->b->v->body, "name", "?"), r->c->label);
-				goto fail;
-			}
-			if (when_path) {
-				if (!r->f.duration_s.known) {
-					err = rq_error_set(RQ_EINVALID,
-							   "%s: --when needs the run's duration, and no past run on '%s' of this lineage recorded one",
-							   when_path, hw.ptr);
-					goto fail;
-				}
-				if ((err = rq_when_best(&r->when, &series, r->f.duration_s.mean, now,
-							r->f.energy_kwh.known ? r->f.energy_kwh.mean : NAN,
-							grid.pue, when_path)))
-					goto fail;
-				r->has_when = true;
-			}
-		}
-	}
-	qsort(res, nres, sizeof(*res), by_carbon);
-
-	if (!dry_run) {
-		for (size_t i = 0; i < nres; i++) {
-			rq_entry *e = NULL;
-			json_t *body = result_json(&res[i], kind_s, shift_family, hw.ptr, &grid);
-			strip_nulls(body);
-			if ((err = rq_ledger_append(&e, l, "plan", body, NULL, 0)))
-				goto fail;
-			snprintf(res[i].id, sizeof(res[i].id), "%s", e->id);
-			rq_entry_free(e);
-		}
-	}
-	if (json) {
-		json_t *plans = json_array();
-		out = json_pack("{s:o}", "plans", plans);
-		for (size_t i = 0; i < nres; i++) {
-			json_t *j = result_json(&res[i], kind_s, shift_family, hw.ptr, &grid);
-			json_object_set_new(j, "from_id", json_string(res[i].b->v->id));
-			json_object_set_new(j, "from", json_string(rq_json_str(res[i].b->v->body, "name", "")));
-			json_object_set_new(j, "rank", json_integer((json_int_t)i + 1));
-			json_object_set_new(j, "id", dry_run ? json_null() : json_string(res[i].id));
-			json_array_append_new(plans, j);
-		}
-		rc = cmd_print_json(out);
-	} else {
-		for (size_t i = 0; i < nres; i++)
-			print_result(&res[i], i, nres, kind, shift_family, hw.ptr, &grid, dry_run);
-	}
-	goto out;
-fail:
-	rc = cmd_fail_code(err);
+		rc = print(&p, &o);
 out:
-	json_decref(out);
-	free(res);
-	for (size_t i = 0; bases && i < from.n; i++) {
-		rq_entry_free(bases[i].v);
-		rq_summary_free(bases[i].sum);
-		rq_history_release(&bases[i].h);
-	}
-	free(bases);
-	candidates_free(cands, ncand);
-	rq_when_release(&series);
-	rq_buf_release(&hw);
-	rq_buf_release(&text);
-	opt_list_release(&from);
-	opt_list_release(&emb);
-	opt_list_release(&lab);
-	opt_list_release(&sums);
-	opt_list_release(&ds);
-	cmd_close_ledger(l, k);
+	plan_release(&p);
+	plan_opts_release(&o);
 	return rc;
 }

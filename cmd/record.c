@@ -74,138 +74,152 @@ static int parse_list(json_t **out, const char *s)
 	return 0;
 }
 
+struct record_opts {
+	const char *plan, *shift_family, *hardware, *epoch_list, *method, *name;
+	double epochs, energy, duration, param_change, grad_norm;
+	bool json;
+};
+
+/* 0, or the exit status after printing what is wrong with the options. */
+static int record_check_opts(const struct record_opts *o, const struct opt *opts)
+{
+	int rc, err;
+	if (!o->plan || isnan(o->epochs) || isnan(o->energy))
+		return cmd_usage(&help, opts, "give --plan ID, --epochs N and --energy-kwh X");
+	if (strcmp(o->method, "measured") && strcmp(o->method, "estimated") && strcmp(o->method, "imported"))
+		return cmd_usage(&help, opts, "--method is measured, estimated or imported, not '%s'", o->method);
+	if (o->shift_family && (!*o->shift_family || strlen(o->shift_family) > 64))
+		return cmd_usage(&help, opts, "--shift-family must be 1 to 64 characters");
+	if ((rc = check_figure("epochs", o->epochs)) || (rc = check_figure("energy-kwh", o->energy)) ||
+	    (rc = check_figure("duration-s", o->duration)) || (rc = check_figure("param-change", o->param_change)) ||
+	    (rc = check_figure("grad-norm", o->grad_norm)))
+		return rc;
+	if ((err = rq_bound_check("epochs", o->epochs, "--epochs")) ||
+	    (err = rq_bound_check("energy_kwh", o->energy, "--energy-kwh")) ||
+	    (!isnan(o->duration) && (err = rq_bound_check("duration_s", o->duration, "--duration-s"))))
+		return cmd_fail_code(err);
+	if (o->name && rq_bound_name(o->name, "the name", "--name"))
+		return cmd_usage(&help, opts, "%s", rq_error_last());
+	if (o->name && !rq_name_valid(o->name, RQ_NAME_VERSION))
+		return cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -)", o->name);
+	return 0;
+}
+
+/* Set `key` to `v` unless it is NaN (not given). */
+static void set_figure(json_t *body, const char *key, double v)
+{
+	if (!isnan(v))
+		json_object_set_new(body, key, json_real(v));
+}
+
+/* The actual's body: the figures given, the rest from the plan (its shift
+ * family, hardware, region, train size and grid for the carbon). */
+static int record_build(json_t **out, const struct record_opts *o, const rq_entry *plan, json_t **list)
+{
+	const json_t *pb = plan->body;
+	json_t *body = json_pack("{s:s, s:f, s:f, s:s, s:s}", "plan", plan->id, "epochs", o->epochs, "energy_kwh",
+				 o->energy, "method", o->method, "meter", "manual");
+	bool inside = false;
+	int err = 0;
+
+	set_figure(body, "duration_s", o->duration);
+	set_figure(body, "param_change", o->param_change);
+	set_figure(body, "grad_norm", o->grad_norm);
+	if (*list) {
+		json_object_set_new(body, "epoch_energy_kwh", *list);
+		*list = NULL;
+	}
+	if (o->name)
+		json_object_set_new(body, "name", json_string(o->name));
+	json_object_set_new(body, "shift_family",
+			    json_string(o->shift_family ? o->shift_family : rq_json_str(pb, "shift_family", "unspecified")));
+	if (o->hardware || rq_json_str(pb, "hardware", NULL))
+		json_object_set_new(body, "hardware", json_string(o->hardware ? o->hardware : rq_json_str(pb, "hardware", "")));
+	if (rq_json_str(pb, "region", NULL))
+		json_object_set_new(body, "region", json_string(rq_json_str(pb, "region", "")));
+	if (rq_json_num(pb, "train_size", NAN) > 0)
+		json_object_set(body, "train_size", json_object_get(pb, "train_size"));
+	if (isfinite(rq_json_num(pb, "intensity_g_per_kwh", NAN))) {
+		double pue = rq_json_num(pb, "pue", 1);
+		if ((err = rq_actual_set_carbon(body, rq_json_num(pb, "intensity_g_per_kwh", NAN),
+						isfinite(pue) && pue >= 1 ? pue : 1))) {
+			json_decref(body);
+			return err;
+		}
+	} else {
+		cmd_warn("plan %.12s has no grid intensity: carbon is not recorded", plan->id);
+	}
+	if (rq_actual_inside_p80(&inside, pb, o->energy) == 0)
+		json_object_set_new(body, "inside_p80", json_boolean(inside));
+	rq_error_clear();
+	*out = body;
+	return 0;
+}
+
+static int record_print(const rq_entry *e, const rq_entry *plan, const struct record_opts *o)
+{
+	if (o->json) {
+		json_t *j = cmd_entry_json(e);
+		rq_actual_view(j, e->body);
+		json_object_set(j, "body", e->body);
+		int rc = cmd_print_json(j);
+		json_decref(j);
+		return rc;
+	}
+	printf("%.12s actual for plan %.12s (from %s): %g epochs, %g kWh", e->id, plan->id,
+	       rq_json_str(plan->body, "from_name", "?"), o->epochs, o->energy);
+	if (isfinite(rq_json_num(e->body, "carbon_kg", NAN)))
+		printf(", %.4g kg CO2e", rq_json_num(e->body, "carbon_kg", NAN));
+	if (json_object_get(e->body, "inside_p80"))
+		printf("; %s the plan's 80 %% interval of energy",
+		       json_is_true(json_object_get(e->body, "inside_p80")) ? "inside" : "outside");
+	printf("\n");
+	return EXIT_OK;
+}
+
 int cmd_record(int argc, char **argv)
 {
-	const char *plan_ref = NULL, *shift_family = NULL, *hardware = NULL, *epoch_list = NULL;
-	const char *method = "imported", *name = NULL;
-	double epochs = NAN, energy = NAN, duration = NAN, param_change = NAN, grad_norm = NAN;
-	bool json = false;
+	struct record_opts o = { .method = "imported", .epochs = NAN, .energy = NAN, .duration = NAN,
+				 .param_change = NAN, .grad_norm = NAN };
 	const struct opt opts[] = {
-		{ OPT_STRING, 0, "plan", &plan_ref, "ID", "the plan entry this update carried out (required)" },
-		{ OPT_DOUBLE, 0, "epochs", &epochs, "N", "epochs until the target was reached (required)" },
-		{ OPT_DOUBLE, 0, "energy-kwh", &energy, "X", "energy used, kWh (required)" },
-		{ OPT_DOUBLE, 0, "duration-s", &duration, "S", "wall-clock duration, seconds" },
-		{ OPT_DOUBLE, 0, "param-change", &param_change, "P", "parameter change (docs/METHOD.md)" },
-		{ OPT_DOUBLE, 0, "grad-norm", &grad_norm, "G", "sum over epochs of the gradient norm" },
-		{ OPT_STRING, 0, "epoch-energy-kwh", &epoch_list, "X1,X2,...", "energy of each epoch, in order (for STEP)" },
-		{ OPT_STRING, 0, "shift-family", &shift_family, "NAME", "the shift family (default: the plan's)" },
-		{ OPT_STRING, 0, "hardware", &hardware, "H", "hardware profile it ran on (default: the plan's)" },
-		{ OPT_STRING, 0, "method", &method, "HOW", "measured, estimated or imported (default)" },
-		{ OPT_STRING, 0, "name", &name, "NAME", "a name for this run" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print the new entry as JSON" },
+		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan entry this update carried out (required)" },
+		{ OPT_DOUBLE, 0, "epochs", &o.epochs, "N", "epochs until the target was reached (required)" },
+		{ OPT_DOUBLE, 0, "energy-kwh", &o.energy, "X", "energy used, kWh (required)" },
+		{ OPT_DOUBLE, 0, "duration-s", &o.duration, "S", "wall-clock duration, seconds" },
+		{ OPT_DOUBLE, 0, "param-change", &o.param_change, "P", "parameter change (docs/METHOD.md)" },
+		{ OPT_DOUBLE, 0, "grad-norm", &o.grad_norm, "G", "sum over epochs of the gradient norm" },
+		{ OPT_STRING, 0, "epoch-energy-kwh", &o.epoch_list, "X1,X2,...", "energy of each epoch, in order (for STEP)" },
+		{ OPT_STRING, 0, "shift-family", &o.shift_family, "NAME", "the shift family (default: the plan's)" },
+		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile it ran on (default: the plan's)" },
+		{ OPT_STRING, 0, "method", &o.method, "HOW", "measured, estimated or imported (default)" },
+		{ OPT_STRING, 0, "name", &o.name, "NAME", "a name for this run" },
+		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the new entry as JSON" },
 		{ OPT_END },
 	};
 	rq_ledger *l = NULL;
 	rq_key *k = NULL;
 	rq_entry *plan = NULL, *e = NULL;
 	json_t *body = NULL, *list = NULL;
-	bool inside = false;
 	int rc = EXIT_OK, err;
 
-	if (!opt_parse(&rc, &help, opts, argc, argv))
+	if (!opt_parse(&rc, &help, opts, argc, argv) || (rc = record_check_opts(&o, opts)))
 		goto out;
-	if (!plan_ref || isnan(epochs) || isnan(energy)) {
-		rc = cmd_usage(&help, opts, "give --plan ID, --epochs N and --energy-kwh X");
-		goto out;
-	}
-	if (strcmp(method, "measured") && strcmp(method, "estimated") && strcmp(method, "imported")) {
-		rc = cmd_usage(&help, opts, "--method is measured, estimated or imported, not '%s'", method);
-		goto out;
-	}
-	if (shift_family && (!*shift_family || strlen(shift_family) > 64)) {
-		rc = cmd_usage(&help, opts, "--shift-family must be 1 to 64 characters");
-		goto out;
-	}
-	if ((rc = check_figure("epochs", epochs)) || (rc = check_figure("energy-kwh", energy)) ||
-	    (rc = check_figure("duration-s", duration)) || (rc = check_figure("param-change", param_change)) ||
-	    (rc = check_figure("grad-norm", grad_norm)))
-		goto out;
-	if ((err = rq_bound_check("epochs", epochs, "--epochs")) ||
-	    (err = rq_bound_check("energy_kwh", energy, "--energy-kwh")) ||
-	    (!isnan(duration) && (err = rq_bound_check("duration_s", duration, "--duration-s")))) {
-		rc = cmd_fail_code(err);
-		goto out;
-	}
-	if (name && rq_bound_name(name, "the name", "--name")) {
-		rc = cmd_usage(&help, opts, "%s", rq_error_last());
-		goto out;
-	}
-	if (name && !rq_name_valid(name)) {
-		rc = cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -)", name);
-		goto out;
-	}
-	if (epoch_list && (err = parse_list(&list, epoch_list))) {
+	if (o.epoch_list && (err = parse_list(&list, o.epoch_list))) {
 		rc = cmd_fail_code(err);
 		goto out;
 	}
 	if ((rc = cmd_open_ledger(&l, &k)))
 		goto out;
-	if ((err = rq_ledger_lookup(&plan, l, plan_ref, "plan"))) {
-		rq_error_prefix(err, "--plan %s: ", plan_ref);
+	if ((err = rq_ledger_lookup(&plan, l, o.plan, "plan"))) {
+		rc = cmd_fail_code(rq_error_prefix(err, "--plan %s: ", o.plan));
+		goto out;
+	}
+	if ((err = record_build(&body, &o, plan, &list)) || (err = rq_ledger_append(&e, l, "actual", body, NULL, 0))) {
 		rc = cmd_fail_code(err);
 		goto out;
 	}
-
-	body = json_pack("{s:s, s:f, s:f, s:s, s:s}", "plan", plan->id, "epochs", epochs, "energy_kwh",
-			 energy, "method", method, "meter", "manual");
-	if (!isnan(duration))
-		json_object_set_new(body, "duration_s", json_real(duration));
-	if (!isnan(param_change))
-		json_object_set_new(body, "param_change", json_real(param_change));
-	if (!isnan(grad_norm))
-		json_object_set_new(body, "grad_norm", json_real(grad_norm));
-	if (list) {
-		json_object_set_new(body, "epoch_energy_kwh", list);
-		list = NULL;
-	}
-	if (name)
-		json_object_set_new(body, "name", json_string(name));
-	json_object_set_new(body, "shift_family",
-			    json_string(shift_family ? shift_family : rq_json_str(plan->body, "shift_family", "unspecified")));
-	if (hardware || rq_json_str(plan->body, "hardware", NULL))
-		json_object_set_new(body, "hardware",
-				    json_string(hardware ? hardware : rq_json_str(plan->body, "hardware", "")));
-	if (rq_json_str(plan->body, "region", NULL))
-		json_object_set_new(body, "region", json_string(rq_json_str(plan->body, "region", "")));
-	if (rq_json_num(plan->body, "train_size", NAN) > 0)
-		json_object_set(body, "train_size", json_object_get(plan->body, "train_size"));
-	if (isfinite(rq_json_num(plan->body, "intensity_g_per_kwh", NAN))) {
-		double pue = rq_json_num(plan->body, "pue", 1);
-		if ((err = rq_actual_set_carbon(body, rq_json_num(plan->body, "intensity_g_per_kwh", NAN),
-						isfinite(pue) && pue >= 1 ? pue : 1))) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
-	} else {
-		cmd_warn("plan %.12s has no grid intensity: carbon is not recorded", plan->id);
-	}
-	if (rq_actual_inside_p80(&inside, plan->body, energy) == 0)
-		json_object_set_new(body, "inside_p80", json_boolean(inside));
-	rq_error_clear();
-
-	err = rq_ledger_append(&e, l, "actual", body, NULL, 0);
-	body = NULL;
-	if (err) {
-		rc = cmd_fail_code(err);
-		goto out;
-	}
-	if (json) {
-		json_t *j = cmd_entry_json(e);
-		rq_actual_view(j, e->body);
-		json_object_set(j, "body", e->body);
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		printf("%.12s actual for plan %.12s (from %s): %g epochs, %g kWh", e->id, plan->id,
-		       rq_json_str(plan->body, "from_name", "?"), epochs, energy);
-		if (isfinite(rq_json_num(e->body, "carbon_kg", NAN)))
-			printf(", %.4g kg CO2e", rq_json_num(e->body, "carbon_kg", NAN));
-		if (json_object_get(e->body, "inside_p80"))
-			printf("; %s the plan's 80 %% interval of energy", inside ? "inside" : "outside");
-		printf("\n");
-	}
+	rc = record_print(e, plan, &o);
 out:
-	json_decref(body);
 	json_decref(list);
 	rq_entry_free(plan);
 	rq_entry_free(e);

@@ -31,90 +31,114 @@ static double cost_of(const rq_entry *v, const char *key)
 	return json_is_number(x) ? json_number_value(x) : NAN;
 }
 
+/* Energy and carbon summed along a lineage; incomplete when a version
+ * lacks either figure. */
+struct cumulative {
+	double energy, carbon;
+	bool complete;
+};
+
+static void sum_lineage(struct cumulative *out, rq_entry *const *lin, size_t n)
+{
+	out->energy = out->carbon = 0;
+	out->complete = true;
+	for (size_t i = 0; i < n; i++) {
+		double en = cost_of(lin[i], "energy_kwh"), co = cost_of(lin[i], "carbon_kg");
+		if (isnan(en) || isnan(co))
+			out->complete = false;
+		if (!isnan(en))
+			out->energy += en;
+		if (!isnan(co))
+			out->carbon += co;
+	}
+}
+
+static int print_version_json(const rq_entry *e, rq_entry *const *lin, size_t n, const struct cumulative *cum)
+{
+	const json_t *b = e->body, *w = json_object_get(b, "weights");
+	json_t *j = cmd_entry_json(e), *lj = json_array(), *cost = json_object();
+	const char *method = rq_json_str(json_object_get(b, "cost"), "method", NULL);
+	const char *pn = rq_json_str(b, "parent_name", NULL), *pid = rq_json_str(b, "parent", NULL);
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(lj, json_string(rq_json_str(lin[i]->body, "name", "")));
+	json_object_set_new(cost, "epochs", rq_json_number(cost_of(e, "epochs")));
+	json_object_set_new(cost, "energy_kwh", rq_json_number(cost_of(e, "energy_kwh")));
+	json_object_set_new(cost, "carbon_kg", rq_json_number(cost_of(e, "carbon_kg")));
+	json_object_set_new(cost, "duration_s", rq_json_number(cost_of(e, "duration_s")));
+	json_object_set_new(cost, "method", method ? json_string(method) : json_null());
+	json_object_set_new(j, "fingerprint", json_string(rq_json_str(w, "fingerprint", "")));
+	json_object_set_new(j, "parent", pn ? json_string(pn) : json_null());
+	json_object_set_new(j, "parent_id", pid ? json_string(pid) : json_null());
+	json_object_set_new(j, "cost", cost);
+	json_object_set_new(j, "lineage", lj);
+	json_object_set_new(j, "cumulative", json_pack("{s:f, s:f, s:b}", "energy_kwh", cum->energy, "carbon_kg",
+							 cum->carbon, "complete", cum->complete));
+	json_object_set(j, "body", e->body);
+	rc = cmd_print_json(j);
+	json_decref(j);
+	return rc;
+}
+
+/* The lines of a version's body: weights, message, family, data, summary,
+ * cost and meta. */
+static void print_version_body(const rq_entry *e)
+{
+	const json_t *b = e->body, *w = json_object_get(b, "weights");
+	const char *msg = rq_json_str(b, "message", NULL), *fam = rq_json_str(b, "family", NULL), *key;
+	json_t *ds = json_object_get(b, "datasets"), *s = json_object_get(b, "summary");
+	json_t *c = json_object_get(b, "cost"), *val;
+
+	printf("weights %s  %s  (%" JSON_INTEGER_FORMAT " bytes)\n", rq_json_str(w, "fingerprint", "?"),
+	       rq_json_str(w, "path", "?"), rq_json_int(w, "bytes", 0));
+	if (msg)
+		printf("message %s\n", msg);
+	if (fam)
+		printf("family  %s\n", fam);
+	for (size_t i = 0; i < json_array_size(ds); i++)
+		printf("data    %s  %s\n", rq_json_str(json_array_get(ds, i), "name", "?"),
+		       rq_json_str(json_array_get(ds, i), "fingerprint", "?"));
+	if (s)
+		printf("summary %" JSON_INTEGER_FORMAT " classes, dimension %" JSON_INTEGER_FORMAT
+		       ", %" JSON_INTEGER_FORMAT " rows\n",
+		       rq_json_int(s, "classes", 0), rq_json_int(s, "dim", 0), rq_json_int(s, "rows", 0));
+	if (c) {
+		char cstr[48];
+		double co = cost_of(e, "carbon_kg");
+		if (isnan(co))
+			snprintf(cstr, sizeof(cstr), "carbon unknown");
+		else
+			snprintf(cstr, sizeof(cstr), "%.4g kg CO2e", co);
+		printf("cost    %g epochs, %.4g kWh, %s, %.0f s (%s)\n", cost_of(e, "epochs"),
+		       cost_of(e, "energy_kwh"), cstr, cost_of(e, "duration_s"), rq_json_str(c, "method", "?"));
+	} else
+		printf("cost    not recorded\n");
+	json_object_foreach(json_object_get(b, "meta"), key, val)
+		printf("meta    %s=%s\n", key, json_is_string(val) ? json_string_value(val) : "?");
+}
+
 static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 {
 	rq_entry **lin = NULL;
 	size_t n = 0;
-	int err = rq_version_lineage(&lin, &n, l, e);
-	if (err)
+	struct cumulative cum;
+	int rc = 0, err;
+
+	if ((err = rq_version_lineage(&lin, &n, l, e)))
 		return cmd_fail_code(err);
-	double energy = 0, carbon = 0;
-	bool complete = true;
-	for (size_t i = 0; i < n; i++) {
-		double en = cost_of(lin[i], "energy_kwh"), co = cost_of(lin[i], "carbon_kg");
-		if (isnan(en) || isnan(co))
-			complete = false;
-		if (!isnan(en))
-			energy += en;
-		if (!isnan(co))
-			carbon += co;
-	}
-	const json_t *b = e->body, *w = json_object_get(b, "weights");
-	int rc = 0;
+	sum_lineage(&cum, lin, n);
 	if (json) {
-		json_t *j = cmd_entry_json(e), *lj = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(lj, json_string(rq_json_str(lin[i]->body, "name", "")));
-		json_t *cost = json_object();
-		json_object_set_new(cost, "epochs", rq_json_number(cost_of(e, "epochs")));
-		json_object_set_new(cost, "energy_kwh", rq_json_number(cost_of(e, "energy_kwh")));
-		json_object_set_new(cost, "carbon_kg", rq_json_number(cost_of(e, "carbon_kg")));
-		json_object_set_new(cost, "duration_s", rq_json_number(cost_of(e, "duration_s")));
-		const char *method = rq_json_str(json_object_get(b, "cost"), "method", NULL);
-		json_object_set_new(cost, "method", method ? json_string(method) : json_null());
-		json_object_set_new(j, "fingerprint", json_string(rq_json_str(w, "fingerprint", "")));
-		const char *pn = rq_json_str(b, "parent_name", NULL), *pid = rq_json_str(b, "parent", NULL);
-		json_object_set_new(j, "parent", pn ? json_string(pn) : json_null());
-		json_object_set_new(j, "parent_id", pid ? json_string(pid) : json_null());
-		json_object_set_new(j, "cost", cost);
-		json_object_set_new(j, "lineage", lj);
-		json_object_set_new(j, "cumulative", json_pack("{s:f, s:f, s:b}", "energy_kwh", energy, "carbon_kg",
-								 carbon, "complete", complete));
-		json_object_set(j, "body", e->body);
-		rc = cmd_print_json(j);
-		json_decref(j);
+		rc = print_version_json(e, lin, n, &cum);
 	} else {
-		printf("version %s\nentry   %s (seq %" PRIu64 ", %s, signed by %s)\n", rq_json_str(b, "name", "?"), e->id,
-		       e->seq, e->time, e->signer);
-		printf("weights %s  %s  (%" JSON_INTEGER_FORMAT " bytes)\n", rq_json_str(w, "fingerprint", "?"),
-		       rq_json_str(w, "path", "?"), rq_json_int(w, "bytes", 0));
-		const char *msg = rq_json_str(b, "message", NULL);
-		if (msg)
-			printf("message %s\n", msg);
-		const char *fam = rq_json_str(b, "family", NULL);
-		if (fam)
-			printf("family  %s\n", fam);
-		json_t *ds = json_object_get(b, "datasets");
-		for (size_t i = 0; i < json_array_size(ds); i++)
-			printf("data    %s  %s\n", rq_json_str(json_array_get(ds, i), "name", "?"),
-			       rq_json_str(json_array_get(ds, i), "fingerprint", "?"));
-		json_t *s = json_object_get(b, "summary");
-		if (s)
-			printf("summary %" JSON_INTEGER_FORMAT " classes, dimension %" JSON_INTEGER_FORMAT
-			       ", %" JSON_INTEGER_FORMAT " rows\n",
-			       rq_json_int(s, "classes", 0), rq_json_int(s, "dim", 0), rq_json_int(s, "rows", 0));
-		json_t *c = json_object_get(b, "cost");
-		if (c) {
-			char cstr[48];
-			double co = cost_of(e, "carbon_kg");
-			if (isnan(co))
-				snprintf(cstr, sizeof(cstr), "carbon unknown");
-			else
-				snprintf(cstr, sizeof(cstr), "%.4g kg CO2e", co);
-			printf("cost    %g epochs, %.4g kWh, %s, %.0f s (%s)\n", cost_of(e, "epochs"),
-			       cost_of(e, "energy_kwh"), cstr, cost_of(e, "duration_s"), rq_json_str(c, "method", "?"));
-		} else
-			printf("cost    not recorded\n");
-		json_t *m = json_object_get(b, "meta");
-		const char *key;
-		json_t *val;
-		json_object_foreach(m, key, val)
-			printf("meta    %s=%s\n", key, json_is_string(val) ? json_string_value(val) : "?");
+		printf("version %s\nentry   %s (seq %" PRIu64 ", %s, signed by %s)\n",
+		       rq_json_str(e->body, "name", "?"), e->id, e->seq, e->time, e->signer);
+		print_version_body(e);
 		printf("lineage ");
 		for (size_t i = 0; i < n; i++)
 			printf("%s%s", i ? " -> " : "", rq_json_str(lin[i]->body, "name", "?"));
-		printf("\ncumulative along the lineage: %.4g kWh, %.4g kg CO2e%s\n", energy, carbon,
-		       complete ? "" : " (incomplete: some versions lack a recorded energy or carbon figure)");
+		printf("\ncumulative along the lineage: %.4g kWh, %.4g kg CO2e%s\n", cum.energy, cum.carbon,
+		       cum.complete ? "" : " (incomplete: some versions lack a recorded energy or carbon figure)");
 	}
 	rq_entries_free(lin, n);
 	return rc;

@@ -46,6 +46,57 @@ static void print_result(bool json, const char *path, const rq_summary *s, const
 	}
 }
 
+/* Merge the summaries `files` into *out: 0, or the exit status of the
+ * error printed. */
+static int merge_files(rq_summary **out, const struct opt_list *files)
+{
+	rq_summary *s = NULL, *part = NULL;
+	int rc = EXIT_OK, err;
+
+	for (size_t i = 0; i < files->n; i++) {
+		if ((err = rq_summary_read(&part, files->v[i]))) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+		if (!s) {
+			s = part;
+			part = NULL;
+			continue;
+		}
+		if (part->moments != s->moments) {
+			rc = cmd_error("%s has moments %d but %s has moments %d: merge summaries "
+				       "made with the same --moments", files->v[i], part->moments,
+				       files->v[0], s->moments);
+			goto done;
+		}
+		if ((err = rq_summary_merge(s, part, files->v[i]))) {
+			rc = cmd_fail_code(err);
+			goto done;
+		}
+		rq_summary_free(part);
+		part = NULL;
+	}
+	*out = s;
+	s = NULL;
+done:
+	rq_summary_free(s);
+	rq_summary_free(part);
+	return rc;
+}
+
+static int summarize_file(rq_summary **out, const char *path, const char *labels, const char *tensor,
+			  int moments)
+{
+	rq_array *emb = NULL, *lab = NULL;
+	int err;
+
+	if (!(err = rq_array_open_pair(&emb, &lab, path, labels, tensor)))
+		err = rq_summary_from_arrays(out, emb, lab, moments);
+	rq_array_free(emb);
+	rq_array_free(lab);
+	return err;
+}
+
 int cmd_summarize(int argc, char **argv)
 {
 	const char *labels = NULL, *output = NULL, *tensor = NULL;
@@ -62,79 +113,39 @@ int cmd_summarize(int argc, char **argv)
 		{ OPT_ARGS, 0, "EMB|SUMMARY", &files, NULL, "the embeddings, or with --merge the summaries", OPT_REQUIRED },
 		{ OPT_END },
 	};
-	rq_summary *s = NULL, *part = NULL;
-	rq_array *emb = NULL, *lab = NULL;
+	rq_summary *s = NULL;
 	rq_buf out = RQ_BUF_INIT, enc = RQ_BUF_INIT;
-	int rc = EXIT_OK, err;
+	int rc = EXIT_OK, err = 0;
 
 	OPT_PARSE(&help, opts, argc, argv);
-	if (merge) {
-		if (labels || tensor || moments != 1) {
-			rc = cmd_usage(&help, opts, "--merge takes summaries only (no --labels, --tensor or --moments)");
-			goto done;
-		}
-		if (!output) {
-			rc = cmd_usage(&help, opts, "--merge needs an output file (-o OUT.rqs)");
-			goto done;
-		}
-		for (size_t i = 0; i < files.n; i++) {
-			if ((err = rq_summary_read(&part, files.v[i]))) {
-				rc = cmd_fail_code(err);
-				goto done;
-			}
-			if (!s) {
-				s = part;
-				part = NULL;
-				continue;
-			}
-			if (part->moments != s->moments) {
-				rc = cmd_error("%s has moments %d but %s has moments %d: merge summaries "
-					       "made with the same --moments", files.v[i], part->moments,
-					       files.v[0], s->moments);
-				goto done;
-			}
-			if ((err = rq_summary_merge(s, part, files.v[i]))) {
-				rc = cmd_fail_code(err);
-				goto done;
-			}
-			rq_summary_free(part);
-			part = NULL;
-		}
-		rq_buf_puts(&out, output);
-	} else {
-		if (files.n != 1) {
-			rc = cmd_usage(&help, opts, "give one embeddings file (or --merge with summaries)");
-			goto done;
-		}
-		if (!labels) {
-			rc = cmd_usage(&help, opts, "a summary needs the labels (--labels FILE)");
-			goto done;
-		}
-		if (moments != 1 && moments != 2) {
-			rc = cmd_usage(&help, opts, "--moments must be 1 or 2, not %lld", moments);
-			goto done;
-		}
-		if ((err = rq_array_open_pair(&emb, &lab, files.v[0], labels, tensor)) ||
-		    (err = rq_summary_from_arrays(&s, emb, lab, (int)moments))) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-		if (output)
-			rq_buf_puts(&out, output);
-		else
-			default_output(&out, files.v[0]);
-	}
-	if ((err = rq_summary_encode(&enc, s)) ||
-	    (err = rq_file_write_atomic(out.ptr, enc.ptr, enc.len, 0644))) {
-		rc = cmd_fail_code(err);
+	if (merge && (labels || tensor || moments != 1))
+		rc = cmd_usage(&help, opts, "--merge takes summaries only (no --labels, --tensor or --moments)");
+	else if (merge && !output)
+		rc = cmd_usage(&help, opts, "--merge needs an output file (-o OUT.rqs)");
+	else if (!merge && files.n != 1)
+		rc = cmd_usage(&help, opts, "give one embeddings file (or --merge with summaries)");
+	else if (!merge && !labels)
+		rc = cmd_usage(&help, opts, "a summary needs the labels (--labels FILE)");
+	else if (!merge && moments != 1 && moments != 2)
+		rc = cmd_usage(&help, opts, "--moments must be 1 or 2, not %lld", moments);
+	else if (merge)
+		rc = merge_files(&s, &files);
+	else
+		err = summarize_file(&s, files.v[0], labels, tensor, (int)moments);
+	if (rc || err)
 		goto done;
-	}
+	if (output)
+		rq_buf_puts(&out, output);
+	else
+		default_output(&out, files.v[0]);
+	if ((err = rq_summary_encode(&enc, s)) ||
+	    (err = rq_file_write_atomic(out.ptr, enc.ptr, enc.len, 0644)))
+		goto done;
 	print_result(json, out.ptr, s, &enc);
 done:
+	if (err)
+		rc = cmd_fail_code(err);
 	rq_summary_free(s);
-	rq_summary_free(part);
-	rq_array_free(emb);
-	rq_array_free(lab);
 	rq_buf_release(&out);
 	rq_buf_release(&enc);
 	opt_list_release(&files);

@@ -8,6 +8,7 @@
 #include "resque/json.h"
 #include "resque/known.h"
 #include "resque/ledger.h"
+#include "resque/lines.h"
 #include "resque/tlog.h"
 
 #include <sodium.h>
@@ -50,12 +51,12 @@ static const struct cmd_help help = {
 /* A set of verifier keys: the trusted ones, or the ledger's signers. */
 struct keyset {
 	rq_verifier *v;
-	size_t n;
+	size_t n, alloc;
 };
 
 static void trusted_add(struct keyset *t, const rq_verifier *v)
 {
-	t->v = rq_xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+	RQ_ALLOC_GROW(t->v, t->n + 1, t->alloc);
 	t->v[t->n++] = *v;
 }
 
@@ -72,16 +73,14 @@ static int load_trusted(struct keyset *t, const struct opt_list *keys, const cha
 		trusted_add(t, &v);
 	}
 	if (keysfile) {
-		size_t lineno = 0, before = t->n;
+		size_t before = t->n, len;
+		const char *line;
+		rq_lines it;
 		rq_buf_reset(&text);
 		if ((err = rq_file_read_max(&text, keysfile, 1u << 20)))
 			goto done;
-		for (size_t at = 0; at < text.len;) {
-			const char *line = text.ptr + at;
-			const char *nl = memchr(line, '\n', text.len - at);
-			size_t len = nl ? (size_t)(nl - line) : text.len - at;
-			at += len + (nl ? 1 : 0);
-			lineno++;
+		rq_lines_init(&it, text.ptr, text.len);
+		while (rq_lines_next(&it, &line, &len)) {
 			while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 				len--;
 			while (len && (*line == ' ' || *line == '\t')) {
@@ -91,7 +90,7 @@ static int load_trusted(struct keyset *t, const struct opt_list *keys, const cha
 			if (!len || *line == '#')
 				continue;
 			rq_buf_reset(&name);
-			rq_buf_printf(&name, "%s: line %zu", keysfile, lineno);
+			rq_buf_printf(&name, "%s: line %zu", keysfile, it.lineno);
 			if ((err = rq_verifier_parse(&v, line, len, name.ptr)))
 				goto done;
 			trusted_add(t, &v);
@@ -135,22 +134,22 @@ static bool writer_active(rq_ledger *l)
 
 /* Every key the ledger ever authorised (init and key-add entries): a
  * checkpoint may predate a revocation. */
-static void add_verifier(struct keyset *s, const uint8_t pk[32])
+static void add_verifier(struct keyset *s, const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	rq_key key;
 	memset(&key, 0, sizeof(key));
-	memcpy(key.pk, pk, 32);
+	memcpy(key.pk, pk, RQ_PUBKEY_LEN);
 	rq_key_id_of(key.id, key.pk);
-	s->v = rq_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	RQ_ALLOC_GROW(s->v, s->n + 1, s->alloc);
 	rq_verifier_of(&s->v[s->n++], &key);
 }
 
 /* What the ledger is now, as the outside checks need it. */
 struct view {
 	rq_buf repository;
-	char genesis[65];
-	char genesis_signer[RQ_KEY_ID_HEX + 1];
-	uint8_t genesis_pk[32];
+	char genesis[RQ_ID_HEX_SIZE];
+	char genesis_signer[RQ_KEY_ID_SIZE];
+	uint8_t genesis_pk[RQ_PUBKEY_LEN];
 	rq_hash *leaves;
 	uint64_t n;
 	rq_merkle_levels tree;
@@ -168,30 +167,30 @@ static int gather(struct view *w, const rq_verify_report *r)
 	rq_buf_puts(&w->repository, r->repository);
 	memcpy(w->genesis, r->genesis, sizeof(w->genesis));
 	memcpy(w->genesis_signer, r->genesis_signer, sizeof(w->genesis_signer));
-	memcpy(w->genesis_pk, r->genesis_pk, 32);
+	memcpy(w->genesis_pk, r->genesis_pk, RQ_PUBKEY_LEN);
 	w->n = r->nleaves;
-	w->leaves = rq_xmalloc((w->n ? w->n : 1) * sizeof(*w->leaves));
+	w->leaves = rq_xmallocarray(w->n ? w->n : 1, sizeof(*w->leaves));
 	memcpy(w->leaves, r->leaves, w->n * sizeof(*w->leaves));
 	for (uint64_t i = 0; i < w->n; i++)
 		rq_merkle_levels_append(&w->tree, w->leaves[i]);
 	return rq_merkle_root(w->root, w->n, rq_merkle_levels_node, &w->tree);
 }
 
-static bool is_trusted(const struct keyset *t, const uint8_t pk[32])
+static bool is_trusted(const struct keyset *t, const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (sodium_memcmp(t->v[i].pk, pk, 32) == 0)
+		if (sodium_memcmp(t->v[i].pk, pk, RQ_PUBKEY_LEN) == 0)
 			return true;
 	return false;
 }
 
-static const char *entry_id(const rq_verify_report *r, uint64_t seq, char out[65])
+static const char *entry_id(const rq_verify_report *r, uint64_t seq, char out[RQ_ID_HEX_SIZE])
 {
 	/* as verify read it from git: the guarded readers refuse a ledger
 	 * that differs from the memory, which is what is being reported */
 	out[0] = '\0';
 	if (r->ids && seq < r->nleaves)
-		memcpy(out, r->ids[seq], 65);
+		memcpy(out, r->ids[seq], RQ_ID_HEX_SIZE);
 	return out;
 }
 
@@ -199,7 +198,7 @@ static const char *entry_id(const rq_verify_report *r, uint64_t seq, char out[65
 static void check_memory(rq_verify_report *r, rq_ledger *l, const struct view *w, const rq_known *k,
 			 const rq_hash *kleaves)
 {
-	char id[65];
+	char id[RQ_ID_HEX_SIZE];
 	if (strcmp(k->genesis, w->genesis) != 0) {
 		rq_verify_report_add(r, 0, w->genesis,
 			"genesis entry changed: this repository id was first seen with genesis %s (re-created ledger?)",
@@ -222,7 +221,7 @@ struct cp_result {
 };
 
 static void check_checkpoint(struct cp_result *res, rq_verify_report *r, const char *file, const rq_checkpoint *c,
-			     const struct view *w, const struct keyset *t, const struct keyset *s,
+			     struct view *w, const struct keyset *t, const struct keyset *s,
 			     const rq_known *k, const rq_hash *kleaves)
 {
 	rq_buf origin = RQ_BUF_INIT;
@@ -249,7 +248,7 @@ static void check_checkpoint(struct cp_result *res, rq_verify_report *r, const c
 			c->size, w->n, file);
 		goto done;
 	}
-	if (rq_merkle_root(root, c->size, rq_merkle_levels_node, (void *)&w->tree) != 0) {
+	if (rq_merkle_root(root, c->size, rq_merkle_levels_node, &w->tree) != 0) {
 		rq_verify_report_add(r, -1, NULL, "checkpoint %s: %s", file, rq_error_last());
 		goto done;
 	}
@@ -289,210 +288,268 @@ static json_t *tree_json(uint64_t size, const rq_hash root)
 	return j;
 }
 
-int cmd_verify(int argc, char **argv)
-{
-	bool json = false, quiet = false, forget = false;
-	const char *cpfile = NULL, *keysfile = NULL;
-	struct opt_list keys = { NULL, 0 };
-	const struct opt opts[] = {
-		{ OPT_STRING, 0, "checkpoint", &cpfile, "FILE", "the ledger must extend this signed checkpoint" },
-		{ OPT_LIST, 0, "key", &keys, "PUBKEY", "the genesis must be signed by this key (repeatable)" },
-		{ OPT_STRING, 0, "keys", &keysfile, "FILE", "trusted keys, one a line" },
-		{ OPT_BOOL, 0, "forget", &forget, NULL, "drop what verify remembers of this repository first" },
-		{ OPT_BOOL, 0, "json", &json, NULL, "print the report as JSON" },
-		{ OPT_BOOL, 'q', "quiet", &quiet, NULL, "print only problems" },
-		{ OPT_END },
-	};
-	struct keyset trusted = { NULL, 0 };
-	struct keyset signers = { NULL, 0 };
-	struct view w;
-	struct cp_result cpres = { false };
-	rq_checkpoint cp;
-	rq_ledger *l = NULL;
-	rq_verify_report r;
-	rq_known known, *kp = NULL;
-	rq_hash *kleaves = NULL;
-	bool have_view = false, memory_ok = false, remembered_updated = false, have_cp = false;
-	rq_buf kpath = RQ_BUF_INIT, lockpath = RQ_BUF_INIT;
-	int rc = 0, err;
+struct verify_opts {
+	bool json, quiet, forget;
+	const char *cpfile, *keysfile;
+	struct opt_list keys;
+};
 
-	memset(&r, 0, sizeof(r));
-	memset(&cp, 0, sizeof(cp));
-	memset(&known, 0, sizeof(known));
-	memset(&w, 0, sizeof(w));
-	rq_buf_init(&w.repository);
-	rq_merkle_levels_init(&w.tree);
-	OPT_PARSE(&help, opts, argc, argv);
-	if ((err = load_trusted(&trusted, &keys, keysfile))) {
-		rc = cmd_fail_code(err == RQ_EINTEGRITY ? RQ_EINVALID : err);
-		goto done;
+/* One verify, between its steps. */
+struct verify_run {
+	struct verify_opts o;
+	struct keyset trusted;  /* --key, --keys */
+	struct keyset signers;  /* every key the ledger authorised */
+	rq_checkpoint cp;
+	bool have_cp;
+	rq_ledger *l;
+	rq_verify_report r;
+	struct view w;          /* what the outside checks need */
+	bool have_view;
+	rq_known known, *kp;    /* the memory of this repository, if any */
+	rq_hash *kleaves;
+	bool memory_ok, remembered_updated;
+	struct cp_result cpres;
+	rq_buf kpath;
+};
+
+static void run_init(struct verify_run *v)
+{
+	memset(v, 0, sizeof(*v));
+	rq_buf_init(&v->w.repository);
+	rq_buf_init(&v->kpath);
+	rq_merkle_levels_init(&v->w.tree);
+}
+
+static void run_release(struct verify_run *v)
+{
+	rq_verify_report_release(&v->r);
+	rq_checkpoint_release(&v->cp);
+	rq_merkle_levels_release(&v->w.tree);
+	rq_buf_release(&v->w.repository);
+	rq_buf_release(&v->kpath);
+	free(v->w.leaves);
+	free(v->kleaves);
+	free(v->trusted.v);
+	free(v->signers.v);
+	opt_list_release(&v->o.keys);
+	cmd_close_ledger(v->l, NULL);
+}
+
+/* The trusted keys and the checkpoint, before the ledger is opened. */
+static int load_outside(struct verify_run *v)
+{
+	int err;
+	if ((err = load_trusted(&v->trusted, &v->o.keys, v->o.keysfile)))
+		return cmd_fail_code(err == RQ_EINTEGRITY ? RQ_EINVALID : err);
+	if (v->o.cpfile) {
+		if (read_checkpoint(&v->cp, v->o.cpfile))
+			return cmd_fail_code(RQ_EINVALID);
+		v->have_cp = true;
 	}
-	if (cpfile) {
-		if ((err = read_checkpoint(&cp, cpfile))) {
-			rc = cmd_fail_code(RQ_EINVALID);
-			goto done;
-		}
-		have_cp = true;
-	}
-	if ((rc = cmd_open_ledger_unguarded(&l, NULL)))
-		goto done;
-	err = rq_ledger_verify(&r, l);
+	return 0;
+}
+
+/* Every entry as git holds it, then what the outside checks need of it
+ * (a ledger broken enough to lack it has problems listed already). */
+static int verify_ledger(struct verify_run *v)
+{
+	rq_buf lockpath = RQ_BUF_INIT;
+	int rc, err;
+
+	if ((rc = cmd_open_ledger_unguarded(&v->l, NULL)))
+		return rc;
+	err = rq_ledger_verify(&v->r, v->l);
 	/* Not tampering (a killed write leaves it) and the next write removes
 	 * it, so a warning that leaves the exit status alone. */
-	rq_buf_printf(&lockpath, "%s/%s.lock", rq_ledger_dir(l), RQ_LEDGER_REF);
-	if (rq_path_exists(lockpath.ptr) && !writer_active(l))
+	rq_buf_printf(&lockpath, "%s/%s.lock", rq_ledger_dir(v->l), RQ_LEDGER_REF);
+	if (rq_path_exists(lockpath.ptr) && !writer_active(v->l))
 		cmd_warn("%s: a lock left by an interrupted write; the next write removes it", lockpath.ptr);
-	if (err && err != RQ_EINTEGRITY) {
-		rc = cmd_fail_code(err);
-		goto done;
-	}
-
-	/* What the outside checks need; a ledger broken enough to lack it
-	 * has problems listed already. */
-	if ((err = gather(&w, &r))) {
-		if (!r.nproblems) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-		if (have_cp || trusted.n)
-			rq_verify_report_add(&r, -1, NULL, "cannot check it against %s: %s",
-				have_cp ? "the checkpoint" : "the trusted keys", rq_error_last());
+	rq_buf_release(&lockpath);
+	if (err && err != RQ_EINTEGRITY)
+		return cmd_fail_code(err);
+	if ((err = gather(&v->w, &v->r))) {
+		if (!v->r.nproblems)
+			return cmd_fail_code(err);
+		if (v->have_cp || v->trusted.n)
+			rq_verify_report_add(&v->r, -1, NULL, "cannot check it against %s: %s",
+				v->have_cp ? "the checkpoint" : "the trusted keys", rq_error_last());
 		rq_error_clear();
-	} else {
-		have_view = true;
+		return 0;
 	}
+	v->have_view = true;
+	if (v->trusted.n && !is_trusted(&v->trusted, v->w.genesis_pk))
+		rq_verify_report_add(&v->r, 0, v->w.genesis, "genesis signed by key %s, which is not among the trusted keys",
+			v->w.genesis_signer);
+	return 0;
+}
 
-	if (have_view && trusted.n && !is_trusted(&trusted, w.genesis_pk))
-		rq_verify_report_add(&r, 0, w.genesis, "genesis signed by key %s, which is not among the trusted keys",
-			w.genesis_signer);
+/* The memory (known_ledgers): forget on request, then compare. */
+static int check_known(struct verify_run *v)
+{
+	const char *repo = v->w.repository.ptr;
+	int err;
 
-	/* The memory (known_ledgers): forget on request, then compare. */
-	rq_known_path(&kpath);
+	rq_known_path(&v->kpath);
 	rq_error_clear();
-	if (have_view && strlen(w.repository.ptr) <= RQ_KNOWN_ID_MAX && rq_is_hex(w.repository.ptr, w.repository.len)) {
-		if (forget) {
-			bool dropped;
-			if ((err = rq_known_forget(&dropped, w.repository.ptr))) {
-				rc = cmd_fail_code(err);
-				goto done;
-			}
-			if (dropped && !quiet && !json)
-				fprintf(stderr, "resque: forgot what was remembered of repository %s\n", w.repository.ptr);
-		}
-		err = rq_known_get(&known, &kleaves, w.repository.ptr);
-		if (err == 0) {
-			kp = &known;
-			check_memory(&r, l, &w, &known, kleaves);
-		} else if (err != RQ_ENOTFOUND) {
-			rc = cmd_fail_code(err);
-			goto done;
-		}
-		rq_error_clear();
-		memory_ok = true;
-	} else if (have_view) {
-		cmd_warn("repository id '%s' cannot be remembered", w.repository.ptr);
+	if (!v->have_view)
+		return 0;
+	if (strlen(repo) > RQ_KNOWN_ID_MAX || !rq_is_hex(repo, v->w.repository.len)) {
+		cmd_warn("repository id '%s' cannot be remembered", repo);
+		return 0;
 	}
+	if (v->o.forget) {
+		bool dropped;
+		if ((err = rq_known_forget(&dropped, repo)))
+			return cmd_fail_code(err);
+		if (dropped && !v->o.quiet && !v->o.json)
+			fprintf(stderr, "resque: forgot what was remembered of repository %s\n", repo);
+	}
+	err = rq_known_get(&v->known, &v->kleaves, repo);
+	if (err == 0) {
+		v->kp = &v->known;
+		check_memory(&v->r, v->l, &v->w, &v->known, v->kleaves);
+	} else if (err != RQ_ENOTFOUND) {
+		return cmd_fail_code(err);
+	}
+	rq_error_clear();
+	v->memory_ok = true;
+	return 0;
+}
 
-	if (have_cp && have_view) {
+/* Remember only a ledger that verified without any problem. */
+static void remember(struct verify_run *v)
+{
+	struct view *w = &v->w;
+	rq_verify_report *r = &v->r;
+	int err;
+
+	if (!v->memory_ok || r->nproblems || (v->kp && v->kp->size >= w->n && !r->commits))
+		return;
+	if (r->commits && r->ids && r->nleaves == w->n)
+		err = rq_known_put_all(&v->remembered_updated, w->repository.ptr, w->genesis, w->leaves,
+				       (const uint8_t (*)[20])r->commits, w->n, r->signer_changes, r->nsigner_changes,
+				       r->named, r->nnamed, (const char (*)[RQ_ID_HEX_SIZE])r->ids, 0, rq_ledger_dir(v->l));
+	else
+		err = rq_known_put(&v->remembered_updated, w->repository.ptr, w->genesis, w->leaves, w->n);
+	if (err) {
+		cmd_warn("could not remember this ledger's state: %s", rq_error_last());
+	} else if (v->remembered_updated) {
+		memset(&v->known, 0, sizeof(v->known));
+		snprintf(v->known.repository, sizeof(v->known.repository), "%s", w->repository.ptr);
+		memcpy(v->known.genesis, w->genesis, RQ_ID_HEX_SIZE);
+		v->known.size = w->n;
+		memcpy(v->known.root, w->root, RQ_HASH_LEN);
+		v->kp = &v->known;
+	}
+	rq_error_clear();
+}
+
+static json_t *problems_json(const rq_verify_report *r)
+{
+	json_t *probs = json_array();
+	for (size_t i = 0; i < r->nproblems; i++) {
+		const rq_problem *p = &r->problems[i];
+		json_t *j = json_pack("{s:s}", "message", p->message);
+		json_object_set_new(j, "seq", p->seq >= 0 ? json_integer(p->seq) : json_null());
+		json_object_set_new(j, "id", p->id[0] ? json_string(p->id) : json_null());
+		json_array_append_new(probs, j);
+	}
+	return probs;
+}
+
+static int print_json(const struct verify_run *v)
+{
+	const rq_verify_report *r = &v->r;
+	const struct view *w = &v->w;
+	bool view = v->have_view;
+	json_t *j = json_pack("{s:b, s:I, s:I, s:s, s:b, s:o}", "ok", r->nproblems == 0, "entries",
+			      (json_int_t)r->entries, "signers", (json_int_t)r->signers, "tip", r->tip,
+			      "index_rebuilt", r->index_rebuilt, "problems", problems_json(r));
+	json_object_set_new(j, "repository", view ? json_string(w->repository.ptr) : json_null());
+	json_object_set_new(j, "tree", view ? tree_json(w->n, w->root) : json_null());
+	json_object_set_new(j, "genesis_signer", view ? json_string(w->genesis_signer) : json_null());
+	json_object_set_new(j, "genesis_trusted", view && v->trusted.n
+							  ? json_boolean(is_trusted(&v->trusted, w->genesis_pk))
+							  : json_null());
+	json_object_set_new(j, "pinned_genesis", v->kp ? json_string(v->kp->genesis) : json_null());
+	json_t *mem = v->kp ? tree_json(v->kp->size, v->kp->root) : json_null();
+	if (v->kp) {
+		json_object_set_new(mem, "updated", json_boolean(v->remembered_updated));
+		json_object_set_new(mem, "file", json_string(v->kpath.ptr));
+	}
+	json_object_set_new(j, "remembered", mem);
+	json_t *cj = json_null();
+	if (v->have_cp) {
+		cj = tree_json(v->cp.size, v->cp.root);
+		json_object_set_new(cj, "file", json_string(v->o.cpfile));
+		json_object_set_new(cj, "origin", json_string(v->cp.origin));
+		json_object_set_new(cj, "consistent", json_boolean(v->cpres.consistent));
+	}
+	json_object_set_new(j, "checkpoint", cj);
+	int rc = cmd_print_json(j);
+	json_decref(j);
+	return rc;
+}
+
+static void print_text(const struct verify_run *v)
+{
+	const rq_verify_report *r = &v->r;
+	for (size_t i = 0; i < r->nproblems; i++) {
+		const rq_problem *p = &r->problems[i];
+		if (p->seq >= 0)
+			printf("entry %" PRId64 " (%.12s): %s\n", p->seq, p->id[0] ? p->id : "?", p->message);
+		else if (strncmp(p->message, "ledger ", 7) == 0)
+			printf("%s\n", p->message);
+		else
+			printf("ledger: %s\n", p->message);
+	}
+	if (!v->o.quiet && !r->nproblems) {
+		printf("ok: %" PRIu64 " entries verified, %" PRIu64 " signer%s, tip %.12s\n", r->entries,
+		       r->signers, r->signers == 1 ? "" : "s", r->tip);
+		if (v->have_cp)
+			printf("checkpoint %s: the ledger extends it (%" PRIu64 " of %" PRIu64 " entries)\n", v->o.cpfile,
+			       v->cp.size, v->w.n);
+		if (v->trusted.n)
+			printf("genesis signed by trusted key %s\n", v->w.genesis_signer);
+	}
+	if (r->nproblems)
+		fprintf(stderr, "resque: verification failed: %zu problem%s\n", r->nproblems,
+			r->nproblems == 1 ? "" : "s");
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	struct verify_run v;
+	int rc = 0;
+
+	run_init(&v);
+	const struct opt opts[] = {
+		{ OPT_STRING, 0, "checkpoint", &v.o.cpfile, "FILE", "the ledger must extend this signed checkpoint" },
+		{ OPT_LIST, 0, "key", &v.o.keys, "PUBKEY", "the genesis must be signed by this key (repeatable)" },
+		{ OPT_STRING, 0, "keys", &v.o.keysfile, "FILE", "trusted keys, one a line" },
+		{ OPT_BOOL, 0, "forget", &v.o.forget, NULL, "drop what verify remembers of this repository first" },
+		{ OPT_BOOL, 0, "json", &v.o.json, NULL, "print the report as JSON" },
+		{ OPT_BOOL, 'q', "quiet", &v.o.quiet, NULL, "print only problems" },
+		{ OPT_END },
+	};
+	if (!opt_parse(&rc, &help, opts, argc, argv) || (rc = load_outside(&v)) || (rc = verify_ledger(&v)) ||
+	    (rc = check_known(&v)))
+		goto done;
+	if (v.have_cp && v.have_view) {
 		/* from what verify read from git, not index.db */
-		for (size_t i = 0; i < r.nsigner_changes; i++)
-			if (!r.signer_changes[i].revoke)
-				add_verifier(&signers, r.signer_changes[i].pk);
-		check_checkpoint(&cpres, &r, cpfile, &cp, &w, &trusted, &signers, kp, kleaves);
+		for (size_t i = 0; i < v.r.nsigner_changes; i++)
+			if (!v.r.signer_changes[i].revoke)
+				add_verifier(&v.signers, v.r.signer_changes[i].pk);
+		check_checkpoint(&v.cpres, &v.r, v.o.cpfile, &v.cp, &v.w, &v.trusted, &v.signers, v.kp, v.kleaves);
 	}
-
-	/* Remember only a ledger that verified without any problem. */
-	if (memory_ok && !r.nproblems && (!(kp && kp->size >= w.n) || r.commits)) {
-		if ((err = r.commits && r.ids && r.nleaves == w.n
-				   ? rq_known_put_all(&remembered_updated, w.repository.ptr, w.genesis, w.leaves,
-						      (const uint8_t (*)[20])r.commits, w.n, r.signer_changes,
-						      r.nsigner_changes, r.named, r.nnamed, (const char (*)[65])r.ids, 0,
-						      rq_ledger_dir(l))
-				   : rq_known_put(&remembered_updated, w.repository.ptr, w.genesis, w.leaves, w.n)))
-			cmd_warn("could not remember this ledger's state: %s", rq_error_last());
-		else if (remembered_updated) {
-			memset(&known, 0, sizeof(known));
-			snprintf(known.repository, sizeof(known.repository), "%s", w.repository.ptr);
-			memcpy(known.genesis, w.genesis, 65);
-			known.size = w.n;
-			memcpy(known.root, w.root, RQ_HASH_LEN);
-			kp = &known;
-		}
-		rq_error_clear();
-	}
-
-	if (json) {
-		json_t *probs = json_array();
-		for (size_t i = 0; i < r.nproblems; i++) {
-			json_t *p = json_pack("{s:s}", "message", r.problems[i].message);
-			json_object_set_new(p, "seq", r.problems[i].seq >= 0 ? json_integer(r.problems[i].seq)
-									     : json_null());
-			json_object_set_new(p, "id", r.problems[i].id[0] ? json_string(r.problems[i].id) : json_null());
-			json_array_append_new(probs, p);
-		}
-		json_t *j = json_pack("{s:b, s:I, s:I, s:s, s:b, s:o}", "ok", r.nproblems == 0, "entries",
-				      (json_int_t)r.entries, "signers", (json_int_t)r.signers, "tip", r.tip,
-				      "index_rebuilt", r.index_rebuilt, "problems", probs);
-		json_object_set_new(j, "repository", have_view ? json_string(w.repository.ptr) : json_null());
-		json_object_set_new(j, "tree", have_view ? tree_json(w.n, w.root) : json_null());
-		json_object_set_new(j, "genesis_signer", have_view ? json_string(w.genesis_signer) : json_null());
-		json_object_set_new(j, "genesis_trusted", have_view && trusted.n
-								  ? json_boolean(is_trusted(&trusted, w.genesis_pk))
-								  : json_null());
-		json_object_set_new(j, "pinned_genesis", kp ? json_string(kp->genesis) : json_null());
-		json_t *mem = kp ? tree_json(kp->size, kp->root) : json_null();
-		if (kp) {
-			json_object_set_new(mem, "updated", json_boolean(remembered_updated));
-			json_object_set_new(mem, "file", json_string(kpath.ptr));
-		}
-		json_object_set_new(j, "remembered", mem);
-		json_t *cj = json_null();
-		if (have_cp) {
-			cj = tree_json(cp.size, cp.root);
-			json_object_set_new(cj, "file", json_string(cpfile));
-			json_object_set_new(cj, "origin", json_string(cp.origin));
-			json_object_set_new(cj, "consistent", json_boolean(cpres.consistent));
-		}
-		json_object_set_new(j, "checkpoint", cj);
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		for (size_t i = 0; i < r.nproblems; i++) {
-			const rq_problem *p = &r.problems[i];
-			if (p->seq >= 0)
-				printf("entry %" PRId64 " (%.12s): %s\n", p->seq, p->id[0] ? p->id : "?", p->message);
-			else if (strncmp(p->message, "ledger ", 7) == 0)
-				printf("%s\n", p->message);
-			else
-				printf("ledger: %s\n", p->message);
-		}
-		if (!quiet && !r.nproblems) {
-			printf("ok: %" PRIu64 " entries verified, %" PRIu64 " signer%s, tip %.12s\n", r.entries,
-			       r.signers, r.signers == 1 ? "" : "s", r.tip);
-			if (have_cp)
-				printf("checkpoint %s: the ledger extends it (%" PRIu64 " of %" PRIu64 " entries)\n", cpfile,
-				       cp.size, w.n);
-			if (trusted.n)
-				printf("genesis signed by trusted key %s\n", w.genesis_signer);
-		}
-		if (r.nproblems)
-			fprintf(stderr, "resque: verification failed: %zu problem%s\n", r.nproblems,
-				r.nproblems == 1 ? "" : "s");
-	}
-	if (!rc && r.nproblems)
+	remember(&v);
+	if (v.o.json)
+		rc = print_json(&v);
+	else
+		print_text(&v);
+	if (!rc && v.r.nproblems)
 		rc = EXIT_INTEGRITY;
 done:
-	rq_verify_report_release(&r);
-	rq_checkpoint_release(&cp);
-	rq_merkle_levels_release(&w.tree);
-	rq_buf_release(&w.repository);
-	rq_buf_release(&kpath);
-	rq_buf_release(&lockpath);
-	free(w.leaves);
-	free(kleaves);
-	free(trusted.v);
-	free(signers.v);
-	opt_list_release(&keys);
-	cmd_close_ledger(l, NULL);
+	run_release(&v);
 	return rc;
 }

@@ -23,7 +23,7 @@ int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb
 	}
 	row = rq_xcalloc(ka ? ka : 1, sizeof(*row));
 	col = rq_xcalloc(kb ? kb : 1, sizeof(*col));
-	cells = rq_xmalloc((n ? n : 1) * sizeof(*cells));
+	cells = rq_xmallocarray(n ? n : 1, sizeof(*cells));
 	for (size_t i = 0; i < n; i++) {
 		if (a[i] < 0 || (size_t)a[i] >= ka || b[i] < 0 || (size_t)b[i] >= kb) {
 			err = rq_error_set(RQ_EINVALID, "ari: label out of range at item %zu", i);

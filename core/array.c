@@ -158,12 +158,11 @@ static int open_path(rq_array **out, const char *path, const char *tensor, bool 
 	a->name = rq_xstrdup(path);
 	a->flat = flat;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		err = rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", path,
-				   strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 	if (fstat(fd, &st) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -182,7 +181,7 @@ static int open_path(rq_array **out, const char *path, const char *tensor, bool 
 	a->map = mmap(NULL, a->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (a->map == MAP_FAILED) {
 		a->map = NULL;
-		err = rq_error_set(RQ_EIO, "%s: cannot map: %s", path, strerror(errno));
+		err = rq_error_os("%s: cannot map", path);
 		goto done;
 	}
 	madvise(a->map, a->map_len, MADV_SEQUENTIAL);
@@ -217,7 +216,7 @@ int rq_array_tensor_names(char ***out, size_t *n, const char *path)
 	FILE *f = fopen(path, "rb");
 	uint8_t len8[8];
 	if (!f)
-		return rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", path, strerror(errno));
+		return rq_error_os("%s", path);
 	if (fread(len8, 1, 8, f) != 8) {
 		fclose(f);
 		return rq_error_set(RQ_EINVALID, "%s: too short for a safetensors file", path);

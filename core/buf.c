@@ -1,6 +1,8 @@
 /* rq_buf, the growable buffer, and the aborting allocators. */
 #include "common.h"
 
+#include <jansson.h>
+
 char rq_buf__empty[1];
 
 static _Noreturn void oom(size_t n)
@@ -15,6 +17,24 @@ void *rq_xmalloc(size_t n)
 	if (!p)
 		oom(n);
 	return p;
+}
+
+/* jansson's allocations follow the same policy: a failure aborts with
+ * oom()'s message instead of coming back as a NULL json_t that every
+ * caller would have to test. Installed before main() by a constructor in
+ * this file, which every program linking libresque (static or shared)
+ * contains, so neither the command nor a library user calls anything.
+ * The functions stay malloc/free underneath, so a value allocated before
+ * (or by a program that installs its own functions afterwards) is freed
+ * correctly. */
+static void *json_xmalloc(size_t n)
+{
+	return rq_xmalloc(n);
+}
+
+__attribute__((constructor)) static void install_json_alloc(void)
+{
+	json_set_alloc_funcs(json_xmalloc, free);
 }
 
 void *rq_xcalloc(size_t n, size_t size)

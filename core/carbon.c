@@ -18,16 +18,6 @@ const rq_region *rq_carbon_at(size_t i)
 	return i < rq_carbon_table_len ? &rq_carbon_table[i] : NULL;
 }
 
-const char *rq_region_type_name(rq_region_type t)
-{
-	switch (t) {
-	case RQ_REGION_COUNTRY: return "country";
-	case RQ_REGION_SUBDIVISION: return "subdivision";
-	case RQ_REGION_CLOUD: return "cloud";
-	default: return "world";
-	}
-}
-
 /* Case-insensitive Levenshtein distance with two rows, capped inputs. */
 static size_t edit_distance(const char *a, const char *b)
 {

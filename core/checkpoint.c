@@ -114,7 +114,7 @@ static bool text_ok(const char *s, size_t len, const char **why)
 }
 
 /* A key name: non-empty, no space, no plus, printable UTF-8. */
-static bool name_ok(const char *s, size_t len)
+static bool key_name_ok(const char *s, size_t len)
 {
 	const char *why;
 	if (len == 0 || len >= sizeof(((rq_verifier *)0)->name))
@@ -164,7 +164,7 @@ static bool next_line(const char **line, size_t *line_len, const char *text, siz
 
 /* ---- verifiers ---- */
 
-static void key_id_of(uint8_t out[4], const char *name, const uint8_t pk[32])
+static void key_id_of(uint8_t out[RQ_NOTE_KEY_ID_LEN], const char *name, const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	crypto_hash_sha256_state st;
 	uint8_t h[crypto_hash_sha256_BYTES];
@@ -172,26 +172,26 @@ static void key_id_of(uint8_t out[4], const char *name, const uint8_t pk[32])
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const uint8_t *)name, strlen(name));
 	crypto_hash_sha256_update(&st, sep, 2);
-	crypto_hash_sha256_update(&st, pk, 32);
+	crypto_hash_sha256_update(&st, pk, RQ_PUBKEY_LEN);
 	crypto_hash_sha256_final(&st, h);
-	memcpy(out, h, 4);
+	memcpy(out, h, RQ_NOTE_KEY_ID_LEN);
 }
 
 void rq_verifier_of(rq_verifier *out, const rq_key *k)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s%s", RQ_KEY_NAME_PREFIX, k->id);
-	memcpy(out->pk, k->pk, 32);
+	memcpy(out->pk, k->pk, RQ_PUBKEY_LEN);
 	key_id_of(out->key_id, out->name, out->pk);
 }
 
 void rq_verifier_format(rq_buf *out, const rq_verifier *v)
 {
-	uint8_t typed[33];
+	uint8_t typed[1 + RQ_PUBKEY_LEN];
 	typed[0] = ALG_ED25519;
-	memcpy(typed + 1, v->pk, 32);
+	memcpy(typed + 1, v->pk, RQ_PUBKEY_LEN);
 	rq_buf_printf(out, "%s+", v->name);
-	rq_buf_put_hex(out, v->key_id, 4);
+	rq_buf_put_hex(out, v->key_id, RQ_NOTE_KEY_ID_LEN);
 	rq_buf_putc(out, '+');
 	rq_base64_encode(out, typed, sizeof(typed));
 }
@@ -200,15 +200,15 @@ static int parse_vkey(rq_verifier *out, const char *s, size_t len, const char *n
 {
 	const char *p1 = memchr(s, '+', len);
 	const char *p2 = p1 ? memchr(p1 + 1, '+', len - (size_t)(p1 + 1 - s)) : NULL;
-	uint8_t typed[33], id[4];
-	char hex[9];
+	uint8_t typed[1 + RQ_PUBKEY_LEN], id[RQ_NOTE_KEY_ID_LEN];
+	char hex[2 * RQ_NOTE_KEY_ID_LEN + 1];
 	int rc = 0;
 	memset(out, 0, sizeof(*out));
 	if (!p1 || !p2) {
 		rc = rq_error_set(RQ_EINVALID, "%s: not a verifier key (NAME+KEYID+KEY)", name);
 		goto done;
 	}
-	if (!name_ok(s, (size_t)(p1 - s))) {
+	if (!key_name_ok(s, (size_t)(p1 - s))) {
 		rc = rq_error_set(RQ_EINVALID, "%s: bad key name in verifier key", name);
 		goto done;
 	}
@@ -227,9 +227,9 @@ static int parse_vkey(rq_verifier *out, const char *s, size_t len, const char *n
 		rc = rq_error_set(RQ_EUNSUPPORTED, "%s: verifier key type %u is not Ed25519", name, typed[0]);
 		goto done;
 	}
-	memcpy(out->pk, typed + 1, 32);
+	memcpy(out->pk, typed + 1, RQ_PUBKEY_LEN);
 	key_id_of(out->key_id, out->name, out->pk);
-	if (rq_hex_decode(id, 4, hex) != 0 || memcmp(id, out->key_id, 4) != 0) {
+	if (rq_hex_decode(id, RQ_NOTE_KEY_ID_LEN, hex) != 0 || memcmp(id, out->key_id, RQ_NOTE_KEY_ID_LEN) != 0) {
 		rc = rq_error_set(RQ_EINVALID, "%s: verifier key id %s does not match the key", name, hex);
 		goto done;
 	}
@@ -284,7 +284,7 @@ int rq_checkpoint_sign(rq_checkpoint *out, const char *origin, uint64_t size, co
 {
 	rq_buf t = RQ_BUF_INIT;
 	rq_verifier v;
-	uint8_t sig[4 + 64];
+	uint8_t sig[RQ_NOTE_KEY_ID_LEN + RQ_SIG_LEN];
 	size_t olen = strlen(origin);
 	int rc = 0;
 	memset(out, 0, sizeof(*out));
@@ -297,8 +297,8 @@ int rq_checkpoint_sign(rq_checkpoint *out, const char *origin, uint64_t size, co
 	rq_buf_putc(&t, '\n');
 	size_t body_len = t.len;
 	rq_verifier_of(&v, k);
-	memcpy(sig, v.key_id, 4);
-	if ((rc = rq_key_sign(sig + 4, k, "", t.ptr, body_len)) < 0)
+	memcpy(sig, v.key_id, RQ_NOTE_KEY_ID_LEN);
+	if ((rc = rq_key_sign(sig + RQ_NOTE_KEY_ID_LEN, k, "", t.ptr, body_len)) < 0)
 		goto done;
 	rq_buf_printf(&t, "\n" SIG_PREFIX "%s ", v.name);
 	rq_base64_encode(&t, sig, sizeof(sig));
@@ -329,7 +329,7 @@ static bool parse_sigline(struct sigline *s, const char *line, size_t len)
 	line += SIG_PREFIX_LEN;
 	len -= SIG_PREFIX_LEN;
 	const char *sp = memchr(line, ' ', len);
-	if (!sp || !name_ok(line, (size_t)(sp - line)))
+	if (!sp || !key_name_ok(line, (size_t)(sp - line)))
 		return false;
 	s->name = line;
 	s->name_len = (size_t)(sp - line);
@@ -340,89 +340,86 @@ static bool parse_sigline(struct sigline *s, const char *line, size_t len)
 	return true;
 }
 
-int rq_checkpoint_parse(rq_checkpoint *out, const char *text, size_t len, const char *name)
+/* Steps of rq_checkpoint_parse; each returns 0 or an error with the message set. */
+static int check_text(const char *text, size_t len, const char *name)
 {
-	const char *why = NULL, *line = NULL;
-	size_t line_len = 0, pos = 0, split = 0, nsig = 0;
+	const char *why = NULL;
+
+	if (len > RQ_CHECKPOINT_MAX)
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint larger than %d bytes", name, RQ_CHECKPOINT_MAX);
+	if (len == 0)
+		return rq_error_set(RQ_EINVALID, "%s: empty checkpoint", name);
+	if (!text_ok(text, len, &why))
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint has a %s", name, why);
+	if (text[len - 1] != '\n')
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint is truncated (no newline at the end)", name);
+	return 0;
+}
+
+/* The signatures follow the last blank line: set out->body_len and check
+ * each signature line's form (which key signed is rq_checkpoint_verify's). */
+static int parse_signatures(rq_checkpoint *out, const char *text, size_t len, const char *name)
+{
+	const char *line = NULL;
+	size_t line_len = 0, pos, split = 0, nsig = 0;
 	bool unterminated, found = false;
 	struct sigline sl;
-	int rc = 0;
-	memset(out, 0, sizeof(*out));
-	if (len > RQ_CHECKPOINT_MAX) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint larger than %d bytes", name, RQ_CHECKPOINT_MAX);
-		goto done;
-	}
-	if (len == 0) {
-		rc = rq_error_set(RQ_EINVALID, "%s: empty checkpoint", name);
-		goto done;
-	}
-	if (!text_ok(text, len, &why)) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has a %s", name, why);
-		goto done;
-	}
-	if (text[len - 1] != '\n') {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint is truncated (no newline at the end)", name);
-		goto done;
-	}
-	/* the signatures follow the last blank line */
+
 	for (size_t i = len - 1; i > 0; i--)
 		if (text[i] == '\n' && text[i - 1] == '\n') {
 			split = i;
 			found = true;
 			break;
 		}
-	if (!found || split < 1) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has no blank line before its signatures", name);
-		goto done;
-	}
+	if (!found || split < 1)
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint has no blank line before its signatures", name);
 	out->body_len = split; /* through the newline that ends the last body line */
 	pos = split + 1;
-	if (pos >= len) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has no signature", name);
-		goto done;
-	}
+	if (pos >= len)
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint has no signature", name);
 	while (next_line(&line, &line_len, text, len, &pos, &unterminated)) {
-		if (++nsig > MAX_SIGNATURES) {
-			rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has more than %d signatures", name,
-					  MAX_SIGNATURES);
-			goto done;
-		}
-		if (!parse_sigline(&sl, line, line_len)) {
-			rc = rq_error_set(RQ_EINVALID, "%s: malformed signature line %zu", name, nsig);
-			goto done;
-		}
+		if (++nsig > MAX_SIGNATURES)
+			return rq_error_set(RQ_EINVALID, "%s: checkpoint has more than %d signatures", name,
+					    MAX_SIGNATURES);
+		if (!parse_sigline(&sl, line, line_len))
+			return rq_error_set(RQ_EINVALID, "%s: malformed signature line %zu", name, nsig);
 	}
-	/* the body: origin, size, root, then extension lines */
-	pos = 0;
-	size_t body = out->body_len;
-	if (!next_line(&line, &line_len, text, body, &pos, &unterminated) ||
-	    !origin_ok(line, line_len)) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint origin line is empty or too long", name);
-		goto done;
-	}
+	return 0;
+}
+
+/* The body: origin, size, root, then extension lines. */
+static int parse_body(rq_checkpoint *out, const char *text, const char *name)
+{
+	const char *line = NULL;
+	size_t line_len = 0, pos = 0, body = out->body_len;
+	bool unterminated;
+
+	if (!next_line(&line, &line_len, text, body, &pos, &unterminated) || !origin_ok(line, line_len))
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint origin line is empty or too long", name);
 	memcpy(out->origin, line, line_len);
 	out->origin[line_len] = '\0';
-	if (!next_line(&line, &line_len, text, body, &pos, &unterminated)) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has no tree size", name);
-		goto done;
-	}
-	if (!parse_u64(&out->size, line, line_len)) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint tree size is not a canonical decimal number", name);
-		goto done;
-	}
-	if (!next_line(&line, &line_len, text, body, &pos, &unterminated)) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has no root hash", name);
-		goto done;
-	}
-	if (rq_base64_decode_exact(out->root, RQ_HASH_LEN, line, line_len) != 0) {
-		rc = rq_error_set(RQ_EINVALID, "%s: checkpoint root hash is not base64 of 32 bytes", name);
-		goto done;
-	}
+	if (!next_line(&line, &line_len, text, body, &pos, &unterminated))
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint has no tree size", name);
+	if (!parse_u64(&out->size, line, line_len))
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint tree size is not a canonical decimal number", name);
+	if (!next_line(&line, &line_len, text, body, &pos, &unterminated))
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint has no root hash", name);
+	if (rq_base64_decode_exact(out->root, RQ_HASH_LEN, line, line_len) != 0)
+		return rq_error_set(RQ_EINVALID, "%s: checkpoint root hash is not base64 of 32 bytes", name);
 	while (next_line(&line, &line_len, text, body, &pos, &unterminated))
-		if (line_len == 0) {
-			rc = rq_error_set(RQ_EINVALID, "%s: checkpoint has an empty extension line", name);
-			goto done;
-		}
+		if (line_len == 0)
+			return rq_error_set(RQ_EINVALID, "%s: checkpoint has an empty extension line", name);
+	return 0;
+}
+
+int rq_checkpoint_parse(rq_checkpoint *out, const char *text, size_t len, const char *name)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_text(text, len, name)) || (rc = parse_signatures(out, text, len, name)) ||
+	    (rc = parse_body(out, text, name)))
+		goto done;
 	out->text = rq_xmalloc(len + 1);
 	memcpy(out->text, text, len);
 	out->text[len] = '\0';
@@ -449,11 +446,11 @@ int rq_checkpoint_verify(const rq_checkpoint *c, const rq_verifier *v, const cha
 		if (!parse_sigline(&sl, line, line_len))
 			continue; /* parse has refused such notes already */
 		if (sl.name_len != vlen || memcmp(sl.name, v->name, vlen) != 0 ||
-		    memcmp(sl.blob, v->key_id, 4) != 0)
+		    memcmp(sl.blob, v->key_id, RQ_NOTE_KEY_ID_LEN) != 0)
 			continue; /* another signer's: ignored */
 		/* the first line of this key decides */
-		if (sl.blob_len != 4 + crypto_sign_BYTES ||
-		    crypto_sign_verify_detached(sl.blob + 4, (const unsigned char *)c->text, c->body_len,
+		if (sl.blob_len != RQ_NOTE_KEY_ID_LEN + crypto_sign_BYTES ||
+		    crypto_sign_verify_detached(sl.blob + RQ_NOTE_KEY_ID_LEN, (const unsigned char *)c->text, c->body_len,
 						v->pk) != 0)
 			rc = rq_error_set(RQ_EINTEGRITY, "%s: bad signature by %s", name, v->name);
 		goto done;

@@ -17,8 +17,9 @@ struct rq_csv {
 	char *name;
 	rq_buf bytes;   /* the fields of the current row, each NUL-terminated */
 	size_t *offs;   /* offsets of the fields in `bytes` */
+	size_t offs_alloc;
 	const char **ptrs;
-	size_t cap;
+	size_t ptrs_alloc;
 };
 
 int rq_csv_open_buffer(rq_csv **out, const char *data, size_t len, const char *name)
@@ -59,11 +60,6 @@ bool rq_csv_row_terminated(const rq_csv *c)
 	return c->terminated;
 }
 
-const char *rq_csv_name(const rq_csv *c)
-{
-	return c->name;
-}
-
 void rq_csv_free(rq_csv *c)
 {
 	if (!c)
@@ -98,15 +94,103 @@ static size_t line_end_len(const rq_csv *c, size_t pos)
 
 static void add_field(rq_csv *c, size_t *nf, size_t off)
 {
-	if (*nf == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 16, bytes;
-		if (!rq_mul_size(&bytes, ncap, sizeof(*c->offs)))
-			abort(); /* cannot happen: fields are bounded by the input */
-		c->offs = rq_xrealloc(c->offs, bytes);
-		c->cap = ncap;
-	}
+	RQ_ALLOC_GROW(c->offs, *nf + 1, c->offs_alloc);
 	c->offs[(*nf)++] = off;
 	rq_buf_putc(&c->bytes, '\0');
+}
+
+static void skip_blanks(rq_csv *c)
+{
+	if (c->trim)
+		while (c->pos < c->len && is_blank(c->data[c->pos]))
+			c->pos++;
+}
+
+/* A quoted field from the opening quote at data[pos] into c->bytes, with
+ * the blanks after it when trimming. */
+static int read_quoted(rq_csv *c)
+{
+	size_t qline = c->line;
+	c->pos++;
+	for (;;) {
+		if (c->pos >= c->len) {
+			c->row_line = qline;
+			return rq_error_set(RQ_EINVALID, "%s: line %zu: unterminated quoted field",
+					    c->name, qline);
+		}
+		char ch = c->data[c->pos];
+		if (ch == '\0') {
+			c->row_line = c->line;
+			return rq_error_set(RQ_EINVALID, "%s: line %zu: NUL byte (not a text file)",
+					    c->name, c->line);
+		}
+		if (ch == '"') {
+			if (c->pos + 1 < c->len && c->data[c->pos + 1] == '"') {
+				rq_buf_putc(&c->bytes, '"');
+				c->pos += 2;
+				continue;
+			}
+			c->pos++;
+			break;
+		}
+		if (ch == '\n')
+			c->line++;
+		rq_buf_putc(&c->bytes, ch);
+		c->pos++;
+	}
+	skip_blanks(c);
+	if (c->pos < c->len && c->data[c->pos] != c->sep && line_end_len(c, c->pos) == 0) {
+		c->row_line = c->line;
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: unexpected character after a closing quote",
+				    c->name, c->line);
+	}
+	return 0;
+}
+
+/* An unquoted field up to the separator or line end into c->bytes, without
+ * trailing blanks when trimming. */
+static int read_plain(rq_csv *c)
+{
+	size_t start = c->pos;
+	while (c->pos < c->len && c->data[c->pos] != c->sep && line_end_len(c, c->pos) == 0) {
+		if (c->data[c->pos] == '\0') {
+			c->row_line = c->line;
+			return rq_error_set(RQ_EINVALID, "%s: line %zu: NUL byte (not a text file)",
+					    c->name, c->line);
+		}
+		c->pos++;
+	}
+	size_t end = c->pos;
+	if (c->trim)
+		while (end > start && is_blank(c->data[end - 1]))
+			end--;
+	rq_buf_put(&c->bytes, c->data + start, end - start);
+	return 0;
+}
+
+/* The fields of the row starting at data[pos] into c->bytes and c->offs;
+ * *nf counts them. */
+static int read_row(rq_csv *c, size_t *nf)
+{
+	for (;;) {
+		size_t off = c->bytes.len;
+		skip_blanks(c);
+		int err = c->pos < c->len && c->data[c->pos] == '"' ? read_quoted(c) : read_plain(c);
+		if (err)
+			return err;
+		add_field(c, nf, off);
+
+		if (c->pos >= c->len)
+			return 0;
+		if (c->data[c->pos] == c->sep) {
+			c->pos++;
+			continue;
+		}
+		c->pos += line_end_len(c, c->pos);
+		c->line++;
+		c->terminated = true;
+		return 0;
+	}
 }
 
 int rq_csv_next(rq_csv *c, size_t *nfields, const char *const **fields)
@@ -126,90 +210,11 @@ int rq_csv_next(rq_csv *c, size_t *nfields, const char *const **fields)
 	c->row_line = c->line;
 	c->terminated = false;
 	rq_buf_reset(&c->bytes);
-	for (;;) {
-		size_t off = c->bytes.len;
-		if (c->trim)
-			while (c->pos < c->len && is_blank(c->data[c->pos]))
-				c->pos++;
-		if (c->pos < c->len && c->data[c->pos] == '"') {
-			size_t qline = c->line;
-			c->pos++;
-			for (;;) {
-				if (c->pos >= c->len) {
-					c->row_line = qline;
-					return rq_error_set(RQ_EINVALID,
-							    "%s: line %zu: unterminated quoted field",
-							    c->name, qline);
-				}
-				char ch = c->data[c->pos];
-				if (ch == '\0') {
-					c->row_line = c->line;
-					return rq_error_set(RQ_EINVALID, "%s: line %zu: NUL byte (not a text file)",
-							    c->name, c->line);
-				}
-				if (ch == '"') {
-					if (c->pos + 1 < c->len && c->data[c->pos + 1] == '"') {
-						rq_buf_putc(&c->bytes, '"');
-						c->pos += 2;
-						continue;
-					}
-					c->pos++;
-					break;
-				}
-				if (ch == '\n')
-					c->line++;
-				rq_buf_putc(&c->bytes, ch);
-				c->pos++;
-			}
-			if (c->trim)
-				while (c->pos < c->len && is_blank(c->data[c->pos]))
-					c->pos++;
-			if (c->pos < c->len && c->data[c->pos] != c->sep &&
-			    line_end_len(c, c->pos) == 0) {
-				c->row_line = c->line;
-				return rq_error_set(RQ_EINVALID,
-						    "%s: line %zu: unexpected character after a closing quote",
-						    c->name, c->line);
-			}
-		} else {
-			size_t start = c->pos;
-			while (c->pos < c->len && c->data[c->pos] != c->sep &&
-			       line_end_len(c, c->pos) == 0) {
-				if (c->data[c->pos] == '\0') {
-					c->row_line = c->line;
-					return rq_error_set(RQ_EINVALID,
-							    "%s: line %zu: NUL byte (not a text file)",
-							    c->name, c->line);
-				}
-				c->pos++;
-			}
-			size_t end = c->pos;
-			if (c->trim)
-				while (end > start && is_blank(c->data[end - 1]))
-					end--;
-			rq_buf_put(&c->bytes, c->data + start, end - start);
-		}
-		add_field(c, &nf, off);
+	int err = read_row(c, &nf);
+	if (err)
+		return err;
 
-		if (c->pos >= c->len)
-			break;
-		if (c->data[c->pos] == c->sep) {
-			c->pos++;
-			continue;
-		}
-		n = line_end_len(c, c->pos);
-		c->pos += n;
-		c->line++;
-		c->terminated = true;
-		break;
-	}
-
-	if (c->cap > 0) {
-		size_t bytes;
-		if (!rq_mul_size(&bytes, c->cap, sizeof(*c->ptrs)))
-			abort();
-		c->ptrs = rq_xrealloc(c->ptrs, bytes);
-	}
+	RQ_ALLOC_GROW(c->ptrs, nf, c->ptrs_alloc);
 	for (size_t i = 0; i < nf; i++)
 		c->ptrs[i] = c->bytes.ptr + c->offs[i];
 	*nfields = nf;

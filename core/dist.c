@@ -1,9 +1,14 @@
 /* RESQUE_dist (docs/METHOD.md): the angle between each class's old and new
  * sum vectors, over π, averaged without weights over the shared classes. */
 #include "common.h"
+#include "resque/forecast.h"
 #include "resque/measure.h"
 
 #include <math.h>
+
+/* Orthogonal class sums (an angle of π/2 for every class) mean nothing of
+ * the old representation carries over: a training from scratch. */
+const rq_shift_kind rq_shift_dist = { "dist", 0.5 };
 
 void rq_dist_init(rq_dist *d)
 {
@@ -49,10 +54,10 @@ int rq_dist_compute(rq_dist *out, const rq_summary *old_s, const rq_summary *new
 	}
 	oo = rq_summary_order(old_s);
 	no = rq_summary_order(new_s);
-	out->classes = rq_xmalloc((old_s->k + 1) * sizeof(*out->classes));
-	out->old_only = rq_xmalloc((old_s->k + 1) * sizeof(int64_t));
-	out->new_only = rq_xmalloc((new_s->k + 1) * sizeof(int64_t));
-	out->zero = rq_xmalloc((old_s->k + 1) * sizeof(int64_t));
+	out->classes = rq_xmallocarray(old_s->k + 1, sizeof(*out->classes));
+	out->old_only = rq_xmallocarray(old_s->k + 1, sizeof(int64_t));
+	out->new_only = rq_xmallocarray(new_s->k + 1, sizeof(int64_t));
+	out->zero = rq_xmallocarray(old_s->k + 1, sizeof(int64_t));
 	/* Walk both label lists in ascending order. */
 	for (size_t i = 0, j = 0; i < old_s->k || j < new_s->k;) {
 		int64_t lo = i < old_s->k ? old_s->labels[oo[i]] : 0;

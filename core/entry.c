@@ -18,7 +18,7 @@ bool rq_entry_type_known(const char *type)
 	return false;
 }
 
-void rq_sha256_hex(char out[65], const void *data, size_t len)
+void rq_sha256_hex(char out[RQ_HASH_HEX_SIZE], const void *data, size_t len)
 {
 	uint8_t h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256(h, data, len);
@@ -38,7 +38,7 @@ static bool lower_hex(const char *s, size_t want)
 static bool valid_type(const char *t)
 {
 	size_t n = strlen(t);
-	if (n == 0 || n > 15)
+	if (n == 0 || n >= RQ_ENTRY_TYPE_SIZE)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (t[i] < 'a' || t[i] > 'z')
@@ -49,7 +49,7 @@ static bool valid_type(const char *t)
 static bool valid_time(const char *t)
 {
 	int64_t v;
-	char back[21];
+	char back[RQ_TIME_SIZE];
 	if (strlen(t) != 20 || rq_time_parse(&v, t))
 		return false;
 	rq_time_format(back, v);
@@ -83,7 +83,7 @@ static int fill(rq_entry *e)
 				    RQ_ENTRY_VERSION);
 	if (!json_is_integer(seq) || json_integer_value(seq) < 0)
 		return rq_error_set(RQ_EINTEGRITY, "entry has no valid sequence number");
-	if (!prev || !lower_hex(prev, 64))
+	if (!prev || !lower_hex(prev, RQ_ID_HEX_SIZE - 1))
 		return rq_error_set(RQ_EINTEGRITY, "entry has no valid previous-entry hash");
 	if (!type || !valid_type(type))
 		return rq_error_set(RQ_EINTEGRITY, "entry has no valid type");
@@ -95,7 +95,7 @@ static int fill(rq_entry *e)
 	if (!json_is_object(e->body))
 		return rq_error_set(RQ_EINTEGRITY, "entry has no body object");
 	e->seq = (uint64_t)json_integer_value(seq);
-	memcpy(e->prev, prev, 65);
+	memcpy(e->prev, prev, RQ_ID_HEX_SIZE);
 	snprintf(e->type, sizeof(e->type), "%s", type);
 	snprintf(e->time, sizeof(e->time), "%s", time);
 	snprintf(e->signer, sizeof(e->signer), "%s", signer);
@@ -166,7 +166,7 @@ done:
 
 int rq_entry_sign(rq_buf *out, const rq_entry *e, const rq_key *k)
 {
-	uint8_t sig[64];
+	uint8_t sig[RQ_SIG_LEN];
 	int err = rq_key_sign(sig, k, RQ_SIG_PREFIX, e->bytes.ptr, e->bytes.len);
 	if (err)
 		return err;
@@ -176,24 +176,25 @@ int rq_entry_sign(rq_buf *out, const rq_entry *e, const rq_key *k)
 	return 0;
 }
 
-int rq_entry_sig_parse(char keyid[RQ_KEY_ID_HEX + 1], uint8_t sig[64], const char *text, size_t len)
+int rq_entry_sig_parse(char keyid[RQ_KEY_ID_SIZE], uint8_t sig[RQ_SIG_LEN], const char *text, size_t len)
 {
 	/* "ed25519 " + 16 hex + " " + 128 hex + "\n" */
-	const size_t want = 8 + RQ_KEY_ID_HEX + 1 + 128 + 1;
-	char hex[129];
+	const size_t want = 8 + RQ_KEY_ID_HEX + 1 + 2 * RQ_SIG_LEN + 1;
+	char hex[RQ_SIG_HEX_SIZE];
 	if (len != want || memcmp(text, "ed25519 ", 8) != 0 || text[8 + RQ_KEY_ID_HEX] != ' ' ||
 	    text[want - 1] != '\n')
 		return rq_error_set(RQ_EINTEGRITY, "signature file is malformed");
 	memcpy(keyid, text + 8, RQ_KEY_ID_HEX);
 	keyid[RQ_KEY_ID_HEX] = '\0';
-	memcpy(hex, text + 8 + RQ_KEY_ID_HEX + 1, 128);
-	hex[128] = '\0';
-	if (!lower_hex(keyid, RQ_KEY_ID_HEX) || !lower_hex(hex, 128) || rq_hex_decode(sig, 64, hex))
+	memcpy(hex, text + 8 + RQ_KEY_ID_HEX + 1, 2 * RQ_SIG_LEN);
+	hex[2 * RQ_SIG_LEN] = '\0';
+	if (!lower_hex(keyid, RQ_KEY_ID_HEX) || !lower_hex(hex, 2 * RQ_SIG_LEN) ||
+	    rq_hex_decode(sig, RQ_SIG_LEN, hex))
 		return rq_error_set(RQ_EINTEGRITY, "signature file is malformed");
 	return 0;
 }
 
-bool rq_entry_sig_check(const rq_entry *e, const uint8_t sig[64], const uint8_t pk[32])
+bool rq_entry_sig_check(const rq_entry *e, const uint8_t sig[RQ_SIG_LEN], const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	return rq_key_check(pk, sig, RQ_SIG_PREFIX, e->bytes.ptr, e->bytes.len);
 }

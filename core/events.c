@@ -5,8 +5,11 @@
 #include "resque/events.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct rq_events {
@@ -25,6 +28,58 @@ struct rq_events {
 	rq_buf warnings;
 	size_t nwarnings;
 };
+
+/* Remove the events files of runs whose resque was killed (SIGKILL leaves
+ * no chance to clean up): ours, named after a process that is gone. */
+static void sweep_files(const char *dir)
+{
+	static const char prefix[] = "resque-events-";
+	const size_t plen = sizeof(prefix) - 1;
+	DIR *d = opendir(dir);
+	rq_buf p = RQ_BUF_INIT;
+	struct stat st;
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (strncmp(de->d_name, prefix, plen))
+			continue;
+		char *end;
+		errno = 0;
+		long pid = strtol(de->d_name + plen, &end, 10);
+		if (errno || end == de->d_name + plen || *end != '-' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		rq_buf_reset(&p);
+		rq_buf_printf(&p, "%s/%s", dir, de->d_name);
+		if (lstat(p.ptr, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+			unlink(p.ptr);
+	}
+	closedir(d);
+	rq_buf_release(&p);
+}
+
+int rq_events_create_file(char **out)
+{
+	const char *dir = getenv("TMPDIR");
+	rq_buf path = RQ_BUF_INIT;
+	int err = 0;
+
+	*out = NULL;
+	if (!dir || !*dir)
+		dir = "/tmp";
+	sweep_files(dir);
+	rq_buf_printf(&path, "%s/resque-events-%ld-XXXXXX", dir, (long)getpid());
+	int fd = mkstemp(path.ptr);
+	if (fd < 0) {
+		err = rq_error_os("%s: cannot create the events file", path.ptr);
+		goto done;
+	}
+	close(fd);
+	*out = rq_buf_detach(&path, NULL);
+done:
+	rq_buf_release(&path);
+	return err;
+}
 
 int rq_events_open(rq_events **out, const char *path)
 {
@@ -85,10 +140,7 @@ static rq_event *push(rq_events *e, rq_event_type type)
 		e->nepochs++;
 		e->last_epoch = e->n;
 	}
-	if (e->n == e->cap) {
-		e->cap = e->cap ? 2 * e->cap : 64;
-		e->ev = rq_xrealloc(e->ev, e->cap * sizeof(*e->ev));
-	}
+	RQ_ALLOC_GROW(e->ev, e->n + 1, e->cap);
 	rq_event *ev = &e->ev[e->n++];
 	memset(ev, 0, sizeof(*ev));
 	return ev;
@@ -96,7 +148,7 @@ static rq_event *push(rq_events *e, rq_event_type type)
 
 static bool name_ok(const char *s, size_t len)
 {
-	if (len == 0 || len > 64)
+	if (len == 0 || len >= RQ_EVENT_NAME_SIZE)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -232,7 +284,7 @@ int rq_events_poll(rq_events *e, double t)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return rq_error_set(RQ_EIO, "%s: %s", e->path, strerror(errno));
+		return rq_error_os("%s", e->path);
 	}
 	int err = 0;
 	off_t end = lseek(fd, 0, SEEK_END);
@@ -246,7 +298,7 @@ int rq_events_poll(rq_events *e, double t)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err = rq_error_set(RQ_EIO, "%s: %s", e->path, strerror(errno));
+			err = rq_error_os("%s", e->path);
 			break;
 		}
 		if (n == 0)

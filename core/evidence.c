@@ -29,16 +29,16 @@ static rq_signer_rec *find_signer(rq_signers *s, const char *id)
 	return NULL;
 }
 
-static void add_signer(rq_signers *s, const char *id, const uint8_t pk[32], uint64_t at)
+static void add_signer(rq_signers *s, const char *id, const uint8_t pk[RQ_PUBKEY_LEN], uint64_t at)
 {
 	rq_signer_rec *g = find_signer(s, id);
 	if (!g) {
-		s->v = rq_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+		RQ_ALLOC_GROW(s->v, s->n + 1, s->alloc);
 		g = &s->v[s->n++];
 		memset(g, 0, sizeof(*g));
 		snprintf(g->id, sizeof(g->id), "%s", id);
 	}
-	memcpy(g->pk, pk, 32);
+	memcpy(g->pk, pk, RQ_PUBKEY_LEN);
 	g->revoked = false;
 	g->added_at = at;
 }
@@ -48,7 +48,7 @@ static void add_signer(rq_signers *s, const char *id, const uint8_t pk[32], uint
  * key its signer has at that point, which later entries cannot change. */
 struct pending {
 	const rq_entry *e;
-	uint8_t sig[64], pk[32];
+	uint8_t sig[RQ_SIG_LEN], pk[RQ_PUBKEY_LEN];
 	bool pending, ok;
 };
 
@@ -58,8 +58,8 @@ struct pending {
 static int apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const char *sig, size_t sig_len,
 		 struct pending *later)
 {
-	char keyid[RQ_KEY_ID_HEX + 1];
-	uint8_t sb[64], pk[32];
+	char keyid[RQ_KEY_ID_SIZE];
+	uint8_t sb[RQ_SIG_LEN], pk[RQ_PUBKEY_LEN];
 	rq_signer_rec *g;
 	const uint64_t seq = e->seq;
 
@@ -72,11 +72,11 @@ static int apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const ch
 				    seq, keyid, e->signer);
 	if (strcmp(e->type, "init") == 0) {
 		const json_t *k = json_object_get(e->body, "key");
-		char id[RQ_KEY_ID_HEX + 1];
+		char id[RQ_KEY_ID_SIZE];
 		if (seq != 0)
 			return rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": a second genesis (init) entry", seq);
 		if (strcmp(rq_json_str(k, "id", ""), e->signer) != 0 ||
-		    rq_hex_decode(pk, 32, rq_json_str(k, "public", "")) != 0)
+		    rq_hex_decode(pk, RQ_PUBKEY_LEN, rq_json_str(k, "public", "")) != 0)
 			return rq_error_set(RQ_EINTEGRITY, "entry 0: genesis entry does not name its signer's public key");
 		rq_key_id_of(id, pk);
 		if (strcmp(id, e->signer) != 0)
@@ -94,8 +94,8 @@ static int apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const ch
 				    seq, e->signer, g->revoked_at);
 	if (later && strcmp(e->type, "key") != 0) {
 		later->e = e;
-		memcpy(later->sig, sb, 64);
-		memcpy(later->pk, g->pk, 32);
+		memcpy(later->sig, sb, RQ_SIG_LEN);
+		memcpy(later->pk, g->pk, RQ_PUBKEY_LEN);
 		later->pending = true;
 	} else if (!rq_entry_sig_check(e, sb, g->pk)) {
 		return rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": bad signature (key %s)", seq, e->signer);
@@ -104,9 +104,9 @@ static int apply(rq_signers *s, int64_t *signer_seq, const rq_entry *e, const ch
 		*signer_seq = (int64_t)g->added_at;
 	if (strcmp(e->type, "key") == 0) {
 		const char *action = rq_json_str(e->body, "action", ""), *id = rq_json_str(e->body, "id", "");
-		char calc[RQ_KEY_ID_HEX + 1];
+		char calc[RQ_KEY_ID_SIZE];
 		if (strcmp(action, "add") == 0) {
-			if (rq_hex_decode(pk, 32, rq_json_str(e->body, "public", "")) != 0)
+			if (rq_hex_decode(pk, RQ_PUBKEY_LEN, rq_json_str(e->body, "public", "")) != 0)
 				return rq_error_set(RQ_EINTEGRITY, "entry %" PRIu64 ": key entry has no valid public key", seq);
 			rq_key_id_of(calc, pk);
 			if (strcmp(calc, id) != 0)
@@ -440,19 +440,15 @@ done:
 
 /* ---- checking ---- */
 
-int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *name)
+/* Steps of rq_evidence_check; each returns 0 or an error with the message set. */
+
+/* The checkpoint is v's, of exactly these entries, for this genesis. */
+static int check_checkpoint(const rq_evidence *ev, const rq_verifier *v, const char *name)
 {
 	const rq_checkpoint *c = &ev->checkpoint;
-	rq_merkle_levels t;
-	rq_signers s;
-	rq_hash root;
 	rq_buf origin = RQ_BUF_INIT;
-	struct pending *later = rq_xcalloc(ev->n + 1, sizeof(*later));
-	size_t upto = ev->n; /* entries whose left signatures must be checked */
 	int err;
 
-	rq_merkle_levels_init(&t);
-	rq_signers_init(&s);
 	if ((err = rq_checkpoint_verify(c, v, name)))
 		goto done;
 	if (c->size != ev->n) {
@@ -468,83 +464,111 @@ int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *n
 		      strcmp(ev->entries[0].entry->type, "init") == 0
 			      ? rq_json_str(ev->entries[0].entry->body, "repository", "")
 			      : "");
-	if (strcmp(origin.ptr, c->origin) != 0) {
+	if (strcmp(origin.ptr, c->origin) != 0)
 		err = rq_error_set(RQ_EINTEGRITY, "%s: the checkpoint's origin %s is not the genesis entry's (%s)", name,
 				   c->origin, origin.ptr);
-		goto done;
-	}
-	for (size_t i = 0; i < ev->n; i++) {
-		const rq_evidence_entry *x = &ev->entries[i];
-		const rq_entry *e = x->entry;
-		int64_t signer;
-		rq_hash leaf;
-		if (e->seq != i) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: evidence entry %zu is entry %" PRIu64
-					   " (an entry was dropped, inserted or reordered)", name, i, e->seq);
+done:
+	rq_buf_release(&origin);
+	return err;
+}
+
+/* Entry i: its place, its link, its signer (the signature itself is left
+ * in `later`), then its leaf into the tree. */
+static int check_entry(const rq_evidence *ev, size_t i, rq_signers *s, rq_merkle_levels *t, struct pending *later,
+		       const char *name)
+{
+	const rq_evidence_entry *x = &ev->entries[i];
+	const rq_entry *e = x->entry;
+	int64_t signer;
+	rq_hash leaf;
+	int err;
+
+	if (e->seq != i)
+		return rq_error_set(RQ_EINTEGRITY, "%s: evidence entry %zu is entry %" PRIu64
+				    " (an entry was dropped, inserted or reordered)", name, i, e->seq);
+	if (i == 0 ? strspn(e->prev, "0") != RQ_ID_HEX_SIZE - 1 : strcmp(e->prev, ev->entries[i - 1].entry->id) != 0)
+		return rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: hash chain broken (prev %.12s)", name, i, e->prev);
+	if ((err = apply(s, &signer, e, x->sig, x->sig_len, later)))
+		return rq_error_prefix(err, "%s: ", name);
+	if (x->signer_seq != -1 && x->signer_seq != signer)
+		return rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: its signer was added by entry %" PRId64
+				    ", not %" PRId64, name, i, signer, x->signer_seq);
+	rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
+	rq_merkle_levels_append(t, leaf);
+	return 0;
+}
+
+/* Replay the entries in order, building their tree; the signatures are
+ * checked together (in parallel) afterwards. */
+static int check_entries(const rq_evidence *ev, rq_signers *s, rq_merkle_levels *t, const char *name)
+{
+	struct pending *later = rq_xcalloc(ev->n + 1, sizeof(*later));
+	size_t upto = ev->n; /* entries whose left signatures must be checked */
+	int err = 0;
+
+	for (size_t i = 0; i < ev->n; i++)
+		if ((err = check_entry(ev, i, s, t, &later[i], name))) {
 			upto = i;
 			break;
 		}
-		if (i == 0 ? strspn(e->prev, "0") != 64 : strcmp(e->prev, ev->entries[i - 1].entry->id) != 0) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: hash chain broken (prev %.12s)", name, i, e->prev);
-			upto = i;
-			break;
-		}
-		if ((err = apply(&s, &signer, e, x->sig, x->sig_len, &later[i]))) {
-			err = rq_error_prefix(err, "%s: ", name);
-			upto = i;
-			break;
-		}
-		if (x->signer_seq != -1 && x->signer_seq != signer) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: its signer was added by entry %" PRId64
-					   ", not %" PRId64, name, i, signer, x->signer_seq);
-			upto = i;
-			break;
-		}
-		rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
-		rq_merkle_levels_append(&t, leaf);
-	}
 	/* a bad signature before (or at) the first other problem is the one
 	 * rq_signers_apply in order would have named */
-	{
-		size_t m = upto < ev->n ? upto + 1 : ev->n;
-		if (check_pending(later, m) < m)
-			err = rq_error_prefix(RQ_EINTEGRITY, "%s: ", name);
+	size_t m = upto < ev->n ? upto + 1 : ev->n;
+	if (check_pending(later, m) < m)
+		err = rq_error_prefix(RQ_EINTEGRITY, "%s: ", name);
+	free(later);
+	return err;
+}
+
+/* The key trusted for the checkpoint must be one the ledger itself
+ * authorises at that size: a revoked signer, or any other key, may not
+ * vouch for this ledger's history. */
+static int check_current(const rq_signers *s, const rq_verifier *v, const rq_evidence *ev, const char *name)
+{
+	bool current = false;
+
+	for (size_t i = 0; i < s->n; i++)
+		current |= !s->v[i].revoked && memcmp(s->v[i].pk, v->pk, RQ_PUBKEY_LEN) == 0;
+	if (!current)
+		return rq_error_set(RQ_EINTEGRITY, "%s: the checkpoint is signed by %s, which is not a current signer "
+				    "of this ledger at entry %zu", name, v->name, ev->n - 1);
+	return 0;
+}
+
+static int check_proofs(const rq_evidence *ev, const rq_merkle_levels *t, const char *name)
+{
+	for (size_t i = 0; i < ev->n; i++) {
+		const rq_evidence_entry *x = &ev->entries[i];
+		if (x->has_proof &&
+		    rq_merkle_verify_inclusion(t->level[0][i], i, ev->n, (const rq_hash *)x->proof, x->nproof,
+					       ev->checkpoint.root))
+			return rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: its inclusion proof does not verify against "
+					    "the checkpoint", name, i);
 	}
-	if (err)
+	return 0;
+}
+
+int rq_evidence_check(const rq_evidence *ev, const rq_verifier *v, const char *name)
+{
+	rq_merkle_levels t;
+	rq_signers s;
+	rq_hash root;
+	int err;
+
+	rq_merkle_levels_init(&t);
+	rq_signers_init(&s);
+	if ((err = check_checkpoint(ev, v, name)) || (err = check_entries(ev, &s, &t, name)))
 		goto done;
 	if ((err = rq_merkle_root(root, ev->n, rq_merkle_levels_node, &t)))
 		goto done;
-	if (memcmp(root, c->root, RQ_HASH_LEN) != 0) {
+	if (memcmp(root, ev->checkpoint.root, RQ_HASH_LEN) != 0) {
 		err = rq_error_set(RQ_EINTEGRITY, "%s: the entries' Merkle root is not the checkpoint's root", name);
 		goto done;
 	}
-	/* The key trusted for the checkpoint must be one the ledger itself
-	 * authorises at that size: a revoked signer, or any other key, may not
-	 * vouch for this ledger's history. */
-	{
-		bool current = false;
-		for (size_t i = 0; i < s.n; i++)
-			current |= !s.v[i].revoked && memcmp(s.v[i].pk, v->pk, 32) == 0;
-		if (!current) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: the checkpoint is signed by %s, which is not a current signer "
-					   "of this ledger at entry %zu", name, v->name, ev->n - 1);
-			goto done;
-		}
-	}
-	for (size_t i = 0; i < ev->n; i++) {
-		const rq_evidence_entry *x = &ev->entries[i];
-		if (!x->has_proof)
-			continue;
-		if (rq_merkle_verify_inclusion(t.level[0][i], i, ev->n, (const rq_hash *)x->proof, x->nproof, c->root)) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: entry %zu: its inclusion proof does not verify against the checkpoint",
-					   name, i);
-			goto done;
-		}
-	}
+	if ((err = check_current(&s, v, ev, name)) || (err = check_proofs(ev, &t, name)))
+		goto done;
 	rq_error_clear();
 done:
-	free(later);
-	rq_buf_release(&origin);
 	rq_signers_release(&s);
 	rq_merkle_levels_release(&t);
 	return err;

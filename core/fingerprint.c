@@ -135,14 +135,6 @@ static int hash_fd(uint8_t out[RQ_HASH_LEN], uint64_t *len, int fd, const char *
 	return 0;
 }
 
-int rq_fingerprint_fd(uint8_t out[RQ_HASH_LEN], uint64_t *len, int fd, const char *name)
-{
-	uint8_t *buf = rq_xmalloc(READ_BUF);
-	int err = hash_fd(out, len, fd, name, buf, READ_BUF, NULL);
-	free(buf);
-	return err;
-}
-
 /* ---- The items of a walk ------------------------------------------------ */
 
 struct item {
@@ -166,15 +158,7 @@ struct items {
 
 static struct item *items_add(struct items *it)
 {
-	if (it->n == it->alloc) {
-		size_t na = it->alloc ? it->alloc * 2 : 64, bytes;
-		if (!rq_mul_size(&bytes, na, sizeof(*it->v))) {
-			rq_error_set(RQ_ENOMEM, "too many files");
-			abort();
-		}
-		it->v = rq_xrealloc(it->v, bytes);
-		it->alloc = na;
-	}
+	RQ_ALLOC_GROW(it->v, it->n + 1, it->alloc);
 	struct item *x = &it->v[it->n++];
 	memset(x, 0, sizeof(*x));
 	return x;
@@ -372,11 +356,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void report(const struct pool *p, const rq_fp_options *o, uint64_t bytes_total)
+static void report(struct pool *p, const rq_fp_options *o, uint64_t bytes_total)
 {
 	rq_fp_progress pr = {
-		atomic_load(&((struct pool *)p)->files_done), p->njobs,
-		atomic_load(&((struct pool *)p)->bytes_done), bytes_total,
+		atomic_load(&p->files_done), p->njobs,
+		atomic_load(&p->bytes_done), bytes_total,
 	};
 	o->progress(o->progress_ctx, &pr);
 }
@@ -530,17 +514,101 @@ static void cache_store(const struct items *it, const rq_fp_cache *c, int64_t wr
 	free(v);
 }
 
+/* The items of `path`: the file itself, or the walk of the directory
+ * (sorted; r->is_dir set). Anything else is refused. */
+static int gather_items(struct items *it, rq_fp_result *r, const char *path, const struct stat *st)
+{
+	rq_buf p = RQ_BUF_INIT;
+	int err = 0;
+
+	if (S_ISREG(st->st_mode)) {
+		struct item *x = items_add(it);
+		x->path = rq_xstrdup(path);
+		x->follow = true;
+		stat_of(&x->st, st);
+	} else if (S_ISDIR(st->st_mode)) {
+		r->is_dir = true;
+		rq_buf_puts(&p, path);
+		while (p.len > 1 && p.ptr[p.len - 1] == '/')
+			rq_buf_truncate(&p, p.len - 1);
+		if (p.len == 1 && p.ptr[0] == '/')
+			rq_buf_truncate(&p, 0); /* entries are "/NAME": rel = p + 1 */
+		size_t root_len = p.len;
+		if ((err = walk_dir(it, &p, root_len, 0)))
+			goto done;
+		if (it->n > 1)
+			qsort(it->v, it->n, sizeof(*it->v), cmp_item);
+	} else {
+		err = refuse_special(path, st->st_mode);
+	}
+done:
+	rq_buf_release(&p);
+	return err;
+}
+
+/* Hash the items the cache did not answer, in the pool; *hashed counts
+ * them. The first worker's error is the result. */
+static int hash_items(uint64_t *hashed, struct items *it, const rq_fp_options *o)
+{
+	struct item **jobs = rq_xcalloc(it->n ? it->n : 1, sizeof(*jobs));
+	size_t njobs = 0;
+	int err;
+
+	for (size_t i = 0; i < it->n; i++)
+		if (it->v[i].need_hash)
+			jobs[njobs++] = &it->v[i];
+	if ((err = run_pool(jobs, njobs, o)))
+		goto done;
+	for (size_t i = 0; i < it->n; i++) {
+		if (it->v[i].error) {
+			err = rq_error_set(it->v[i].code, "%s", it->v[i].error);
+			goto done;
+		}
+	}
+	*hashed = njobs;
+done:
+	free(jobs);
+	return err;
+}
+
+/* The fingerprint, counts and (for a directory) manifest of the hashed
+ * items; the manifest takes their relative paths. */
+static void fill_result(rq_fp_result *r, struct items *it)
+{
+	for (size_t i = 0; i < it->n; i++)
+		if (!it->v[i].link && !it->v[i].need_hash)
+			r->cached++;
+	if (!r->is_dir) {
+		rq_fingerprint_format(r->fingerprint, it->v[0].hash);
+		r->files = 1;
+		r->bytes = it->v[0].size;
+		return;
+	}
+	rq_manifest *m = &r->manifest;
+	m->v = rq_xcalloc(it->n ? it->n : 1, sizeof(*m->v));
+	m->alloc = it->n ? it->n : 1;
+	for (size_t i = 0; i < it->n; i++) {
+		rq_manifest_entry *e = &m->v[m->n++];
+		e->path = it->v[i].rel;
+		it->v[i].rel = NULL;
+		e->size = it->v[i].size;
+		e->link = it->v[i].link;
+		memcpy(e->hash, it->v[i].hash, RQ_HASH_LEN);
+		m->bytes += e->size;
+	}
+	rq_manifest_fingerprint(r->fingerprint, m);
+	r->files = m->n;
+	r->bytes = m->bytes;
+}
+
 int rq_fingerprint_path(rq_fp_result *out, const char *path, const rq_fp_options *opts)
 {
 	static const rq_fp_options defaults;
 	const rq_fp_options *o = opts ? opts : &defaults;
 	struct items it = { NULL, 0, 0 };
-	struct item **jobs = NULL;
 	char *abs_root = NULL;
-	rq_buf p = RQ_BUF_INIT;
 	rq_fp_result r;
 	struct stat st;
-	size_t njobs = 0;
 	int64_t written = now_ns(); /* before any stat: see rq_fp_cache_usable */
 	int err = 0;
 
@@ -553,78 +621,21 @@ int rq_fingerprint_path(rq_fp_result *out, const char *path, const rq_fp_options
 		err = sys_error(errno_code(errno), path, errno);
 		goto done;
 	}
-	if (S_ISREG(st.st_mode)) {
-		struct item *x = items_add(&it);
-		x->path = rq_xstrdup(path);
-		x->follow = true;
-		stat_of(&x->st, &st);
-	} else if (S_ISDIR(st.st_mode)) {
-		r.is_dir = true;
-		rq_buf_puts(&p, path);
-		while (p.len > 1 && p.ptr[p.len - 1] == '/')
-			rq_buf_truncate(&p, p.len - 1);
-		if (p.len == 1 && p.ptr[0] == '/')
-			rq_buf_truncate(&p, 0); /* entries are "/NAME": rel = p + 1 */
-		size_t root_len = p.len;
-		if ((err = walk_dir(&it, &p, root_len, 0)))
-			goto done;
-		if (it.n > 1)
-			qsort(it.v, it.n, sizeof(*it.v), cmp_item);
-	} else {
-		err = refuse_special(path, st.st_mode);
+	if ((err = gather_items(&it, &r, path, &st)))
 		goto done;
-	}
-
 	consult_cache(&it, o->cache, abs_root, !r.is_dir, o->rehash);
-	jobs = rq_xcalloc(it.n ? it.n : 1, sizeof(*jobs));
-	for (size_t i = 0; i < it.n; i++)
-		if (it.v[i].need_hash)
-			jobs[njobs++] = &it.v[i];
-	if ((err = run_pool(jobs, njobs, o)))
+	if ((err = hash_items(&r.hashed, &it, o)))
 		goto done;
-	for (size_t i = 0; i < it.n; i++) {
-		if (it.v[i].error) {
-			err = rq_error_set(it.v[i].code, "%s", it.v[i].error);
-			goto done;
-		}
-	}
 	if (o->cache)
 		cache_store(&it, o->cache, written);
-
-	r.hashed = njobs;
-	for (size_t i = 0; i < it.n; i++)
-		if (!it.v[i].link && !it.v[i].need_hash)
-			r.cached++;
-	if (!r.is_dir) {
-		rq_fingerprint_format(r.fingerprint, it.v[0].hash);
-		r.files = 1;
-		r.bytes = it.v[0].size;
-	} else {
-		rq_manifest *m = &r.manifest;
-		m->v = rq_xcalloc(it.n ? it.n : 1, sizeof(*m->v));
-		m->alloc = it.n ? it.n : 1;
-		for (size_t i = 0; i < it.n; i++) {
-			rq_manifest_entry *e = &m->v[m->n++];
-			e->path = it.v[i].rel;
-			it.v[i].rel = NULL;
-			e->size = it.v[i].size;
-			e->link = it.v[i].link;
-			memcpy(e->hash, it.v[i].hash, RQ_HASH_LEN);
-			m->bytes += e->size;
-		}
-		rq_manifest_fingerprint(r.fingerprint, m);
-		r.files = m->n;
-		r.bytes = m->bytes;
-	}
+	fill_result(&r, &it);
 	rq_fp_result_release(out);
 	*out = r;
 	rq_fp_result_init(&r);
 done:
 	rq_fp_result_release(&r);
 	items_release(&it);
-	free(jobs);
 	free(abs_root);
-	rq_buf_release(&p);
 	return err;
 }
 
@@ -737,10 +748,45 @@ static bool path_ok(const char *p, size_t len)
 	return true;
 }
 
+/* One line "KIND SIZE HASH PATH" between c and its end nl into *e (the
+ * path in `path`); false when malformed. */
+static bool parse_manifest_line(rq_manifest_entry *e, rq_buf *path, const char *c, const char *nl)
+{
+	/* kind */
+	if (nl - c < 2 || (c[0] != 'f' && c[0] != 'l') || c[1] != ' ')
+		return false;
+	e->link = c[0] == 'l';
+	c += 2;
+	/* size: decimal, no leading zero */
+	if (c >= nl || *c < '0' || *c > '9' || (*c == '0' && c + 1 < nl && c[1] != ' '))
+		return false;
+	while (c < nl && *c >= '0' && *c <= '9') {
+		if (__builtin_mul_overflow(e->size, 10, &e->size) ||
+		    __builtin_add_overflow(e->size, (uint64_t)(*c - '0'), &e->size))
+			return false;
+		c++;
+	}
+	if (c >= nl || *c != ' ')
+		return false;
+	c++;
+	/* hash */
+	if (nl - c < 2 * RQ_HASH_LEN + 1 || c[2 * RQ_HASH_LEN] != ' ')
+		return false;
+	for (int i = 0; i < RQ_HASH_LEN; i++) {
+		int hi = lower_hex_digit(c[2 * i]), lo = lower_hex_digit(c[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		e->hash[i] = (uint8_t)(hi << 4 | lo);
+	}
+	c += 2 * RQ_HASH_LEN + 1;
+	return parse_path(path, c, nl) && strlen(path->ptr) == path->len &&
+	       path_ok(path->ptr, path->len);
+}
+
 int rq_manifest_parse(rq_manifest *out, const void *data, size_t len, const char *name)
 {
 	const char *s = data, *end = s + len;
-	size_t hl = strlen(RQ_MANIFEST_HEADER), lineno = 1;
+	size_t hl = strlen(RQ_MANIFEST_HEADER), lineno;
 	rq_manifest m;
 	rq_buf path = RQ_BUF_INIT;
 	int err = 0;
@@ -751,71 +797,34 @@ int rq_manifest_parse(rq_manifest *out, const void *data, size_t len, const char
 				   (int)hl - 1, RQ_MANIFEST_HEADER);
 		goto done;
 	}
-	s += hl;
-	while (s < end) {
+	/* the header is line 1 */
+	for (s += hl, lineno = 2; s < end; lineno++) {
 		rq_manifest_entry e;
-		const char *nl = memchr(s, '\n', (size_t)(end - s)), *c = s;
-		lineno++;
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
 		memset(&e, 0, sizeof(e));
 		if (!nl) {
 			err = rq_error_set(RQ_EINVALID, "%s: line %zu: no end of line", name, lineno);
 			goto done;
 		}
-		/* kind */
-		if (nl - c < 2 || (c[0] != 'f' && c[0] != 'l') || c[1] != ' ')
-			goto bad;
-		e.link = c[0] == 'l';
-		c += 2;
-		/* size: decimal, no leading zero */
-		if (c >= nl || *c < '0' || *c > '9' || (*c == '0' && c + 1 < nl && c[1] != ' '))
-			goto bad;
-		while (c < nl && *c >= '0' && *c <= '9') {
-			if (__builtin_mul_overflow(e.size, 10, &e.size) ||
-			    __builtin_add_overflow(e.size, (uint64_t)(*c - '0'), &e.size))
-				goto bad;
-			c++;
+		if (!parse_manifest_line(&e, &path, s, nl)) {
+			err = rq_error_set(RQ_EINVALID, "%s: line %zu: malformed manifest line", name,
+					   lineno);
+			goto done;
 		}
-		if (c >= nl || *c != ' ')
-			goto bad;
-		c++;
-		/* hash */
-		if (nl - c < 2 * RQ_HASH_LEN + 1 || c[2 * RQ_HASH_LEN] != ' ')
-			goto bad;
-		for (int i = 0; i < RQ_HASH_LEN; i++) {
-			int hi = lower_hex_digit(c[2 * i]), lo = lower_hex_digit(c[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				goto bad;
-			e.hash[i] = (uint8_t)(hi << 4 | lo);
-		}
-		c += 2 * RQ_HASH_LEN + 1;
-		if (!parse_path(&path, c, nl) || strlen(path.ptr) != path.len ||
-		    !path_ok(path.ptr, path.len))
-			goto bad;
 		if (m.n > 0 && strcmp(m.v[m.n - 1].path, path.ptr) >= 0) {
 			err = rq_error_set(RQ_EINVALID, "%s: line %zu: paths out of order or repeated",
 					   name, lineno);
 			goto done;
 		}
 		if (__builtin_add_overflow(m.bytes, e.size, &m.bytes)) {
-			err = rq_error_set(RQ_EINVALID, "%s: line %zu: total size overflows", name, lineno);
+			err = rq_error_set(RQ_EINVALID, "%s: line %zu: total size overflows", name,
+					   lineno);
 			goto done;
 		}
-		if (m.n == m.alloc) {
-			size_t na = m.alloc ? m.alloc * 2 : 16, bytes;
-			if (!rq_mul_size(&bytes, na, sizeof(*m.v))) {
-				err = rq_error_set(RQ_ENOMEM, "%s: too many entries", name);
-				goto done;
-			}
-			m.v = rq_xrealloc(m.v, bytes);
-			m.alloc = na;
-		}
+		RQ_ALLOC_GROW(m.v, m.n + 1, m.alloc);
 		e.path = rq_buf_detach(&path, NULL);
 		m.v[m.n++] = e;
 		s = nl + 1;
-		continue;
-bad:
-		err = rq_error_set(RQ_EINVALID, "%s: line %zu: malformed manifest line", name, lineno);
-		goto done;
 	}
 	rq_manifest_release(out);
 	*out = m;

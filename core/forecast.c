@@ -14,11 +14,6 @@
 #define PRIOR_NOISE_WEIGHT 1.0 /* ... with the weight of one observation */
 #define SINGLE_RATE_SPREAD 0.25 /* one measured value: ±25 % (1 sd) */
 
-double rq_forecast_r_full(rq_shift_kind kind)
-{
-	return kind == RQ_SHIFT_TASK ? 1.0 : 0.5;
-}
-
 const char *rq_calibration_name(rq_calibration_source s)
 {
 	switch (s) {
@@ -27,11 +22,6 @@ const char *rq_calibration_name(rq_calibration_source s)
 	case RQ_CAL_FAMILY: return "family";
 	default: return "none";
 	}
-}
-
-const char *rq_shift_kind_name(rq_shift_kind k)
-{
-	return k == RQ_SHIFT_TASK ? "task" : "dist";
 }
 
 /* --- deterministic random numbers ------------------------------------ */
@@ -175,9 +165,14 @@ static double outcome_of(const struct rq_history_point *p, int outcome)
 	}
 }
 
+static bool same_kind(const rq_shift_kind *a, const rq_shift_kind *b)
+{
+	return a == b || (a && b && strcmp(a->name, b->name) == 0);
+}
+
 static bool usable(const struct rq_history_point *p, const rq_forecast_input *in, int outcome)
 {
-	return p->kind == in->kind && isfinite(p->index) && isfinite(outcome_of(p, outcome));
+	return same_kind(p->kind, in->kind) && isfinite(p->index) && isfinite(outcome_of(p, outcome));
 }
 
 /* The prior of docs/METHOD.md: coefficients with the weight
@@ -189,7 +184,7 @@ static bool usable(const struct rq_history_point *p, const rq_forecast_input *in
 static int outcome_prior(rq_nig *out, const rq_forecast_input *in, int outcome,
 			 double mean_abs_y)
 {
-	double rf = rq_forecast_r_full(in->kind);
+	double rf = in->kind->r_full;
 	double prec[4] = { PRIOR_KAPPA, 0, 0, PRIOR_KAPPA * rf * rf };
 	double m[2] = { 0, 0 }, s0 = NOISE_GUESS * mean_abs_y;
 
@@ -319,7 +314,7 @@ int rq_forecast_calibrate(rq_calibration *out, const rq_forecast_input *in, int 
 		pred.scale = sqrt(pred.scale * pred.scale + out->tau2);
 	} else {
 		if (outcome == 0 && isfinite(in->scratch_epochs)) {
-			double rf = rq_forecast_r_full(in->kind);
+			double rf = in->kind->r_full;
 			double r = in->index / rf;
 			out->source = RQ_CAL_PRIOR;
 			out->a = 0;
@@ -354,7 +349,7 @@ static size_t first_stable(const double *v, size_t n)
 	size_t skip = RQ_STEP_WARMUP, m = n - skip;
 	double *tmp, med;
 
-	tmp = rq_xmalloc(m * sizeof(double));
+	tmp = rq_xmallocarray(m, sizeof(double));
 	memcpy(tmp, v + skip, m * sizeof(double));
 	qsort(tmp, m, sizeof(double), cmp_double);
 	med = m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
@@ -394,18 +389,23 @@ static void rate_from_values(rq_rate *out, const double *u, size_t k, double rat
 	}
 }
 
-int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
+/* The suffix of a rate's source when it is scaled per training sample. */
+static void per_sample_words(char *out, size_t size, bool per_sample, double train_size)
 {
-	const char *hw = hardware_of(in->hardware), *what = field == 0 ? "energy" : "duration";
-	size_t cap = 0, runs = 0, epochs = 0, k = 0;
-	double *run_mean, *epoch_val;
-	bool per_sample = isfinite(in->train_size) && in->train_size > 0;
-	char scaled[96] = "";
+	out[0] = '\0';
+	if (per_sample)
+		snprintf(out, size, ", per training sample × %.0f samples", train_size);
+}
 
-	memset(out, 0, sizeof(*out));
-	out->known = false;
-	out->loc = out->scale = out->dof = NAN;
-	out->scale_ratio = 1;
+/* STEP: the stable epochs of the traces on hardware `hw`. False when no
+ * run there has any. */
+static bool rate_from_traces(rq_rate *out, const rq_forecast_input *in, int field, const char *hw,
+			     const char *what)
+{
+	size_t cap = 0, runs = 0, epochs = 0;
+	bool per_sample = isfinite(in->train_size) && in->train_size > 0;
+	double *run_mean, *epoch_val;
+	char scaled[96];
 
 	/* Scale per sample only when every run used knows its training size. */
 	for (size_t i = 0; i < in->n_traces; i++) {
@@ -416,7 +416,7 @@ int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
 		if (!(isfinite(t->train_size) && t->train_size > 0))
 			per_sample = false;
 	}
-	run_mean = rq_xcalloc(in->n_traces + in->n_history + 1, sizeof(double));
+	run_mean = rq_xcalloc(in->n_traces + 1, sizeof(double));
 	epoch_val = rq_xcalloc(cap + 1, sizeof(double));
 	for (size_t i = 0; i < in->n_traces; i++) {
 		const struct rq_epoch_trace *t = &in->traces[i];
@@ -441,17 +441,26 @@ int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
 			rate_from_values(out, epoch_val, epochs, out->scale_ratio);
 		out->runs = runs;
 		out->epochs = epochs;
-		if (per_sample)
-			snprintf(scaled, sizeof(scaled), ", per training sample × %.0f samples",
-				 in->train_size);
+		per_sample_words(scaled, sizeof(scaled), per_sample, in->train_size);
 		snprintf(out->source, sizeof(out->source),
 			 "STEP: mean %s of %zu stable epoch(s) of %zu run(s) on '%s' (warm-up epochs excluded)%s",
 			 what, epochs, runs, hw, scaled);
-		goto done;
 	}
+	free(run_mean);
+	free(epoch_val);
+	return runs > 0;
+}
 
-	/* No epoch markers: totals / epochs of past updates on this hardware. */
-	per_sample = isfinite(in->train_size) && in->train_size > 0;
+/* Without epoch markers: totals / epochs of past updates on hardware `hw`.
+ * False when there is none. */
+static bool rate_from_totals(rq_rate *out, const rq_forecast_input *in, int field, const char *hw,
+			     const char *what)
+{
+	bool per_sample = isfinite(in->train_size) && in->train_size > 0;
+	double *run_mean = rq_xcalloc(in->n_history + 1, sizeof(double));
+	size_t k = 0;
+	char scaled[96];
+
 	for (size_t i = 0; i < in->n_history; i++) {
 		const struct rq_history_point *p = &in->history[i];
 		double total = field == 0 ? p->energy_kwh : p->duration_s;
@@ -472,18 +481,25 @@ int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
 		out->scale_ratio = per_sample ? in->train_size : 1;
 		rate_from_values(out, run_mean, k, out->scale_ratio);
 		out->runs = k;
-		if (per_sample)
-			snprintf(scaled, sizeof(scaled), ", per training sample × %.0f samples",
-				 in->train_size);
+		per_sample_words(scaled, sizeof(scaled), per_sample, in->train_size);
 		snprintf(out->source, sizeof(out->source),
 			 "total %s / epochs of %zu past update(s) on '%s' (no epoch markers: warm-up not excluded)%s",
 			 what, k, hw, scaled);
-		goto done;
 	}
-	snprintf(out->source, sizeof(out->source), "no %s measured on '%s'", what, hw);
-done:
 	free(run_mean);
-	free(epoch_val);
+	return k > 0;
+}
+
+int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
+{
+	const char *hw = hardware_of(in->hardware), *what = field == 0 ? "energy" : "duration";
+
+	memset(out, 0, sizeof(*out));
+	out->known = false;
+	out->loc = out->scale = out->dof = NAN;
+	out->scale_ratio = 1;
+	if (!rate_from_traces(out, in, field, hw, what) && !rate_from_totals(out, in, field, hw, what))
+		snprintf(out->source, sizeof(out->source), "no %s measured on '%s'", what, hw);
 	return 0;
 }
 
@@ -495,7 +511,7 @@ done:
 static void product_quantiles(rq_quantiles *out, rq_rng *rng, size_t draws,
 			      const rq_calibration *ep, double ep_mean, const rq_rate *rate)
 {
-	double *v = rq_xmalloc(draws * sizeof(double));
+	double *v = rq_xmallocarray(draws, sizeof(double));
 
 	for (size_t i = 0; i < draws; i++) {
 		double e = clampf(ep->loc + ep->scale * rq_rng_student(rng, ep->dof), 0);
@@ -577,14 +593,10 @@ static void guard(rq_forecast *out)
 	}
 }
 
-int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
+static int check_input(const rq_forecast_input *in, double pue)
 {
-	double pue = isnan(in->pue) ? 1 : in->pue, carbon_k;
-	size_t draws = in->draws ? in->draws : RQ_FORECAST_DRAWS;
-	rq_rng rng;
-	int err;
-
-	memset(out, 0, sizeof(*out));
+	if (!in->kind)
+		return rq_error_set(RQ_EINVALID, "the forecast input names no measure (kind)");
 	if (!isfinite(in->index) || in->index < 0)
 		return rq_error_set(RQ_EINVALID, "the RESQUE index %g is not a non-negative number", in->index);
 	if (!(pue >= 1) || !isfinite(pue))
@@ -598,6 +610,44 @@ int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 	if (!isnan(in->train_size) && !(in->train_size > 0 && isfinite(in->train_size)))
 		return rq_error_set(RQ_EINVALID, "training-set size %g is not a positive number",
 				    in->train_size);
+	return 0;
+}
+
+/* Training from scratch: E₀ (a recorded count, NaN when unknown) at the
+ * same rates, and what reuse saves. */
+static void scratch_alternative(rq_forecast *out, double e0, double carbon_k)
+{
+	const rq_rate *k = &out->kwh_per_epoch, *s = &out->s_per_epoch;
+
+	out->scratch_epochs = e0;
+	unknown_quantiles(&out->scratch_energy_kwh);
+	unknown_quantiles(&out->scratch_carbon_kg);
+	unknown_quantiles(&out->scratch_duration_s);
+	out->saving_kwh = out->saving_kg = NAN;
+	if (!isfinite(e0))
+		return;
+	if (k->known) {
+		rq_quantiles_from_student(&out->scratch_energy_kwh, e0 * k->loc, e0 * k->scale, k->dof, 0);
+		out->saving_kwh = out->scratch_energy_kwh.mean - out->energy_kwh.mean;
+		if (isfinite(carbon_k)) {
+			scale_quantiles(&out->scratch_carbon_kg, &out->scratch_energy_kwh, carbon_k);
+			out->saving_kg = out->scratch_carbon_kg.mean - out->carbon_kg.mean;
+		}
+	}
+	if (s->known)
+		rq_quantiles_from_student(&out->scratch_duration_s, e0 * s->loc, e0 * s->scale, s->dof, 0);
+}
+
+int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
+{
+	double pue = isnan(in->pue) ? 1 : in->pue, carbon_k;
+	size_t draws = in->draws ? in->draws : RQ_FORECAST_DRAWS;
+	rq_rng rng;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = check_input(in, pue)))
+		return err;
 	carbon_k = pue * in->intensity / 1000;
 
 	if ((err = rq_forecast_calibrate(&out->cal_epochs, in, 0)))
@@ -612,7 +662,7 @@ int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 	if (out->cal_epochs.source == RQ_CAL_NONE)
 		return rq_error_set(RQ_EINVALID,
 				    "cannot forecast epochs: no past %s update with recorded epochs and no from-scratch epoch count for the base version",
-				    rq_shift_kind_name(in->kind));
+				    in->kind->name);
 	out->prior_only = out->cal_epochs.source == RQ_CAL_PRIOR;
 	outcome_quantiles(&out->epochs, &out->cal_epochs);
 	outcome_quantiles(&out->param_change, &out->cal_param_change);
@@ -636,28 +686,7 @@ int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 	else
 		unknown_quantiles(&out->carbon_kg);
 
-	/* Training from scratch: E₀ (a recorded count) at the same rates. */
-	out->scratch_epochs = in->scratch_epochs;
-	unknown_quantiles(&out->scratch_energy_kwh);
-	unknown_quantiles(&out->scratch_carbon_kg);
-	unknown_quantiles(&out->scratch_duration_s);
-	out->saving_kwh = out->saving_kg = NAN;
-	if (isfinite(in->scratch_epochs)) {
-		const rq_rate *k = &out->kwh_per_epoch, *s = &out->s_per_epoch;
-		double e0 = in->scratch_epochs;
-		if (k->known) {
-			rq_quantiles_from_student(&out->scratch_energy_kwh, e0 * k->loc, e0 * k->scale,
-						  k->dof, 0);
-			out->saving_kwh = out->scratch_energy_kwh.mean - out->energy_kwh.mean;
-			if (isfinite(carbon_k)) {
-				scale_quantiles(&out->scratch_carbon_kg, &out->scratch_energy_kwh, carbon_k);
-				out->saving_kg = out->scratch_carbon_kg.mean - out->carbon_kg.mean;
-			}
-		}
-		if (s->known)
-			rq_quantiles_from_student(&out->scratch_duration_s, e0 * s->loc, e0 * s->scale,
-						  s->dof, 0);
-	}
+	scratch_alternative(out, in->scratch_epochs, carbon_k);
 	guard(out);
 	return 0;
 }

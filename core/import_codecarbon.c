@@ -142,121 +142,129 @@ static int check_row(const rq_cc_run *row, double *const *num, const char *name,
 	return 0;
 }
 
+/* The header: every column's index (< 0 when absent), refusing a file
+ * without the required ones. */
+static int read_header(long col[C_COUNT], size_t *nheader, rq_csv *csv, const char *name)
+{
+	const char *const *f;
+	size_t nf;
+	int rc, err;
+
+	if ((rc = rq_csv_next(csv, &nf, &f)) <= 0)
+		return rc < 0 ? rc : rq_error_set(RQ_EINVALID, "%s: empty file", name);
+	*nheader = nf;
+	if ((err = rq_csv_header_check(csv, nf, f)))
+		return err;
+	for (int c = 0; c < C_COUNT; c++) {
+		col[c] = rq_csv_column_any(nf, f, column_names[c]);
+		if (col[c] < 0 && required(c))
+			return rq_error_set(RQ_EINVALID, "%s: no '%s' column (not a CodeCarbon emissions file?)", name,
+					    column_names[c][0]);
+	}
+	return 0;
+}
+
+/* One data row into `row` (whose strings the caller releases, also on
+ * error), checked. */
+static int read_row(rq_cc_run *row, const long col[C_COUNT], const char *const *f, const char *name, size_t line)
+{
+	char **text[] = { &row->run_id, &row->timestamp, &row->project_name, &row->country_iso_code,
+			  &row->region, &row->cloud_provider, &row->cloud_region, &row->cpu_model,
+			  &row->gpu_model, &row->codecarbon_version };
+	double *num[] = { &row->duration_s, &row->emissions_kg, &row->energy_kwh, &row->cpu_kwh,
+			  &row->gpu_kwh, &row->ram_kwh, &row->pue };
+	int err;
+
+	for (int c = 0; c < FIRST_NUMBER; c++)
+		*text[c] = rq_xstrdup(col[c] >= 0 ? f[col[c]] : "");
+	for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
+		double *d = num[c - FIRST_NUMBER];
+		*d = NAN;
+		if (col[c] >= 0 && (err = number(d, f[col[c]], name, line, column_names[c][0], required(c))) < 0)
+			return err;
+	}
+	row->line = line;
+	return check_row(row, num, name, line);
+}
+
+/* Add `row` (taken) as a run, or as the newer snapshot of a run with
+ * its run_id; without run ids at all, every row is a run. */
+static void add_run(rq_cc_import *out, size_t *alloc, rq_cc_run *row, bool have_ids)
+{
+	for (size_t i = 0; i < out->n && (row->run_id[0] || have_ids); i++)
+		if (!strcmp(out->runs[i].run_id, row->run_id)) {
+			run_release(&out->runs[i]);
+			out->runs[i] = *row;
+			memset(row, 0, sizeof(*row));
+			return;
+		}
+	RQ_ALLOC_GROW(out->runs, out->n + 1, *alloc);
+	out->runs[out->n++] = *row;
+	memset(row, 0, sizeof(*row));
+}
+
+/* Keep run `run_id` alone; RQ_ENOTFOUND naming the runs there are. */
+static int select_run(rq_cc_import *out, const char *run_id, const char *name)
+{
+	size_t keep = SIZE_MAX;
+	for (size_t i = 0; i < out->n; i++)
+		if (!strcmp(out->runs[i].run_id, run_id))
+			keep = i;
+	if (keep == SIZE_MAX) {
+		rq_buf ids = RQ_BUF_INIT;
+		for (size_t i = 0; i < out->n && i < 10; i++)
+			rq_buf_printf(&ids, "%s%s", i ? ", " : "", out->runs[i].run_id);
+		if (out->n > 10)
+			rq_buf_puts(&ids, ", ...");
+		int err = rq_error_set(RQ_ENOTFOUND, "%s: no run '%s' (runs: %s)", name, run_id, ids.ptr);
+		rq_buf_release(&ids);
+		return err;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		if (i != keep)
+			run_release(&out->runs[i]);
+	out->runs[0] = out->runs[keep];
+	out->n = 1;
+	return 0;
+}
+
 int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const char *name,
 			 const char *run_id)
 {
 	rq_csv *csv = NULL;
-	size_t nf, nheader = 0, cap = 0;
+	size_t nf, nheader = 0, alloc = 0;
 	const char *const *f;
 	long col[C_COUNT];
 	rq_cc_run row;
-	int rc, err = 0;
+	int rc = 0, err;
 
 	rq_cc_import_init(out);
 	memset(&row, 0, sizeof(row));
 	rq_csv_open_buffer(&csv, data, len, name);
 	rq_csv_set_trim(csv, true);
-	if ((rc = rq_csv_next(csv, &nf, &f)) <= 0) {
-		err = rc < 0 ? rc : rq_error_set(RQ_EINVALID, "%s: empty file", name);
+	if ((err = read_header(col, &nheader, csv, name)))
 		goto done;
-	}
-	nheader = nf;
-	if ((err = rq_csv_header_check(csv, nf, f)))
-		goto done;
-	for (int c = 0; c < C_COUNT; c++) {
-		col[c] = rq_csv_column_any(nf, f, column_names[c]);
-		if (col[c] < 0 && required(c)) {
-			err = rq_error_set(RQ_EINVALID,
-					   "%s: no '%s' column (not a CodeCarbon emissions file?)",
-					   name, column_names[c][0]);
-			goto done;
-		}
-	}
-
 	while ((rc = rq_csv_next(csv, &nf, &f)) == 1) {
 		size_t line = rq_csv_line(csv);
+		if (nf != nheader && !rq_csv_row_terminated(csv) && nf < nheader) {
+			rq_buf_printf(&out->warnings, "%s: line %zu: incomplete last line skipped\n", name, line);
+			break;
+		}
 		if (nf != nheader) {
-			if (!rq_csv_row_terminated(csv) && nf < nheader) {
-				rq_buf_printf(&out->warnings,
-					      "%s: line %zu: incomplete last line skipped\n", name, line);
-				break;
-			}
-			err = rq_error_set(RQ_EINVALID, "%s: line %zu: %zu fields, the header has %zu",
-					   name, line, nf, nheader);
+			err = rq_error_set(RQ_EINVALID, "%s: line %zu: %zu fields, the header has %zu", name, line, nf,
+					   nheader);
 			goto done;
 		}
-		memset(&row, 0, sizeof(row));
-		char **text[] = { &row.run_id, &row.timestamp, &row.project_name,
-				  &row.country_iso_code, &row.region, &row.cloud_provider,
-				  &row.cloud_region, &row.cpu_model, &row.gpu_model,
-				  &row.codecarbon_version };
-		double *num[] = { &row.duration_s, &row.emissions_kg, &row.energy_kwh, &row.cpu_kwh,
-				  &row.gpu_kwh, &row.ram_kwh, &row.pue };
-		for (int c = 0; c < FIRST_NUMBER; c++)
-			*text[c] = rq_xstrdup(col[c] >= 0 ? f[col[c]] : "");
-		for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
-			double *d = num[c - FIRST_NUMBER];
-			*d = NAN;
-			if (col[c] >= 0 &&
-			    (err = number(d, f[col[c]], name, line, column_names[c][0], required(c))) < 0)
-				goto done;
-		}
-		row.line = line;
-		if ((err = check_row(&row, num, name, line)))
+		if ((err = read_row(&row, col, f, name, line)))
 			goto done;
-
-		size_t i;
-		for (i = 0; i < out->n; i++)
-			if (!strcmp(out->runs[i].run_id, row.run_id))
-				break;
-		if (i < out->n) {
-			if (!row.run_id[0] && col[C_RUN_ID] < 0) {
-				/* no run ids at all: every row is a run */
-				i = out->n;
-			} else {
-				run_release(&out->runs[i]);
-				out->runs[i] = row;
-				memset(&row, 0, sizeof(row));
-				continue;
-			}
-		}
-		if (out->n == cap) {
-			cap = cap ? 2 * cap : 8;
-			out->runs = rq_xrealloc(out->runs, cap * sizeof(*out->runs));
-		}
-		out->runs[out->n++] = row;
-		memset(&row, 0, sizeof(row));
+		add_run(out, &alloc, &row, col[C_RUN_ID] >= 0);
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		err = rc;
-		goto done;
-	}
-	if (out->n == 0) {
+	else if (out->n == 0)
 		err = rq_error_set(RQ_EINVALID, "%s: no run in the file", name);
-		goto done;
-	}
-	if (run_id) {
-		size_t keep = SIZE_MAX;
-		for (size_t i = 0; i < out->n; i++)
-			if (!strcmp(out->runs[i].run_id, run_id))
-				keep = i;
-		if (keep == SIZE_MAX) {
-			rq_buf ids = RQ_BUF_INIT;
-			for (size_t i = 0; i < out->n && i < 10; i++)
-				rq_buf_printf(&ids, "%s%s", i ? ", " : "", out->runs[i].run_id);
-			if (out->n > 10)
-				rq_buf_puts(&ids, ", ...");
-			err = rq_error_set(RQ_ENOTFOUND, "%s: no run '%s' (runs: %s)", name, run_id,
-					   ids.ptr);
-			rq_buf_release(&ids);
-			goto done;
-		}
-		for (size_t i = 0; i < out->n; i++)
-			if (i != keep)
-				run_release(&out->runs[i]);
-		out->runs[0] = out->runs[keep];
-		out->n = 1;
-	}
+	else if (run_id)
+		err = select_run(out, run_id, name);
 done:
 	run_release(&row);
 	rq_csv_free(csv);

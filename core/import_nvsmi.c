@@ -95,168 +95,206 @@ struct series {
 	bool have_prev;
 };
 
-int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const char *name)
+/* The state of one log's parse. */
+struct nv_parse {
+	rq_nvsmi_import *out;
+	const char *name;
+	size_t nheader;
+	long c_time, c_power, c_name, c_id; /* columns; < 0 when absent */
+	struct series *ser;                 /* one per GPU, as out->gpus */
+	size_t gpus_alloc, ser_alloc;
+	rq_buf prev_ts;                     /* the timestamp of the row before */
+	size_t ordinal;                     /* the row's place among rows of that timestamp */
+	rq_buf key;
+	double t_min, t_max;
+};
+
+static int parse_header(struct nv_parse *p, rq_csv *csv)
 {
-	rq_csv *csv = NULL;
-	size_t nf, nheader, cap = 0;
+	static const char *const ids[] = { "uuid", "gpu_uuid", "index", "pci.bus_id", "gpu_bus_id", NULL };
 	const char *const *f;
-	struct series *ser = NULL;
-	rq_buf prev_ts = RQ_BUF_INIT, key = RQ_BUF_INIT;
-	size_t ordinal = 0;
-	double t_min = INFINITY, t_max = -INFINITY;
-	int rc, err = 0;
+	size_t nf;
+	int rc, err;
 
-	rq_nvsmi_import_init(out);
-	rq_csv_open_buffer(&csv, data, len, name);
-	rq_csv_set_trim(csv, true);
-	if ((rc = rq_csv_next(csv, &nf, &f)) <= 0) {
-		err = rc < 0 ? rc : rq_error_set(RQ_EINVALID, "%s: empty file", name);
-		goto done;
-	}
-	nheader = nf;
+	if ((rc = rq_csv_next(csv, &nf, &f)) <= 0)
+		return rc < 0 ? rc : rq_error_set(RQ_EINVALID, "%s: empty file", p->name);
+	p->nheader = nf;
 	if ((err = rq_csv_header_check(csv, nf, f)))
-		goto done;
-	long c_time = rq_csv_column(nf, f, "timestamp");
-	long c_power = rq_csv_column(nf, f, "power.draw");
-	long c_name = rq_csv_column(nf, f, "name");
-	const char *const ids[] = { "uuid", "gpu_uuid", "index", "pci.bus_id", "gpu_bus_id", NULL };
-	long c_id = rq_csv_column_any(nf, f, ids);
-	if (c_time < 0 || c_power < 0) {
-		err = rq_error_set(RQ_EINVALID,
-				   "%s: no '%s' column in the header (log with nvidia-smi --query-gpu=timestamp,...,power.draw --format=csv)",
-				   name, c_time < 0 ? "timestamp" : "power.draw");
-		goto done;
-	}
+		return err;
+	p->c_time = rq_csv_column(nf, f, "timestamp");
+	p->c_power = rq_csv_column(nf, f, "power.draw");
+	p->c_name = rq_csv_column(nf, f, "name");
+	p->c_id = rq_csv_column_any(nf, f, ids);
+	if (p->c_time < 0 || p->c_power < 0)
+		return rq_error_set(RQ_EINVALID,
+				    "%s: no '%s' column in the header (log with nvidia-smi --query-gpu=timestamp,...,power.draw --format=csv)",
+				    p->name, p->c_time < 0 ? "timestamp" : "power.draw");
+	return 0;
+}
 
-	while ((rc = rq_csv_next(csv, &nf, &f)) == 1) {
-		size_t line = rq_csv_line(csv);
-		bool last_cut = !rq_csv_row_terminated(csv);
-		double t, w = 0;
-		int pw = -1;
-		if (nf != nheader || rq_nvsmi_parse_time(&t, f[c_time]) < 0 ||
-		    (pw = parse_watts(&w, f[c_power])) < 0) {
-			if (last_cut) {
-				rq_buf_printf(&out->warnings,
-					      "%s: line %zu: incomplete last line skipped (the log was cut short)\n",
-					      name, line);
-				break;
-			}
-			if (nf != nheader)
-				err = rq_error_set(RQ_EINVALID, "%s: line %zu: %zu fields, the header has %zu",
-						   name, line, nf, nheader);
-			else if (pw < 0 && rq_nvsmi_parse_time(&t, f[c_time]) == 0)
-				err = rq_error_set(RQ_EINVALID, "%s: line %zu: power.draw '%.40s' is not in watts",
-						   name, line, f[c_power]);
-			else
-				err = rq_error_prefix(RQ_EINVALID, "%s: line %zu: ", name, line);
-			goto done;
-		}
-		out->nrows++;
-		if (out->nrows == 1)
-			snprintf(out->start, sizeof(out->start), "%s", f[c_time]);
-		snprintf(out->end, sizeof(out->end), "%s", f[c_time]);
-		if (t < t_min)
-			t_min = t;
-		if (t > t_max)
-			t_max = t;
+/* A row that does not parse: 1 (stop, with a warning) for a last line
+ * cut short, else the error naming the line. */
+static int bad_row(struct nv_parse *p, rq_csv *csv, size_t nf, const char *const *f, int pw)
+{
+	size_t line = rq_csv_line(csv);
+	double t;
+	if (!rq_csv_row_terminated(csv)) {
+		rq_buf_printf(&p->out->warnings, "%s: line %zu: incomplete last line skipped (the log was cut short)\n",
+			      p->name, line);
+		return 1;
+	}
+	if (nf != p->nheader)
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: %zu fields, the header has %zu", p->name, line, nf,
+				    p->nheader);
+	if (pw < 0 && rq_nvsmi_parse_time(&t, f[p->c_time]) == 0)
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: power.draw '%.40s' is not in watts", p->name, line,
+				    f[p->c_power]);
+	return rq_error_prefix(RQ_EINVALID, "%s: line %zu: ", p->name, line);
+}
 
-		/* which GPU: its id column, else its place among rows that
-		 * share a timestamp */
-		rq_buf_reset(&key);
-		if (c_id >= 0) {
-			rq_buf_puts(&key, f[c_id]);
-		} else {
-			if (!strcmp(prev_ts.ptr, f[c_time]))
-				ordinal++;
-			else
-				ordinal = 0;
-			rq_buf_reset(&prev_ts);
-			rq_buf_puts(&prev_ts, f[c_time]);
-			if (ordinal)
-				rq_buf_printf(&key, "%zu", ordinal);
-		}
-		size_t g;
-		for (g = 0; g < out->ngpus; g++)
-			if (!strcmp(out->gpus[g].key, key.ptr))
-				break;
-		if (g == out->ngpus) {
-			if (g == cap) {
-				cap = cap ? 2 * cap : 4;
-				out->gpus = rq_xrealloc(out->gpus, cap * sizeof(*out->gpus));
-				ser = rq_xrealloc(ser, cap * sizeof(*ser));
-			}
-			memset(&out->gpus[g], 0, sizeof(out->gpus[g]));
-			memset(&ser[g], 0, sizeof(ser[g]));
-			out->gpus[g].key = rq_xstrdup(key.ptr);
-			out->gpus[g].name = rq_xstrdup(c_name >= 0 ? f[c_name] : "");
-			out->ngpus++;
-		}
-		if (pw == 0) {
-			out->nskipped++;
-			continue;
-		}
-		if (rq_bound_check("power_w", w, NULL)) {
-			err = rq_error_prefix(RQ_EINVALID, "%s: line %zu: a sample of one GPU: ", name, line);
-			goto done;
-		}
-		if (w > out->max_w)
-			out->max_w = w;
-		out->gpus[g].nsamples++;
-		if (ser[g].have_prev) {
-			double dt = t - ser[g].prev_t;
-			if (dt < 0)
-				rq_buf_printf(&out->warnings,
-					      "%s: line %zu: time goes backwards; interval skipped\n",
-					      name, line);
-			else
-				out->gpus[g].joules += 0.5 * (w + ser[g].prev_w) * dt;
-		}
-		ser[g].prev_t = t;
-		ser[g].prev_w = w;
-		ser[g].have_prev = true;
+/* Which GPU the row is: its id column, else its place among rows that
+ * share a timestamp. Returns its index, adding it when new. */
+static size_t row_gpu(struct nv_parse *p, const char *const *f)
+{
+	rq_nvsmi_import *out = p->out;
+	rq_buf_reset(&p->key);
+	if (p->c_id >= 0) {
+		rq_buf_puts(&p->key, f[p->c_id]);
+	} else {
+		if (!strcmp(p->prev_ts.ptr, f[p->c_time]))
+			p->ordinal++;
+		else
+			p->ordinal = 0;
+		rq_buf_reset(&p->prev_ts);
+		rq_buf_puts(&p->prev_ts, f[p->c_time]);
+		if (p->ordinal)
+			rq_buf_printf(&p->key, "%zu", p->ordinal);
 	}
-	if (rc < 0) {
-		err = rc;
-		goto done;
+	size_t g;
+	for (g = 0; g < out->ngpus; g++)
+		if (!strcmp(out->gpus[g].key, p->key.ptr))
+			return g;
+	RQ_ALLOC_GROW(out->gpus, g + 1, p->gpus_alloc);
+	RQ_ALLOC_GROW(p->ser, g + 1, p->ser_alloc);
+	memset(&out->gpus[g], 0, sizeof(out->gpus[g]));
+	memset(&p->ser[g], 0, sizeof(p->ser[g]));
+	out->gpus[g].key = rq_xstrdup(p->key.ptr);
+	out->gpus[g].name = rq_xstrdup(p->c_name >= 0 ? f[p->c_name] : "");
+	out->ngpus++;
+	return g;
+}
+
+/* Add GPU g's sample (t, w): the trapezoid since its previous one. */
+static int add_sample(struct nv_parse *p, size_t g, double t, double w, size_t line)
+{
+	struct series *s = &p->ser[g];
+	if (rq_bound_check("power_w", w, NULL))
+		return rq_error_prefix(RQ_EINVALID, "%s: line %zu: a sample of one GPU: ", p->name, line);
+	if (w > p->out->max_w)
+		p->out->max_w = w;
+	p->out->gpus[g].nsamples++;
+	if (s->have_prev) {
+		double dt = t - s->prev_t;
+		if (dt < 0)
+			rq_buf_printf(&p->out->warnings, "%s: line %zu: time goes backwards; interval skipped\n",
+				      p->name, line);
+		else
+			p->out->gpus[g].joules += 0.5 * (w + s->prev_w) * dt;
 	}
-	if (out->nrows == 0) {
-		err = rq_error_set(RQ_EINVALID, "%s: no power reading in the file", name);
-		goto done;
+	s->prev_t = t;
+	s->prev_w = w;
+	s->have_prev = true;
+	return 0;
+}
+
+/* One data row: 0 to go on, 1 to stop (a last line cut short), or an
+ * error. */
+static int parse_row(struct nv_parse *p, rq_csv *csv, size_t nf, const char *const *f)
+{
+	rq_nvsmi_import *out = p->out;
+	double t, w = 0;
+	int pw = -1;
+	if (nf != p->nheader || rq_nvsmi_parse_time(&t, f[p->c_time]) < 0 ||
+	    (pw = parse_watts(&w, f[p->c_power])) < 0)
+		return bad_row(p, csv, nf, f, pw);
+	out->nrows++;
+	if (out->nrows == 1)
+		snprintf(out->start, sizeof(out->start), "%s", f[p->c_time]);
+	snprintf(out->end, sizeof(out->end), "%s", f[p->c_time]);
+	if (t < p->t_min)
+		p->t_min = t;
+	if (t > p->t_max)
+		p->t_max = t;
+	size_t g = row_gpu(p, f);
+	if (pw == 0) {
+		out->nskipped++;
+		return 0;
 	}
-	if (out->nskipped)
-		rq_buf_printf(&out->warnings, "%s: %zu rows without a power reading ([N/A]) skipped\n",
-			      name, out->nskipped);
+	return add_sample(p, g, t, w, rq_csv_line(csv));
+}
+
+/* The totals over the GPUs, refused when they cannot be an energy. */
+static int finish(struct nv_parse *p)
+{
+	rq_nvsmi_import *out = p->out;
+	const char *name = p->name;
 	size_t most = 0;
+
+	if (out->nrows == 0)
+		return rq_error_set(RQ_EINVALID, "%s: no power reading in the file", name);
+	if (out->nskipped)
+		rq_buf_printf(&out->warnings, "%s: %zu rows without a power reading ([N/A]) skipped\n", name,
+			      out->nskipped);
 	for (size_t g = 0; g < out->ngpus; g++) {
 		out->joules += out->gpus[g].joules;
 		if (out->gpus[g].nsamples > most)
 			most = out->gpus[g].nsamples;
 	}
-	out->duration_s = t_max - t_min;
-	if (most < 2) {
-		err = rq_error_set(RQ_EINVALID,
-				   "%s: a single power sample per GPU: energy needs at least two samples over a positive duration",
-				   name);
+	out->duration_s = p->t_max - p->t_min;
+	if (most < 2)
+		return rq_error_set(RQ_EINVALID,
+				    "%s: a single power sample per GPU: energy needs at least two samples over a positive duration",
+				    name);
+	if (!(out->duration_s > 0))
+		return rq_error_set(RQ_EINVALID,
+				    "%s: the log spans no time (every sample at %s): energy needs a positive duration",
+				    name, out->start);
+	rq_buf_reset(&p->key);
+	rq_buf_printf(&p->key, "%s: from %s to %s", name, out->start, out->end);
+	int err = rq_bound_check("duration_s", out->duration_s, p->key.ptr);
+	if (!err)
+		err = rq_bound_check("energy_kwh", out->joules / 3.6e6, name);
+	return err;
+}
+
+int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const char *name)
+{
+	struct nv_parse p = { .out = out, .name = name, .t_min = INFINITY, .t_max = -INFINITY };
+	rq_csv *csv = NULL;
+	const char *const *f;
+	size_t nf;
+	int rc, err;
+
+	rq_nvsmi_import_init(out);
+	rq_buf_init(&p.prev_ts);
+	rq_buf_init(&p.key);
+	rq_csv_open_buffer(&csv, data, len, name);
+	rq_csv_set_trim(csv, true);
+	if ((err = parse_header(&p, csv)))
 		goto done;
-	}
-	if (!(out->duration_s > 0)) {
-		err = rq_error_set(RQ_EINVALID,
-				   "%s: the log spans no time (every sample at %s): energy needs a positive duration",
-				   name, out->start);
+	while ((rc = rq_csv_next(csv, &nf, &f)) == 1 && (err = parse_row(&p, csv, nf, f)) == 0)
+		;
+	if (err < 0 || (err = rc < 0 ? rc : 0))
 		goto done;
-	}
-	rq_buf_printf(&key, "%s: from %s to %s", name, out->start, out->end);
-	if ((err = rq_bound_check("duration_s", out->duration_s, key.ptr)) ||
-	    (err = rq_bound_check("energy_kwh", out->joules / 3.6e6, name)))
-		goto done;
+	err = finish(&p);
 done:
-	free(ser);
-	rq_buf_release(&prev_ts);
-	rq_buf_release(&key);
+	free(p.ser);
+	rq_buf_release(&p.prev_ts);
+	rq_buf_release(&p.key);
 	rq_csv_free(csv);
 	if (err < 0)
 		rq_nvsmi_import_release(out);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 json_t *rq_nvsmi_json(const rq_nvsmi_import *r)

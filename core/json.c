@@ -6,15 +6,15 @@
 
 /* The reference spelling: the shortest of %.15g, %.16g, %.17g that reads
  * back as d. Slow (glibc formats and parses through big numbers). */
-static void format_double_slow(char out[32], double d)
+static void format_double_slow(char out[RQ_JSON_DOUBLE_SIZE], double d)
 {
-	snprintf(out, 32, "%.15g", d);
+	snprintf(out, RQ_JSON_DOUBLE_SIZE, "%.15g", d);
 	if (strtod(out, NULL) == d)
 		return;
-	snprintf(out, 32, "%.16g", d);
+	snprintf(out, RQ_JSON_DOUBLE_SIZE, "%.16g", d);
 	if (strtod(out, NULL) == d)
 		return;
-	snprintf(out, 32, "%.17g", d);
+	snprintf(out, RQ_JSON_DOUBLE_SIZE, "%.17g", d);
 }
 
 typedef unsigned __int128 u128;
@@ -28,7 +28,105 @@ typedef unsigned __int128 u128;
  * m is even, as strtod rounds). Then %g's layout. Returns false outside
  * that range. Checked equal to the slow path on 2e7 doubles of every kind
  * (random bits, short decimals, neighbours of powers of 2 and 10). */
-static bool format_double_fast(char out[32], double d)
+/* E = floor(log10 a) for a = m·2^-k in [1e-4, 1e15), exactly: 10^E <= a
+ * < 10^(E+1). */
+static int decimal_exponent(double a, uint64_t m, int k, const u128 *pow10)
+{
+	int E;
+	if (a >= 1) {
+		E = 0;
+		while (E < 15 && a >= (double)pow10[E + 1]) /* 10^E is exact as a double */
+			E++;
+	} else {
+		/* a >= 10^-j  <=>  m·10^j >= 2^k */
+		E = -1;
+		while (E > -4 && !((u128)m * pow10[-E] >= ((u128)1 << k)))
+			E--;
+	}
+	return E;
+}
+
+/* N = round-half-even(m·10^s / 2^k), and in *ok whether N·10^-s reads back
+ * as m·2^-k. False when the check would overflow 128 bits. */
+static bool round_digits(u128 *N_out, bool *ok, uint64_t m, int k, int s, const u128 *pow10)
+{
+	u128 num = (u128)m * pow10[s];
+	u128 N = k ? num >> k : num, rem = k ? num & (((u128)1 << k) - 1) : 0;
+	if (k) {
+		u128 half = (u128)1 << (k - 1);
+		if (rem > half || (rem == half && (N & 1)))
+			N++;
+	}
+	/* round trip: |N·2^(k+2) - 4·m·10^s| against the half gaps */
+	if (k + 2 > 127 - 57)
+		return false;
+	u128 A = N << (k + 2), B = (u128)4 * m * pow10[s], lim;
+	bool pow2 = m == (UINT64_C(1) << 52);
+	if (A >= B) {
+		lim = 2 * pow10[s];
+		*ok = A - B < lim || (A - B == lim && !(m & 1));
+	} else {
+		lim = (pow2 ? 1 : 2) * pow10[s];
+		*ok = B - A < lim || (B - A == lim && !(m & 1));
+	}
+	*N_out = N;
+	return true;
+}
+
+/* %.Pg's layout of the P digits N·10^(E-P+1). */
+static void layout_g(char out[RQ_JSON_DOUBLE_SIZE], bool neg, u128 N, int E, int P,
+		     const u128 *pow10)
+{
+	int X = E;
+	if (N >= pow10[P]) { /* rounded up to 10^P */
+		N /= 10;
+		X++;
+	}
+	char ds[24];
+	int L = P;
+	for (int i = P - 1; i >= 0; i--) {
+		ds[i] = (char)('0' + (int)(N % 10));
+		N /= 10;
+	}
+	while (L > 1 && ds[L - 1] == '0')
+		L--;
+	char *o = out;
+	if (neg)
+		*o++ = '-';
+	if (X < -4 || X >= P) {
+		*o++ = ds[0];
+		if (L > 1) {
+			*o++ = '.';
+			memcpy(o, ds + 1, (size_t)(L - 1));
+			o += L - 1;
+		}
+		int ax = X < 0 ? -X : X;
+		*o++ = 'e';
+		*o++ = X < 0 ? '-' : '+';
+		if (ax >= 100)
+			*o++ = (char)('0' + ax / 100);
+		*o++ = (char)('0' + ax / 10 % 10);
+		*o++ = (char)('0' + ax % 10);
+	} else if (X >= 0) {
+		memcpy(o, ds, (size_t)(X + 1));
+		o += X + 1;
+		if (L > X + 1) {
+			*o++ = '.';
+			memcpy(o, ds + X + 1, (size_t)(L - X - 1));
+			o += L - X - 1;
+		}
+	} else {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = 0; i < -X - 1; i++)
+			*o++ = '0';
+		memcpy(o, ds, (size_t)L);
+		o += L;
+	}
+	*o = '\0';
+}
+
+static bool format_double_fast(char out[RQ_JSON_DOUBLE_SIZE], double d)
 {
 	uint64_t bits;
 	memcpy(&bits, &d, sizeof(bits));
@@ -46,102 +144,27 @@ static bool format_double_fast(char out[32], double d)
 	pow10[0] = 1;
 	for (int i = 1; i < 21; i++)
 		pow10[i] = pow10[i - 1] * 10;
-	/* E = floor(log10 a), exactly: 10^E <= a < 10^(E+1) */
-	int E;
-	if (a >= 1) {
-		E = 0;
-		while (E < 15 && a >= (double)pow10[E + 1]) /* 10^E is exact as a double */
-			E++;
-	} else {
-		/* a >= 10^-j  <=>  m·10^j >= 2^k */
-		E = -1;
-		while (E > -4 && !((u128)m * pow10[-E] >= ((u128)1 << k)))
-			E--;
-	}
+	int E = decimal_exponent(a, m, k, pow10);
 	for (int P = 15; P <= 17; P++) {
 		int s = P - 1 - E;
-		if (s < 0 || s > 20)
+		u128 N;
+		bool ok;
+		if (s < 0 || s > 20 || !round_digits(&N, &ok, m, k, s, pow10))
 			return false;
-		u128 num = (u128)m * pow10[s];
-		u128 N = k ? num >> k : num, rem = k ? num & (((u128)1 << k) - 1) : 0;
-		if (k) {
-			u128 half = (u128)1 << (k - 1);
-			if (rem > half || (rem == half && (N & 1)))
-				N++;
-		}
-		/* round trip: |N·2^(k+2) - 4·m·10^s| against the half gaps */
-		if (k + 2 > 127 - 57)
-			return false;
-		u128 A = N << (k + 2), B = (u128)4 * m * pow10[s], lim;
-		bool pow2 = m == (UINT64_C(1) << 52), ok;
-		if (A >= B) {
-			lim = 2 * pow10[s];
-			ok = A - B < lim || (A - B == lim && !(m & 1));
-		} else {
-			lim = (pow2 ? 1 : 2) * pow10[s];
-			ok = B - A < lim || (B - A == lim && !(m & 1));
-		}
 		if (!ok && P < 17)
 			continue;
-		/* %.Pg of the digits N·10^(E-P+1) */
-		int X = E;
-		if (N >= pow10[P]) { /* rounded up to 10^P */
-			N /= 10;
-			X++;
-		}
-		char ds[24];
-		int L = P;
-		for (int i = P - 1; i >= 0; i--) {
-			ds[i] = (char)('0' + (int)(N % 10));
-			N /= 10;
-		}
-		while (L > 1 && ds[L - 1] == '0')
-			L--;
-		char *o = out;
-		if (neg)
-			*o++ = '-';
-		if (X < -4 || X >= P) {
-			*o++ = ds[0];
-			if (L > 1) {
-				*o++ = '.';
-				memcpy(o, ds + 1, (size_t)(L - 1));
-				o += L - 1;
-			}
-			int ax = X < 0 ? -X : X;
-			*o++ = 'e';
-			*o++ = X < 0 ? '-' : '+';
-			if (ax >= 100)
-				*o++ = (char)('0' + ax / 100);
-			*o++ = (char)('0' + ax / 10 % 10);
-			*o++ = (char)('0' + ax % 10);
-		} else if (X >= 0) {
-			memcpy(o, ds, (size_t)(X + 1));
-			o += X + 1;
-			if (L > X + 1) {
-				*o++ = '.';
-				memcpy(o, ds + X + 1, (size_t)(L - X - 1));
-				o += L - X - 1;
-			}
-		} else {
-			*o++ = '0';
-			*o++ = '.';
-			for (int i = 0; i < -X - 1; i++)
-				*o++ = '0';
-			memcpy(o, ds, (size_t)L);
-			o += L;
-		}
-		*o = '\0';
+		layout_g(out, neg, N, E, P, pow10);
 		return ok; /* P = 17 always reads back; !ok cannot happen */
 	}
 	return false;
 }
 
-void rq_json_format_double(char out[32], double d)
+void rq_json_format_double(char out[RQ_JSON_DOUBLE_SIZE], double d)
 {
 	/* "-0" would read back as the integer 0 and re-encode as "0": one
 	 * spelling for zero keeps entries canonical. */
 	if (d == 0) {
-		snprintf(out, 32, "0");
+		snprintf(out, RQ_JSON_DOUBLE_SIZE, "0");
 		return;
 	}
 	if (!format_double_fast(out, d))
@@ -205,7 +228,7 @@ static void indent(rq_buf *out, int depth)
 static int dump(rq_buf *out, const json_t *j, unsigned flags, int depth)
 {
 	bool pretty = flags & RQ_JSON_PRETTY;
-	char num[32];
+	char num[RQ_JSON_DOUBLE_SIZE];
 
 	switch (json_typeof(j)) {
 	case JSON_NULL: rq_buf_puts(out, "null"); return 0;
@@ -248,7 +271,9 @@ static int dump(rq_buf *out, const json_t *j, unsigned flags, int depth)
 		const char *key;
 		json_t *val;
 		int err = 0;
-		json_object_foreach((json_t *)j, key, val)
+		/* jansson's iterators take a non-const object but only read it */
+		json_t *obj = (json_t *)(uintptr_t)j;
+		json_object_foreach(obj, key, val)
 			keys[i++] = key;
 		if (!pretty)
 			qsort(keys, n, sizeof(*keys), cmp_keys);

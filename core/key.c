@@ -12,10 +12,10 @@ _Static_assert(RQ_SIG_LEN == crypto_sign_BYTES, "signature size");
 #define SECRET_MAGIC "resque secret key v1"
 #define PUBLIC_MAGIC "resque public key v1"
 
-void rq_key_id_of(char out[RQ_KEY_ID_HEX + 1], const uint8_t pk[32])
+void rq_key_id_of(char out[RQ_KEY_ID_SIZE], const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	uint8_t h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256(h, pk, 32);
+	crypto_hash_sha256(h, pk, RQ_PUBKEY_LEN);
 	rq_hex_encode(out, h, RQ_KEY_ID_HEX / 2);
 }
 
@@ -61,7 +61,7 @@ static void signed_message(rq_buf *m, const char *prefix, const void *msg, size_
 	rq_buf_put(m, msg, len);
 }
 
-int rq_key_sign(uint8_t sig[64], const rq_key *k, const char *prefix, const void *msg, size_t len)
+int rq_key_sign(uint8_t sig[RQ_SIG_LEN], const rq_key *k, const char *prefix, const void *msg, size_t len)
 {
 	rq_buf m = RQ_BUF_INIT;
 	if (!k->sk)
@@ -72,7 +72,7 @@ int rq_key_sign(uint8_t sig[64], const rq_key *k, const char *prefix, const void
 	return 0;
 }
 
-bool rq_key_check(const uint8_t pk[32], const uint8_t sig[64], const char *prefix,
+bool rq_key_check(const uint8_t pk[RQ_PUBKEY_LEN], const uint8_t sig[RQ_SIG_LEN], const char *prefix,
 		  const void *msg, size_t len)
 {
 	rq_buf m = RQ_BUF_INIT;
@@ -87,7 +87,7 @@ int rq_key_encode_secret(rq_buf *out, const rq_key *k, const char *passphrase)
 	if (!k->sk)
 		return rq_error_set(RQ_EINVALID, "key %s has no secret part", k->id);
 	rq_buf_printf(out, "%s\nid %s\npublic ", SECRET_MAGIC, k->id);
-	rq_buf_put_hex(out, k->pk, 32);
+	rq_buf_put_hex(out, k->pk, RQ_PUBKEY_LEN);
 	rq_buf_putc(out, '\n');
 	if (!passphrase) {
 		rq_buf_puts(out, "encryption none\nsecret ");
@@ -155,10 +155,45 @@ bool rq_key_file_is_encrypted(const char *text, size_t len)
 	return field(enc, sizeof(enc), text, len, "encryption") && strcmp(enc, "none") != 0;
 }
 
+/* Open the secret of an encrypted key file into k->sk. */
+static int decrypt_secret(rq_key *k, const char *text, size_t len, const char *enc, const char *sec,
+			  const char *passphrase, const char *name)
+{
+	char salt_hex[80], nonce_hex[80];
+	unsigned long long ops;
+	size_t mem;
+	uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
+	uint8_t ct[crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES];
+	unsigned char *box = NULL;
+	int err = 0;
+
+	if (sscanf(enc, "argon2id13 opslimit=%llu memlimit=%zu", &ops, &mem) != 2 ||
+	    ops > crypto_pwhash_OPSLIMIT_MAX || mem > ((size_t)1 << 32))
+		return rq_error_set(RQ_EINVALID, "%s: unknown key encryption '%s'", name, enc);
+	if (!field(salt_hex, sizeof(salt_hex), text, len, "salt") ||
+	    !field(nonce_hex, sizeof(nonce_hex), text, len, "nonce") ||
+	    rq_hex_decode(salt, sizeof(salt), salt_hex) ||
+	    rq_hex_decode(nonce, sizeof(nonce), nonce_hex) ||
+	    rq_hex_decode(ct, sizeof(ct), sec))
+		return rq_error_set(RQ_EINVALID, "%s: damaged encrypted key", name);
+	if (!passphrase)
+		return rq_error_set(RQ_EINVALID, "%s: key is encrypted; set RESQUE_PASSPHRASE or run in a terminal",
+				    name);
+	if (!(box = sodium_malloc(crypto_secretbox_KEYBYTES)))
+		return rq_error_set(RQ_ENOMEM, "out of secure memory");
+	if (crypto_pwhash(box, crypto_secretbox_KEYBYTES, passphrase, strlen(passphrase), salt,
+			  ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
+		err = rq_error_set(RQ_ENOMEM, "%s: not enough memory to derive the key", name);
+	else if (crypto_secretbox_open_easy(k->sk, ct, sizeof(ct), nonce, box) != 0)
+		err = rq_error_set(RQ_EINVALID, "%s: wrong passphrase", name);
+	sodium_free(box);
+	return err;
+}
+
 int rq_key_decode_secret(rq_key **out, const char *text, size_t len, const char *passphrase,
 			 const char *name)
 {
-	char id[64], pub[80], enc[128], sec[400], salt_hex[80], nonce_hex[80];
+	char id[64], pub[80], enc[128], sec[400];
 	rq_key *k = NULL;
 	int err = 0;
 
@@ -170,7 +205,7 @@ int rq_key_decode_secret(rq_key **out, const char *text, size_t len, const char 
 	    !field(sec, sizeof(sec), text, len, "secret"))
 		return rq_error_set(RQ_EINVALID, "%s: key file lacks a field (id, public, encryption, secret)", name);
 	k = key_new(true);
-	if (rq_hex_decode(k->pk, 32, pub)) {
+	if (rq_hex_decode(k->pk, RQ_PUBKEY_LEN, pub)) {
 		err = rq_error_set(RQ_EINVALID, "%s: bad public key", name);
 		goto done;
 	}
@@ -180,53 +215,15 @@ int rq_key_decode_secret(rq_key **out, const char *text, size_t len, const char 
 		goto done;
 	}
 	if (strcmp(enc, "none") == 0) {
-		if (strlen(sec) != 2 * crypto_sign_SECRETKEYBYTES || rq_hex_decode(k->sk, 64, sec)) {
+		if (strlen(sec) != 2 * crypto_sign_SECRETKEYBYTES || rq_hex_decode(k->sk, RQ_SECKEY_LEN, sec)) {
 			err = rq_error_set(RQ_EINVALID, "%s: bad secret key", name);
 			goto done;
 		}
-	} else {
-		unsigned long long ops;
-		size_t mem;
-		uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
-		uint8_t ct[crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES];
-		if (sscanf(enc, "argon2id13 opslimit=%llu memlimit=%zu", &ops, &mem) != 2 ||
-		    ops > crypto_pwhash_OPSLIMIT_MAX || mem > ((size_t)1 << 32)) {
-			err = rq_error_set(RQ_EINVALID, "%s: unknown key encryption '%s'", name, enc);
-			goto done;
-		}
-		if (!field(salt_hex, sizeof(salt_hex), text, len, "salt") ||
-		    !field(nonce_hex, sizeof(nonce_hex), text, len, "nonce") ||
-		    rq_hex_decode(salt, sizeof(salt), salt_hex) ||
-		    rq_hex_decode(nonce, sizeof(nonce), nonce_hex) ||
-		    rq_hex_decode(ct, sizeof(ct), sec)) {
-			err = rq_error_set(RQ_EINVALID, "%s: damaged encrypted key", name);
-			goto done;
-		}
-		if (!passphrase) {
-			err = rq_error_set(RQ_EINVALID,
-					   "%s: key is encrypted; set RESQUE_PASSPHRASE or run in a terminal", name);
-			goto done;
-		}
-		unsigned char *box = sodium_malloc(crypto_secretbox_KEYBYTES);
-		if (!box) {
-			err = rq_error_set(RQ_ENOMEM, "out of secure memory");
-			goto done;
-		}
-		if (crypto_pwhash(box, crypto_secretbox_KEYBYTES, passphrase, strlen(passphrase), salt,
-				  ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-			sodium_free(box);
-			err = rq_error_set(RQ_ENOMEM, "%s: not enough memory to derive the key", name);
-			goto done;
-		}
-		int bad = crypto_secretbox_open_easy(k->sk, ct, sizeof(ct), nonce, box);
-		sodium_free(box);
-		if (bad) {
-			err = rq_error_set(RQ_EINVALID, "%s: wrong passphrase", name);
-			goto done;
-		}
+	} else if ((err = decrypt_secret(k, text, len, enc, sec, passphrase, name))) {
+		goto done;
 	}
 	/* An Ed25519 secret key ends with its public key. */
-	if (memcmp(k->sk + 32, k->pk, 32) != 0) {
+	if (memcmp(k->sk + RQ_SECKEY_LEN - RQ_PUBKEY_LEN, k->pk, RQ_PUBKEY_LEN) != 0) {
 		err = rq_error_set(RQ_EINVALID, "%s: secret and public key do not match", name);
 		goto done;
 	}
@@ -241,7 +238,7 @@ done:
 int rq_key_encode_public(rq_buf *out, const rq_key *k)
 {
 	rq_buf_printf(out, "%s\nid %s\npublic ", PUBLIC_MAGIC, k->id);
-	rq_buf_put_hex(out, k->pk, 32);
+	rq_buf_put_hex(out, k->pk, RQ_PUBKEY_LEN);
 	rq_buf_putc(out, '\n');
 	return 0;
 }
@@ -255,9 +252,9 @@ int rq_key_decode_public(rq_key **out, const char *text, size_t len, const char 
 	size_t l = len;
 	while (l && (text[l - 1] == '\n' || text[l - 1] == '\r' || text[l - 1] == ' '))
 		l--;
-	if (l == 64 && rq_is_hex(text, 64)) {
-		memcpy(pub, text, 64);
-		pub[64] = '\0';
+	if (l == 2 * RQ_PUBKEY_LEN && rq_is_hex(text, l)) {
+		memcpy(pub, text, l);
+		pub[l] = '\0';
 	} else if (starts_with_line(text, len, PUBLIC_MAGIC) || starts_with_line(text, len, SECRET_MAGIC)) {
 		if (!field(pub, sizeof(pub), text, len, "public"))
 			return rq_error_set(RQ_EINVALID, "%s: key file has no public key", name);
@@ -265,7 +262,7 @@ int rq_key_decode_public(rq_key **out, const char *text, size_t len, const char 
 		return rq_error_set(RQ_EINVALID, "%s: not a public key (a resque .pub file or 64 hex digits)", name);
 	}
 	k = key_new(false);
-	if (rq_hex_decode(k->pk, 32, pub)) {
+	if (rq_hex_decode(k->pk, RQ_PUBKEY_LEN, pub)) {
 		rq_key_free(k);
 		return rq_error_set(RQ_EINVALID, "%s: bad public key", name);
 	}

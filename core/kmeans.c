@@ -1,6 +1,7 @@
 /* Lloyd's k-means over streamed row blocks with sgemm distances (threads
  * over row ranges), k-means++ seeding, and RESQUE_task (docs/METHOD.md). */
 #include "common.h"
+#include "resque/forecast.h"
 #include "resque/kmeans.h"
 #include "resque/measure.h"
 
@@ -10,6 +11,10 @@
 
 #define BLOCK_ROWS 512 /* rows per sgemm: 512 rows of 512 float32 are 1 MiB */
 #define MAX_THREADS 256
+
+/* RESQUE_task 1 (an ARI of 0: the clusters ignore the labels) is a new task
+ * from scratch. */
+const rq_shift_kind rq_shift_task = { "task", 1.0 };
 
 void rq_rows_from_f32(rq_rows *out, const float *x, size_t n, size_t d)
 {
@@ -43,7 +48,7 @@ int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x)
 {
 	size_t n = x->n, d = x->d;
 	double *s = rq_xcalloc(d, sizeof(double)), *ss = rq_xcalloc(d, sizeof(double));
-	float *blk = rq_xmalloc(BLOCK_ROWS * d * sizeof(float)), *x0 = rq_xmalloc(d * sizeof(float));
+	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float)), *x0 = rq_xmallocarray(d, sizeof(float));
 	int err = 0;
 
 	/* Sums of deviations from the first row, for a variance without
@@ -96,8 +101,8 @@ static void *lloyd_pass(void *arg)
 {
 	struct lloyd_job *j = arg;
 	size_t d = j->x->d, k = j->k;
-	float *xb = rq_xmalloc(BLOCK_ROWS * d * sizeof(float));
-	float *dist = rq_xmalloc(BLOCK_ROWS * k * sizeof(float));
+	float *xb = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float));
+	float *dist = rq_xmallocarray(BLOCK_ROWS * k, sizeof(float));
 
 	for (size_t r0 = j->row0; r0 < j->row1; r0 += BLOCK_ROWS) {
 		size_t m = j->row1 - r0 < BLOCK_ROWS ? j->row1 - r0 : BLOCK_ROWS;
@@ -212,9 +217,9 @@ int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, s
 	size_t n = x->n, d = x->d, kd = k * d;
 	size_t nt = thread_count(nthreads, n);
 	struct lloyd_job *jobs = rq_xcalloc(nt, sizeof(*jobs));
-	float *cnorm = rq_xmalloc(k * sizeof(float));
-	double *sums = rq_xmalloc(kd * sizeof(double));
-	uint64_t *counts = rq_xmalloc(k * sizeof(uint64_t));
+	float *cnorm = rq_xmallocarray(k, sizeof(float));
+	double *sums = rq_xmallocarray(kd, sizeof(double));
+	uint64_t *counts = rq_xmallocarray(k, sizeof(uint64_t));
 	size_t changed = 0, it;
 	int err = 0;
 
@@ -231,8 +236,8 @@ int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, s
 		jobs[t].row0 = n * t / nt;
 		jobs[t].row1 = n * (t + 1) / nt;
 		jobs[t].labels = r->labels;
-		jobs[t].sums = rq_xmalloc(kd * sizeof(double));
-		jobs[t].counts = rq_xmalloc(k * sizeof(uint64_t));
+		jobs[t].sums = rq_xmallocarray(kd, sizeof(double));
+		jobs[t].counts = rq_xmallocarray(k, sizeof(uint64_t));
 	}
 	for (it = 0; it < max_iter; it++) {
 		center_norms(cnorm, r->centers, k, d);
@@ -326,7 +331,7 @@ static int candidate_pass(double *pot, double *d2, const rq_rows *x, const float
 			  const float *cand, size_t m, bool init)
 {
 	size_t n = x->n, d = x->d;
-	float *blk = rq_xmalloc(BLOCK_ROWS * d * sizeof(float));
+	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float));
 	int err = 0;
 
 	if (pot)
@@ -360,10 +365,10 @@ int rq_kmeans_plusplus(float *centers, const rq_rows *x, const float *shift, siz
 {
 	size_t n = x->n, d = x->d;
 	size_t trials = 2 + (size_t)floor(log((double)k));
-	double *d2 = rq_xmalloc(n * sizeof(double)), *cum = rq_xmalloc(n * sizeof(double));
-	double *pot = rq_xmalloc(trials * sizeof(double));
-	float *cand = rq_xmalloc(trials * d * sizeof(float));
-	size_t *ids = rq_xmalloc(trials * sizeof(size_t));
+	double *d2 = rq_xmallocarray(n, sizeof(double)), *cum = rq_xmallocarray(n, sizeof(double));
+	double *pot = rq_xmallocarray(trials, sizeof(double));
+	float *cand = rq_xmallocarray(trials * d, sizeof(float));
+	size_t *ids = rq_xmallocarray(trials, sizeof(size_t));
 	struct prng p;
 	uint64_t sm = seed;
 	int err;
@@ -438,7 +443,7 @@ static int cmp_i64(const void *a, const void *b)
 static int class_sums(double *sums, uint64_t *counts, const rq_rows *x, const int32_t *cls)
 {
 	size_t n = x->n, d = x->d;
-	float *blk = rq_xmalloc(BLOCK_ROWS * d * sizeof(float));
+	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float));
 	int err = 0;
 	for (size_t r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
 		size_t b = n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS;
@@ -455,13 +460,64 @@ static int class_sums(double *sums, uint64_t *counts, const rq_rows *x, const in
 	return err;
 }
 
+/* Each row's class: the rank of its label among the distinct labels in
+ * ascending order. Returns the number of classes. */
+static size_t rank_classes(int32_t *classes, const int64_t *y, size_t n)
+{
+	int64_t *uniq = rq_xmallocarray(n, sizeof(*uniq));
+	size_t k = 0;
+
+	memcpy(uniq, y, n * sizeof(*uniq));
+	qsort(uniq, n, sizeof(*uniq), cmp_i64);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || uniq[i] != uniq[k - 1])
+			uniq[k++] = uniq[i];
+	for (size_t i = 0; i < n; i++) {
+		size_t lo = 0, hi = k;
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (uniq[mid] <= y[i])
+				lo = mid;
+			else
+				hi = mid;
+		}
+		classes[i] = (int32_t)lo; /* lo < k <= n <= INT32_MAX */
+	}
+	free(uniq);
+	return k;
+}
+
+/* The k initial centres (kd = k·d values), centred by `shift`: k-means++
+ * or the class centroids. */
+static int seed_centers(float *centers, const rq_rows *x, const float *shift, const int32_t *classes,
+			size_t k, size_t kd, const rq_task_opts *o)
+{
+	double *sums = NULL;
+	uint64_t *counts = NULL;
+	size_t d = x->d;
+	int err;
+
+	if (o->init == RQ_INIT_KMEANSPP)
+		return rq_kmeans_plusplus(centers, x, shift, k, o->seed);
+	sums = rq_xcalloc(kd, sizeof(double));
+	counts = rq_xcalloc(k, sizeof(uint64_t));
+	if (!(err = class_sums(sums, counts, x, classes))) {
+		/* μ_c rounded to float32, then centred in float32, as scikit-learn
+		 * treats a float64 init array for float32 data. */
+		for (size_t c = 0; c < k; c++)
+			for (size_t t = 0; t < d; t++)
+				centers[c * d + t] = (float)(sums[c * d + t] / (double)counts[c]) - shift[t];
+	}
+	free(sums);
+	free(counts);
+	return err;
+}
+
 int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y, const rq_task_opts *o,
 		    const char *name)
 {
-	size_t n = x->n, d = x->d, k = 0, kd;
-	int64_t *uniq = NULL;
-	double *mean = NULL, *sums = NULL, mean_var = 0;
-	uint64_t *counts = NULL;
+	size_t n = x->n, d = x->d, k, kd;
+	double *mean = NULL, mean_var = 0;
 	float *shift = NULL, *centers = NULL;
 	int err = 0;
 
@@ -475,53 +531,24 @@ int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y, const rq_t
 				   n, INT32_MAX);
 		goto done;
 	}
-	/* Classes: labels ranked in ascending order. */
-	uniq = rq_xmalloc(n * sizeof(*uniq));
-	memcpy(uniq, y, n * sizeof(*uniq));
-	qsort(uniq, n, sizeof(*uniq), cmp_i64);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || uniq[i] != uniq[k - 1])
-			uniq[k++] = uniq[i];
+	out->classes = rq_xmallocarray(n, sizeof(int32_t));
+	k = rank_classes(out->classes, y, n);
 	if (!rq_mul_size(&kd, k, d) || kd > SIZE_MAX / sizeof(double) / 4) {
 		err = rq_error_set(RQ_EINVALID, "%s: %zu classes of dimension %zu are too many", name, k, d);
 		goto done;
 	}
 	out->n = n;
 	out->k = k;
-	out->classes = rq_xmalloc(n * sizeof(int32_t));
-	out->assignment = rq_xmalloc(n * sizeof(int32_t));
-	for (size_t i = 0; i < n; i++) {
-		size_t lo = 0, hi = k;
-		while (hi - lo > 1) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (uniq[mid] <= y[i])
-				lo = mid;
-			else
-				hi = mid;
-		}
-		out->classes[i] = (int32_t)lo;
-	}
-	mean = rq_xmalloc(d * sizeof(double));
+	out->assignment = rq_xmallocarray(n, sizeof(int32_t));
+	mean = rq_xmallocarray(d, sizeof(double));
 	if ((err = rq_kmeans_column_stats(mean, &mean_var, x)))
 		goto done;
-	shift = rq_xmalloc(d * sizeof(float));
+	shift = rq_xmallocarray(d, sizeof(float));
 	for (size_t t = 0; t < d; t++)
 		shift[t] = (float)mean[t];
-	centers = rq_xmalloc(kd * sizeof(float));
-	if (o->init == RQ_INIT_KMEANSPP) {
-		if ((err = rq_kmeans_plusplus(centers, x, shift, k, o->seed)))
-			goto done;
-	} else {
-		sums = rq_xcalloc(kd, sizeof(double));
-		counts = rq_xcalloc(k, sizeof(uint64_t));
-		if ((err = class_sums(sums, counts, x, out->classes)))
-			goto done;
-		/* μ_c rounded to float32, then centred in float32, as scikit-learn
-		 * treats a float64 init array for float32 data. */
-		for (size_t c = 0; c < k; c++)
-			for (size_t t = 0; t < d; t++)
-				centers[c * d + t] = (float)(sums[c * d + t] / (double)counts[c]) - shift[t];
-	}
+	centers = rq_xmallocarray(kd, sizeof(float));
+	if ((err = seed_centers(centers, x, shift, out->classes, k, kd, o)))
+		goto done;
 	rq_kmeans_result r = { out->assignment, centers, 0, 0 };
 	double tol = (o->tol > 0 ? o->tol : 1e-4) * mean_var;
 	if ((err = rq_kmeans_lloyd(&r, x, shift, k, o->max_iter ? o->max_iter : 300, tol, o->nthreads)))
@@ -533,10 +560,7 @@ int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y, const rq_t
 done:
 	if (err)
 		rq_task_release(out);
-	free(uniq);
 	free(mean);
-	free(sums);
-	free(counts);
 	free(shift);
 	free(centers);
 	return err;

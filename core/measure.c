@@ -28,8 +28,8 @@ int rq_summary_from_arrays(rq_summary **out, const rq_array *emb, const rq_array
 		goto done;
 	if (rows > n)
 		rows = n ? n : 1;
-	block = rq_xmalloc(rows * d * width);
-	lab = rq_xmalloc(rows * sizeof(*lab));
+	block = rq_xmallocarray(rows * d, width);
+	lab = rq_xmallocarray(rows, sizeof(*lab));
 	for (size_t r0 = 0; r0 < n; r0 += rows) {
 		size_t m = n - r0 < rows ? n - r0 : rows;
 		if ((err = rq_array_read_labels(labels, r0, m, lab)))
@@ -53,7 +53,7 @@ done:
 	return err;
 }
 
-static int array_read(void *ctx, size_t row0, size_t n, float *out)
+static int array_read(const void *ctx, size_t row0, size_t n, float *out)
 {
 	return rq_array_read_f32(ctx, row0, n, out);
 }
@@ -63,14 +63,14 @@ void rq_rows_from_array(rq_rows *out, const rq_array *a)
 	out->n = rq_array_rows(a);
 	out->d = rq_array_cols(a);
 	out->read = array_read;
-	out->ctx = (void *)a;
+	out->ctx = a;
 	out->mem = NULL;
 }
 
 int rq_labels_read_all(int64_t **out, const rq_array *labels)
 {
 	size_t n = rq_array_rows(labels);
-	int64_t *y = rq_xmalloc((n ? n : 1) * sizeof(*y));
+	int64_t *y = rq_xmallocarray(n ? n : 1, sizeof(*y));
 	int err = rq_array_read_labels(labels, 0, n, y);
 	if (err) {
 		free(y);

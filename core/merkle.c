@@ -310,16 +310,8 @@ void rq_merkle_levels_release(rq_merkle_levels *t)
 
 static void level_push(rq_merkle_levels *t, unsigned l, const rq_hash h)
 {
-	if (t->count[l] == t->cap[l]) {
-		uint64_t cap = t->cap[l] ? t->cap[l] * 2 : 16;
-		size_t bytes;
-		if (cap > SIZE_MAX || !rq_mul_size(&bytes, (size_t)cap, sizeof(rq_hash))) {
-			fprintf(stderr, "resque: merkle tree too large\n");
-			abort();
-		}
-		t->level[l] = rq_xrealloc(t->level[l], bytes);
-		t->cap[l] = cap;
-	}
+	/* count[l] <= cap[l], a size_t: the cast cannot truncate. */
+	RQ_ALLOC_GROW(t->level[l], (size_t)t->count[l] + 1, t->cap[l]);
 	memcpy(t->level[l][t->count[l]++], h, RQ_HASH_LEN);
 	if (l + 1 > t->depth)
 		t->depth = l + 1;

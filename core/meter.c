@@ -45,9 +45,9 @@ int rq_meter_read_small(rq_buf *out, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno; /* callers look at errno (EACCES) */
-		rq_error_set(e == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", path, strerror(e));
+		int err = rq_error_os("%s", path);
 		errno = e;
-		return e == ENOENT ? RQ_ENOTFOUND : RQ_EIO;
+		return err;
 	}
 	char tmp[4096];
 	int err = 0;
@@ -56,7 +56,7 @@ int rq_meter_read_small(rq_buf *out, const char *path)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+			err = rq_error_os("%s", path);
 			break;
 		}
 		if (n == 0)
@@ -153,13 +153,7 @@ static double monotonic_now(void)
 
 static void record(rq_meter *m, double now)
 {
-	if (m->npoints == m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 64, bytes;
-		if (!rq_mul_size(&bytes, ncap, sizeof(*m->timeline)))
-			abort();
-		m->timeline = rq_xrealloc(m->timeline, bytes);
-		m->cap = ncap;
-	}
+	RQ_ALLOC_GROW(m->timeline, m->npoints + 1, m->cap);
 	m->ndomains = 0;
 	double total = 0;
 	for (size_t i = 0; i < m->nsrc; i++)
@@ -385,8 +379,8 @@ int rq_cgroup_create(rq_cgroup **out)
 	cgroup_sweep(cg->parent.ptr);
 	rq_buf_printf(&cg->dir, "%s/resque-run-%ld", cg->parent.ptr, (long)getpid());
 	if (mkdir(cg->dir.ptr, 0755) < 0 && errno != EEXIST) {
-		err = rq_error_set(RQ_EUNSUPPORTED, "%s: cannot create a cgroup: %s", cg->dir.ptr,
-				   strerror(errno));
+		rq_error_os("cannot create a cgroup");
+		err = rq_error_prefix(RQ_EUNSUPPORTED, "%s: ", cg->dir.ptr);
 		goto done;
 	}
 	rq_buf tmp = RQ_BUF_INIT;
@@ -424,7 +418,7 @@ int rq_cgroup_procs_fd(const rq_cgroup *cg)
 	rq_buf_printf(&p, "%s/cgroup.procs", cg->dir.ptr);
 	int fd = open(p.ptr, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		fd = rq_error_set(RQ_EIO, "%s: %s", p.ptr, strerror(errno));
+		fd = rq_error_os("%s", p.ptr);
 	rq_buf_release(&p);
 	return fd;
 }

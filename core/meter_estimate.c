@@ -217,10 +217,7 @@ static void note_seen(struct estimate *e, const struct proc_row *r)
 				e->seen[i].ticks = r->ticks;
 			return;
 		}
-	if (e->nseen == e->capseen) {
-		e->capseen = e->capseen ? 2 * e->capseen : 64;
-		e->seen = rq_xrealloc(e->seen, e->capseen * sizeof(*e->seen));
-	}
+	RQ_ALLOC_GROW(e->seen, e->nseen + 1, e->capseen);
 	e->seen[e->nseen].pid = r->pid;
 	e->seen[e->nseen].start = r->start;
 	e->seen[e->nseen].ticks = r->ticks;
@@ -243,10 +240,7 @@ static double scan(struct estimate *e)
 		rq_buf_printf(&e->path, "%s/%s/stat", proc, de->d_name);
 		if (rq_meter_read_small(&e->tmp, e->path.ptr) < 0)
 			continue; /* exited meanwhile */
-		if (n == e->caprows) {
-			e->caprows = e->caprows ? 2 * e->caprows : 256;
-			e->rows = rq_xrealloc(e->rows, e->caprows * sizeof(*e->rows));
-		}
+		RQ_ALLOC_GROW(e->rows, n + 1, e->caprows);
 		memset(&e->rows[n], 0, sizeof(e->rows[n]));
 		if (parse_stat(&e->rows[n], e->tmp.ptr))
 			n++;
@@ -282,8 +276,8 @@ static double children_cpu_seconds(void)
 	struct rusage ru;
 	if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
 		return 0;
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static void update(struct estimate *e, double now, bool first)

@@ -4,9 +4,10 @@
 #include "array_int.h"
 
 #define NPY_MAX_DIMS 64
+#define NPY_MAX_STRING 32 /* the longest key or descr accepted, with its NUL */
 
 struct npy_header {
-	char descr[32];
+	char descr[NPY_MAX_STRING];
 	bool fortran;
 	size_t dims[NPY_MAX_DIMS];
 	int ndim;
@@ -130,7 +131,7 @@ static int parse_shape(struct cursor *c, struct npy_header *h)
 
 static int parse_dict(struct cursor *c, struct npy_header *h)
 {
-	char key[32];
+	char key[NPY_MAX_STRING];
 	int err;
 
 	if (!accept(c, '{'))

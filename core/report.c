@@ -75,7 +75,7 @@ struct ctx {
 	struct sums total, by_method[NMETH];
 	json_int_t missing_energy, missing_carbon;
 	struct year *years;
-	size_t nyears;
+	size_t nyears, ayears;
 	json_t *grid;         /* "region|intensity|pue" -> {region, intensity, pue, used_by} */
 };
 
@@ -146,7 +146,7 @@ static void count_cost(struct ctx *c, size_t i, const char *method, double energ
 	for (k = 0; k < c->nyears && c->years[k].year != y; k++)
 		;
 	if (k == c->nyears) {
-		c->years = rq_xrealloc(c->years, (c->nyears + 1) * sizeof(*c->years));
+		RQ_ALLOC_GROW(c->years, c->nyears + 1, c->ayears);
 		memset(&c->years[k], 0, sizeof(c->years[k]));
 		c->years[k].year = y;
 		c->nyears++;
@@ -333,10 +333,7 @@ static void quality_add(struct quality *q, double a, double m, const json_t *err
 
 	q->n++;
 	if (a > 0) {
-		if (q->n_ape == q->cap) {
-			q->cap = q->cap ? 2 * q->cap : 16;
-			q->ape = rq_xrealloc(q->ape, q->cap * sizeof(double));
-		}
+		RQ_ALLOC_GROW(q->ape, q->n_ape + 1, q->cap);
 		q->ape[q->n_ape++] = 100 * fabs(a - m) / a;
 	}
 	if (json_is_boolean(i80)) {
@@ -490,152 +487,209 @@ static json_t *grid_json(struct ctx *c)
 	return out;
 }
 
-int rq_report_compute(json_t **out, rq_entry *const *entries, size_t n, const rq_report_params *p)
+/* What the walk over the entries gathers besides the context's sums. */
+struct figures {
+	json_t *versions, *updates;
+	struct quality qual[NOUT];
+	struct sums saved_e, saved_c;
+	double *cum_e, *cum_c; /* per position: cumulative cost of a version's line */
+	bool *cum_ok;
+};
+
+static void ctx_init(struct ctx *c, struct figures *f, rq_entry *const *entries, size_t n, const rq_report_params *p)
 {
 	static const rq_report_params none = { NULL, NULL, NULL };
-	struct ctx c = { 0 };
-	struct quality qual[NOUT];
-	struct sums saved_e = { 0 }, saved_c = { 0 };
-	double *cum_e = NULL, *cum_c = NULL;
-	bool *cum_ok = NULL;
-	json_t *sums_json_tmp, *r = NULL, *versions = NULL, *updates = NULL, *years = NULL, *bym = NULL, *fq = NULL;
+
+	memset(c, 0, sizeof(*c));
+	memset(f, 0, sizeof(*f));
+	c->e = entries;
+	c->n = n;
+	c->p = p ? p : &none;
+	c->pos = json_object();
+	c->grid = json_object();
+	c->t = rq_xcalloc(n + 1, sizeof(*c->t));
+	c->in_lineage = rq_xcalloc(n + 1, sizeof(*c->in_lineage));
+	c->newest = rq_xcalloc(n + 1, sizeof(*c->newest));
+	f->cum_e = rq_xcalloc(n + 1, sizeof(double));
+	f->cum_c = rq_xcalloc(n + 1, sizeof(double));
+	f->cum_ok = rq_xcalloc(n + 1, sizeof(bool));
+	f->versions = json_array();
+	f->updates = json_array();
+}
+
+static void ctx_release(struct ctx *c, struct figures *f)
+{
+	json_decref(f->versions);
+	json_decref(f->updates);
+	for (size_t k = 0; k < NOUT; k++)
+		free(f->qual[k].ape);
+	free(f->cum_e);
+	free(f->cum_c);
+	free(f->cum_ok);
+	json_decref(c->pos);
+	json_decref(c->grid);
+	free(c->t);
+	free(c->in_lineage);
+	free(c->newest);
+	free(c->years);
+}
+
+/* Times and positions of the entries; the repository named by the genesis. */
+static int index_entries(struct ctx *c, const char **repo)
+{
+	int err;
+
+	*repo = NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		const rq_entry *e = c->e[i];
+		if ((err = rq_time_parse(&c->t[i], e->time)))
+			return rq_error_prefix(err, "entry %zu: ", i);
+		json_object_set_new(c->pos, e->id, json_integer((json_int_t)i));
+		c->newest[i] = -1;
+		if (i == 0 && strcmp(e->type, "init") == 0)
+			*repo = rq_json_str(e->body, "repository", NULL);
+	}
+	return 0;
+}
+
+/* Link actuals to plans: the newest wins. */
+static void link_actuals(struct ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const rq_entry *e = c->e[i];
+		if (strcmp(e->type, "actual") == 0) {
+			ptrdiff_t pl = position(c, rq_json_str(e->body, "plan", NULL));
+			if (is_type(c, pl, "plan") && (size_t)pl < i)
+				c->newest[pl] = (ptrdiff_t)i;
+		}
+	}
+}
+
+static void add_version(struct ctx *c, struct figures *f, size_t i)
+{
+	const rq_entry *e = c->e[i];
+	json_t *v = version_json(c, i, f->cum_e, f->cum_c, f->cum_ok);
+	const json_t *cost = json_object_get(e->body, "cost");
+
+	if (!c->in_lineage[i] || !in_period(c, i)) {
+		json_decref(v);
+		return;
+	}
+	json_array_append_new(f->versions, v);
+	/* A cost taken from an actual is that actual's, counted there. */
+	if (json_is_object(cost) && cost_source_actual(c, cost) < 0)
+		count_cost(c, i, "declared", fig(cost, "energy_kwh"), fig(cost, "carbon_kg"), cost);
+}
+
+static void add_plan(struct ctx *c, struct figures *f, size_t i)
+{
+	ptrdiff_t a = c->newest[i];
+
+	if (!c->in_lineage[i])
+		return;
+	/* An update is dated by its actual, else by its plan. */
+	if (in_period(c, a >= 0 ? (size_t)a : i))
+		json_array_append_new(f->updates, update_json(c, (ptrdiff_t)i, a, false, f->qual, &f->saved_e,
+								&f->saved_c));
+	grid_use(c, c->e[i]->body);
+}
+
+static void add_actual(struct ctx *c, struct figures *f, size_t i)
+{
+	const rq_entry *e = c->e[i];
+	ptrdiff_t pl = position(c, rq_json_str(e->body, "plan", NULL));
+	const char *method = rq_json_str(e->body, "method", "imported");
+
+	if (!c->in_lineage[i] || !in_period(c, i))
+		return;
+	if (strcmp(method, "measured") != 0 && strcmp(method, "estimated") != 0)
+		method = "imported";
+	count_cost(c, i, method, fig(e->body, "energy_kwh"), fig(e->body, "carbon_kg"), e->body);
+	if (!is_type(c, pl, "plan") || (size_t)pl > i)
+		json_array_append_new(f->updates, update_json(c, -1, (ptrdiff_t)i, false, f->qual, &f->saved_e,
+								&f->saved_c));
+	else if (c->newest[pl] != (ptrdiff_t)i)
+		json_array_append_new(f->updates, update_json(c, pl, (ptrdiff_t)i, true, f->qual, &f->saved_e,
+								&f->saved_c));
+}
+
+static json_t *years_json(struct ctx *c)
+{
+	json_t *years = json_array();
+
+	if (c->nyears)
+		qsort(c->years, c->nyears, sizeof(*c->years), cmp_years);
+	for (size_t k = 0; k < c->nyears; k++) {
+		json_t *y = json_pack("{s:i}", "year", c->years[k].year), *s = sums_json(&c->years[k].s);
+		json_object_update(y, s);
+		json_decref(s);
+		json_array_append_new(years, y);
+	}
+	return years;
+}
+
+static json_t *totals_json(const struct ctx *c)
+{
+	json_t *tot = sums_json(&c->total), *bym = json_object();
+
+	for (size_t k = 0; k < NMETH; k++)
+		json_object_set_new(bym, methods[k], sums_json(&c->by_method[k]));
+	json_object_set_new(tot, "missing_energy", json_integer(c->missing_energy));
+	json_object_set_new(tot, "missing_carbon", json_integer(c->missing_carbon));
+	json_object_set_new(tot, "by_method", bym);
+	return tot;
+}
+
+/* The report object, its fields in the order docs/FORMATS.md gives. */
+static json_t *report_json(struct ctx *c, struct figures *f, const char *repo)
+{
+	json_t *r = json_object(), *fq = json_object();
+
+	for (size_t k = 0; k < NOUT; k++)
+		json_object_set_new(fq, outcomes[k], quality_json(&f->qual[k]));
+	json_object_set_new(r, "repository", str_or_null(repo));
+	json_object_set_new(r, "period", json_pack("{s:o, s:o}", "since", str_or_null(c->p->since), "until",
+						   str_or_null(c->p->until)));
+	json_object_set_new(r, "lineage", str_or_null(c->p->lineage));
+	json_object_set_new(r, "entries", json_integer((json_int_t)c->n));
+	json_object_set_new(r, "totals", totals_json(c));
+	json_object_set_new(r, "years", years_json(c));
+	json_object_set_new(r, "versions", f->versions);
+	json_object_set_new(r, "updates", f->updates);
+	f->versions = f->updates = NULL;
+	json_object_set_new(r, "forecast_quality", fq);
+	json_object_set_new(r, "saved_by_reuse", json_pack("{s:o, s:o, s:I, s:I}",
+							    "energy_kwh", rq_json_number(f->saved_e.energy),
+							    "carbon_kg", rq_json_number(f->saved_c.carbon), "updates",
+							    f->saved_e.count, "updates_carbon", f->saved_c.count));
+	json_object_set_new(r, "grid", grid_json(c));
+	return r;
+}
+
+int rq_report_compute(json_t **out, rq_entry *const *entries, size_t n, const rq_report_params *p)
+{
+	struct ctx c;
+	struct figures f;
 	const char *repo = NULL;
 	int err;
 
 	*out = NULL;
-	memset(qual, 0, sizeof(qual));
-	c.e = entries;
-	c.n = n;
-	c.p = p ? p : &none;
-	c.pos = json_object();
-	c.grid = json_object();
-	c.t = rq_xcalloc(n + 1, sizeof(*c.t));
-	c.in_lineage = rq_xcalloc(n + 1, sizeof(*c.in_lineage));
-	c.newest = rq_xcalloc(n + 1, sizeof(*c.newest));
-	cum_e = rq_xcalloc(n + 1, sizeof(double));
-	cum_c = rq_xcalloc(n + 1, sizeof(double));
-	cum_ok = rq_xcalloc(n + 1, sizeof(bool));
-	if ((err = parse_params(&c)))
+	ctx_init(&c, &f, entries, n, p);
+	if ((err = parse_params(&c)) || (err = index_entries(&c, &repo)) || (err = select_lineage(&c)))
 		goto done;
+	link_actuals(&c);
 	for (size_t i = 0; i < n; i++) {
-		const rq_entry *e = entries[i];
-		if ((err = rq_time_parse(&c.t[i], e->time))) {
-			err = rq_error_prefix(err, "entry %zu: ", i);
-			goto done;
-		}
-		json_object_set_new(c.pos, e->id, json_integer((json_int_t)i));
-		c.newest[i] = -1;
-		if (i == 0 && strcmp(e->type, "init") == 0)
-			repo = rq_json_str(e->body, "repository", NULL);
+		const char *type = entries[i]->type;
+		if (strcmp(type, "version") == 0)
+			add_version(&c, &f, i);
+		else if (strcmp(type, "plan") == 0)
+			add_plan(&c, &f, i);
+		else if (strcmp(type, "actual") == 0)
+			add_actual(&c, &f, i);
 	}
-	if ((err = select_lineage(&c)))
-		goto done;
-	/* Link actuals to plans: the newest wins. */
-	for (size_t i = 0; i < n; i++) {
-		const rq_entry *e = entries[i];
-		if (strcmp(e->type, "actual") == 0) {
-			ptrdiff_t pl = position(&c, rq_json_str(e->body, "plan", NULL));
-			if (is_type(&c, pl, "plan") && (size_t)pl < i)
-				c.newest[pl] = (ptrdiff_t)i;
-		}
-	}
-
-	versions = json_array();
-	updates = json_array();
-	for (size_t i = 0; i < n; i++) {
-		const rq_entry *e = entries[i];
-		bool sel = c.in_lineage[i];
-		if (strcmp(e->type, "version") == 0) {
-			json_t *v = version_json(&c, i, cum_e, cum_c, cum_ok);
-			const json_t *cost = json_object_get(e->body, "cost");
-			if (!sel || !in_period(&c, i)) {
-				json_decref(v);
-				continue;
-			}
-			json_array_append_new(versions, v);
-			/* A cost taken from an actual is that actual's, counted there. */
-			if (json_is_object(cost) && cost_source_actual(&c, cost) < 0)
-				count_cost(&c, i, "declared", fig(cost, "energy_kwh"), fig(cost, "carbon_kg"), cost);
-		} else if (strcmp(e->type, "plan") == 0) {
-			ptrdiff_t a = c.newest[i];
-			/* An update is dated by its actual, else by its plan. */
-			if (sel && in_period(&c, a >= 0 ? (size_t)a : i))
-				json_array_append_new(updates, update_json(&c, (ptrdiff_t)i, a, false, qual, &saved_e, &saved_c));
-			if (sel)
-				grid_use(&c, e->body);
-		} else if (strcmp(e->type, "actual") == 0) {
-			ptrdiff_t pl = position(&c, rq_json_str(e->body, "plan", NULL));
-			const char *method = rq_json_str(e->body, "method", "imported");
-			if (!sel || !in_period(&c, i))
-				continue;
-			if (strcmp(method, "measured") != 0 && strcmp(method, "estimated") != 0)
-				method = "imported";
-			count_cost(&c, i, method, fig(e->body, "energy_kwh"), fig(e->body, "carbon_kg"), e->body);
-			if (!is_type(&c, pl, "plan") || (size_t)pl > i)
-				json_array_append_new(updates, update_json(&c, -1, (ptrdiff_t)i, false, qual, &saved_e, &saved_c));
-			else if (c.newest[pl] != (ptrdiff_t)i)
-				json_array_append_new(updates, update_json(&c, pl, (ptrdiff_t)i, true, qual, &saved_e, &saved_c));
-		}
-	}
-
-	if (c.nyears)
-		qsort(c.years, c.nyears, sizeof(*c.years), cmp_years);
-	years = json_array();
-	for (size_t k = 0; k < c.nyears; k++) {
-		json_t *y = json_pack("{s:i}", "year", c.years[k].year);
-		json_object_update(y, sums_json_tmp = sums_json(&c.years[k].s));
-		json_decref(sums_json_tmp);
-		json_array_append_new(years, y);
-	}
-	bym = json_object();
-	for (size_t k = 0; k < NMETH; k++)
-		json_object_set_new(bym, methods[k], sums_json(&c.by_method[k]));
-	fq = json_object();
-	for (size_t k = 0; k < NOUT; k++)
-		json_object_set_new(fq, outcomes[k], quality_json(&qual[k]));
-
-	r = json_object();
-	json_object_set_new(r, "repository", str_or_null(repo));
-	json_object_set_new(r, "period", json_pack("{s:o, s:o}", "since", str_or_null(c.p->since), "until",
-						   str_or_null(c.p->until)));
-	json_object_set_new(r, "lineage", str_or_null(c.p->lineage));
-	json_object_set_new(r, "entries", json_integer((json_int_t)n));
-	{
-		json_t *tot = sums_json(&c.total);
-		json_object_set_new(tot, "missing_energy", json_integer(c.missing_energy));
-		json_object_set_new(tot, "missing_carbon", json_integer(c.missing_carbon));
-		json_object_set_new(tot, "by_method", bym);
-		bym = NULL;
-		json_object_set_new(r, "totals", tot);
-	}
-	json_object_set_new(r, "years", years);
-	json_object_set_new(r, "versions", versions);
-	json_object_set_new(r, "updates", updates);
-	json_object_set_new(r, "forecast_quality", fq);
-	json_object_set_new(r, "saved_by_reuse", json_pack("{s:o, s:o, s:I, s:I}",
-							    "energy_kwh", rq_json_number(saved_e.energy),
-							    "carbon_kg", rq_json_number(saved_c.carbon), "updates", saved_e.count,
-							    "updates_carbon", saved_c.count));
-	json_object_set_new(r, "grid", grid_json(&c));
-	years = versions = updates = fq = NULL;
-	*out = r;
+	*out = report_json(&c, &f, repo);
 done:
-	json_decref(versions);
-	json_decref(updates);
-	json_decref(years);
-	json_decref(bym);
-	json_decref(fq);
-	for (size_t k = 0; k < NOUT; k++)
-		free(qual[k].ape);
-	json_decref(c.pos);
-	json_decref(c.grid);
-	free(c.t);
-	free(c.in_lineage);
-	free(c.newest);
-	free(c.years);
-	free(cum_e);
-	free(cum_c);
-	free(cum_ok);
+	ctx_release(&c, &f);
 	return err;
 }
 
@@ -711,8 +765,8 @@ static void put_value(rq_buf *out, const json_t *j, const char *path)
 
 /* A table as rows of cells; rendered aligned (text) or as Markdown. */
 struct table {
-	char **cell;
-	size_t ncols, nrows;
+	char **cell;   /* nrows x ncols, row-major; room for `alloc` cells */
+	size_t ncols, nrows, alloc;
 	bool *right; /* right-aligned columns (numbers) */
 };
 
@@ -722,6 +776,7 @@ static void table_init(struct table *t, size_t ncols, const char *const *head)
 	t->ncols = ncols;
 	t->right = rq_xcalloc(ncols, sizeof(bool));
 	t->cell = rq_xcalloc(ncols, sizeof(char *));
+	t->alloc = ncols;
 	for (size_t k = 0; k < ncols; k++)
 		t->cell[k] = rq_xstrdup(head[k]);
 	t->nrows = 1;
@@ -731,7 +786,7 @@ static void table_init(struct table *t, size_t ncols, const char *const *head)
  * a literal text instead). */
 static void table_row(struct table *t, const json_t *row, const char *const *paths)
 {
-	t->cell = rq_xrealloc(t->cell, (t->nrows + 1) * t->ncols * sizeof(char *));
+	RQ_ALLOC_GROW(t->cell, (t->nrows + 1) * t->ncols, t->alloc);
 	for (size_t k = 0; k < t->ncols; k++) {
 		rq_buf b = RQ_BUF_INIT;
 		if (paths[k][0] == '=')
@@ -844,14 +899,25 @@ static void render_section(rq_buf *out, bool md, const char *title, const struct
 		table_text(out, t);
 }
 
-static void render(rq_buf *out, const json_t *r, bool md)
+/* Fill `t` with a row per element of `list`, render it and release it. */
+static void render_rows(rq_buf *out, bool md, struct table *t, const json_t *list, const char *const *paths,
+			const char *title, const char *empty)
 {
-	const json_t *ck = json_object_get(r, "checkpoint"), *list, *row;
+	size_t i;
+	const json_t *row;
+
+	json_array_foreach(list, i, row)
+		table_row(t, row, paths);
+	render_section(out, md, title, t, empty);
+	table_release(t);
+}
+
+static void render_header(rq_buf *out, const json_t *r, bool md)
+{
+	const json_t *ck = json_object_get(r, "checkpoint");
 	const char *since = rq_json_str(json_object_get(r, "period"), "since", NULL);
 	const char *until = rq_json_str(json_object_get(r, "period"), "until", NULL);
 	const char *lin = rq_json_str(r, "lineage", NULL);
-	struct table t;
-	size_t i;
 
 	if (md)
 		rq_buf_printf(out, "# resque report: repository %s\n\n", rq_json_str(r, "repository", "?"));
@@ -869,142 +935,180 @@ static void render(rq_buf *out, const json_t *r, bool md)
 	if (json_object_get(r, "verified"))
 		rq_buf_printf(out, "%sledger verified: %s\n", md ? "- " : "",
 			      json_is_true(json_object_get(r, "verified")) ? "yes" : "NO: the ledger failed verification");
+}
 
-	{
-		static const char *const head[] = { "obtained", "energy (kWh)", "carbon (kg CO2e)", "costs" };
-		const json_t *tot = json_object_get(r, "totals");
-		table_init(&t, 4, head);
-		right_from(&t, 1);
-		for (size_t k = 0; k < NMETH; k++) {
-			rq_buf p[3] = { RQ_BUF_INIT, RQ_BUF_INIT, RQ_BUF_INIT };
-			const char *paths[4];
-			char lit[24];
-			snprintf(lit, sizeof(lit), "=%s", methods[k]);
-			rq_buf_printf(&p[0], "by_method.%s.energy_kwh", methods[k]);
-			rq_buf_printf(&p[1], "by_method.%s.carbon_kg", methods[k]);
-			rq_buf_printf(&p[2], "by_method.%s.count", methods[k]);
-			paths[0] = lit;
-			paths[1] = p[0].ptr;
-			paths[2] = p[1].ptr;
-			paths[3] = p[2].ptr;
-			table_row(&t, tot, paths);
-			for (int q = 0; q < 3; q++)
-				rq_buf_release(&p[q]);
-		}
-		{
-			static const char *const paths[] = { "=total", "energy_kwh", "carbon_kg", "count" };
-			table_row(&t, tot, paths);
-		}
-		render_section(out, md, "Totals", &t, "none");
-		table_release(&t);
-		if (rq_json_int(tot, "missing_energy", 0) || rq_json_int(tot, "missing_carbon", 0))
-			rq_buf_printf(out, "%s%" JSON_INTEGER_FORMAT " cost(s) without energy, %" JSON_INTEGER_FORMAT
-				      " without carbon (not in the sums)\n", md ? "\n" : "  ",
-				      rq_json_int(tot, "missing_energy", 0), rq_json_int(tot, "missing_carbon", 0));
+static void render_totals(rq_buf *out, const json_t *r, bool md)
+{
+	static const char *const head[] = { "obtained", "energy (kWh)", "carbon (kg CO2e)", "costs" };
+	static const char *const total[] = { "=total", "energy_kwh", "carbon_kg", "count" };
+	const json_t *tot = json_object_get(r, "totals");
+	struct table t;
+
+	table_init(&t, 4, head);
+	right_from(&t, 1);
+	for (size_t k = 0; k < NMETH; k++) {
+		rq_buf p[3] = { RQ_BUF_INIT, RQ_BUF_INIT, RQ_BUF_INIT };
+		const char *paths[4];
+		char lit[24];
+		snprintf(lit, sizeof(lit), "=%s", methods[k]);
+		rq_buf_printf(&p[0], "by_method.%s.energy_kwh", methods[k]);
+		rq_buf_printf(&p[1], "by_method.%s.carbon_kg", methods[k]);
+		rq_buf_printf(&p[2], "by_method.%s.count", methods[k]);
+		paths[0] = lit;
+		paths[1] = p[0].ptr;
+		paths[2] = p[1].ptr;
+		paths[3] = p[2].ptr;
+		table_row(&t, tot, paths);
+		for (int q = 0; q < 3; q++)
+			rq_buf_release(&p[q]);
 	}
-	{
-		static const char *const head[] = { "year", "energy (kWh)", "carbon (kg CO2e)", "costs" };
-		static const char *const paths[] = { "year", "energy_kwh", "carbon_kg", "count" };
-		table_init(&t, 4, head);
-		right_from(&t, 1);
-		list = json_object_get(r, "years");
-		json_array_foreach(list, i, row)
-			table_row(&t, row, paths);
-		render_section(out, md, "By year", &t, "no costs in the period");
-		table_release(&t);
+	table_row(&t, tot, total);
+	render_section(out, md, "Totals", &t, "none");
+	table_release(&t);
+	if (rq_json_int(tot, "missing_energy", 0) || rq_json_int(tot, "missing_carbon", 0))
+		rq_buf_printf(out, "%s%" JSON_INTEGER_FORMAT " cost(s) without energy, %" JSON_INTEGER_FORMAT
+			      " without carbon (not in the sums)\n", md ? "\n" : "  ",
+			      rq_json_int(tot, "missing_energy", 0), rq_json_int(tot, "missing_carbon", 0));
+}
+
+static void render_years(rq_buf *out, const json_t *r, bool md)
+{
+	static const char *const head[] = { "year", "energy (kWh)", "carbon (kg CO2e)", "costs" };
+	static const char *const paths[] = { "year", "energy_kwh", "carbon_kg", "count" };
+	struct table t;
+
+	table_init(&t, 4, head);
+	right_from(&t, 1);
+	render_rows(out, md, &t, json_object_get(r, "years"), paths, "By year", "no costs in the period");
+}
+
+static void render_versions(rq_buf *out, const json_t *r, bool md)
+{
+	static const char *const head[] = { "version", "time", "epochs", "energy (kWh)", "carbon (kg)",
+					    "method", "counted", "cumulative kWh", "cumulative kg" };
+	static const char *const paths[] = { "name", "time", "cost.epochs", "cost.energy_kwh", "cost.carbon_kg",
+					     "cost.method", "counted", "cumulative.energy_kwh",
+					     "cumulative.carbon_kg" };
+	struct table t;
+
+	table_init(&t, 9, head);
+	right_from(&t, 2);
+	t.right[5] = t.right[6] = false;
+	render_rows(out, md, &t, json_object_get(r, "versions"), paths, "Versions", "no versions in the period");
+}
+
+/* "=[p10, p90]" of a forecast outcome. */
+static void interval_cell(rq_buf *out, const json_t *row, const char *outcome)
+{
+	rq_buf path = RQ_BUF_INIT;
+
+	rq_buf_puts(out, "=[");
+	rq_buf_printf(&path, "forecast.%s.p10", outcome);
+	put_value(out, row, path.ptr);
+	rq_buf_puts(out, ", ");
+	rq_buf_reset(&path);
+	rq_buf_printf(&path, "forecast.%s.p90", outcome);
+	put_value(out, row, path.ptr);
+	rq_buf_puts(out, "]");
+	rq_buf_release(&path);
+}
+
+static void update_row(struct table *t, const json_t *row)
+{
+	const char *plan = rq_json_str(row, "plan", NULL);
+	const json_t *a = json_object_get(row, "actual");
+	rq_buf c[4] = { RQ_BUF_INIT, RQ_BUF_INIT, RQ_BUF_INIT, RQ_BUF_INIT };
+	const char *paths[13] = { NULL, "from_name", NULL, "forecast.epochs.mean", NULL, "actual.epochs",
+				  "forecast.energy_kwh.mean", NULL, "actual.energy_kwh",
+				  "error.energy_kwh.ape", "forecast.carbon_kg.mean", "actual.carbon_kg",
+				  "inside_p80" };
+
+	rq_buf_printf(&c[0], "=%.12s%s", plan ? plan : "(none)",
+		      json_is_true(json_object_get(row, "superseded")) ? " (older run)" : "");
+	rq_buf_printf(&c[1], "=%.12s", json_is_object(a) ? rq_json_str(a, "id", "?") : "(none)");
+	interval_cell(&c[2], row, "epochs");
+	interval_cell(&c[3], row, "energy_kwh");
+	paths[0] = c[0].ptr;
+	paths[2] = c[1].ptr;
+	paths[4] = c[2].ptr;
+	paths[7] = c[3].ptr;
+	table_row(t, row, paths);
+	for (int q = 0; q < 4; q++)
+		rq_buf_release(&c[q]);
+}
+
+static void render_updates(rq_buf *out, const json_t *r, bool md)
+{
+	static const char *const head[] = { "plan", "from", "actual", "epochs fc", "[p10, p90]", "epochs",
+					    "energy fc", "[p10, p90]", "energy", "APE %", "carbon fc", "carbon",
+					    "in 80 %" };
+	struct table t;
+	size_t i;
+	const json_t *row;
+
+	table_init(&t, 13, head);
+	right_from(&t, 3);
+	json_array_foreach(json_object_get(r, "updates"), i, row)
+		update_row(&t, row);
+	render_section(out, md, "Updates: forecast (fc) against actual", &t, "no updates in the period");
+	table_release(&t);
+}
+
+static void render_quality(rq_buf *out, const json_t *r, bool md)
+{
+	static const char *const head[] = { "outcome", "pairs", "median APE %", "inside 80 %", "inside 95 %",
+					    "actual 0 (no APE)" };
+	const json_t *fq = json_object_get(r, "forecast_quality");
+	struct table t;
+
+	table_init(&t, 6, head);
+	right_from(&t, 1);
+	for (size_t k = 0; k < NOUT; k++) {
+		const char *paths[] = { NULL, "n", "median_ape", "inside_p80", "inside_p95", "zero_actual" };
+		char lit[24];
+		snprintf(lit, sizeof(lit), "=%s", outcomes[k]);
+		paths[0] = lit;
+		table_row(&t, json_object_get(fq, outcomes[k]), paths);
 	}
-	{
-		static const char *const head[] = { "version", "time", "epochs", "energy (kWh)", "carbon (kg)",
-						    "method", "counted", "cumulative kWh", "cumulative kg" };
-		static const char *const paths[] = { "name", "time", "cost.epochs", "cost.energy_kwh", "cost.carbon_kg",
-						     "cost.method", "counted", "cumulative.energy_kwh",
-						     "cumulative.carbon_kg" };
-		table_init(&t, 9, head);
-		right_from(&t, 2);
-		t.right[5] = t.right[6] = false;
-		list = json_object_get(r, "versions");
-		json_array_foreach(list, i, row)
-			table_row(&t, row, paths);
-		render_section(out, md, "Versions", &t, "no versions in the period");
-		table_release(&t);
-	}
-	{
-		static const char *const head[] = { "plan", "from", "actual", "epochs fc", "[p10, p90]", "epochs",
-						    "energy fc", "[p10, p90]", "energy", "APE %", "carbon fc", "carbon",
-						    "in 80 %" };
-		table_init(&t, 13, head);
-		right_from(&t, 3);
-		list = json_object_get(r, "updates");
-		json_array_foreach(list, i, row) {
-			const char *plan = rq_json_str(row, "plan", NULL);
-			const json_t *a = json_object_get(row, "actual");
-			rq_buf c[4] = { RQ_BUF_INIT, RQ_BUF_INIT, RQ_BUF_INIT, RQ_BUF_INIT };
-			const char *paths[13] = { NULL, "from_name", NULL, "forecast.epochs.mean", NULL, "actual.epochs",
-						  "forecast.energy_kwh.mean", NULL, "actual.energy_kwh",
-						  "error.energy_kwh.ape", "forecast.carbon_kg.mean", "actual.carbon_kg",
-						  "inside_p80" };
-			rq_buf_printf(&c[0], "=%.12s%s", plan ? plan : "(none)",
-				      json_is_true(json_object_get(row, "superseded")) ? " (older run)" : "");
-			rq_buf_printf(&c[1], "=%.12s", json_is_object(a) ? rq_json_str(a, "id", "?") : "(none)");
-			rq_buf_puts(&c[2], "=[");
-			put_value(&c[2], row, "forecast.epochs.p10");
-			rq_buf_puts(&c[2], ", ");
-			put_value(&c[2], row, "forecast.epochs.p90");
-			rq_buf_puts(&c[2], "]");
-			rq_buf_puts(&c[3], "=[");
-			put_value(&c[3], row, "forecast.energy_kwh.p10");
-			rq_buf_puts(&c[3], ", ");
-			put_value(&c[3], row, "forecast.energy_kwh.p90");
-			rq_buf_puts(&c[3], "]");
-			paths[0] = c[0].ptr;
-			paths[2] = c[1].ptr;
-			paths[4] = c[2].ptr;
-			paths[7] = c[3].ptr;
-			table_row(&t, row, paths);
-			for (int q = 0; q < 4; q++)
-				rq_buf_release(&c[q]);
-		}
-		render_section(out, md, "Updates: forecast (fc) against actual", &t, "no updates in the period");
-		table_release(&t);
-	}
-	{
-		static const char *const head[] = { "outcome", "pairs", "median APE %", "inside 80 %", "inside 95 %",
-						    "actual 0 (no APE)" };
-		const json_t *fq = json_object_get(r, "forecast_quality");
-		table_init(&t, 6, head);
-		right_from(&t, 1);
-		for (size_t k = 0; k < NOUT; k++) {
-			const char *paths[] = { NULL, "n", "median_ape", "inside_p80", "inside_p95", "zero_actual" };
-			char lit[24];
-			snprintf(lit, sizeof(lit), "=%s", outcomes[k]);
-			paths[0] = lit;
-			table_row(&t, json_object_get(fq, outcomes[k]), paths);
-		}
-		render_section(out, md, "Forecast quality", &t, "no forecast with an actual");
-		table_release(&t);
-	}
-	{
-		const json_t *s = json_object_get(r, "saved_by_reuse");
-		rq_buf e = RQ_BUF_INIT, c2 = RQ_BUF_INIT;
-		put_value(&e, s, "energy_kwh");
-		put_value(&c2, s, "carbon_kg");
-		rq_buf_printf(out, "\n%sSaved by reuse%s\n%s%s kWh and %s kg CO2e against training from scratch, over %"
-			      JSON_INTEGER_FORMAT " update(s)\n", md ? "## " : "", md ? "\n" : "", md ? "" : "  ", e.ptr,
-			      c2.ptr, rq_json_int(s, "updates", 0));
-		rq_buf_release(&e);
-		rq_buf_release(&c2);
-	}
-	{
-		static const char *const head[] = { "region", "g CO2e/kWh", "PUE", "source", "year", "used by" };
-		static const char *const paths[] = { "region", "intensity_g_per_kwh", "pue", "source", "year", "used_by" };
-		table_init(&t, 6, head);
-		t.right[1] = t.right[2] = t.right[5] = true;
-		list = json_object_get(r, "grid");
-		json_array_foreach(list, i, row)
-			table_row(&t, row, paths);
-		render_section(out, md, "Grid intensities and PUE", &t, "none recorded");
-		table_release(&t);
-	}
+	render_section(out, md, "Forecast quality", &t, "no forecast with an actual");
+	table_release(&t);
+}
+
+static void render_saved(rq_buf *out, const json_t *r, bool md)
+{
+	const json_t *s = json_object_get(r, "saved_by_reuse");
+	rq_buf e = RQ_BUF_INIT, c = RQ_BUF_INIT;
+
+	put_value(&e, s, "energy_kwh");
+	put_value(&c, s, "carbon_kg");
+	rq_buf_printf(out, "\n%sSaved by reuse%s\n%s%s kWh and %s kg CO2e against training from scratch, over %"
+		      JSON_INTEGER_FORMAT " update(s)\n", md ? "## " : "", md ? "\n" : "", md ? "" : "  ", e.ptr,
+		      c.ptr, rq_json_int(s, "updates", 0));
+	rq_buf_release(&e);
+	rq_buf_release(&c);
+}
+
+static void render_grid(rq_buf *out, const json_t *r, bool md)
+{
+	static const char *const head[] = { "region", "g CO2e/kWh", "PUE", "source", "year", "used by" };
+	static const char *const paths[] = { "region", "intensity_g_per_kwh", "pue", "source", "year", "used_by" };
+	struct table t;
+
+	table_init(&t, 6, head);
+	t.right[1] = t.right[2] = t.right[5] = true;
+	render_rows(out, md, &t, json_object_get(r, "grid"), paths, "Grid intensities and PUE", "none recorded");
+}
+
+static void render(rq_buf *out, const json_t *r, bool md)
+{
+	render_header(out, r, md);
+	render_totals(out, r, md);
+	render_years(out, r, md);
+	render_versions(out, r, md);
+	render_updates(out, r, md);
+	render_quality(out, r, md);
+	render_saved(out, r, md);
+	render_grid(out, r, md);
 }
 
 int rq_report_text(rq_buf *out, const json_t *report)

@@ -354,10 +354,7 @@ static bool str_time(int64_t *out, const json_t *v)
 
 static void grow_points(upoint **pt, size_t *alloc, size_t m)
 {
-	if (m < *alloc)
-		return;
-	*alloc = *alloc ? 2 * *alloc : 16;
-	*pt = rq_xrealloc(*pt, *alloc * sizeof(**pt));
+	RQ_ALLOC_GROW(*pt, m + 1, *alloc);
 }
 
 static void time_tick(rq_buf *out, const axis *a, double v, const char *label)
@@ -382,7 +379,7 @@ static void svg_time_axis(rq_buf *out, const axis *a)
 					7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400 };
 	static const int months[] = { 1, 2, 3, 6, 12, 24, 60, 120, 240, 600, 1200, 2400 };
 	double span = a->hi - a->lo, step = 0;
-	char d0[21], d1[21], label[40] = "time (UTC)";
+	char d0[RQ_TIME_SIZE], d1[RQ_TIME_SIZE], label[40] = "time (UTC)";
 
 	rq_time_format(d0, (int64_t)llround(a->lo));
 	rq_time_format(d1, (int64_t)llround(a->hi));
@@ -394,7 +391,7 @@ static void svg_time_axis(rq_buf *out, const axis *a)
 		double first = ceil(a->lo / step) * step;
 		for (int i = 0; i < 8 && first + i * step <= a->hi; i++) {
 			double v = first + i * step;
-			char iso[21], t[32];
+			char iso[RQ_TIME_SIZE], t[32];
 			rq_time_format(iso, (int64_t)llround(v));
 			if (step >= 86400)
 				snprintf(t, sizeof(t), "%.10s", iso);
@@ -438,22 +435,16 @@ static void svg_time_axis(rq_buf *out, const axis *a)
 	rq_buf_puts(out, "</g>");
 }
 
-/* Cumulative carbon over time: every counted cost (a version's declared
- * cost, an update's actual) as a step, so the line ends at the total; each
- * update's forecast (mean, 80 % interval) drawn from where the total stood
- * before it, planned updates without an actual included. */
-static void chart_cumulative(rq_buf *out, const json_t *r)
+/* The points of the cumulative chart: versions' declared costs, then
+ * updates with an actual or a forecast of carbon; sets *nact to those with
+ * an actual. The caller frees the array. */
+static upoint *cumulative_points(size_t *m, size_t *nact, const json_t *r)
 {
 	const json_t *updates = json_object_get(r, "updates"), *versions = json_object_get(r, "versions");
-	size_t m = 0, alloc = 0, nact = 0;
+	size_t alloc = 0;
 	upoint *pt = NULL;
-	double cum = 0, top = 0;
-	axis ya, xa;
-	static const char *labels[] = { "recorded (cumulative)", "forecast mean", "80 % interval" };
-	static const char *classes[] = { "actual", "fc", "band" };
 
-	svg_open(out, "chart-cumulative", "Cumulative carbon over time",
-		 "Cumulative carbon in kg CO₂e: recorded costs as steps, each update's forecast with its 80 % interval");
+	*m = *nact = 0;
 	for (size_t i = 0; i < json_array_size(versions); i++) {
 		const json_t *v = json_array_get(versions, i);
 		upoint p = { 0, NAN, NAN, NAN, NAN, -1 };
@@ -463,9 +454,9 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 		p.actual = num(v, "cost", "carbon_kg", NULL);
 		if (isnan(p.actual) || !str_time(&p.t, json_object_get(v, "time")))
 			continue;
-		grow_points(&pt, &alloc, m);
-		pt[m++] = p;
-		nact++;
+		grow_points(&pt, &alloc, *m);
+		pt[(*m)++] = p;
+		(*nact)++;
 	}
 	for (size_t i = 0; i < json_array_size(updates); i++) {
 		const json_t *u = json_array_get(updates, i);
@@ -478,16 +469,22 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 			continue;
 		if (!str_time(&p.t, get(u, "actual", "time", NULL)) && !str_time(&p.t, get(u, "time", NULL)))
 			continue;
-		grow_points(&pt, &alloc, m);
-		pt[m++] = p;
-		nact += !isnan(p.actual);
+		grow_points(&pt, &alloc, *m);
+		pt[(*m)++] = p;
+		if (!isnan(p.actual))
+			(*nact)++;
 	}
-	if (m == 0) {
-		svg_empty(out, "no costs or forecasts of carbon recorded");
-		free(pt);
-		return;
-	}
-	qsort(pt, m, sizeof(*pt), cmp_time);
+	return pt;
+}
+
+/* Axes of the cumulative chart over time-sorted points (m > 0): up to the
+ * highest total or forecast; the span with 5 % padding on each side, or a
+ * day around a single instant. */
+static void cumulative_axes(axis *ya, axis *xa, const upoint *pt, size_t m)
+{
+	double cum = 0, top = 0;
+	double span = (double)pt[m - 1].t - (double)pt[0].t, pad = span > 0 ? fmax(span * 0.05, 1) : 43200;
+
 	for (size_t i = 0; i < m; i++) {
 		double lo = cum;
 		if (!isnan(pt[i].actual))
@@ -498,25 +495,20 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 		if (!isnan(pt[i].mean))
 			top = fmax(top, lo + pt[i].mean);
 	}
-	nice_axis(&ya, 0, top, true);
-	{
-		/* The span with 5 % padding on each side, or a day around a
-		 * single instant. */
-		double span = (double)pt[m - 1].t - (double)pt[0].t, pad = span > 0 ? fmax(span * 0.05, 1) : 43200;
-		xa.lo = (double)pt[0].t - pad;
-		xa.hi = (double)pt[m - 1].t + pad;
-	}
-	svg_legend(out, labels, "lcb", classes, 3);
-	svg_yaxis(out, &ya, "kg CO₂e, cumulative");
-	svg_time_axis(out, &xa);
-	rq_buf_puts(out, "</g>");
+	nice_axis(ya, 0, top, true);
+	xa->lo = (double)pt[0].t - pad;
+	xa->hi = (double)pt[m - 1].t + pad;
+}
 
-	/* 80 % bands and forecast means, under the recorded line. */
-	cum = 0;
+/* 80 % bands and forecast means, each from where the total stood before. */
+static void cumulative_forecasts(rq_buf *out, const axis *ya, const axis *xa, const upoint *pt, size_t m)
+{
+	double cum = 0;
+
 	for (size_t i = 0; i < m; i++) {
-		double x = ax_x(&xa, (double)pt[i].t);
+		double x = ax_x(xa, (double)pt[i].t);
 		if (!isnan(pt[i].p10) && !isnan(pt[i].p90) && pt[i].p90 >= pt[i].p10) {
-			double y1 = ax_y(&ya, cum + pt[i].p90), y0 = ax_y(&ya, cum + pt[i].p10);
+			double y1 = ax_y(ya, cum + pt[i].p90), y0 = ax_y(ya, cum + pt[i].p10);
 			rq_buf_puts(out, "<rect class=\"band\" x=\"");
 			px(out, x - 6);
 			rq_buf_puts(out, "\" y=\"");
@@ -529,32 +521,67 @@ static void chart_cumulative(rq_buf *out, const json_t *r)
 			rq_buf_puts(out, "<circle class=\"fc\" cx=\"");
 			px(out, x);
 			rq_buf_puts(out, "\" cy=\"");
-			px(out, ax_y(&ya, cum + pt[i].mean));
+			px(out, ax_y(ya, cum + pt[i].mean));
 			rq_buf_puts(out, "\" r=\"4.5\"/>");
 		}
 		if (!isnan(pt[i].actual))
 			cum += pt[i].actual;
 	}
-	/* The recorded total as steps: flat until a cost, then up by it. */
-	if (nact) {
-		cum = 0;
-		rq_buf_puts(out, "<path class=\"actual\" d=\"M");
-		px(out, ax_x(&xa, xa.lo));
-		rq_buf_putc(out, ' ');
-		px(out, ax_y(&ya, 0));
-		for (size_t i = 0; i < m; i++) {
-			if (isnan(pt[i].actual))
-				continue;
-			cum += pt[i].actual;
-			rq_buf_puts(out, " H");
-			px(out, ax_x(&xa, (double)pt[i].t));
-			rq_buf_puts(out, " V");
-			px(out, ax_y(&ya, cum));
-		}
+}
+
+/* The recorded total as steps: flat until a cost, then up by it. */
+static void cumulative_steps(rq_buf *out, const axis *ya, const axis *xa, const upoint *pt, size_t m)
+{
+	double cum = 0;
+
+	rq_buf_puts(out, "<path class=\"actual\" d=\"M");
+	px(out, ax_x(xa, xa->lo));
+	rq_buf_putc(out, ' ');
+	px(out, ax_y(ya, 0));
+	for (size_t i = 0; i < m; i++) {
+		if (isnan(pt[i].actual))
+			continue;
+		cum += pt[i].actual;
 		rq_buf_puts(out, " H");
-		px(out, ax_x(&xa, xa.hi));
-		rq_buf_puts(out, "\"/>");
+		px(out, ax_x(xa, (double)pt[i].t));
+		rq_buf_puts(out, " V");
+		px(out, ax_y(ya, cum));
 	}
+	rq_buf_puts(out, " H");
+	px(out, ax_x(xa, xa->hi));
+	rq_buf_puts(out, "\"/>");
+}
+
+/* Cumulative carbon over time: every counted cost (a version's declared
+ * cost, an update's actual) as a step, so the line ends at the total; each
+ * update's forecast (mean, 80 % interval) drawn from where the total stood
+ * before it, planned updates without an actual included. */
+static void chart_cumulative(rq_buf *out, const json_t *r)
+{
+	static const char *labels[] = { "recorded (cumulative)", "forecast mean", "80 % interval" };
+	static const char *classes[] = { "actual", "fc", "band" };
+	size_t m, nact;
+	upoint *pt;
+	axis ya, xa;
+
+	svg_open(out, "chart-cumulative", "Cumulative carbon over time",
+		 "Cumulative carbon in kg CO₂e: recorded costs as steps, each update's forecast with its 80 % interval");
+	pt = cumulative_points(&m, &nact, r);
+	if (m == 0) {
+		svg_empty(out, "no costs or forecasts of carbon recorded");
+		free(pt);
+		return;
+	}
+	qsort(pt, m, sizeof(*pt), cmp_time);
+	cumulative_axes(&ya, &xa, pt, m);
+	svg_legend(out, labels, "lcb", classes, 3);
+	svg_yaxis(out, &ya, "kg CO₂e, cumulative");
+	svg_time_axis(out, &xa);
+	rq_buf_puts(out, "</g>");
+	/* bands and means under the recorded line */
+	cumulative_forecasts(out, &ya, &xa, pt, m);
+	if (nact)
+		cumulative_steps(out, &ya, &xa, pt, m);
 	rq_buf_puts(out, "</svg>\n");
 	free(pt);
 }
@@ -845,7 +872,7 @@ static void render_totals(rq_buf *out, const json_t *r, rq_buf *path)
 {
 	const json_t *totals = json_object_get(r, "totals");
 	const json_t *years = json_object_get(r, "years");
-	const json_t *by = json_object_get(totals, "by_method");
+	json_t *by = json_object_get(totals, "by_method");
 	static const char *const cols[] = { "obtained", "energy (kWh)", "carbon (kg CO₂e)", "costs" };
 	static const char *const ycols[] = { "year", "energy (kWh)", "carbon (kg CO₂e)", "costs" };
 	size_t old, o2;
@@ -865,7 +892,7 @@ static void render_totals(rq_buf *out, const json_t *r, rq_buf *path)
 	if (json_is_object(by)) {
 		const char *key;
 		json_t *val;
-		json_object_foreach((json_t *)by, key, val) {
+		json_object_foreach(by, key, val) {
 			bool known = false;
 			for (size_t i = 0; i < RQ_ARRAY_SIZE(methods); i++)
 				known = known || strcmp(key, methods[i]) == 0;
@@ -1158,9 +1185,9 @@ static void render_grid(rq_buf *out, const json_t *r, rq_buf *path)
 			if (seen)
 				continue;
 			if (ncols == alloc) {
-				alloc *= 2;
-				keys = rq_xrealloc(keys, alloc * sizeof(*keys));
-				labels = rq_xrealloc(labels, alloc * sizeof(*labels));
+				alloc = rq_alloc_nr(alloc, ncols + 1);
+				keys = rq_xreallocarray(keys, alloc, sizeof(*keys));
+				labels = rq_xreallocarray(labels, alloc, sizeof(*labels));
 			}
 			keys[ncols] = key;
 			labels[ncols++] = key;
@@ -1571,222 +1598,254 @@ static int cmp_cells(const void *a, const void *b)
 	return strcmp(((const rq_report_cell *)a)->path, ((const rq_report_cell *)b)->path);
 }
 
+/* The state of rq_report_html_extract: the scanner, the cells found so
+ * far and where the evidence block lies. */
+typedef struct extract {
+	scan sc;
+	rq_report_cell *c;
+	size_t n, alloc;
+	size_t ev_start, ev_end, nev;
+	rq_buf text; /* scratch for decoding */
+} extract;
+
+static int check_bytes(const scan *sc)
+{
+	size_t bad;
+	const char *nul;
+
+	if (sc->len > RQ_HTML_MAX)
+		return rq_error_set(RQ_EINVALID, "%s: larger than 256 MiB", sc->name);
+	if (!utf8_valid((const unsigned char *)sc->s, sc->len, &bad))
+		return scan_fail(sc, bad, "not UTF-8");
+	if ((nul = memchr(sc->s, '\0', sc->len)) != NULL)
+		return scan_fail(sc, (size_t)(nul - sc->s), "NUL byte");
+	return 0;
+}
+
+/* Text outside figures: only check it is a reference. */
+static int skip_reference(extract *x, size_t at)
+{
+	const char *s = x->sc.s;
+	size_t len = x->sc.len, semi = at + 1;
+
+	rq_buf_reset(&x->text);
+	while (semi < len && semi - at < 12 && s[semi] != ';')
+		semi++;
+	if (semi >= len || s[semi] != ';' || decode(&x->text, s + at, semi + 1 - at))
+		return scan_fail(&x->sc, at, "stray '&'");
+	x->sc.pos = semi + 1;
+	return 0;
+}
+
+/* A comment or the doctype at `at`: skipped (*skipped set). */
+static int skip_declaration(extract *x, size_t at, bool *skipped)
+{
+	const char *s = x->sc.s, *e;
+	size_t len = x->sc.len;
+
+	*skipped = false;
+	if (len - at >= 4 && memcmp(s + at, "<!--", 4) == 0) {
+		if (!(e = memmem(s + at + 4, len - at - 4, "-->", 3)))
+			return scan_fail(&x->sc, at, "unterminated comment");
+		x->sc.pos = (size_t)(e - s) + 3;
+		*skipped = true;
+	} else if (len - at >= 9 && strncasecmp(s + at, "<!doctype", 9) == 0) {
+		if (!(e = memchr(s + at, '>', len - at)))
+			return scan_fail(&x->sc, at, "unterminated doctype");
+		x->sc.pos = (size_t)(e - s) + 1;
+		*skipped = true;
+	}
+	return 0;
+}
+
+/* The one script allowed: the evidence block, noted for later. */
+static int take_evidence(extract *x, const tag *t, size_t at)
+{
+	size_t close;
+
+	if (!attr_is(t, "type", "application/json") || !attr_is(t, "id", "resque-report"))
+		return scan_fail(&x->sc, at, "a script other than the report's evidence");
+	if (++x->nev > 1)
+		return scan_fail(&x->sc, at, "more than one evidence block");
+	close = find_nocase(&x->sc, x->sc.pos, "</script");
+	if (close == SIZE_MAX)
+		return scan_fail(&x->sc, at, "unterminated evidence block");
+	x->ev_start = x->sc.pos;
+	x->ev_end = close;
+	x->sc.pos = close;
+	return 0;
+}
+
+/* <style> and <title>: raw text up to their end tag. */
+static int skip_raw_text(extract *x, const tag *t, size_t at)
+{
+	char want[16];
+	size_t close;
+
+	snprintf(want, sizeof(want), "</%.*s", (int)t->nlen, t->name);
+	close = find_nocase(&x->sc, x->sc.pos, want);
+	if (close == SIZE_MAX)
+		return scan_fail(&x->sc, at, "unterminated element");
+	x->sc.pos = close;
+	return 0;
+}
+
+static bool refused_element(const tag *t)
+{
+	static const char *const refused[] = { "textarea", "xmp", "plaintext", "iframe", "noembed", "noframes",
+					       "noscript", "template", "object", "embed", "math" };
+	for (size_t k = 0; k < RQ_ARRAY_SIZE(refused); k++)
+		if (eq_nocase(t->name, t->nlen, refused[k]))
+			return true;
+	return false;
+}
+
+/* The content of the data-rq element `t` (opened at `at`): text up to its
+ * own end tag, into the last cell. */
+static int cell_text(extract *x, const tag *t, size_t at)
+{
+	const char *s = x->sc.s, *reason;
+	size_t vs = x->sc.pos, lt, dummy;
+	tag e;
+	int err;
+
+	while (x->sc.pos < x->sc.len && s[x->sc.pos] != '<')
+		x->sc.pos++;
+	if (x->sc.pos >= x->sc.len)
+		return scan_fail(&x->sc, at, "unterminated data-rq element");
+	lt = x->sc.pos;
+	if ((err = parse_tag(&x->sc, &e)) != 0)
+		return err;
+	if (!e.end)
+		return scan_fail(&x->sc, lt, attr(&e, "data-rq", &dummy) ? "nested data-rq"
+									  : "markup inside a data-rq element");
+	if (e.nlen != t->nlen || strncasecmp(e.name, t->name, t->nlen) != 0)
+		return scan_fail(&x->sc, lt, "data-rq element closed by another tag");
+	rq_buf_reset(&x->text);
+	if ((reason = decode(&x->text, s + vs, lt - vs)) != NULL)
+		return scan_fail(&x->sc, vs, reason);
+	x->c[x->n - 1].text = rq_buf_detach(&x->text, NULL);
+	return 0;
+}
+
+/* An element with a data-rq path: a displayed figure. */
+static int take_cell(extract *x, const tag *t, size_t at)
+{
+	size_t plen;
+	const char *p = attr(t, "data-rq", &plen), *reason;
+
+	if (!p)
+		return 0;
+	if (t->selfclose)
+		return scan_fail(&x->sc, at, "empty data-rq element");
+	/* Cannot overflow: each cell takes bytes of an input of at most
+	 * RQ_HTML_MAX. */
+	RQ_ALLOC_GROW(x->c, x->n + 1, x->alloc);
+	rq_buf_reset(&x->text);
+	if ((reason = decode(&x->text, p, plen)) != NULL)
+		return scan_fail(&x->sc, at, reason);
+	if (x->text.len == 0 || memchr(x->text.ptr, '\0', x->text.len))
+		return scan_fail(&x->sc, at, "empty data-rq path");
+	x->c[x->n].path = rq_buf_detach(&x->text, NULL);
+	x->c[x->n].text = NULL;
+	x->n++;
+	return cell_text(x, t, at);
+}
+
+/* One step of the scan, at sc.pos: a reference, text, a declaration or a
+ * tag (and what the tag opens). */
+static int scan_step(extract *x)
+{
+	size_t at = x->sc.pos;
+	bool skipped;
+	tag t;
+	int err;
+
+	if (x->sc.s[at] == '&')
+		return skip_reference(x, at);
+	if (x->sc.s[at] != '<') {
+		x->sc.pos++;
+		return 0;
+	}
+	if ((err = skip_declaration(x, at, &skipped)) || skipped)
+		return err;
+	if ((err = parse_tag(&x->sc, &t)) != 0 || t.end)
+		return err;
+	if (eq_nocase(t.name, t.nlen, "script"))
+		return take_evidence(x, &t, at);
+	if (eq_nocase(t.name, t.nlen, "style") || eq_nocase(t.name, t.nlen, "title"))
+		return skip_raw_text(x, &t, at);
+	if (refused_element(&t))
+		return scan_fail(&x->sc, at, "unsupported element");
+	return take_cell(x, &t, at);
+}
+
+/* The evidence block, parsed as it is. */
+static int parse_evidence(json_t **out, const extract *x)
+{
+	const char *block = x->sc.s + x->ev_start, *name = x->sc.name;
+	size_t len = x->ev_end - x->ev_start;
+	int err;
+
+	*out = NULL;
+	if (x->nev == 0)
+		return rq_error_set(RQ_EINVALID, "%s: no evidence block (<script type=\"application/json\" "
+				    "id=\"resque-report\">)", name);
+	/* The block holds no '<' (put_evidence writes \u003c): what is
+	 * there is parsed as it is. */
+	if (memchr(block, '<', len))
+		return rq_error_set(RQ_EINVALID, "%s: a '<' inside the evidence block (resque writes \\u003c)", name);
+	if ((err = rq_json_parse(out, block, len, name)) != 0)
+		return err;
+	if (!json_is_object(*out))
+		return rq_error_set(RQ_EINVALID, "%s: the evidence block is not a JSON object", name);
+	return 0;
+}
+
+static int check_unique_paths(const rq_report_cell *c, size_t n, const char *name)
+{
+	rq_report_cell *sorted;
+	int err = 0;
+
+	if (n < 2)
+		return 0;
+	sorted = rq_xmallocarray(n, sizeof(*sorted));
+	memcpy(sorted, c, n * sizeof(*c));
+	qsort(sorted, n, sizeof(*sorted), cmp_cells);
+	for (size_t i = 1; i < n && !err; i++)
+		if (strcmp(sorted[i - 1].path, sorted[i].path) == 0)
+			err = rq_error_set(RQ_EINVALID, "%s: duplicate data-rq path '%s'", name, sorted[i].path);
+	free(sorted);
+	return err;
+}
+
 int rq_report_html_extract(json_t **report, rq_report_cell **cells, size_t *ncells, const char *html,
 			   size_t len, const char *name)
 {
-	scan sc = { html, len, 0, name };
-	rq_report_cell *c = NULL;
-	size_t n = 0, alloc = 0, bad, ev_start = 0, ev_end = 0, nev = 0;
-	rq_buf text = RQ_BUF_INIT, json = RQ_BUF_INIT;
-	const char *reason;
+	extract x = { { html, len, 0, name }, NULL, 0, 0, 0, 0, 0, RQ_BUF_INIT };
 	json_t *j = NULL;
-	int err = 0;
+	int err;
 
 	*report = NULL;
 	*cells = NULL;
 	*ncells = 0;
-	if (len > RQ_HTML_MAX) {
-		err = rq_error_set(RQ_EINVALID, "%s: larger than 256 MiB", name);
+	if ((err = check_bytes(&x.sc)))
 		goto done;
-	}
-	if (!utf8_valid((const unsigned char *)html, len, &bad)) {
-		err = scan_fail(&sc, bad, "not UTF-8");
-		goto done;
-	}
-	if (memchr(html, '\0', len)) {
-		err = scan_fail(&sc, (size_t)((const char *)memchr(html, '\0', len) - html), "NUL byte");
-		goto done;
-	}
-	while (sc.pos < len) {
-		const char *s = html;
-		size_t at = sc.pos;
-		tag t;
-
-		if (s[at] == '&') {
-			/* Text outside figures: only check it is a reference. */
-			rq_buf_reset(&text);
-			size_t semi = at + 1;
-			while (semi < len && semi - at < 12 && s[semi] != ';')
-				semi++;
-			if (semi >= len || s[semi] != ';' || (reason = decode(&text, s + at, semi + 1 - at))) {
-				err = scan_fail(&sc, at, "stray '&'");
-				goto done;
-			}
-			sc.pos = semi + 1;
-			continue;
-		}
-		if (s[at] != '<') {
-			sc.pos++;
-			continue;
-		}
-		if (len - at >= 4 && memcmp(s + at, "<!--", 4) == 0) {
-			const char *e = memmem(s + at + 4, len - at - 4, "-->", 3);
-			if (!e) {
-				err = scan_fail(&sc, at, "unterminated comment");
-				goto done;
-			}
-			sc.pos = (size_t)(e - s) + 3;
-			continue;
-		}
-		if (len - at >= 9 && strncasecmp(s + at, "<!doctype", 9) == 0) {
-			const char *e = memchr(s + at, '>', len - at);
-			if (!e) {
-				err = scan_fail(&sc, at, "unterminated doctype");
-				goto done;
-			}
-			sc.pos = (size_t)(e - s) + 1;
-			continue;
-		}
-		if ((err = parse_tag(&sc, &t)) != 0)
+	while (x.sc.pos < len)
+		if ((err = scan_step(&x)))
 			goto done;
-		if (t.end)
-			continue;
-		if (eq_nocase(t.name, t.nlen, "script")) {
-			size_t close;
-			if (!attr_is(&t, "type", "application/json") || !attr_is(&t, "id", "resque-report")) {
-				err = scan_fail(&sc, at, "a script other than the report's evidence");
-				goto done;
-			}
-			if (++nev > 1) {
-				err = scan_fail(&sc, at, "more than one evidence block");
-				goto done;
-			}
-			close = find_nocase(&sc, sc.pos, "</script");
-			if (close == SIZE_MAX) {
-				err = scan_fail(&sc, at, "unterminated evidence block");
-				goto done;
-			}
-			ev_start = sc.pos;
-			ev_end = close;
-			sc.pos = close;
-			continue;
-		}
-		if (eq_nocase(t.name, t.nlen, "style") || eq_nocase(t.name, t.nlen, "title")) {
-			char want[16];
-			size_t close;
-			snprintf(want, sizeof(want), "</%.*s", (int)t.nlen, t.name);
-			close = find_nocase(&sc, sc.pos, want);
-			if (close == SIZE_MAX) {
-				err = scan_fail(&sc, at, "unterminated element");
-				goto done;
-			}
-			sc.pos = close;
-			continue;
-		}
-		{
-			static const char *const refused[] = { "textarea", "xmp", "plaintext", "iframe",
-							       "noembed", "noframes", "noscript", "template",
-							       "object", "embed", "math" };
-			for (size_t k = 0; k < RQ_ARRAY_SIZE(refused); k++)
-				if (eq_nocase(t.name, t.nlen, refused[k])) {
-					err = scan_fail(&sc, at, "unsupported element");
-					goto done;
-				}
-		}
-		{
-			size_t plen, vs, lt;
-			const char *p = attr(&t, "data-rq", &plen);
-			if (!p)
-				continue;
-			if (t.selfclose) {
-				err = scan_fail(&sc, at, "empty data-rq element");
-				goto done;
-			}
-			if (n == alloc) {
-				size_t bytes;
-				alloc = alloc ? 2 * alloc : 64;
-				if (!rq_mul_size(&bytes, alloc, sizeof(*c))) {
-					err = scan_fail(&sc, at, "too many figures");
-					goto done;
-				}
-				c = rq_xrealloc(c, bytes);
-			}
-			rq_buf_reset(&text);
-			if ((reason = decode(&text, p, plen)) != NULL) {
-				err = scan_fail(&sc, at, reason);
-				goto done;
-			}
-			if (text.len == 0 || memchr(text.ptr, '\0', text.len)) {
-				err = scan_fail(&sc, at, "empty data-rq path");
-				goto done;
-			}
-			c[n].path = rq_buf_detach(&text, NULL);
-			c[n].text = NULL;
-			n++;
-			/* The element's content: text up to its own end tag. */
-			vs = sc.pos;
-			while (sc.pos < len && s[sc.pos] != '<')
-				sc.pos++;
-			if (sc.pos >= len) {
-				err = scan_fail(&sc, at, "unterminated data-rq element");
-				goto done;
-			}
-			lt = sc.pos;
-			{
-				tag e;
-				if ((err = parse_tag(&sc, &e)) != 0)
-					goto done;
-				if (!e.end) {
-					size_t dummy;
-					err = scan_fail(&sc, lt, attr(&e, "data-rq", &dummy)
-									 ? "nested data-rq"
-									 : "markup inside a data-rq element");
-					goto done;
-				}
-				if (e.nlen != t.nlen || strncasecmp(e.name, t.name, t.nlen) != 0) {
-					err = scan_fail(&sc, lt, "data-rq element closed by another tag");
-					goto done;
-				}
-			}
-			rq_buf_reset(&text);
-			if ((reason = decode(&text, s + vs, lt - vs)) != NULL) {
-				err = scan_fail(&sc, vs, reason);
-				goto done;
-			}
-			c[n - 1].text = rq_buf_detach(&text, NULL);
-		}
-	}
-	if (nev == 0) {
-		err = rq_error_set(RQ_EINVALID, "%s: no evidence block (<script type=\"application/json\" "
-				   "id=\"resque-report\">)", name);
+	if ((err = parse_evidence(&j, &x)) || (err = check_unique_paths(x.c, x.n, name)))
 		goto done;
-	}
-	/* The block holds no '<' (put_evidence writes \u003c): what is
-	 * there is parsed as it is. */
-	if (memchr(html + ev_start, '<', ev_end - ev_start)) {
-		err = rq_error_set(RQ_EINVALID, "%s: a '<' inside the evidence block (resque writes \\u003c)", name);
-		goto done;
-	}
-	rq_buf_put(&json, html + ev_start, ev_end - ev_start);
-	if ((err = rq_json_parse(&j, json.ptr, json.len, name)) != 0)
-		goto done;
-	if (!json_is_object(j)) {
-		err = rq_error_set(RQ_EINVALID, "%s: the evidence block is not a JSON object", name);
-		goto done;
-	}
-	if (n > 1) {
-		rq_report_cell *sorted = rq_xcalloc(n, sizeof(*sorted));
-		memcpy(sorted, c, n * sizeof(*c));
-		qsort(sorted, n, sizeof(*sorted), cmp_cells);
-		for (size_t i = 1; i < n && !err; i++)
-			if (strcmp(sorted[i - 1].path, sorted[i].path) == 0)
-				err = rq_error_set(RQ_EINVALID, "%s: duplicate data-rq path '%s'", name,
-						   sorted[i].path);
-		free(sorted);
-		if (err)
-			goto done;
-	}
 	*report = j;
-	*cells = c;
-	*ncells = n;
+	*cells = x.c;
+	*ncells = x.n;
 	j = NULL;
-	c = NULL;
-	n = 0;
+	x.c = NULL;
+	x.n = 0;
 done:
 	json_decref(j);
-	rq_report_cells_free(c, n);
-	rq_buf_release(&text);
-	rq_buf_release(&json);
+	rq_report_cells_free(x.c, x.n);
+	rq_buf_release(&x.text);
 	return err;
 }
 

@@ -108,7 +108,7 @@ static int parse_tensor(const char *path, const char *name, const json_t *info,
 
 static void list_names(rq_buf *out, const struct st_tensor *ts, size_t n)
 {
-	const char **names = rq_xmalloc((n ? n : 1) * sizeof(*names));
+	const char **names = rq_xmallocarray(n ? n : 1, sizeof(*names));
 	for (size_t i = 0; i < n; i++)
 		names[i] = ts[i].name;
 	qsort(names, n, sizeof(*names), name_cmp);
@@ -117,15 +117,66 @@ static void list_names(rq_buf *out, const struct st_tensor *ts, size_t n)
 	free(names);
 }
 
+/* The reference implementation's rule: tensors tile the data exactly.
+ * Sorts `ts` by offset. */
+static int check_tiling(struct st_tensor *ts, size_t n, size_t data_len, const char *name)
+{
+	size_t pos = 0;
+
+	qsort(ts, n, sizeof(*ts), tensor_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i].begin < pos)
+			return rq_error_set(RQ_EINVALID, "%s: tensors '%s' and '%s' overlap", name,
+					    ts[i - 1].name, ts[i].name);
+		if (ts[i].begin > pos)
+			return rq_error_set(RQ_EINVALID, "%s: %zu unused bytes before tensor '%s'",
+					    name, ts[i].begin - pos, ts[i].name);
+		pos = ts[i].end;
+	}
+	if (pos != data_len)
+		return rq_error_set(RQ_EINVALID, "%s: %zu bytes after the last tensor's data",
+				    name, data_len - pos);
+	return 0;
+}
+
+/* The tensor named `tensor`, or the only one when `tensor` is NULL. */
+static int pick_tensor(struct st_tensor **out, struct st_tensor *ts, size_t n, const char *tensor,
+		       const char *name)
+{
+	rq_buf names = RQ_BUF_INIT;
+	int err = 0;
+
+	*out = NULL;
+	list_names(&names, ts, n);
+	if (n == 0) {
+		err = rq_error_set(RQ_EINVALID, "%s: holds no tensors", name);
+		goto done;
+	}
+	for (size_t i = 0; i < n && tensor; i++)
+		if (!strcmp(ts[i].name, tensor))
+			*out = &ts[i];
+	if (!tensor && n == 1)
+		*out = &ts[0];
+	if (*out)
+		goto done;
+	if (tensor)
+		err = rq_error_set(RQ_ENOTFOUND, "%s: no tensor '%s' (it holds: %s)", name, tensor, names.ptr);
+	else
+		err = rq_error_set(RQ_EINVALID, "%s: holds %zu tensors (%s); choose one "
+				   "with --tensor NAME", name, n, names.ptr);
+done:
+	rq_buf_release(&names);
+	return err;
+}
+
 int rq_safetensors_parse(rq_array *a, const uint8_t *buf, size_t len, const char *tensor)
 {
 	json_t *root = NULL;
 	struct st_tensor *ts = NULL, *pick = NULL;
-	rq_buf names = RQ_BUF_INIT;
 	const char *key;
 	json_t *val;
 	uint64_t hlen = 0;
-	size_t n = 0, data_len, pos = 0;
+	size_t n = 0, data_len;
 	int err = 0;
 
 	for (int i = 7; i >= 0; i--)
@@ -156,45 +207,9 @@ int rq_safetensors_parse(rq_array *a, const uint8_t *buf, size_t len, const char
 			goto done;
 		n++;
 	}
-	/* The reference implementation's rule: tensors tile the data exactly. */
-	qsort(ts, n, sizeof(*ts), tensor_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (ts[i].begin < pos) {
-			err = rq_error_set(RQ_EINVALID, "%s: tensors '%s' and '%s' overlap", a->name,
-					   ts[i - 1].name, ts[i].name);
-			goto done;
-		}
-		if (ts[i].begin > pos) {
-			err = rq_error_set(RQ_EINVALID, "%s: %zu unused bytes before tensor '%s'",
-					   a->name, ts[i].begin - pos, ts[i].name);
-			goto done;
-		}
-		pos = ts[i].end;
-	}
-	if (pos != data_len) {
-		err = rq_error_set(RQ_EINVALID, "%s: %zu bytes after the last tensor's data",
-				   a->name, data_len - pos);
+	if ((err = check_tiling(ts, n, data_len, a->name)) ||
+	    (err = pick_tensor(&pick, ts, n, tensor, a->name)))
 		goto done;
-	}
-	list_names(&names, ts, n);
-	if (n == 0) {
-		err = rq_error_set(RQ_EINVALID, "%s: holds no tensors", a->name);
-		goto done;
-	}
-	for (size_t i = 0; i < n && tensor; i++)
-		if (!strcmp(ts[i].name, tensor))
-			pick = &ts[i];
-	if (!tensor && n == 1)
-		pick = &ts[0];
-	if (!pick) {
-		if (tensor)
-			err = rq_error_set(RQ_ENOTFOUND, "%s: no tensor '%s' (it holds: %s)",
-					   a->name, tensor, names.ptr);
-		else
-			err = rq_error_set(RQ_EINVALID, "%s: holds %zu tensors (%s); choose one "
-					   "with --tensor NAME", a->name, n, names.ptr);
-		goto done;
-	}
 	if (pick->dt->dtype < 0) {
 		err = rq_error_set(RQ_EINVALID, "%s: tensor '%s': dtype %s is not supported",
 				   a->name, pick->name, pick->dt->name);
@@ -211,7 +226,6 @@ int rq_safetensors_parse(rq_array *a, const uint8_t *buf, size_t len, const char
 done:
 	json_decref(root);
 	free(ts);
-	rq_buf_release(&names);
 	return err;
 }
 

@@ -9,6 +9,13 @@
 
 #define SUMMARY_BLOCK_BYTES (4u << 20) /* target size of one row block */
 
+/* The label -> class index hash table and the capacity of the class
+ * arrays: private to this file. */
+struct rq_summary_index {
+	size_t cap, *slots; /* slots hold class index + 1; 0 is empty */
+	size_t alloc;       /* the classes that labels, counts and sums have room for */
+};
+
 static size_t hash_label(int64_t label)
 {
 	uint64_t z = (uint64_t)label + 0x9e3779b97f4a7c15u;
@@ -21,27 +28,27 @@ static size_t hash_label(int64_t label)
  * full and sized to a power of two. */
 static void rehash(rq_summary *s, size_t cap)
 {
-	free(s->slots);
-	s->slots = rq_xcalloc(cap, sizeof(*s->slots));
-	s->cap = cap;
+	free(s->index->slots);
+	s->index->slots = rq_xcalloc(cap, sizeof(*s->index->slots));
+	s->index->cap = cap;
 	for (size_t c = 0; c < s->k; c++) {
 		size_t h = hash_label(s->labels[c]) & (cap - 1);
-		while (s->slots[h])
+		while (s->index->slots[h])
 			h = (h + 1) & (cap - 1);
-		s->slots[h] = c + 1;
+		s->index->slots[h] = c + 1;
 	}
 }
 
 long rq_summary_find(const rq_summary *s, int64_t label)
 {
-	if (!s->cap)
+	if (!s->index->cap)
 		return -1;
-	size_t h = hash_label(label) & (s->cap - 1);
-	while (s->slots[h]) {
-		size_t c = s->slots[h] - 1;
+	size_t h = hash_label(label) & (s->index->cap - 1);
+	while (s->index->slots[h]) {
+		size_t c = s->index->slots[h] - 1;
 		if (s->labels[c] == label)
 			return (long)c;
-		h = (h + 1) & (s->cap - 1);
+		h = (h + 1) & (s->index->cap - 1);
 	}
 	return -1;
 }
@@ -53,24 +60,29 @@ static size_t class_of(rq_summary *s, int64_t label)
 	if (c >= 0)
 		return (size_t)c;
 	size_t k = s->k, rowlen;
-	if (!rq_mul_size(&rowlen, k + 1, s->d) || rowlen > SIZE_MAX / sizeof(double)) {
-		fprintf(stderr, "resque: summary too large\n");
-		abort();
+	if (k + 1 > s->index->alloc) {
+		/* Three arrays share one capacity: grown together, as ALLOC_GROW would. */
+		size_t alloc = rq_alloc_nr(s->index->alloc, k + 1);
+		if (!rq_mul_size(&rowlen, alloc, s->d)) {
+			fprintf(stderr, "resque: summary too large\n");
+			abort();
+		}
+		s->labels = rq_xreallocarray(s->labels, alloc, sizeof(*s->labels));
+		s->counts = rq_xreallocarray(s->counts, alloc, sizeof(*s->counts));
+		s->sums = rq_xreallocarray(s->sums, rowlen, sizeof(double));
+		s->index->alloc = alloc;
 	}
-	s->labels = rq_xrealloc(s->labels, (k + 1) * sizeof(*s->labels));
-	s->counts = rq_xrealloc(s->counts, (k + 1) * sizeof(*s->counts));
-	s->sums = rq_xrealloc(s->sums, rowlen * sizeof(double));
 	s->labels[k] = label;
 	s->counts[k] = 0;
 	memset(s->sums + k * s->d, 0, s->d * sizeof(double));
 	s->k = k + 1;
-	if (2 * s->k > s->cap)
-		rehash(s, s->cap ? 2 * s->cap : 16);
+	if (2 * s->k > s->index->cap)
+		rehash(s, s->index->cap ? 2 * s->index->cap : 16);
 	else {
-		size_t h = hash_label(label) & (s->cap - 1);
-		while (s->slots[h])
-			h = (h + 1) & (s->cap - 1);
-		s->slots[h] = k + 1;
+		size_t h = hash_label(label) & (s->index->cap - 1);
+		while (s->index->slots[h])
+			h = (h + 1) & (s->index->cap - 1);
+		s->index->slots[h] = k + 1;
 	}
 	return k;
 }
@@ -86,6 +98,7 @@ int rq_summary_new(rq_summary **out, size_t d, int moments)
 	if (moments == 2 && (!rq_mul_size(&dd, d, d) || dd > SIZE_MAX / sizeof(double)))
 		return rq_error_set(RQ_EINVALID, "summary: dimension %zu too large for a Gram matrix", d);
 	rq_summary *s = rq_xcalloc(1, sizeof(*s));
+	s->index = rq_xcalloc(1, sizeof(*s->index));
 	s->d = d;
 	s->moments = moments;
 	if (moments == 2) {
@@ -105,7 +118,9 @@ void rq_summary_free(rq_summary *s)
 	free(s->sums);
 	free(s->total);
 	free(s->gram);
-	free(s->slots);
+	if (s->index)
+		free(s->index->slots);
+	free(s->index);
 	free(s);
 }
 
@@ -144,7 +159,7 @@ int rq_summary_add_f32(rq_summary *s, const float *x, const int64_t *labels, siz
 	if (s->moments == 2) {
 		/* dsyrk needs float64 rows: convert in bounded chunks. */
 		size_t chunk = SUMMARY_BLOCK_BYTES / (d * sizeof(double)) + 1;
-		double *tmp = rq_xmalloc((chunk < n ? chunk : n) * d * sizeof(double) + 1);
+		double *tmp = rq_xmallocarray((chunk < n ? chunk : n) * d + 1, sizeof(double));
 		for (size_t i0 = 0; i0 < n; i0 += chunk) {
 			size_t m = n - i0 < chunk ? n - i0 : chunk;
 			for (size_t t = 0; t < m * d; t++)
@@ -207,7 +222,7 @@ static int cmp_by_label(const void *a, const void *b)
 
 size_t *rq_summary_order(const rq_summary *s)
 {
-	size_t *ord = rq_xmalloc((s->k ? s->k : 1) * sizeof(*ord));
+	size_t *ord = rq_xmallocarray(s->k ? s->k : 1, sizeof(*ord));
 	for (size_t c = 0; c < s->k; c++)
 		ord[c] = c;
 	/* qsort has no context argument in C11; labels are unique, so a
@@ -313,105 +328,115 @@ static bool encoded_len(size_t *out, size_t d, size_t k, int moments)
 	       rq_add_size(out, *out, RQ_SUMMARY_HEADER_LEN + RQ_SUMMARY_HASH_LEN);
 }
 
+/* The header of an encoded summary, checked against the length and the
+ * checksum. */
+struct header {
+	int moments;
+	size_t d, k;
+	uint64_t n;
+};
+
+static int decode_header(struct header *h, const uint8_t *p, size_t len, const char *name)
+{
+	uint8_t hash[RQ_SUMMARY_HASH_LEN];
+	uint32_t version, moments;
+	uint64_t d64, k64;
+	size_t want;
+
+	if (len < RQ_SUMMARY_HEADER_LEN + RQ_SUMMARY_HASH_LEN || memcmp(p, RQ_SUMMARY_MAGIC, 8) != 0)
+		return rq_error_set(RQ_EINVALID, "%s: not a resque summary (bad magic or too short)", name);
+	version = get_u32(p + 8);
+	moments = get_u32(p + 12);
+	d64 = get_u64(p + 16);
+	k64 = get_u64(p + 24);
+	h->n = get_u64(p + 32);
+	if (version != RQ_SUMMARY_VERSION)
+		return rq_error_set(RQ_EUNSUPPORTED, "%s: summary format version %" PRIu32
+				    " is not supported (this resque reads version %d)", name, version,
+				    RQ_SUMMARY_VERSION);
+	if (moments != 1 && moments != 2)
+		return rq_error_set(RQ_EINVALID, "%s: moments must be 1 or 2, not %" PRIu32, name, moments);
+	if (d64 == 0 || d64 > SIZE_MAX || k64 > SIZE_MAX ||
+	    !encoded_len(&want, (size_t)d64, (size_t)k64, (int)moments) || want != len)
+		return rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " classes of dimension %" PRIu64
+				    " but the file holds %zu bytes", name, k64, d64, len);
+	h->moments = (int)moments;
+	h->d = (size_t)d64;
+	h->k = (size_t)k64;
+	crypto_generichash(hash, sizeof(hash), p, len - RQ_SUMMARY_HASH_LEN, NULL, 0);
+	if (sodium_memcmp(hash, p + len - RQ_SUMMARY_HASH_LEN, sizeof(hash)) != 0)
+		return rq_error_set(RQ_EINTEGRITY, "%s: checksum mismatch (the summary is corrupt)", name);
+	return 0;
+}
+
+/* The k classes (label, count, sums) from *off on; their counts must add
+ * up to the header's rows. */
+static int decode_classes(rq_summary *s, const struct header *h, const uint8_t *p, size_t *off,
+			  const char *name)
+{
+	uint64_t total_n = 0;
+	size_t d = h->d;
+
+	for (size_t c = 0; c < h->k; c++) {
+		int64_t label = (int64_t)get_u64(p + *off);
+		uint64_t count = get_u64(p + *off + 8);
+		if (c > 0 && label <= s->labels[c - 1])
+			return rq_error_set(RQ_EINVALID, "%s: labels are not in ascending order at class %zu",
+					    name, c);
+		if (count == 0 || count > UINT64_MAX - total_n)
+			return rq_error_set(RQ_EINVALID, "%s: class %" PRId64 " has an invalid count", name, label);
+		total_n += count;
+		size_t idx = class_of(s, label);
+		s->counts[idx] = count;
+		*off += 16;
+		for (size_t j = 0; j < d; j++, *off += 8) {
+			double x = get_f64(p + *off);
+			if (!isfinite(x))
+				return rq_error_set(RQ_EINVALID, "%s: non-finite sum in class %" PRId64, name, label);
+			s->sums[idx * d + j] = x;
+		}
+	}
+	if (total_n != h->n)
+		return rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " rows but the classes count %"
+				    PRIu64, name, h->n, total_n);
+	return 0;
+}
+
+/* The total and the upper triangle of the Gram matrix, from `off` on. */
+static int decode_moments(rq_summary *s, const uint8_t *p, size_t off, const char *name)
+{
+	size_t d = s->d;
+
+	for (size_t j = 0; j < d; j++, off += 8)
+		s->total[j] = get_f64(p + off);
+	for (size_t i = 0; i < d; i++)
+		for (size_t j = i; j < d; j++, off += 8)
+			s->gram[i * d + j] = s->gram[j * d + i] = get_f64(p + off);
+	for (size_t j = 0; j < d * d; j++)
+		if (!isfinite(s->gram[j]) || (j < d && !isfinite(s->total[j])))
+			return rq_error_set(RQ_EINVALID, "%s: non-finite second moments", name);
+	return 0;
+}
+
 int rq_summary_decode(rq_summary **out, const void *data, size_t len, const char *name)
 {
 	const uint8_t *p = data;
 	rq_summary *s = NULL;
-	uint8_t hash[RQ_SUMMARY_HASH_LEN];
-	size_t want, k, d, off;
-	uint64_t total_n = 0;
-	int err = 0;
+	struct header h = { 0 };
+	size_t off = RQ_SUMMARY_HEADER_LEN;
+	int err;
 
 	*out = NULL;
-	if (len < RQ_SUMMARY_HEADER_LEN + RQ_SUMMARY_HASH_LEN || memcmp(p, RQ_SUMMARY_MAGIC, 8) != 0) {
-		err = rq_error_set(RQ_EINVALID, "%s: not a resque summary (bad magic or too short)", name);
+	if ((err = decode_header(&h, p, len, name)) || (err = rq_summary_new(&s, h.d, h.moments)) ||
+	    (err = decode_classes(s, &h, p, &off, name)))
 		goto done;
-	}
-	uint32_t version = get_u32(p + 8), moments = get_u32(p + 12);
-	uint64_t d64 = get_u64(p + 16), k64 = get_u64(p + 24), n = get_u64(p + 32);
-	if (version != RQ_SUMMARY_VERSION) {
-		err = rq_error_set(RQ_EUNSUPPORTED, "%s: summary format version %" PRIu32
-				   " is not supported (this resque reads version %d)", name, version,
-				   RQ_SUMMARY_VERSION);
+	s->n = h.n;
+	if (h.moments == 2 && (err = decode_moments(s, p, off, name)))
 		goto done;
-	}
-	if (moments != 1 && moments != 2) {
-		err = rq_error_set(RQ_EINVALID, "%s: moments must be 1 or 2, not %" PRIu32, name, moments);
-		goto done;
-	}
-	if (d64 == 0 || d64 > SIZE_MAX || k64 > SIZE_MAX ||
-	    !encoded_len(&want, (size_t)d64, (size_t)k64, (int)moments) || want != len) {
-		err = rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " classes of dimension %" PRIu64
-				   " but the file holds %zu bytes", name, k64, d64, len);
-		goto done;
-	}
-	d = (size_t)d64;
-	k = (size_t)k64;
-	crypto_generichash(hash, sizeof(hash), p, len - RQ_SUMMARY_HASH_LEN, NULL, 0);
-	if (sodium_memcmp(hash, p + len - RQ_SUMMARY_HASH_LEN, sizeof(hash)) != 0) {
-		err = rq_error_set(RQ_EINTEGRITY, "%s: checksum mismatch (the summary is corrupt)", name);
-		goto done;
-	}
-	if ((err = rq_summary_new(&s, d, (int)moments)))
-		goto done;
-	off = RQ_SUMMARY_HEADER_LEN;
-	for (size_t c = 0; c < k; c++) {
-		int64_t label = (int64_t)get_u64(p + off);
-		uint64_t count = get_u64(p + off + 8);
-		if (c > 0 && label <= s->labels[c - 1]) {
-			err = rq_error_set(RQ_EINVALID, "%s: labels are not in ascending order at class %zu",
-					   name, c);
-			goto done;
-		}
-		if (count == 0 || count > UINT64_MAX - total_n) {
-			err = rq_error_set(RQ_EINVALID, "%s: class %" PRId64 " has an invalid count", name, label);
-			goto done;
-		}
-		total_n += count;
-		size_t idx = class_of(s, label);
-		s->counts[idx] = count;
-		off += 16;
-		for (size_t j = 0; j < d; j++, off += 8) {
-			double x = get_f64(p + off);
-			if (!isfinite(x)) {
-				err = rq_error_set(RQ_EINVALID, "%s: non-finite sum in class %" PRId64, name, label);
-				goto done;
-			}
-			s->sums[idx * d + j] = x;
-		}
-	}
-	if (total_n != n) {
-		err = rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " rows but the classes count %"
-				   PRIu64, name, n, total_n);
-		goto done;
-	}
-	s->n = n;
-	if (moments == 2) {
-		for (size_t j = 0; j < d; j++, off += 8)
-			s->total[j] = get_f64(p + off);
-		for (size_t i = 0; i < d; i++)
-			for (size_t j = i; j < d; j++, off += 8)
-				s->gram[i * d + j] = s->gram[j * d + i] = get_f64(p + off);
-		for (size_t j = 0; j < d * d; j++)
-			if (!isfinite(s->gram[j]) || (j < d && !isfinite(s->total[j]))) {
-				err = rq_error_set(RQ_EINVALID, "%s: non-finite second moments", name);
-				goto done;
-			}
-	}
 	*out = s;
 	s = NULL;
 done:
 	rq_summary_free(s);
-	return err;
-}
-
-int rq_summary_write(const char *path, const rq_summary *s)
-{
-	rq_buf b = RQ_BUF_INIT;
-	int err = rq_summary_encode(&b, s);
-	if (!err)
-		err = rq_file_write_atomic(path, b.ptr, b.len, 0644);
-	rq_buf_release(&b);
 	return err;
 }
 

@@ -25,10 +25,10 @@ void rq_param_diff_release(rq_param_diff *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static void push(char ***v, size_t *n, const char *s)
+/* Append to a list allocated for every name it can receive. */
+static void push(char **v, size_t *n, const char *s)
 {
-	*v = rq_xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[(*n)++] = rq_xstrdup(s);
+	v[(*n)++] = rq_xstrdup(s);
 }
 
 /* Sum of squared differences of one tensor, in float64. */
@@ -40,7 +40,7 @@ static int tensor_change(rq_param_diff *d, const char *from, const char *to, con
 	if ((err = rq_array_open_flat(&a, from, name)) || (err = rq_array_open_flat(&b, to, name)))
 		goto done;
 	if (!rq_dtype_is_float(rq_array_dtype(a)) || !rq_dtype_is_float(rq_array_dtype(b))) {
-		push(&d->skipped, &d->nskipped, name);
+		push(d->skipped, &d->nskipped, name);
 		goto done;
 	}
 	size_t n = rq_array_rows(a);
@@ -59,7 +59,6 @@ static int tensor_change(rq_param_diff *d, const char *from, const char *to, con
 			ss += x * x;
 		}
 	}
-	d->v = rq_xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
 	d->v[d->n].name = rq_xstrdup(name);
 	d->v[d->n].change = n ? sqrt(ss) / sqrt((double)n) : 0.0;
 	d->v[d->n].elements = n;
@@ -80,16 +79,21 @@ int rq_param_diff_compute(rq_param_diff *d, const char *from, const char *to)
 	memset(d, 0, sizeof(*d));
 	if ((err = rq_array_tensor_names(&na, &ka, from)) || (err = rq_array_tensor_names(&nb, &kb, to)))
 		goto done;
-	buf0 = rq_xmalloc(BLOCK * sizeof(double));
-	buf1 = rq_xmalloc(BLOCK * sizeof(double));
+	/* Each list is allocated once for all the names it can receive. */
+	d->v = rq_xcalloc((ka < kb ? ka : kb) + 1, sizeof(*d->v));
+	d->skipped = rq_xcalloc((ka < kb ? ka : kb) + 1, sizeof(*d->skipped));
+	d->only_from = rq_xcalloc(ka + 1, sizeof(*d->only_from));
+	d->only_to = rq_xcalloc(kb + 1, sizeof(*d->only_to));
+	buf0 = rq_xmallocarray(BLOCK, sizeof(double));
+	buf1 = rq_xmallocarray(BLOCK, sizeof(double));
 	/* both lists are sorted: merge them */
 	size_t i = 0, j = 0;
 	while (i < ka || j < kb) {
 		int c = i >= ka ? 1 : j >= kb ? -1 : strcmp(na[i], nb[j]);
 		if (c < 0) {
-			push(&d->only_from, &d->nonly_from, na[i++]);
+			push(d->only_from, &d->nonly_from, na[i++]);
 		} else if (c > 0) {
-			push(&d->only_to, &d->nonly_to, nb[j++]);
+			push(d->only_to, &d->nonly_to, nb[j++]);
 		} else {
 			if ((err = tensor_change(d, from, to, na[i], buf0, buf1)))
 				goto done;

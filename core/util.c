@@ -53,17 +53,16 @@ int rq_file_read(rq_buf *out, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO,
-				    "%s: %s", path, strerror(errno));
+		return rq_error_os("%s", path);
 	char tmp[65536];
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			int e = errno;
+			int e = rq_error_os("%s", path);
 			close(fd);
-			return rq_error_set(RQ_EIO, "%s: %s", path, strerror(e));
+			return e;
 		}
 		if (n == 0)
 			break;
@@ -80,8 +79,7 @@ int rq_file_read_max(rq_buf *out, const char *path, size_t max)
 	size_t start = out->len;
 
 	if (fd < 0)
-		return rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: cannot read: %s", path,
-				    strerror(errno));
+		return rq_error_os("%s: cannot read", path);
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		err = rq_error_set(RQ_EIO, "%s: is a directory", path);
 		goto done;
@@ -94,7 +92,7 @@ int rq_file_read_max(rq_buf *out, const char *path, size_t max)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			err = rq_error_set(RQ_EIO, "%s: cannot read: %s", path, strerror(errno));
+			err = rq_error_os("%s: cannot read", path);
 			goto done;
 		}
 		if (got == 0)
@@ -124,7 +122,7 @@ int rq_file_write_atomic(const char *path, const void *data, size_t len,
 	rq_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", tmp.ptr, strerror(errno));
+		err = rq_error_os("%s", tmp.ptr);
 		goto done;
 	}
 	while (len) {
@@ -132,24 +130,24 @@ int rq_file_write_atomic(const char *path, const void *data, size_t len,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+			err = rq_error_os("%s", path);
 			goto done;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 	fd = -1;
 	if (rename(tmp.ptr, path) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 done:
@@ -170,7 +168,7 @@ int rq_mkdir_p(const char *path, unsigned mode)
 			char c = *s;
 			*s = '\0';
 			if (mkdir(p, mode) < 0 && errno != EEXIST) {
-				err = rq_error_set(RQ_EIO, "%s: %s", p, strerror(errno));
+				err = rq_error_os("%s", p);
 				break;
 			}
 			*s = c;
@@ -196,15 +194,15 @@ bool rq_is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void rq_time_format(char out[21], int64_t t)
+void rq_time_format(char out[RQ_TIME_SIZE], int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	gmtime_r(&tt, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(out, RQ_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void rq_time_now(char out[21])
+void rq_time_now(char out[RQ_TIME_SIZE])
 {
 	const char *env = getenv("RESQUE_NOW");
 	int64_t t;
@@ -221,7 +219,7 @@ int64_t rq_days_from_civil(int64_t y, unsigned m, unsigned d)
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
 	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + (int64_t)doe - 719468;
 }

@@ -34,13 +34,44 @@ static int parse_value(double *out, const char *s)
 	return rq_bound_parse_decimal(out, s) == 0 && *out >= 0 ? 0 : -1;
 }
 
+/* One data line's time and intensity, from columns `tcol` and `vcol`. */
+static int parse_point(int64_t *t, double *g, const rq_csv *c, size_t nf, const char *const *f,
+		       size_t tcol, size_t vcol, const char *name)
+{
+	size_t need = (tcol > vcol ? tcol : vcol) + 1;
+	char where[320];
+
+	if (nf < need)
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: expected a time and an intensity, found %zu field(s)",
+				    name, rq_csv_line(c), nf);
+	if (rq_time_parse(t, f[tcol]) != 0)
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%.40s' is not an ISO-8601 time",
+				    name, rq_csv_line(c), f[tcol]);
+	if (parse_value(g, f[vcol]) != 0)
+		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%.40s' is not a non-negative intensity in g/kWh",
+				    name, rq_csv_line(c), f[vcol]);
+	snprintf(where, sizeof(where), "%s: line %zu", name, rq_csv_line(c));
+	return rq_bound_check("intensity_g_per_kwh", *g, where);
+}
+
+/* The end of the series: the last value holds for the median interval. */
+static int64_t series_end(const rq_when_series *s)
+{
+	int64_t *steps = rq_xmallocarray(s->n - 1, sizeof(*steps)), end;
+
+	for (size_t i = 0; i + 1 < s->n; i++)
+		steps[i] = s->t[i + 1] - s->t[i];
+	qsort(steps, s->n - 1, sizeof(*steps), cmp_i64);
+	end = s->t[s->n - 1] + steps[(s->n - 1) / 2];
+	free(steps);
+	return end;
+}
+
 int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char *name)
 {
 	rq_csv *c = NULL;
-	size_t nf, cap = 0, row = 0;
+	size_t nf, cap = 0, row = 0, tcol = 0, vcol = 1;
 	const char *const *f;
-	long tcol = 0, vcol = 1;
-	int64_t *steps = NULL;
 	int rc, err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -50,14 +81,13 @@ int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char 
 	while ((rc = rq_csv_next(c, &nf, &f)) == 1) {
 		int64_t t;
 		double g;
-		size_t need = (size_t)(tcol > vcol ? tcol : vcol) + 1;
 		if (row++ == 0 && nf > 0 && rq_time_parse(&t, f[0]) != 0) {
 			/* a header: find the columns by name */
 			if ((err = rq_csv_header_check(c, nf, f)))
 				goto done;
 			long tc = rq_csv_column_any(nf, f, time_names), vc = rq_csv_column_any(nf, f, value_names);
-			tcol = tc >= 0 ? tc : 0;
-			vcol = vc >= 0 ? vc : (tcol == 0 ? 1 : 0);
+			tcol = tc >= 0 ? (size_t)tc : 0;
+			vcol = vc >= 0 ? (size_t)vc : (tcol == 0 ? 1 : 0);
 			if (nf < 2) {
 				err = rq_error_set(RQ_EINVALID, "%s: line %zu: expected a time and an intensity",
 						   name, rq_csv_line(c));
@@ -65,24 +95,7 @@ int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char 
 			}
 			continue;
 		}
-		if (nf < need) {
-			err = rq_error_set(RQ_EINVALID, "%s: line %zu: expected a time and an intensity, found %zu field(s)",
-					   name, rq_csv_line(c), nf);
-			goto done;
-		}
-		if (rq_time_parse(&t, f[tcol]) != 0) {
-			err = rq_error_set(RQ_EINVALID, "%s: line %zu: '%.40s' is not an ISO-8601 time",
-					   name, rq_csv_line(c), f[tcol]);
-			goto done;
-		}
-		if (parse_value(&g, f[vcol]) != 0) {
-			err = rq_error_set(RQ_EINVALID, "%s: line %zu: '%.40s' is not a non-negative intensity in g/kWh",
-					   name, rq_csv_line(c), f[vcol]);
-			goto done;
-		}
-		char where[320];
-		snprintf(where, sizeof(where), "%s: line %zu", name, rq_csv_line(c));
-		if ((err = rq_bound_check("intensity_g_per_kwh", g, where)))
+		if ((err = parse_point(&t, &g, c, nf, f, tcol, vcol, name)))
 			goto done;
 		if (out->n > 0 && t <= out->t[out->n - 1]) {
 			err = rq_error_set(RQ_EINVALID, "%s: line %zu: time does not increase", name,
@@ -91,8 +104,8 @@ int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char 
 		}
 		if (out->n == cap) {
 			cap = cap ? 2 * cap : 64;
-			out->t = rq_xrealloc(out->t, cap * sizeof(*out->t));
-			out->g = rq_xrealloc(out->g, cap * sizeof(*out->g));
+			out->t = rq_xreallocarray(out->t, cap, sizeof(*out->t));
+			out->g = rq_xreallocarray(out->g, cap, sizeof(*out->g));
 		}
 		out->t[out->n] = t;
 		out->g[out->n] = g;
@@ -107,14 +120,8 @@ int rq_when_parse(rq_when_series *out, const char *data, size_t len, const char 
 				   name, out->n);
 		goto done;
 	}
-	/* the last value holds for the median interval of the series */
-	steps = rq_xmalloc((out->n - 1) * sizeof(*steps));
-	for (size_t i = 0; i + 1 < out->n; i++)
-		steps[i] = out->t[i + 1] - out->t[i];
-	qsort(steps, out->n - 1, sizeof(*steps), cmp_i64);
-	out->end = out->t[out->n - 1] + steps[(out->n - 1) / 2];
+	out->end = series_end(out);
 done:
-	free(steps);
 	rq_csv_free(c);
 	if (err)
 		rq_when_release(out);
@@ -155,7 +162,7 @@ int rq_when_best(rq_when_result *out, const rq_when_series *s, double duration_s
 		return rq_error_set(RQ_EINVALID,
 				    "%s: the forecast covers %.1f h from the start but the run is forecast to take %.1f h",
 				    name, ((double)s->end - lo) / 3600, d / 3600);
-	prefix = rq_xmalloc(s->n * sizeof(double));
+	prefix = rq_xmallocarray(s->n, sizeof(double));
 	prefix[0] = 0;
 	for (size_t i = 1; i < s->n; i++)
 		prefix[i] = prefix[i - 1] + s->g[i - 1] * (double)(s->t[i] - s->t[i - 1]);

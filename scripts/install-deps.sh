@@ -6,15 +6,19 @@
 #                                     runtimes and llvm (llvm-symbolizer, for
 #                                     the stack traces of sanitizer reports):
 #                                     what `make test` (asan, fuzz) needs
+#   sh scripts/install-deps.sh lint   also cppcheck (`make lint`)
 set -eu
 
 pkgs="gcc make pkg-config git sqlite3 coreutils
 libgit2-dev zlib1g-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography
 chromium fonts-dejavu-core python3-pil strace"
-if [ "${1:-}" = fuzz ]; then
-	pkgs="$pkgs clang libclang-rt-14-dev llvm"
-fi
+case "${1:-}" in
+fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;
+lint) pkgs="$pkgs cppcheck" ;;
+"") ;;
+*) echo "scripts/install-deps.sh: no set '$1' (fuzz, lint)" >&2 && exit 2 ;;
+esac
 
 missing=""
 for p in $pkgs; do

@@ -21,20 +21,20 @@
 
 struct rq_guard {
 	char repository[RQ_KNOWN_ID_MAX + 1];
-	char genesis[65];
+	char genesis[RQ_ID_HEX_SIZE];
 	uint64_t known;          /* entries the memory files hold: [0, known) */
 	bool remembered;         /* the memory can be read (else all is in RAM) */
 	/* entries verified by this process beyond the memory: [known, size) */
 	rq_hash *extra_leaves;
 	uint8_t (*extra_commits)[20];
-	char (*extra_ids)[65];
+	char (*extra_ids)[RQ_ID_HEX_SIZE];
 	/* every leaf and commit [0, size), once rq_guard_load_all ran */
 	rq_hash *all_leaves;
 	uint8_t (*all_commits)[20];
 	rq_signer_change *signers;
-	size_t nsigners;
+	size_t nsigners, signers_alloc;
 	rq_named *named;         /* named entries of [known, size), or all when not remembered */
-	size_t nnamed;
+	size_t nnamed, named_alloc;
 	uint8_t *row_ok;         /* bitmap over [0, size) */
 	bool behind_place;       /* the snapshot has fewer entries than this place had */
 	uint64_t row_bits;
@@ -83,11 +83,11 @@ static int refuse_report(const rq_verify_report *r)
 }
 
 static void add_extra(struct rq_guard *g, uint64_t at, const rq_hash *leaves, const uint8_t (*commits)[20],
-		      const char (*ids)[65], uint64_t n)
+		      const char (*ids)[RQ_ID_HEX_SIZE], uint64_t n)
 {
-	g->extra_leaves = rq_xrealloc(g->extra_leaves, (at + n) * sizeof(*g->extra_leaves));
-	g->extra_commits = rq_xrealloc(g->extra_commits, (at + n) * sizeof(*g->extra_commits));
-	g->extra_ids = rq_xrealloc(g->extra_ids, (at + n) * sizeof(*g->extra_ids));
+	g->extra_leaves = rq_xreallocarray(g->extra_leaves, (size_t)(at + n), sizeof(*g->extra_leaves));
+	g->extra_commits = rq_xreallocarray(g->extra_commits, (size_t)(at + n), sizeof(*g->extra_commits));
+	g->extra_ids = rq_xreallocarray(g->extra_ids, (size_t)(at + n), sizeof(*g->extra_ids));
 	memcpy(g->extra_leaves + at, leaves, n * sizeof(*leaves));
 	memcpy(g->extra_commits + at, commits, n * sizeof(*commits));
 	memcpy(g->extra_ids + at, ids, n * sizeof(*ids));
@@ -95,10 +95,10 @@ static void add_extra(struct rq_guard *g, uint64_t at, const rq_hash *leaves, co
 
 /* The memory's records of entries [0, n): leaf hashes, commits, ids (hex);
  * the caller frees them. */
-static int load_records(rq_hash **leaves, uint8_t (**commits)[20], char (**ids)[65], const struct rq_guard *g,
+static int load_records(rq_hash **leaves, uint8_t (**commits)[20], char (**ids)[RQ_ID_HEX_SIZE], const struct rq_guard *g,
 			uint64_t n)
 {
-	uint8_t (*raw)[32] = rq_xcalloc((size_t)n + 1, sizeof(*raw));
+	uint8_t (*raw)[RQ_HASH_LEN] = rq_xcalloc((size_t)n + 1, sizeof(*raw));
 	int err;
 	*leaves = rq_xcalloc((size_t)n + 1, sizeof(**leaves));
 	*commits = rq_xcalloc((size_t)n + 1, sizeof(**commits));
@@ -116,7 +116,7 @@ static int load_records(rq_hash **leaves, uint8_t (**commits)[20], char (**ids)[
 		return err;
 	}
 	for (uint64_t i = 0; i < n; i++)
-		rq_hex_encode((*ids)[i], raw[i], 32);
+		rq_hex_encode((*ids)[i], raw[i], RQ_HASH_LEN);
 	free(raw);
 	return 0;
 }
@@ -124,7 +124,7 @@ static int load_records(rq_hash **leaves, uint8_t (**commits)[20], char (**ids)[
 static void add_named(struct rq_guard *g, const rq_named *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		g->named = rq_xrealloc(g->named, (g->nnamed + 1) * sizeof(*g->named));
+		RQ_ALLOC_GROW(g->named, g->nnamed + 1, g->named_alloc);
 		g->named[g->nnamed] = v[i];
 		g->named[g->nnamed++].name = rq_xstrdup(v[i].name);
 	}
@@ -135,7 +135,8 @@ static void set_signers(struct rq_guard *g, const rq_signer_change *a, size_t na
 {
 	size_t k = 0;
 	free(g->signers);
-	g->signers = rq_xcalloc(na + nb + 1, sizeof(*g->signers));
+	g->signers_alloc = na + nb + 1;
+	g->signers = rq_xcalloc(g->signers_alloc, sizeof(*g->signers));
 	for (size_t i = 0; i < na; i++)
 		if (a[i].seq < below)
 			g->signers[k++] = a[i];
@@ -150,7 +151,7 @@ static void keep_in_ram(struct rq_guard *g, const rq_verify_report *r, const cha
 {
 	g->known = 0;
 	g->remembered = false;
-	add_extra(g, 0, (const rq_hash *)r->leaves, (const uint8_t (*)[20])r->commits, (const char (*)[65])r->ids,
+	add_extra(g, 0, (const rq_hash *)r->leaves, (const uint8_t (*)[20])r->commits, (const char (*)[RQ_ID_HEX_SIZE])r->ids,
 		  r->nleaves);
 	set_signers(g, NULL, 0, 0, r->signer_changes, r->nsigner_changes);
 	add_named(g, r->named, r->nnamed);
@@ -182,7 +183,7 @@ static int cold(rq_ledger *l, struct rq_guard *g, const char *why)
 		goto done;
 	}
 	snprintf(g->repository, sizeof(g->repository), "%s", r.repository);
-	memcpy(g->genesis, r.genesis, 65);
+	memcpy(g->genesis, r.genesis, RQ_ID_HEX_SIZE);
 	/* Rolled back, rewritten or re-created since it was remembered? */
 	{
 		rq_known k;
@@ -210,7 +211,7 @@ static int cold(rq_ledger *l, struct rq_guard *g, const char *why)
 	}
 	if (rq_known_put_all(&updated, r.repository, r.genesis, (const rq_hash *)r.leaves,
 			     (const uint8_t (*)[20])r.commits, r.nleaves, r.signer_changes, r.nsigner_changes, r.named,
-			     r.nnamed, (const char (*)[65])r.ids, 0, l->dir)) {
+			     r.nnamed, (const char (*)[RQ_ID_HEX_SIZE])r.ids, 0, l->dir)) {
 		rq_buf_printf(&warning, "could not remember the verified ledger: %s", rq_error_last());
 		rq_error_clear();
 		keep_in_ram(g, &r, warning.ptr);
@@ -227,7 +228,7 @@ done:
 
 /* The genesis entry as index.db has it: a claim, to find the memory by
  * (the memory's own leaf hash of entry 0 then confirms or refutes it). */
-static int claimed_genesis(rq_buf *repository, rq_hash leaf, char id[65], rq_ledger *l)
+static int claimed_genesis(rq_buf *repository, rq_hash leaf, char id[RQ_ID_HEX_SIZE], rq_ledger *l)
 {
 	sqlite3_stmt *st = NULL;
 	rq_entry *e = NULL;
@@ -240,7 +241,7 @@ static int claimed_genesis(rq_buf *repository, rq_hash leaf, char id[65], rq_led
 		if (rq_known_id_valid(rid)) {
 			rq_buf_puts(repository, rid);
 			rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
-			memcpy(id, e->id, 65);
+			memcpy(id, e->id, RQ_ID_HEX_SIZE);
 			err = 0;
 		}
 	}
@@ -255,25 +256,25 @@ static int claimed_genesis(rq_buf *repository, rq_hash leaf, char id[65], rq_led
  * and named entries given for them) on top of the memory's k: 0, or the
  * error, and then the caller keeps them in RAM. */
 static int remember_new(rq_ledger *l, struct rq_guard *g, uint64_t k, uint64_t n, const rq_hash *nl,
-			const uint8_t (*nc)[20], const char (*ni)[65], const rq_named *named, size_t nnamed)
+			const uint8_t (*nc)[20], const char (*ni)[RQ_ID_HEX_SIZE], const rq_named *named, size_t nnamed)
 {
 	rq_hash *leaves = NULL;
 	uint8_t (*commits)[20] = NULL;
-	char (*ids)[65] = NULL;
+	char (*ids)[RQ_ID_HEX_SIZE] = NULL;
 	bool updated = false;
 	int err;
 
 	if ((err = load_records(&leaves, &commits, &ids, g, k)))
 		return err;
-	leaves = rq_xrealloc(leaves, (size_t)n * sizeof(*leaves));
-	commits = rq_xrealloc(commits, (size_t)n * sizeof(*commits));
-	ids = rq_xrealloc(ids, (size_t)n * sizeof(*ids));
+	leaves = rq_xreallocarray(leaves, (size_t)n, sizeof(*leaves));
+	commits = rq_xreallocarray(commits, (size_t)n, sizeof(*commits));
+	ids = rq_xreallocarray(ids, (size_t)n, sizeof(*ids));
 	memcpy(leaves + k, nl, (size_t)(n - k) * sizeof(*leaves));
 	memcpy(commits + k, nc, (size_t)(n - k) * sizeof(*commits));
 	memcpy(ids + k, ni, (size_t)(n - k) * sizeof(*ids));
 	err = rq_known_put_all(&updated, g->repository, g->genesis, (const rq_hash *)leaves,
 			       (const uint8_t (*)[20])commits, n, g->signers, g->nsigners, named, nnamed,
-			       (const char (*)[65])ids, k, l->dir);
+			       (const char (*)[RQ_ID_HEX_SIZE])ids, k, l->dir);
 	free(leaves);
 	free(commits);
 	free(ids);
@@ -310,7 +311,7 @@ static int incremental(rq_ledger *l, struct rq_guard *g, const rq_known_state *s
 		goto done;
 	}
 	from.size = k;
-	memcpy(from.id, prev->id, 65);
+	memcpy(from.id, prev->id, RQ_ID_HEX_SIZE);
 	from.signers = st->signers;
 	from.nsigners = st->nsigners;
 	err = rq_ledger__verify_from(&r, l, &from);
@@ -327,14 +328,14 @@ static int incremental(rq_ledger *l, struct rq_guard *g, const rq_known_state *s
 	}
 	set_signers(g, st->signers, st->nsigners, k, r.signer_changes, r.nsigner_changes);
 	if (remember_new(l, g, k, l->size, (const rq_hash *)r.leaves, (const uint8_t (*)[20])r.commits,
-			 (const char (*)[65])r.ids, r.named, r.nnamed) == 0) {
+			 (const char (*)[RQ_ID_HEX_SIZE])r.ids, r.named, r.nnamed) == 0) {
 		g->known = l->size;
 		goto done;
 	}
 	/* not remembered: this process keeps the new entries in RAM */
 	rq_ledger__notice("could not remember the verified ledger: %s", rq_error_last());
 	rq_error_clear();
-	add_extra(g, 0, (const rq_hash *)r.leaves, (const uint8_t (*)[20])r.commits, (const char (*)[65])r.ids,
+	add_extra(g, 0, (const rq_hash *)r.leaves, (const uint8_t (*)[20])r.commits, (const char (*)[RQ_ID_HEX_SIZE])r.ids,
 		  r.nleaves);
 	add_named(g, r.named, r.nnamed);
 	g->known = k;
@@ -361,15 +362,38 @@ static int damaged(rq_ledger *l, struct rq_guard *g, const char *repository)
 	return err;
 }
 
+/* A ledger the memory covers (its tip is entry `tip->seq` < the memory's
+ * size): the tip must be the entry verified at that place, in the commit
+ * verified, and this place must not have held more entries before. */
+static int covered(rq_ledger *l, struct rq_guard *g, const rq_known_state *st, const char *repo,
+		   const rq_entry *tip, const rq_hash tip_leaf)
+{
+	rq_hash mem;
+	uint8_t commit[20];
+
+	if (rq_known_read_leaf_range(&mem, repo, tip->seq, 1) || rq_known_read_commits(&commit, repo, tip->seq, 1))
+		return damaged(l, g, repo);
+	if (sodium_memcmp(mem, tip_leaf, RQ_HASH_LEN) != 0 || memcmp(commit, l->tip.id, 20) != 0)
+		return refuse((int64_t)tip->seq, tip->id, "history rewritten: not the entry verified there before");
+	if (st->place_size > l->size) {
+		g->behind_place = true;
+		return rq_error_set(RQ_EINTEGRITY, "ledger rolled back from %" PRIu64 " to %" PRIu64
+				    " entries since it was last used here (run 'resque verify')", st->place_size, l->size);
+	}
+	set_signers(g, st->signers, st->nsigners, l->size, NULL, 0);
+	if (st->place_size < l->size && rq_known_set_place(repo, l->dir, l->size) != 0)
+		rq_error_clear(); /* a read-only home: rollback detection only */
+	return 0;
+}
+
 static int guard(rq_ledger *l, struct rq_guard *g)
 {
 	rq_buf repo = RQ_BUF_INIT;
 	rq_known k;
 	rq_known_state st;
 	rq_entry *tip = NULL;
-	rq_hash leaf0, claimed0, tip_leaf, mem;
-	uint8_t commit[20];
-	char id0[65];
+	rq_hash leaf0, claimed0, tip_leaf;
+	char id0[RQ_ID_HEX_SIZE];
 	int err;
 
 	memset(&st, 0, sizeof(st));
@@ -397,7 +421,7 @@ static int guard(rq_ledger *l, struct rq_guard *g)
 	if (err)
 		goto done;
 	snprintf(g->repository, sizeof(g->repository), "%s", repo.ptr);
-	memcpy(g->genesis, k.genesis, 65);
+	memcpy(g->genesis, k.genesis, RQ_ID_HEX_SIZE);
 	if (st.verified < k.size || strcmp(k.genesis, id0) != 0 ||
 	    rq_known_read_leaf_range(&leaf0, repo.ptr, 0, 1) != 0 ||
 	    sodium_memcmp(leaf0, claimed0, RQ_HASH_LEN) != 0) {
@@ -408,28 +432,7 @@ static int guard(rq_ledger *l, struct rq_guard *g)
 	g->remembered = true;
 	g->known = k.size;
 	if (tip->seq < k.size) {
-		/* a ledger the memory covers: the tip must be the entry verified
-		 * at that place, in the commit verified, and this repository must
-		 * not have held more entries before */
-		if (rq_known_read_leaf_range(&mem, repo.ptr, tip->seq, 1) ||
-		    rq_known_read_commits(&commit, repo.ptr, tip->seq, 1)) {
-			err = damaged(l, g, repo.ptr);
-			goto done;
-		}
-		if (sodium_memcmp(mem, tip_leaf, RQ_HASH_LEN) != 0 || memcmp(commit, l->tip.id, 20) != 0) {
-			err = refuse((int64_t)tip->seq, tip->id, "history rewritten: not the entry verified there before");
-			goto done;
-		}
-		if (st.place_size > l->size) {
-			g->behind_place = true;
-			err = rq_error_set(RQ_EINTEGRITY, "ledger rolled back from %" PRIu64 " to %" PRIu64
-					   " entries since it was last used here (run 'resque verify')",
-					   st.place_size, l->size);
-			goto done;
-		}
-		set_signers(g, st.signers, st.nsigners, l->size, NULL, 0);
-		if (st.place_size < l->size && rq_known_set_place(repo.ptr, l->dir, l->size) != 0)
-			rq_error_clear(); /* a read-only home: rollback detection only */
+		err = covered(l, g, &st, repo.ptr, tip, tip_leaf);
 		goto done;
 	}
 	err = incremental(l, g, &st, k.size);
@@ -522,8 +525,8 @@ int rq_guard_load_all(rq_ledger *l)
 	struct rq_guard *g = l->guard;
 	if (g->all_leaves || l->size == 0)
 		return 0;
-	rq_hash *lv = rq_xmalloc((size_t)l->size * sizeof(*lv));
-	uint8_t (*cv)[20] = rq_xmalloc((size_t)l->size * sizeof(*cv));
+	rq_hash *lv = rq_xmallocarray((size_t)l->size, sizeof(*lv));
+	uint8_t (*cv)[20] = rq_xmallocarray((size_t)l->size, sizeof(*cv));
 	uint64_t mem = g->known < l->size ? g->known : l->size; /* a copy behind the memory */
 	if (mem && ((err = rq_known_read_leaf_range(lv, g->repository, 0, mem)) ||
 		    (err = rq_known_read_commits(cv, g->repository, 0, mem)))) {
@@ -619,10 +622,11 @@ void rq_guard_appended(rq_ledger *l, const rq_entry *e, const rq_hash leaf, cons
 	struct rq_guard *g = l->guard;
 	uint64_t seq = l->size;
 	uint8_t c[20];
-	char id[65];
+	char id[RQ_ID_HEX_SIZE];
+	rq_hash lf;
 	rq_signer_change change;
 	const char *name = rq_entry_name(e);
-	rq_named nm = { seq, "", (char *)name };
+	rq_named nm = { seq, "", NULL };
 
 	git_oid_cpy(&l->tip, tip);
 	l->has_tip = true;
@@ -630,15 +634,17 @@ void rq_guard_appended(rq_ledger *l, const rq_entry *e, const rq_hash leaf, cons
 	if (!g)
 		return;
 	memcpy(c, tip->id, 20);
-	memcpy(id, e->id, 65);
+	memcpy(id, e->id, RQ_ID_HEX_SIZE);
+	memcpy(lf, leaf, RQ_HASH_LEN);
+	nm.name = name ? rq_xstrdup(name) : NULL;
 	snprintf(nm.type, sizeof(nm.type), "%s", e->type);
 	if (signer_change_of(&change, e)) {
-		g->signers = rq_xrealloc(g->signers, (g->nsigners + 1) * sizeof(*g->signers));
+		RQ_ALLOC_GROW(g->signers, g->nsigners + 1, g->signers_alloc);
 		g->signers[g->nsigners++] = change;
 	}
 	if (g->all_leaves) {
-		g->all_leaves = rq_xrealloc(g->all_leaves, (size_t)l->size * sizeof(*g->all_leaves));
-		g->all_commits = rq_xrealloc(g->all_commits, (size_t)l->size * sizeof(*g->all_commits));
+		g->all_leaves = rq_xreallocarray(g->all_leaves, (size_t)l->size, sizeof(*g->all_leaves));
+		g->all_commits = rq_xreallocarray(g->all_commits, (size_t)l->size, sizeof(*g->all_commits));
 		memcpy(g->all_leaves[seq], leaf, RQ_HASH_LEN);
 		memcpy(g->all_commits[seq], tip->id, 20);
 	}
@@ -646,20 +652,22 @@ void rq_guard_appended(rq_ledger *l, const rq_entry *e, const rq_hash leaf, cons
 	 * this very entry with plain git (a revoked key brought back, say)
 	 * must be caught by the next command, as any other. */
 	if (remember && g->remembered && g->known == seq &&
-	    remember_new(l, g, seq, seq + 1, (const rq_hash *)leaf, (const uint8_t (*)[20])&c,
-			 (const char (*)[65])&id, &nm, name ? 1 : 0) == 0) {
+	    remember_new(l, g, seq, seq + 1, (const rq_hash *)&lf, (const uint8_t (*)[20])&c,
+			 (const char (*)[RQ_ID_HEX_SIZE])&id, &nm, name ? 1 : 0) == 0) {
 		g->known = seq + 1;
-		return;
+		goto done;
 	}
 	rq_error_clear();
 	if (seq >= g->known) {
-		add_extra(g, seq - g->known, (const rq_hash *)leaf, (const uint8_t (*)[20])&c, (const char (*)[65])&id, 1);
+		add_extra(g, seq - g->known, (const rq_hash *)&lf, (const uint8_t (*)[20])&c, (const char (*)[RQ_ID_HEX_SIZE])&id, 1);
 		if (name)
 			add_named(g, &nm, 1);
 	}
+done:
+	free(nm.name);
 }
 
-static bool id_has_prefix(const uint8_t id[32], const char *low, size_t len)
+static bool id_has_prefix(const uint8_t id[RQ_HASH_LEN], const char *low, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned nib = (i & 1) ? id[i / 2] & 0x0f : id[i / 2] >> 4;
@@ -683,7 +691,7 @@ int rq_guard_find_id(int64_t *seq, size_t *matches, rq_ledger *l, const char *lo
 	struct rq_guard *g = l->guard;
 	mem = g->remembered ? (g->known < l->size ? g->known : l->size) : 0;
 	if (mem) {
-		uint8_t (*ids)[32] = rq_xcalloc((size_t)mem, sizeof(*ids));
+		uint8_t (*ids)[RQ_HASH_LEN] = rq_xcalloc((size_t)mem, sizeof(*ids));
 		if ((err = rq_known_read_ids(ids, g->repository, 0, mem)) == 0)
 			for (uint64_t i = 0; i < mem; i++)
 				if (id_has_prefix(ids[i], low, len)) {
@@ -695,7 +703,7 @@ int rq_guard_find_id(int64_t *seq, size_t *matches, rq_ledger *l, const char *lo
 			return err;
 	}
 	for (uint64_t i = mem; i < l->size; i++) {
-		uint8_t raw[32];
+		uint8_t raw[RQ_HASH_LEN];
 		if (rq_hex_decode(raw, 32, g->extra_ids[i - g->known]) == 0 && id_has_prefix(raw, low, len)) {
 			*seq = (int64_t)i;
 			(*matches)++;

@@ -6,6 +6,13 @@
 
 #include <math.h>
 
+/* What a history's strings and traces point into. */
+struct rq_history_store {
+	json_t *keep;     /* the entry bodies the strings are borrowed from */
+	double *values;   /* the traces' per-epoch values */
+	size_t n_values;
+};
+
 void rq_history_init(rq_history *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -17,8 +24,11 @@ void rq_history_release(rq_history *h)
 {
 	free(h->points);
 	free(h->traces);
-	free(h->values);
-	json_decref(h->keep);
+	if (h->store) {
+		free(h->store->values);
+		json_decref(h->store->keep);
+		free(h->store);
+	}
 	rq_history_init(h);
 }
 
@@ -55,7 +65,7 @@ static int on_version_member(const rq_entry *e, void *ctx)
 	if (strcmp(e->id, g->h->root) == 0) {
 		double e0 = rq_json_num(json_object_get(e->body, "cost"), "epochs", NAN);
 		g->h->scratch_epochs = isfinite(e0) && e0 > 0 ? e0 : NAN;
-		json_array_append(g->h->keep, e->body);
+		json_array_append(g->h->store->keep, e->body);
 		g->h->root_name = rq_json_str(e->body, "name", "");
 	}
 	return 0;
@@ -118,32 +128,53 @@ static size_t trace_len(const json_t *actual, const char *key)
 	return json_array_size(a);
 }
 
-static void build(rq_history *h, struct gather *g, rq_shift_kind kind)
+/* The per-epoch energies (and durations, when as many) of `actual`, into
+ * the store's values, as one more STEP trace. */
+static void add_trace(rq_history *h, const json_t *actual, const json_t *plan, size_t n)
 {
-	const char *kname = rq_shift_kind_name(kind), *id;
-	size_t n_plans = json_array_size(g->plans), n_vers = json_object_size(g->lineage);
-	size_t nv = 0, i;
-	json_t *p, *body;
+	struct rq_epoch_trace *t = &h->traces[h->n_traces++];
+	struct rq_history_store *st = h->store;
+	double *kwh = st->values + st->n_values, *sec = kwh + n;
+	json_t *e = json_object_get(actual, "epoch_energy_kwh"), *d = json_object_get(actual, "epoch_duration_s");
 
-	h->points = rq_xcalloc(n_plans + n_vers + 1, sizeof(*h->points));
-	h->traces = rq_xcalloc(n_plans + 1, sizeof(*h->traces));
+	for (size_t j = 0; j < n; j++)
+		kwh[j] = json_number_value(json_array_get(e, j));
+	t->epoch_kwh = kwh;
+	t->epoch_s = NULL;
+	if (trace_len(actual, "epoch_duration_s") == n) {
+		for (size_t j = 0; j < n; j++)
+			sec[j] = json_number_value(json_array_get(d, j));
+		t->epoch_s = sec;
+	}
+	st->n_values += 2 * n;
+	t->n = n;
+	t->hardware = str_of(actual, plan, "hardware");
+	t->train_size = num_of(actual, plan, "train_size");
+}
+
+/* The lineage's plans with an actual: past updates of `kind`, and the
+ * STEP traces of every run whatever its kind. */
+static void build_updates(rq_history *h, struct gather *g, const rq_shift_kind *kind)
+{
+	size_t nv = 0, i;
+	json_t *p;
+
 	json_array_foreach(g->plans, i, p) {
 		json_t *actual = json_object_get(g->actuals, rq_json_str(p, "id", ""));
 		if (actual)
 			nv += 2 * trace_len(actual, "epoch_energy_kwh");
 	}
-	h->values = rq_xcalloc(nv + 1, sizeof(double));
-
+	h->store->values = rq_xcalloc(nv + 1, sizeof(double));
 	json_array_foreach(g->plans, i, p) {
-		const json_t *plan = json_object_get(p, "body");
+		json_t *plan = json_object_get(p, "body");
 		json_t *actual = json_object_get(g->actuals, rq_json_str(p, "id", ""));
 		size_t n;
 
 		if (!actual)
 			continue;
-		json_array_append(h->keep, actual);
-		json_array_append(h->keep, (json_t *)plan);
-		if (strcmp(rq_json_str(plan, "kind", ""), kname) == 0 &&
+		json_array_append(h->store->keep, actual);
+		json_array_append(h->store->keep, plan);
+		if (strcmp(rq_json_str(plan, "kind", ""), kind->name) == 0 &&
 		    isfinite(rq_json_num(plan, "index", NAN))) {
 			struct rq_history_point *pt = &h->points[h->n_points++];
 			pt->kind = kind;
@@ -157,38 +188,27 @@ static void build(rq_history *h, struct gather *g, rq_shift_kind kind)
 			pt->hardware = str_of(actual, plan, "hardware");
 			pt->train_size = num_of(actual, plan, "train_size");
 		}
-		/* STEP traces come from every run of the lineage, whatever its kind. */
-		if ((n = trace_len(actual, "epoch_energy_kwh")) > 0) {
-			struct rq_epoch_trace *t = &h->traces[h->n_traces++];
-			double *kwh = h->values + h->n_values, *sec = kwh + n;
-			json_t *d = json_object_get(actual, "epoch_duration_s");
-			for (size_t j = 0; j < n; j++)
-				kwh[j] = json_number_value(json_array_get(json_object_get(actual, "epoch_energy_kwh"), j));
-			t->epoch_kwh = kwh;
-			t->epoch_s = NULL;
-			if (trace_len(actual, "epoch_duration_s") == n) {
-				for (size_t j = 0; j < n; j++)
-					sec[j] = json_number_value(json_array_get(d, j));
-				t->epoch_s = sec;
-			}
-			h->n_values += 2 * n;
-			t->n = n;
-			t->hardware = str_of(actual, plan, "hardware");
-			t->train_size = num_of(actual, plan, "train_size");
-		}
+		if ((n = trace_len(actual, "epoch_energy_kwh")) > 0)
+			add_trace(h, actual, plan, n);
 	}
 	h->n_updates = h->n_points;
+}
 
-	/* Versions trained from a cost file are from-scratch (or at least
-	 * whole) trainings: their totals/epochs feed STEP's fallback. A cost
-	 * taken from an actual is that actual's, counted above already. */
+/* Versions trained from a cost file are from-scratch (or at least whole)
+ * trainings: their totals/epochs feed STEP's fallback. A cost taken from
+ * an actual is that actual's, counted by build_updates already. */
+static void build_costs(rq_history *h, struct gather *g, const rq_shift_kind *kind)
+{
+	const char *id;
+	json_t *body;
+
 	json_object_foreach(g->lineage, id, body) {
 		const json_t *cost = json_object_get(body, "cost");
 		const char *src = rq_json_str(cost, "source", "");
 		struct rq_history_point *pt;
 		if (!cost || strncmp(src, "actual:", 7) == 0 || !(measure(cost, "epochs") > 0))
 			continue;
-		json_array_append(h->keep, body);
+		json_array_append(h->store->keep, body);
 		pt = &h->points[h->n_points++];
 		pt->kind = kind;
 		pt->index = NAN;
@@ -202,15 +222,26 @@ static void build(rq_history *h, struct gather *g, rq_shift_kind kind)
 	}
 }
 
+static void build(rq_history *h, struct gather *g, const rq_shift_kind *kind)
+{
+	size_t n_plans = json_array_size(g->plans), n_vers = json_object_size(g->lineage);
+
+	h->points = rq_xcalloc(n_plans + n_vers + 1, sizeof(*h->points));
+	h->traces = rq_xcalloc(n_plans + 1, sizeof(*h->traces));
+	build_updates(h, g, kind);
+	build_costs(h, g, kind);
+}
+
 int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
-		      const char *family, rq_shift_kind kind)
+		      const char *family, const rq_shift_kind *kind)
 {
 	struct gather g = { 0 };
 	const char *root;
 	int err;
 
 	rq_history_init(out);
-	out->keep = json_array();
+	out->store = rq_xcalloc(1, sizeof(*out->store));
+	out->store->keep = json_array();
 	g.h = out;
 	g.base_id = base->id;
 	g.family = family ? family : rq_json_str(base->body, "family", NULL);
@@ -238,7 +269,7 @@ int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 	out->n_versions = json_object_size(g.lineage);
 	out->n_plans = json_array_size(g.plans);
 	/* Keep the lineage's bodies alive: the points borrow their strings. */
-	json_array_append(out->keep, g.lineage);
+	json_array_append(out->store->keep, g.lineage);
 	build(out, &g, kind);
 done:
 	json_decref(g.roots);

@@ -68,7 +68,7 @@ int rq_keystore_list(char ***out, size_t *n)
 {
 	rq_buf dir = RQ_BUF_INIT;
 	char **ids = NULL;
-	size_t count = 0;
+	size_t count = 0, alloc = 0;
 	int err;
 	DIR *d;
 
@@ -85,7 +85,7 @@ int rq_keystore_list(char ***out, size_t *n)
 		size_t l = strlen(de->d_name);
 		if (l == RQ_KEY_ID_HEX + 4 && strcmp(de->d_name + RQ_KEY_ID_HEX, ".key") == 0 &&
 		    rq_is_hex(de->d_name, RQ_KEY_ID_HEX)) {
-			ids = rq_xrealloc(ids, (count + 1) * sizeof(*ids));
+			RQ_ALLOC_GROW(ids, count + 1, alloc);
 			ids[count++] = rq_xstrndup(de->d_name, RQ_KEY_ID_HEX);
 		}
 	}

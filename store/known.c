@@ -6,6 +6,7 @@
 #include "resque/checkpoint.h"
 #include "resque/keystore.h"
 #include "resque/known.h"
+#include "resque/lines.h"
 #include "resque/tlog.h"
 
 #include <dirent.h>
@@ -89,7 +90,7 @@ static bool parse_line(rq_known *out, const char *line, size_t len)
 	char buf[256], *f[4];
 	size_t nf = split_fields(buf, sizeof(buf), f, 4, line, len);
 
-	if (nf != 4 || !valid_repository(f[0]) || strlen(f[1]) != 64 || !rq_is_hex(f[1], 64))
+	if (nf != 4 || !valid_repository(f[0]) || strlen(f[1]) != 2 * RQ_HASH_LEN || !rq_is_hex(f[1], 2 * RQ_HASH_LEN))
 		return false;
 	size_t sl = strlen(f[2]);
 	if (sl == 0 || sl > 19 || strspn(f[2], "0123456789") != sl || (sl > 1 && f[2][0] == '0'))
@@ -124,19 +125,18 @@ typedef int (*line_fn)(const rq_known *k, const char *line, size_t len, size_t l
 
 static int each_line(const rq_buf *text, line_fn fn, void *ctx)
 {
-	size_t lineno = 0;
-	for (size_t at = 0; at < text->len;) {
-		const char *line = text->ptr + at;
-		const char *nl = memchr(line, '\n', text->len - at);
-		size_t len = nl ? (size_t)(nl - line) : text->len - at;
-		at += len + (nl ? 1 : 0);
-		lineno++;
+	rq_lines it;
+	const char *line;
+	size_t len;
+
+	rq_lines_init(&it, text->ptr, text->len);
+	while (rq_lines_next(&it, &line, &len)) {
 		if (len == 0 || line[0] == '#')
 			continue;
 		rq_known k;
 		memset(&k, 0, sizeof(k));
 		bool ok = parse_line(&k, line, len);
-		int err = fn(ok ? &k : NULL, line, len, lineno, ctx);
+		int err = fn(ok ? &k : NULL, line, len, it.lineno, ctx);
 		if (err)
 			return err;
 	}
@@ -181,22 +181,19 @@ static int find_line(const rq_known *k, const char *line, size_t len, size_t lin
 	return 0;
 }
 
-static int read_leaves(rq_hash **out, const char *path, uint64_t size, const rq_hash root)
+/* The first `size` leaf hashes of the leaves file at `path` (`size` is
+ * known to fit in memory); with `root`, they must hash to it. */
+static int read_leaves(rq_hash **out, const char *path, uint64_t size, const uint8_t *root)
 {
 	rq_buf data = RQ_BUF_INIT;
 	rq_merkle_levels t;
 	rq_hash got;
-	size_t need;
+	size_t need = (size_t)size * RQ_HASH_LEN;
 	int err = 0;
 
 	*out = NULL;
 	rq_merkle_levels_init(&t);
-	if (size > SIZE_MAX / RQ_HASH_LEN) {
-		err = rq_error_set(RQ_EINVALID, "%s: %" PRIu64 " leaves cannot be held in memory", path, size);
-		goto done;
-	}
-	need = (size_t)size * RQ_HASH_LEN;
-	if (size && (err = rq_file_read(&data, path))) {
+	if (need && (err = rq_file_read(&data, path))) {
 		err = rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), FIX);
 		goto done;
 	}
@@ -206,16 +203,16 @@ static int read_leaves(rq_hash **out, const char *path, uint64_t size, const rq_
 		goto done;
 	}
 	/* leaves past the recorded size are from an interrupted update */
-	for (uint64_t i = 0; i < size; i++)
+	for (uint64_t i = 0; root && i < size; i++)
 		rq_merkle_levels_append(&t, (const uint8_t *)data.ptr + i * RQ_HASH_LEN);
-	if ((err = rq_merkle_root(got, size, rq_merkle_levels_node, &t)))
+	if (root && (err = rq_merkle_root(got, size, rq_merkle_levels_node, &t)))
 		goto done;
-	if (sodium_memcmp(got, root, RQ_HASH_LEN) != 0) {
+	if (root && sodium_memcmp(got, root, RQ_HASH_LEN) != 0) {
 		err = rq_error_set(RQ_EINVALID, "%s: the leaf hashes do not hash to the root recorded in known_ledgers (%s)",
 				   path, FIX);
 		goto done;
 	}
-	*out = rq_xmalloc(need ? need : 1);
+	*out = rq_xmallocarray(size ? (size_t)size : 1, sizeof(**out));
 	memcpy(*out, data.ptr, need);
 done:
 	rq_merkle_levels_release(&t);
@@ -247,7 +244,11 @@ int rq_known_get(rq_known *out, rq_hash **leaves, const char *repository)
 	}
 	if (leaves) {
 		leaves_path(&lpath, repository);
-		err = read_leaves(leaves, lpath.ptr, out->size, out->root);
+		if (out->size > SIZE_MAX / RQ_HASH_LEN)
+			err = rq_error_set(RQ_EINVALID, "%s: %" PRIu64 " leaves cannot be held in memory", lpath.ptr,
+					   out->size);
+		else
+			err = read_leaves(leaves, lpath.ptr, out->size, out->root);
 	}
 done:
 	rq_buf_release(&lpath);
@@ -265,12 +266,12 @@ static int lock_home(int *fd_out, const char *path)
 	rq_buf_printf(&lock, "%s.lock", path);
 	fd = open(lock.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", lock.ptr, strerror(errno));
+		err = rq_error_os("%s", lock.ptr);
 		goto done;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
-			err = rq_error_set(RQ_EIO, "%s: %s", lock.ptr, strerror(errno));
+			err = rq_error_os("%s", lock.ptr);
 			close(fd);
 			fd = -1;
 			goto done;
@@ -328,7 +329,7 @@ static int write_at(int fd, const void *data, size_t len, off_t offset, const ch
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+			return rq_error_os("%s", path);
 		}
 		p += n;
 		len -= (size_t)n;
@@ -339,6 +340,7 @@ static int write_at(int fd, const void *data, size_t len, off_t offset, const ch
 
 static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
 	       bool locked);
+static int extend_records(const char *path, const void *records, size_t size, uint64_t from, uint64_t n);
 
 int rq_known_put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
 		 uint64_t n)
@@ -346,30 +348,70 @@ int rq_known_put(bool *updated, const char *repository, const char *genesis, con
 	return put(updated, repository, genesis, leaves, n, false);
 }
 
+/* Make $RESQUE_HOME/known (its path in `dir`) and take the memory's lock
+ * when `take_lock`; `path` gets known_ledgers' path. */
+static int enter_home(rq_buf *dir, rq_buf *path, int *lock, bool take_lock)
+{
+	int err;
+	if ((err = home_dir(dir)) || (err = rq_known_path(path)))
+		return err;
+	rq_buf_puts(dir, "/known");
+	if ((err = rq_mkdir_p(dir->ptr, 0700)) || !take_lock)
+		return err;
+	return lock_home(lock, path->ptr);
+}
+
+/* The leaf hashes [from, n) of `repository` to its leaves file. */
+static int write_leaves(const char *repository, const rq_hash *leaves, uint64_t from, uint64_t n)
+{
+	rq_buf lpath = RQ_BUF_INIT;
+	int err;
+
+	leaves_path(&lpath, repository);
+	if (n > (uint64_t)(INT64_MAX / RQ_HASH_LEN) || n > SIZE_MAX / RQ_HASH_LEN)
+		err = rq_error_set(RQ_EINVALID, "%s: too many leaves", lpath.ptr);
+	else
+		err = extend_records(lpath.ptr, leaves, RQ_HASH_LEN, from, n);
+	rq_buf_release(&lpath);
+	return err;
+}
+
+/* The known_ledgers line of `repository` holding `n` leaves. */
+static int known_of(rq_known *out, const char *repository, const char *genesis, const rq_hash *leaves,
+		    uint64_t n)
+{
+	rq_merkle_levels t;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->repository, sizeof(out->repository), "%s", repository);
+	snprintf(out->genesis, sizeof(out->genesis), "%s", genesis);
+	out->size = n;
+	rq_merkle_levels_init(&t);
+	for (uint64_t i = 0; i < n; i++)
+		rq_merkle_levels_append(&t, leaves[i]);
+	err = rq_merkle_root(out->root, n, rq_merkle_levels_node, &t);
+	rq_merkle_levels_release(&t);
+	return err;
+}
+
 /* `locked`: the caller holds the memory's lock already. */
 static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
 	       bool locked)
 {
-	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, lpath = RQ_BUF_INIT, text = RQ_BUF_INIT,
-	       next = RQ_BUF_INIT;
+	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, text = RQ_BUF_INIT, next = RQ_BUF_INIT;
 	rq_known old, now;
 	struct rewrite w = { repository, &next, false, true, NULL, &old, false };
-	rq_merkle_levels t;
-	int lock = -1, fd = -1, err;
+	int lock = -1, err;
 
 	*updated = false;
-	rq_merkle_levels_init(&t);
 	memset(&old, 0, sizeof(old));
-	if (!valid_repository(repository) || strlen(genesis) != 64 || !rq_is_hex(genesis, 64) || n == 0) {
+	if (!valid_repository(repository) || strlen(genesis) != 2 * RQ_HASH_LEN || !rq_is_hex(genesis, 2 * RQ_HASH_LEN) || n == 0) {
 		err = rq_error_set(RQ_EINVALID, "repository %s, genesis %s, %" PRIu64 " entries: nothing to remember",
 				   repository, genesis, n);
 		goto done;
 	}
-	if ((err = home_dir(&home)) || (err = rq_known_path(&path)))
-		goto done;
-	rq_buf_puts(&home, "/known");
-	if ((err = rq_mkdir_p(home.ptr, 0700)) || (!locked && (err = lock_home(&lock, path.ptr))) ||
-	    (err = read_text(&text, path.ptr)))
+	if ((err = enter_home(&home, &path, &lock, !locked)) || (err = read_text(&text, path.ptr)))
 		goto done;
 	w.path = path.ptr;
 	rq_buf_puts(&next, HEADER);
@@ -384,48 +426,17 @@ static int put(bool *updated, const char *repository, const char *genesis, const
 		goto done; /* nothing new */
 	/* The leaves first: past the recorded size they are ignored, so the
 	 * memory stays what it was until the text file names the new size. */
-	uint64_t from = w.found ? old.size : 0;
-	leaves_path(&lpath, repository);
-	fd = open(lpath.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", lpath.ptr, strerror(errno));
-		goto done;
-	}
-	if (n > (uint64_t)(INT64_MAX / RQ_HASH_LEN) || n > SIZE_MAX / RQ_HASH_LEN) {
-		err = rq_error_set(RQ_EINVALID, "%s: too many leaves", lpath.ptr);
-		goto done;
-	}
-	if (ftruncate(fd, (off_t)(from * RQ_HASH_LEN)) != 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", lpath.ptr, strerror(errno));
-		goto done;
-	}
-	if ((err = write_at(fd, leaves[from], (size_t)(n - from) * RQ_HASH_LEN, (off_t)(from * RQ_HASH_LEN),
-			    lpath.ptr)))
-		goto done;
-	if (fsync(fd) != 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", lpath.ptr, strerror(errno));
-		goto done;
-	}
-	memset(&now, 0, sizeof(now));
-	snprintf(now.repository, sizeof(now.repository), "%s", repository);
-	snprintf(now.genesis, sizeof(now.genesis), "%s", genesis);
-	now.size = n;
-	for (uint64_t i = 0; i < n; i++)
-		rq_merkle_levels_append(&t, leaves[i]);
-	if ((err = rq_merkle_root(now.root, n, rq_merkle_levels_node, &t)))
+	if ((err = write_leaves(repository, leaves, w.found ? old.size : 0, n)) ||
+	    (err = known_of(&now, repository, genesis, leaves, n)))
 		goto done;
 	format_line(&next, &now);
 	if ((err = rq_file_write_atomic(path.ptr, next.ptr, next.len, 0644)))
 		goto done;
 	*updated = true;
 done:
-	if (fd >= 0)
-		close(fd);
 	unlock_home(lock);
-	rq_merkle_levels_release(&t);
 	rq_buf_release(&next);
 	rq_buf_release(&text);
-	rq_buf_release(&lpath);
 	rq_buf_release(&path);
 	rq_buf_release(&home);
 	return err;
@@ -470,7 +481,7 @@ int rq_known_forget(bool *dropped, const char *repository)
 		if (unlink(lpath.ptr) == 0) {
 			w.dropped = true;
 		} else if (errno != ENOENT) {
-			err = rq_error_set(RQ_EIO, "%s: %s", lpath.ptr, strerror(errno));
+			err = rq_error_os("%s", lpath.ptr);
 			goto done;
 		}
 	}
@@ -495,32 +506,15 @@ uint64_t rq_known_first_difference(const rq_hash *leaves, uint64_t n, const rq_h
 
 int rq_known_read_leaves(rq_hash **out, const rq_known *k)
 {
-	rq_buf path = RQ_BUF_INIT, data = RQ_BUF_INIT;
-	size_t need;
+	rq_buf path = RQ_BUF_INIT;
 	int err;
 
 	*out = NULL;
-	if (!valid_repository(k->repository) || k->size > SIZE_MAX / RQ_HASH_LEN) {
+	if (!valid_repository(k->repository) || k->size > SIZE_MAX / RQ_HASH_LEN)
 		err = rq_error_set(RQ_EINVALID, "repository %s: %" PRIu64 " leaves cannot be read", k->repository,
 				   k->size);
-		goto done;
-	}
-	need = (size_t)k->size * RQ_HASH_LEN;
-	if ((err = leaves_path(&path, k->repository)))
-		goto done;
-	if (need && (err = rq_file_read(&data, path.ptr))) {
-		err = rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), FIX);
-		goto done;
-	}
-	if (data.len < need) {
-		err = rq_error_set(RQ_EINVALID, "%s: holds %zu leaf hashes, fewer than the %" PRIu64
-				   " recorded in known_ledgers (%s)", path.ptr, data.len / RQ_HASH_LEN, k->size, FIX);
-		goto done;
-	}
-	*out = rq_xmalloc(need ? need : 1);
-	memcpy(*out, data.ptr, need);
-done:
-	rq_buf_release(&data);
+	else if (!(err = leaves_path(&path, k->repository)))
+		err = read_leaves(out, path.ptr, k->size, NULL);
 	rq_buf_release(&path);
 	return err;
 }
@@ -578,7 +572,7 @@ int rq_known_remember(bool *updated, rq_buf *warning, const rq_verify_report *r)
 	rq_error_clear();
 	if ((r->commits && r->ids ? rq_known_put_all(&put, r->repository, r->genesis, (const rq_hash *)r->leaves,
 					   (const uint8_t (*)[20])r->commits, r->nleaves, r->signer_changes,
-					   r->nsigner_changes, r->named, r->nnamed, (const char (*)[65])r->ids, 0, NULL)
+					   r->nsigner_changes, r->named, r->nnamed, (const char (*)[RQ_ID_HEX_SIZE])r->ids, 0, NULL)
 			: rq_known_put(&put, r->repository, r->genesis, (const rq_hash *)r->leaves, r->nleaves)) != 0) {
 		if (warning)
 			rq_buf_printf(warning, "could not remember this ledger's state: %s", rq_error_last());
@@ -630,16 +624,15 @@ static bool parse_u64(uint64_t *out, const char *s)
 static int parse_state(rq_known_state *out, rq_buf *others, const rq_buf *text, const char *path,
 		       const char *want)
 {
-	size_t lineno = 0;
-	for (size_t at = 0; at < text->len;) {
-		const char *line = text->ptr + at;
-		const char *nl = memchr(line, '\n', text->len - at);
-		size_t len = nl ? (size_t)(nl - line) : text->len - at;
+	rq_lines it;
+	const char *line;
+	size_t len, signers_alloc = out->nsigners;
+
+	rq_lines_init(&it, text->ptr, text->len);
+	while (rq_lines_next(&it, &line, &len)) {
 		char buf[256], *f[5];
 		size_t nf;
 
-		at += len + (nl ? 1 : 0);
-		lineno++;
 		if (len == 0 || line[0] == '#')
 			continue;
 		nf = split_fields(buf, sizeof(buf), f, 5, line, len);
@@ -654,7 +647,7 @@ static int parse_state(rq_known_state *out, rq_buf *others, const rq_buf *text, 
 			    (c.revoke ? nf != 4 : (nf != 5 || strcmp(f[2], "add") != 0 || rq_hex_decode(c.pk, 32, f[4]))))
 				goto bad;
 			memcpy(c.id, f[3], RQ_KEY_ID_HEX + 1);
-			out->signers = rq_xrealloc(out->signers, (out->nsigners + 1) * sizeof(*out->signers));
+			RQ_ALLOC_GROW(out->signers, out->nsigners + 1, signers_alloc);
 			out->signers[out->nsigners++] = c;
 		} else if (nf == 3 && strcmp(f[0], "place") == 0 && strlen(f[1]) == 32 && rq_is_hex(f[1], 32)) {
 			uint64_t size;
@@ -671,7 +664,7 @@ static int parse_state(rq_known_state *out, rq_buf *others, const rq_buf *text, 
 		}
 		continue;
 bad:
-		return rq_error_set(RQ_EINVALID, "%s: line %zu is malformed (%s)", path, lineno, FIX);
+		return rq_error_set(RQ_EINVALID, "%s: line %zu is malformed (%s)", path, it.lineno, FIX);
 	}
 	return 0;
 }
@@ -720,8 +713,8 @@ static void format_state(rq_buf *out, uint64_t verified, const rq_signer_change 
 		if (v[i].revoke) {
 			rq_buf_printf(out, "signer %" PRIu64 " revoke %s\n", v[i].seq, v[i].id);
 		} else {
-			char hex[65];
-			rq_hex_encode(hex, v[i].pk, 32);
+			char hex[RQ_PUBKEY_HEX_SIZE];
+			rq_hex_encode(hex, v[i].pk, RQ_PUBKEY_LEN);
 			rq_buf_printf(out, "signer %" PRIu64 " add %s %s\n", v[i].seq, v[i].id, hex);
 		}
 	}
@@ -756,14 +749,14 @@ static int extend_records(const char *path, const void *records, size_t size, ui
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), err = 0;
 	if (fd < 0)
-		return rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		return rq_error_os("%s", path);
 	if (ftruncate(fd, (off_t)(from * size)) != 0)
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 	if (!err)
 		err = write_at(fd, (const char *)records + from * size, (size_t)(n - from) * size, (off_t)(from * size),
 			       path);
 	if (!err && fsync(fd) != 0)
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 	close(fd);
 	return err;
 }
@@ -774,16 +767,16 @@ static int extend_records(const char *path, const void *records, size_t size, ui
 static int write_names(const char *path, const rq_named *named, size_t nnamed, uint64_t from)
 {
 	rq_buf text = RQ_BUF_INIT, next = RQ_BUF_INIT;
+	rq_lines it;
+	const char *line;
+	size_t len;
 	int err = 0;
 
 	if (from && rq_path_exists(path) && (err = rq_file_read(&text, path)))
 		goto done;
-	for (size_t at = 0; at < text.len;) {
-		const char *line = text.ptr + at;
-		const char *nl = memchr(line, '\n', text.len - at);
-		size_t len = nl ? (size_t)(nl - line) : text.len - at;
-		at += len + (nl ? 1 : 0);
-		if (!nl || strtoull(line, NULL, 10) >= from)
+	rq_lines_init(&it, text.ptr, text.len);
+	while (rq_lines_next(&it, &line, &len)) {
+		if (!it.newline || strtoull(line, NULL, 10) >= from)
 			break;
 		rq_buf_put(&next, line, len + 1);
 	}
@@ -791,7 +784,7 @@ static int write_names(const char *path, const rq_named *named, size_t nnamed, u
 		if (named[i].seq < from)
 			continue;
 		size_t nlen = strlen(named[i].name);
-		char *hex = rq_xmalloc(2 * nlen + 1);
+		char *hex = rq_xmallocarray(nlen + 1, 2);
 		rq_hex_encode(hex, (const uint8_t *)named[i].name, nlen);
 		rq_buf_printf(&next, "%" PRIu64 " %s %s\n", named[i].seq, named[i].type, hex);
 		free(hex);
@@ -806,7 +799,9 @@ done:
 int rq_known_read_names(rq_named **out, size_t *n, const char *repository, uint64_t below)
 {
 	rq_buf path = RQ_BUF_INIT, text = RQ_BUF_INIT;
-	size_t lineno = 0;
+	rq_lines it;
+	const char *line;
+	size_t len, alloc = 0;
 	int err;
 
 	*out = NULL;
@@ -819,24 +814,20 @@ int rq_known_read_names(rq_named **out, size_t *n, const char *repository, uint6
 		err = rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), FIX);
 		goto done;
 	}
-	for (size_t at = 0; at < text.len;) {
-		const char *line = text.ptr + at;
-		const char *nl = memchr(line, '\n', text.len - at);
-		size_t len = nl ? (size_t)(nl - line) : text.len - at;
+	rq_lines_init(&it, text.ptr, text.len);
+	while (rq_lines_next(&it, &line, &len)) {
 		char buf[1200], *f[3];
 		uint64_t seq;
-		at += len + (nl ? 1 : 0);
-		lineno++;
 		size_t nf = split_fields(buf, sizeof(buf), f, 3, line, len);
 		size_t hl = nf == 3 ? strlen(f[2]) : 0;
 		if (nf != 3 || !parse_u64(&seq, f[0]) || strlen(f[1]) >= sizeof((*out)->type) || hl % 2 ||
 		    !rq_is_hex(f[2], hl)) {
-			err = rq_error_set(RQ_EINVALID, "%s: line %zu is malformed (%s)", path.ptr, lineno, FIX);
+			err = rq_error_set(RQ_EINVALID, "%s: line %zu is malformed (%s)", path.ptr, it.lineno, FIX);
 			goto done;
 		}
 		if (seq >= below)
 			break;
-		*out = rq_xrealloc(*out, (*n + 1) * sizeof(**out));
+		RQ_ALLOC_GROW(*out, *n + 1, alloc);
 		rq_named *nm = &(*out)[(*n)++];
 		nm->seq = seq;
 		snprintf(nm->type, sizeof(nm->type), "%s", f[1]);
@@ -861,16 +852,61 @@ void rq_known_names_free(rq_named *v, size_t n)
 	free(v);
 }
 
+/* Write REPOSITORY.state: what was verified, its signer changes, the
+ * other places' lines and this place's (none when `place` is NULL). */
+static int write_state(const char *repository, uint64_t verified, const rq_signer_change *v, size_t n,
+		       const rq_buf *others, const char *place, uint64_t place_size)
+{
+	rq_buf spath = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	int err;
+
+	side_path(&spath, repository, "state");
+	format_state(&text, verified, v, n, others, place, place_size);
+	err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600);
+	rq_buf_release(&text);
+	rq_buf_release(&spath);
+	return err;
+}
+
+/* The fixed records of entries [from, n) -- commits, entry ids -- and the
+ * names file. */
+static int write_side_files(const char *repository, const uint8_t (*commits)[20], const char (*ids)[RQ_ID_HEX_SIZE],
+			    const rq_named *named, size_t nnamed, uint64_t from, uint64_t n)
+{
+	rq_buf path = RQ_BUF_INIT;
+	uint8_t (*raw)[RQ_HASH_LEN] = rq_xcalloc((size_t)n, sizeof(*raw));
+	int err;
+
+	side_path(&path, repository, "commits");
+	if ((err = extend_records(path.ptr, commits, 20, from, n)))
+		goto done;
+	for (uint64_t i = from; i < n; i++)
+		if (rq_hex_decode(raw[i], RQ_HASH_LEN, ids[i]) != 0)
+			err = rq_error_set(RQ_EINVALID, "entry %" PRIu64 ": '%s' is not an entry id", i, ids[i]);
+	rq_buf_reset(&path);
+	side_path(&path, repository, "ids");
+	if (err || (err = extend_records(path.ptr, raw, RQ_HASH_LEN, from, n)))
+		goto done;
+	rq_buf_reset(&path);
+	side_path(&path, repository, "names");
+	err = write_names(path.ptr, named, nnamed, from);
+done:
+	free(raw);
+	rq_buf_release(&path);
+	return err;
+}
+
 int rq_known_put_all(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
 		     const uint8_t (*commits)[20], uint64_t n, const rq_signer_change *signers,
-		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[65], uint64_t keep,
+		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[RQ_ID_HEX_SIZE], uint64_t keep,
 		     const char *dir)
 {
-	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, spath = RQ_BUF_INIT, cpath = RQ_BUF_INIT,
-	       others = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, others = RQ_BUF_INIT;
 	rq_known_state old;
+	rq_known k;
 	char place[33];
-	int lock = -1, err;
+	const char *here = NULL;
+	int lock = -1, err, gerr;
 
 	*updated = false;
 	memset(&old, 0, sizeof(old));
@@ -878,66 +914,38 @@ int rq_known_put_all(bool *updated, const char *repository, const char *genesis,
 		err = rq_error_set(RQ_EINVALID, "repository %s, %" PRIu64 " entries: nothing to remember", repository, n);
 		goto done;
 	}
-	if ((err = home_dir(&home)) || (err = rq_known_path(&path)))
-		goto done;
-	rq_buf_puts(&home, "/known");
-	if ((err = rq_mkdir_p(home.ptr, 0700)) || (err = lock_home(&lock, path.ptr)) ||
-	    (err = state_read(&old, &others, repository, dir)))
+	if ((err = enter_home(&home, &path, &lock, true)) || (err = state_read(&old, &others, repository, dir)))
 		goto done;
 	clean_leftovers(home.ptr);
-	rq_known k;
-	int gerr = rq_known_get(&k, NULL, repository);
+	gerr = rq_known_get(&k, NULL, repository);
 	if (gerr && gerr != RQ_ENOTFOUND) {
 		err = gerr;
 		goto done;
 	}
 	rq_error_clear();
-	side_path(&cpath, repository, "commits");
-	side_path(&spath, repository, "state");
-	if (dir)
+	if (dir) {
 		place_name(place, dir);
+		here = place;
+	}
 	if (gerr == 0 && k.size >= n && old.verified >= n) {
 		/* Nothing new to the memory (a copy behind the ledger it
 		 * remembers): only this place's size, which never shrinks. */
-		format_state(&text, old.verified, old.signers, old.nsigners, &others, dir ? place : NULL,
-			     old.place_size > n ? old.place_size : n);
-		err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600);
+		err = write_state(repository, old.verified, old.signers, old.nsigners, &others, here,
+				  old.place_size > n ? old.place_size : n);
 		goto done;
 	}
 	/* The records already remembered are the caller's (it checked the
 	 * ledger extends the memory): write the rest, then the state, then
 	 * (rq_known_put) the leaves and the line that makes them count. */
 	uint64_t from = gerr == 0 && keep <= old.verified && keep <= k.size && keep < n ? keep : 0;
-	if ((err = extend_records(cpath.ptr, commits, 20, from, n)))
-		goto done;
-	rq_buf_reset(&cpath);
-	side_path(&cpath, repository, "ids");
-	{
-		uint8_t (*raw)[32] = rq_xcalloc((size_t)n, sizeof(*raw));
-		for (uint64_t i = from; i < n; i++)
-			if (rq_hex_decode(raw[i], 32, ids[i]) != 0)
-				err = rq_error_set(RQ_EINVALID, "entry %" PRIu64 ": '%s' is not an entry id", i, ids[i]);
-		if (!err)
-			err = extend_records(cpath.ptr, raw, 32, from, n);
-		free(raw);
-		if (err)
-			goto done;
-	}
-	rq_buf_reset(&cpath);
-	side_path(&cpath, repository, "names");
-	if ((err = write_names(cpath.ptr, named, nnamed, from)))
-		goto done;
-	format_state(&text, n, signers, nsigners, &others, dir ? place : NULL, n);
-	if ((err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600)))
+	if ((err = write_side_files(repository, commits, ids, named, nnamed, from, n)) ||
+	    (err = write_state(repository, n, signers, nsigners, &others, here, n)))
 		goto done;
 	err = put(updated, repository, genesis, leaves, n, true);
 done:
 	unlock_home(lock);
 	rq_known_state_release(&old);
-	rq_buf_release(&text);
 	rq_buf_release(&others);
-	rq_buf_release(&cpath);
-	rq_buf_release(&spath);
 	rq_buf_release(&path);
 	rq_buf_release(&home);
 	return err;
@@ -945,7 +953,7 @@ done:
 
 int rq_known_set_place(const char *repository, const char *dir, uint64_t size)
 {
-	rq_buf path = RQ_BUF_INIT, spath = RQ_BUF_INIT, others = RQ_BUF_INIT, text = RQ_BUF_INIT;
+	rq_buf path = RQ_BUF_INIT, others = RQ_BUF_INIT;
 	rq_known_state old;
 	char place[33];
 	int lock = -1, err;
@@ -957,15 +965,11 @@ int rq_known_set_place(const char *repository, const char *dir, uint64_t size)
 	if (old.place_size >= size)
 		goto done; /* another command saw as many here: never shrinks */
 	place_name(place, dir);
-	side_path(&spath, repository, "state");
-	format_state(&text, old.verified, old.signers, old.nsigners, &others, place, size);
-	err = rq_file_write_atomic(spath.ptr, text.ptr, text.len, 0600);
+	err = write_state(repository, old.verified, old.signers, old.nsigners, &others, place, size);
 done:
 	unlock_home(lock);
 	rq_known_state_release(&old);
-	rq_buf_release(&text);
 	rq_buf_release(&others);
-	rq_buf_release(&spath);
 	rq_buf_release(&path);
 	return err;
 }
@@ -984,7 +988,8 @@ static int read_records(void *out, const char *repository, const char *ext, size
 		goto done;
 	fd = open(path.ptr, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		err = rq_error_set(RQ_EINVALID, "%s: %s (%s)", path.ptr, strerror(errno), FIX);
+		rq_error_os("%s", path.ptr);
+		err = rq_error_set(RQ_EINVALID, "%s (%s)", rq_error_last(), FIX);
 		goto done;
 	}
 	size_t len = (size_t)n * size, got = 0;
@@ -1011,7 +1016,7 @@ int rq_known_read_commits(uint8_t (*out)[20], const char *repository, uint64_t f
 	return read_records(out, repository, "commits", 20, from, n);
 }
 
-int rq_known_read_ids(uint8_t (*out)[32], const char *repository, uint64_t from, uint64_t n)
+int rq_known_read_ids(uint8_t (*out)[RQ_HASH_LEN], const char *repository, uint64_t from, uint64_t n)
 {
 	return read_records(out, repository, "ids", 32, from, n);
 }

@@ -20,7 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-static const char zero_hash[65] =
+static const char zero_hash[RQ_ID_HEX_SIZE] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
 int rq_git_error(int code, const char *what)
@@ -184,7 +184,7 @@ static int walk(git_oid **out, size_t *n, rq_ledger *l)
 			goto done;
 		}
 		if ((count & (count - 1)) == 0)
-			v = rq_xrealloc(v, (count ? 2 * count : 1) * sizeof(*v));
+			v = rq_xreallocarray(v, count ? 2 * count : 1, sizeof(*v));
 		v[count++] = cur;
 		bool root = git_commit_parentcount(c) == 0;
 		if (!root)
@@ -509,7 +509,7 @@ int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer
 	git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	git_config *cfg = NULL;
 	uint8_t rid[16];
-	char rid_hex[33], pk_hex[65];
+	char rid_hex[33], pk_hex[RQ_PUBKEY_HEX_SIZE];
 	int err = 0;
 
 	*out = NULL;
@@ -537,7 +537,7 @@ int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer
 	if ((err = rq_index_open(l)))
 		goto done;
 	json_t *body = json_object(), *key = json_object();
-	rq_hex_encode(pk_hex, signer->pk, 32);
+	rq_hex_encode(pk_hex, signer->pk, RQ_PUBKEY_LEN);
 	json_object_set_new(body, "repository", json_string(rid_hex));
 	json_object_set_new(key, "id", json_string(signer->id));
 	json_object_set_new(key, "public", json_string(pk_hex));
@@ -575,7 +575,7 @@ done:
 
 /* ---- signers ---- */
 
-int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *keyid)
+int rq_ledger_signer(uint8_t pk[RQ_PUBKEY_LEN], bool *revoked, rq_ledger *l, const char *keyid)
 {
 	const rq_signer_change *v;
 	size_t n;
@@ -593,7 +593,7 @@ int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *ke
 		if (v[i].revoke) {
 			*revoked = true;
 		} else {
-			memcpy(pk, v[i].pk, 32);
+			memcpy(pk, v[i].pk, RQ_PUBKEY_LEN);
 			found = true;
 			*revoked = false;
 		}
@@ -613,7 +613,7 @@ static int lock_ledger(int *fd_out, rq_ledger *l)
 	rq_buf_printf(&path, "%s/ledger.lock", l->dir);
 	fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+		err = rq_error_os("%s", path.ptr);
 		goto done;
 	}
 	/* Wait briefly for another writer, then give up cleanly. */
@@ -621,7 +621,7 @@ static int lock_ledger(int *fd_out, rq_ledger *l)
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+			err = rq_error_os("%s", path.ptr);
 			break;
 		}
 		if (i >= 2000) {
@@ -690,64 +690,43 @@ done:
 	return err;
 }
 
-int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
-		      const rq_attachment *att, size_t natt, const rq_key *signer, unsigned flags)
+/* body.attachments: the size and fingerprint of each attachment. */
+static int record_attachments(json_t *body, const rq_attachment *att, size_t natt)
 {
-	int fd = -1, err = 0;
-	git_oid tip, tree_oid, commit_oid;
-	git_commit *parent = NULL;
-	git_tree *tree = NULL;
-	git_signature *who = NULL;
-	rq_entry *prev = NULL, *e = NULL;
-	rq_buf sig = RQ_BUF_INIT, msg = RQ_BUF_INIT, summary = RQ_BUF_INIT;
-	bool found;
-	char now[21], hex[GIT_OID_HEXSZ + 1];
+	json_t *a;
 
-	if (out)
-		*out = NULL;
-	if (!signer) {
-		json_decref(body);
-		return rq_error_set(RQ_EINVALID, "no signing key loaded");
-	}
-	if (l->index_memory) {
-		json_decref(body);
-		return rq_error_set(l->index_memory_code, "%s", l->index_memory);
-	}
-	if (!json_is_object(body)) {
-		json_decref(body);
-		return rq_error_set(RQ_EINVALID, "an entry body must be a JSON object");
-	}
-	if (natt) {
-		json_t *a = json_object();
-		for (size_t i = 0; i < natt; i++) {
-			char fp[RQ_FINGERPRINT_SIZE];
-			if (!valid_attachment_name(att[i].name)) {
-				json_decref(a);
-				json_decref(body);
-				return rq_error_set(RQ_EINVALID, "'%s' is not a valid attachment name", att[i].name);
-			}
-			rq_fingerprint_bytes(fp, att[i].data, att[i].len);
-			json_object_set_new(a, att[i].name,
-					    json_pack("{s:I, s:s}", "bytes", (json_int_t)att[i].len, "fingerprint", fp));
+	if (!natt)
+		return 0;
+	a = json_object();
+	for (size_t i = 0; i < natt; i++) {
+		char fp[RQ_FINGERPRINT_SIZE];
+		if (!valid_attachment_name(att[i].name)) {
+			json_decref(a);
+			return rq_error_set(RQ_EINVALID, "'%s' is not a valid attachment name", att[i].name);
 		}
-		json_object_set_new(body, "attachments", a);
+		rq_fingerprint_bytes(fp, att[i].data, att[i].len);
+		json_object_set_new(a, att[i].name,
+				    json_pack("{s:I, s:s}", "bytes", (json_int_t)att[i].len, "fingerprint", fp));
 	}
-	if ((err = lock_ledger(&fd, l))) {
-		json_decref(body);
-		goto done;
-	}
-	clean_leftovers(l);
-	rq_index_read_end(l);
-	if ((err = tip_oid(&tip, &found, l))) {
-		json_decref(body);
-		goto done;
-	}
+	json_object_set_new(body, "attachments", a);
+	return 0;
+}
+
+/* Under the writer's lock: the ledger's tip now (*found false when there
+ * is none yet), verified up to it, the entry there (*prev, NULL for the
+ * genesis), and the caller's check passed. */
+static int find_parent(rq_entry **prev, git_oid *tip, bool *found, rq_ledger *l, const char *type)
+{
+	int err;
+
+	if ((err = tip_oid(tip, found, l)))
+		return err;
 	/* Never append on top of a ledger that was not verified: the guard
 	 * checks the tip this command opened, and whatever another writer
 	 * appended since then. */
-	if (found && strcmp(type, "init") != 0) {
-		if (!l->has_tip || !git_oid_equal(&tip, &l->tip))
-			err = rq_guard_advance(l, &tip);
+	if (*found && strcmp(type, "init") != 0) {
+		if (!l->has_tip || !git_oid_equal(tip, &l->tip))
+			err = rq_guard_advance(l, tip);
 		else
 			err = rq_ledger_guard(l);
 		rq_index_read_end(l);
@@ -755,92 +734,89 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 			err = rq_error_set(RQ_EINVALID, "%s holds %" PRIu64 " entries of a ledger this machine has seen with %"
 					   PRIu64 ": appending here would fork it (bring this copy up to date first)",
 					   l->dir, l->size, rq_guard_known(l));
-		if (err) {
-			json_decref(body);
-			goto done;
-		}
-	} else if (!found && l->has_tip) {
-		json_decref(body);
-		err = rq_error_set(RQ_EINTEGRITY, "%s: the ledger branch is gone (run 'resque verify')", l->dir);
-		goto done;
+		if (err)
+			return err;
+	} else if (!*found && l->has_tip) {
+		return rq_error_set(RQ_EINTEGRITY, "%s: the ledger branch is gone (run 'resque verify')", l->dir);
 	}
-	if (found && (err = entry_at(&prev, l, &tip))) {
-		json_decref(body);
-		goto done;
-	}
-	if (!found && strcmp(type, "init") != 0) {
-		json_decref(body);
-		err = rq_error_set(RQ_EINTEGRITY, "%s: the ledger has no genesis entry", l->dir);
-		goto done;
-	}
-	if (l->check) {
-		/* Lookups inside the check must see every entry up to the tip. */
-		if ((err = refresh_index(l)) || (err = l->check(l, l->check_ctx))) {
-			json_decref(body);
-			goto done;
-		}
-	}
-	if (!(flags & RQ_APPEND_UNCHECKED)) {
-		uint8_t pk[32];
-		bool revoked;
-		int e2 = rq_ledger_signer(pk, &revoked, l, signer->id);
-		if (e2 == RQ_ENOTFOUND || (!e2 && (revoked || memcmp(pk, signer->pk, 32) != 0))) {
-			json_decref(body);
-			err = rq_error_set(RQ_EINVALID, "key %s %s; ask a current signer to run 'resque key add'",
-					   signer->id, revoked ? "was revoked and may not sign this ledger"
-							       : "is not a signer of this ledger");
-			goto done;
-		} else if (e2) {
-			json_decref(body);
-			err = e2;
-			goto done;
-		}
-	}
-	rq_time_now(now);
-	if ((err = rq_entry_build(&e, prev ? prev->seq + 1 : 0, prev ? prev->id : zero_hash, type, now,
-				  signer->id, body)))
-		goto done;
-	if ((err = rq_entry_sign(&sig, e, signer)))
-		goto done;
-	if ((err = write_tree(&tree_oid, l, e, &sig, att, natt)))
-		goto done;
+	if (*found && (err = entry_at(prev, l, tip)))
+		return err;
+	if (!*found && strcmp(type, "init") != 0)
+		return rq_error_set(RQ_EINTEGRITY, "%s: the ledger has no genesis entry", l->dir);
+	/* Lookups inside the check must see every entry up to the tip. */
+	if (l->check && ((err = refresh_index(l)) || (err = l->check(l, l->check_ctx))))
+		return err;
+	return 0;
+}
+
+/* `signer` is a current signer of the ledger. */
+static int check_authorised(rq_ledger *l, const rq_key *signer)
+{
+	uint8_t pk[RQ_PUBKEY_LEN];
+	bool revoked = false;
+	int err = rq_ledger_signer(pk, &revoked, l, signer->id);
+
+	if (err == RQ_ENOTFOUND || (!err && (revoked || memcmp(pk, signer->pk, RQ_PUBKEY_LEN) != 0)))
+		return rq_error_set(RQ_EINVALID, "key %s %s; ask a current signer to run 'resque key add'",
+				    signer->id, revoked ? "was revoked and may not sign this ledger"
+							: "is not a signer of this ledger");
+	return err;
+}
+
+/* The commit of `e` (whose tree is `tree_oid`) on top of `tip` (NULL for
+ * the genesis), and the ledger branch moved to it. */
+static int commit_entry(git_oid *out, rq_ledger *l, const rq_entry *e, const git_oid *tree_oid, const git_oid *tip,
+			const char *now)
+{
+	git_signature *who = NULL;
+	git_tree *tree = NULL;
+	git_commit *parent = NULL;
+	git_reference *ref = NULL;
+	rq_buf msg = RQ_BUF_INIT, summary = RQ_BUF_INIT;
 	int64_t t;
+	int rc, err = 0;
+
 	rq_time_parse(&t, now);
 	rq_entry_summary(&summary, e);
 	rq_buf_printf(&msg, "%" PRIu64 " %s %.12s\n\n%s\n", e->seq, e->type, e->id, summary.ptr);
 	if (git_signature_new(&who, "resque", "resque@localhost", (git_time_t)t, 0) ||
-	    git_tree_lookup(&tree, l->repo, &tree_oid) ||
-	    (found && git_commit_lookup(&parent, l->repo, &tip))) {
+	    git_tree_lookup(&tree, l->repo, tree_oid) || (tip && git_commit_lookup(&parent, l->repo, tip))) {
 		err = rq_git_error(RQ_EIO, "writing the entry to git");
 		goto done;
 	}
 	const git_commit *parents[1] = { parent };
-	if (git_commit_create(&commit_oid, l->repo, NULL, who, who, NULL, msg.ptr, tree, found ? 1 : 0,
-			      parents)) {
+	if (git_commit_create(out, l->repo, NULL, who, who, NULL, msg.ptr, tree, tip ? 1 : 0, parents)) {
 		err = rq_git_error(RQ_EIO, "writing the entry to git");
 		goto done;
 	}
 	/* The entry becomes visible here, and only if nobody moved the ref. */
-	git_reference *ref = NULL;
-	int rc = found ? git_reference_create_matching(&ref, l->repo, RQ_LEDGER_REF, &commit_oid, 1, &tip,
-							msg.ptr)
-		       : git_reference_create(&ref, l->repo, RQ_LEDGER_REF, &commit_oid, 0, msg.ptr);
+	rc = tip ? git_reference_create_matching(&ref, l->repo, RQ_LEDGER_REF, out, 1, tip, msg.ptr)
+		 : git_reference_create(&ref, l->repo, RQ_LEDGER_REF, out, 0, msg.ptr);
 	git_reference_free(ref);
-	if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS) {
+	if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS)
 		err = rq_git_error(RQ_ELOCKED, "updating the ledger branch (another writer?)");
-		goto done;
-	} else if (rc) {
+	else if (rc)
 		err = rq_git_error(RQ_EIO, "updating the ledger branch");
-		goto done;
-	}
-	git_oid_tostr(hex, sizeof(hex), &commit_oid);
+done:
+	git_signature_free(who);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	rq_buf_release(&msg);
+	rq_buf_release(&summary);
+	return err;
+}
+
+/* The entry is written (in `commit`): the guard and index.db learn of it. */
+static void after_append(rq_ledger *l, rq_entry *e, const git_oid *commit, unsigned flags)
+{
+	char hex[RQ_OID_HEX_SIZE];
+	rq_hash leaf;
+
+	git_oid_tostr(hex, sizeof(hex), commit);
 	memcpy(e->commit, hex, sizeof(hex));
-	{
-		rq_hash leaf;
-		rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
-		/* an unchecked append (tests forging entries) is not vouched for */
-		rq_guard_appended(l, e, leaf, &commit_oid, !(flags & RQ_APPEND_UNCHECKED));
-	}
+	rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
+	/* an unchecked append (tests forging entries) is not vouched for */
+	rq_guard_appended(l, e, leaf, commit, !(flags & RQ_APPEND_UNCHECKED));
 	/* index.db follows; if this fails the index is stale and the next
 	 * command rebuilds it, so the append still succeeded. */
 	if (rq_index_begin(l) != 0 || rq_index_insert(l, e, hex) || rq_index_set_tip(l, hex) || rq_index_commit(l)) {
@@ -849,21 +825,57 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 		rq_index_rollback(l);
 	}
 	rq_error_clear();
+}
+
+int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
+		      const rq_attachment *att, size_t natt, const rq_key *signer, unsigned flags)
+{
+	int fd = -1, err = 0;
+	git_oid tip, tree_oid, commit_oid;
+	rq_entry *prev = NULL, *e = NULL;
+	rq_buf sig = RQ_BUF_INIT;
+	bool found = false;
+	char now[RQ_TIME_SIZE];
+
+	if (out)
+		*out = NULL;
+	if (!signer) {
+		err = rq_error_set(RQ_EINVALID, "no signing key loaded");
+		goto done;
+	}
+	if (l->index_memory) {
+		err = rq_error_set(l->index_memory_code, "%s", l->index_memory);
+		goto done;
+	}
+	if (!json_is_object(body)) {
+		err = rq_error_set(RQ_EINVALID, "an entry body must be a JSON object");
+		goto done;
+	}
+	if ((err = record_attachments(body, att, natt)) || (err = lock_ledger(&fd, l)))
+		goto done;
+	clean_leftovers(l);
+	rq_index_read_end(l);
+	if ((err = find_parent(&prev, &tip, &found, l, type)) ||
+	    (!(flags & RQ_APPEND_UNCHECKED) && (err = check_authorised(l, signer))))
+		goto done;
+	rq_time_now(now);
+	err = rq_entry_build(&e, prev ? prev->seq + 1 : 0, prev ? prev->id : zero_hash, type, now, signer->id, body);
+	body = NULL; /* rq_entry_build took it */
+	if (err || (err = rq_entry_sign(&sig, e, signer)) || (err = write_tree(&tree_oid, l, e, &sig, att, natt)) ||
+	    (err = commit_entry(&commit_oid, l, e, &tree_oid, found ? &tip : NULL, now)))
+		goto done;
+	after_append(l, e, &commit_oid, flags);
 	if (out) {
 		*out = e;
 		e = NULL;
 	}
 done:
+	json_decref(body);
 	if (fd >= 0)
 		close(fd); /* releases the lock */
-	git_signature_free(who);
-	git_tree_free(tree);
-	git_commit_free(parent);
 	rq_entry_free(prev);
 	rq_entry_free(e);
 	rq_buf_release(&sig);
-	rq_buf_release(&msg);
-	rq_buf_release(&summary);
 	return err;
 }
 
@@ -1017,7 +1029,7 @@ int rq_ledger_lookup(rq_entry **out, rq_ledger *l, const char *ref, const char *
 	size_t len = strlen(ref), matches = 0;
 	int64_t seq = -1;
 	int err;
-	char low[65];
+	char low[RQ_ID_HEX_SIZE];
 
 	*out = NULL;
 	if ((err = rq_ledger_guard(l)))

@@ -4,6 +4,7 @@
 
 #include "resque/ledger.h"
 #include <git2.h>
+#include <sqlite3.h>
 #include "resque/merkle.h"
 
 struct rq_ledger {
@@ -37,7 +38,7 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 struct rq_verify_from {
 	uint64_t size;      /* entries [0, size) were verified */
 	git_oid commit;     /* the commit of entry size - 1 */
-	char id[65];        /* its id */
+	char id[RQ_ID_HEX_SIZE]; /* its id */
 	const rq_signer_change *signers; /* the changes among them */
 	size_t nsigners;
 };

@@ -3,15 +3,18 @@
 #include "resque/json.h"
 #include "resque/lineage.h"
 
-bool rq_name_valid(const char *name)
+bool rq_name_valid(const char *name, enum rq_name_kind kind)
 {
+	const char *punct = kind == RQ_NAME_DATASET ? "._-" : "._+-";
 	size_t n = strlen(name);
-	if (n == 0 || n > 100 || name[0] == '-' || name[0] == '.' || strcmp(name, "latest") == 0)
+	if (n == 0 || n > 100 || name[0] == '-' || name[0] == '.')
+		return false;
+	if (kind == RQ_NAME_VERSION && strcmp(name, "latest") == 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		      c == '_' || c == '-' || c == '+'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(punct, c)))
 			return false;
 	}
 	return true;
@@ -106,7 +109,7 @@ done:
 int rq_version_lineage(rq_entry ***out, size_t *n, rq_ledger *l, const rq_entry *v)
 {
 	rq_entry **chain = NULL, *cur = NULL;
-	size_t count = 0;
+	size_t count = 0, alloc = 0;
 	int err = 0;
 
 	*out = NULL;
@@ -116,7 +119,7 @@ int rq_version_lineage(rq_entry ***out, size_t *n, rq_ledger *l, const rq_entry 
 		return err;
 	memcpy(cur->commit, v->commit, sizeof(cur->commit));
 	for (;;) {
-		chain = rq_xrealloc(chain, (count + 1) * sizeof(*chain));
+		RQ_ALLOC_GROW(chain, count + 1, alloc);
 		chain[count++] = cur;
 		if (count > 1000000) {
 			err = rq_error_set(RQ_EINTEGRITY, "version lineage does not end (a cycle?)");

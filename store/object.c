@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZLIB_CONST /* next_in is const: the input is never written */
 #include <zlib.h>
 
 /* "commit 18446744073709551615\0" is the longest header that can parse. */
@@ -55,7 +56,7 @@ static int pump(z_stream *z, const uint8_t **in, size_t *in_left, uint8_t *out, 
 	for (;;) {
 		uInt ai = *in_left > UINT_MAX ? UINT_MAX : (uInt)*in_left;
 		uInt ao = cap - *got > UINT_MAX ? UINT_MAX : (uInt)(cap - *got);
-		z->next_in = (Bytef *)*in;
+		z->next_in = *in;
 		z->avail_in = ai;
 		z->next_out = out + *got;
 		z->avail_out = ao;
@@ -112,83 +113,96 @@ static int parse_header(git_object_t *type, size_t *size, const char *h, size_t 
 	return 0;
 }
 
+/* A loose object being inflated. */
+struct inflater {
+	z_stream z;
+	const uint8_t *in;
+	size_t in_left;
+	int rc;            /* pump's last result */
+	const git_oid *id;
+};
+
+/* "TYPE SIZE\0" from the first bytes of the stream; the body bytes that
+ * came with it are appended to `out`. */
+static int read_header(struct inflater *f, git_object_t *type, size_t *size, rq_buf *out)
+{
+	uint8_t head[HEADER_MAX];
+	size_t got = 0;
+	int err;
+
+	f->rc = pump(&f->z, &f->in, &f->in_left, head, sizeof(head), &got);
+	if (f->rc != Z_OK && f->rc != Z_STREAM_END && f->rc != Z_BUF_ERROR)
+		return zlib_problem(f->id, f->rc, &f->z);
+	const uint8_t *nul = memchr(head, '\0', got);
+	if (!nul)
+		return f->rc == Z_BUF_ERROR ? zlib_problem(f->id, f->rc, &f->z) : corrupt(f->id, "it has no valid header");
+	size_t hlen = (size_t)(nul - head), have = got - hlen - 1;
+	if ((err = parse_header(type, size, (const char *)head, hlen, f->id)))
+		return err;
+	if (have > *size)
+		return corrupt(f->id, "it is longer than its header says (%zu bytes)", *size);
+	rq_buf_put(out, nul + 1, have);
+	return 0;
+}
+
+/* The rest of the body, to `size` bytes after out[start]: in chunks that
+ * grow geometrically up to the header's size and one byte more (to see a
+ * stream that is too long), so a header that lies costs no more memory
+ * than the data really inflates to. */
+static int read_body(struct inflater *f, rq_buf *out, size_t start, size_t size)
+{
+	size_t have = out->len - start, got;
+
+	while (f->rc != Z_STREAM_END) {
+		size_t room = have < 65536 ? 65536 : have;
+		if (room > size + 1 - have)
+			room = size + 1 - have;
+		rq_buf_grow(out, room);
+		f->rc = pump(&f->z, &f->in, &f->in_left, (uint8_t *)out->ptr + out->len, room, &got);
+		out->len += got;
+		out->ptr[out->len] = '\0';
+		have += got;
+		if (have > size)
+			return corrupt(f->id, "it is longer than its header says (%zu bytes)", size);
+		if (f->rc != Z_OK && f->rc != Z_STREAM_END)
+			return zlib_problem(f->id, f->rc, &f->z);
+	}
+	if (have < size)
+		return corrupt(f->id, "it is shorter than its header says (%zu of %zu bytes)", have, size);
+	if (f->in_left)
+		return corrupt(f->id, "%zu bytes follow its compressed data", f->in_left);
+	return 0;
+}
+
 int rq_object_parse_loose(rq_buf *out, git_object_t *type, const void *data, size_t len, const git_oid *id)
 {
-	z_stream z;
-	const uint8_t *in = data;
-	size_t in_left = len, got = 0, size = 0, start = out->len;
-	uint8_t head[HEADER_MAX];
-	int rc, err = 0;
+	struct inflater f;
+	size_t size = 0, start = out->len;
+	int err = 0;
 	bool zinit = false;
 
 	*type = GIT_OBJECT_INVALID;
-	memset(&z, 0, sizeof(z));
-	if (inflateInit(&z) != Z_OK) {
+	memset(&f, 0, sizeof(f));
+	f.in = data;
+	f.in_left = len;
+	f.id = id;
+	if (inflateInit(&f.z) != Z_OK) {
 		err = rq_error_set(RQ_ENOMEM, "inflating an object: out of memory");
 		goto done;
 	}
 	zinit = true;
-	rc = pump(&z, &in, &in_left, head, sizeof(head), &got);
-	if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-		err = zlib_problem(id, rc, &z);
+	if ((err = read_header(&f, type, &size, out)) || (err = read_body(&f, out, start, size)))
 		goto done;
-	}
-	const uint8_t *nul = memchr(head, '\0', got);
-	if (!nul) {
-		err = rc == Z_BUF_ERROR ? zlib_problem(id, rc, &z) : corrupt(id, "it has no valid header");
-		goto done;
-	}
-	size_t hlen = (size_t)(nul - head), have = got - hlen - 1;
-	if ((err = parse_header(type, &size, (const char *)head, hlen, id)))
-		goto done;
-	if (have > size) {
-		err = corrupt(id, "it is longer than its header says (%zu bytes)", size);
-		goto done;
-	}
-	rq_buf_put(out, nul + 1, have);
-	/* The rest: in chunks that grow geometrically up to the header's size
-	 * and one byte more (to see a stream that is too long), so a header
-	 * that lies costs no more memory than the data really inflates to. */
-	while (rc != Z_STREAM_END) {
-		size_t room = out->len - start < 65536 ? 65536 : out->len - start;
-		if (room > size + 1 - have)
-			room = size + 1 - have;
-		rq_buf_grow(out, room);
-		rc = pump(&z, &in, &in_left, (uint8_t *)out->ptr + out->len, room, &got);
-		out->len += got;
-		out->ptr[out->len] = '\0';
-		have += got;
-		if (have > size) {
-			err = corrupt(id, "it is longer than its header says (%zu bytes)", size);
-			goto done;
-		}
-		if (rc != Z_OK && rc != Z_STREAM_END) {
-			err = zlib_problem(id, rc, &z);
-			goto done;
-		}
-	}
-	if (have < size) {
-		err = corrupt(id, "it is shorter than its header says (%zu of %zu bytes)", have, size);
-		goto done;
-	}
-	if (in_left) {
-		err = corrupt(id, "%zu bytes follow its compressed data", in_left);
-		goto done;
-	}
 	if (id) {
 		git_oid calc;
-		if (git_odb_hash(&calc, out->ptr + start, size, *type)) {
+		if (git_odb_hash(&calc, out->ptr + start, size, *type))
 			err = corrupt(id, "it cannot be hashed");
-			goto done;
-		}
-		if (!git_oid_equal(&calc, id)) {
+		else if (!git_oid_equal(&calc, id))
 			err = corrupt(id, "its content does not hash to its id");
-			goto done;
-		}
 	}
 done:
 	if (zinit)
-		inflateEnd(&z);
+		inflateEnd(&f.z);
 	if (err) {
 		rq_buf_truncate(out, start);
 		*type = GIT_OBJECT_INVALID;
@@ -212,13 +226,13 @@ static int read_loose_file(rq_buf *file, git_repository *repo, const git_oid *id
 		if (errno == ENOENT)
 			err = 1;
 		else if (errno == EACCES || errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EIO)
-			err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+			err = rq_error_os("%s", path.ptr); /* not ENOENT: RQ_EIO */
 		else
 			err = corrupt(id, "%s: %s", path.ptr, strerror(errno));
 		goto done;
 	}
 	if (fstat(fd, &st) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+		err = rq_error_os("%s", path.ptr);
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -232,7 +246,7 @@ static int read_loose_file(rq_buf *file, git_repository *repo, const git_oid *id
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			err = rq_error_set(RQ_EIO, "%s: %s", path.ptr, strerror(errno));
+			err = rq_error_os("%s", path.ptr);
 			goto done;
 		}
 		if (r == 0)

@@ -75,11 +75,11 @@ static int read_key(uint8_t *key, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
-		err = rq_error_set(errno == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 	if (fstat(fd, &st) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
@@ -93,8 +93,10 @@ static int read_key(uint8_t *key, const char *path)
 	do
 		n = read(fd, key, KEY_LEN);
 	while (n < 0 && errno == EINTR);
-	if (n != KEY_LEN)
-		err = rq_error_set(RQ_EIO, "%s: %s", path, n < 0 ? strerror(errno) : "short read");
+	if (n < 0)
+		err = rq_error_os("%s", path);
+	else if (n != KEY_LEN)
+		err = rq_error_set(RQ_EIO, "%s: short read", path);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -114,21 +116,21 @@ static int create_key(const char *path)
 	unlink(tmp.ptr); /* left by a killed process of the same pid */
 	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", tmp.ptr, strerror(errno));
+		err = rq_error_os("%s", tmp.ptr);
 		goto done;
 	}
 	randombytes_buf(key, sizeof(key));
 	if (write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fsync(fd) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", tmp.ptr, strerror(errno));
+		err = rq_error_os("%s", tmp.ptr);
 		close(fd);
 		goto done;
 	}
 	if (close(fd) < 0) {
-		err = rq_error_set(RQ_EIO, "%s: %s", tmp.ptr, strerror(errno));
+		err = rq_error_os("%s", tmp.ptr);
 		goto done;
 	}
 	if (link(tmp.ptr, path) < 0 && errno != EEXIST)
-		err = rq_error_set(RQ_EIO, "%s: %s", path, strerror(errno));
+		err = rq_error_os("%s", path);
 done:
 	sodium_memzero(key, sizeof(key));
 	if (tmp.len)

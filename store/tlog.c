@@ -431,7 +431,7 @@ int rq_ledger_verified_root(rq_hash out, rq_ledger *l, uint64_t size)
 int rq_ledger_checkpoint(rq_checkpoint *out, rq_ledger *l, uint64_t size, const rq_key *k)
 {
 	rq_buf origin = RQ_BUF_INIT;
-	uint8_t pk[32];
+	uint8_t pk[RQ_PUBKEY_LEN];
 	bool revoked = false;
 	rq_hash root, cached;
 	int err;
@@ -442,9 +442,9 @@ int rq_ledger_checkpoint(rq_checkpoint *out, rq_ledger *l, uint64_t size, const 
 		goto done;
 	}
 	err = rq_ledger_signer(pk, &revoked, l, k->id);
-	if (err == RQ_ENOTFOUND || (!err && (revoked || memcmp(pk, k->pk, 32) != 0))) {
+	if (err == RQ_ENOTFOUND || (!err && (revoked || memcmp(pk, k->pk, RQ_PUBKEY_LEN) != 0))) {
 		err = rq_error_set(RQ_EINVALID, "key %s %s", k->id,
-				   err || memcmp(pk, k->pk, 32) != 0 ? "is not a signer of this ledger"
+				   err || memcmp(pk, k->pk, RQ_PUBKEY_LEN) != 0 ? "is not a signer of this ledger"
 								      : "was revoked: it cannot sign checkpoints");
 		goto done;
 	}

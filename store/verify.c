@@ -18,7 +18,7 @@
 
 struct signer {
 	char id[RQ_KEY_ID_HEX + 1];
-	uint8_t pk[32];
+	uint8_t pk[RQ_PUBKEY_LEN];
 	bool revoked;
 	uint64_t revoked_at;
 };
@@ -26,21 +26,30 @@ struct signer {
 struct state {
 	rq_verify_report *r;
 	struct signer *signers;
-	size_t nsigners;
+	size_t nsigners, signers_alloc;
 };
+
+/* The formatted message, malloc'd. */
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	rq_buf m = RQ_BUF_INIT;
+	rq_buf_vprintf(&m, fmt, ap);
+	return rq_buf_detach(&m, NULL);
+}
 
 void rq_verify_report_add(rq_verify_report *r, int64_t seq, const char *id, const char *fmt, ...)
 {
-	rq_buf m = RQ_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	rq_buf_vprintf(&m, fmt, ap);
+	char *message = vformat(fmt, ap);
 	va_end(ap);
-	r->problems = rq_xrealloc(r->problems, (r->nproblems + 1) * sizeof(*r->problems));
+	RQ_ALLOC_GROW(r->problems, r->nproblems + 1, r->problems_alloc);
 	rq_problem *p = &r->problems[r->nproblems++];
 	p->seq = seq;
 	snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
-	p->message = rq_buf_detach(&m, NULL);
+	p->message = message;
 }
 
 void rq_verify_report_release(rq_verify_report *r)
@@ -66,34 +75,34 @@ static struct signer *find_signer(struct state *s, const char *id)
 	return NULL;
 }
 
-static void record_change(struct state *s, uint64_t seq, bool revoke, const char *id, const uint8_t pk[32])
+static void record_change(struct state *s, uint64_t seq, bool revoke, const char *id, const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	rq_verify_report *r = s->r;
-	r->signer_changes = rq_xrealloc(r->signer_changes, (r->nsigner_changes + 1) * sizeof(*r->signer_changes));
+	RQ_ALLOC_GROW(r->signer_changes, r->nsigner_changes + 1, r->signer_changes_alloc);
 	rq_signer_change *c = &r->signer_changes[r->nsigner_changes++];
 	memset(c, 0, sizeof(*c));
 	c->seq = seq;
 	c->revoke = revoke;
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	if (pk)
-		memcpy(c->pk, pk, 32);
+		memcpy(c->pk, pk, RQ_PUBKEY_LEN);
 }
 
-static void add_signer(struct state *s, const char *id, const uint8_t pk[32])
+static void add_signer(struct state *s, const char *id, const uint8_t pk[RQ_PUBKEY_LEN])
 {
 	struct signer *g = find_signer(s, id);
 	if (!g) {
-		s->signers = rq_xrealloc(s->signers, (s->nsigners + 1) * sizeof(*s->signers));
+		RQ_ALLOC_GROW(s->signers, s->nsigners + 1, s->signers_alloc);
 		g = &s->signers[s->nsigners++];
 		snprintf(g->id, sizeof(g->id), "%s", id);
 	}
-	memcpy(g->pk, pk, 32);
+	memcpy(g->pk, pk, RQ_PUBKEY_LEN);
 	g->revoked = false;
 }
 
 /* What reindex writes to index.db of an entry (but its commit). */
 struct row {
-	char id[65];
+	char id[RQ_ID_HEX_SIZE];
 	rq_hash leaf;
 	char *type, *time, *signer, *name, *summary;
 };
@@ -102,7 +111,7 @@ static void row_of(struct row *w, const rq_entry *e)
 {
 	rq_buf sum = RQ_BUF_INIT;
 	const char *name = rq_entry_name(e);
-	memcpy(w->id, e->id, 65);
+	memcpy(w->id, e->id, RQ_ID_HEX_SIZE);
 	w->type = rq_xstrdup(e->type);
 	w->time = rq_xstrdup(e->time);
 	w->signer = rq_xstrdup(e->signer);
@@ -124,20 +133,19 @@ static void row_release(struct row *w)
 /* Problem messages of one entry found by a worker, in order. */
 struct msgs {
 	char **v;
-	size_t n;
+	size_t n, alloc;
 };
 
 static void msg_add(struct msgs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void msg_add(struct msgs *m, const char *fmt, ...)
 {
-	rq_buf b = RQ_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	rq_buf_vprintf(&b, fmt, ap);
+	char *message = vformat(fmt, ap);
 	va_end(ap);
-	m->v = rq_xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
-	m->v[m->n++] = rq_buf_detach(&b, NULL);
+	RQ_ALLOC_GROW(m->v, m->n + 1, m->alloc);
+	m->v[m->n++] = message;
 }
 
 /* The entry's tree must hold exactly `entry` and `sig`, regular files
@@ -223,12 +231,12 @@ done:
  * (*defer_pk set to the key to check it with, *deferred true): those are
  * checked on every core after the batch; key entries are checked here, as
  * the signers that follow depend on them. */
-static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[64], bool genesis,
-			 bool *deferred, uint8_t defer_pk[32])
+static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[RQ_SIG_LEN], bool genesis,
+			 bool *deferred, uint8_t defer_pk[RQ_PUBKEY_LEN])
 {
 	if (genesis) {
 		json_t *k = json_object_get(e->body, "key");
-		uint8_t pk[32];
+		uint8_t pk[RQ_PUBKEY_LEN];
 		if (strcmp(rq_json_str(k, "id", ""), e->signer) != 0 ||
 		    rq_hex_decode(pk, 32, rq_json_str(k, "public", "")) != 0) {
 			rq_verify_report_add(s->r, 0, e->id, "genesis entry does not name its signer's public key");
@@ -253,7 +261,7 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 		return;
 	}
 	if (strcmp(e->type, "key") != 0) {
-		memcpy(defer_pk, g->pk, 32);
+		memcpy(defer_pk, g->pk, RQ_PUBKEY_LEN);
 		*deferred = true;
 		return;
 	}
@@ -263,7 +271,7 @@ static void check_signer(struct state *s, const rq_entry *e, const uint8_t sig[6
 	}
 	{
 		const char *action = rq_json_str(e->body, "action", ""), *id = rq_json_str(e->body, "id", "");
-		uint8_t pk[32];
+		uint8_t pk[RQ_PUBKEY_LEN];
 		char calc[RQ_KEY_ID_HEX + 1];
 		if (strcmp(action, "add") == 0) {
 			if (rq_hex_decode(pk, 32, rq_json_str(e->body, "public", "")) != 0) {
@@ -434,16 +442,16 @@ struct item {
 	enum item_state state;
 	rq_entry *e;         /* IT_PARSED; its JSON kept only for init and key entries */
 	char *error;         /* IT_BAD_ENTRY: why */
-	char hash[65];       /* IT_BAD_ENTRY: SHA-256 of the bytes */
+	char hash[RQ_HASH_HEX_SIZE];       /* IT_BAD_ENTRY: SHA-256 of the bytes */
 	rq_hash leaf;
 	enum sig_state sig;
 	char keyid[RQ_KEY_ID_HEX + 1];
-	uint8_t sigbytes[64];
+	uint8_t sigbytes[RQ_SIG_LEN];
 	char *sigtext;       /* the signature file, when the caller keeps the entries */
 	struct msgs att;     /* attachment problems */
 	struct row row;      /* what reindex would write of it (but the commit) */
 	bool deferred, sig_ok;
-	uint8_t pk[32];
+	uint8_t pk[RQ_PUBKEY_LEN];
 	size_t pos;          /* where a bad signature's problem goes */
 };
 
@@ -594,32 +602,39 @@ static void merge_bad_sigs(rq_verify_report *r, size_t start, struct item *items
 	free(r->problems);
 	r->problems = v;
 	r->nproblems = total;
+	r->problems_alloc = total;
 }
 
-/* Verify the ledger as git holds it at the snapshot tip (l->tip): all of
- * it, or with `from` only the entries after the `from->size` verified
- * before (their chain continues from->id, their signers are from->signers
- * replayed, and index.db is left to the readers' checks). */
-static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_ledger *l,
-		  const struct rq_verify_from *from)
-{
+/* One verification, between its steps. */
+struct run {
+	rq_verify_report *r;
+	rq_ledger *l;
+	const struct rq_verify_from *from; /* NULL: the whole ledger */
+	struct state s;
+	git_oid tip;
+	git_oid *chain;       /* commits [0, n), oldest first, then their trees [n, 2n) */
+	size_t n;
+	uint64_t base;        /* sequence number of chain[0] */
+	struct row *rows;     /* what index.db should hold of each entry */
 	rq_merkle_levels tree;
-	bool tree_ok = true; /* every entry's bytes were read and parsed */
-	struct state s = { r, NULL, 0 };
-	git_reference *ref = NULL;
-	git_oid cur, tip;
-	git_oid *chain = NULL;
-	size_t n = 0;
-	uint64_t base = from ? from->size : 0; /* sequence number of chain[0] */
-	struct row *rows = NULL;
-	struct batch b = { 0 };
-	size_t nworkers = rq_parallel_workers();
-	int err = 0;
+	bool tree_ok;         /* every entry's bytes were read and parsed */
+	char prev_id[RQ_ID_HEX_SIZE];
+	bool prev_ok;
+};
 
-	memset(r, 0, sizeof(*r));
-	rq_merkle_levels_init(&tree);
-	r->index_rebuilt = l->index_rebuilt;
-	if (git_reference_lookup(&ref, l->repo, RQ_LEDGER_REF)) {
+/* Walk first parents from the snapshot tip (the ledger must be a single
+ * line) down to the genesis or to v->from's commit, into v->chain. False
+ * when nothing can be checked (the problem is reported). */
+static bool walk_chain(struct run *v)
+{
+	rq_verify_report *r = v->r;
+	const struct rq_verify_from *from = v->from;
+	git_reference *ref = NULL;
+	git_oid cur, *chain = NULL;
+	size_t n = 0;
+	bool ok = false;
+
+	if (git_reference_lookup(&ref, v->l->repo, RQ_LEDGER_REF)) {
 		rq_verify_report_add(r, -1, NULL, "the ledger branch is missing");
 		goto done;
 	}
@@ -629,21 +644,20 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	}
 	/* The tip read once when the ledger was opened: entries appended
 	 * since by another process are not part of this verification. */
-	git_oid_cpy(&tip, l->has_tip ? &l->tip : git_reference_target(ref));
-	/* Walk first parents from the tip; the ledger must be a single line.
-	 * chain[] gets each commit and, after it, its tree. */
-	git_oid_cpy(&cur, &tip);
+	git_oid_cpy(&v->tip, v->l->has_tip ? &v->l->tip : git_reference_target(ref));
+	/* chain[] gets each commit and, after it, its tree */
+	git_oid_cpy(&cur, &v->tip);
 	for (;;) {
 		git_commit *c = NULL;
 		if (from && git_oid_equal(&cur, &from->commit))
 			break;
-		if (rq_object_commit(&c, l->repo, &cur)) {
+		if (rq_object_commit(&c, v->l->repo, &cur)) {
 			rq_verify_report_add(r, -1, NULL, "ledger commit %s cannot be read: %s", git_oid_tostr_s(&cur),
 				rq_error_last());
 			break;
 		}
 		if ((n & (n - 1)) == 0)
-			chain = rq_xrealloc(chain, (n ? 4 * n : 2) * sizeof(*chain));
+			chain = rq_xreallocarray(chain, n ? 4 * n : 2, sizeof(*chain));
 		chain[2 * n] = cur;
 		git_oid_cpy(&chain[2 * n + 1], git_commit_tree_id(c));
 		n++;
@@ -665,186 +679,250 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		git_oid_cpy(&cur, git_commit_parent_id(c, 0));
 		git_commit_free(c);
 	}
-	{
-		/* oldest first: commits in chain[0..n), trees in trees[0..n) */
-		git_oid *v = rq_xcalloc(2 * n + 1, sizeof(*v));
-		for (size_t i = 0; i < n; i++) {
-			v[i] = chain[2 * (n - 1 - i)];
-			v[n + i] = chain[2 * (n - 1 - i) + 1];
+	/* oldest first: commits in chain[0..n), trees in chain[n..2n) */
+	v->chain = rq_xcalloc(2 * n + 1, sizeof(*v->chain));
+	for (size_t i = 0; i < n; i++) {
+		v->chain[i] = chain[2 * (n - 1 - i)];
+		v->chain[n + i] = chain[2 * (n - 1 - i) + 1];
+	}
+	v->n = n;
+	ok = true;
+done:
+	free(chain);
+	git_reference_free(ref);
+	return ok;
+}
+
+/* The signers as the `from->size` entries verified before left them. */
+static void replay_signers(struct state *s, const struct rq_verify_from *from)
+{
+	for (size_t i = 0; i < from->nsigners; i++) {
+		const rq_signer_change *c = &from->signers[i];
+		struct signer *g;
+		if (c->seq >= from->size)
+			continue;
+		if (!c->revoke) {
+			add_signer(s, c->id, c->pk);
+		} else if ((g = find_signer(s, c->id))) {
+			g->revoked = true;
+			g->revoked_at = c->seq;
 		}
-		free(chain);
-		chain = v;
 	}
-	rows = rq_xcalloc(n ? n : 1, sizeof(*rows));
-	if (kept) {
-		*kept = rq_xcalloc(n + 1, sizeof(**kept));
-		*kept_sigs = rq_xcalloc(n + 1, sizeof(**kept_sigs));
-		b.keep = true;
+}
+
+/* What only the genesis entry must be, and what the report keeps of it. */
+static void check_genesis(rq_verify_report *r, const rq_entry *e)
+{
+	const json_t *gk = json_object_get(e->body, "key");
+	const char *repo = rq_json_str(e->body, "repository", "");
+	memcpy(r->genesis, e->id, RQ_ID_HEX_SIZE);
+	if (strlen(repo) < sizeof(r->repository))
+		memcpy(r->repository, repo, strlen(repo) + 1);
+	snprintf(r->genesis_signer, sizeof(r->genesis_signer), "%s", e->signer);
+	if (rq_hex_decode(r->genesis_pk, RQ_PUBKEY_LEN, rq_json_str(gk, "public", "")) != 0)
+		memset(r->genesis_pk, 0, RQ_PUBKEY_LEN);
+	if (strcmp(e->type, "init") != 0)
+		rq_verify_report_add(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry", e->type);
+	if (strspn(e->prev, "0") != 64)
+		rq_verify_report_add(r, 0, e->id, "the genesis entry does not start the hash chain (prev is not zero)");
+}
+
+static void add_named(rq_verify_report *r, uint64_t seq, const struct row *w)
+{
+	RQ_ALLOC_GROW(r->named, r->nnamed + 1, r->named_alloc);
+	rq_named *nm = &r->named[r->nnamed++];
+	nm->seq = seq;
+	snprintf(nm->type, sizeof(nm->type), "%s", w->type);
+	nm->name = rq_xstrdup(w->name);
+}
+
+/* The checks of entry `i` that depend on the entries before it: sequence,
+ * chain, signature file, signer; its row moves to v->rows. */
+static void check_item(struct run *v, struct item *x, size_t i)
+{
+	rq_verify_report *r = v->r;
+	rq_entry *e = x->e;
+
+	r->entries++;
+	if (x->state == IT_NO_COMMIT) {
+		rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: its commit cannot be read", i);
+		return;
 	}
-	b.l = l;
-	b.trees = chain + n;
+	if (x->state == IT_NO_ENTRY || x->state == IT_BAD_ENTRY) {
+		if (x->state == IT_NO_ENTRY)
+			rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
+				git_oid_tostr_s(&v->chain[i - v->base]));
+		else
+			rq_verify_report_add(r, (int64_t)i, x->hash, "entry %zu: %s", i, x->error);
+		v->prev_ok = false;
+		v->tree_ok = false;
+		return;
+	}
+	if (x->row.name)
+		add_named(r, i, &x->row);
+	v->rows[i - v->base] = x->row;
+	memset(&x->row, 0, sizeof(x->row));
+	rq_merkle_levels_append(&v->tree, x->leaf);
+	if (e->seq != i)
+		rq_verify_report_add(r, (int64_t)i, e->id,
+			"entry at position %zu has sequence number %" PRIu64
+			" (an entry was deleted, inserted or reordered)", i, e->seq);
+	if (i == 0) {
+		check_genesis(r, e);
+	} else {
+		if (strcmp(e->type, "init") == 0)
+			rq_verify_report_add(r, (int64_t)i, e->id, "a second genesis (init) entry");
+		if (v->prev_ok && strcmp(e->prev, v->prev_id) != 0)
+			rq_verify_report_add(r, (int64_t)i, e->id,
+				"hash chain broken: prev %.12s is not the hash of entry %zu (%.12s)",
+				e->prev, i - 1, v->prev_id);
+	}
+	if (x->sig == SIG_NONE) {
+		rq_verify_report_add(r, (int64_t)i, e->id, "unsigned: the entry has no signature file");
+	} else if (x->sig == SIG_MALFORMED) {
+		rq_verify_report_add(r, (int64_t)i, e->id, "its signature file is malformed");
+	} else if (strcmp(x->keyid, e->signer) != 0) {
+		rq_verify_report_add(r, (int64_t)i, e->id, "signature by key %s but the entry names signer %s",
+			x->keyid, e->signer);
+	} else if (i == 0 || strcmp(e->type, "init") != 0) {
+		check_signer(&v->s, e, x->sigbytes, i == 0, &x->deferred, x->pk);
+		x->pos = r->nproblems;
+	}
+	for (size_t m = 0; m < x->att.n; m++)
+		rq_verify_report_add(r, (int64_t)e->seq, e->id, "%s", x->att.v[m]);
+	memcpy(v->prev_id, e->id, RQ_ID_HEX_SIZE);
+	v->prev_ok = true;
+	memcpy(r->tip, e->id, RQ_ID_HEX_SIZE);
+}
+
+/* Every entry of the chain, a batch at a time: read and parse them on
+ * every core, check them in order, then their signatures on every core.
+ * With `kept`, the entries and signature files are handed over. */
+static int check_entries(struct run *v, rq_entry **kept, char **kept_sigs)
+{
+	struct batch b = { 0 };
+	size_t nworkers = rq_parallel_workers();
+	int err = 0;
+
+	b.l = v->l;
+	b.trees = v->chain + v->n;
+	b.keep = kept != NULL;
 	b.items = rq_xcalloc(BATCH, sizeof(*b.items));
 	b.repos = rq_xcalloc(nworkers, sizeof(*b.repos));
 	atomic_init(&b.repo_failed, false);
-	char prev_id[65] = "";
-	bool prev_ok = false;
-	if (from) {
-		memcpy(prev_id, from->id, 65);
-		prev_ok = true;
-		for (size_t i = 0; i < from->nsigners; i++) {
-			const rq_signer_change *c = &from->signers[i];
-			if (c->seq >= from->size)
-				continue;
-			if (!c->revoke) {
-				add_signer(&s, c->id, c->pk);
-			} else if (find_signer(&s, c->id)) {
-				find_signer(&s, c->id)->revoked = true;
-				find_signer(&s, c->id)->revoked_at = c->seq;
-			}
-		}
-	}
-	for (b.first = 0; b.first < n; b.first += BATCH) {
-		size_t nb = n - b.first < BATCH ? n - b.first : BATCH, start = r->nproblems;
+	for (b.first = 0; b.first < v->n; b.first += BATCH) {
+		size_t nb = v->n - b.first < BATCH ? v->n - b.first : BATCH, start = v->r->nproblems;
 		rq_parallel_for(nb, read_item, &b);
 		if (atomic_load(&b.repo_failed)) {
-			err = rq_error_set(RQ_EIO, "%s: cannot open the repository to read it", l->dir);
+			err = rq_error_set(RQ_EIO, "%s: cannot open the repository to read it", v->l->dir);
 			goto done;
 		}
-		for (size_t k = 0; k < nb; k++) {
-			struct item *x = &b.items[k];
-			size_t i = base + b.first + k;
-			rq_entry *e = x->e;
-
-			r->entries++;
-			if (x->state == IT_NO_COMMIT) {
-				rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: its commit cannot be read", i);
-				continue;
-			}
-			if (x->state == IT_NO_ENTRY) {
-				rq_verify_report_add(r, (int64_t)i, NULL, "entry %zu: commit %.12s has no entry file", i,
-					git_oid_tostr_s(&chain[i - base]));
-				prev_ok = false;
-				tree_ok = false;
-				continue;
-			}
-			if (x->state == IT_BAD_ENTRY) {
-				rq_verify_report_add(r, (int64_t)i, x->hash, "entry %zu: %s", i, x->error);
-				prev_ok = false;
-				tree_ok = false;
-				continue;
-			}
-			if (x->row.name) {
-				r->named = rq_xrealloc(r->named, (r->nnamed + 1) * sizeof(*r->named));
-				rq_named *nm = &r->named[r->nnamed++];
-				nm->seq = i;
-				snprintf(nm->type, sizeof(nm->type), "%s", x->row.type);
-				nm->name = rq_xstrdup(x->row.name);
-			}
-			rows[i - base] = x->row;
-			memset(&x->row, 0, sizeof(x->row));
-			rq_merkle_levels_append(&tree, x->leaf);
-			if (e->seq != i)
-				rq_verify_report_add(r, (int64_t)i, e->id,
-					"entry at position %zu has sequence number %" PRIu64
-					" (an entry was deleted, inserted or reordered)", i, e->seq);
-			if (i == 0) {
-				const json_t *gk = json_object_get(e->body, "key");
-				const char *repo = rq_json_str(e->body, "repository", "");
-				memcpy(r->genesis, e->id, 65);
-				if (strlen(repo) < sizeof(r->repository))
-					memcpy(r->repository, repo, strlen(repo) + 1);
-				snprintf(r->genesis_signer, sizeof(r->genesis_signer), "%s", e->signer);
-				if (rq_hex_decode(r->genesis_pk, 32, rq_json_str(gk, "public", "")) != 0)
-					memset(r->genesis_pk, 0, 32);
-				if (strcmp(e->type, "init") != 0)
-					rq_verify_report_add(r, 0, e->id, "the first entry is a %s entry, not the genesis (init) entry",
-						e->type);
-				if (strspn(e->prev, "0") != 64)
-					rq_verify_report_add(r, 0, e->id,
-						"the genesis entry does not start the hash chain (prev is not zero)");
-			} else {
-				if (strcmp(e->type, "init") == 0)
-					rq_verify_report_add(r, (int64_t)i, e->id, "a second genesis (init) entry");
-				if (prev_ok && strcmp(e->prev, prev_id) != 0)
-					rq_verify_report_add(r, (int64_t)i, e->id,
-						"hash chain broken: prev %.12s is not the hash of entry %zu (%.12s)",
-						e->prev, i - 1, prev_id);
-			}
-			if (x->sig == SIG_NONE) {
-				rq_verify_report_add(r, (int64_t)i, e->id, "unsigned: the entry has no signature file");
-			} else if (x->sig == SIG_MALFORMED) {
-				rq_verify_report_add(r, (int64_t)i, e->id, "its signature file is malformed");
-			} else if (strcmp(x->keyid, e->signer) != 0) {
-				rq_verify_report_add(r, (int64_t)i, e->id, "signature by key %s but the entry names signer %s",
-					x->keyid, e->signer);
-			} else if (i == 0 || strcmp(e->type, "init") != 0) {
-				check_signer(&s, e, x->sigbytes, i == 0, &x->deferred, x->pk);
-				x->pos = r->nproblems;
-			}
-			for (size_t m = 0; m < x->att.n; m++)
-				rq_verify_report_add(r, (int64_t)e->seq, e->id, "%s", x->att.v[m]);
-			memcpy(prev_id, e->id, 65);
-			prev_ok = true;
-			memcpy(r->tip, e->id, 65);
-		}
+		for (size_t k = 0; k < nb; k++)
+			check_item(v, &b.items[k], v->base + b.first + k);
 		rq_parallel_for(nb, check_sig, &b);
-		merge_bad_sigs(r, start, b.items, nb);
+		merge_bad_sigs(v->r, start, b.items, nb);
 		for (size_t k = 0; k < nb; k++) {
 			if (kept) {
-				(*kept)[b.first + k] = b.items[k].e;
-				(*kept_sigs)[b.first + k] = b.items[k].sigtext;
+				kept[b.first + k] = b.items[k].e;
+				kept_sigs[b.first + k] = b.items[k].sigtext;
 				b.items[k].e = NULL;
 				b.items[k].sigtext = NULL;
 			}
 			item_release(&b.items[k]);
 		}
 	}
-	for (size_t i = 0; i < s.nsigners; i++)
-		r->signers += !s.signers[i].revoked;
-	if (!from) {
-		size_t before = r->nproblems;
-		check_index(&s, l, rows, chain, n, &tip);
-		if (tree_ok) /* else the entries' own problems say enough */
-			check_merkle(&s, l, &tree, &tip);
-		r->index_problems = r->nproblems - before;
-	}
-	if (tree_ok && n) {
-		r->leaves = rq_xmalloc(n * sizeof(*r->leaves));
-		memcpy(r->leaves, tree.level[0], n * sizeof(*r->leaves));
-		r->commits = rq_xmalloc(n * sizeof(*r->commits));
-		r->ids = rq_xmalloc(n * sizeof(*r->ids));
-		for (size_t i = 0; i < n; i++) {
-			memcpy(r->commits[i], chain[i].id, 20);
-			memcpy(r->ids[i], rows[i].id, 65);
-		}
-		r->nleaves = n;
-	}
-	rq_error_clear();
 done:
-	if (b.items)
-		for (size_t k = 0; k < BATCH; k++)
-			item_release(&b.items[k]);
+	for (size_t k = 0; k < BATCH; k++)
+		item_release(&b.items[k]);
 	free(b.items);
-	for (size_t w = 0; b.repos && w < nworkers; w++)
+	for (size_t w = 0; w < nworkers; w++)
 		git_repository_free(b.repos[w]);
 	free(b.repos);
-	rq_merkle_levels_release(&tree);
-	for (size_t i = 0; rows && i < n; i++)
-		row_release(&rows[i]);
-	free(rows);
-	free(chain);
-	free(s.signers);
-	git_reference_free(ref);
-	if (kept && *kept && (err || r->nproblems)) {
-		for (size_t i = 0; i < n; i++) {
-			rq_entry_free((*kept)[i]);
-			free((*kept_sigs)[i]);
-		}
-		free(*kept);
-		free(*kept_sigs);
-		*kept = NULL;
-		*kept_sigs = NULL;
+	return err;
+}
+
+/* What verify read from git, for the callers that remember the ledger. */
+static void keep_read(rq_verify_report *r, const struct run *v)
+{
+	size_t n = v->n;
+	r->leaves = rq_xmallocarray(n, sizeof(*r->leaves));
+	memcpy(r->leaves, v->tree.level[0], n * sizeof(*r->leaves));
+	r->commits = rq_xmallocarray(n, sizeof(*r->commits));
+	r->ids = rq_xmallocarray(n, sizeof(*r->ids));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(r->commits[i], v->chain[i].id, 20);
+		memcpy(r->ids[i], v->rows[i].id, RQ_ID_HEX_SIZE);
 	}
+	r->nleaves = n;
+}
+
+static void free_kept(rq_entry ***kept, char ***kept_sigs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rq_entry_free((*kept)[i]);
+		free((*kept_sigs)[i]);
+	}
+	free(*kept);
+	free(*kept_sigs);
+	*kept = NULL;
+	*kept_sigs = NULL;
+}
+
+/* Verify the ledger as git holds it at the snapshot tip (l->tip): all of
+ * it, or with `from` only the entries after the `from->size` verified
+ * before (their chain continues from->id, their signers are from->signers
+ * replayed, and index.db is left to the readers' checks). */
+static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_ledger *l,
+		  const struct rq_verify_from *from)
+{
+	struct run v;
+	int err = 0;
+
+	memset(r, 0, sizeof(*r));
+	memset(&v, 0, sizeof(v));
+	v.r = r;
+	v.s.r = r;
+	v.l = l;
+	v.from = from;
+	v.base = from ? from->size : 0;
+	v.tree_ok = true;
+	rq_merkle_levels_init(&v.tree);
+	r->index_rebuilt = l->index_rebuilt;
+	if (!walk_chain(&v))
+		goto done;
+	v.rows = rq_xcalloc(v.n ? v.n : 1, sizeof(*v.rows));
+	if (kept) {
+		*kept = rq_xcalloc(v.n + 1, sizeof(**kept));
+		*kept_sigs = rq_xcalloc(v.n + 1, sizeof(**kept_sigs));
+	}
+	if (from) {
+		memcpy(v.prev_id, from->id, RQ_ID_HEX_SIZE);
+		v.prev_ok = true;
+		replay_signers(&v.s, from);
+	}
+	if ((err = check_entries(&v, kept ? *kept : NULL, kept ? *kept_sigs : NULL)))
+		goto done;
+	for (size_t i = 0; i < v.s.nsigners; i++)
+		r->signers += !v.s.signers[i].revoked;
+	if (!from) {
+		size_t before = r->nproblems;
+		check_index(&v.s, l, v.rows, v.chain, v.n, &v.tip);
+		if (v.tree_ok) /* else the entries' own problems say enough */
+			check_merkle(&v.s, l, &v.tree, &v.tip);
+		r->index_problems = r->nproblems - before;
+	}
+	if (v.tree_ok && v.n)
+		keep_read(r, &v);
+	rq_error_clear();
+done:
+	rq_merkle_levels_release(&v.tree);
+	for (size_t i = 0; v.rows && i < v.n; i++)
+		row_release(&v.rows[i]);
+	free(v.rows);
+	free(v.chain);
+	free(v.s.signers);
+	if (kept && *kept && (err || r->nproblems))
+		free_kept(kept, kept_sigs, v.n);
 	if (!err && r->nproblems)
 		err = rq_error_set(RQ_EINTEGRITY, "%zu integrity problem%s found", r->nproblems,
 				   r->nproblems == 1 ? "" : "s");

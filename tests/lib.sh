@@ -14,6 +14,21 @@
 #   repo_state DIR             prints what must not change on bad input
 #   test_skip DESC REASON      a case that cannot run here: reported, not passed
 #
+# Prerequisites (after git's test_have_prereq): a case that needs something
+# optional names it before its description, several joined by commas:
+#   test_expect_success NUMPY,SKLEARN 'labels as sklearn' '...'
+# and a script whose every case needs it says so once, after sourcing this:
+#   test_requires CHROMIUM PIL
+# A missing prerequisite makes the case a skip, counted and reported with
+# the reason ("skip - t0860-report-html: ... (missing CHROMIUM: ...)"),
+# never a silent pass nor a failure. The known ones are the test_lazy_prereq
+# lines below (probed once, on first use); test_set_prereq NAME declares
+# one found true by the script itself, test_have_prereq NAME tests one.
+#
+# Every script ends in one result line "NAME: N passed, N failed, N
+# skipped"; a script that exits before test_done (an `exit` in a body, a
+# `set -e` surprise) still prints one, with one more failure.
+#
 # Bodies run in the test script's shell (variables persist; use `return 1`,
 # never `exit`), and each test starts in the directory the previous one
 # started in: a `cd` inside a body lasts for that body only.
@@ -51,9 +66,117 @@ _test_body() {
 	eval "$_body"
 }
 
+# ---- prerequisites ----
+_prereq_yes=" "
+_prereq_no=" "
+_prereq_lazy=" "
+_prereq_all=""
+_prereq_missing=""
+
+# test_lazy_prereq NAME 'probe' 'what to install': NAME holds when the probe
+# (run once, in a subshell, output discarded) succeeds.
+test_lazy_prereq() {
+	_prereq_lazy="$_prereq_lazy$1 "
+	eval "_prereq_probe_$1=\$2"
+	eval "_prereq_hint_$1=\$3"
+}
+
+# test_set_prereq NAME: the script found NAME true.
+test_set_prereq() {
+	_prereq_yes="$_prereq_yes$1 "
+}
+
+_prereq_one() { # NAME: 0 if it holds (probing a lazy one once)
+	case "$_prereq_yes" in *" $1 "*) return 0 ;; esac
+	case "$_prereq_no" in *" $1 "*) return 1 ;; esac
+	case "$_prereq_lazy" in
+	*" $1 "*)
+		eval "_probe=\$_prereq_probe_$1"
+		if (eval "$_probe") >/dev/null 2>&1; then
+			_prereq_yes="$_prereq_yes$1 "
+			return 0
+		fi
+		;;
+	esac
+	_prereq_no="$_prereq_no$1 "
+	return 1
+}
+
+# test_have_prereq NAME[,NAME...] (a leading ! negates one): whether all
+# hold; the first missing one's name and hint in $_prereq_missing.
+test_have_prereq() {
+	_prereq_missing=""
+	_save_ifs=$IFS
+	IFS=,
+	set -- $1
+	IFS=$_save_ifs
+	for _p in "$@"; do
+		[ -z "$_p" ] && continue
+		case "$_p" in
+		!*)
+			if _prereq_one "${_p#!}"; then
+				_prereq_missing="$_p: ${_p#!} is there"
+				return 1
+			fi
+			;;
+		*)
+			if ! _prereq_one "$_p"; then
+				eval "_hint=\${_prereq_hint_$_p:-}"
+				_prereq_missing="missing $_p${_hint:+: $_hint}"
+				return 1
+			fi
+			;;
+		esac
+	done
+	return 0
+}
+
+# test_requires NAME...: every later case of the script needs these.
+test_requires() {
+	for _p in "$@"; do
+		_prereq_all="${_prereq_all:+$_prereq_all,}$_p"
+	done
+}
+
+# What the suite knows how to probe, with the Debian package to install
+# (sh scripts/install-deps.sh installs them all).
+test_lazy_prereq PYTHON3 '"$PY" -c "import json"' 'python3 (apt-get install python3)'
+test_lazy_prereq NUMPY '"$PY" -c "import numpy"' 'python3-numpy (apt-get install python3-numpy)'
+test_lazy_prereq SCIPY '"$PY" -c "import scipy"' 'python3-scipy (apt-get install python3-scipy)'
+test_lazy_prereq SKLEARN '"$PY" -c "import sklearn"' 'python3-sklearn (apt-get install python3-sklearn)'
+test_lazy_prereq CRYPTOGRAPHY '"$PY" -c "import cryptography"' 'python3-cryptography (apt-get install python3-cryptography)'
+test_lazy_prereq PIL '"$PY" -c "import PIL"' 'python3-pil (apt-get install python3-pil)'
+test_lazy_prereq CHROMIUM 'command -v "${CHROMIUM:-chromium}"' 'chromium (apt-get install chromium)'
+test_lazy_prereq SQLITE3 'command -v sqlite3' 'the sqlite3 CLI (apt-get install sqlite3)'
+test_lazy_prereq GIT 'command -v git' 'git (apt-get install git)'
+test_lazy_prereq FLOCK 'command -v flock' 'flock(1) (apt-get install util-linux)'
+test_lazy_prereq TIMEOUT 'command -v timeout' 'timeout(1) (apt-get install coreutils)'
+test_lazy_prereq B2SUM 'command -v b2sum' 'b2sum(1) (apt-get install coreutils)'
+test_lazy_prereq SCRIPT 'command -v script' 'script(1) (apt-get install bsdutils)'
+test_lazy_prereq STRACE 'strace -f -e inject=rename:signal=KILL -e trace=rename true' \
+	'strace with fault injection (apt-get install strace)'
+test_lazy_prereq VALGRIND 'command -v valgrind' 'valgrind (apt-get install valgrind)'
+test_lazy_prereq PKGCONFIG 'command -v pkg-config' 'pkg-config (apt-get install pkg-config)'
+test_lazy_prereq CC 'command -v "${CC:-cc}"' 'a C compiler (apt-get install gcc)'
+test_lazy_prereq ROOT 'test "$(id -u)" = 0' 'root'
+test_lazy_prereq FAULT_SHIM 'test -e "$RQ_BUILD/helpers/rq-fail.so"' \
+	"$RQ_BUILD/helpers/rq-fail.so (make $RQ_BUILD/helpers/rq-fail.so)"
+# Built with a sanitizer (make asan): the runtime reports, exit 99/98.
+test_lazy_prereq SANITIZED 'nm "$RQ_BUILD/resque" | grep -q __asan_init' 'a sanitizer build (make asan)'
+
+# test_expect_success [PREREQ] 'what it checks' 'body'
 test_expect_success() {
+	_need=$_prereq_all
+	if [ $# -ge 3 ]; then
+		_need="${_need:+$_need,}$1"
+		shift
+	fi
 	_desc=$1
 	_body=$2
+	if [ -n "$_need" ] && ! test_have_prereq "$_need"; then
+		test_skip "$_desc" "$_prereq_missing"
+		return 0
+	fi
 	_here=$(pwd)
 	# Through a function, so that `return 1` in a body (or in a loop of
 	# it) ends the body and counts as a failure, not a silent exit.
@@ -150,11 +273,28 @@ json_get() {
 	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-test_done() {
-	[ "$test_skipped" -gt 0 ] && printf '%s: %d skipped\n' "$TEST_NAME" "$test_skipped"
-	printf '%s: %d passed, %d failed\n' "$TEST_NAME" "$test_passed" "$test_failed"
+_test_result() {
+	printf '%s: %d passed, %d failed, %d skipped\n' "$TEST_NAME" "$test_passed" "$test_failed" "$test_skipped"
 	if [ -z "${TEST_KEEP:-}" ]; then
 		cd / && rm -rf "$SCRATCH"
 	fi
+}
+
+# An exit before test_done (an `exit` in a body or in the script) is one
+# more failure, with its result line all the same.
+_test_exit() {
+	_rc=$?
+	[ -n "${_test_finished:-}" ] && return
+	_test_finished=1
+	test_failed=$((test_failed + 1))
+	say "not ok - $TEST_NAME: exited with status $_rc before test_done${_desc:+ (last case: $_desc)}"
+	_test_result
+	exit 1
+}
+trap _test_exit EXIT
+
+test_done() {
+	_test_finished=1
+	_test_result
 	[ "$test_failed" -eq 0 ]
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # note, log, show and reindex; a missing or stale index.db.
 . "$(dirname "$0")/lib.sh"
+test_requires SQLITE3
 
 test_expect_success 'setup' '
 	expect_success resque init p && cd p &&

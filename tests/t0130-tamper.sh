@@ -2,6 +2,7 @@
 # resque verify against a ledger rewritten with plain git: every kind of
 # tampering must make it exit 3 and name the entry.
 . "$(dirname "$0")/lib.sh"
+test_requires SQLITE3
 
 G=proj/.resque
 git_() { git --git-dir="$G" "$@"; }

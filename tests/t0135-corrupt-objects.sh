@@ -6,6 +6,7 @@
 # the entry, within seconds: each run is under `timeout 20`, so a hang is
 # a failure (exit 124), not a wedged suite.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 G=proj/.resque
 git_() { git --git-dir="$G" "$@"; }

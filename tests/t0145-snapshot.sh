@@ -8,7 +8,7 @@
 # Every loop is bounded in time: a regression fails, it does not hang.
 . "$(dirname "$0")/lib.sh"
 
-command -v timeout >/dev/null 2>&1 || { test_skip 'every case' 'no timeout(1)'; test_done; exit; }
+test_requires TIMEOUT
 
 APPENDER=
 # start_appender DIR: a background process appending notes to DIR until

@@ -5,6 +5,7 @@
 # name exactly one succeeds and the others fail with the message a
 # sequential duplicate gets (exit 1), leaving a ledger that verifies.
 . "$(dirname "$0")/lib.sh"
+test_requires TIMEOUT
 
 N=6
 

@@ -5,6 +5,7 @@
 # write; verify warns of a leftover lock; index.db read failures and
 # integrity failures keep their error and exit status.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 # A pid that is not running: a child that has exited (its pid could be
 # reused, but not within this test in practice).

@@ -18,7 +18,7 @@
 # nothing misleads them.
 . "$(dirname "$0")/lib.sh"
 
-command -v sqlite3 >/dev/null 2>&1 || { test_skip 'every case' 'no sqlite3 CLI'; test_done; exit; }
+test_requires SQLITE3 NUMPY
 
 RESQUE_NOW=2026-01-02T03:04:05Z
 export RESQUE_NOW

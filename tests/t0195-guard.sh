@@ -8,6 +8,7 @@
 # accepted, a copied repository works, and a first command without memory
 # verifies the whole ledger.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 G="$SCRATCH/proj/.resque"
 git_() { git --git-dir="$G" "$@"; }

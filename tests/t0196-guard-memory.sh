@@ -4,6 +4,7 @@
 # among them), a copy behind the memory forking the ledger, a damaged
 # memory, an index.db whose tables were altered.
 . "$(dirname "$0")/lib.sh"
+test_requires SQLITE3
 
 KNOWN="$RESQUE_HOME/known"
 git_() { git --git-dir=p/.resque "$@"; }

@@ -5,6 +5,7 @@
 # numpy's own values; then every kind of bad input, which must be refused
 # with exit 1 and a message naming the file and the problem.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 # ---- fixtures: numpy writes the files and the expected dumps ----
 cat >gen.py <<'PYEOF'

@@ -3,6 +3,7 @@
 # independent manifest in Python (hashlib.blake2b), links, special files,
 # errors, and the stat cache with its racily-clean rule.
 . "$(dirname "$0")/lib.sh"
+test_requires B2SUM
 
 # The reference: walk, sort by path bytes, escape, hash (docs/FORMATS.md).
 cat >"$SCRATCH/manifest.py" <<'PYEOF'
@@ -215,12 +216,10 @@ test_expect_success 'no progress bar when stderr is not a terminal' '
 	expect_success resque fingerprint big && test ! -s "$ERR"
 '
 
-test_expect_success 'a progress bar on a terminal, erased at the end' '
-	if command -v script >/dev/null; then
-		script -qec "resque fingerprint big" /dev/null >tty.out &&
-		grep -q "fingerprinting \[[#.]*\] .*1 files" tty.out &&
-		tail -1 tty.out | grep -q "^.*$(b2sum -l 256 big | cut -c1-64)  big"
-	fi
+test_expect_success SCRIPT 'a progress bar on a terminal, erased at the end' '
+	script -qec "resque fingerprint big" /dev/null >tty.out &&
+	grep -q "fingerprinting \[[#.]*\] .*1 files" tty.out &&
+	tail -1 tty.out | grep -q "^.*$(b2sum -l 256 big | cut -c1-64)  big"
 '
 
 test_done

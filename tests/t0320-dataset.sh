@@ -3,6 +3,7 @@
 # against an independent computation, names, paths, the class histogram,
 # status after changes (also within the same second), and bad inputs.
 . "$(dirname "$0")/lib.sh"
+test_requires B2SUM NUMPY
 
 # Independent manifest (same rules as docs/FORMATS.md) and its fingerprint.
 cat >"$SCRATCH/manifest.py" <<'PYEOF'

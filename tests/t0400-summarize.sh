@@ -3,6 +3,7 @@
 # numpy, the .rqs layout read back by an independent Python parser, exact
 # merging of shards, and every bad-input path.
 . "$(dirname "$0")/lib.sh"
+test_requires B2SUM NUMPY
 
 # An independent reader of the .rqs format (docs/FORMATS.md) in Python.
 cat >rqs.py <<'PY'

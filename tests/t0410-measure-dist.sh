@@ -3,6 +3,7 @@
 # (expected values computed here, at test time), from summaries and from
 # EMB:LABELS, on overlapping random clusters and on degenerate cases.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 # gen.py NAME SEED N D K SHIFT [LABEL-OFFSET]: two data sets of the same
 # classes, the new one's class centres moved by SHIFT (controlled overlap).

@@ -4,6 +4,7 @@
 # sklearn.metrics.adjusted_rand_score to 1e-12 (computed here, at test
 # time); k-means++ must land inside sklearn's range over 20 seeds.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY SKLEARN
 SQ="'"
 
 # gen.py NAME SEED N D K CENTRE-SD NOISE-SD: overlapping random clusters.

@@ -1,6 +1,7 @@
 #!/bin/sh
 # resque commit, show, log --graph and diff: model versions and lineage.
 . "$(dirname "$0")/lib.sh"
+test_requires B2SUM NUMPY
 
 mkemb() { # OUT-PREFIX SEED D SHIFT: embeddings (N×D float32) and labels for 3 classes
 	"$PY" - "$@" <<-'PYEOF'

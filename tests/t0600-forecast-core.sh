@@ -4,6 +4,7 @@
 # inverse-gamma posterior and predictive against numpy, and the validation
 # of issue 6 item 7 (coefficients recovered; 80 % interval coverage).
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY SCIPY
 
 test_expect_success 'Student-t quantiles agree with scipy.stats.t.ppf' '
 	: >ours &&

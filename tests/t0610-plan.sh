@@ -3,6 +3,7 @@
 # cold-start prior, calibration growing with recorded actuals (family and
 # pooled bases), ranking, the --json contract, and every bad input.
 . "$(dirname "$0")/lib.sh"
+test_requires B2SUM
 
 mkemb() { # OUT-PREFIX SEED D SHIFT: embeddings (N×D float32) and labels for 3 classes
 	"$PY" - "$@" <<-'PYEOF'

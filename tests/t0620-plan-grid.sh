@@ -3,6 +3,7 @@
 # against the carbon table, carbon of a commit from its region, --region,
 # --intensity and --pue in plans, and `plan --when` against a python search.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 # The rows of CodeCarbon's country table this test needs (see docs/DATA.md
 # for the command that extracted them).

@@ -2,6 +2,7 @@
 # Importers (core): nvidia-smi logs integrated and checked against an
 # independent integral by numpy; CodeCarbon files of several versions.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 TRACES="$RQ_ROOT/tests/data/power-traces" # vendored, see docs/DATA.md
 

@@ -3,6 +3,7 @@
 # other tools' files, checked against Python's csv and numpy; duplicates,
 # plans and bad files.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 TRACES="$RQ_ROOT/tests/data/power-traces" # vendored, see docs/DATA.md
 

@@ -2,6 +2,7 @@
 # resque commit --actual: a version's cost taken from a recorded actual
 # (resque run or resque import), with its source.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 test_expect_success 'setup: a repository, weights, a measured run with epochs' '
 	expect_success resque init p && cd p &&

@@ -5,6 +5,7 @@
 # logs are refused with a clear message and leave the repository unchanged;
 # and no forecast prints or signs NaN or infinity.
 . "$(dirname "$0")/lib.sh"
+test_requires NUMPY
 
 nl='
 '

@@ -4,6 +4,7 @@
 # quality, savings), --since/--until/--lineage, every format, determinism,
 # the unsigned and unverified cases, and bad input.
 . "$(dirname "$0")/lib.sh"
+test_requires SQLITE3
 
 mkemb() { # OUT-PREFIX SEED SHIFT: embeddings (300×8 float32) and labels for 3 classes
 	"$PY" - "$@" <<-'PYEOF'

@@ -5,6 +5,7 @@
 # --key and a report of another history (-C) fail with exit 3 naming what;
 # unreadable input fails with exit 1.
 . "$(dirname "$0")/lib.sh"
+test_requires SQLITE3 NUMPY
 
 # edit IN OUT PYTHON: load the report as `d`, run PYTHON, write it back.
 edit() {

@@ -35,6 +35,5 @@ int rq_carbon_lookup(const rq_region **out, const char *code);
 
 size_t rq_carbon_count(void);
 const rq_region *rq_carbon_at(size_t i); /* NULL past the end */
-const char *rq_region_type_name(rq_region_type t); /* "country", ... */
 
 #endif

@@ -30,6 +30,8 @@
 #define RQ_KEY_NAME_PREFIX "resque-key-"  /* signer name: prefix + 16-hex key id */
 #define RQ_CHECKPOINT_MAX (64 * 1024)     /* larger files are refused unread */
 #define RQ_PROOF_MAX (64 * 1024)
+/* A signed note's key id: the first 4 bytes of SHA-256(name "\n" 0x01 key). */
+#define RQ_NOTE_KEY_ID_LEN 4
 
 typedef struct rq_checkpoint {
 	char origin[256];
@@ -43,8 +45,8 @@ typedef struct rq_checkpoint {
 /* A verifier: a signer's name and Ed25519 public key. */
 typedef struct rq_verifier {
 	char name[128];
-	uint8_t pk[32];
-	uint8_t key_id[4];
+	uint8_t pk[RQ_PUBKEY_LEN];
+	uint8_t key_id[RQ_NOTE_KEY_ID_LEN];
 } rq_verifier;
 
 /* The verifier of key `k` (name RQ_KEY_NAME_PREFIX + k->id). */

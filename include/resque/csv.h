@@ -44,9 +44,6 @@ size_t rq_csv_line(const rq_csv *c);
  * newline. */
 bool rq_csv_row_terminated(const rq_csv *c);
 
-/* The name given at open (borrowed). */
-const char *rq_csv_name(const rq_csv *c);
-
 void rq_csv_free(rq_csv *c); /* accepts NULL */
 
 /* The index of the header field `name`, compared case-insensitively and

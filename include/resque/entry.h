@@ -16,21 +16,24 @@
 #include <stdint.h>
 #include "resque/buf.h"
 #include "resque/key.h"
+#include "resque/sizes.h"
 
 #define RQ_ENTRY_VERSION 1
 #define RQ_SIG_PREFIX "resque ledger entry v1\n"
+/* An entry type: 1 to 15 lower-case letters, and its NUL. */
+#define RQ_ENTRY_TYPE_SIZE 16
 
 typedef struct rq_entry {
 	uint64_t seq;
-	char id[65];     /* hex SHA-256 of `bytes` */
-	char prev[65];
-	char type[16];
-	char time[21];
-	char signer[RQ_KEY_ID_HEX + 1];
+	char id[RQ_ID_HEX_SIZE];     /* hex SHA-256 of `bytes` */
+	char prev[RQ_ID_HEX_SIZE];
+	char type[RQ_ENTRY_TYPE_SIZE];
+	char time[RQ_TIME_SIZE];
+	char signer[RQ_KEY_ID_SIZE];
 	json_t *root;    /* the whole entry (owned) */
 	json_t *body;    /* borrowed from root */
 	rq_buf bytes;    /* canonical encoding */
-	char commit[41]; /* git commit holding it (filled by the store; "" if none) */
+	char commit[RQ_OID_HEX_SIZE]; /* git commit holding it (filled by the store; "" if none) */
 } rq_entry;
 
 /* The entry types this version writes. Readers accept others (a newer
@@ -50,9 +53,9 @@ void rq_entry_free(rq_entry *e);
 /* The signature file: "ed25519 KEYID SIGHEX\n" over RQ_SIG_PREFIX||bytes. */
 int rq_entry_sign(rq_buf *out, const rq_entry *e, const rq_key *k);
 /* Parse the signature file; RQ_EINTEGRITY when malformed. */
-int rq_entry_sig_parse(char keyid[RQ_KEY_ID_HEX + 1], uint8_t sig[64],
+int rq_entry_sig_parse(char keyid[RQ_KEY_ID_SIZE], uint8_t sig[RQ_SIG_LEN],
 		       const char *text, size_t len);
-bool rq_entry_sig_check(const rq_entry *e, const uint8_t sig[64], const uint8_t pk[32]);
+bool rq_entry_sig_check(const rq_entry *e, const uint8_t sig[RQ_SIG_LEN], const uint8_t pk[RQ_PUBKEY_LEN]);
 
 /* One-line human summary ("note: retrained on March data"). */
 void rq_entry_summary(rq_buf *out, const rq_entry *e);
@@ -60,6 +63,6 @@ void rq_entry_summary(rq_buf *out, const rq_entry *e);
 const char *rq_entry_name(const rq_entry *e);
 
 /* SHA-256 of bytes, hex. */
-void rq_sha256_hex(char out[65], const void *data, size_t len);
+void rq_sha256_hex(char out[RQ_HASH_HEX_SIZE], const void *data, size_t len);
 
 #endif

@@ -42,7 +42,9 @@ int rq_error_code(void);
 
 void rq_error_clear(void);
 
-/* A short English name for a code ("not found"). */
+/* A short English name for a code ("not found"), static: for a program
+ * that reports or maps codes (a binding's exception names) without the
+ * message. */
 const char *rq_error_name(int code);
 
 #endif

@@ -16,6 +16,9 @@
 #include "resque/buf.h"
 #include "resque/meter.h"
 
+/* A metric name: 64 characters at most, and the NUL. */
+#define RQ_EVENT_NAME_SIZE 65
+
 typedef enum { RQ_EVENT_EPOCH = 0, RQ_EVENT_METRIC = 1 } rq_event_type;
 
 typedef struct rq_event {
@@ -23,7 +26,7 @@ typedef struct rq_event {
 	double t;          /* seconds since the run started, when seen */
 	long epoch;        /* EPOCH: the epoch that ended; METRIC: epochs ended
 			      before it was seen */
-	char name[65];     /* METRIC only */
+	char name[RQ_EVENT_NAME_SIZE]; /* METRIC only */
 	double value;      /* METRIC only */
 } rq_event;
 
@@ -32,6 +35,12 @@ typedef struct rq_event {
 #define RQ_EVENTS_MAX_EPOCHS 1000000 /* epoch marks kept; later ones move the last */
 
 typedef struct rq_events rq_events;
+
+/* A fresh, empty events file in $TMPDIR (else /tmp) named after this
+ * process, "resque-events-PID-XXXXXX"; first removes the files of that
+ * form that are the caller's and whose process is gone (a run killed by
+ * SIGKILL cannot remove its own). `*out` (caller frees) is its path. */
+int rq_events_create_file(char **out);
 
 /* A reader of the events file `path` (NULL: events are fed with
  * rq_events_feed only). The file need not exist yet. */

@@ -29,8 +29,8 @@
  * `resque verify` does: the genesis entry names the first signer; key
  * entries (by a current signer) add and revoke. Pure computation. */
 typedef struct rq_signer_rec {
-	char id[RQ_KEY_ID_HEX + 1];
-	uint8_t pk[32];
+	char id[RQ_KEY_ID_SIZE];
+	uint8_t pk[RQ_PUBKEY_LEN];
 	bool revoked;
 	uint64_t added_at;   /* seq of the init/key entry that added it */
 	uint64_t revoked_at;
@@ -38,7 +38,7 @@ typedef struct rq_signer_rec {
 
 typedef struct rq_signers {
 	rq_signer_rec *v;
-	size_t n;
+	size_t n, alloc;
 } rq_signers;
 
 void rq_signers_init(rq_signers *s);

@@ -61,7 +61,8 @@ typedef struct rq_manifest_change {
 	rq_change_kind kind;
 	const char *path;
 } rq_manifest_change;
-/* `out` receives a malloc'd array (caller frees; NULL when n == 0). */
+/* `out` receives a malloc'd array (caller frees; NULL when n == 0); its
+ * paths are borrowed from `old` and `cur`, which must outlive it. */
 void rq_manifest_diff(rq_manifest_change **out, size_t *n, const rq_manifest *old,
 		      const rq_manifest *cur);
 
@@ -133,8 +134,5 @@ void rq_fp_result_release(rq_fp_result *r);
  * them. `opts` may be NULL. `out` must be initialised; it is filled only
  * on success. */
 int rq_fingerprint_path(rq_fp_result *out, const char *path, const rq_fp_options *opts);
-
-/* Hash one open file descriptor from its current offset to the end. */
-int rq_fingerprint_fd(uint8_t out[RQ_HASH_LEN], uint64_t *len, int fd, const char *name);
 
 #endif

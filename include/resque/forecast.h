@@ -17,7 +17,19 @@
 #include <stdint.h>
 #include "resque/bayes.h"
 
-typedef enum { RQ_SHIFT_DIST = 0, RQ_SHIFT_TASK = 1 } rq_shift_kind;
+/* What the forecast needs to know of the measure an index comes from. Each
+ * measure defines its own beside its computation and names it in the
+ * command line's table of measures (cmd/measures.c); nothing here lists
+ * the measures. Compared by name. */
+typedef struct rq_shift_kind {
+	const char *name; /* "dist": --kind, a plan's body.kind */
+	double r_full;    /* R_full: the index at which an update costs a training from scratch */
+} rq_shift_kind;
+
+/* RESQUE_dist's and RESQUE_task's (core/dist.c, core/kmeans.c). */
+extern const rq_shift_kind rq_shift_dist, rq_shift_task;
+#define RQ_SHIFT_DIST (&rq_shift_dist)
+#define RQ_SHIFT_TASK (&rq_shift_task)
 
 /* Where a regression's calibration came from. */
 typedef enum {
@@ -38,7 +50,7 @@ typedef struct {
  * measurements are NaN. Strings are borrowed; NULL family means
  * "unspecified", NULL hardware "unknown". */
 struct rq_history_point {
-	rq_shift_kind kind;
+	const rq_shift_kind *kind;
 	double index;         /* RESQUE of that update */
 	double epochs, energy_kwh, duration_s, param_change, grad_norm;
 	const char *family;
@@ -57,7 +69,7 @@ struct rq_epoch_trace {
 };
 
 typedef struct {
-	rq_shift_kind kind;
+	const rq_shift_kind *kind;
 	double index;              /* R of the proposed update, ≥ 0 */
 	const char *family;        /* shift family (NULL: "unspecified") */
 	const char *hardware;      /* hardware profile of the coming run */
@@ -115,10 +127,7 @@ typedef struct {
 #define RQ_FORECAST_SEED 0x5245535155450001ull
 #define RQ_STEP_WARMUP 1   /* leading epochs always excluded by STEP */
 
-/* R_full: the index at which an update costs a training from scratch. */
-double rq_forecast_r_full(rq_shift_kind kind);
 const char *rq_calibration_name(rq_calibration_source s); /* "family", ... */
-const char *rq_shift_kind_name(rq_shift_kind k);          /* "dist", "task" */
 
 /* Compute the forecast. RQ_EINVALID for an invalid input (negative or
  * non-finite index, PUE < 1, negative intensity) and when epochs cannot be

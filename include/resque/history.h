@@ -7,13 +7,13 @@
 #ifndef RESQUE_HISTORY_H
 #define RESQUE_HISTORY_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "resque/carbon.h"
 #include "resque/entry.h"
 #include "resque/forecast.h"
 #include "resque/ledger.h"
+#include "resque/sizes.h"
 
 typedef struct rq_history {
 	/* Past updates of `kind` (index finite) first, then the costs of the
@@ -25,15 +25,13 @@ typedef struct rq_history {
 	struct rq_epoch_trace *traces;
 	size_t n_traces;
 	double scratch_epochs; /* E₀: epochs of the lineage's first version; NaN */
-	char root[65];         /* entry id of the lineage's first version */
+	char root[RQ_ID_HEX_SIZE]; /* entry id of the lineage's first version */
 	const char *root_name; /* its name (borrowed from `keep`) */
 	size_t n_versions;     /* versions in the lineage */
 	size_t n_plans;        /* plans of the lineage (any kind) */
-	/* private: the entry bodies the strings above point into, and the
-	 * per-epoch arrays */
-	json_t *keep;
-	double *values;
-	size_t n_values;
+	/* What the strings and traces above point into: private to
+	 * store/history.c. */
+	struct rq_history_store *store;
 } rq_history;
 
 void rq_history_init(rq_history *h);
@@ -47,7 +45,7 @@ void rq_history_release(rq_history *h);
  * id (the newest actual when several). Strings in `out` are borrowed from
  * `out` itself and live until rq_history_release. */
 int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
-		      const char *family, rq_shift_kind kind);
+		      const char *family, const rq_shift_kind *kind);
 
 /* The grid context of a plan or a cost. */
 typedef struct rq_grid {

@@ -17,8 +17,10 @@ enum {
  * non-finite real, which JSON cannot represent. */
 int rq_json_dump(rq_buf *out, const json_t *j, unsigned flags);
 
-/* Shortest "%.{15,16,17}g" spelling of d that reads back as d. */
-void rq_json_format_double(char out[32], double d);
+/* Shortest "%.{15,16,17}g" spelling of d that reads back as d
+ * ("-1.2345678901234567e-308" and its NUL fit in the size). */
+#define RQ_JSON_DOUBLE_SIZE 32
+void rq_json_format_double(char out[RQ_JSON_DOUBLE_SIZE], double d);
 
 /* Parse `len` bytes (strict: one value, no duplicate keys, UTF-8 checked).
  * On failure sets an error mentioning `name` and the line/column. */

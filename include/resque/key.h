@@ -11,19 +11,19 @@
 #include "resque/sizes.h"
 
 typedef struct rq_key {
-	uint8_t pk[32];
+	uint8_t pk[RQ_PUBKEY_LEN];
 	unsigned char *sk; /* 64 bytes in sodium_malloc'd memory; NULL if public only */
-	char id[RQ_KEY_ID_HEX + 1];
+	char id[RQ_KEY_ID_SIZE];
 } rq_key;
 
 int rq_key_generate(rq_key **out);
 void rq_key_free(rq_key *k); /* wipes the secret; accepts NULL */
-void rq_key_id_of(char out[RQ_KEY_ID_HEX + 1], const uint8_t pk[32]);
+void rq_key_id_of(char out[RQ_KEY_ID_SIZE], const uint8_t pk[RQ_PUBKEY_LEN]);
 
 /* Detached Ed25519 signature over `prefix || msg`. */
-int rq_key_sign(uint8_t sig[64], const rq_key *k, const char *prefix,
+int rq_key_sign(uint8_t sig[RQ_SIG_LEN], const rq_key *k, const char *prefix,
 		const void *msg, size_t len);
-bool rq_key_check(const uint8_t pk[32], const uint8_t sig[64], const char *prefix,
+bool rq_key_check(const uint8_t pk[RQ_PUBKEY_LEN], const uint8_t sig[RQ_SIG_LEN], const char *prefix,
 		  const void *msg, size_t len);
 
 /* Secret key file text; encrypted when `passphrase` is non-NULL. */

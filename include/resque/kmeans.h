@@ -14,8 +14,8 @@
  * `read` is NULL the rows are the in-memory matrix `mem` (borrowed). */
 typedef struct rq_rows {
 	size_t n, d;
-	int (*read)(void *ctx, size_t row0, size_t n, float *out);
-	void *ctx;
+	int (*read)(const void *ctx, size_t row0, size_t n, float *out);
+	const void *ctx;
 	const float *mem;
 } rq_rows;
 

@@ -26,7 +26,7 @@
 
 typedef struct rq_known {
 	char repository[RQ_KNOWN_ID_MAX + 1];
-	char genesis[65]; /* id of the genesis entry first seen */
+	char genesis[RQ_ID_HEX_SIZE]; /* id of the genesis entry first seen */
 	uint64_t size;    /* entries in the largest verified tree */
 	rq_hash root;     /* its root */
 } rq_known;
@@ -132,10 +132,10 @@ void rq_known_state_release(rq_known_state *s);
  * written. *updated as rq_known_put's. */
 int rq_known_put_all(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
 		     const uint8_t (*commits)[20], uint64_t n, const rq_signer_change *signers,
-		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[65], uint64_t keep,
+		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[RQ_ID_HEX_SIZE], uint64_t keep,
 		     const char *dir);
 /* Read entry ids [from, from + n) (32 bytes each, REPOSITORY.ids). */
-int rq_known_read_ids(uint8_t (*out)[32], const char *repository, uint64_t from, uint64_t n);
+int rq_known_read_ids(uint8_t (*out)[RQ_HASH_LEN], const char *repository, uint64_t from, uint64_t n);
 
 /* The named entries remembered (REPOSITORY.names: "SEQ TYPE HEX(NAME)"
  * lines), those before `below`; none when there is no file. */

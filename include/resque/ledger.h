@@ -6,13 +6,13 @@
 #define RESQUE_LEDGER_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/buf.h"
 #include "resque/entry.h"
 #include "resque/key.h"
+#include "resque/sizes.h"
 
 #define RQ_LEDGER_REF "refs/heads/ledger"
 
@@ -50,8 +50,12 @@ int rq_ledger_guard(rq_ledger *l);
  * writes are refused; NULL when index.db is in use. Borrowed. The library
  * never prints: the command tells its user. */
 const char *rq_ledger_index_memory(const rq_ledger *l);
-/* Borrowed SQLite handle on index.db, for other store/ modules. */
-sqlite3 *rq_ledger_db(rq_ledger *l);
+/* Borrowed SQLite handle on index.db (a `sqlite3 *`), for store/ and for
+ * the tests that damage index.db on purpose; from then on readers keep no
+ * read transaction open (the holder may write). Declared with an
+ * incomplete type so that this header needs no SQLite header. */
+struct sqlite3;
+struct sqlite3 *rq_ledger_db(rq_ledger *l);
 
 /* The key used by rq_ledger_append; the ledger keeps a reference only
  * (the caller keeps `k` alive until rq_ledger_free). */
@@ -108,12 +112,12 @@ int rq_ledger_foreach(rq_ledger *l, const char *type,
 /* The public key of signer `keyid` as recorded in the ledger (init and
  * key entries); RQ_ENOTFOUND if never added. `revoked` tells whether a
  * later entry revoked it. */
-int rq_ledger_signer(uint8_t pk[32], bool *revoked, rq_ledger *l, const char *keyid);
+int rq_ledger_signer(uint8_t pk[RQ_PUBKEY_LEN], bool *revoked, rq_ledger *l, const char *keyid);
 
 /* Verification (docs/FORMATS.md). */
 typedef struct rq_problem {
 	int64_t seq; /* -1 when it concerns no single entry (the index, the ref) */
-	char id[65];
+	char id[RQ_ID_HEX_SIZE];
 	char *message;
 } rq_problem;
 
@@ -121,8 +125,8 @@ typedef struct rq_problem {
 typedef struct rq_signer_change {
 	uint64_t seq;  /* the entry that made the change */
 	bool revoke;
-	char id[RQ_KEY_ID_HEX + 1];
-	uint8_t pk[32]; /* for an add */
+	char id[RQ_KEY_ID_SIZE];
+	uint8_t pk[RQ_PUBKEY_LEN]; /* for an add */
 } rq_signer_change;
 
 /* A named entry (body.name: versions, datasets): what look-ups by name
@@ -138,23 +142,23 @@ typedef struct rq_verify_report {
 	uint64_t signers;    /* signers authorised at the tip */
 	rq_problem *problems;
 	size_t nproblems;
-	char tip[65];        /* id of the last entry */
+	char tip[RQ_ID_HEX_SIZE]; /* id of the last entry */
 	bool index_rebuilt;  /* index.db was missing or stale and was rebuilt */
 	/* What verify itself read from git (never from index.db), for the
 	 * commands that remember or vouch for the ledger: the leaf hash of
 	 * every entry (owned; NULL unless every entry could be read and
 	 * parsed), the genesis entry's id, the repository id it names, its
 	 * signer and public key ("" / zeros when unknown). */
-	uint8_t (*leaves)[32];
+	uint8_t (*leaves)[RQ_HASH_LEN];
 	uint64_t nleaves;
-	char genesis[65];
-	char repository[65];
-	char genesis_signer[RQ_KEY_ID_HEX + 1];
-	uint8_t genesis_pk[32];
+	char genesis[RQ_ID_HEX_SIZE];
+	char repository[65]; /* at most 64 characters, as the genesis entry names it */
+	char genesis_signer[RQ_KEY_ID_SIZE];
+	uint8_t genesis_pk[RQ_PUBKEY_LEN];
 	/* Likewise the commit holding each entry (owned, nleaves of them, with
 	 * the leaves) and the signer changes in order (owned). */
 	uint8_t (*commits)[20];
-	char (*ids)[65];
+	char (*ids)[RQ_ID_HEX_SIZE];
 	rq_named *named;       /* the named entries, in order (owned) */
 	size_t nnamed;
 	rq_signer_change *signer_changes;
@@ -162,6 +166,9 @@ typedef struct rq_verify_report {
 	/* Problems with index.db only (the ledger itself may be sound): the
 	 * last `index_problems` of `problems` concern index.db. */
 	size_t index_problems;
+	/* The capacities of problems, named and signer_changes (the report's
+	 * own bookkeeping: a zeroed report is empty). */
+	size_t problems_alloc, named_alloc, signer_changes_alloc;
 } rq_verify_report;
 
 /* Check every entry; 0 when clean, RQ_EINTEGRITY when problems were found

@@ -8,9 +8,16 @@
 #include "resque/entry.h"
 #include "resque/ledger.h"
 
-/* Is `name` acceptable as a version or dataset name? ([A-Za-z0-9._+-],
- * not starting with '-' or '.', at most 100 bytes, not "latest"). */
-bool rq_name_valid(const char *name);
+/* The kinds of names entries carry (docs/FORMATS.md). */
+enum rq_name_kind {
+	RQ_NAME_VERSION, /* versions and runs (actuals): [A-Za-z0-9._+-], not "latest" */
+	RQ_NAME_DATASET  /* datasets: [A-Za-z0-9._-]; "latest" names no dataset ref */
+};
+
+/* Is `name` acceptable as a name of that kind? Every kind: 1 to 100
+ * bytes, not starting with '-' or '.'. Versions and runs may hold '+'
+ * (v1+fix) but not be "latest", which a version reference means. */
+bool rq_name_valid(const char *name, enum rq_name_kind kind);
 
 /* Resolve a version reference: a name ("v1"), a unique prefix of an entry
  * id (>= 4 hex digits), "latest" (the newest version), each optionally

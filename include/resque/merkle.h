@@ -52,10 +52,12 @@ int rq_merkle_verify_consistency(uint64_t size1, uint64_t size2, const rq_hash r
 /* Every perfect subtree of a list of leaves, in memory: levels[0] are the
  * leaves, levels[L][I] the perfect subtree (L, I). Appending a leaf adds
  * the subtrees it completes, so a tree built leaf by leaf costs O(n). */
+/* A tree of at most 2^64 leaves has at most 64 levels of perfect subtrees. */
+#define RQ_MERKLE_MAX_LEVELS 64
 typedef struct rq_merkle_levels {
-	rq_hash *level[64];
-	uint64_t count[64]; /* nodes at each level */
-	uint64_t cap[64];
+	rq_hash *level[RQ_MERKLE_MAX_LEVELS];
+	uint64_t count[RQ_MERKLE_MAX_LEVELS]; /* nodes at each level */
+	size_t cap[RQ_MERKLE_MAX_LEVELS];     /* room at each level, in nodes */
 	unsigned depth;     /* levels in use */
 } rq_merkle_levels;
 

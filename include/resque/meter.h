@@ -34,8 +34,9 @@ typedef struct rq_energy_point {
 
 /* One metered domain: "package-0", "dram-0", "gpu0", "cpu (estimate)",
  * "memory (estimate)". */
+#define RQ_METER_DOMAIN_NAME_SIZE 64 /* with the NUL */
 typedef struct rq_meter_domain {
-	char name[64];
+	char name[RQ_METER_DOMAIN_NAME_SIZE];
 	double joules; /* since start */
 } rq_meter_domain;
 
@@ -90,13 +91,15 @@ const rq_energy_point *rq_meter_timeline(const rq_meter *m, size_t *n);
 
 /* What the estimate assumed (valid after open when it is in use):
  * watts per logical CPU, the CPU model and where its TDP came from. */
+#define RQ_METER_CPU_MODEL_SIZE 128  /* /proc/cpuinfo's model name, with the NUL */
+#define RQ_METER_TDP_SOURCE_SIZE 160 /* "table: " and the table's name, with the NUL */
 typedef struct rq_meter_estimate_info {
 	bool active;
 	double watts_per_cpu;
 	double tdp_watts;
 	unsigned cpus_per_package;
-	char cpu_model[128];
-	char tdp_source[160]; /* "table: Intel Xeon E5-2686 v4", "--cpu-watts", "default" */
+	char cpu_model[RQ_METER_CPU_MODEL_SIZE];
+	char tdp_source[RQ_METER_TDP_SOURCE_SIZE]; /* "table: Intel Xeon E5-2686 v4", "--cpu-watts", "default" */
 	double cpu_seconds;   /* CPU time of the tree so far */
 	double memory_w_per_gb;
 } rq_meter_estimate_info;

@@ -26,8 +26,7 @@ typedef struct rq_summary {
 	double *sums;     /* k×d, row c is the sum of class labels[c] */
 	double *total;    /* d, NULL unless moments == 2 */
 	double *gram;     /* d×d, upper triangle (j >= i) authoritative; NULL unless moments == 2 */
-	/* private: label -> class index hash table */
-	size_t cap, *slots;
+	struct rq_summary_index *index; /* private (core/summary.c): finding a label's class */
 } rq_summary;
 
 /* An empty summary of dimension `d` (>= 1) with `moments` 1 or 2. */
@@ -61,7 +60,7 @@ int rq_summary_encode(rq_buf *out, const rq_summary *s);
  * against `len`, the checksum, and that labels ascend and counts add up. */
 int rq_summary_decode(rq_summary **out, const void *data, size_t len, const char *name);
 
-int rq_summary_write(const char *path, const rq_summary *s);
+/* rq_summary_decode of the file `path`; *out is NULL on failure. */
 int rq_summary_read(rq_summary **out, const char *path);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <time.h>
 #include "resque/buf.h"
+#include "resque/sizes.h"
 
 /* out must hold 2*n+1 chars; writes a NUL-terminated lower-case string. */
 void rq_hex_encode(char *out, const uint8_t *in, size_t n);
@@ -44,10 +45,10 @@ bool rq_is_dir(const char *path);
 
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (out holds 21 bytes). The
  * environment variable RESQUE_NOW (same format) overrides it for tests. */
-void rq_time_now(char out[21]);
+void rq_time_now(char out[RQ_TIME_SIZE]);
 /* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z|+hh:mm]" to Unix seconds. */
 int rq_time_parse(int64_t *out, const char *s);
-void rq_time_format(char out[21], int64_t unix_seconds);
+void rq_time_format(char out[RQ_TIME_SIZE], int64_t unix_seconds);
 /* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12,
  * d 1..31, not checked against the month); negative before 1970. */
 int64_t rq_days_from_civil(int64_t y, unsigned m, unsigned d);

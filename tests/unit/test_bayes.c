@@ -63,14 +63,15 @@ TEST(flat_prior_is_ordinary_least_squares)
 	double x[] = { 0.05, 0.1, 0.2, 0.22, 0.31, 0.4, 0.45 };
 	double y[] = { 12.1, 15.3, 24.0, 22.5, 33.9, 40.2, 41.7 };
 	size_t n = RQ_ARRAY_SIZE(x);
+	double nd = (double)n; /* 7 points */
 	double m0[2] = { 0, 0 }, zero[4] = { 0, 0, 0, 0 };
 	double xb = 0, yb = 0, sxx = 0, sxy = 0, ssr = 0, b, a, s2, x0 = 0.33;
 	rq_nig prior, post;
 	rq_student pred, cb;
 
 	for (size_t i = 0; i < n; i++) {
-		xb += x[i] / n;
-		yb += y[i] / n;
+		xb += x[i] / nd;
+		yb += y[i] / nd;
 	}
 	for (size_t i = 0; i < n; i++) {
 		sxx += (x[i] - xb) * (x[i] - xb);
@@ -80,7 +81,7 @@ TEST(flat_prior_is_ordinary_least_squares)
 	a = yb - b * xb;
 	for (size_t i = 0; i < n; i++)
 		ssr += (y[i] - a - b * x[i]) * (y[i] - a - b * x[i]);
-	s2 = ssr / (n - 2);
+	s2 = ssr / (nd - 2);
 
 	CHECK_OK(rq_nig_prior(&prior, m0, zero, -1, 0));
 	CHECK_OK(rq_nig_update(&post, &prior, x, y, n));
@@ -88,9 +89,9 @@ TEST(flat_prior_is_ordinary_least_squares)
 	CHECK_NEAR(post.m[1], b, 1e-10);
 	CHECK_INT_EQ(post.n, n);
 	CHECK_OK(rq_nig_predict(&pred, &post, x0));
-	CHECK_NEAR(pred.dof, n - 2, 1e-12);
+	CHECK_NEAR(pred.dof, nd - 2, 1e-12);
 	CHECK_NEAR(pred.loc, a + b * x0, 1e-10);
-	CHECK_NEAR(pred.scale, sqrt(s2 * (1 + 1.0 / n + (x0 - xb) * (x0 - xb) / sxx)), 1e-10);
+	CHECK_NEAR(pred.scale, sqrt(s2 * (1 + 1.0 / nd + (x0 - xb) * (x0 - xb) / sxx)), 1e-10);
 	/* the slope's marginal: t_{n−2}(b, s/√Sxx) */
 	CHECK_OK(rq_nig_coef(&cb, &post, 1));
 	CHECK_NEAR(cb.scale, sqrt(s2 / sxx), 1e-10);

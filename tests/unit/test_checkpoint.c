@@ -28,10 +28,10 @@ static char *read_testdata(const char *rel, size_t *len)
 /* A key from a 32-byte seed, its secret in plain memory (tests only). */
 struct seeded {
 	rq_key k;
-	unsigned char sk[64];
+	unsigned char sk[RQ_SECKEY_LEN];
 };
 
-static void seeded_key(struct seeded *s, const uint8_t seed[32])
+static void seeded_key(struct seeded *s, const uint8_t seed[crypto_sign_SEEDBYTES])
 {
 	memset(s, 0, sizeof(*s));
 	crypto_sign_seed_keypair(s->k.pk, s->sk, seed);
@@ -39,7 +39,7 @@ static void seeded_key(struct seeded *s, const uint8_t seed[32])
 	rq_key_id_of(s->k.id, s->k.pk);
 }
 
-static void test_seed(uint8_t seed[32])
+static void test_seed(uint8_t seed[crypto_sign_SEEDBYTES])
 {
 	const char *s = "resque checkpoint test key";
 	crypto_hash_sha256(seed, (const unsigned char *)s, strlen(s));
@@ -59,7 +59,7 @@ TEST(checkpoint_go_peter_neumann)
 			   "then you don't know what your problem is.\n";
 	const char *sig_b64 = "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
 	rq_verifier v;
-	uint8_t typed_seed[33], blob[68], sig[64];
+	uint8_t typed_seed[1 + crypto_sign_SEEDBYTES], blob[RQ_NOTE_KEY_ID_LEN + RQ_SIG_LEN], sig[RQ_SIG_LEN];
 	struct seeded s;
 	rq_buf b = RQ_BUF_INIT;
 	CHECK_OK(rq_verifier_parse(&v, vkey, strlen(vkey), "--key"));
@@ -67,14 +67,14 @@ TEST(checkpoint_go_peter_neumann)
 	CHECK(v.key_id[0] == 0xc7 && v.key_id[1] == 0x4f && v.key_id[2] == 0x20 && v.key_id[3] == 0xa3);
 	rq_verifier_format(&b, &v);
 	CHECK_STR_EQ(b.ptr, vkey);
-	CHECK_INT_EQ(rq_base64_decode_exact(typed_seed, 33, seed_b64, strlen(seed_b64)), 0);
+	CHECK_INT_EQ(rq_base64_decode_exact(typed_seed, sizeof(typed_seed), seed_b64, strlen(seed_b64)), 0);
 	seeded_key(&s, typed_seed + 1);
-	CHECK(memcmp(s.k.pk, v.pk, 32) == 0);
-	CHECK_INT_EQ(rq_base64_decode_exact(blob, 68, sig_b64, strlen(sig_b64)), 0);
-	CHECK(memcmp(blob, v.key_id, 4) == 0);
+	CHECK(memcmp(s.k.pk, v.pk, RQ_PUBKEY_LEN) == 0);
+	CHECK_INT_EQ(rq_base64_decode_exact(blob, sizeof(blob), sig_b64, strlen(sig_b64)), 0);
+	CHECK(memcmp(blob, v.key_id, RQ_NOTE_KEY_ID_LEN) == 0);
 	/* Ed25519 is deterministic: our signature of the text is Go's */
 	CHECK_OK(rq_key_sign(sig, &s.k, "", text, strlen(text)));
-	CHECK(memcmp(sig, blob + 4, 64) == 0);
+	CHECK(memcmp(sig, blob + RQ_NOTE_KEY_ID_LEN, RQ_SIG_LEN) == 0);
 	rq_buf_release(&b);
 }
 
@@ -89,7 +89,7 @@ TEST(checkpoint_go_signed)
 	rq_verifier v, mine;
 	rq_checkpoint c, c2;
 	rq_hash root;
-	uint8_t seed[32];
+	uint8_t seed[crypto_sign_SEEDBYTES];
 	struct seeded s;
 	rq_buf b = RQ_BUF_INIT;
 	test_seed(seed);
@@ -98,7 +98,7 @@ TEST(checkpoint_go_signed)
 	CHECK_OK(rq_verifier_parse(&v, vkey, vlen, "go-test-key.vkey"));
 	rq_verifier_of(&mine, &s.k);
 	CHECK_STR_EQ(mine.name, v.name);
-	CHECK(memcmp(mine.key_id, v.key_id, 4) == 0 && memcmp(mine.pk, v.pk, 32) == 0);
+	CHECK(memcmp(mine.key_id, v.key_id, RQ_NOTE_KEY_ID_LEN) == 0 && memcmp(mine.pk, v.pk, RQ_PUBKEY_LEN) == 0);
 	rq_verifier_format(&b, &mine);
 	CHECK_STR_EQ(b.ptr, vkey);
 	CHECK_OK(rq_checkpoint_parse(&c, note, clen, "go-signed.checkpoint"));
@@ -179,7 +179,7 @@ TEST(checkpoint_python_live)
 	rq_checkpoint c;
 	rq_verifier v;
 	rq_hash root;
-	char hex[65], line[256] = "", want[256];
+	char hex[RQ_PUBKEY_HEX_SIZE], line[256] = "", want[256];
 	rq_buf cmd = RQ_BUF_INIT;
 	if (system("/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1") != 0) {
 		printf("skip checkpoint_python_live: no /usr/bin/python3 with cryptography\n");
@@ -191,7 +191,7 @@ TEST(checkpoint_python_live)
 	rq_verifier_of(&v, k);
 	char *note = unit_write_file(unit_tmpdir(), "py.checkpoint", c.text, c.text_len);
 	char *py = unit_write_file(unit_tmpdir(), "check.py", script, sizeof(script) - 1);
-	rq_hex_encode(hex, k->pk, 32);
+	rq_hex_encode(hex, k->pk, RQ_PUBKEY_LEN);
 	rq_buf_printf(&cmd, "/usr/bin/python3 '%s' '%s' %s 2>&1", py, note, hex);
 	FILE *f = popen(cmd.ptr, "r");
 	if (f) {
@@ -276,10 +276,10 @@ static int parse_verify(const char *text, size_t len, const rq_verifier *v)
 static void sign_body(rq_buf *out, const char *body, const rq_key *k)
 {
 	rq_verifier v;
-	uint8_t blob[68];
+	uint8_t blob[RQ_NOTE_KEY_ID_LEN + RQ_SIG_LEN];
 	rq_verifier_of(&v, k);
-	memcpy(blob, v.key_id, 4);
-	rq_key_sign(blob + 4, k, "", body, strlen(body));
+	memcpy(blob, v.key_id, RQ_NOTE_KEY_ID_LEN);
+	rq_key_sign(blob + RQ_NOTE_KEY_ID_LEN, k, "", body, strlen(body));
 	rq_buf_reset(out);
 	rq_buf_printf(out, "%s\n\xe2\x80\x94 %s ", body, v.name);
 	rq_base64_encode(out, blob, sizeof(blob));
@@ -456,7 +456,7 @@ TEST(checkpoint_verifier_parse)
 	rq_key *k = NULL, *pubk = NULL;
 	rq_verifier v, p;
 	rq_buf b = RQ_BUF_INIT, pub = RQ_BUF_INIT;
-	char hex[65];
+	char hex[RQ_PUBKEY_HEX_SIZE];
 	CHECK_OK(rq_key_generate(&k));
 	rq_verifier_of(&v, k);
 	rq_verifier_format(&b, &v);
@@ -470,8 +470,8 @@ TEST(checkpoint_verifier_parse)
 	CHECK_OK(rq_key_encode_public(&pub, k));
 	CHECK_OK(rq_verifier_parse(&p, pub.ptr, pub.len, "k.pub"));
 	CHECK(memcmp(&p, &v, sizeof(v)) == 0);
-	rq_hex_encode(hex, k->pk, 32);
-	CHECK_OK(rq_verifier_parse(&p, hex, 64, "--key"));
+	rq_hex_encode(hex, k->pk, RQ_PUBKEY_LEN);
+	CHECK_OK(rq_verifier_parse(&p, hex, 2 * RQ_PUBKEY_LEN, "--key"));
 	CHECK(memcmp(&p, &v, sizeof(v)) == 0);
 	CHECK_OK(rq_key_decode_public(&pubk, hex, 64, "--key"));
 

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-static const char zeros[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+static const char zeros[RQ_ID_HEX_SIZE] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 TEST(entry_build_is_canonical_and_hashed)
 {
@@ -17,10 +17,10 @@ TEST(entry_build_is_canonical_and_hashed)
 	CHECK_STR_EQ(e->bytes.ptr,
 		     "{\"body\":{\"message\":\"é \\\"quoted\\\"\\n\",\"x\":0.5},\"prev\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
 		     "\",\"seq\":7,\"signer\":\"0123456789abcdef\",\"time\":\"2026-01-02T03:04:05Z\",\"type\":\"note\",\"v\":1}");
-	char h[65];
-	uint8_t raw[32];
+	char h[RQ_HASH_HEX_SIZE];
+	uint8_t raw[RQ_HASH_LEN];
 	crypto_hash_sha256(raw, (const uint8_t *)e->bytes.ptr, e->bytes.len);
-	rq_hex_encode(h, raw, 32);
+	rq_hex_encode(h, raw, RQ_HASH_LEN);
 	CHECK_STR_EQ(e->id, h);
 	CHECK_OK(rq_entry_parse(&p, e->bytes.ptr, e->bytes.len));
 	CHECK_STR_EQ(p->id, e->id);
@@ -65,8 +65,8 @@ TEST(entry_signature_detects_any_change)
 	rq_key *k = NULL, *other = NULL;
 	rq_entry *e = NULL, *f = NULL;
 	rq_buf sig = RQ_BUF_INIT;
-	char kid[RQ_KEY_ID_HEX + 1];
-	uint8_t s[64];
+	char kid[RQ_KEY_ID_SIZE];
+	uint8_t s[RQ_SIG_LEN];
 	CHECK_OK(rq_key_generate(&k));
 	CHECK_OK(rq_key_generate(&other));
 	CHECK_OK(rq_entry_build(&e, 0, zeros, "note", "2026-01-02T03:04:05Z", k->id, json_pack("{s:s}", "message", "a")));
@@ -94,17 +94,17 @@ TEST(key_files_round_trip_plain_and_encrypted)
 {
 	rq_key *k = NULL, *back = NULL, *pub = NULL;
 	rq_buf text = RQ_BUF_INIT;
-	char id[RQ_KEY_ID_HEX + 1];
-	uint8_t h[32];
+	char id[RQ_KEY_ID_SIZE];
+	uint8_t h[RQ_HASH_LEN];
 	CHECK_OK(rq_key_generate(&k));
-	crypto_hash_sha256(h, k->pk, 32);
+	crypto_hash_sha256(h, k->pk, RQ_PUBKEY_LEN);
 	rq_hex_encode(id, h, 8);
 	CHECK_STR_EQ(k->id, id);
 
 	CHECK_OK(rq_key_encode_secret(&text, k, NULL));
 	CHECK(!rq_key_file_is_encrypted(text.ptr, text.len));
 	CHECK_OK(rq_key_decode_secret(&back, text.ptr, text.len, NULL, "k.key"));
-	CHECK(back && memcmp(back->sk, k->sk, 64) == 0);
+	CHECK(back && memcmp(back->sk, k->sk, RQ_SECKEY_LEN) == 0);
 	rq_key_free(back);
 	back = NULL;
 
@@ -116,12 +116,12 @@ TEST(key_files_round_trip_plain_and_encrypted)
 	CHECK_ERR(rq_key_decode_secret(&back, text.ptr, text.len, NULL, "k.key"), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "encrypted");
 	CHECK_OK(rq_key_decode_secret(&back, text.ptr, text.len, "correct horse", "k.key"));
-	CHECK(back && memcmp(back->sk, k->sk, 64) == 0);
+	CHECK(back && memcmp(back->sk, k->sk, RQ_SECKEY_LEN) == 0);
 
 	rq_buf_reset(&text);
 	CHECK_OK(rq_key_encode_public(&text, k));
 	CHECK_OK(rq_key_decode_public(&pub, text.ptr, text.len, "k.pub"));
-	CHECK(pub && memcmp(pub->pk, k->pk, 32) == 0 && pub->sk == NULL);
+	CHECK(pub && memcmp(pub->pk, k->pk, RQ_PUBKEY_LEN) == 0 && pub->sk == NULL);
 	rq_key_free(pub);
 	pub = NULL;
 	CHECK_ERR(rq_key_decode_public(&pub, "garbage", 7, "x.pub"), RQ_EINVALID);

@@ -239,3 +239,33 @@ TEST(forecast_validation_on_a_known_linear_law)
 	if (!(a_in >= 0.90 * trials && b_in >= 0.90 * trials))
 		unit_fail(__FILE__, __LINE__, "95 %% intervals held a in %d, b in %d of %d", a_in, b_in, trials);
 }
+
+/* A measure's kind is compared by name, not by address: a library user's
+ * own rq_shift_kind for "dist" selects the same history. */
+TEST(forecast_kind_by_name_and_required)
+{
+	static const rq_shift_kind my_dist = { "dist", 0.5 }, other = { "other", 2.0 };
+	struct rq_history_point h[] = { point(0.1, 11, "noise"), point(0.2, 19, "noise"),
+					point(0.3, 31, "noise") };
+	rq_forecast_input in = base_input();
+	rq_forecast f, g;
+
+	in.history = h;
+	in.n_history = RQ_ARRAY_SIZE(h);
+	CHECK_OK(rq_forecast_compute(&f, &in));
+	CHECK(f.cal_epochs.source == RQ_CAL_POOLED);
+	in.kind = &my_dist;
+	CHECK_OK(rq_forecast_compute(&g, &in));
+	CHECK(g.cal_epochs.source == RQ_CAL_POOLED);
+	CHECK_INT_EQ(g.cal_epochs.n, 3);
+	CHECK_NEAR(g.epochs.mean, f.epochs.mean, 0);
+	/* another kind's points are not used; its R_full scales the prior */
+	in.kind = &other;
+	in.scratch_epochs = 100;
+	CHECK_OK(rq_forecast_compute(&g, &in));
+	CHECK(g.cal_epochs.source == RQ_CAL_PRIOR);
+	CHECK_NEAR(g.epochs.mean, 100 * 0.2 / 2.0, 1e-12);
+	in.kind = NULL;
+	CHECK_ERR(rq_forecast_compute(&g, &in), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "names no measure");
+}

@@ -22,7 +22,7 @@ static rq_ledger *history_ledger(rq_key **k, const char *sub)
 }
 
 /* Append `type` with the JSON `body` text; the new id in `id`. */
-static void add(char id[65], rq_ledger *l, const char *type, const char *body)
+static void add(char id[RQ_ID_HEX_SIZE], rq_ledger *l, const char *type, const char *body)
 {
 	json_t *j = NULL;
 	rq_entry *e = NULL;
@@ -35,9 +35,9 @@ static void add(char id[65], rq_ledger *l, const char *type, const char *body)
 	rq_entry_free(e);
 }
 
-static void addf(char id[65], rq_ledger *l, const char *type, const char *fmt, ...)
+static void addf(char id[RQ_ID_HEX_SIZE], rq_ledger *l, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void addf(char id[65], rq_ledger *l, const char *type, const char *fmt, ...)
+static void addf(char id[RQ_ID_HEX_SIZE], rq_ledger *l, const char *type, const char *fmt, ...)
 {
 	rq_buf b = RQ_BUF_INIT;
 	va_list ap;
@@ -52,7 +52,8 @@ TEST(history_lineage_plans_actuals)
 {
 	rq_key *k = NULL;
 	rq_ledger *l = history_ledger(&k, "history1");
-	char v1[65], v2[65], other[65], labelled[65], p1[65], p2[65], p3[65], p4[65], p5[65];
+	char v1[RQ_ID_HEX_SIZE], v2[RQ_ID_HEX_SIZE], other[RQ_ID_HEX_SIZE], labelled[RQ_ID_HEX_SIZE],
+	     p1[RQ_ID_HEX_SIZE], p2[RQ_ID_HEX_SIZE], p3[RQ_ID_HEX_SIZE], p4[RQ_ID_HEX_SIZE], p5[RQ_ID_HEX_SIZE];
 	rq_entry *base = NULL;
 	rq_history h;
 
@@ -131,6 +132,9 @@ TEST(history_lineage_plans_actuals)
 	if (h.n_updates)
 		CHECK_NEAR(h.points[0].index, 0.7, 0);
 	rq_history_release(&h);
+	/* Released is empty again, and releasing twice is harmless. */
+	CHECK(h.store == NULL && h.points == NULL && h.n_points == 0 && isnan(h.scratch_epochs));
+	rq_history_release(&h);
 done:
 	rq_entry_free(base);
 	rq_ledger_free(l);
@@ -141,7 +145,7 @@ TEST(history_feeds_the_forecast)
 {
 	rq_key *k = NULL;
 	rq_ledger *l = history_ledger(&k, "history2");
-	char v1[65], p[65];
+	char v1[RQ_ID_HEX_SIZE], p[RQ_ID_HEX_SIZE];
 	rq_entry *base = NULL;
 	rq_history h;
 	rq_forecast f;

@@ -113,3 +113,59 @@ TEST(import_nvsmi_errors)
 	CHECK_NEAR(t, 86401.5, 1e-9);
 	CHECK_ERR(rq_nvsmi_parse_time(&t, "1970/01/02 00:00:01."), RQ_EINVALID);
 }
+
+TEST(import_codecarbon_without_run_ids)
+{
+	rq_cc_import r;
+	/* no run id column: every row is a run; a last line cut short is
+	 * skipped with a warning */
+	CHECK_OK(rq_import_codecarbon(&r, S("energy_consumed,emissions,duration\n1,2,3\n4,5,6\n7,8"), "em.csv",
+				      NULL));
+	CHECK_INT_EQ(r.n, 2);
+	if (r.n == 2) {
+		CHECK_NEAR(r.runs[1].energy_kwh, 4, 0);
+		CHECK_STR_EQ(r.runs[1].run_id, "");
+	}
+	CHECK_CONTAINS(r.warnings.ptr, "em.csv: line 4: incomplete last line skipped");
+	rq_cc_import_release(&r);
+	/* many runs: the array grows past its first allocation */
+	rq_buf b = RQ_BUF_INIT;
+	rq_buf_puts(&b, "run_id,energy_consumed,emissions,duration\n");
+	for (int i = 0; i < 40; i++)
+		rq_buf_printf(&b, "r%d,1,1,1\nr%d,2,2,2\n", i, i);
+	CHECK_OK(rq_import_codecarbon(&r, b.ptr, b.len, "em.csv", NULL));
+	CHECK_INT_EQ(r.n, 40);
+	if (r.n == 40) {
+		CHECK_STR_EQ(r.runs[39].run_id, "r39");
+		CHECK_NEAR(r.runs[39].energy_kwh, 2, 0);
+	}
+	rq_cc_import_release(&r);
+	rq_buf_release(&b);
+}
+
+TEST(import_nvsmi_time_and_samples)
+{
+	rq_nvsmi_import r;
+	CHECK_OK(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n"
+		"2023/03/08 10:00:02.000, 10 W\n2023/03/08 10:00:01.000, 10 W\n"
+		"2023/03/08 10:00:03.000, 10 W\n"), "smi.csv"));
+	CHECK_CONTAINS(r.warnings.ptr, "smi.csv: line 3: time goes backwards; interval skipped");
+	CHECK_NEAR(r.joules, 20, 1e-9);
+	CHECK_NEAR(r.duration_s, 2, 1e-9);
+	rq_nvsmi_import_release(&r);
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n2023/03/08 10:00:00.000, 1 W\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: a single power sample per GPU");
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n2023/03/08 10:00:00.000, 1 W\n"
+					"2023/03/08 10:00:00.000, 1 W\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: a single power sample per GPU");
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, index, power.draw [W]\n2023/03/08 10:00:00.000, 0, 1 W\n"
+					"2023/03/08 10:00:00.000, 0, 1 W\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: the log spans no time (every sample at 2023/03/08 10:00:00.000)");
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp, power.draw [W]\n2023/03/08 10:00:00.000\n"
+					"2023/03/08 10:00:01.000, 1 W\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "smi.csv: line 2: 1 fields, the header has 2");
+}

@@ -182,7 +182,8 @@ TEST(known_state_round_trip)
 	/* nothing remembered: all zero, no error */
 	CHECK_OK(rq_known_state_get(&st, REPO, dir));
 	CHECK(st.verified == 0 && st.nsigners == 0 && st.place_size == 0);
-	rq_named nm[2] = { { 1, "version", (char *)"v 1" }, { 4, "dataset", (char *)"train" } };
+	char v1[] = "v 1", train[] = "train";
+	rq_named nm[2] = { { 1, "version", v1 }, { 4, "dataset", train } };
 	char ids[5][65];
 	for (int i = 0; i < 5; i++)
 		memset(ids[i], "0123456789"[i], 64), ids[i][64] = '\0';

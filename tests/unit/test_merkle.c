@@ -74,7 +74,7 @@ static void leaves_of(rq_hash *d, size_t n)
 	}
 }
 
-static void hex_of(char out[2 * RQ_HASH_LEN + 1], const rq_hash h)
+static void hex_of(char out[RQ_HASH_HEX_SIZE], const rq_hash h)
 {
 	rq_hex_encode(out, h, RQ_HASH_LEN);
 }
@@ -96,7 +96,7 @@ TEST(merkle_hashes_known)
 {
 	/* SHA-256("") is the empty tree; leaf and node domain separation */
 	rq_hash h, a, b;
-	char hex[65];
+	char hex[RQ_HASH_HEX_SIZE];
 	CHECK_OK(rq_merkle_root(h, 0, rq_merkle_levels_node, NULL));
 	hex_of(hex, h);
 	CHECK_STR_EQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -147,7 +147,7 @@ TEST(merkle_known_answers_python)
 		"14a20345371e2cf4d6bb34adec274a9f95fc30f31508d70465a56f868b601975",
 	};
 	rq_hash d[100], h, proof[RQ_MERKLE_MAX_PROOF];
-	char hex[65];
+	char hex[RQ_HASH_HEX_SIZE];
 	size_t n;
 	rq_merkle_levels t;
 	leaves_of(d, 100);

@@ -193,7 +193,7 @@ TEST(meter_estimate_process_tree)
 	put(proc, "cpuinfo",
 	    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz\nsiblings\t: 4\n\n"
 	    "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz\nsiblings\t: 4\n");
-	long tck = sysconf(_SC_CLK_TCK);
+	unsigned long long tck = (unsigned long long)sysconf(_SC_CLK_TCK); /* positive */
 	long page = sysconf(_SC_PAGESIZE);
 	long gib_pages = (1L << 30) / page;
 	/* 100 is the root; 101 its child, 102 a grandchild; 200 unrelated */

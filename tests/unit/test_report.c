@@ -45,11 +45,11 @@ static const char *add(struct ledger *L, const char *type, const char *time, con
 
 static void ledger_init(struct ledger *L)
 {
-	char pk[65];
+	char pk[RQ_PUBKEY_HEX_SIZE];
 	memset(L, 0, sizeof(*L));
 	CHECK(sodium_init() >= 0);
 	CHECK_OK(rq_key_generate(&L->k));
-	rq_hex_encode(pk, L->k->pk, 32);
+	rq_hex_encode(pk, L->k->pk, RQ_PUBKEY_LEN);
 	add(L, "init", "2024-01-01T00:00:00Z", "{\"key\": {\"id\": \"%s\", \"public\": \"%s\"}, \"repository\": \"abc123\"}",
 	    L->k->id, pk);
 }

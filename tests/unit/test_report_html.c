@@ -55,7 +55,7 @@ static long roundtrip(const json_t *report, rq_buf *html)
 		unit_fail(__FILE__, __LINE__, "extract: %s", rq_error_last());
 		return -1;
 	}
-	if (!json_equal(back, (json_t *)report))
+	if (!json_equal(back, report))
 		unit_fail(__FILE__, __LINE__, "the evidence block does not give back the report");
 	ret = (long)n;
 	for (size_t i = 0; i < n; i++) {

@@ -88,7 +88,7 @@ TEST(summary_merge_equals_whole_and_round_trips)
 			continue;
 		CHECK_INT_EQ(a->counts[t], whole->counts[c]);
 		for (size_t j = 0; j < D; j++)
-			CHECK_NEAR(a->sums[t * D + j], whole->sums[c * D + j],
+			CHECK_NEAR(a->sums[(size_t)t * D + j], whole->sums[c * D + j],
 				   1e-12 * fabs(whole->sums[c * D + j]) + 1e-13);
 	}
 	for (size_t i = 0; i < D; i++)
@@ -276,4 +276,42 @@ TEST(dist_matches_direct_formula_on_random_classes)
 	rq_dist_release(&r);
 	rq_summary_free(o);
 	rq_summary_free(nw);
+}
+
+/* Classes beyond the first allocation (the arrays grow geometrically):
+ * every class keeps its own count and sums, and the encoding round-trips. */
+TEST(summary_many_classes_grow_and_round_trip)
+{
+	enum { N = 2000, D = 3 };
+	static double x[N * D];
+	static int64_t y[N];
+	rq_summary *s = NULL, *back = NULL;
+	rq_buf enc = RQ_BUF_INIT;
+
+	for (size_t i = 0; i < N; i++) {
+		y[i] = (int64_t)(i % 700) * 3 - 1000;
+		for (size_t j = 0; j < D; j++)
+			x[i * D + j] = (double)y[i] + (double)j;
+	}
+	CHECK_OK(rq_summary_new(&s, D, 1));
+	CHECK_OK(rq_summary_add_f64(s, x, y, N));
+	CHECK_INT_EQ(s->k, 700);
+	for (size_t c = 0; c < s->k; c++) {
+		/* rows i, i+700, i+1400 for i < 600: labels below 600·3 − 1000 thrice */
+		uint64_t want = s->labels[c] < 800 ? 3 : 2;
+		CHECK_INT_EQ(s->counts[c], want);
+		CHECK_NEAR(s->sums[c * D + 2], (double)want * ((double)s->labels[c] + 2), 0);
+	}
+	CHECK_OK(rq_summary_encode(&enc, s));
+	CHECK_OK(rq_summary_decode(&back, enc.ptr, enc.len, "many"));
+	CHECK_INT_EQ(back->k, 700);
+	for (size_t c = 0; c < back->k; c++) {
+		long i = rq_summary_find(s, back->labels[c]);
+		CHECK(i >= 0);
+		CHECK_INT_EQ(back->counts[c], s->counts[i]);
+		CHECK_NEAR(back->sums[c * D + 1], s->sums[(size_t)i * D + 1], 0);
+	}
+	rq_buf_release(&enc);
+	rq_summary_free(s);
+	rq_summary_free(back);
 }
