@@ -253,8 +253,12 @@ static int load_dataset(struct candidate *s, rq_ledger *l, const struct plan_opt
 	json_object_set_new(s->desc, "dataset", json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
 		rq_json_str(d->body, "name", ""), "fingerprint", rq_json_str(d->body, "fingerprint", "")));
 	if (!alone) {
-		snprintf(tmp, sizeof(tmp), "%s (%s)", rq_json_str(d->body, "name", ref), s->label);
-		snprintf(s->label, sizeof(s->label), "%s", tmp);
+		/* a long label is cut for display; the result is used so that
+		 * GCC below -O2 does not take the cut for a mistake */
+		if (snprintf(tmp, sizeof(tmp), "%s (%s)", rq_json_str(d->body, "name", ref),
+			     s->label) >= (int)sizeof(tmp))
+			tmp[sizeof(tmp) - 1] = '\0';
+		memcpy(s->label, tmp, sizeof(s->label));
 		goto done;
 	}
 	snprintf(s->label, sizeof(s->label), "%s", rq_json_str(d->body, "name", ref));

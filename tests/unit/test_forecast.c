@@ -220,7 +220,7 @@ TEST(forecast_validation_on_a_known_linear_law)
 			h[i] = point(r, a + b * r + sigma * rq_rng_normal(&rng), "noise");
 		}
 		in.history = h;
-		in.n_history = npts;
+		in.n_history = (size_t)npts;
 		in.family = "noise";
 		in.scratch_epochs = 50; /* the prior's line 100·R is deliberately off */
 		in.index = 0.5 * rq_rng_uniform(&rng);
