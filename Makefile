@@ -47,11 +47,16 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -Icore -Istore -Icmd -pthread \
+# Every folder of sources is on the include path: an internal header lives
+# beside its module and is included by name ("json.h"); a public one as
+# "resque/NAME.h" (docs/ARCHITECTURE.md, "Where things are").
+SRC_DIRS := $(sort $(shell find core store cmd -type d))
+INCLUDES = -Iinclude $(addprefix -I,$(SRC_DIRS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) -pthread \
 	$(PKG_CFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -ldl -pthread
 
-LIB_SRC = $(sort $(wildcard core/*.c) $(wildcard store/*.c))
+LIB_SRC = $(sort $(shell find core store -name "*.c"))
 CMD_SRC = $(sort $(wildcard cmd/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -126,7 +131,7 @@ LINT_FLAGS = --enable=warning,portability --std=c11 -D_GNU_SOURCE \
 	--suppressions-list=scripts/cppcheck.supp \
 	--template='{file}:{line}: {severity}: {message} [{id}]' \
 	--include=$(shell pkg-config --variable=includedir jansson)/jansson.h \
-	-Iinclude -Icore -Istore -Icmd
+	$(INCLUDES)
 lint:
 	@sh scripts/install-deps.sh lint
 	cppcheck $(LINT_FLAGS) core store cmd

@@ -3,8 +3,8 @@
  * with nothing but the signer's public key. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/json.h"
-#include "resque/tlog.h"
+#include "json.h"
+#include "tlog.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

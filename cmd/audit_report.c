@@ -3,11 +3,11 @@
  * chain and inclusion, then every figure recomputed from those entries. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/evidence.h"
-#include "resque/json.h"
+#include "evidence.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/report.h"
-#include "resque/tlog.h"
+#include "report.h"
+#include "tlog.h"
 
 #include <math.h>
 #include <sys/stat.h>

@@ -2,7 +2,7 @@
  * signed note) of the ledger's transparency log, for auditors to keep. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/tlog.h"
+#include "tlog.h"
 
 static const struct cmd_help help = {
 	"checkpoint", "print a signed checkpoint of the ledger's transparency log",

@@ -2,12 +2,12 @@
  * output, repository discovery, subcommand dispatch. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/checkpoint.h"
-#include "resque/json.h"
+#include "checkpoint.h"
+#include "json.h"
 #include "resque/repo.h"
 #include "resque/ledger.h"
 #include "resque/keystore.h"
-#include "resque/tlog.h"
+#include "tlog.h"
 
 #include <sodium.h>
 #include <termios.h>

@@ -2,9 +2,9 @@
  * signing key...) in .resque/config, git-config syntax. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/bounds.h"
+#include "bounds.h"
 #include "resque/carbon.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/ledger.h"
 
 #include <math.h>

@@ -4,9 +4,9 @@
 #include "common.h"
 #include "cmd.h"
 #include "progress_named.h"
-#include "resque/dataset.h"
+#include "dataset.h"
 #include "resque/fingerprint.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/ledger.h"
 
 /* ---- dataset add ---------------------------------------------------------- */

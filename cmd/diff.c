@@ -4,13 +4,13 @@
 #include "common.h"
 #include "cmd.h"
 #include "resque/fingerprint.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 #include "resque/measure.h"
 #include "resque/repo.h"
 #include "resque/summary.h"
-#include "resque/tensors.h"
+#include "tensors.h"
 
 #include <math.h>
 

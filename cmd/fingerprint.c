@@ -7,7 +7,7 @@
 #include "resque/fingerprint.h"
 #include "resque/ledger.h"
 #include "resque/repo.h"
-#include "resque/statcache.h"
+#include "statcache.h"
 
 static const struct cmd_help help = {
 	"fingerprint", "print the fingerprint of a file or directory",

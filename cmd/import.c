@@ -2,13 +2,13 @@
  * CodeCarbon's emissions.csv and nvidia-smi power logs. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/bounds.h"
-#include "actual.h"
+#include "bounds.h"
+#include "actual_context.h"
 #include "resque/fingerprint.h"
-#include "resque/import.h"
-#include "resque/json.h"
+#include "import.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 
 #include <math.h>
 

@@ -2,8 +2,8 @@
  * ledger's signers. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/checkpoint.h"
-#include "resque/json.h"
+#include "checkpoint.h"
+#include "json.h"
 #include "resque/keystore.h"
 #include "resque/ledger.h"
 #include "resque/repo.h"

@@ -1,7 +1,7 @@
 /* resque log: the ledger's entries, newest first. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/ledger.h"
 
 static const struct cmd_help help = {

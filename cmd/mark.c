@@ -2,7 +2,7 @@
  * runs us, by appending one line to the file named by RESQUE_EVENTS. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/bounds.h"
+#include "bounds.h"
 
 #include <ctype.h>
 #include <fcntl.h>

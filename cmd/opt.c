@@ -1,7 +1,7 @@
 /* Table-driven option parsing, usage and --help for every command. */
 #include "common.h"
 #include "opt.h"
-#include "resque/bounds.h"
+#include "bounds.h"
 
 #include <math.h>
 

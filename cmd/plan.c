@@ -4,16 +4,16 @@
 #include "cmd.h"
 #include "measures.h"
 #include "resque/array.h"
-#include "resque/bounds.h"
+#include "bounds.h"
 #include "resque/fingerprint.h"
 #include "resque/forecast.h"
-#include "resque/history.h"
-#include "resque/json.h"
+#include "history.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 #include "resque/sizes.h"
 #include "resque/summary.h"
-#include "resque/when.h"
+#include "when.h"
 
 #include <math.h>
 

@@ -2,11 +2,11 @@
  * `actual` entry linked to its plan (the history the forecaster learns from). */
 #include "common.h"
 #include "cmd.h"
-#include "resque/actual.h"
-#include "resque/bounds.h"
-#include "resque/json.h"
+#include "actual.h"
+#include "bounds.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 
 #include <math.h>
 

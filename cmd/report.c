@@ -5,14 +5,14 @@
  * HTML also carry the evidence `resque audit report` checks. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/evidence.h"
-#include "resque/json.h"
-#include "resque/known.h"
+#include "evidence.h"
+#include "json.h"
+#include "known.h"
 #include "resque/keystore.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
-#include "resque/report.h"
-#include "resque/tlog.h"
+#include "lineage.h"
+#include "report.h"
+#include "tlog.h"
 
 static const struct cmd_help help = {
 	"report", "the lifetime report: costs, forecasts against actuals, savings",

@@ -1,18 +1,18 @@
-/* resque run: run a training command under a meter (core/process.c) and
+/* resque run: run a training command under a meter (core/base/process.c) and
  * record what it cost as an `actual` entry. Parse, gather what can be
  * refused before the command starts, run it, build the entry, append it
  * and print it. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/bounds.h"
+#include "bounds.h"
+#include "actual_context.h"
 #include "actual.h"
-#include "resque/actual.h"
-#include "resque/events.h"
-#include "resque/json.h"
+#include "events.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 #include "resque/meter.h"
-#include "resque/process.h"
+#include "process.h"
 
 #include <math.h>
 #include <unistd.h>
@@ -160,7 +160,7 @@ static void warn_during_run(void *ctx, const char *message)
 	cmd_warn("%s", message);
 }
 
-/* Run the command (core/process.c) with RESQUE_EVENTS set and resque's
+/* Run the command (core/base/process.c) with RESQUE_EVENTS set and resque's
  * secrets removed. 0 when it ran, else the exit status. */
 static int execute(struct run_state *st, const struct run_opts *o)
 {

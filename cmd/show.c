@@ -2,10 +2,10 @@
  * the energy and carbon summed along it. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/actual.h"
-#include "resque/json.h"
+#include "actual.h"
+#include "json.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 
 #include <math.h>
 

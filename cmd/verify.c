@@ -4,12 +4,12 @@
  * on any integrity violation, naming the entry and what is wrong. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/checkpoint.h"
-#include "resque/json.h"
-#include "resque/known.h"
+#include "checkpoint.h"
+#include "json.h"
+#include "known.h"
 #include "resque/ledger.h"
-#include "resque/lines.h"
-#include "resque/tlog.h"
+#include "lines.h"
+#include "tlog.h"
 
 #include <sodium.h>
 #include <fcntl.h>

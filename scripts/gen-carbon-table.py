@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Generate core/carbon_table.c, resque's embedded grid-intensity table, from
+"""Generate core/forecast/carbon_table.c, resque's embedded grid-intensity table, from
 the reference data in ../shared/data/carbon (see docs/DATA.md for sources and
 licences). Run from the project root:
 
-    /usr/bin/python3 scripts/gen-carbon-table.py [DATA_DIR] > core/carbon_table.c
+    /usr/bin/python3 scripts/gen-carbon-table.py [DATA_DIR] > core/forecast/carbon_table.c
 
 Entries, each with g CO2e/kWh:
   - countries (Our World in Data via CodeCarbon), by ISO 3166-1 alpha-2 code

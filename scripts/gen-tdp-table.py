@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Generate core/tdp_table.c, the embedded CPU TDP table of the energy
+"""Generate core/meter/tdp_table.c, the embedded CPU TDP table of the energy
 estimate, from CodeCarbon's cpu_power.csv (Name,TDP; MIT licence, see
 docs/DATA.md). Usage:
-    /usr/bin/python3 scripts/gen-tdp-table.py ../shared/data/carbon/codecarbon/cpu_power.csv > core/tdp_table.c
+    /usr/bin/python3 scripts/gen-tdp-table.py ../shared/data/carbon/codecarbon/cpu_power.csv > core/meter/tdp_table.c
 Names are stripped of blanks and invisible characters (the source has a few
 zero-width spaces); a name seen twice keeps its first TDP."""
 import csv

@@ -3,11 +3,11 @@
  * representation summary, and the paths as the ledger records them. */
 #include "common.h"
 #include "resque/array.h"
-#include "resque/bounds.h"
-#include "resque/dataset.h"
-#include "resque/lineage.h"
+#include "bounds.h"
+#include "dataset.h"
+#include "lineage.h"
 #include "resque/repo.h"
-#include "resque/statcache.h"
+#include "statcache.h"
 #include "resque/summary.h"
 
 #include <sys/stat.h>

@@ -3,7 +3,7 @@
  * guard verified, each entry checked against its verified leaf hash). */
 #include "common.h"
 #include "ledger_int.h"
-#include "resque/evidence.h"
+#include "evidence.h"
 #include "object_int.h"
 #include "parallel_int.h"
 

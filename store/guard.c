@@ -14,8 +14,8 @@
  * whole ledger is verified once, as `resque verify` does. */
 #include "common.h"
 #include "ledger_int.h"
-#include "resque/json.h"
-#include "resque/known.h"
+#include "json.h"
+#include "known.h"
 
 #include <sodium.h>
 

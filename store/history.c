@@ -1,8 +1,8 @@
 /* Gathering a forecast's calibration history from the ledger — a lineage's
  * past updates with plan and actual, STEP traces, E₀ — and the grid context. */
 #include "common.h"
-#include "resque/history.h"
-#include "resque/json.h"
+#include "history.h"
+#include "json.h"
 
 #include <math.h>
 

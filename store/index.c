@@ -3,7 +3,7 @@
  * statements only, schema version in PRAGMA user_version. */
 #include "common.h"
 #include "ledger_int.h"
-#include "resque/merkle.h"
+#include "merkle.h"
 
 #include <unistd.h>
 

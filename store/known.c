@@ -3,11 +3,11 @@
  * rewritten or re-created ledger is caught without a checkpoint at hand. */
 #include "common.h"
 #include "ledger_int.h"
-#include "resque/checkpoint.h"
+#include "checkpoint.h"
 #include "resque/keystore.h"
-#include "resque/known.h"
-#include "resque/lines.h"
-#include "resque/tlog.h"
+#include "known.h"
+#include "lines.h"
+#include "tlog.h"
 
 #include <dirent.h>
 #include <fcntl.h>

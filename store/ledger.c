@@ -5,7 +5,7 @@
 #include "ledger_int.h"
 #include "object_int.h"
 #include "resque/fingerprint.h"
-#include "resque/json.h"
+#include "json.h"
 #include "parallel_int.h"
 
 #include <fcntl.h>

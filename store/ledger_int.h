@@ -5,7 +5,7 @@
 #include "resque/ledger.h"
 #include <git2.h>
 #include <sqlite3.h>
-#include "resque/merkle.h"
+#include "merkle.h"
 
 struct rq_ledger {
 	char *dir;          /* absolute path of .resque */

@@ -1,7 +1,7 @@
 /* Version references and lineage over the ledger (see lineage.h). */
 #include "common.h"
-#include "resque/json.h"
-#include "resque/lineage.h"
+#include "json.h"
+#include "lineage.h"
 
 bool rq_name_valid(const char *name, enum rq_name_kind kind)
 {

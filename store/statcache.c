@@ -5,7 +5,7 @@
 #include "common.h"
 #include "ledger_int.h"
 #include "resque/keystore.h"
-#include "resque/statcache.h"
+#include "statcache.h"
 
 #include <fcntl.h>
 #include <sodium.h>

@@ -6,9 +6,9 @@
  * edit, so it is never signed from. */
 #include "common.h"
 #include "ledger_int.h"
-#include "resque/json.h"
-#include "resque/known.h"
-#include "resque/tlog.h"
+#include "json.h"
+#include "known.h"
+#include "tlog.h"
 
 #include <sodium.h>
 

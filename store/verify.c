@@ -3,10 +3,10 @@
 #include "common.h"
 #include "ledger_int.h"
 #include "object_int.h"
-#include "resque/evidence.h"
+#include "evidence.h"
 #include "resque/fingerprint.h"
-#include "resque/json.h"
-#include "resque/merkle.h"
+#include "json.h"
+#include "merkle.h"
 #include "parallel_int.h"
 
 #include <stdatomic.h>

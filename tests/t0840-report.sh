@@ -34,7 +34,7 @@ plan_id() { # the id of the plan just written (plan --json in $OUT)
 }
 
 # The reference: the report's figures recomputed from the ledger read with
-# plain git, by rules written independently of core/report.c.
+# plain git, by rules written independently of core/report/report.c.
 cat >ref.py <<'PYEOF'
 import base64, json, subprocess, sys, statistics, calendar, time
 

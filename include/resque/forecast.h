@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "resque/bayes.h"
+#include "bayes.h"
 
 /* What the forecast needs to know of the measure an index comes from. Each
  * measure defines its own beside its computation and names it in the
@@ -26,7 +26,7 @@ typedef struct rq_shift_kind {
 	double r_full;    /* R_full: the index at which an update costs a training from scratch */
 } rq_shift_kind;
 
-/* RESQUE_dist's and RESQUE_task's (core/dist.c, core/kmeans.c). */
+/* RESQUE_dist's and RESQUE_task's (core/measure/dist.c, core/measure/kmeans.c). */
 extern const rq_shift_kind rq_shift_dist, rq_shift_task;
 #define RQ_SHIFT_DIST (&rq_shift_dist)
 #define RQ_SHIFT_TASK (&rq_shift_task)

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "resque/kmeans.h"
+#include "kmeans.h"
 #include "resque/summary.h"
 
 typedef struct rq_dist_class {
@@ -63,7 +63,7 @@ void rq_task_release(rq_task *t);
 int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y,
 		    const rq_task_opts *opts, const char *name);
 
-/* Reading inputs (core/measure.c, over include/resque/array.h). */
+/* Reading inputs (core/measure/measure.c, over include/resque/array.h). */
 struct rq_array;
 /* Rows of `a` as float32 (borrowed; `a` must outlive `out`). */
 void rq_rows_from_array(rq_rows *out, const struct rq_array *a);

@@ -12,7 +12,7 @@
 #define RQ_ID_HEX_SIZE RQ_HASH_HEX_SIZE
 /* A fingerprint as text: "b2:" + 64 hex digits + NUL. */
 #define RQ_FINGERPRINT_SIZE (3 + 2 * RQ_HASH_LEN + 1)
-/* Ed25519 (libsodium's crypto_sign_*BYTES, checked in core/key.c). */
+/* Ed25519 (libsodium's crypto_sign_*BYTES, checked in core/entry/key.c). */
 #define RQ_PUBKEY_LEN 32
 #define RQ_SECKEY_LEN 64
 #define RQ_SIG_LEN 64

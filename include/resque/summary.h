@@ -26,7 +26,7 @@ typedef struct rq_summary {
 	double *sums;     /* k×d, row c is the sum of class labels[c] */
 	double *total;    /* d, NULL unless moments == 2 */
 	double *gram;     /* d×d, upper triangle (j >= i) authoritative; NULL unless moments == 2 */
-	struct rq_summary_index *index; /* private (core/summary.c): finding a label's class */
+	struct rq_summary_index *index; /* private (core/measure/summary.c): finding a label's class */
 } rq_summary;
 
 /* An empty summary of dimension `d` (>= 1) with `moments` 1 or 2. */

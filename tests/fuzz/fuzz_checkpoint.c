@@ -1,7 +1,7 @@
 /* libFuzzer target: checkpoint notes (rq_checkpoint_parse, then
  * rq_checkpoint_verify with a fixed key) and verifier keys. */
 #include "common.h"
-#include "resque/checkpoint.h"
+#include "checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: CodeCarbon emissions.csv files, all runs and one
  * selected run, plus their JSON form. */
 #include "common.h"
-#include "resque/import.h"
+#include "import.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* libFuzzer target: cost files given to `resque commit --cost`. */
 #include "common.h"
-#include "resque/cost.h"
+#include "cost.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: the CSV reader over arbitrary bytes, with and without
  * trimming, plus the header lookup on every row. */
 #include "common.h"
-#include "resque/csv.h"
+#include "csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

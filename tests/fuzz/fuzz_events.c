@@ -1,7 +1,7 @@
 /* libFuzzer target: RESQUE_EVENTS bytes written by any training script,
  * fed in two pieces, then split against a small timeline. */
 #include "common.h"
-#include "resque/events.h"
+#include "events.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

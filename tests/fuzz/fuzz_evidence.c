@@ -2,9 +2,9 @@
  * reads it from a file someone else wrote — parsing, checking against a
  * fixed key, and recomputing the figures from the embedded entries. */
 #include "common.h"
-#include "resque/evidence.h"
-#include "resque/json.h"
-#include "resque/report.h"
+#include "evidence.h"
+#include "json.h"
+#include "report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * private $RESQUE_HOME and read back through rq_known_get and
  * rq_known_state_get. The first byte picks the file. */
 #include "common.h"
-#include "resque/known.h"
+#include "known.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* libFuzzer target: nvidia-smi CSV power logs. */
 #include "common.h"
-#include "resque/import.h"
+#include "import.h"
 
 #include <math.h>
 

@@ -2,7 +2,7 @@
  * form (rq_proof_parse), which must print back to what parses the same,
  * then verification against a fixed root. */
 #include "common.h"
-#include "resque/checkpoint.h"
+#include "checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * HTML must extract to the same JSON with every cell the formatted value
  * at its path: rendering never writes what the scanner refuses. */
 #include "common.h"
-#include "resque/report.h"
+#include "report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: the grid-intensity forecast CSV of `plan --when`
  * (parse, then search the best start for a few durations). */
 #include "common.h"
-#include "resque/when.h"
+#include "when.h"
 
 #include <math.h>
 

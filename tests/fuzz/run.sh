@@ -18,7 +18,7 @@ build=${1:-build-fuzz}
 seconds=${2:-20}
 pattern=${3:-}
 pkgs="libgit2 sqlite3 libsodium jansson openblas lapacke zlib"
-cflags="-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -Icore -Istore -fsanitize=fuzzer,address,undefined"
+cflags="-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude $(find core store -type d | sed "s,^,-I," | tr "\n" " ")-fsanitize=fuzzer,address,undefined"
 seed=${FUZZ_SEED:-1}
 # targets run side by side, one a core (FUZZ_JOBS to choose)
 jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}

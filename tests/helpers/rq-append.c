@@ -3,7 +3,7 @@
  * rq_ledger_append (so the usual checks apply). Prints the new id.
  *   rq-append RESQUE_DIR TYPE < body.json */
 #include "common.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/keystore.h"
 #include "resque/ledger.h"
 

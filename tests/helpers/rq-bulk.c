@@ -24,10 +24,10 @@
  *
  * Prints "N entries in S s". Exit 0, 1 on error, 2 on usage. */
 #include "common.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/keystore.h"
 #include "resque/ledger.h"
-#include "resque/util.h"
+#include "util.h"
 #include "ledger_int.h"
 
 #include <git2/sys/mempack.h>

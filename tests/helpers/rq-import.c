@@ -2,8 +2,8 @@
  * file with libresque's importers and prints the result as JSON (warnings
  * on stderr); exit 1 with the message on a rejected file. */
 #include "common.h"
-#include "resque/import.h"
-#include "resque/json.h"
+#include "import.h"
+#include "json.h"
 
 int main(int argc, char **argv)
 {

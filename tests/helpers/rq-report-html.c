@@ -5,8 +5,8 @@
  *       "check PATH" lines for any figure whose text is not
  *       rq_report_format_value of the embedded value at PATH */
 #include "common.h"
-#include "resque/json.h"
-#include "resque/report.h"
+#include "json.h"
+#include "report.h"
 
 static int read_stdin(rq_buf *out)
 {

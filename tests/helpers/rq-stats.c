@@ -6,7 +6,7 @@
  *   rq-stats nig M0 M1 L00 L01 L11 ALPHA BETA X   < "x y" lines
  *   rq-stats validate TRIALS NPTS A B SIGMA E0 SEED */
 #include "common.h"
-#include "resque/bayes.h"
+#include "bayes.h"
 #include "resque/forecast.h"
 
 #include <math.h>

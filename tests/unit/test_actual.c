@@ -1,8 +1,8 @@
 /* Unit tests of the actual-entry body: events to epochs, per-epoch energy
  * and metrics; carbon; the plan's 80 % interval; the public view. */
 #include "unit.h"
-#include "resque/actual.h"
-#include "resque/json.h"
+#include "actual.h"
+#include "json.h"
 
 static double num(const json_t *o, const char *k)
 {

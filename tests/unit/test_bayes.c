@@ -2,7 +2,7 @@
  * against closed forms (Cauchy, t with 2 dof, normal, ordinary least
  * squares). scipy comparisons are in tests/t0600-forecast-core.sh. */
 #include "unit.h"
-#include "resque/bayes.h"
+#include "bayes.h"
 
 static double rel(double a, double b)
 {

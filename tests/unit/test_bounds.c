@@ -1,16 +1,16 @@
-/* Unit tests of the plausible ranges (core/bounds.c) and of the readers
+/* Unit tests of the plausible ranges (core/forecast/bounds.c) and of the readers
  * that use them: cost files, CodeCarbon and nvidia-smi imports, .npy
  * headers, CSV headers, and the forecast's guard against NaN/infinity. */
 #include "unit.h"
 #include "resque/array.h"
-#include "resque/bounds.h"
+#include "bounds.h"
 #include "resque/carbon.h"
-#include "resque/cost.h"
-#include "resque/events.h"
-#include "resque/csv.h"
+#include "cost.h"
+#include "events.h"
+#include "csv.h"
 #include "resque/forecast.h"
-#include "resque/import.h"
-#include "resque/when.h"
+#include "import.h"
+#include "when.h"
 
 #define S(text) text, sizeof(text) - 1
 

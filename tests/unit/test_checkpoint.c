@@ -1,10 +1,10 @@
-/* Unit tests of core/checkpoint.c: C2SP signed-note checkpoints against
+/* Unit tests of core/entry/checkpoint.c: C2SP signed-note checkpoints against
  * Go's golang.org/x/mod/sumdb/note (its documented PeterNeumann example and
  * a checkpoint it signed, tests/data/checkpoint/), and live against Go and
  * Python's hashlib + cryptography when installed; strict parsing of notes,
  * verifier keys and proofs, with every rejection naming the file. */
 #include "unit.h"
-#include "resque/checkpoint.h"
+#include "checkpoint.h"
 
 #include <sodium.h>
 #include <unistd.h>
@@ -672,7 +672,7 @@ TEST(proof_rejects)
 #undef H
 }
 
-/* A proof made by core/merkle.c, printed and parsed back, still verifies;
+/* A proof made by core/entry/merkle.c, printed and parsed back, still verifies;
  * and a checkpoint's root is what the consistency check consumes. */
 TEST(proof_end_to_end)
 {

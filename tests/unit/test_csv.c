@@ -1,7 +1,7 @@
 /* Unit tests of the CSV reader: quoting, line ends, BOM, trimming, errors,
  * header lookup. */
 #include "unit.h"
-#include "resque/csv.h"
+#include "csv.h"
 
 /* Read every row of `text` into one string "a|b;c|d;" for comparison. */
 static int flatten(rq_buf *out, const char *text, size_t len, bool trim)

@@ -2,11 +2,11 @@
  * which names each kind accepts, recorded paths both ways, and a dataset
  * recorded, refused under a taken name, and read back. */
 #include "unit.h"
-#include "resque/dataset.h"
-#include "resque/json.h"
+#include "dataset.h"
+#include "json.h"
 #include "resque/key.h"
 #include "resque/ledger.h"
-#include "resque/lineage.h"
+#include "lineage.h"
 
 #include <sodium.h>
 #include <sys/stat.h>

@@ -2,7 +2,7 @@
  * signatures with domain separation, key files. */
 #include "unit.h"
 #include "resque/entry.h"
-#include "resque/json.h"
+#include "json.h"
 #include "resque/key.h"
 
 #include <sodium.h>

@@ -1,7 +1,7 @@
 /* Unit tests of the RESQUE_EVENTS protocol: parsing, partial lines, the
  * tail of a growing file, per-epoch energy. */
 #include "unit.h"
-#include "resque/events.h"
+#include "events.h"
 
 TEST(events_parse_lines)
 {

@@ -2,7 +2,7 @@
  * million lines, later epoch marks are never lost and what was dropped
  * is reported. */
 #include "unit.h"
-#include "resque/events.h"
+#include "events.h"
 
 static void feed_n(rq_events *e, const char *line, size_t n, double t)
 {

@@ -1,4 +1,4 @@
-/* Unit tests of core/fingerprint.c: file hashes against b2sum, manifests
+/* Unit tests of core/input/fingerprint.c: file hashes against b2sum, manifests
  * (encoding, strict parsing, diff), directory walks, the worker pool and the
  * stat cache's racily-clean rule (with an in-memory cache). */
 #include "unit.h"

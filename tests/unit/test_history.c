@@ -1,8 +1,8 @@
 /* Unit tests of store/history.c: which versions form a lineage, which past
  * updates and traces the calibration gets, E₀, and the grid context. */
 #include "unit.h"
-#include "resque/history.h"
-#include "resque/json.h"
+#include "history.h"
+#include "json.h"
 #include "resque/key.h"
 #include "resque/ledger.h"
 

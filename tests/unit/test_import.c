@@ -1,7 +1,7 @@
 /* Unit tests of the importers: CodeCarbon columns by name across versions,
  * nvidia-smi integration, bad inputs. */
 #include "unit.h"
-#include "resque/import.h"
+#include "import.h"
 
 #define S(text) text, sizeof(text) - 1
 

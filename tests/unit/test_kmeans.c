@@ -1,7 +1,7 @@
 /* Unit tests of Lloyd's k-means, k-means++ seeding, the ARI and
  * RESQUE_task, against naive re-implementations written here. */
 #include "unit.h"
-#include "resque/kmeans.h"
+#include "kmeans.h"
 #include "resque/measure.h"
 
 static uint64_t km_state = 7;

@@ -1,7 +1,7 @@
 /* Verify's memory (store/known.c): round trips, growth only, interrupted
  * updates, corrupt files, --forget. */
 #include "unit.h"
-#include "resque/known.h"
+#include "known.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /* Unit tests of the line iterator: empty text, a missing final newline,
  * blank lines, and bytes it leaves to the caller (CR, NUL). */
 #include "unit.h"
-#include "resque/lines.h"
+#include "lines.h"
 
 /* Every line of text[0..len) as "[LINE]" with '\r' as 'R' and NUL as '0',
  * then "+" when the last line ended with a newline. */

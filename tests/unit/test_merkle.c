@@ -1,9 +1,9 @@
-/* Unit tests of core/merkle.c: every transparency-dev vector (valid ones
+/* Unit tests of core/entry/merkle.c: every transparency-dev vector (valid ones
  * verify, mutated ones are rejected), generated proofs for every index and
  * old size of trees up to 70 leaves against a naive RFC 9162 recursion, and
  * known answers computed with Python's hashlib. */
 #include "unit.h"
-#include "resque/merkle.h"
+#include "merkle.h"
 
 #include <ftw.h>
 #include <jansson.h>

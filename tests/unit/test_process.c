@@ -1,10 +1,10 @@
-/* Unit tests of running a command under a meter (core/process.c): exit
+/* Unit tests of running a command under a meter (core/base/process.c): exit
  * statuses, signals, a program that cannot start, the environment, signal
  * forwarding, sampling, and the events file. */
 #include "unit.h"
-#include "resque/events.h"
+#include "events.h"
 #include "resque/meter.h"
-#include "resque/process.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,12 +1,12 @@
-/* Unit tests of core/report.c and core/evidence.c: costs counted once,
+/* Unit tests of core/report/report.c and core/report/evidence.c: costs counted once,
  * the period and lineage rules, APE and coverage, how values are shown,
  * and evidence that round-trips and catches a dropped entry or another key. */
 #include "unit.h"
-#include "resque/checkpoint.h"
-#include "resque/evidence.h"
-#include "resque/json.h"
+#include "checkpoint.h"
+#include "evidence.h"
+#include "json.h"
 #include "resque/key.h"
-#include "resque/report.h"
+#include "report.h"
 
 #include <sodium.h>
 

@@ -3,8 +3,8 @@
  * at its path, degenerate reports draw without NaN, and the scanner refuses
  * what is not an HTML report as we write it. */
 #include "unit.h"
-#include "resque/json.h"
-#include "resque/report.h"
+#include "json.h"
+#include "report.h"
 
 static const char sample[] =
 	"{\"repository\":\"r<1>&\",\"period\":{\"since\":null,\"until\":\"2025-12-31\"},"

@@ -5,7 +5,7 @@
 #include "unit.h"
 #include "resque/key.h"
 #include "resque/ledger.h"
-#include "resque/statcache.h"
+#include "statcache.h"
 
 #include <sodium.h>
 #include <fcntl.h>

@@ -5,9 +5,9 @@
  * an edited index.db is never signed from. */
 #include "unit.h"
 #include "ledger_int.h"
-#include "resque/json.h"
-#include "resque/known.h"
-#include "resque/tlog.h"
+#include "json.h"
+#include "known.h"
+#include "tlog.h"
 
 #include <sodium.h>
 

@@ -1,6 +1,6 @@
 /* Unit tests of the shared helpers: rq_buf, hex, time, canonical JSON. */
 #include "unit.h"
-#include "resque/json.h"
+#include "json.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -163,7 +163,7 @@ TEST(error_message_may_quote_the_last_one)
 }
 
 /* jansson allocates through rq_xmalloc's policy (installed by a constructor
- * in core/buf.c, with no call from the program): a failure aborts with the
+ * in core/base/buf.c, with no call from the program): a failure aborts with the
  * same message instead of returning NULL. */
 TEST(json_allocation_failure_aborts_like_xmalloc)
 {

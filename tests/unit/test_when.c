@@ -1,6 +1,6 @@
 /* Unit tests of the least-carbon start time (`plan --when`). */
 #include "unit.h"
-#include "resque/when.h"
+#include "when.h"
 
 static const char series[] =
 	"time,intensity\n"

@@ -1,0 +1,433 @@
+/* Running a command under a meter (core/base/process.h): fork and
+ * exec with job control and signal forwarding, and the sampling thread. */
+#include "common.h"
+#include "process.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The command whose process group gets the forwarded signals (0: none). */
+static volatile sig_atomic_t child_pid;
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NFORWARDED RQ_ARRAY_SIZE(forwarded)
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* --- signal forwarding ------------------------------------------------ */
+
+static void forward_signal(int sig, siginfo_t *si, void *uctx)
+{
+	RQ_UNUSED(uctx);
+	RQ_UNUSED(si);
+	int saved = errno;
+	/* The command runs in its own process group (which owns the terminal
+	 * when the caller did): whatever reaches the caller is for it. */
+	pid_t p = (pid_t)child_pid;
+	if (p > 0 && kill(-p, sig) < 0)
+		kill(p, sig);
+	errno = saved;
+}
+
+struct forwarding {
+	struct sigaction old[NFORWARDED]; /* what the caller had, for the child too */
+	sigset_t oldmask;
+	bool masked, installed;
+};
+
+/* Block the forwarded signals until the child is known (none is lost
+ * between the fork and the handler knowing the child), then install the
+ * handler. */
+static void forwarding_begin(struct forwarding *f)
+{
+	sigset_t block;
+	struct sigaction sa;
+
+	sigemptyset(&block);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaddset(&block, forwarded[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &f->oldmask);
+	f->masked = true;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &sa, &f->old[i]);
+	f->installed = true;
+}
+
+static void forwarding_unmask(struct forwarding *f)
+{
+	if (f->masked)
+		pthread_sigmask(SIG_SETMASK, &f->oldmask, NULL);
+	f->masked = false;
+}
+
+static void forwarding_end(struct forwarding *f)
+{
+	forwarding_unmask(f);
+	if (f->installed)
+		for (size_t i = 0; i < NFORWARDED; i++)
+			sigaction(forwarded[i], &f->old[i], NULL);
+	f->installed = false;
+}
+
+/* Give the terminal back to the caller's process group. */
+static void tty_take_back(void)
+{
+	sigset_t ttou, prev;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	pthread_sigmask(SIG_BLOCK, &ttou, &prev);
+	tcsetpgrp(0, getpgrp());
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+}
+
+/* --- fork and exec ----------------------------------------------------- */
+
+/* What the child needs between fork and exec, prepared before the fork so
+ * that the child makes async-signal-safe calls only. */
+struct child {
+	char **argv, **envp;
+	bool stdout_to_stderr, tty;
+	int cgroup_fd;
+	pid_t parent;
+	const struct forwarding *fw;
+};
+
+/* The child's side: its own process group (with the terminal when `tty`),
+ * the cgroup, SIGTERM when the caller dies, the caller's dispositions,
+ * then exec. A failed exec sends its errno through `errfd`. */
+static void __attribute__((noreturn)) exec_child(const struct child *c, int errfd)
+{
+	setpgid(0, 0);
+	if (c->tty) {
+		struct sigaction ign, prev;
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		sigaction(SIGTTOU, &ign, &prev);
+		tcsetpgrp(0, getpid());
+		sigaction(SIGTTOU, &prev, NULL);
+	}
+	if (c->cgroup_fd >= 0)
+		rq_cgroup_join(c->cgroup_fd);
+	/* the caller killed (by SIGKILL too): the command is told */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != c->parent)
+		_exit(128 + SIGTERM); /* it died before prctl */
+	/* back to the dispositions the caller inherited (an ignored SIGINT
+	 * stays ignored, as under nohup) */
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &c->fw->old[i], NULL);
+	sigprocmask(SIG_SETMASK, &c->fw->oldmask, NULL);
+	if (c->stdout_to_stderr)
+		dup2(2, 1);
+	execvpe(c->argv[0], c->argv, c->envp);
+	int e = errno;
+	ssize_t w = write(errfd, &e, sizeof(e));
+	RQ_UNUSED(w);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* Start the child; `*out` its pid. A close-on-exec pipe tells an exec
+ * that failed (its errno) from one that happened (end of file). */
+static int spawn(pid_t *out, const struct child *c)
+{
+	int pfd[2], e = 0, err;
+	ssize_t n;
+
+	*out = -1;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return rq_error_os("%s", c->argv[0]);
+	pid_t pid = fork();
+	if (pid < 0) {
+		err = rq_error_os("%s", c->argv[0]);
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		exec_child(c, pfd[1]);
+	}
+	close(pfd[1]);
+	setpgid(pid, pid); /* also here: whichever runs first */
+	if (c->tty)
+		tcsetpgrp(0, pid);
+	do
+		n = read(pfd[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			; /* exec failed: reap the child */
+		errno = e;
+		return rq_error_os("%s", c->argv[0]);
+	}
+	*out = pid;
+	return 0;
+}
+
+/* Wait for the command to end; on ^Z (a stop while it has the terminal)
+ * stop with it, as its job, and give it the terminal again on SIGCONT. */
+static int wait_child(int *status, pid_t pid, bool tty, const char *name)
+{
+	for (;;) {
+		if (waitpid(pid, status, tty ? WUNTRACED : 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			return rq_error_os("waiting for %s", name);
+		}
+		if (!WIFSTOPPED(*status))
+			return 0;
+		tty_take_back();
+		raise(SIGSTOP);
+		tcsetpgrp(0, pid);
+		kill(-pid, SIGCONT);
+	}
+}
+
+/* argv, or environ with `changes` applied, as owned NULL-terminated copies. */
+static char **copy_argv(const char *const *argv)
+{
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	char **v = rq_xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = rq_xstrdup(argv[i]);
+	return v;
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "="), lb = strcspn(b, "=");
+	return la == lb && !memcmp(a, b, la);
+}
+
+static char **make_env(const char *const *changes)
+{
+	char **v = NULL;
+	size_t n = 0, alloc = 0;
+	for (char **e = environ; e && *e; e++) {
+		bool changed = false;
+		for (const char *const *c = changes; c && *c && !changed; c++)
+			changed = same_name(*e, *c);
+		if (changed)
+			continue;
+		RQ_ALLOC_GROW(v, n + 1, alloc);
+		v[n++] = rq_xstrdup(*e);
+	}
+	for (const char *const *c = changes; c && *c; c++) {
+		if (!strchr(*c, '='))
+			continue;
+		RQ_ALLOC_GROW(v, n + 1, alloc);
+		v[n++] = rq_xstrdup(*c);
+	}
+	RQ_ALLOC_GROW(v, n + 1, alloc);
+	v[n] = NULL;
+	return v;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* --- the sampling thread ---------------------------------------------- */
+
+struct sampler {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool sync_init, running, stop;
+	rq_meter *m;
+	rq_events *ev;
+	double t0, interval;
+	rq_buf *warnings; /* the first sampling failure of each kind */
+	bool meter_failed, events_failed;
+};
+
+static void sample_once(struct sampler *s, double now)
+{
+	if (s->m && rq_meter_sample_at(s->m, now) < 0 && !s->meter_failed) {
+		s->meter_failed = true;
+		rq_buf_printf(s->warnings, "sampling the meter: %s\n", rq_error_last());
+	}
+	if (s->ev && rq_events_poll(s->ev, now - s->t0) < 0 && !s->events_failed) {
+		s->events_failed = true;
+		rq_buf_printf(s->warnings, "reading the events: %s\n", rq_error_last());
+	}
+}
+
+static void *sample_loop(void *arg)
+{
+	struct sampler *s = arg;
+	pthread_mutex_lock(&s->mu);
+	double next = s->t0 + s->interval;
+	while (!s->stop) {
+		struct timespec ts = { (time_t)next, (long)((next - floor(next)) * 1e9) };
+		int r = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (s->stop)
+			break;
+		if (r != ETIMEDOUT)
+			continue;
+		double now = now_s();
+		sample_once(s, now);
+		next += s->interval;
+		if (next < now)
+			next = now + s->interval;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Start the thread (on the monotonic clock of the meter); 0 or the error
+ * number of pthread_create. */
+static int sampler_start(struct sampler *s)
+{
+	pthread_condattr_t ca;
+	sigset_t all, prev;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->sync_init = true;
+	/* signals are for the calling thread, which forwards them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &prev);
+	int e = pthread_create(&s->thread, NULL, sample_loop, s);
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	s->running = e == 0;
+	return e;
+}
+
+/* Stop and join the thread; does nothing the second time. */
+static void sampler_stop(struct sampler *s)
+{
+	if (s->running) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+		s->running = false;
+	}
+	if (s->sync_init) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		s->sync_init = false;
+	}
+}
+
+/* --- a run ----------------------------------------------------------- */
+
+/* The command has ended at `out->end`: its status, the meter's last
+ * reading and the events' last line. */
+static void finish(rq_process_result *out, rq_buf *warnings, const rq_process_opts *o,
+		   int status)
+{
+	if (WIFSIGNALED(status)) {
+		out->signal = WTERMSIG(status);
+		out->exit_status = 128 + out->signal;
+	} else {
+		out->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	}
+	if (o->meter && rq_meter_stop_at(o->meter, out->end) < 0)
+		rq_buf_printf(warnings, "stopping the meter: %s\n", rq_error_last());
+	out->group_outlived = kill(-out->pid, 0) == 0;
+	if (o->events && rq_events_finish(o->events, out->end - out->t0) < 0)
+		rq_buf_printf(warnings, "reading the events: %s\n", rq_error_last());
+}
+
+static void sampler_begin(struct sampler *s, const rq_process_opts *o, double t0)
+{
+	s->m = o->meter;
+	s->ev = o->events;
+	s->t0 = t0;
+	s->interval = o->interval;
+	if (!s->m && !s->ev)
+		return;
+	int e = sampler_start(s);
+	if (e && o->warn) {
+		rq_buf msg = RQ_BUF_INIT;
+		rq_buf_printf(&msg, "no sampling thread (%s): energy is read at the start and end only",
+			      strerror(e));
+		o->warn(o->warn_ctx, msg.ptr);
+		rq_buf_release(&msg);
+	}
+}
+
+int rq_process_run(rq_process_result *out, const rq_process_opts *opts)
+{
+	struct child c = { .argv = copy_argv(opts->argv), .envp = make_env(opts->env),
+			   .stdout_to_stderr = opts->stdout_to_stderr, .cgroup_fd = opts->cgroup_fd,
+			   .parent = getpid() };
+	struct forwarding fw = { .masked = false };
+	struct sampler s = { .sync_init = false };
+	rq_buf warnings = RQ_BUF_INIT;
+	int err, status = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = -1;
+	out->exit_status = -1;
+	c.fw = &fw;
+	s.warnings = &warnings;
+	forwarding_begin(&fw);
+	fflush(stdout);
+	fflush(stderr);
+	out->t0 = now_s();
+	if (opts->meter && (err = rq_meter_start_at(opts->meter, out->t0)))
+		goto done;
+	c.tty = isatty(0) && tcgetpgrp(0) == getpgrp();
+	if ((err = spawn(&out->pid, &c))) {
+		out->exit_status = err == RQ_ENOTFOUND ? 127 : 126;
+		goto done;
+	}
+	out->started = true;
+	child_pid = out->pid;
+	sampler_begin(&s, opts, out->t0);
+	forwarding_unmask(&fw);
+	err = wait_child(&status, out->pid, c.tty, c.argv[0]);
+	child_pid = 0;
+	if (c.tty) {
+		tty_take_back();
+		c.tty = false;
+	}
+	out->end = now_s();
+	sampler_stop(&s);
+	if (!err)
+		finish(out, &warnings, opts, status);
+done:
+	sampler_stop(&s);
+	forwarding_end(&fw);
+	if (c.tty)
+		tty_take_back();
+	free_strv(c.argv);
+	free_strv(c.envp);
+	out->warnings = rq_buf_detach(&warnings, NULL);
+	return err;
+}
+
+void rq_process_result_release(rq_process_result *r)
+{
+	if (!r)
+		return;
+	free(r->warnings);
+	r->warnings = NULL;
+}

@@ -1,0 +1,72 @@
+/* Running a command under a meter, as `resque run` does (after git's
+ * run-command.c): fork and exec in a process group of its own that gets
+ * the terminal, signal forwarding, job control on ^Z, death with the
+ * caller, and a thread that samples the meter and tails the events file
+ * while the command runs. */
+#ifndef RESQUE_PROCESS_H
+#define RESQUE_PROCESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "events.h"
+#include "resque/meter.h"
+
+typedef struct rq_process_opts {
+	/* The command, NULL-terminated (borrowed, copied before the fork);
+	 * argv[0] is looked up in the caller's PATH. */
+	const char *const *argv;
+	/* Changes to the environment the command gets, NULL-terminated (or
+	 * NULL): "NAME=VALUE" sets NAME, "NAME" removes it. The caller's own
+	 * environment is left alone. */
+	const char *const *env;
+	bool stdout_to_stderr; /* the command's stdout is a copy of stderr */
+	/* An open cgroup.procs (rq_cgroup_procs_fd) that the command joins
+	 * before exec, or -1. Borrowed: the caller closes it. */
+	int cgroup_fd;
+	/* Started just before the fork, sampled every `interval` seconds in
+	 * a thread, stopped when the command has ended (NULL: none). */
+	rq_meter *meter;
+	/* Polled with the meter and finished at the end (NULL: none). */
+	rq_events *events;
+	double interval;
+	/* Told, from the calling thread, of a problem worth saying while the
+	 * command runs (no sampling thread); NULL: not told. */
+	void (*warn)(void *ctx, const char *message);
+	void *warn_ctx;
+} rq_process_opts;
+
+typedef struct rq_process_result {
+	bool started;    /* the command ran (whatever its status) */
+	pid_t pid;       /* its pid, which is its process group's id */
+	/* Its exit status; 128+N when signal N killed it; 127 (not found) or
+	 * 126 when it could not be started; -1 when nothing was tried or it
+	 * could not be waited for. */
+	int exit_status;
+	int signal;      /* N when signal N killed it, else 0 */
+	/* processes of its process group were left when it ended (daemons
+	 * that stayed in the group, orphans) */
+	bool group_outlived;
+	double t0, end;  /* monotonic seconds: the meter's start, the command's end */
+	/* Sampling, stopping and events-reading problems, one line each, the
+	 * first of each kind ("" when none; owned, see release). */
+	char *warnings;
+} rq_process_result;
+
+/* Run opts->argv and wait for it. SIGINT, SIGTERM, SIGHUP and SIGQUIT
+ * that reach the caller meanwhile are forwarded to the command's process
+ * group (the command itself gets the dispositions and mask the caller had);
+ * the command gets SIGTERM if the caller dies, even by SIGKILL. When the
+ * caller owns the terminal the command gets it, ^Z stops both, and the
+ * caller takes the terminal back at the end. The signal handlers are the
+ * process's: one run at a time.
+ *
+ * Returns 0 when the command ran and was waited for, whatever its status.
+ * Otherwise a negative code with the reason: "ARGV0: REASON" when it
+ * could not be started (RQ_ENOTFOUND when no such program), the meter's
+ * error when it did not start, "waiting for ARGV0: REASON". `*out` is
+ * filled in every case and released by the caller. */
+int rq_process_run(rq_process_result *out, const rq_process_opts *opts);
+/* Free what a result holds (its warnings). */
+void rq_process_result_release(rq_process_result *r);
+
+#endif

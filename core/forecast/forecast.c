@@ -1,0 +1,692 @@
+/* The forecast of an update's epochs, energy, carbon, duration, parameter
+ * change and gradient norm from its RESQUE index (docs/METHOD.md). */
+#include "common.h"
+#include "resque/forecast.h"
+#include "bayes.h"
+
+#include <math.h>
+
+#define PRIOR_KAPPA 0.01      /* prior weight of the coefficients, in observations */
+#define COLD_DOF 3.0          /* cold start: Student-t with 3 degrees of freedom */
+#define COLD_SCALE 0.5        /* ... and scale E₀/2 */
+#define STABLE_TOLERANCE 0.10 /* STEP: an epoch within 10 % of the median is stable */
+#define NOISE_GUESS 0.05      /* prior noise scale: 5 % of E₀ (or of mean |y|) */
+#define PRIOR_NOISE_WEIGHT 1.0 /* ... with the weight of one observation */
+#define SINGLE_RATE_SPREAD 0.25 /* one measured value: ±25 % (1 sd) */
+
+const char *rq_calibration_name(rq_calibration_source s)
+{
+	switch (s) {
+	case RQ_CAL_PRIOR: return "prior";
+	case RQ_CAL_POOLED: return "pooled";
+	case RQ_CAL_FAMILY: return "family";
+	default: return "none";
+	}
+}
+
+/* --- deterministic random numbers ------------------------------------ */
+
+void rq_rng_seed(rq_rng *r, uint64_t seed)
+{
+	r->s = seed;
+	r->has_spare = false;
+	r->spare = 0;
+}
+
+static uint64_t splitmix64(rq_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+double rq_rng_uniform(rq_rng *r)
+{
+	return ((double)(splitmix64(r) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* Box–Muller: two normals per pair of uniforms. */
+double rq_rng_normal(rq_rng *r)
+{
+	double u, v, rad;
+
+	if (r->has_spare) {
+		r->has_spare = false;
+		return r->spare;
+	}
+	u = rq_rng_uniform(r);
+	v = rq_rng_uniform(r);
+	rad = sqrt(-2 * log(u));
+	r->spare = rad * sin(2 * M_PI * v);
+	r->has_spare = true;
+	return rad * cos(2 * M_PI * v);
+}
+
+/* Gamma(shape, 1) by Marsaglia and Tsang (2000); shape < 1 by boosting. */
+static double rng_gamma(rq_rng *r, double shape)
+{
+	double d, c;
+
+	if (shape < 1)
+		return rng_gamma(r, shape + 1) * pow(rq_rng_uniform(r), 1 / shape);
+	d = shape - 1.0 / 3;
+	c = 1 / sqrt(9 * d);
+	for (;;) {
+		double x = rq_rng_normal(r), v = 1 + c * x, u;
+		if (v <= 0)
+			continue;
+		v = v * v * v;
+		u = rq_rng_uniform(r);
+		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+			return d * v;
+	}
+}
+
+double rq_rng_student(rq_rng *r, double dof)
+{
+	double z = rq_rng_normal(r);
+	if (isinf(dof))
+		return z;
+	return z / sqrt(2 * rng_gamma(r, dof / 2) / dof);
+}
+
+/* --- quantiles --------------------------------------------------------- */
+
+static void unknown_quantiles(rq_quantiles *q)
+{
+	q->known = false;
+	q->mean = q->p10 = q->p90 = q->p2_5 = q->p97_5 = NAN;
+}
+
+static double clampf(double v, double floor)
+{
+	return v < floor ? floor : v;
+}
+
+void rq_quantiles_from_student(rq_quantiles *out, double loc, double scale,
+			       double dof, double floor)
+{
+	rq_student s = { loc, scale, dof };
+
+	out->known = true;
+	out->mean = clampf(loc, floor);
+	out->p10 = clampf(rq_student_quantile(&s, 0.10), floor);
+	out->p90 = clampf(rq_student_quantile(&s, 0.90), floor);
+	out->p2_5 = clampf(rq_student_quantile(&s, 0.025), floor);
+	out->p97_5 = clampf(rq_student_quantile(&s, 0.975), floor);
+}
+
+static void scale_quantiles(rq_quantiles *out, const rq_quantiles *in, double k)
+{
+	*out = *in;
+	out->mean *= k;
+	out->p10 *= k;
+	out->p90 *= k;
+	out->p2_5 *= k;
+	out->p97_5 *= k;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Quantile p of sorted v (linear interpolation between order statistics,
+ * "type 7" as numpy's default). */
+static double sorted_quantile(const double *v, size_t n, double p)
+{
+	double h = (double)(n - 1) * p;
+	size_t i = (size_t)floor(h);
+	if (i + 1 >= n)
+		return v[n - 1];
+	return v[i] + (h - (double)i) * (v[i + 1] - v[i]);
+}
+
+/* --- calibration ------------------------------------------------------- */
+
+static const char *family_of(const char *f)
+{
+	return f && *f ? f : "unspecified";
+}
+
+static const char *hardware_of(const char *h)
+{
+	return h && *h ? h : "unknown";
+}
+
+static double outcome_of(const struct rq_history_point *p, int outcome)
+{
+	switch (outcome) {
+	case 0: return p->epochs;
+	case 1: return p->param_change;
+	default: return p->grad_norm;
+	}
+}
+
+static bool same_kind(const rq_shift_kind *a, const rq_shift_kind *b)
+{
+	return a == b || (a && b && strcmp(a->name, b->name) == 0);
+}
+
+static bool usable(const struct rq_history_point *p, const rq_forecast_input *in, int outcome)
+{
+	return same_kind(p->kind, in->kind) && isfinite(p->index) && isfinite(outcome_of(p, outcome));
+}
+
+/* The prior of docs/METHOD.md: coefficients with the weight
+ * of PRIOR_KAPPA observations, centred for epochs on the cold-start line
+ * E₀·R/R_full (else on 0); σ² ~ Inv-Gamma(½, ½s₀²) with s₀ = NOISE_GUESS ×
+ * E₀ for epochs, else × the mean |y| of the points — the weight of one
+ * observation, so that two points that a line fits exactly do not claim
+ * a noise of zero. */
+static int outcome_prior(rq_nig *out, const rq_forecast_input *in, int outcome,
+			 double mean_abs_y)
+{
+	double rf = in->kind->r_full;
+	double prec[4] = { PRIOR_KAPPA, 0, 0, PRIOR_KAPPA * rf * rf };
+	double m[2] = { 0, 0 }, s0 = NOISE_GUESS * mean_abs_y;
+
+	if (outcome == 0 && isfinite(in->scratch_epochs)) {
+		m[1] = in->scratch_epochs / rf;
+		s0 = NOISE_GUESS * in->scratch_epochs;
+	}
+	if (!(s0 > 0))
+		s0 = 1e-12; /* all-zero outcomes: a negligible but proper scale */
+	return rq_nig_prior(out, m, prec, PRIOR_NOISE_WEIGHT / 2, PRIOR_NOISE_WEIGHT / 2 * s0 * s0);
+}
+
+/* Fit the points selected by `family` (NULL: all). */
+static int fit(rq_nig *post, size_t *n_out, const rq_forecast_input *in, int outcome,
+	       const char *family)
+{
+	double *x = rq_xcalloc(in->n_history + 1, sizeof(double));
+	double *y = rq_xcalloc(in->n_history + 1, sizeof(double));
+	size_t n = 0;
+	double mean_abs = 0;
+	rq_nig prior;
+	int err;
+
+	for (size_t i = 0; i < in->n_history; i++) {
+		const struct rq_history_point *p = &in->history[i];
+		if (!usable(p, in, outcome))
+			continue;
+		if (family && strcmp(family_of(p->family), family) != 0)
+			continue;
+		x[n] = p->index;
+		y[n] = outcome_of(p, outcome);
+		n++;
+	}
+	*n_out = n;
+	for (size_t i = 0; i < n; i++)
+		mean_abs += fabs(y[i]) / (double)n;
+	if ((err = outcome_prior(&prior, in, outcome, mean_abs)))
+		goto done;
+	err = rq_nig_update(post, &prior, x, y, n);
+done:
+	free(x);
+	free(y);
+	return err;
+}
+
+/* Between-family variance τ² of the pooled fit: the variance of the
+ * families' mean residuals less what the noise alone would give them
+ * (method of moments), floored at 0; with one family only, σ̂² itself. */
+static double between_family_variance(size_t *n_families, const rq_nig *post,
+				      const rq_forecast_input *in, int outcome)
+{
+	size_t nf = 0, cap = in->n_history;
+	const char **names = rq_xcalloc(cap + 1, sizeof(*names));
+	double *sum = rq_xcalloc(cap + 1, sizeof(double));
+	size_t *cnt = rq_xcalloc(cap + 1, sizeof(size_t));
+	double sigma2 = post->beta / post->alpha, tau2;
+
+	for (size_t i = 0; i < in->n_history; i++) {
+		const struct rq_history_point *p = &in->history[i];
+		const char *f;
+		size_t g;
+		if (!usable(p, in, outcome))
+			continue;
+		f = family_of(p->family);
+		for (g = 0; g < nf && strcmp(names[g], f) != 0; g++)
+			;
+		if (g == nf)
+			names[nf++] = f;
+		sum[g] += outcome_of(p, outcome) - post->m[0] - post->m[1] * p->index;
+		cnt[g]++;
+	}
+	*n_families = nf;
+	if (nf < 2) {
+		tau2 = sigma2;
+	} else {
+		double mean = 0, ss = 0, inv_n = 0;
+		for (size_t g = 0; g < nf; g++) {
+			sum[g] /= (double)cnt[g];
+			mean += sum[g];
+			inv_n += 1.0 / (double)cnt[g];
+		}
+		mean /= (double)nf;
+		for (size_t g = 0; g < nf; g++)
+			ss += (sum[g] - mean) * (sum[g] - mean);
+		tau2 = ss / (double)(nf - 1) - sigma2 * inv_n / (double)nf;
+		if (tau2 < 0)
+			tau2 = 0;
+	}
+	free(names);
+	free(sum);
+	free(cnt);
+	return tau2;
+}
+
+int rq_forecast_calibrate(rq_calibration *out, const rq_forecast_input *in, int outcome)
+{
+	const char *family = family_of(in->family);
+	size_t n_family = 0, n_pooled = 0, n;
+	rq_nig post;
+	rq_student pred;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->source = RQ_CAL_NONE;
+	out->a = out->b = out->loc = out->scale = out->dof = NAN;
+	for (size_t i = 0; i < in->n_history; i++) {
+		if (!usable(&in->history[i], in, outcome))
+			continue;
+		n_pooled++;
+		if (strcmp(family_of(in->history[i].family), family) == 0)
+			n_family++;
+	}
+	if (n_family >= 2) {
+		if ((err = fit(&post, &n, in, outcome, family)) ||
+		    (err = rq_nig_predict(&pred, &post, in->index)))
+			goto done;
+		out->source = RQ_CAL_FAMILY;
+		out->n = n;
+		out->n_families = 1;
+	} else if (n_pooled >= 1) {
+		if ((err = fit(&post, &n, in, outcome, NULL)) ||
+		    (err = rq_nig_predict(&pred, &post, in->index)))
+			goto done;
+		out->source = RQ_CAL_POOLED;
+		out->n = n;
+		out->tau2 = between_family_variance(&out->n_families, &post, in, outcome);
+		pred.scale = sqrt(pred.scale * pred.scale + out->tau2);
+	} else {
+		if (outcome == 0 && isfinite(in->scratch_epochs)) {
+			double rf = in->kind->r_full;
+			double r = in->index / rf;
+			out->source = RQ_CAL_PRIOR;
+			out->a = 0;
+			out->b = in->scratch_epochs / rf;
+			out->loc = in->scratch_epochs * (r < 1 ? r : 1);
+			out->scale = COLD_SCALE * in->scratch_epochs;
+			out->dof = COLD_DOF;
+		}
+		goto done;
+	}
+	out->post = post;
+	out->a = post.m[0];
+	out->b = post.m[1];
+	out->loc = pred.loc;
+	out->scale = pred.scale;
+	out->dof = pred.dof;
+done:
+	if (err)
+		rq_error_prefix(err, "calibrating %s on %zu past update(s): ",
+				outcome == 0 ? "epochs" : outcome == 1 ? "parameter change" : "gradient norm",
+				n_family >= 2 ? n_family : n_pooled);
+	return err;
+}
+
+/* --- STEP: per-epoch rates --------------------------------------------- */
+
+/* Index of the first stable epoch of a trace: after RQ_STEP_WARMUP, skip
+ * leading epochs further than STABLE_TOLERANCE from the median of the
+ * epochs after the warm-up, at most half of the trace. */
+static size_t first_stable(const double *v, size_t n)
+{
+	size_t skip = RQ_STEP_WARMUP, m = n - skip;
+	double *tmp, med;
+
+	tmp = rq_xmallocarray(m, sizeof(double));
+	memcpy(tmp, v + skip, m * sizeof(double));
+	qsort(tmp, m, sizeof(double), cmp_double);
+	med = m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
+	free(tmp);
+	while (skip < n / 2 && fabs(v[skip] - med) > STABLE_TOLERANCE * fabs(med))
+		skip++;
+	return skip;
+}
+
+static bool all_finite(const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]) || v[i] < 0)
+			return false;
+	return true;
+}
+
+/* From k per-unit values u (per run, or per epoch when one run): the
+ * Student-t predictive of a new unit, t_{k−1}(ū, s·√(1 + 1/k)). */
+static void rate_from_values(rq_rate *out, const double *u, size_t k, double ratio)
+{
+	double mean = 0, ss = 0;
+
+	for (size_t i = 0; i < k; i++)
+		mean += u[i];
+	mean /= (double)k;
+	for (size_t i = 0; i < k; i++)
+		ss += (u[i] - mean) * (u[i] - mean);
+	out->known = true;
+	out->loc = mean * ratio;
+	if (k >= 2) {
+		out->scale = sqrt(ss / (double)(k - 1)) * sqrt(1 + 1.0 / (double)k) * ratio;
+		out->dof = (double)(k - 1);
+	} else {
+		out->scale = SINGLE_RATE_SPREAD * out->loc;
+		out->dof = INFINITY;
+	}
+}
+
+/* The suffix of a rate's source when it is scaled per training sample. */
+static void per_sample_words(char *out, size_t size, bool per_sample, double train_size)
+{
+	out[0] = '\0';
+	if (per_sample)
+		snprintf(out, size, ", per training sample × %.0f samples", train_size);
+}
+
+/* STEP: the stable epochs of the traces on hardware `hw`. False when no
+ * run there has any. */
+static bool rate_from_traces(rq_rate *out, const rq_forecast_input *in, int field, const char *hw,
+			     const char *what)
+{
+	size_t cap = 0, runs = 0, epochs = 0;
+	bool per_sample = isfinite(in->train_size) && in->train_size > 0;
+	double *run_mean, *epoch_val;
+	char scaled[96];
+
+	/* Scale per sample only when every run used knows its training size. */
+	for (size_t i = 0; i < in->n_traces; i++) {
+		const struct rq_epoch_trace *t = &in->traces[i];
+		if (strcmp(hardware_of(t->hardware), hw) != 0)
+			continue;
+		cap += t->n;
+		if (!(isfinite(t->train_size) && t->train_size > 0))
+			per_sample = false;
+	}
+	run_mean = rq_xcalloc(in->n_traces + 1, sizeof(double));
+	epoch_val = rq_xcalloc(cap + 1, sizeof(double));
+	for (size_t i = 0; i < in->n_traces; i++) {
+		const struct rq_epoch_trace *t = &in->traces[i];
+		const double *v = field == 0 ? t->epoch_kwh : t->epoch_s;
+		double sum = 0, div = per_sample ? t->train_size : 1;
+		size_t s0;
+		if (strcmp(hardware_of(t->hardware), hw) != 0 || !v ||
+		    t->n <= RQ_STEP_WARMUP || !all_finite(v, t->n))
+			continue;
+		s0 = first_stable(v, t->n);
+		for (size_t j = s0; j < t->n; j++) {
+			epoch_val[epochs++] = v[j] / div;
+			sum += v[j] / div;
+		}
+		run_mean[runs++] = sum / (double)(t->n - s0);
+	}
+	if (runs > 0) {
+		out->scale_ratio = per_sample ? in->train_size : 1;
+		if (runs >= 2)
+			rate_from_values(out, run_mean, runs, out->scale_ratio);
+		else
+			rate_from_values(out, epoch_val, epochs, out->scale_ratio);
+		out->runs = runs;
+		out->epochs = epochs;
+		per_sample_words(scaled, sizeof(scaled), per_sample, in->train_size);
+		snprintf(out->source, sizeof(out->source),
+			 "STEP: mean %s of %zu stable epoch(s) of %zu run(s) on '%s' (warm-up epochs excluded)%s",
+			 what, epochs, runs, hw, scaled);
+	}
+	free(run_mean);
+	free(epoch_val);
+	return runs > 0;
+}
+
+/* Without epoch markers: totals / epochs of past updates on hardware `hw`.
+ * False when there is none. */
+static bool rate_from_totals(rq_rate *out, const rq_forecast_input *in, int field, const char *hw,
+			     const char *what)
+{
+	bool per_sample = isfinite(in->train_size) && in->train_size > 0;
+	double *run_mean = rq_xcalloc(in->n_history + 1, sizeof(double));
+	size_t k = 0;
+	char scaled[96];
+
+	for (size_t i = 0; i < in->n_history; i++) {
+		const struct rq_history_point *p = &in->history[i];
+		double total = field == 0 ? p->energy_kwh : p->duration_s;
+		if (strcmp(hardware_of(p->hardware), hw) == 0 && isfinite(total) && total >= 0 &&
+		    isfinite(p->epochs) && p->epochs > 0 &&
+		    !(isfinite(p->train_size) && p->train_size > 0))
+			per_sample = false;
+	}
+	for (size_t i = 0; i < in->n_history; i++) {
+		const struct rq_history_point *p = &in->history[i];
+		double total = field == 0 ? p->energy_kwh : p->duration_s;
+		if (strcmp(hardware_of(p->hardware), hw) != 0 || !isfinite(total) || total < 0 ||
+		    !isfinite(p->epochs) || !(p->epochs > 0))
+			continue;
+		run_mean[k++] = total / p->epochs / (per_sample ? p->train_size : 1);
+	}
+	if (k > 0) {
+		out->scale_ratio = per_sample ? in->train_size : 1;
+		rate_from_values(out, run_mean, k, out->scale_ratio);
+		out->runs = k;
+		per_sample_words(scaled, sizeof(scaled), per_sample, in->train_size);
+		snprintf(out->source, sizeof(out->source),
+			 "total %s / epochs of %zu past update(s) on '%s' (no epoch markers: warm-up not excluded)%s",
+			 what, k, hw, scaled);
+	}
+	free(run_mean);
+	return k > 0;
+}
+
+int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
+{
+	const char *hw = hardware_of(in->hardware), *what = field == 0 ? "energy" : "duration";
+
+	memset(out, 0, sizeof(*out));
+	out->known = false;
+	out->loc = out->scale = out->dof = NAN;
+	out->scale_ratio = 1;
+	if (!rate_from_traces(out, in, field, hw, what) && !rate_from_totals(out, in, field, hw, what))
+		snprintf(out->source, sizeof(out->source), "no %s measured on '%s'", what, hw);
+	return 0;
+}
+
+/* --- the whole forecast ------------------------------------------------ */
+
+/* Quantiles of epochs × rate by Monte-Carlo with the given stream; both
+ * factors are drawn from their Student-t and clamped at 0. The mean is the
+ * product of the means (independent factors). */
+static void product_quantiles(rq_quantiles *out, rq_rng *rng, size_t draws,
+			      const rq_calibration *ep, double ep_mean, const rq_rate *rate)
+{
+	double *v = rq_xmallocarray(draws, sizeof(double));
+
+	for (size_t i = 0; i < draws; i++) {
+		double e = clampf(ep->loc + ep->scale * rq_rng_student(rng, ep->dof), 0);
+		double k = clampf(rate->loc + rate->scale * rq_rng_student(rng, rate->dof), 0);
+		v[i] = e * k;
+	}
+	qsort(v, draws, sizeof(double), cmp_double);
+	out->known = true;
+	out->mean = ep_mean * clampf(rate->loc, 0);
+	out->p10 = sorted_quantile(v, draws, 0.10);
+	out->p90 = sorted_quantile(v, draws, 0.90);
+	out->p2_5 = sorted_quantile(v, draws, 0.025);
+	out->p97_5 = sorted_quantile(v, draws, 0.975);
+	free(v);
+}
+
+static void outcome_quantiles(rq_quantiles *q, const rq_calibration *c)
+{
+	if (c->source == RQ_CAL_NONE)
+		unknown_quantiles(q);
+	else
+		rq_quantiles_from_student(q, c->loc, c->scale, c->dof, 0);
+}
+
+/* A known figure with a non-finite number becomes unknown, named in
+ * out->not_forecast: nothing NaN or infinite is ever printed or signed. */
+static void guard_quantiles(rq_forecast *out, rq_quantiles *q, const char *what)
+{
+	size_t used = strlen(out->not_forecast);
+	if (!q->known || (isfinite(q->mean) && isfinite(q->p10) && isfinite(q->p90) && isfinite(q->p2_5) &&
+			  isfinite(q->p97_5)))
+		return;
+	unknown_quantiles(q);
+	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used, "%s%s", used ? ", " : "", what);
+}
+
+static void guard_rate(rq_forecast *out, rq_rate *r, const char *what)
+{
+	size_t used = strlen(out->not_forecast);
+	if (!r->known || (isfinite(r->loc) && isfinite(r->scale) && !isnan(r->dof)))
+		return;
+	r->known = false;
+	snprintf(r->source, sizeof(r->source), "the computation overflowed");
+	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used, "%s%s", used ? ", " : "", what);
+}
+
+static void guard_calibration(rq_calibration *c)
+{
+	double *v[] = { &c->tau2, &c->a, &c->b, &c->loc, &c->scale };
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(v); i++)
+		if (!isfinite(*v[i]))
+			*v[i] = NAN;
+}
+
+static void guard(rq_forecast *out)
+{
+	guard_rate(out, &out->kwh_per_epoch, "energy per epoch");
+	guard_rate(out, &out->s_per_epoch, "duration per epoch");
+	guard_quantiles(out, &out->epochs, "epochs");
+	guard_quantiles(out, &out->energy_kwh, "energy_kwh");
+	guard_quantiles(out, &out->carbon_kg, "carbon_kg");
+	guard_quantiles(out, &out->duration_s, "duration_s");
+	guard_quantiles(out, &out->param_change, "param_change");
+	guard_quantiles(out, &out->grad_norm, "grad_norm");
+	guard_quantiles(out, &out->scratch_energy_kwh, "scratch energy_kwh");
+	guard_quantiles(out, &out->scratch_carbon_kg, "scratch carbon_kg");
+	guard_quantiles(out, &out->scratch_duration_s, "scratch duration_s");
+	guard_calibration(&out->cal_epochs);
+	guard_calibration(&out->cal_param_change);
+	guard_calibration(&out->cal_grad_norm);
+	if (!isfinite(out->saving_kwh) || !out->energy_kwh.known || !out->scratch_energy_kwh.known)
+		out->saving_kwh = NAN;
+	if (!isfinite(out->saving_kg) || !out->carbon_kg.known || !out->scratch_carbon_kg.known)
+		out->saving_kg = NAN;
+	if (out->not_forecast[0]) {
+		size_t used = strlen(out->not_forecast);
+		snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used,
+			 ": the computation overflowed (the history holds figures too large to combine)");
+	}
+}
+
+static int check_input(const rq_forecast_input *in, double pue)
+{
+	if (!in->kind)
+		return rq_error_set(RQ_EINVALID, "the forecast input names no measure (kind)");
+	if (!isfinite(in->index) || in->index < 0)
+		return rq_error_set(RQ_EINVALID, "the RESQUE index %g is not a non-negative number", in->index);
+	if (!(pue >= 1) || !isfinite(pue))
+		return rq_error_set(RQ_EINVALID, "PUE %g is not a number of at least 1", pue);
+	if (!isnan(in->intensity) && !(in->intensity >= 0 && isfinite(in->intensity)))
+		return rq_error_set(RQ_EINVALID, "grid intensity %g g/kWh is not a non-negative number",
+				    in->intensity);
+	if (!isnan(in->scratch_epochs) && !(in->scratch_epochs > 0 && isfinite(in->scratch_epochs)))
+		return rq_error_set(RQ_EINVALID, "from-scratch epochs %g is not a positive number",
+				    in->scratch_epochs);
+	if (!isnan(in->train_size) && !(in->train_size > 0 && isfinite(in->train_size)))
+		return rq_error_set(RQ_EINVALID, "training-set size %g is not a positive number",
+				    in->train_size);
+	return 0;
+}
+
+/* Training from scratch: E₀ (a recorded count, NaN when unknown) at the
+ * same rates, and what reuse saves. */
+static void scratch_alternative(rq_forecast *out, double e0, double carbon_k)
+{
+	const rq_rate *k = &out->kwh_per_epoch, *s = &out->s_per_epoch;
+
+	out->scratch_epochs = e0;
+	unknown_quantiles(&out->scratch_energy_kwh);
+	unknown_quantiles(&out->scratch_carbon_kg);
+	unknown_quantiles(&out->scratch_duration_s);
+	out->saving_kwh = out->saving_kg = NAN;
+	if (!isfinite(e0))
+		return;
+	if (k->known) {
+		rq_quantiles_from_student(&out->scratch_energy_kwh, e0 * k->loc, e0 * k->scale, k->dof, 0);
+		out->saving_kwh = out->scratch_energy_kwh.mean - out->energy_kwh.mean;
+		if (isfinite(carbon_k)) {
+			scale_quantiles(&out->scratch_carbon_kg, &out->scratch_energy_kwh, carbon_k);
+			out->saving_kg = out->scratch_carbon_kg.mean - out->carbon_kg.mean;
+		}
+	}
+	if (s->known)
+		rq_quantiles_from_student(&out->scratch_duration_s, e0 * s->loc, e0 * s->scale, s->dof, 0);
+}
+
+int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
+{
+	double pue = isnan(in->pue) ? 1 : in->pue, carbon_k;
+	size_t draws = in->draws ? in->draws : RQ_FORECAST_DRAWS;
+	rq_rng rng;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = check_input(in, pue)))
+		return err;
+	carbon_k = pue * in->intensity / 1000;
+
+	if ((err = rq_forecast_calibrate(&out->cal_epochs, in, 0)))
+		return err;
+	/* Secondary outcomes never block a plan: a degenerate history (all
+	 * zero, say) leaves them unknown. */
+	if (rq_forecast_calibrate(&out->cal_param_change, in, 1))
+		out->cal_param_change.source = RQ_CAL_NONE;
+	if (rq_forecast_calibrate(&out->cal_grad_norm, in, 2))
+		out->cal_grad_norm.source = RQ_CAL_NONE;
+	rq_error_clear();
+	if (out->cal_epochs.source == RQ_CAL_NONE)
+		return rq_error_set(RQ_EINVALID,
+				    "cannot forecast epochs: no past %s update with recorded epochs and no from-scratch epoch count for the base version",
+				    in->kind->name);
+	out->prior_only = out->cal_epochs.source == RQ_CAL_PRIOR;
+	outcome_quantiles(&out->epochs, &out->cal_epochs);
+	outcome_quantiles(&out->param_change, &out->cal_param_change);
+	outcome_quantiles(&out->grad_norm, &out->cal_grad_norm);
+
+	rq_forecast_rate(&out->kwh_per_epoch, in, 0);
+	rq_forecast_rate(&out->s_per_epoch, in, 1);
+	rq_rng_seed(&rng, in->seed ? in->seed : RQ_FORECAST_SEED);
+	if (out->kwh_per_epoch.known)
+		product_quantiles(&out->energy_kwh, &rng, draws, &out->cal_epochs,
+				  out->epochs.mean, &out->kwh_per_epoch);
+	else
+		unknown_quantiles(&out->energy_kwh);
+	if (out->s_per_epoch.known)
+		product_quantiles(&out->duration_s, &rng, draws, &out->cal_epochs,
+				  out->epochs.mean, &out->s_per_epoch);
+	else
+		unknown_quantiles(&out->duration_s);
+	if (out->energy_kwh.known && isfinite(carbon_k))
+		scale_quantiles(&out->carbon_kg, &out->energy_kwh, carbon_k);
+	else
+		unknown_quantiles(&out->carbon_kg);
+
+	scratch_alternative(out, in->scratch_epochs, carbon_k);
+	guard(out);
+	return 0;
+}
