@@ -1,5 +1,6 @@
 # resque — build, test, demo, sanitizers, fuzzing and benchmarks.
-#   make            build build/resque and build/libresque.a
+#   make            build build/resque and build/libresque.a (the public
+#                   library: only what include/resque/ declares is exported)
 #   make test       install missing packages (as root), build, run every test:
 #                   the suite, the suite under ASan+UBSan, each fuzz target
 #                   for FUZZ_SECONDS (tests/stages.sh; CI runs this)
@@ -12,22 +13,27 @@
 #   make lint       cppcheck on core/ store/ cmd/ (fails on any finding)
 #   make install    PREFIX (/usr/local) and DESTDIR: the binary, libresque.a,
 #                   include/resque/*.h and a resque.pc for pkg-config
-#   DEVELOPER=1     adds -Wall -Wextra -Werror (at any OPT: -O0, -O1, -O2)
-#   STRICT=1        adds STRICT_WARN (errors with DEVELOPER=1)
+#   DEVELOPER=1     -Wall and STRICT_WARN as errors (at any OPT: -O0, -O1,
+#                   -O2); CI builds so
+#   STRICT=1        STRICT_WARN as warnings, without DEVELOPER=1
 
 CC ?= cc
+LD = ld
+OBJCOPY = objcopy
 BUILD ?= build
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 PKGS = libgit2 sqlite3 libsodium jansson openblas lapacke zlib
 
-# The warnings the code is being made clean of (issue 12 item 6); not yet in
-# DEVELOPER nor CI: `make STRICT=1 DEVELOPER=1` to see them as errors.
+# The warnings the tree is kept clean of, as errors in DEVELOPER=1 builds
+# and in CI (tests/stages.sh builds with DEVELOPER=1). Like git's DEVELOPER
+# flags, -Wextra leaves out unused parameters (callbacks of a fixed type) and
+# missing field initializers (option tables name the fields they set).
 STRICT_WARN = -Wextra -Wshadow -Wconversion -Wwrite-strings -Wcast-qual \
 	-Wno-unused-parameter -Wno-missing-field-initializers
 
 ifeq ($(DEVELOPER),1)
-WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wstrict-prototypes -Wvla
+WARN = -Wall -Werror $(STRICT_WARN) -Wstrict-prototypes -Wvla
 # Below -O2 GCC's value-range analysis is too weak for -Wformat-truncation
 # (it can warn on an snprintf into a buffer sized for every value that can
 # occur, as `make DEVELOPER=1 asan` at -O1 once did): there it stays a
@@ -39,7 +45,9 @@ else
 WARN = -Wall
 endif
 ifeq ($(STRICT),1)
+ifneq ($(DEVELOPER),1)
 WARN += $(STRICT_WARN)
+endif
 endif
 ifeq ($(SAN),1)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -52,7 +60,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # "resque/NAME.h" (docs/ARCHITECTURE.md, "Where things are").
 SRC_DIRS := $(sort $(shell find core store cmd -type d))
 INCLUDES = -Iinclude $(addprefix -I,$(SRC_DIRS))
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) -pthread \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) -pthread -fvisibility=hidden \
 	$(PKG_CFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -ldl -pthread
 
@@ -65,10 +73,10 @@ UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: all deps pkgcheck test check unit demo asan fuzz bench clean install lint
+.PHONY: FORCE all deps pkgcheck test check unit demo asan fuzz bench clean install lint
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/resque $(BUILD)/libresque.a
+all: $(BUILD)/resque $(BUILD)/libresque.a $(BUILD)/libresque-internal.a
 
 # The Debian package of each of PKGS: a missing one is named at the start of
 # the build, not found later as a compile error.
@@ -88,23 +96,43 @@ pkgcheck:
 	done; \
 	[ $$st -eq 0 ] || { echo "install them (as root: sh scripts/install-deps.sh), then make again" >&2; exit 1; }
 
-$(BUILD)/obj/%.o: %.c | pkgcheck
+# The flags objects were compiled with (after git's GIT-CFLAGS): a change of
+# them (DEVELOPER, STRICT, OPT, SAN...) rebuilds every object.
+$(BUILD)/CFLAGS: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(ALL_CFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS)' >$@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/CFLAGS | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libresque.a: $(LIB_OBJ)
+# Two archives of the same objects. libresque-internal.a has every symbol:
+# the resque command, the unit tests, the helpers and the fuzz targets use
+# internal functions. libresque.a, the one installed, is the objects linked
+# into one (ld -r) whose hidden symbols are then made local: a program
+# linking it sees only the functions include/resque/ declares with RQ_EXTERN
+# (everything is compiled with -fvisibility=hidden), as a shared library
+# would show them.
+$(BUILD)/libresque-internal.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/resque: $(CMD_OBJ) $(BUILD)/libresque.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libresque.a $(LIBS)
-
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libresque.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(BUILD)/libresque.a $(LIBS)
-
-$(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libresque.a
+$(BUILD)/libresque.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libresque.a $(LIBS)
+	rm -f $@ $(BUILD)/libresque.o
+	$(LD) -r -o $(BUILD)/libresque.o $^
+	$(OBJCOPY) --localize-hidden $(BUILD)/libresque.o
+	ar rcs $@ $(BUILD)/libresque.o
+
+$(BUILD)/resque: $(CMD_OBJ) $(BUILD)/libresque-internal.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libresque-internal.a $(LIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libresque-internal.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(BUILD)/libresque-internal.a $(LIBS)
+
+$(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libresque-internal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libresque-internal.a $(LIBS)
 
 # LD_PRELOAD shims for fault injection (tests/helpers/NAME.so.c): shared
 # objects without the sanitizers (a preloaded library comes before their
@@ -158,7 +186,7 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	@sh scripts/install-deps.sh fuzz
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
-		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libresque.a
+		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libresque-internal.a
 	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 bench: deps

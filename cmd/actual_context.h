@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include "resque/buf.h"
 #include "resque/carbon.h"
-#include "resque/entry.h"
-#include "resque/ledger.h"
+#include "entry_int.h"
+#include "ledger_int.h"
 
 struct actual_ctx {
 	rq_entry *plan;          /* the linked plan, or NULL */

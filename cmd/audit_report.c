@@ -5,7 +5,7 @@
 #include "cmd.h"
 #include "evidence.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "report.h"
 #include "tlog.h"
 

@@ -5,7 +5,7 @@
 #include "checkpoint.h"
 #include "json.h"
 #include "resque/repo.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "resque/keystore.h"
 #include "tlog.h"
 

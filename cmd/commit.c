@@ -10,7 +10,7 @@
 #include "resque/fingerprint.h"
 #include "history.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 #include "resque/summary.h"
 
@@ -114,23 +114,9 @@ static int cost_from_actual(rq_cost *c, const rq_entry *a)
 /* RQ_EEXISTS when a version is named `name` already: checked when the
  * command starts (to fail before the long work) and again under the
  * writer's lock (so that two concurrent commits cannot both take it). */
-static int version_name_free(rq_ledger *l, const char *name)
-{
-	rq_entry *e = NULL;
-	int err = rq_ledger_lookup(&e, l, name, "version");
-	if (!err && rq_entry_name(e) && strcmp(rq_entry_name(e), name) == 0)
-		err = rq_error_set(RQ_EEXISTS, "a version named '%s' exists already (%.12s)", name, e->id);
-	else if (!err || err == RQ_ENOTFOUND || err == RQ_EAMBIGUOUS)
-		err = 0;
-	if (!err)
-		rq_error_clear();
-	rq_entry_free(e);
-	return err;
-}
-
 static int version_name_check(rq_ledger *l, void *name)
 {
-	return version_name_free(l, name);
+	return rq_name_free(l, name, RQ_NAME_VERSION);
 }
 
 struct commit_opts {
@@ -265,7 +251,7 @@ static int commit_gather(struct commit_state *st, const struct commit_opts *o)
 	int rc, err;
 	if ((rc = cmd_open_ledger(&st->l, &st->k)))
 		return rc;
-	if ((err = version_name_free(st->l, o->name)) ||
+	if ((err = rq_name_free(st->l, o->name, RQ_NAME_VERSION)) ||
 	    (o->parent && (err = rq_version_resolve(&st->parent, st->l, o->parent))) ||
 	    (o->cost && (err = gather_cost_file(st, o->cost))))
 		return cmd_fail_code(err);

@@ -5,7 +5,7 @@
 #include "bounds.h"
 #include "resque/carbon.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 #include <math.h>
 

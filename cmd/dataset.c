@@ -7,7 +7,7 @@
 #include "dataset.h"
 #include "resque/fingerprint.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 /* ---- dataset add ---------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
 #include "cmd.h"
 #include "resque/fingerprint.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 #include "resque/measure.h"
 #include "resque/repo.h"

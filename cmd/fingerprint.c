@@ -5,7 +5,7 @@
 #include "cmd.h"
 #include "progress.h"
 #include "resque/fingerprint.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "resque/repo.h"
 #include "statcache.h"
 

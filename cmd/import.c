@@ -7,7 +7,7 @@
 #include "resque/fingerprint.h"
 #include "import.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 
 #include <math.h>
@@ -110,6 +110,44 @@ struct import_opts {
 	bool json;
 };
 
+/* What an import holds while it records: the file, the ledger and the
+ * actuals' context. */
+struct import_state {
+	rq_buf data;
+	rq_ledger *l;
+	rq_key *k;
+	struct actual_ctx ctx;
+	bool ctx_loaded;
+	char fp[RQ_FINGERPRINT_SIZE]; /* of the file */
+};
+
+static void state_init(struct import_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	rq_buf_init(&st->data);
+}
+
+/* Once the file is read and parsed: open the ledger, load the context and
+ * fingerprint the file. 0, or the exit status. */
+static int state_open(struct import_state *st, const struct import_opts *o)
+{
+	int rc;
+	if ((rc = cmd_open_ledger(&st->l, &st->k)) ||
+	    (rc = actual_ctx_load(&st->ctx, st->l, o->plan, o->region, o->pue, o->hardware)))
+		return rc;
+	st->ctx_loaded = true;
+	rq_fingerprint_bytes(st->fp, st->data.ptr, st->data.len);
+	return 0;
+}
+
+static void state_release(struct import_state *st)
+{
+	if (st->ctx_loaded)
+		actual_ctx_release(&st->ctx);
+	rq_buf_release(&st->data);
+	cmd_close_ledger(st->l, st->k);
+}
+
 /* Append every body (ownership taken), each if its source was not
  * imported meanwhile (checks[i], under the writer's lock), print them, and
  * return the status. With `skip_dups`, a source imported meanwhile is
@@ -149,8 +187,11 @@ static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodie
 	return rc;
 }
 
+/* Finish the body of an imported run: `source` (consumed) is what the
+ * importer said of the run that is not a field of the body; it gains the
+ * file's format, path and fingerprint. Then the options and the context. */
 static void set_common(json_t *body, const struct import_opts *o, const char *format,
-		       const char *fingerprint, json_t *source)
+		       const char *fingerprint, json_t *source, const struct actual_ctx *ctx)
 {
 	json_object_set_new(source, "format", json_string(format));
 	json_object_set_new(source, "file", json_string(o->file));
@@ -161,6 +202,7 @@ static void set_common(json_t *body, const struct import_opts *o, const char *fo
 		json_object_set_new(body, "name", json_string(o->name));
 	if (o->epochs > 0)
 		json_object_set_new(body, "epochs", json_integer(o->epochs));
+	actual_ctx_apply(ctx, body, o->file);
 }
 
 static int check_opts(const struct cmd_help *h, const struct opt *opts, const struct import_opts *o)
@@ -188,28 +230,33 @@ static void move_field(json_t *to, const char *as, json_t *from, const char *key
 	}
 }
 
+/* A new body holding the fields `top` of the importer's JSON `from`,
+ * moved out of it. */
+static json_t *take_fields(json_t *from, const char *const *top, size_t n)
+{
+	json_t *body = json_object();
+	for (size_t f = 0; f < n; f++)
+		move_field(body, top[f], from, top[f]);
+	return body;
+}
+
 /* The body of the actual for one CodeCarbon run. New reference. */
 static json_t *cc_run_body(const rq_cc_run *run, const struct import_opts *o, const char *fp,
 			   const struct actual_ctx *ctx)
 {
 	static const char *const top[] = { "energy_kwh", "carbon_kg", "duration_s", "method", "meter", "pue" };
-	json_t *cc = rq_cc_run_json(run), *body = json_object(), *src = json_object(), *dom = json_object();
-	for (size_t f = 0; f < RQ_ARRAY_SIZE(top); f++)
-		move_field(body, top[f], cc, top[f]);
+	json_t *cc = rq_cc_run_json(run), *body = take_fields(cc, top, RQ_ARRAY_SIZE(top)), *dom = json_object();
 	move_field(dom, "cpu", cc, "cpu_kwh");
 	move_field(dom, "gpu", cc, "gpu_kwh");
 	move_field(dom, "ram", cc, "ram_kwh");
 	if (json_object_size(dom))
 		json_object_set(body, "domains_kwh", dom);
 	json_decref(dom);
-	/* CodeCarbon's `region` is a province name, not a grid code:
-	 * everything the file says about the run stays under source */
-	json_object_update(src, cc);
-	json_decref(cc);
 	if (run->country_iso_code && *run->country_iso_code)
 		json_object_set_new(body, "region", json_string(run->country_iso_code));
-	set_common(body, o, "codecarbon", fp, src);
-	actual_ctx_apply(ctx, body, o->file);
+	/* CodeCarbon's `region` is a province name, not a grid code:
+	 * everything the file says about the run stays under source */
+	set_common(body, o, "codecarbon", fp, cc, ctx);
 	return body;
 }
 
@@ -246,23 +293,19 @@ static int import_codecarbon(int argc, char **argv)
 		{ OPT_ARG, 0, "FILE", &o.file, NULL, "CodeCarbon's emissions.csv", OPT_REQUIRED },
 		{ OPT_END },
 	};
-	rq_ledger *l = NULL;
-	rq_key *k = NULL;
-	rq_buf data = RQ_BUF_INIT;
+	struct import_state st;
 	rq_cc_import r;
-	struct actual_ctx ctx;
 	json_t **bodies = NULL;
 	struct dup_check *checks = NULL;
 	size_t nb = 0;
-	char fp[RQ_FINGERPRINT_SIZE];
-	bool ctx_loaded = false;
 	int rc = EXIT_OK, err;
 
+	state_init(&st);
 	rq_cc_import_init(&r);
 	if (!opt_parse(&rc, &cc_help, opts, argc, argv) || (rc = check_opts(&cc_help, opts, &o)))
 		goto done;
-	if ((err = rq_file_read(&data, o.file)) ||
-	    (err = rq_import_codecarbon(&r, data.ptr, data.len, o.file, run_id))) {
+	if ((err = rq_file_read(&st.data, o.file)) ||
+	    (err = rq_import_codecarbon(&r, st.data.ptr, st.data.len, o.file, run_id))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
@@ -272,25 +315,20 @@ static int import_codecarbon(int argc, char **argv)
 			       o.file, r.n);
 		goto done;
 	}
-	if ((rc = cmd_open_ledger(&l, &k)) || (rc = actual_ctx_load(&ctx, l, o.plan, NULL, NAN, o.hardware)))
+	if ((rc = state_open(&st, &o)))
 		goto done;
-	ctx_loaded = true;
-	rq_fingerprint_bytes(fp, data.ptr, data.len);
 	bodies = rq_xcalloc(r.n, sizeof(*bodies));
 	checks = rq_xcalloc(r.n, sizeof(*checks));
-	if (!(rc = cc_gather(bodies, checks, &nb, l, &r, &o, fp, &ctx)))
-		rc = record_all(l, &ctx, bodies, checks, nb, true, o.json);
+	if (!(rc = cc_gather(bodies, checks, &nb, st.l, &r, &o, st.fp, &st.ctx)))
+		rc = record_all(st.l, &st.ctx, bodies, checks, nb, true, o.json);
 	else
 		for (size_t i = 0; i < nb; i++)
 			json_decref(bodies[i]);
 done:
 	free(bodies);
 	free(checks);
-	if (ctx_loaded)
-		actual_ctx_release(&ctx);
 	rq_cc_import_release(&r);
-	rq_buf_release(&data);
-	cmd_close_ledger(l, k);
+	state_release(&st);
 	return rc;
 }
 
@@ -308,56 +346,39 @@ static int import_nvsmi(int argc, char **argv)
 		{ OPT_ARG, 0, "FILE", &o.file, NULL, "the nvidia-smi CSV log", OPT_REQUIRED },
 		{ OPT_END },
 	};
-	rq_ledger *l = NULL;
-	rq_key *k = NULL;
-	rq_buf data = RQ_BUF_INIT;
+	struct import_state st;
 	rq_nvsmi_import r;
-	struct actual_ctx ctx;
 	json_t *body = NULL;
-	char fp[RQ_FINGERPRINT_SIZE];
-	bool ctx_loaded = false;
 	int rc = EXIT_OK, err;
 
+	state_init(&st);
 	rq_nvsmi_import_init(&r);
-	if (!opt_parse(&rc, &nv_help, opts, argc, argv))
+	if (!opt_parse(&rc, &nv_help, opts, argc, argv) || (rc = check_opts(&nv_help, opts, &o)))
 		goto done;
-	if ((rc = check_opts(&nv_help, opts, &o)))
-		goto done;
-	if ((err = rq_file_read(&data, o.file)) || (err = rq_import_nvsmi(&r, data.ptr, data.len, o.file))) {
+	if ((err = rq_file_read(&st.data, o.file)) ||
+	    (err = rq_import_nvsmi(&r, st.data.ptr, st.data.len, o.file))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
 	fputs(r.warnings.ptr, stderr);
-	if ((rc = cmd_open_ledger(&l, &k)))
+	if ((rc = state_open(&st, &o)))
 		goto done;
-	if ((rc = actual_ctx_load(&ctx, l, o.plan, o.region, o.pue, o.hardware)))
-		goto done;
-	ctx_loaded = true;
-	rq_fingerprint_bytes(fp, data.ptr, data.len);
-	struct dup_check check = { o.file, "nvidia-smi", "fingerprint", fp, false };
-	if ((err = already_imported(l, &check))) {
+	struct dup_check check = { o.file, "nvidia-smi", "fingerprint", st.fp, false };
+	if ((err = already_imported(st.l, &check))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	json_t *nv = rq_nvsmi_json(&r), *src = json_object();
-	body = json_object();
 	static const char *const top[] = { "energy_kwh", "duration_s", "method", "meter", "gpus" };
-	for (size_t f = 0; f < RQ_ARRAY_SIZE(top); f++)
-		move_field(body, top[f], nv, top[f]);
-	json_object_update(src, nv);
-	json_decref(nv);
-	json_object_set_new(src, "skipped", json_integer((json_int_t)r.nskipped));
-	set_common(body, &o, "nvidia-smi", fp, src);
-	actual_ctx_apply(&ctx, body, o.file);
-	rc = record_all(l, &ctx, &body, &check, 1, false, o.json);
+	json_t *nv = rq_nvsmi_json(&r);
+	body = take_fields(nv, top, RQ_ARRAY_SIZE(top));
+	json_object_set_new(nv, "skipped", json_integer((json_int_t)r.nskipped));
+	set_common(body, &o, "nvidia-smi", st.fp, nv, &st.ctx);
+	rc = record_all(st.l, &st.ctx, &body, &check, 1, false, o.json);
 	body = NULL;
 done:
 	json_decref(body);
-	if (ctx_loaded)
-		actual_ctx_release(&ctx);
 	rq_nvsmi_import_release(&r);
-	rq_buf_release(&data);
-	cmd_close_ledger(l, k);
+	state_release(&st);
 	return rc;
 }
 

@@ -3,7 +3,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "resque/keystore.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 #include <limits.h>
 

@@ -5,7 +5,7 @@
 #include "checkpoint.h"
 #include "json.h"
 #include "resque/keystore.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "resque/repo.h"
 
 static int key_gen(int argc, char **argv)

@@ -2,7 +2,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 static const struct cmd_help help = {
 	"log", "list ledger entries, newest first",

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "bounds.h"
+#include "events.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -70,17 +71,6 @@ static int mark_epoch(int argc, char **argv)
 	return append_event(line);
 }
 
-static bool metric_name_ok(const char *s)
-{
-	size_t len = strlen(s);
-	if (len == 0 || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("_.:/-", s[i]))
-			return false;
-	return true;
-}
-
 static int mark_metric(int argc, char **argv)
 {
 	const char *name = NULL, *value = NULL;
@@ -90,7 +80,7 @@ static int mark_metric(int argc, char **argv)
 		{ OPT_END },
 	};
 	OPT_PARSE(&metric_help, opts, argc, argv);
-	if (!metric_name_ok(name))
+	if (!rq_events_name_valid(name))
 		return cmd_error("mark metric: '%.80s' is not a metric name (1 to 64 of A-Z a-z 0-9 _ . : / -)", name);
 	double v;
 	if (rq_bound_parse_decimal(&v, value))

@@ -1,7 +1,7 @@
 /* resque note: append a signed free-text note to the ledger. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 static const struct cmd_help help = {
 	"note", "append a signed note to the ledger",

@@ -9,7 +9,7 @@
 #include "resque/forecast.h"
 #include "history.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 #include "resque/sizes.h"
 #include "resque/summary.h"

@@ -5,7 +5,7 @@
 #include "actual.h"
 #include "bounds.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 
 #include <math.h>
@@ -31,19 +31,6 @@ static int check_figure(const char *opt, double v)
 	return cmd_error("--%s must be a non-negative number, not %g", opt, v);
 }
 
-/* The field [p, end) is a plain decimal (no "0x", "inf", "nan"). */
-static bool decimal_field(const char *p, const char *end)
-{
-	char tmp[64];
-	double v;
-	size_t n = (size_t)(end - p);
-	if (n >= sizeof(tmp))
-		return false;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	return rq_bound_parse_decimal(&v, tmp) == 0;
-}
-
 static int parse_list(json_t **out, const char *s)
 {
 	json_t *a = json_array();
@@ -51,12 +38,12 @@ static int parse_list(json_t **out, const char *s)
 
 	*out = NULL;
 	for (;;) {
-		char *end;
+		/* each item a plain decimal (no "0x", "inf", "nan") */
+		const char *end = strchr(p, ',');
 		double v;
-		errno = 0;
-		v = strtod(p, &end);
-		if (end == p || errno || !isfinite(v) || v < 0 || (*end && *end != ',') ||
-		    !decimal_field(p, end)) {
+		if (!end)
+			end = p + strlen(p);
+		if (rq_bound_parse_decimal_n(&v, p, (size_t)(end - p)) || v < 0) {
 			json_decref(a);
 			return rq_error_set(RQ_EINVALID,
 					    "--epoch-energy-kwh: '%s' is not a comma-separated list of non-negative numbers", s);
@@ -105,13 +92,6 @@ static int record_check_opts(const struct record_opts *o, const struct opt *opts
 	return 0;
 }
 
-/* Set `key` to `v` unless it is NaN (not given). */
-static void set_figure(json_t *body, const char *key, double v)
-{
-	if (!isnan(v))
-		json_object_set_new(body, key, json_real(v));
-}
-
 /* The actual's body: the figures given, the rest from the plan (its shift
  * family, hardware, region, train size and grid for the carbon). */
 static int record_build(json_t **out, const struct record_opts *o, const rq_entry *plan, json_t **list)
@@ -122,9 +102,9 @@ static int record_build(json_t **out, const struct record_opts *o, const rq_entr
 	bool inside = false;
 	int err = 0;
 
-	set_figure(body, "duration_s", o->duration);
-	set_figure(body, "param_change", o->param_change);
-	set_figure(body, "grad_norm", o->grad_norm);
+	rq_json_set_number(body, "duration_s", o->duration);
+	rq_json_set_number(body, "param_change", o->param_change);
+	rq_json_set_number(body, "grad_norm", o->grad_norm);
 	if (*list) {
 		json_object_set_new(body, "epoch_energy_kwh", *list);
 		*list = NULL;

@@ -1,7 +1,7 @@
 /* resque reindex: rebuild index.db's ledger tables from the ledger. */
 #include "common.h"
 #include "cmd.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 static const struct cmd_help help = {
 	"reindex", "rebuild index.db from the ledger",

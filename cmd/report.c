@@ -9,7 +9,7 @@
 #include "json.h"
 #include "known.h"
 #include "resque/keystore.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 #include "report.h"
 #include "tlog.h"

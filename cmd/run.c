@@ -9,9 +9,9 @@
 #include "actual.h"
 #include "events.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
-#include "resque/meter.h"
+#include "cgroup.h"
 #include "process.h"
 
 #include <math.h>

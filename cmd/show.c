@@ -4,7 +4,7 @@
 #include "cmd.h"
 #include "actual.h"
 #include "json.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lineage.h"
 
 #include <math.h>

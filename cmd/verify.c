@@ -7,7 +7,7 @@
 #include "checkpoint.h"
 #include "json.h"
 #include "known.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "lines.h"
 #include "tlog.h"
 

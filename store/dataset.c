@@ -213,24 +213,9 @@ done:
 /* RQ_EEXISTS when a dataset is named `name` already: checked before the
  * fingerprinting and again under the writer's lock, so that two concurrent
  * adds cannot both take the name. */
-static int dataset_name_free(rq_ledger *l, const char *name)
-{
-	rq_entry *other = NULL;
-	int err = rq_ledger_lookup(&other, l, name, "dataset");
-	if (err == 0 && rq_entry_name(other) && strcmp(rq_entry_name(other), name) == 0)
-		err = rq_error_set(RQ_EEXISTS, "dataset name '%s' is already in use (entry %.12s); choose another with --name",
-				   name, other->id);
-	else if (!err || err == RQ_ENOTFOUND || err == RQ_EAMBIGUOUS)
-		err = 0;
-	if (!err)
-		rq_error_clear();
-	rq_entry_free(other);
-	return err;
-}
-
 static int dataset_name_check(rq_ledger *l, void *name)
 {
-	return dataset_name_free(l, name);
+	return rq_name_free(l, name, RQ_NAME_DATASET);
 }
 
 /* What a dataset entry is built from, gathered before anything is written. */
@@ -290,7 +275,7 @@ static int choose_name(struct dataset_parts *p, rq_ledger *l, const char *path, 
 		return rq_error_set(RQ_EINVALID, "'%s' cannot name a dataset: use letters, digits, '.', '_' and '-' "
 						 "(not first: '.', '-'); choose one with --name",
 				    name);
-	if ((err = dataset_name_free(l, name)))
+	if ((err = rq_name_free(l, name, RQ_NAME_DATASET)))
 		return err;
 	p->name = name;
 	return 0;

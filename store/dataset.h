@@ -7,9 +7,9 @@
 
 #include <jansson.h>
 #include "resque/buf.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 #include "resque/fingerprint.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 /* Progress of a fingerprinting: `what` names it ("fingerprinting",
  * "fingerprinting labels", "fingerprinting embeddings"); called as

@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "resque/carbon.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 #include "resque/forecast.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "resque/sizes.h"
 
 typedef struct rq_history {

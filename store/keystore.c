@@ -2,6 +2,7 @@
  * $RESQUE_HOME/keys (default ~/.config/resque/keys), mode 0600. */
 #include "common.h"
 #include "resque/keystore.h"
+#include "key_int.h"
 
 #include <dirent.h>
 #include <sodium.h>

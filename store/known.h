@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "resque/buf.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "merkle.h"
 
 #define RQ_KNOWN_ID_MAX 64 /* hex digits of a repository id */

@@ -1179,3 +1179,20 @@ int rq_ledger_config_set(rq_ledger *l, const char *key, const char *value)
 	git_config_free(cfg);
 	return err;
 }
+
+/* The public way to append (resque/ledger.h): the body as JSON text, so
+ * that no jansson type crosses the API. */
+int rq_ledger_append_json(rq_entry **out, rq_ledger *l, const char *type,
+			  const char *body_json, const rq_attachment *att, size_t natt)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(body_json, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!body)
+		return rq_error_set(RQ_EINVALID, "body: not JSON: %s (line %d)", jerr.text, jerr.line);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return rq_error_set(RQ_EINVALID, "body: not a JSON object");
+	}
+	return rq_ledger_append(out, l, type, body, att, natt);
+}

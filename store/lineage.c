@@ -20,6 +20,24 @@ bool rq_name_valid(const char *name, enum rq_name_kind kind)
 	return true;
 }
 
+int rq_name_free(rq_ledger *l, const char *name, enum rq_name_kind kind)
+{
+	rq_entry *e = NULL;
+	int err = rq_ledger_lookup(&e, l, name, kind == RQ_NAME_DATASET ? "dataset" : "version");
+	if (!err && rq_entry_name(e) && strcmp(rq_entry_name(e), name) == 0)
+		err = kind == RQ_NAME_DATASET
+			      ? rq_error_set(RQ_EEXISTS,
+					     "dataset name '%s' is already in use (entry %.12s); choose another with --name",
+					     name, e->id)
+			      : rq_error_set(RQ_EEXISTS, "a version named '%s' exists already (%.12s)", name, e->id);
+	else if (!err || err == RQ_ENOTFOUND || err == RQ_EAMBIGUOUS)
+		err = 0;
+	if (!err)
+		rq_error_clear();
+	rq_entry_free(e);
+	return err;
+}
+
 void rq_entries_free(rq_entry **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

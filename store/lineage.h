@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "resque/entry.h"
-#include "resque/ledger.h"
+#include "entry_int.h"
+#include "ledger_int.h"
 
 /* The kinds of names entries carry (docs/FORMATS.md). */
 enum rq_name_kind {
@@ -18,6 +18,12 @@ enum rq_name_kind {
  * bytes, not starting with '-' or '.'. Versions and runs may hold '+'
  * (v1+fix) but not be "latest", which a version reference means. */
 bool rq_name_valid(const char *name, enum rq_name_kind kind);
+
+/* Is `name` free among the entries of that kind (versions or datasets)?
+ * 0 when no entry of the kind carries it (an id prefix that merely
+ * matches, or several, does not count); RQ_EEXISTS with a message naming
+ * the entry that does; another error when the ledger cannot be read. */
+int rq_name_free(rq_ledger *l, const char *name, enum rq_name_kind kind);
 
 /* Resolve a version reference: a name ("v1"), a unique prefix of an entry
  * id (>= 4 hex digits), "latest" (the newest version), each optionally

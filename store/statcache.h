@@ -10,7 +10,7 @@
 #define RESQUE_STATCACHE_H
 
 #include "resque/fingerprint.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 typedef struct rq_statcache rq_statcache;
 

@@ -19,8 +19,8 @@
 #include <stdint.h>
 #include "resque/buf.h"
 #include "checkpoint.h"
-#include "resque/key.h"
-#include "resque/ledger.h"
+#include "key_int.h"
+#include "ledger_int.h"
 #include "merkle.h"
 
 /* The repository id, as the genesis entry records it (body.repository). */

@@ -945,3 +945,19 @@ int rq_ledger_verify_entries(rq_verify_report *r, rq_entry ***entries, char ***s
 	*sigs = NULL;
 	return verify(r, entries, sigs, l, NULL);
 }
+
+/* The public way to verify (resque/ledger.h): the problems through a
+ * callback, so that the report's internal types stay internal. */
+int rq_ledger_check(uint64_t *entries, rq_ledger *l, rq_problem_fn fn, void *ctx)
+{
+	rq_verify_report r = { 0 };
+	int err = rq_ledger_verify(&r, l);
+
+	if (entries)
+		*entries = r.entries;
+	if (fn)
+		for (size_t i = 0; i < r.nproblems; i++)
+			fn(r.problems[i].seq, r.problems[i].id, r.problems[i].message, ctx);
+	rq_verify_report_release(&r);
+	return err;
+}

@@ -1,5 +1,7 @@
 /* Included first by every .c file of the project: the standard headers we
- * use everywhere, then banned.h so unsafe string functions fail to compile. */
+ * use everywhere, the internal headers of core/base (setting errors, filling
+ * buffers, the allocators, util), then banned.h so unsafe string functions
+ * fail to compile. */
 #ifndef RESQUE_COMMON_H
 #define RESQUE_COMMON_H
 
@@ -14,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "resque/error.h"
-#include "resque/buf.h"
+#include "error_int.h"
+#include "buf_int.h"
 #include "util.h"
 
 #define RQ_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -346,3 +346,9 @@ json_t *rq_json_number(double d)
 {
 	return isfinite(d) ? json_real(d) : json_null();
 }
+
+void rq_json_set_number(json_t *obj, const char *key, double d)
+{
+	if (isfinite(d))
+		json_object_set_new(obj, key, json_real(d));
+}

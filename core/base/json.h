@@ -36,4 +36,8 @@ json_int_t rq_json_int(const json_t *obj, const char *key, json_int_t def);
  * figure that is unknown; JSON has no infinity). */
 json_t *rq_json_number(double d);
 
+/* Set `key` of `obj` to the real `d` when `d` is finite; otherwise leave
+ * `obj` as it is (NaN marks a figure not given, which an entry omits). */
+void rq_json_set_number(json_t *obj, const char *key, double d);
+
 #endif

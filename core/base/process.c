@@ -2,6 +2,7 @@
  * exec with job control and signal forwarding, and the sampling thread. */
 #include "common.h"
 #include "process.h"
+#include "cgroup.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -28,6 +28,35 @@ int rq_hex_digit(char c)
 	return -1;
 }
 
+size_t rq_utf8_len(const unsigned char *s, size_t len)
+{
+	unsigned c, min, cp;
+	size_t k;
+	if (len == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 1, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 2, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 3, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len <= k)
+		return 0;
+	for (size_t j = 1; j <= k; j++) {
+		if ((s[j] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[j] & 0x3fu);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return k + 1;
+}
+
 bool rq_is_hex(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)

@@ -18,6 +18,11 @@ bool rq_is_hex(const char *s, size_t len);
 /* The value of the hex digit `c` (either case); -1 if it is not one. */
 int rq_hex_digit(char c);
 
+/* The length (1 to 4) of the well-formed UTF-8 sequence that starts
+ * [s, s+len): no overlong form, surrogate or code point past U+10FFFF.
+ * 0 when there is none (or len is 0). */
+size_t rq_utf8_len(const unsigned char *s, size_t len);
+
 /* Overflow-checked arithmetic: return false on overflow. */
 static inline bool rq_mul_size(size_t *out, size_t a, size_t b)
 {

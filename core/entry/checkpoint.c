@@ -74,7 +74,6 @@ static bool text_ok(const char *s, size_t len, const char **why)
 	while (i < len) {
 		uint8_t c = p[i];
 		size_t k;
-		uint32_t cp, min;
 		if (c < 0x80) {
 			if ((c < 0x20 && c != '\n') || c == 0x7f) {
 				*why = c == '\r' ? "carriage return (CRLF line ends)" : "control character";
@@ -83,32 +82,11 @@ static bool text_ok(const char *s, size_t len, const char **why)
 			i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1, cp = c & 0x1f, min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2, cp = c & 0x0f, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3, cp = c & 0x07, min = 0x10000;
-		} else {
+		if (!(k = rq_utf8_len(p + i, len - i))) {
 			*why = "invalid UTF-8";
 			return false;
 		}
-		if (len - i <= k) {
-			*why = "invalid UTF-8";
-			return false;
-		}
-		for (size_t j = 1; j <= k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80) {
-				*why = "invalid UTF-8";
-				return false;
-			}
-			cp = cp << 6 | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-			*why = "invalid UTF-8";
-			return false;
-		}
-		i += k + 1;
+		i += k;
 	}
 	return true;
 }

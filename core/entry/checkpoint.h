@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/buf.h"
-#include "resque/key.h"
+#include "key_int.h"
 #include "merkle.h"
 
 #define RQ_ORIGIN_PREFIX "resque/"        /* origin: "resque/" + repository id */

@@ -1,7 +1,7 @@
 /* Ledger entries: canonical encoding, parsing with integrity checks,
  * signatures and one-line summaries (format: docs/FORMATS.md). */
 #include "common.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 #include "json.h"
 
 #include <sodium.h>
@@ -257,4 +257,47 @@ void rq_entry_summary(rq_buf *out, const rq_entry *e)
 	} else {
 		rq_buf_printf(out, "%s entry", t);
 	}
+}
+
+/* The public accessors (resque/entry.h): a program sees no jansson type. */
+uint64_t rq_entry_seq(const rq_entry *e)
+{
+	return e->seq;
+}
+
+const char *rq_entry_id(const rq_entry *e)
+{
+	return e->id;
+}
+
+const char *rq_entry_prev(const rq_entry *e)
+{
+	return e->prev;
+}
+
+const char *rq_entry_type(const rq_entry *e)
+{
+	return e->type;
+}
+
+const char *rq_entry_time(const rq_entry *e)
+{
+	return e->time;
+}
+
+const char *rq_entry_signer(const rq_entry *e)
+{
+	return e->signer;
+}
+
+const char *rq_entry_commit(const rq_entry *e)
+{
+	return e->commit;
+}
+
+const char *rq_entry_text(const rq_entry *e, size_t *len)
+{
+	if (len)
+		*len = e->bytes.len;
+	return e->bytes.ptr;
 }

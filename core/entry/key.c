@@ -1,7 +1,7 @@
 /* Ed25519 keys: generation, signing, and the secret/public key file
  * formats (passphrase encryption with Argon2id + XSalsa20-Poly1305). */
 #include "common.h"
-#include "resque/key.h"
+#include "key_int.h"
 
 #include <sodium.h>
 
@@ -269,4 +269,9 @@ int rq_key_decode_public(rq_key **out, const char *text, size_t len, const char 
 	rq_key_id_of(k->id, k->pk);
 	*out = k;
 	return 0;
+}
+
+const char *rq_key_id(const rq_key *k)
+{
+	return k->id;
 }

@@ -13,15 +13,10 @@
 #define RESQUE_BAYES_H
 
 #include <stddef.h>
+#include "resque/forecast.h"
 
-/* A normal–inverse-gamma distribution over (a, b, σ²). */
-typedef struct {
-	double m[2];      /* mean of (a, b) */
-	double prec[4];   /* Λ, row-major 2×2, symmetric */
-	double alpha;     /* inverse-gamma shape */
-	double beta;      /* inverse-gamma scale */
-	size_t n;         /* observations absorbed since the prior */
-} rq_nig;
+/* rq_nig, the normal–inverse-gamma distribution over (a, b, σ²), is public
+ * (include/resque/forecast.h): a forecast's calibration carries one. */
 
 /* A location-scale Student-t: loc + scale·T_dof. dof = INFINITY is the
  * normal distribution. */

@@ -79,6 +79,16 @@ int rq_bound_parse_decimal(double *out, const char *s)
 	return 0;
 }
 
+int rq_bound_parse_decimal_n(double *out, const char *s, size_t len)
+{
+	char tmp[64];
+	if (len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	return rq_bound_parse_decimal(out, tmp);
+}
+
 static bool leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

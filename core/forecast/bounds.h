@@ -33,6 +33,11 @@ int rq_bound_check(const char *quantity, double v, const char *where);
  * 0 on success, -1 otherwise (no message set). */
 int rq_bound_parse_decimal(double *out, const char *s);
 
+/* The same over the span [s, s+len), which need not be terminated (a CSV
+ * field, one item of a list). A span of 64 bytes or more is refused: no
+ * plain number needs one. */
+int rq_bound_parse_decimal_n(double *out, const char *s, size_t len);
+
 /* 0 when y-mo-d is a real calendar date with the year in the plausible
  * range [1970, 2200], else RQ_EINVALID "WHERE: DATE is not a valid date
  * (REASON)". `text` is the date as written, for the message. */

@@ -122,21 +122,15 @@ void rq_cost_compute_carbon(rq_cost *c, double intensity, double pue)
 	c->carbon_kg = c->energy_kwh * pue * intensity / 1000.0;
 }
 
-static void put(json_t *o, const char *key, double v)
-{
-	if (!isnan(v))
-		json_object_set_new(o, key, json_real(v));
-}
-
 json_t *rq_cost_to_json(const rq_cost *c)
 {
 	json_t *o = json_object();
-	put(o, "epochs", c->epochs);
-	put(o, "energy_kwh", c->energy_kwh);
-	put(o, "duration_s", c->duration_s);
-	put(o, "carbon_kg", c->carbon_kg);
-	put(o, "pue", c->pue);
-	put(o, "intensity_g_per_kwh", c->intensity);
+	rq_json_set_number(o, "epochs", c->epochs);
+	rq_json_set_number(o, "energy_kwh", c->energy_kwh);
+	rq_json_set_number(o, "duration_s", c->duration_s);
+	rq_json_set_number(o, "carbon_kg", c->carbon_kg);
+	rq_json_set_number(o, "pue", c->pue);
+	rq_json_set_number(o, "intensity_g_per_kwh", c->intensity);
 	if (c->hardware)
 		json_object_set_new(o, "hardware", json_string(c->hardware));
 	if (c->region)

@@ -1,7 +1,7 @@
 /* The forecast of an update's epochs, energy, carbon, duration, parameter
  * change and gradient norm from its RESQUE index (docs/METHOD.md). */
 #include "common.h"
-#include "resque/forecast.h"
+#include "forecast_int.h"
 #include "bayes.h"
 
 #include <math.h>

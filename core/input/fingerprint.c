@@ -2,7 +2,7 @@
  * directory trees, a pthread pool hashing one file per worker at a time, and
  * the racily-clean rule of the stat cache. */
 #include "common.h"
-#include "resque/fingerprint.h"
+#include "fingerprint_int.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -7,20 +7,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "resque/measure.h"
 
-/* A source of n×d rows: `read` converts rows [row0, row0+n) to row-major
- * float32 in `out` (n×d values), returning 0 or an RQ_E* code with a
- * message; it must be safe to call from several threads at once. When
- * `read` is NULL the rows are the in-memory matrix `mem` (borrowed). */
-typedef struct rq_rows {
-	size_t n, d;
-	int (*read)(const void *ctx, size_t row0, size_t n, float *out);
-	const void *ctx;
-	const float *mem;
-} rq_rows;
-
-/* An rq_rows over an in-memory n×d float32 matrix (borrowed). */
-void rq_rows_from_f32(rq_rows *out, const float *x, size_t n, size_t d);
+/* rq_rows and rq_rows_from_f32, the row source, are public
+ * (include/resque/measure.h): rq_task_compute takes them. */
 
 /* Column means and the mean column variance in one streaming pass
  * (`mean` has d doubles). */

@@ -146,12 +146,13 @@ static rq_event *push(rq_events *e, rq_event_type type)
 	return ev;
 }
 
-static bool name_ok(const char *s, size_t len)
+bool rq_events_name_valid(const char *name)
 {
+	size_t len = strlen(name);
 	if (len == 0 || len >= RQ_EVENT_NAME_SIZE)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = (unsigned char)name[i];
 		if (!isalnum(c) && !strchr("_.:/-", c))
 			return false;
 	}
@@ -226,7 +227,7 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 			warn(e, "'metric' needs a name and a value");
 			return;
 		}
-		if (!name_ok(w[1], strlen(w[1]))) {
+		if (!rq_events_name_valid(w[1])) {
 			warn(e, "'%.64s' is not a metric name (letters, digits, _.:/-; 64 at most)", w[1]);
 			return;
 		}

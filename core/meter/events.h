@@ -12,6 +12,7 @@
 #ifndef RESQUE_EVENTS_H
 #define RESQUE_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "resque/buf.h"
 #include "resque/meter.h"
@@ -35,6 +36,11 @@ typedef struct rq_event {
 #define RQ_EVENTS_MAX_EPOCHS 1000000 /* epoch marks kept; later ones move the last */
 
 typedef struct rq_events rq_events;
+
+/* Is `name` a metric name: 1 to 64 of A-Z a-z 0-9 _ . : / - ? The one
+ * rule, shared by the reader and `resque mark metric`, which refuses
+ * what the reader would skip. */
+bool rq_events_name_valid(const char *name);
 
 /* A fresh, empty events file in $TMPDIR (else /tmp) named after this
  * process, "resque-events-PID-XXXXXX"; first removes the files of that

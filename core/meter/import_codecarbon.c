@@ -4,6 +4,7 @@
 #include "bounds.h"
 #include "resque/carbon.h"
 #include "csv.h"
+#include "json.h"
 #include "import.h"
 #include "resque/meter.h"
 
@@ -83,13 +84,12 @@ static int number(double *out, const char *s, const char *name, size_t line, con
 			return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is empty", name, line, col);
 		return 0;
 	}
-	char tmp[64];
 	size_t n = strlen(s);
 	double v;
 	while (n && s[n - 1] == ' ')
 		n--;
 	/* decimal only: strtod would also take "0x10", "inf", "nan" */
-	if (n >= sizeof(tmp) || (memcpy(tmp, s, n), tmp[n] = '\0', rq_bound_parse_decimal(&v, tmp)) || v < 0)
+	if (rq_bound_parse_decimal_n(&v, s, n) || v < 0)
 		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is not a number >= 0: '%.40s'",
 				    name, line, col, s);
 	*out = v;
@@ -279,18 +279,12 @@ static void set_str(json_t *o, const char *k, const char *v)
 		json_object_set_new(o, k, json_string(v));
 }
 
-static void set_num(json_t *o, const char *k, double v)
-{
-	if (isfinite(v))
-		json_object_set_new(o, k, json_real(v));
-}
-
 json_t *rq_cc_run_json(const rq_cc_run *r)
 {
 	json_t *o = json_object();
-	set_num(o, "energy_kwh", r->energy_kwh);
-	set_num(o, "carbon_kg", r->emissions_kg);
-	set_num(o, "duration_s", r->duration_s);
+	rq_json_set_number(o, "energy_kwh", r->energy_kwh);
+	rq_json_set_number(o, "carbon_kg", r->emissions_kg);
+	rq_json_set_number(o, "duration_s", r->duration_s);
 	json_object_set_new(o, "method", json_string(rq_method_name(RQ_METHOD_IMPORTED)));
 	json_object_set_new(o, "meter", json_string("codecarbon"));
 	set_str(o, "run_id", r->run_id);
@@ -303,9 +297,9 @@ json_t *rq_cc_run_json(const rq_cc_run *r)
 	set_str(o, "cpu_model", r->cpu_model);
 	set_str(o, "gpu_model", r->gpu_model);
 	set_str(o, "codecarbon_version", r->codecarbon_version);
-	set_num(o, "cpu_kwh", r->cpu_kwh);
-	set_num(o, "gpu_kwh", r->gpu_kwh);
-	set_num(o, "ram_kwh", r->ram_kwh);
-	set_num(o, "pue", r->pue);
+	rq_json_set_number(o, "cpu_kwh", r->cpu_kwh);
+	rq_json_set_number(o, "gpu_kwh", r->gpu_kwh);
+	rq_json_set_number(o, "ram_kwh", r->ram_kwh);
+	rq_json_set_number(o, "pue", r->pue);
 	return o;
 }

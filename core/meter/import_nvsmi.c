@@ -72,7 +72,6 @@ static int parse_watts(double *out, const char *s)
 {
 	if (*s == '[' || !strcmp(s, "N/A"))
 		return 0;
-	char tmp[64];
 	size_t n = strlen(s);
 	double v;
 	if (n && s[n - 1] == 'W')
@@ -80,11 +79,7 @@ static int parse_watts(double *out, const char *s)
 	while (n && s[n - 1] == ' ')
 		n--;
 	/* decimal only: strtod would also take "0x10", "inf", "nan" */
-	if (n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	if (rq_bound_parse_decimal(&v, tmp) || v < 0)
+	if (rq_bound_parse_decimal_n(&v, s, n) || v < 0)
 		return -1;
 	*out = v;
 	return 1;

@@ -170,15 +170,30 @@ static void record(rq_meter *m, double now)
 	m->last = now;
 }
 
-int rq_meter_start_at(rq_meter *m, double now)
+enum reading { READ_START, READ_SAMPLE, READ_STOP };
+
+/* Have every source take its first, next or last reading at `now`; the
+ * first failure stops the round. */
+static int read_sources(rq_meter *m, double now, enum reading what)
 {
-	if (m->started)
-		return rq_error_set(RQ_EINVALID, "meter: started twice");
 	for (size_t i = 0; i < m->nsrc; i++) {
-		int err = m->src[i]->start(m->src[i], now);
+		struct rq_meter_source *s = m->src[i];
+		int (*step)(struct rq_meter_source *, double) =
+			what == READ_START ? s->start : what == READ_SAMPLE ? s->sample : s->stop;
+		int err = step(s, now);
 		if (err < 0)
 			return err;
 	}
+	return 0;
+}
+
+int rq_meter_start_at(rq_meter *m, double now)
+{
+	int err;
+	if (m->started)
+		return rq_error_set(RQ_EINVALID, "meter: started twice");
+	if ((err = read_sources(m, now, READ_START)))
+		return err;
 	m->started = true;
 	m->t0 = now;
 	record(m, now);
@@ -187,26 +202,22 @@ int rq_meter_start_at(rq_meter *m, double now)
 
 int rq_meter_sample_at(rq_meter *m, double now)
 {
+	int err;
 	if (!m->started || m->stopped)
 		return rq_error_set(RQ_EINVALID, "meter: sampled while not running");
-	for (size_t i = 0; i < m->nsrc; i++) {
-		int err = m->src[i]->sample(m->src[i], now);
-		if (err < 0)
-			return err;
-	}
+	if ((err = read_sources(m, now, READ_SAMPLE)))
+		return err;
 	record(m, now);
 	return 0;
 }
 
 int rq_meter_stop_at(rq_meter *m, double now)
 {
+	int err;
 	if (!m->started || m->stopped)
 		return rq_error_set(RQ_EINVALID, "meter: stopped while not running");
-	for (size_t i = 0; i < m->nsrc; i++) {
-		int err = m->src[i]->stop(m->src[i], now);
-		if (err < 0)
-			return err;
-	}
+	if ((err = read_sources(m, now, READ_STOP)))
+		return err;
 	m->stopped = true;
 	record(m, now);
 	return 0;

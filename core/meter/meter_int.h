@@ -1,9 +1,11 @@
-/* Private to the meter module: the source interface that RAPL, NVML and
- * the estimate implement, and the generated TDP table. */
+/* Private to the meter module (and its unit tests): the source interface
+ * that RAPL, NVML and the estimate implement, the generated TDP table and
+ * what the estimate assumes. The cgroup functions are in cgroup.h. */
 #ifndef RESQUE_METER_INT_H
 #define RESQUE_METER_INT_H
 
 #include "resque/meter.h"
+#include "cgroup.h"
 
 struct rq_tdp_entry {
 	const char *name;
@@ -38,5 +40,13 @@ void rq_meter_estimate_info_of(rq_meter_estimate_info *out, const struct rq_mete
 const char *rq_meter_proc_root(void);
 /* Read a small file into `out` (replaced); errno-based error codes. */
 int rq_meter_read_small(rq_buf *out, const char *path);
+
+/* The TDP of a CPU model from the embedded table (CodeCarbon's
+ * cpu_power.csv), matched as docs/METHOD.md describes. Returns 0 with the
+ * watts and the table's name (borrowed), or RQ_ENOTFOUND. */
+int rq_tdp_lookup(double *out, const char **matched, const char *model);
+
+/* Memory power of the estimate, W per GiB held (Green Algorithms). */
+#define RQ_MEMORY_W_PER_GB 0.3725
 
 #endif

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include "resque/buf.h"
 #include "checkpoint.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 #include "merkle.h"
 
 #define RQ_EVIDENCE_FORMAT 1

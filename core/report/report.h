@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include "resque/buf.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 
 typedef struct rq_report_params {
 	const char *since;   /* "YYYY-MM-DD" or a UTC time, inclusive; NULL: the beginning */

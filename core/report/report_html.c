@@ -451,7 +451,7 @@ static upoint *cumulative_points(size_t *m, size_t *nact, const json_t *r)
 		if (!json_is_string(json_object_get(v, "counted")) ||
 		    strcmp(rq_json_str(v, "counted", ""), "declared") != 0)
 			continue;
-		p.actual = num(v, "cost", "carbon_kg", NULL);
+		p.actual = num(v, "cost", "carbon_kg", (const char *)NULL);
 		if (isnan(p.actual) || !str_time(&p.t, json_object_get(v, "time")))
 			continue;
 		grow_points(&pt, &alloc, *m);
@@ -461,13 +461,13 @@ static upoint *cumulative_points(size_t *m, size_t *nact, const json_t *r)
 	for (size_t i = 0; i < json_array_size(updates); i++) {
 		const json_t *u = json_array_get(updates, i);
 		upoint p = { 0, NAN, NAN, NAN, NAN, -1 };
-		p.actual = num(u, "actual", "carbon_kg", NULL);
-		p.mean = num(u, "forecast", "carbon_kg", "mean", NULL);
-		p.p10 = num(u, "forecast", "carbon_kg", "p10", NULL);
-		p.p90 = num(u, "forecast", "carbon_kg", "p90", NULL);
+		p.actual = num(u, "actual", "carbon_kg", (const char *)NULL);
+		p.mean = num(u, "forecast", "carbon_kg", "mean", (const char *)NULL);
+		p.p10 = num(u, "forecast", "carbon_kg", "p10", (const char *)NULL);
+		p.p90 = num(u, "forecast", "carbon_kg", "p90", (const char *)NULL);
 		if (isnan(p.actual) && isnan(p.mean))
 			continue;
-		if (!str_time(&p.t, get(u, "actual", "time", NULL)) && !str_time(&p.t, get(u, "time", NULL)))
+		if (!str_time(&p.t, get(u, "actual", "time", (const char *)NULL)) && !str_time(&p.t, get(u, "time", (const char *)NULL)))
 			continue;
 		grow_points(&pt, &alloc, *m);
 		pt[(*m)++] = p;
@@ -603,16 +603,16 @@ static void chart_scatter(rq_buf *out, const json_t *updates)
 		 "Forecast energy (mean, with the 80 % interval) against the actual energy of each update, in kWh");
 	for (size_t i = 0; i < n; i++) {
 		const json_t *u = json_array_get(updates, i);
-		const json_t *in = get(u, "error", "energy_kwh", "inside_p80", NULL);
+		const json_t *in = get(u, "error", "energy_kwh", "inside_p80", (const char *)NULL);
 		upoint *p = &pt[m];
-		p->actual = num(u, "actual", "energy_kwh", NULL);
-		p->mean = num(u, "forecast", "energy_kwh", "mean", NULL);
-		p->p10 = num(u, "forecast", "energy_kwh", "p10", NULL);
-		p->p90 = num(u, "forecast", "energy_kwh", "p90", NULL);
+		p->actual = num(u, "actual", "energy_kwh", (const char *)NULL);
+		p->mean = num(u, "forecast", "energy_kwh", "mean", (const char *)NULL);
+		p->p10 = num(u, "forecast", "energy_kwh", "p10", (const char *)NULL);
+		p->p90 = num(u, "forecast", "energy_kwh", "p90", (const char *)NULL);
 		if (isnan(p->actual) || isnan(p->mean))
 			continue;
 		if (!json_is_boolean(in))
-			in = get(u, "inside_p80", NULL);
+			in = get(u, "inside_p80", (const char *)NULL);
 		p->inside = json_is_boolean(in) ? json_is_true(in) : -1;
 		if (p->inside < 0 && !isnan(p->p10) && !isnan(p->p90))
 			p->inside = p->actual >= p->p10 && p->actual <= p->p90;
@@ -680,7 +680,7 @@ static void chart_versions(rq_buf *out, const json_t *versions)
 	svg_open(out, "chart-versions", "Energy per version",
 		 "Energy recorded to produce each version, in kWh");
 	for (size_t i = 0; i < n; i++) {
-		double e = num(json_array_get(versions, i), "cost", "energy_kwh", NULL);
+		double e = num(json_array_get(versions, i), "cost", "energy_kwh", (const char *)NULL);
 		if (!isnan(e))
 			top = fmax(top, e), m++;
 	}
@@ -696,7 +696,7 @@ static void chart_versions(rq_buf *out, const json_t *versions)
 	every = ceil(64.0 / slot); /* label every k-th bar so names do not overlap */
 	for (size_t i = 0; i < n; i++) {
 		const json_t *v = json_array_get(versions, i);
-		double e = num(v, "cost", "energy_kwh", NULL), x = ML + slot * (double)i;
+		double e = num(v, "cost", "energy_kwh", (const char *)NULL), x = ML + slot * (double)i;
 		const char *name = version_name(v);
 		bool from_actual = strcmp(rq_json_str(v, "counted", ""), "actual") == 0;
 		if (!isnan(e)) {
@@ -805,13 +805,30 @@ static void thead(rq_buf *out, const char *const *cols, size_t n)
 	rq_buf_puts(out, "</tr></thead>\n");
 }
 
-/* A key/value row of a two-column table. */
-static void kv(rq_buf *out, const char *label, rq_buf *path, const json_t *obj, const char *key)
+/* `open` (the table's start tag, and what precedes it), the head row of
+ * `cols` and the start of the body. */
+static void table_open(rq_buf *out, const char *open, const char *const *cols, size_t n)
 {
-	rq_buf_puts(out, "<tr><th>");
+	rq_buf_puts(out, open);
+	thead(out, cols, n);
+	rq_buf_puts(out, "<tbody>\n");
+}
+
+/* The start of a row headed by `label`; `attrs` (" class=...", or NULL)
+ * go into the <tr>. */
+static void row_head(rq_buf *out, const char *attrs, const char *label)
+{
+	rq_buf_printf(out, "<tr%s><th>", attrs ? attrs : "");
 	esc(out, label);
 	rq_buf_puts(out, "</th>");
-	cell(out, "td", NULL, path, obj, key, NULL);
+}
+
+/* A key/value row of a two-column table; `attrs` go into the value's cell. */
+static void kv(rq_buf *out, const char *label, const char *attrs, rq_buf *path, const json_t *obj,
+	       const char *key)
+{
+	row_head(out, NULL, label);
+	cell(out, "td", attrs, path, obj, key, (const char *)NULL);
 	rq_buf_puts(out, "</tr>\n");
 }
 
@@ -820,6 +837,16 @@ static void none(rq_buf *out, const char *msg)
 	rq_buf_puts(out, "<p class=\"none\">");
 	esc(out, msg);
 	rq_buf_puts(out, "</p>\n");
+}
+
+/* A section with nothing to show says `msg` and ends: true when `empty`. */
+static bool empty_section(rq_buf *out, bool empty, const char *msg)
+{
+	if (empty) {
+		none(out, msg);
+		rq_buf_puts(out, "</section>\n");
+	}
+	return empty;
 }
 
 static void render_header(rq_buf *out, const json_t *r, rq_buf *path)
@@ -834,19 +861,15 @@ static void render_header(rq_buf *out, const json_t *r, rq_buf *path)
 	else if (json_is_false(verified))
 		rq_buf_puts(out, "<span class=\"bad\">The ledger did NOT verify.</span>");
 	rq_buf_puts(out, "</p>\n<table class=\"kv\"><tbody>\n");
-	rq_buf_puts(out, "<tr><th>repository</th>");
-	cell(out, "td", "class=\"id\"", path, r, "repository", NULL);
-	rq_buf_puts(out, "</tr>\n");
+	kv(out, "repository", "class=\"id\"", path, r, "repository");
 	old = path_key(path, "period");
-	kv(out, "period from", path, json_object_get(r, "period"), "since");
-	kv(out, "period until", path, json_object_get(r, "period"), "until");
+	kv(out, "period from", NULL, path, json_object_get(r, "period"), "since");
+	kv(out, "period until", NULL, path, json_object_get(r, "period"), "until");
 	rq_buf_truncate(path, old);
 	if (json_is_string(json_object_get(r, "lineage"))) {
-		rq_buf_puts(out, "<tr><th>lineage of version</th>");
-		cell(out, "td", "class=\"id\"", path, r, "lineage", NULL);
-		rq_buf_puts(out, "</tr>\n");
+		kv(out, "lineage of version", "class=\"id\"", path, r, "lineage");
 	}
-	kv(out, "ledger entries read", path, r, "entries");
+	kv(out, "ledger entries read", NULL, path, r, "entries");
 	rq_buf_puts(out, "</tbody></table>\n");
 	rq_buf_puts(out, "<nav><a href=\"#totals\">Totals</a><a href=\"#charts\">Charts</a>"
 		    "<a href=\"#versions\">Versions</a><a href=\"#updates\">Updates</a>"
@@ -859,12 +882,10 @@ static const char *const methods[] = { "measured", "estimated", "imported", "dec
 
 static void totals_row(rq_buf *out, const char *label, const char *cls, rq_buf *path, const json_t *obj)
 {
-	rq_buf_printf(out, "<tr%s><th>", cls ? cls : "");
-	esc(out, label);
-	rq_buf_puts(out, "</th>");
-	cell(out, "td", NUM, path, obj, "energy_kwh", NULL);
-	cell(out, "td", NUM, path, obj, "carbon_kg", NULL);
-	cell(out, "td", NUM, path, obj, "count", NULL);
+	row_head(out, cls, label);
+	cell(out, "td", NUM, path, obj, "energy_kwh", (const char *)NULL);
+	cell(out, "td", NUM, path, obj, "carbon_kg", (const char *)NULL);
+	cell(out, "td", NUM, path, obj, "count", (const char *)NULL);
 	rq_buf_puts(out, "</tr>\n");
 }
 
@@ -878,9 +899,8 @@ static void render_totals(rq_buf *out, const json_t *r, rq_buf *path)
 	size_t old, o2;
 
 	section(out, "totals", "Totals");
-	rq_buf_puts(out, "<h3>Overall, by how the figures were obtained</h3>\n<table>");
-	thead(out, cols, RQ_ARRAY_SIZE(cols));
-	rq_buf_puts(out, "<tbody>\n");
+	table_open(out, "<h3>Overall, by how the figures were obtained</h3>\n<table>", cols,
+		   RQ_ARRAY_SIZE(cols));
 	old = path_key(path, "totals");
 	o2 = path_key(path, "by_method");
 	/* The four methods of the schema first, then any other the report has. */
@@ -908,8 +928,8 @@ static void render_totals(rq_buf *out, const json_t *r, rq_buf *path)
 	rq_buf_puts(out, "</tbody></table>\n");
 	if (json_object_get(totals, "missing_energy") || json_object_get(totals, "missing_carbon")) {
 		rq_buf_puts(out, "<table class=\"kv\"><tbody>\n");
-		kv(out, "costs without energy", path, totals, "missing_energy");
-		kv(out, "costs without carbon", path, totals, "missing_carbon");
+		kv(out, "costs without energy", NULL, path, totals, "missing_energy");
+		kv(out, "costs without carbon", NULL, path, totals, "missing_carbon");
 		rq_buf_puts(out, "</tbody></table>\n<p class=\"note\">Costs without a figure are left out of its sums.</p>\n");
 	}
 	rq_buf_truncate(path, old);
@@ -918,18 +938,16 @@ static void render_totals(rq_buf *out, const json_t *r, rq_buf *path)
 	if (json_array_size(years) == 0) {
 		none(out, "no costs in the period");
 	} else {
-		rq_buf_puts(out, "<table>");
-		thead(out, ycols, RQ_ARRAY_SIZE(ycols));
-		rq_buf_puts(out, "<tbody>\n");
+		table_open(out, "<table>", ycols, RQ_ARRAY_SIZE(ycols));
 		old = path_key(path, "years");
 		for (size_t i = 0; i < json_array_size(years); i++) {
 			const json_t *y = json_array_get(years, i);
 			o2 = path_index(path, i);
 			rq_buf_puts(out, "<tr>");
-			cell(out, "td", NULL, path, y, "year", NULL);
-			cell(out, "td", NUM, path, y, "energy_kwh", NULL);
-			cell(out, "td", NUM, path, y, "carbon_kg", NULL);
-			cell(out, "td", NUM, path, y, "count", NULL);
+			cell(out, "td", NULL, path, y, "year", (const char *)NULL);
+			cell(out, "td", NUM, path, y, "energy_kwh", (const char *)NULL);
+			cell(out, "td", NUM, path, y, "carbon_kg", (const char *)NULL);
+			cell(out, "td", NUM, path, y, "count", (const char *)NULL);
 			rq_buf_puts(out, "</tr>\n");
 			rq_buf_truncate(path, o2);
 		}
@@ -966,30 +984,25 @@ static void render_versions(rq_buf *out, const json_t *r, rq_buf *path)
 	size_t old;
 
 	section(out, "versions", "Versions");
-	if (json_array_size(versions) == 0) {
-		none(out, "no versions in the period");
-		rq_buf_puts(out, "</section>\n");
+	if (empty_section(out, json_array_size(versions) == 0, "no versions in the period"))
 		return;
-	}
-	rq_buf_puts(out, "<div class=\"wide\"><table>");
-	thead(out, cols, RQ_ARRAY_SIZE(cols));
-	rq_buf_puts(out, "<tbody>\n");
+	table_open(out, "<div class=\"wide\"><table>", cols, RQ_ARRAY_SIZE(cols));
 	old = path_key(path, "versions");
 	for (size_t i = 0; i < json_array_size(versions); i++) {
 		const json_t *v = json_array_get(versions, i);
 		size_t o2 = path_index(path, i);
 		rq_buf_puts(out, "<tr>");
-		cell(out, "td", NULL, path, v, "name", NULL);
-		cell(out, "td", "class=\"t\"", path, v, "time", NULL);
-		cell(out, "td", NULL, path, v, "parent", NULL);
-		cell(out, "td", NUM, path, v, "cost", "epochs", NULL);
-		cell(out, "td", NUM, path, v, "cost", "energy_kwh", NULL);
-		cell(out, "td", NUM, path, v, "cost", "carbon_kg", NULL);
-		cell(out, "td", NUM, path, v, "cost", "duration_s", NULL);
-		cell(out, "td", NULL, path, v, "cost", "method", NULL);
-		cell(out, "td", NULL, path, v, "counted", NULL);
-		cell(out, "td", NUM, path, v, "cumulative", "energy_kwh", NULL);
-		cell(out, "td", NUM, path, v, "cumulative", "carbon_kg", NULL);
+		cell(out, "td", NULL, path, v, "name", (const char *)NULL);
+		cell(out, "td", "class=\"t\"", path, v, "time", (const char *)NULL);
+		cell(out, "td", NULL, path, v, "parent", (const char *)NULL);
+		cell(out, "td", NUM, path, v, "cost", "epochs", (const char *)NULL);
+		cell(out, "td", NUM, path, v, "cost", "energy_kwh", (const char *)NULL);
+		cell(out, "td", NUM, path, v, "cost", "carbon_kg", (const char *)NULL);
+		cell(out, "td", NUM, path, v, "cost", "duration_s", (const char *)NULL);
+		cell(out, "td", NULL, path, v, "cost", "method", (const char *)NULL);
+		cell(out, "td", NULL, path, v, "counted", (const char *)NULL);
+		cell(out, "td", NUM, path, v, "cumulative", "energy_kwh", (const char *)NULL);
+		cell(out, "td", NUM, path, v, "cumulative", "carbon_kg", (const char *)NULL);
 		rq_buf_puts(out, "</tr>\n");
 		rq_buf_truncate(path, o2);
 	}
@@ -1015,7 +1028,7 @@ static void head_field(rq_buf *out, const char *label, const char *attrs, rq_buf
 	rq_buf_puts(out, "<span class=\"f\">");
 	esc(out, label);
 	rq_buf_putc(out, ' ');
-	cell(out, "span", attrs, path, u, k1, k2, NULL);
+	cell(out, "span", attrs, path, u, k1, k2, (const char *)NULL);
 	rq_buf_puts(out, "</span>");
 }
 
@@ -1028,11 +1041,8 @@ static void render_updates(rq_buf *out, const json_t *r, rq_buf *path)
 	size_t old;
 
 	section(out, "updates", "Updates: forecast and actual");
-	if (json_array_size(updates) == 0) {
-		none(out, "no updates recorded");
-		rq_buf_puts(out, "</section>\n");
+	if (empty_section(out, json_array_size(updates) == 0, "no updates recorded"))
 		return;
-	}
 	rq_buf_puts(out, "<p>Each update's forecast (mean and 80 % interval, p10–p90) beside what it "
 		    "really cost; APE is the absolute error in percent of the actual; <i>from scratch</i> "
 		    "is the forecast cost of training a new model instead.</p>\n");
@@ -1057,26 +1067,24 @@ static void render_updates(rq_buf *out, const json_t *r, rq_buf *path)
 		rq_buf_puts(out, "</th></tr>\n");
 		for (size_t k = 0; k < RQ_ARRAY_SIZE(measures); k++) {
 			const char *m = measures[k].key;
-			rq_buf_puts(out, "<tr><th>");
-			esc(out, measures[k].label);
-			rq_buf_puts(out, "</th>");
-			cell(out, "td", NUM, path, u, "forecast", m, "mean", NULL);
-			cell(out, "td", NUM, path, u, "forecast", m, "p10", NULL);
-			cell(out, "td", NUM, path, u, "forecast", m, "p90", NULL);
-			cell(out, "td", NUM, path, u, "actual", m, NULL);
-			cell(out, "td", NUM, path, u, "error", m, "diff", NULL);
-			cell(out, "td", NUM, path, u, "error", m, "ape", NULL);
-			cell(out, "td", NULL, path, u, "error", m, "inside_p80", NULL);
-			cell(out, "td", NULL, path, u, "error", m, "inside_p95", NULL);
-			cell(out, "td", NUM, path, u, "scratch", m, NULL);
+			row_head(out, NULL, measures[k].label);
+			cell(out, "td", NUM, path, u, "forecast", m, "mean", (const char *)NULL);
+			cell(out, "td", NUM, path, u, "forecast", m, "p10", (const char *)NULL);
+			cell(out, "td", NUM, path, u, "forecast", m, "p90", (const char *)NULL);
+			cell(out, "td", NUM, path, u, "actual", m, (const char *)NULL);
+			cell(out, "td", NUM, path, u, "error", m, "diff", (const char *)NULL);
+			cell(out, "td", NUM, path, u, "error", m, "ape", (const char *)NULL);
+			cell(out, "td", NULL, path, u, "error", m, "inside_p80", (const char *)NULL);
+			cell(out, "td", NULL, path, u, "error", m, "inside_p95", (const char *)NULL);
+			cell(out, "td", NUM, path, u, "scratch", m, (const char *)NULL);
 			rq_buf_puts(out, "</tr>\n");
 		}
 		if (json_is_object(json_object_get(u, "saved"))) {
 			rq_buf_printf(out, "<tr><th>saved by reuse</th><td colspan=\"%zu\">",
 				      RQ_ARRAY_SIZE(cols) - 1);
-			cell(out, "span", NULL, path, u, "saved", "energy_kwh", NULL);
+			cell(out, "span", NULL, path, u, "saved", "energy_kwh", (const char *)NULL);
 			rq_buf_puts(out, " kWh, ");
-			cell(out, "span", NULL, path, u, "saved", "carbon_kg", NULL);
+			cell(out, "span", NULL, path, u, "saved", "carbon_kg", (const char *)NULL);
 			rq_buf_puts(out, " kg CO₂e</td></tr>\n");
 		}
 		rq_buf_puts(out, "</tbody>\n");
@@ -1096,29 +1104,25 @@ static void render_quality(rq_buf *out, const json_t *r, rq_buf *path)
 
 	section(out, "quality", "Forecast quality");
 	for (size_t k = 0; k < RQ_ARRAY_SIZE(measures); k++)
-		any = any || json_integer_value(get(q, measures[k].key, "n", NULL)) > 0;
+		any = any || json_integer_value(get(q, measures[k].key, "n", (const char *)NULL)) > 0;
 	if (!any)
 		none(out, "no forecast/actual pairs recorded");
 	if (!json_is_object(q) || json_object_size(q) == 0) {
 		rq_buf_puts(out, "</section>\n");
 		return;
 	}
-	rq_buf_puts(out, "<table>");
-	thead(out, cols, RQ_ARRAY_SIZE(cols));
-	rq_buf_puts(out, "<tbody>\n");
+	table_open(out, "<table>", cols, RQ_ARRAY_SIZE(cols));
 	old = path_key(path, "forecast_quality");
 	for (size_t k = 0; k < RQ_ARRAY_SIZE(measures); k++) {
 		const char *m = measures[k].key;
 		if (!json_object_get(q, m))
 			continue;
-		rq_buf_puts(out, "<tr><th>");
-		esc(out, measures[k].label);
-		rq_buf_puts(out, "</th>");
-		cell(out, "td", NUM, path, q, m, "n", NULL);
-		cell(out, "td", NUM, path, q, m, "median_ape", NULL);
-		cell(out, "td", NUM, path, q, m, "inside_p80", NULL);
-		cell(out, "td", NUM, path, q, m, "inside_p95", NULL);
-		cell(out, "td", NUM, path, q, m, "zero_actual", NULL);
+		row_head(out, NULL, measures[k].label);
+		cell(out, "td", NUM, path, q, m, "n", (const char *)NULL);
+		cell(out, "td", NUM, path, q, m, "median_ape", (const char *)NULL);
+		cell(out, "td", NUM, path, q, m, "inside_p80", (const char *)NULL);
+		cell(out, "td", NUM, path, q, m, "inside_p95", (const char *)NULL);
+		cell(out, "td", NUM, path, q, m, "zero_actual", (const char *)NULL);
 		rq_buf_puts(out, "</tr>\n");
 	}
 	rq_buf_truncate(path, old);
@@ -1133,18 +1137,15 @@ static void render_reuse(rq_buf *out, const json_t *r, rq_buf *path)
 	section(out, "reuse", "Saved by reuse");
 	rq_buf_puts(out, "<p>For every update with an actual, the forecast cost of training from scratch "
 		    "minus what the update really cost, summed.</p>\n");
-	if (!json_is_object(s)) {
-		none(out, "no updates recorded");
-		rq_buf_puts(out, "</section>\n");
+	if (empty_section(out, !json_is_object(s), "no updates recorded"))
 		return;
-	}
 	old = path_key(path, "saved_by_reuse");
 	rq_buf_puts(out, "<table class=\"kv\"><tbody>\n");
-	kv(out, "energy saved (kWh)", path, s, "energy_kwh");
-	kv(out, "carbon saved (kg CO₂e)", path, s, "carbon_kg");
-	kv(out, "updates counted (energy)", path, s, "updates");
+	kv(out, "energy saved (kWh)", NULL, path, s, "energy_kwh");
+	kv(out, "carbon saved (kg CO₂e)", NULL, path, s, "carbon_kg");
+	kv(out, "updates counted (energy)", NULL, path, s, "updates");
 	if (json_object_get(s, "updates_carbon"))
-		kv(out, "updates counted (carbon)", path, s, "updates_carbon");
+		kv(out, "updates counted (carbon)", NULL, path, s, "updates_carbon");
 	rq_buf_puts(out, "</tbody></table></section>\n");
 	rq_buf_truncate(path, old);
 }
@@ -1161,11 +1162,8 @@ static void render_grid(rq_buf *out, const json_t *r, rq_buf *path)
 	size_t ncols = 0, alloc = 0, old;
 
 	section(out, "grid", "Grid intensities, PUE and their sources");
-	if (json_array_size(grid) == 0) {
-		none(out, "no grid intensities used");
-		rq_buf_puts(out, "</section>\n");
+	if (empty_section(out, json_array_size(grid) == 0, "no grid intensities used"))
 		return;
-	}
 	alloc = RQ_ARRAY_SIZE(known) + 8;
 	keys = rq_xcalloc(alloc, sizeof(*keys));
 	labels = rq_xcalloc(alloc, sizeof(*labels));
@@ -1193,16 +1191,14 @@ static void render_grid(rq_buf *out, const json_t *r, rq_buf *path)
 			labels[ncols++] = key;
 		}
 	}
-	rq_buf_puts(out, "<div class=\"wide\"><table>");
-	thead(out, labels, ncols);
-	rq_buf_puts(out, "<tbody>\n");
+	table_open(out, "<div class=\"wide\"><table>", labels, ncols);
 	old = path_key(path, "grid");
 	for (size_t i = 0; i < json_array_size(grid); i++) {
 		const json_t *g = json_array_get(grid, i);
 		size_t o2 = path_index(path, i);
 		rq_buf_puts(out, "<tr>");
 		for (size_t c = 0; c < ncols; c++)
-			cell(out, "td", c == 2 || c == 3 || c == 6 ? NUM : NULL, path, g, keys[c], NULL);
+			cell(out, "td", c == 2 || c == 3 || c == 6 ? NUM : NULL, path, g, keys[c], (const char *)NULL);
 		rq_buf_puts(out, "</tr>\n");
 		rq_buf_truncate(path, o2);
 	}
@@ -1222,13 +1218,12 @@ static void render_verification(rq_buf *out, const json_t *r, rq_buf *path)
 
 	section(out, "verification", "Verification");
 	rq_buf_puts(out, "<table class=\"kv\"><tbody>\n");
-	kv(out, "ledger verified", path, r, "verified");
+	kv(out, "ledger verified", NULL, path, r, "verified");
 	old = path_key(path, "checkpoint");
-	kv(out, "checkpoint origin", path, cp, "origin");
-	kv(out, "checkpoint tree size", path, cp, "size");
-	rq_buf_puts(out, "<tr><th>checkpoint root (base64)</th>");
-	cell(out, "td", "class=\"id\"", path, cp, "root", NULL);
-	rq_buf_puts(out, "</tr>\n</tbody></table>\n");
+	kv(out, "checkpoint origin", NULL, path, cp, "origin");
+	kv(out, "checkpoint tree size", NULL, path, cp, "size");
+	kv(out, "checkpoint root (base64)", "class=\"id\"", path, cp, "root");
+	rq_buf_puts(out, "</tbody></table>\n");
 	rq_buf_truncate(path, old);
 	if (note) {
 		rq_buf_puts(out, "<h3>Signed checkpoint</h3>\n<pre>");
@@ -1342,38 +1337,15 @@ static int scan_fail(const scan *sc, size_t at, const char *reason)
 
 static bool utf8_valid(const unsigned char *s, size_t len, size_t *bad)
 {
-	size_t i = 0;
+	size_t i = 0, n;
 	while (i < len) {
-		unsigned c = s[i];
-		size_t n;
-		unsigned min, cp;
-		if (c < 0x80) {
-			i++;
-			continue;
+		if (!(n = rq_utf8_len(s + i, len - i))) {
+			*bad = i;
+			return false;
 		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, min = 0x10000, cp = c & 0x07;
-		else
-			goto bad;
-		if (len - i <= n)
-			goto bad;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad;
-		i += n + 1;
+		i += n;
 	}
 	return true;
-bad:
-	*bad = i;
-	return false;
 }
 
 static void put_utf8(rq_buf *out, unsigned long cp)

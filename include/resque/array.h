@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "resque/export.h"
 
 typedef enum {
 	RQ_DT_F16, RQ_DT_BF16, RQ_DT_F32, RQ_DT_F64,
@@ -27,59 +28,72 @@ typedef struct rq_array rq_array;
 /* Open `path`, detecting the format from its first bytes. For safetensors,
  * `tensor` names the tensor (NULL: the file must hold exactly one; an
  * error lists the names otherwise). Arrays of more than 2 dimensions are
- * refused with a message (pool conv outputs first). */
-int rq_array_open(rq_array **out, const char *path, const char *tensor);
+ * refused with a message (pool conv outputs first). `path` and `tensor`
+ * are copied. On success *out is a new array the caller frees with
+ * rq_array_free; on failure it is NULL. Returns 0, RQ_ENOTFOUND (no such
+ * file; no such tensor, with the names it holds), RQ_EIO (cannot read or
+ * map it) or RQ_EINVALID (not an array this reader accepts, with why). */
+RQ_EXTERN int rq_array_open(rq_array **out, const char *path, const char *tensor);
 
-/* The same over bytes the caller keeps alive (fuzzing, tests); `name` is
- * used in messages. */
-int rq_array_open_buffer(rq_array **out, const void *data, size_t len,
+/* The same over bytes the caller keeps alive (fuzzing, tests): `data` is
+ * borrowed and must outlive the array; `name` is used in messages and
+ * copied. Returns 0, RQ_ENOTFOUND (no such tensor) or RQ_EINVALID. */
+RQ_EXTERN int rq_array_open_buffer(rq_array **out, const void *data, size_t len,
 			 const char *name, const char *tensor);
 
-void rq_array_free(rq_array *a); /* accepts NULL */
+RQ_EXTERN void rq_array_free(rq_array *a); /* unmaps and frees; accepts NULL */
 
-size_t rq_array_rows(const rq_array *a);
-size_t rq_array_cols(const rq_array *a);
-int rq_array_ndim(const rq_array *a);
-rq_dtype rq_array_dtype(const rq_array *a);
-rq_array_format rq_array_format_of(const rq_array *a);
-const char *rq_array_name(const rq_array *a); /* the path or buffer name */
+/* Accessors; they cannot fail. Strings are borrowed from the array (they
+ * live until rq_array_free) or static (rq_dtype_name). */
+RQ_EXTERN size_t rq_array_rows(const rq_array *a);
+RQ_EXTERN size_t rq_array_cols(const rq_array *a);
+RQ_EXTERN int rq_array_ndim(const rq_array *a);
+RQ_EXTERN rq_dtype rq_array_dtype(const rq_array *a);
+RQ_EXTERN rq_array_format rq_array_format_of(const rq_array *a);
+RQ_EXTERN const char *rq_array_name(const rq_array *a); /* the path or buffer name */
 /* The safetensors tensor read (borrowed); NULL for a .npy file. */
-const char *rq_array_tensor(const rq_array *a);
-const char *rq_dtype_name(rq_dtype t);        /* "f4", "bf16", ... */
-int rq_dtype_is_float(rq_dtype t);
+RQ_EXTERN const char *rq_array_tensor(const rq_array *a);
+RQ_EXTERN const char *rq_dtype_name(rq_dtype t);        /* "f4", "bf16", ... */
+RQ_EXTERN int rq_dtype_is_float(rq_dtype t);            /* 1 or 0 */
 
 /* Convert rows [row0, row0+n) to row-major float32/float64 in `out`
  * (n*cols values). Non-finite values are refused: RQ_EINVALID with
  * "PATH: non-finite value (nan) at row R, column C" (rows and columns
  * counted from 0); a float64 too large for float32 is refused too.
+ * Rows past the end are refused (RQ_EINVALID). `out` is the caller's.
  * Thread-safe: several threads may read one array concurrently. */
-int rq_array_read_f32(const rq_array *a, size_t row0, size_t n, float *out);
-int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double *out);
+RQ_EXTERN int rq_array_read_f32(const rq_array *a, size_t row0, size_t n, float *out);
+RQ_EXTERN int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double *out);
 
 /* Labels: an integer array of 1 dimension (or N×1). Values outside int64
- * (u64 above INT64_MAX) are refused. Float arrays are refused. */
-int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out);
+ * (u64 above INT64_MAX) are refused. Float arrays are refused. Into the
+ * caller's `out` (n values); 0 or RQ_EINVALID with a message. */
+RQ_EXTERN int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out);
 
 /* What rq_array_read_f32/f64 and rq_array_read_labels check before
  * reading, for callers that want to fail early: embeddings must be a float
- * dtype; labels an integer or bool dtype with one column. */
-int rq_array_check_embeddings(const rq_array *a);
-int rq_array_check_labels(const rq_array *a);
+ * dtype; labels an integer or bool dtype with one column. 0 or
+ * RQ_EINVALID with a message naming the file. */
+RQ_EXTERN int rq_array_check_embeddings(const rq_array *a);
+RQ_EXTERN int rq_array_check_labels(const rq_array *a);
 
 /* Open a tensor of any rank as one column of numel rows (weights, for
  * `resque diff --params`); otherwise like rq_array_open. */
-int rq_array_open_flat(rq_array **out, const char *path, const char *tensor);
+RQ_EXTERN int rq_array_open_flat(rq_array **out, const char *path, const char *tensor);
 
 /* The names of the tensors of a safetensors file, sorted by bytes (only
- * the header is read; each tensor is validated when opened). Caller frees
- * each name and the array. */
-int rq_array_tensor_names(char ***out, size_t *n, const char *path);
+ * the header is read; each tensor is validated when opened). On success
+ * the caller frees each name and the array (free()); on failure *out is
+ * NULL and *n 0. Errors as rq_array_open's. */
+RQ_EXTERN int rq_array_tensor_names(char ***out, size_t *n, const char *path);
 
 /* Open embeddings and labels together and check that their row counts
  * agree ("labels.npy has 999 labels but emb.npy has 1000 rows"). */
-int rq_array_open_pair(rq_array **emb, rq_array **labels, const char *emb_path,
+RQ_EXTERN int rq_array_open_pair(rq_array **emb, rq_array **labels, const char *emb_path,
 		       const char *labels_path, const char *tensor);
 /* `tensor` selects the embeddings tensor; the labels file must hold one
- * array. Both outputs are NULL on failure. */
+ * array. On success the caller frees both with rq_array_free; both are
+ * NULL on failure. Errors as rq_array_open's, and RQ_EINVALID when the row
+ * counts differ. */
 
 #endif

@@ -9,6 +9,7 @@
 #define RESQUE_CARBON_H
 
 #include <stddef.h>
+#include "resque/export.h"
 
 typedef enum {
 	RQ_REGION_COUNTRY,
@@ -29,11 +30,14 @@ typedef struct {
 } rq_region;
 
 /* Find a region by code, case-insensitively (code or alternative code;
- * "gcp/NAME" is read as "gcp:NAME"). The entry is static (borrowed).
- * Unknown: RQ_ENOTFOUND with a message listing close matches. */
-int rq_carbon_lookup(const rq_region **out, const char *code);
+ * "gcp/NAME" is read as "gcp:NAME"). The entry is static (borrowed, never
+ * freed). Returns 0; RQ_ENOTFOUND for an unknown code, with a message
+ * listing close matches; RQ_EAMBIGUOUS when a bare name matches several
+ * cloud regions; RQ_EINVALID for an empty code. */
+RQ_EXTERN int rq_carbon_lookup(const rq_region **out, const char *code);
 
-size_t rq_carbon_count(void);
-const rq_region *rq_carbon_at(size_t i); /* NULL past the end */
+/* The table's regions, in its order (static, borrowed). Cannot fail. */
+RQ_EXTERN size_t rq_carbon_count(void);
+RQ_EXTERN const rq_region *rq_carbon_at(size_t i); /* NULL past the end */
 
 #endif

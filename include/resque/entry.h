@@ -1,68 +1,60 @@
-/* Ledger entries: the canonical encoding, hashing and signatures
- * (docs/FORMATS.md). Pure computation: storage is in
- * store/ledger.c.
+/* Ledger entries (docs/FORMATS.md): what a program reads of one.
  *
  * An entry is a JSON object encoded canonically (keys sorted by bytes, no
  * white space, shortest round-trip numbers, minimal string escapes):
  *   {"body":{...},"prev":HEX64,"seq":N,"signer":KEYID,"time":UTC,"type":T,"v":1}
  * Its id is the hex SHA-256 of those bytes; `prev` is the id of the entry
  * before it (64 zeros for the genesis entry). Unknown fields survive: the
- * bytes are kept as they were written and never re-encoded. */
+ * bytes are kept as they were written and never re-encoded.
+ *
+ * rq_entry is opaque: the ledger (resque/ledger.h) hands one out, the
+ * accessors below read it, rq_entry_free frees it. Every string an
+ * accessor returns is borrowed from the entry and lives until
+ * rq_entry_free; none of them fails or returns NULL. */
 #ifndef RESQUE_ENTRY_H
 #define RESQUE_ENTRY_H
 
-#include <jansson.h>
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "resque/buf.h"
-#include "resque/key.h"
+#include "resque/export.h"
 #include "resque/sizes.h"
 
 #define RQ_ENTRY_VERSION 1
-#define RQ_SIG_PREFIX "resque ledger entry v1\n"
 /* An entry type: 1 to 15 lower-case letters, and its NUL. */
 #define RQ_ENTRY_TYPE_SIZE 16
 
-typedef struct rq_entry {
-	uint64_t seq;
-	char id[RQ_ID_HEX_SIZE];     /* hex SHA-256 of `bytes` */
-	char prev[RQ_ID_HEX_SIZE];
-	char type[RQ_ENTRY_TYPE_SIZE];
-	char time[RQ_TIME_SIZE];
-	char signer[RQ_KEY_ID_SIZE];
-	json_t *root;    /* the whole entry (owned) */
-	json_t *body;    /* borrowed from root */
-	rq_buf bytes;    /* canonical encoding */
-	char commit[RQ_OID_HEX_SIZE]; /* git commit holding it (filled by the store; "" if none) */
-} rq_entry;
+typedef struct rq_entry rq_entry;
 
-/* The entry types this version writes. Readers accept others (a newer
- * resque) and show them plainly. */
-bool rq_entry_type_known(const char *type);
+/* Its position in the ledger (the genesis entry is 0). */
+RQ_EXTERN uint64_t rq_entry_seq(const rq_entry *e);
+/* Its id: 64 lower-case hex digits, the SHA-256 of rq_entry_text. */
+RQ_EXTERN const char *rq_entry_id(const rq_entry *e);
+/* The id of the entry before it (64 zeros for the genesis entry). */
+RQ_EXTERN const char *rq_entry_prev(const rq_entry *e);
+/* Its type ("init", "note", "version", ...; a newer resque may write
+ * others, which readers show plainly). */
+RQ_EXTERN const char *rq_entry_type(const rq_entry *e);
+/* When it was written, UTC: "YYYY-MM-DDTHH:MM:SSZ". */
+RQ_EXTERN const char *rq_entry_time(const rq_entry *e);
+/* The id of the key that signed it (16 hex digits). */
+RQ_EXTERN const char *rq_entry_signer(const rq_entry *e);
+/* The git commit that holds it (40 hex digits), or "" when the entry was
+ * not read from a commit. */
+RQ_EXTERN const char *rq_entry_commit(const rq_entry *e);
+/* The canonical JSON bytes of the whole entry (the body included), NUL
+ * terminated; their length through `len` (may be NULL). A program parses
+ * them with its own JSON parser. */
+RQ_EXTERN const char *rq_entry_text(const rq_entry *e, size_t *len);
 
-/* Build and encode a new entry; takes ownership of `body`. */
-int rq_entry_build(rq_entry **out, uint64_t seq, const char *prev, const char *type,
-		   const char *time, const char *signer, json_t *body);
+/* The entry's name (body.name) for named types (versions, datasets), else
+ * NULL. Borrowed, like the accessors. */
+RQ_EXTERN const char *rq_entry_name(const rq_entry *e);
+/* Append its one-line human summary ("note: retrained on March data") to
+ * `out` (the caller's buffer). Cannot fail. */
+RQ_EXTERN void rq_entry_summary(rq_buf *out, const rq_entry *e);
 
-/* Parse bytes read from the ledger: RQ_EINTEGRITY when they are not the
- * canonical encoding of a well-formed entry (the message says why). */
-int rq_entry_parse(rq_entry **out, const void *bytes, size_t len);
-
-void rq_entry_free(rq_entry *e);
-
-/* The signature file: "ed25519 KEYID SIGHEX\n" over RQ_SIG_PREFIX||bytes. */
-int rq_entry_sign(rq_buf *out, const rq_entry *e, const rq_key *k);
-/* Parse the signature file; RQ_EINTEGRITY when malformed. */
-int rq_entry_sig_parse(char keyid[RQ_KEY_ID_SIZE], uint8_t sig[RQ_SIG_LEN],
-		       const char *text, size_t len);
-bool rq_entry_sig_check(const rq_entry *e, const uint8_t sig[RQ_SIG_LEN], const uint8_t pk[RQ_PUBKEY_LEN]);
-
-/* One-line human summary ("note: retrained on March data"). */
-void rq_entry_summary(rq_buf *out, const rq_entry *e);
-/* The entry's name (body.name) for named types, else NULL. Borrowed. */
-const char *rq_entry_name(const rq_entry *e);
-
-/* SHA-256 of bytes, hex. */
-void rq_sha256_hex(char out[RQ_HASH_HEX_SIZE], const void *data, size_t len);
+/* Free an entry and everything the accessors returned; accepts NULL. */
+RQ_EXTERN void rq_entry_free(rq_entry *e);
 
 #endif

@@ -1,8 +1,11 @@
 /* Error codes and the thread-local last-error message of libresque.
  * Every library function returns 0 or one of the negative codes below and,
- * on failure, leaves a message naming the file and the reason. */
+ * on failure, leaves a message naming the file and the reason, which
+ * rq_error_last() returns (after libgit2's git_error_last). */
 #ifndef RESQUE_ERROR_H
 #define RESQUE_ERROR_H
+
+#include "resque/export.h"
 
 enum {
 	RQ_OK = 0,
@@ -18,33 +21,20 @@ enum {
 	RQ_EUNSUPPORTED = -10
 };
 
-/* Set the message (printf-style) and return code, so callers can write
- * `return rq_error_set(RQ_EINVALID, "%s: bad magic", path);` */
-int rq_error_set(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* The message of the last error on this thread. Borrowed: valid until the
+ * next libresque call on this thread that fails or clears it. Never NULL
+ * ("unknown error" when there was none). Cannot fail. */
+RQ_EXTERN const char *rq_error_last(void);
 
-/* Prefix the current message with more context ("reading x: " + old). */
-int rq_error_prefix(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* The code of the last error set on this thread (0 when none). Cannot fail. */
+RQ_EXTERN int rq_error_code(void);
 
-/* A refusal of the operating system, after libgit2's GIT_ERROR_OS: the
- * message is the formatted context (usually the path), ": ", and
- * strerror(errno); the code is RQ_ENOTFOUND when errno is ENOENT, RQ_EIO
- * otherwise. Call it straight after the failing call (errno is read first).
- *     return rq_error_os("%s", path); */
-int rq_error_os(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Forget the last error of this thread (code 0, no message). */
+RQ_EXTERN void rq_error_clear(void);
 
-/* Borrowed; valid until the next rq_error_* call on this thread. Never NULL. */
-const char *rq_error_last(void);
-
-/* Code of the last error set on this thread (0 when none). */
-int rq_error_code(void);
-
-void rq_error_clear(void);
-
-/* A short English name for a code ("not found"), static: for a program
- * that reports or maps codes (a binding's exception names) without the
- * message. */
-const char *rq_error_name(int code);
+/* A short English name for a code ("not found"); static storage, never
+ * NULL: for a program that reports or maps codes (a binding's exception
+ * names) without the message. */
+RQ_EXTERN const char *rq_error_name(int code);
 
 #endif

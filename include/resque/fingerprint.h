@@ -15,15 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/buf.h"
+#include "resque/export.h"
 #include "resque/sizes.h"
 
 #define RQ_MANIFEST_HEADER "resque-manifest v1\n"
 
-/* "b2:<hex>" of `len` bytes. */
-void rq_fingerprint_bytes(char out[RQ_FINGERPRINT_SIZE], const void *data, size_t len);
-void rq_fingerprint_format(char out[RQ_FINGERPRINT_SIZE], const uint8_t hash[RQ_HASH_LEN]);
-/* Parse "b2:<64 lower-case hex>"; RQ_EINVALID otherwise. */
-int rq_fingerprint_parse(uint8_t out[RQ_HASH_LEN], const char *s);
+/* "b2:<hex>" of `len` bytes, NUL-terminated in the caller's `out`; `data`
+ * is borrowed for the call. Cannot fail. */
+RQ_EXTERN void rq_fingerprint_bytes(char out[RQ_FINGERPRINT_SIZE], const void *data, size_t len);
+/* "b2:<hex>" of a 32-byte hash, into the caller's `out`. Cannot fail. */
+RQ_EXTERN void rq_fingerprint_format(char out[RQ_FINGERPRINT_SIZE], const uint8_t hash[RQ_HASH_LEN]);
+/* Parse "b2:<64 lower-case hex>" into the caller's `out`: 0, or
+ * RQ_EINVALID with a message otherwise. */
+RQ_EXTERN int rq_fingerprint_parse(uint8_t out[RQ_HASH_LEN], const char *s);
 
 /* ---- Manifests ---------------------------------------------------------- */
 
@@ -40,19 +44,26 @@ typedef struct rq_manifest {
 	uint64_t bytes;       /* sum of `size` */
 } rq_manifest;
 
-void rq_manifest_init(rq_manifest *m);
-void rq_manifest_release(rq_manifest *m);
+/* An empty manifest (no allocation). rq_manifest_release frees the
+ * entries and their paths and leaves it empty. */
+RQ_EXTERN void rq_manifest_init(rq_manifest *m);
+RQ_EXTERN void rq_manifest_release(rq_manifest *m);
 
 /* The canonical text: RQ_MANIFEST_HEADER, then per entry
  * "f|l SIZE HEX PATH\n" with PATH escaped (`\\`, `\n`, `\xHH` for the other
- * control bytes). Appended to `out`. */
-void rq_manifest_encode(rq_buf *out, const rq_manifest *m);
-/* "b2:<hex>" of the canonical text: the directory's fingerprint. */
-void rq_manifest_fingerprint(char out[RQ_FINGERPRINT_SIZE], const rq_manifest *m);
+ * control bytes). Appended to the caller's `out`. Cannot fail (allocation
+ * failure aborts). */
+RQ_EXTERN void rq_manifest_encode(rq_buf *out, const rq_manifest *m);
+/* "b2:<hex>" of the canonical text: the directory's fingerprint, into the
+ * caller's `out`. Cannot fail. */
+RQ_EXTERN void rq_manifest_fingerprint(char out[RQ_FINGERPRINT_SIZE], const rq_manifest *m);
 
-/* Parse untrusted bytes (an attachment read back); only the canonical
- * encoding is accepted. `name` is used in messages. */
-int rq_manifest_parse(rq_manifest *out, const void *data, size_t len, const char *name);
+/* Parse untrusted bytes (an attachment read back; borrowed for the call);
+ * only the canonical encoding is accepted. `name` is used in messages.
+ * `out` must be initialised; on success its previous contents are released
+ * and replaced (the caller releases it), on failure it is unchanged.
+ * Returns 0 or RQ_EINVALID with the line at fault in rq_error_last(). */
+RQ_EXTERN int rq_manifest_parse(rq_manifest *out, const void *data, size_t len, const char *name);
 
 /* The differences from `old` to `cur`, in path order. Paths are borrowed
  * from the manifests. */
@@ -63,7 +74,7 @@ typedef struct rq_manifest_change {
 } rq_manifest_change;
 /* `out` receives a malloc'd array (caller frees; NULL when n == 0); its
  * paths are borrowed from `old` and `cur`, which must outlive it. */
-void rq_manifest_diff(rq_manifest_change **out, size_t *n, const rq_manifest *old,
+RQ_EXTERN void rq_manifest_diff(rq_manifest_change **out, size_t *n, const rq_manifest *old,
 		      const rq_manifest *cur);
 
 /* ---- The stat cache interface ------------------------------------------- */
@@ -90,12 +101,6 @@ typedef struct rq_fp_cache {
 	/* Record `n` entries at once (one transaction). */
 	int (*store)(void *ctx, const rq_fp_cache_entry *v, size_t n);
 } rq_fp_cache;
-
-/* git's racily-clean rule: a cached hash is used only when the stat is
- * identical AND the file's mtime is in a second strictly before the one in
- * which the entry was written; a file modified in the same second as (or
- * after) the cache entry may have changed without its stat changing. */
-bool rq_fp_cache_usable(const rq_fp_cache_entry *e, const rq_file_stat *st);
 
 /* ---- Fingerprinting a path ---------------------------------------------- */
 
@@ -124,15 +129,22 @@ typedef struct rq_fp_result {
 	uint64_t cached;      /* files whose hash came from the cache */
 } rq_fp_result;
 
-void rq_fp_result_init(rq_fp_result *r);
-void rq_fp_result_release(rq_fp_result *r);
+/* An empty result (no allocation). rq_fp_result_release frees its
+ * manifest and leaves it empty. */
+RQ_EXTERN void rq_fp_result_init(rq_fp_result *r);
+RQ_EXTERN void rq_fp_result_release(rq_fp_result *r);
 
 /* Fingerprint a regular file (a symbolic link given as `path` is
  * followed) or a directory tree (links inside are recorded, not followed;
  * directories named `.resque` are skipped; empty directories leave no
  * trace). FIFOs, sockets and devices are refused with a message naming
- * them. `opts` may be NULL. `out` must be initialised; it is filled only
- * on success. */
-int rq_fingerprint_path(rq_fp_result *out, const char *path, const rq_fp_options *opts);
+ * them. `opts` may be NULL; it, its cache and `path` are borrowed for the
+ * call. `out` must be initialised; it is filled only on success (the
+ * caller releases it with rq_fp_result_release). Returns 0, RQ_ENOTFOUND
+ * (no such path), RQ_EINVALID (a FIFO, socket or device; a link target
+ * too long; directories nested too deeply), RQ_EIO (a read or stat
+ * failed) or RQ_ERROR (no hashing thread could start), naming the file in
+ * rq_error_last(). */
+RQ_EXTERN int rq_fingerprint_path(rq_fp_result *out, const char *path, const rq_fp_options *opts);
 
 #endif

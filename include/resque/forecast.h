@@ -1,6 +1,6 @@
 /* The forecast of an update's cost from its RESQUE index (docs/METHOD.md):
  * epochs, parameter change and gradient norm regressed on the index with a
- * conjugate Bayesian regression (resque/bayes.h), calibrated on the shift
+ * conjugate Bayesian regression (core/forecast/bayes.h), calibrated on the shift
  * family's own history or on the lineage's pooled history widened by the
  * between-family variance, or a cold-start prior; energy and duration per
  * epoch after STEP (del Rey et al.); carbon from energy × PUE × intensity.
@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "bayes.h"
+#include "resque/export.h"
 
 /* What the forecast needs to know of the measure an index comes from. Each
  * measure defines its own beside its computation and names it in the
@@ -26,10 +26,9 @@ typedef struct rq_shift_kind {
 	double r_full;    /* R_full: the index at which an update costs a training from scratch */
 } rq_shift_kind;
 
-/* RESQUE_dist's and RESQUE_task's (core/measure/dist.c, core/measure/kmeans.c). */
-extern const rq_shift_kind rq_shift_dist, rq_shift_task;
-#define RQ_SHIFT_DIST (&rq_shift_dist)
-#define RQ_SHIFT_TASK (&rq_shift_task)
+/* RESQUE_dist's and RESQUE_task's (core/measure/dist.c, core/measure/kmeans.c):
+ * static, never freed; point rq_forecast_input.kind at one of them. */
+RQ_EXTERN extern const rq_shift_kind rq_shift_dist, rq_shift_task;
 
 /* Where a regression's calibration came from. */
 typedef enum {
@@ -85,6 +84,17 @@ typedef struct {
 	size_t draws;              /* Monte-Carlo draws (0: 20000) */
 } rq_forecast_input;
 
+/* A normal–inverse-gamma distribution over (a, b, σ²) of y = a + b·R: the
+ * posterior a calibration rests on (the maths is in core/forecast/bayes.h
+ * and docs/METHOD.md). */
+typedef struct rq_nig {
+	double m[2];      /* mean of (a, b) */
+	double prec[4];   /* Λ, row-major 2×2, symmetric */
+	double alpha;     /* inverse-gamma shape */
+	double beta;      /* inverse-gamma scale */
+	size_t n;         /* observations absorbed since the prior */
+} rq_nig;
+
 /* How one regression was calibrated. */
 typedef struct {
 	rq_calibration_source source;
@@ -122,39 +132,17 @@ typedef struct {
 	char not_forecast[256];
 } rq_forecast;
 
-/* Defaults of the model (documented in docs/METHOD.md). */
-#define RQ_FORECAST_DRAWS 20000
-#define RQ_FORECAST_SEED 0x5245535155450001ull
-#define RQ_STEP_WARMUP 1   /* leading epochs always excluded by STEP */
+/* "prior", "pooled", "family"; "none" for RQ_CAL_NONE and any other value
+ * (static strings, borrowed). Cannot fail. */
+RQ_EXTERN const char *rq_calibration_name(rq_calibration_source s);
 
-const char *rq_calibration_name(rq_calibration_source s); /* "family", ... */
-
-/* Compute the forecast. RQ_EINVALID for an invalid input (negative or
- * non-finite index, PUE < 1, negative intensity) and when epochs cannot be
- * forecast at all (no usable history and no E₀), with a message saying so. */
-int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in);
-
-/* STEP alone: the per-epoch rate on `hardware` from the stable epochs of
- * `traces` (field: 0 energy, 1 duration), falling back to totals/epochs of
- * `history` points on the same hardware. */
-int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field);
-
-/* The calibrated regression of one outcome (0 epochs, 1 param_change,
- * 2 grad_norm) on the index, and its Student-t predictive at in->index.
- * Exposed for tests and for `resque report`. */
-int rq_forecast_calibrate(rq_calibration *out, const rq_forecast_input *in, int outcome);
-
-/* Quantiles of a Student-t, the lower ones clamped at `floor` (0 for
- * non-negative quantities, -INFINITY for none). */
-void rq_quantiles_from_student(rq_quantiles *out, double loc, double scale,
-			       double dof, double floor);
-
-/* The deterministic PRNG of the Monte-Carlo combination (splitmix64),
- * exposed for tests: uniform in (0, 1), standard normal, Student-t. */
-typedef struct { uint64_t s; bool has_spare; double spare; } rq_rng;
-void rq_rng_seed(rq_rng *r, uint64_t seed);
-double rq_rng_uniform(rq_rng *r);
-double rq_rng_normal(rq_rng *r);
-double rq_rng_student(rq_rng *r, double dof);
+/* Compute the forecast of one proposed update into `out` (filled whole; it
+ * holds no pointers, so there is nothing to free). `in` and everything it
+ * points to are borrowed for the call only. Returns 0, or RQ_EINVALID for
+ * an invalid input (negative or non-finite index, PUE < 1, negative
+ * intensity) and when epochs cannot be forecast at all (no usable history
+ * and no E₀), with a message saying so in rq_error_last(); RQ_ENOMEM is
+ * not returned (allocation failure aborts). */
+RQ_EXTERN int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in);
 
 #endif

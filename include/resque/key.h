@@ -1,40 +1,47 @@
-/* Ed25519 signing keys (libsodium) and their file formats: a secret key
- * file, optionally encrypted with a passphrase (crypto_pwhash Argon2id +
- * crypto_secretbox), and a public key file. Formats: docs/FORMATS.md. */
+/* Ed25519 signing keys (libsodium underneath) and their file formats: a
+ * secret key file, optionally encrypted with a passphrase (Argon2id +
+ * secretbox), and a public key file. Formats: docs/FORMATS.md.
+ *
+ * rq_key is opaque: a program gets one from the key store
+ * (resque/keystore.h), rq_key_generate or a decoder, hands it to the
+ * ledger and frees it with rq_key_free. The secret lives in guarded memory
+ * and is wiped when freed. */
 #ifndef RESQUE_KEY_H
 #define RESQUE_KEY_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include "resque/buf.h"
+#include "resque/export.h"
 #include "resque/sizes.h"
 
-typedef struct rq_key {
-	uint8_t pk[RQ_PUBKEY_LEN];
-	unsigned char *sk; /* 64 bytes in sodium_malloc'd memory; NULL if public only */
-	char id[RQ_KEY_ID_SIZE];
-} rq_key;
+typedef struct rq_key rq_key;
 
-int rq_key_generate(rq_key **out);
-void rq_key_free(rq_key *k); /* wipes the secret; accepts NULL */
-void rq_key_id_of(char out[RQ_KEY_ID_SIZE], const uint8_t pk[RQ_PUBKEY_LEN]);
+/* A new key pair into *out (the caller frees it with rq_key_free). Always
+ * 0: running out of memory aborts. */
+RQ_EXTERN int rq_key_generate(rq_key **out);
+/* Wipe the secret and free the key; accepts NULL. */
+RQ_EXTERN void rq_key_free(rq_key *k);
+/* The key's id: 16 lower-case hex digits (the first 8 bytes of the
+ * SHA-256 of its public key). Borrowed: lives as long as the key. */
+RQ_EXTERN const char *rq_key_id(const rq_key *k);
 
-/* Detached Ed25519 signature over `prefix || msg`. */
-int rq_key_sign(uint8_t sig[RQ_SIG_LEN], const rq_key *k, const char *prefix,
-		const void *msg, size_t len);
-bool rq_key_check(const uint8_t pk[RQ_PUBKEY_LEN], const uint8_t sig[RQ_SIG_LEN], const char *prefix,
-		  const void *msg, size_t len);
-
-/* Secret key file text; encrypted when `passphrase` is non-NULL. */
-int rq_key_encode_secret(rq_buf *out, const rq_key *k, const char *passphrase);
-bool rq_key_file_is_encrypted(const char *text, size_t len);
-/* `name` is used in messages (the file path). A wrong passphrase gives
- * RQ_EINVALID "NAME: wrong passphrase". */
-int rq_key_decode_secret(rq_key **out, const char *text, size_t len,
-			 const char *passphrase, const char *name);
-int rq_key_encode_public(rq_buf *out, const rq_key *k);
-/* Accepts a public key file's text or a bare 64-hex public key. */
-int rq_key_decode_public(rq_key **out, const char *text, size_t len, const char *name);
+/* Append the secret key file's text to `out` (the caller's buffer),
+ * encrypted when `passphrase` is non-NULL. 0; RQ_EINVALID for a key with
+ * no secret (a public key); RQ_ENOMEM when there is not enough (secure)
+ * memory to derive the encryption key. */
+RQ_EXTERN int rq_key_encode_secret(rq_buf *out, const rq_key *k, const char *passphrase);
+/* Whether `len` bytes of `text` are an encrypted secret key file. */
+RQ_EXTERN bool rq_key_file_is_encrypted(const char *text, size_t len);
+/* Read a secret key file's text into *out (the caller frees it). `name`
+ * is used in messages (the file path). RQ_EINVALID when it is not a key
+ * file, "NAME: wrong passphrase", or encrypted with `passphrase` NULL. */
+RQ_EXTERN int rq_key_decode_secret(rq_key **out, const char *text, size_t len,
+				   const char *passphrase, const char *name);
+/* Append the public key file's text to `out` (the caller's buffer). 0. */
+RQ_EXTERN int rq_key_encode_public(rq_buf *out, const rq_key *k);
+/* Read a public key file's text, or a bare 64-hex public key, into *out (a
+ * key with no secret; the caller frees it). RQ_EINVALID naming `name`. */
+RQ_EXTERN int rq_key_decode_public(rq_key **out, const char *text, size_t len, const char *name);
 
 #endif

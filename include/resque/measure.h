@@ -7,8 +7,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "kmeans.h"
+#include "resque/export.h"
 #include "resque/summary.h"
+
+/* A source of n×d rows for RESQUE_task: `read` converts rows [row0, row0+n)
+ * to row-major float32 in `out` (n×d values), returning 0 or an RQ_E* code
+ * with a message; it must be safe to call from several threads at once.
+ * When `read` is NULL the rows are the in-memory matrix `mem` (borrowed).
+ * Nothing in it is owned: `ctx` and `mem` must outlive its use. */
+typedef struct rq_rows {
+	size_t n, d;
+	int (*read)(const void *ctx, size_t row0, size_t n, float *out);
+	const void *ctx;
+	const float *mem;
+} rq_rows;
+
+/* An rq_rows over an in-memory n×d float32 matrix `x` (borrowed: it must
+ * outlive `out`'s use). Cannot fail. */
+RQ_EXTERN void rq_rows_from_f32(rq_rows *out, const float *x, size_t n, size_t d);
 
 typedef struct rq_dist_class {
 	int64_t label;
@@ -28,12 +44,17 @@ typedef struct rq_dist {
 	size_t nzero;
 } rq_dist;
 
-void rq_dist_init(rq_dist *d);
-void rq_dist_release(rq_dist *d);
+/* An empty result (no allocation). rq_dist_release frees the arrays a
+ * computation filled and leaves it empty; both accept a released one. */
+RQ_EXTERN void rq_dist_init(rq_dist *d);
+RQ_EXTERN void rq_dist_release(rq_dist *d);
 
-/* RESQUE_dist between two summaries. RQ_EINVALID when the dimensions
- * differ or when no class with non-zero sums is shared. */
-int rq_dist_compute(rq_dist *out, const rq_summary *old_s, const rq_summary *new_s);
+/* RESQUE_dist between two summaries (borrowed for the call). `out` is
+ * initialised here; on success it owns its arrays (rq_dist_release frees
+ * them), on failure it is left empty. Returns 0, or RQ_EINVALID (message in
+ * rq_error_last()) when the dimensions differ or when no class with
+ * non-zero sums is shared. */
+RQ_EXTERN int rq_dist_compute(rq_dist *out, const rq_summary *old_s, const rq_summary *new_s);
 
 typedef enum { RQ_INIT_CENTROIDS = 0, RQ_INIT_KMEANSPP = 1 } rq_task_init;
 
@@ -55,19 +76,30 @@ typedef struct rq_task {
 	int32_t *classes;    /* n class indices, labels ranked ascending (owned) */
 } rq_task;
 
-void rq_task_init_result(rq_task *t);
-void rq_task_release(rq_task *t);
+/* An empty result (no allocation); rq_task_release frees `assignment` and
+ * `classes` and leaves it empty. */
+RQ_EXTERN void rq_task_init_result(rq_task *t);
+RQ_EXTERN void rq_task_release(rq_task *t);
 
-/* RESQUE_task of rows `x` with labels `y` (n values). `name` names the
- * data in messages. */
-int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y,
+/* RESQUE_task of rows `x` with labels `y` (n values); `x`, `y`, `opts` and
+ * `name` are borrowed for the call, `name` names the data in messages.
+ * `out` is initialised here; on success it owns its arrays (rq_task_release
+ * frees them), on failure it is left empty. Returns 0, RQ_EINVALID (no
+ * rows, more rows or classes than supported) or the code returned by
+ * x->read; the message is in rq_error_last(). */
+RQ_EXTERN int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y,
 		    const rq_task_opts *opts, const char *name);
 
 /* Reading inputs (core/measure/measure.c, over include/resque/array.h). */
 struct rq_array;
-/* Rows of `a` as float32 (borrowed; `a` must outlive `out`). */
-void rq_rows_from_array(rq_rows *out, const struct rq_array *a);
-/* Every label of `labels` (n int64; caller frees). */
-int rq_labels_read_all(int64_t **out, const struct rq_array *labels);
+/* Rows of `a` as float32, read on demand (`a` is borrowed and must
+ * outlive `out`'s use). Cannot fail; read errors surface from the
+ * computation (RQ_EINVALID for a non-finite value, with the file named). */
+RQ_EXTERN void rq_rows_from_array(rq_rows *out, const struct rq_array *a);
+/* Every label of `labels`: *out is a malloc'd array of its rows' int64
+ * labels (the caller frees it), NULL on failure. Returns 0 or the code of
+ * rq_array_read_labels (RQ_EINVALID for a float array or a value outside
+ * int64). */
+RQ_EXTERN int rq_labels_read_all(int64_t **out, const struct rq_array *labels);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "resque/export.h"
 
 typedef enum {
 	RQ_METHOD_MEASURED = 0,  /* every joule comes from a hardware counter */
@@ -22,8 +23,8 @@ typedef enum {
 	RQ_METHOD_IMPORTED = 2   /* read from another tool's file */
 } rq_method;
 
-/* "measured", "estimated", "imported". */
-const char *rq_method_name(rq_method m);
+/* "measured", "estimated", "imported" (static, borrowed). Cannot fail. */
+RQ_EXTERN const char *rq_method_name(rq_method m);
 
 /* One point of the cumulative energy timeline: `t` seconds since start,
  * `joules` consumed since start (all domains). */
@@ -40,8 +41,9 @@ typedef struct rq_meter_domain {
 	double joules; /* since start */
 } rq_meter_domain;
 
-/* A cgroup v2 for a command's whole process tree (rq_cgroup_create), so
- * that processes that daemonise out of the tree are still metered. */
+/* A cgroup v2 for a command's whole process tree, so that processes that
+ * daemonise out of the tree are still metered. Opaque: `resque run`
+ * makes one (internal to the library); a program passes NULL. */
 typedef struct rq_cgroup rq_cgroup;
 
 typedef struct rq_meter_opts {
@@ -63,31 +65,41 @@ typedef struct rq_meter rq_meter;
 /* Open the meters `opts->kind` asks for. "auto": RAPL for the CPU when
  * readable, else the estimate, plus NVML when a GPU is visible; each
  * fallback adds a one-line reason to rq_meter_notes(). An explicit kind
- * that is not available fails (RQ_EUNSUPPORTED) with the reason. */
-int rq_meter_open(rq_meter **out, const rq_meter_opts *opts);
-void rq_meter_free(rq_meter *m); /* accepts NULL */
+ * that is not available fails (RQ_EUNSUPPORTED, or RQ_ENOTFOUND when its
+ * counters or library are missing) with the reason; an unknown kind is
+ * RQ_EINVALID. `opts` is borrowed for the call (opts->cgroup for the
+ * meter's life). On success *out is new and the caller frees it with
+ * rq_meter_free; on failure it is NULL. */
+RQ_EXTERN int rq_meter_open(rq_meter **out, const rq_meter_opts *opts);
+RQ_EXTERN void rq_meter_free(rq_meter *m); /* accepts NULL */
 
 /* Read the counters at the start, now and at the end. The `_at` forms
- * take the time in seconds (monotonic) instead of reading the clock. */
-int rq_meter_start(rq_meter *m);
-int rq_meter_sample(rq_meter *m);
-int rq_meter_stop(rq_meter *m);
-int rq_meter_start_at(rq_meter *m, double now);
-int rq_meter_sample_at(rq_meter *m, double now);
-int rq_meter_stop_at(rq_meter *m, double now);
+ * take the time in seconds (monotonic) instead of reading the clock.
+ * Returns 0; RQ_EINVALID when called out of order (started twice, sampled
+ * or stopped while not running); or a source's error (RQ_EIO,
+ * RQ_EINVALID: a counter could not be read), with the reason. */
+RQ_EXTERN int rq_meter_start(rq_meter *m);
+RQ_EXTERN int rq_meter_sample(rq_meter *m);
+RQ_EXTERN int rq_meter_stop(rq_meter *m);
+RQ_EXTERN int rq_meter_start_at(rq_meter *m, double now);
+RQ_EXTERN int rq_meter_sample_at(rq_meter *m, double now);
+RQ_EXTERN int rq_meter_stop_at(rq_meter *m, double now);
+
+/* Accessors; they cannot fail. What they return is borrowed from the
+ * meter and lives until the next start/sample/stop or rq_meter_free. */
 
 /* "rapl", "rapl+nvml", "estimate+nvml", ... (borrowed). */
-const char *rq_meter_name(const rq_meter *m);
-rq_method rq_meter_method(const rq_meter *m);
+RQ_EXTERN const char *rq_meter_name(const rq_meter *m);
+RQ_EXTERN rq_method rq_meter_method(const rq_meter *m);
 /* Why a meter fell back, one line each ("" when none; borrowed). */
-const char *rq_meter_notes(const rq_meter *m);
+RQ_EXTERN const char *rq_meter_notes(const rq_meter *m);
 
-double rq_meter_joules(const rq_meter *m);   /* all domains, since start */
-double rq_meter_seconds(const rq_meter *m);  /* from start to last sample */
-size_t rq_meter_ndomains(const rq_meter *m);
-const rq_meter_domain *rq_meter_domain_at(const rq_meter *m, size_t i);
+RQ_EXTERN double rq_meter_joules(const rq_meter *m);   /* all domains, since start */
+RQ_EXTERN double rq_meter_seconds(const rq_meter *m);  /* from start to last sample */
+RQ_EXTERN size_t rq_meter_ndomains(const rq_meter *m);
+RQ_EXTERN const rq_meter_domain *rq_meter_domain_at(const rq_meter *m, size_t i); /* NULL past the end */
 /* The cumulative timeline, one point per start/sample/stop (borrowed). */
-const rq_energy_point *rq_meter_timeline(const rq_meter *m, size_t *n);
+RQ_EXTERN const rq_energy_point *rq_meter_timeline(const rq_meter *m, size_t *n);
 
 /* What the estimate assumed (valid after open when it is in use):
  * watts per logical CPU, the CPU model and where its TDP came from. */
@@ -103,32 +115,8 @@ typedef struct rq_meter_estimate_info {
 	double cpu_seconds;   /* CPU time of the tree so far */
 	double memory_w_per_gb;
 } rq_meter_estimate_info;
-void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m);
-
-/* The TDP of a CPU model from the embedded table (CodeCarbon's
- * cpu_power.csv), matched as docs/METHOD.md describes. Returns 0 with the
- * watts and the table's name (borrowed), or RQ_ENOTFOUND. */
-int rq_tdp_lookup(double *out, const char **matched, const char *model);
-
-/* Create a child cgroup "resque-run-PID" of the caller's cgroup v2 (the
- * empty ones of killed runs are removed first). RQ_EUNSUPPORTED with the
- * reason when none can be made (no cgroup2 mount, not writable,
- * RESQUE_CGROUP=off). */
-int rq_cgroup_create(rq_cgroup **out);
-const char *rq_cgroup_path(const rq_cgroup *cg);
-/* Its cgroup.procs opened for writing (close-on-exec), or a negative
- * code; rq_cgroup_join(fd) then moves the calling process into it and is
- * async-signal-safe (for a child between fork and exec): 0 or -1. */
-int rq_cgroup_procs_fd(const rq_cgroup *cg);
-int rq_cgroup_join(int fd);
-/* CPU time of everything that ran in it (cpu.stat usage_usec), s. */
-int rq_cgroup_cpu_seconds(double *out, const rq_cgroup *cg);
-/* Processes still in it. */
-size_t rq_cgroup_nprocs(const rq_cgroup *cg);
-/* Move what is left into the caller's cgroup, remove it (accepts NULL). */
-void rq_cgroup_free(rq_cgroup *cg);
-
-/* Memory power of the estimate, W per GiB held (Green Algorithms). */
-#define RQ_MEMORY_W_PER_GB 0.3725
+/* Into the caller's `out` (copied); active is false when no estimate is in
+ * use. Cannot fail. */
+RQ_EXTERN void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m);
 
 #endif

@@ -1,7 +1,7 @@
 /* libFuzzer target: ledger entry bytes and signature files, as read from a
  * ledger someone else may have written. */
 #include "common.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

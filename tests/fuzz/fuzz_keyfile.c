@@ -1,7 +1,7 @@
 /* libFuzzer target: secret and public key files (never decrypting with a
  * real passphrase cost: encrypted inputs are refused for want of one). */
 #include "common.h"
-#include "resque/key.h"
+#include "key_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

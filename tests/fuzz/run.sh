@@ -32,7 +32,7 @@ fuzz_one() {
 	res="$build/fuzz/fuzz_$name.result"
 	echo fail >"$res"
 	# shellcheck disable=SC2046
-	if ! clang $cflags -o "$bin" "$src" "$build/libresque.a" $(pkg-config --cflags --libs $pkgs) -lm -ldl -pthread; then
+	if ! clang $cflags -o "$bin" "$src" "$build/libresque-internal.a" $(pkg-config --cflags --libs $pkgs) -lm -ldl -pthread; then
 		echo "fuzz_$name: does not build" >&2
 		return
 	fi

@@ -5,7 +5,7 @@
 #include "common.h"
 #include "json.h"
 #include "resque/keystore.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 #include <sodium.h>
 

@@ -26,7 +26,7 @@
 #include "common.h"
 #include "json.h"
 #include "resque/keystore.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 #include "util.h"
 #include "ledger_int.h"
 

@@ -8,7 +8,7 @@
  * CODE is the rq error code (0, -2 not found, -7 I/O, ...).
  *   rq-index-fault RESQUE_DIR REF KEYID */
 #include "common.h"
-#include "resque/ledger.h"
+#include "ledger_int.h"
 
 #include <sodium.h>
 #include <sqlite3.h>

@@ -7,7 +7,7 @@
  *   rq-stats validate TRIALS NPTS A B SIGMA E0 SEED */
 #include "common.h"
 #include "bayes.h"
-#include "resque/forecast.h"
+#include "forecast_int.h"
 
 #include <math.h>
 

@@ -8,7 +8,7 @@
 #include "cost.h"
 #include "events.h"
 #include "csv.h"
-#include "resque/forecast.h"
+#include "forecast_int.h"
 #include "import.h"
 #include "when.h"
 

@@ -4,8 +4,8 @@
 #include "unit.h"
 #include "dataset.h"
 #include "json.h"
-#include "resque/key.h"
-#include "resque/ledger.h"
+#include "key_int.h"
+#include "ledger_int.h"
 #include "lineage.h"
 
 #include <sodium.h>

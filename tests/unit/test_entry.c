@@ -1,9 +1,9 @@
 /* Unit tests of ledger entries and keys: canonical encoding, hashing,
  * signatures with domain separation, key files. */
 #include "unit.h"
-#include "resque/entry.h"
+#include "entry_int.h"
 #include "json.h"
-#include "resque/key.h"
+#include "key_int.h"
 
 #include <sodium.h>
 

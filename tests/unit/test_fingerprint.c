@@ -2,7 +2,7 @@
  * (encoding, strict parsing, diff), directory walks, the worker pool and the
  * stat cache's racily-clean rule (with an in-memory cache). */
 #include "unit.h"
-#include "resque/fingerprint.h"
+#include "fingerprint_int.h"
 
 #include <sodium.h>
 #include <sys/stat.h>

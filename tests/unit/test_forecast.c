@@ -2,7 +2,8 @@
  * prior), STEP energy per epoch, the Monte-Carlo product, carbon, and the
  * validation of docs/METHOD.md on histories drawn from a known linear law. */
 #include "unit.h"
-#include "resque/forecast.h"
+#include "forecast_int.h"
+#include "bayes.h"
 
 static rq_forecast_input base_input(void)
 {

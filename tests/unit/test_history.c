@@ -2,9 +2,10 @@
  * updates and traces the calibration gets, E₀, and the grid context. */
 #include "unit.h"
 #include "history.h"
+#include "forecast_int.h"
 #include "json.h"
-#include "resque/key.h"
-#include "resque/ledger.h"
+#include "key_int.h"
+#include "ledger_int.h"
 
 #include <sodium.h>
 

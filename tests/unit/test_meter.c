@@ -1,7 +1,7 @@
 /* Unit tests of the meters without the hardware: a fake powercap tree
  * (RESQUE_SYSFS_ROOT), a fake /proc (RESQUE_PROC_ROOT), the TDP table. */
 #include "unit.h"
-#include "resque/meter.h"
+#include "meter_int.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -5,7 +5,7 @@
 #include "checkpoint.h"
 #include "evidence.h"
 #include "json.h"
-#include "resque/key.h"
+#include "key_int.h"
 #include "report.h"
 
 #include <sodium.h>

@@ -3,8 +3,8 @@
  * rows whose MAC does not verify (edited, or another user's key) are
  * misses. */
 #include "unit.h"
-#include "resque/key.h"
-#include "resque/ledger.h"
+#include "key_int.h"
+#include "ledger_int.h"
 #include "statcache.h"
 
 #include <sodium.h>

@@ -1,0 +1,11 @@
+/* RQ_EXTERN marks a function of the public API. The library is compiled
+ * with -fvisibility=hidden and the installed libresque.a keeps only the
+ * symbols so marked (the Makefile localises the rest), so that a program
+ * can call exactly what include/resque/ declares, after libgit2's
+ * GIT_EXTERN. */
+#ifndef RESQUE_EXPORT_H
+#define RESQUE_EXPORT_H
+
+#define RQ_EXTERN __attribute__((visibility("default")))
+
+#endif
