@@ -96,11 +96,11 @@ pkgcheck:
 	done; \
 	[ $$st -eq 0 ] || { echo "install them (as root: sh scripts/install-deps.sh), then make again" >&2; exit 1; }
 
-# The flags objects were compiled with (after git's GIT-CFLAGS): a change of
-# them (DEVELOPER, STRICT, OPT, SAN...) rebuilds every object.
+# The compiler and flags objects were built with (after git's GIT-CFLAGS):
+# a change of them (CC, DEVELOPER, STRICT, OPT, SAN...) rebuilds every object.
 $(BUILD)/CFLAGS: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(ALL_CFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS)' >$@
+	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' >$@
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/CFLAGS | pkgcheck
 	@mkdir -p $(dir $@)
@@ -137,7 +137,7 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libresque-internal.a
 # LD_PRELOAD shims for fault injection (tests/helpers/NAME.so.c): shared
 # objects without the sanitizers (a preloaded library comes before their
 # runtime; the tests set verify_asan_link_order=0).
-$(BUILD)/helpers/%.so: tests/helpers/%.so.c
+$(BUILD)/helpers/%.so: tests/helpers/%.so.c $(BUILD)/CFLAGS
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared $(WARN) $(OPT) -g -o $@ $< -ldl
 

@@ -9,7 +9,7 @@
 #   sh scripts/install-deps.sh lint   also cppcheck (`make lint`)
 set -eu
 
-pkgs="gcc make pkg-config git sqlite3 coreutils
+pkgs="gcc g++ make pkg-config git sqlite3 coreutils
 libgit2-dev zlib1g-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography
 chromium fonts-dejavu-core python3-pil strace"

@@ -7,6 +7,7 @@
 #include "resque/fingerprint.h"
 #include "json.h"
 #include "parallel_int.h"
+#include "lineage.h"
 
 #include <fcntl.h>
 #include <dirent.h>
@@ -642,9 +643,11 @@ done:
 	return err;
 }
 
+/* A plain file name of [A-Za-z0-9._-], not starting with a dot: ".", ".."
+ * and ".git" (which git refuses in a tree) are never attachment names. */
 static bool valid_attachment_name(const char *n)
 {
-	if (!*n || strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strlen(n) > 100)
+	if (!n || !*n || *n == '.' || strlen(n) > 100)
 		return false;
 	for (const char *p = n; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -702,7 +705,12 @@ static int record_attachments(json_t *body, const rq_attachment *att, size_t nat
 		char fp[RQ_FINGERPRINT_SIZE];
 		if (!valid_attachment_name(att[i].name)) {
 			json_decref(a);
-			return rq_error_set(RQ_EINVALID, "'%s' is not a valid attachment name", att[i].name);
+			return rq_error_set(RQ_EINVALID, "'%s' is not a valid attachment name",
+					    att[i].name ? att[i].name : "(null)");
+		}
+		if (json_object_get(a, att[i].name)) {
+			json_decref(a);
+			return rq_error_set(RQ_EINVALID, "attachment '%s' is given twice", att[i].name);
 		}
 		rq_fingerprint_bytes(fp, att[i].data, att[i].len);
 		json_object_set_new(a, att[i].name,
@@ -827,6 +835,19 @@ static void after_append(rq_ledger *l, rq_entry *e, const git_oid *commit, unsig
 	rq_error_clear();
 }
 
+/* An entry is written only if it parses back as readers will parse it: a
+ * body nested past the parser's depth limit once inside the entry, say,
+ * would otherwise be an entry that no one can ever read or verify. */
+static int reads_back(const rq_entry *e)
+{
+	rq_entry *back = NULL;
+	int err = rq_entry_parse(&back, e->bytes.ptr, e->bytes.len);
+	rq_entry_free(back);
+	if (err)
+		return rq_error_prefix(RQ_EINVALID, "the entry would not read back: ");
+	return 0;
+}
+
 int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
 		      const rq_attachment *att, size_t natt, const rq_key *signer, unsigned flags)
 {
@@ -861,7 +882,7 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 	rq_time_now(now);
 	err = rq_entry_build(&e, prev ? prev->seq + 1 : 0, prev ? prev->id : zero_hash, type, now, signer->id, body);
 	body = NULL; /* rq_entry_build took it */
-	if (err || (err = rq_entry_sign(&sig, e, signer)) || (err = write_tree(&tree_oid, l, e, &sig, att, natt)) ||
+	if (err || (err = reads_back(e)) || (err = rq_entry_sign(&sig, e, signer)) || (err = write_tree(&tree_oid, l, e, &sig, att, natt)) ||
 	    (err = commit_entry(&commit_oid, l, e, &tree_oid, found ? &tip : NULL, now)))
 		goto done;
 	after_append(l, e, &commit_oid, flags);
@@ -882,9 +903,10 @@ done:
 int rq_ledger_append(rq_entry **out, rq_ledger *l, const char *type, json_t *body,
 		     const rq_attachment *att, size_t natt)
 {
-	if (!rq_entry_type_known(type) || strcmp(type, "init") == 0) {
+	if (!type || !rq_entry_type_known(type) || strcmp(type, "init") == 0) {
 		json_decref(body);
-		return rq_error_set(RQ_EINVALID, "'%s' is not an entry type that can be appended", type);
+		return rq_error_set(RQ_EINVALID, "'%s' is not an entry type that can be appended",
+				    type ? type : "(null)");
 	}
 	return rq_ledger__append(out, l, type, body, att, natt, l->signer, 0);
 }
@@ -1182,17 +1204,51 @@ int rq_ledger_config_set(rq_ledger *l, const char *key, const char *value)
 
 /* The public way to append (resque/ledger.h): the body as JSON text, so
  * that no jansson type crosses the API. */
+/* Under the writer's lock: the name of a version or dataset is still free. */
+static int name_still_free(rq_ledger *l, void *ctx)
+{
+	const struct { const char *name; enum rq_name_kind kind; } *n = ctx;
+	return rq_name_free(l, n->name, n->kind);
+}
+
 int rq_ledger_append_json(rq_entry **out, rq_ledger *l, const char *type,
 			  const char *body_json, const rq_attachment *att, size_t natt)
 {
 	json_error_t jerr;
-	json_t *body = json_loads(body_json, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *body;
+	struct { const char *name; enum rq_name_kind kind; } named = { NULL, RQ_NAME_VERSION };
 
-	if (!body)
+	if (out)
+		*out = NULL;
+	if (!body_json)
+		return rq_error_set(RQ_EINVALID, "body: missing");
+	if (!type || !rq_entry_type_known(type) || strcmp(type, "init") == 0 ||
+	    strcmp(type, "key") == 0)
+		/* key entries change who may sign: `resque key add/revoke`
+		 * writes them, with the checks their bodies need */
+		return rq_error_set(RQ_EINVALID, "'%s' is not an entry type a program can append",
+				    type ? type : "(null)");
+	if (!(body = json_loads(body_json, JSON_REJECT_DUPLICATES, &jerr)))
 		return rq_error_set(RQ_EINVALID, "body: not JSON: %s (line %d)", jerr.text, jerr.line);
 	if (!json_is_object(body)) {
 		json_decref(body);
 		return rq_error_set(RQ_EINVALID, "body: not a JSON object");
+	}
+	if (json_object_get(body, "attachments")) {
+		json_decref(body);
+		return rq_error_set(RQ_EINVALID,
+				    "body: \"attachments\" is recorded by the library from the attachments given");
+	}
+	/* Versions and datasets are found by name: one valid, unused name each,
+	 * as the commands that write them insist. */
+	if (strcmp(type, "version") == 0 || strcmp(type, "dataset") == 0) {
+		named.kind = strcmp(type, "dataset") == 0 ? RQ_NAME_DATASET : RQ_NAME_VERSION;
+		named.name = json_string_value(json_object_get(body, "name"));
+		if (!named.name || !rq_name_valid(named.name, named.kind)) {
+			json_decref(body);
+			return rq_error_set(RQ_EINVALID, "body: a %s needs a valid \"name\"", type);
+		}
+		return rq_ledger_append_if(out, l, type, body, att, natt, name_still_free, &named);
 	}
 	return rq_ledger_append(out, l, type, body, att, natt);
 }

@@ -951,13 +951,33 @@ int rq_ledger_verify_entries(rq_verify_report *r, rq_entry ***entries, char ***s
 int rq_ledger_check(uint64_t *entries, rq_ledger *l, rq_problem_fn fn, void *ctx)
 {
 	rq_verify_report r = { 0 };
-	int err = rq_ledger_verify(&r, l);
+	char *against_memory = NULL;
+	int err;
 
+	if (entries)
+		*entries = 0;
+	/* What was verified before (verify's memory) first, as every reader
+	 * does: a ledger rolled back or rewritten since is sound in itself, so
+	 * only that comparison can tell. */
+	err = rq_ledger_guard(l);
+	if (err && err != RQ_EINTEGRITY)
+		return err;
+	if (err)
+		against_memory = rq_xstrdup(rq_error_last());
+	err = rq_ledger_verify(&r, l);
 	if (entries)
 		*entries = r.entries;
 	if (fn)
 		for (size_t i = 0; i < r.nproblems; i++)
 			fn(r.problems[i].seq, r.problems[i].id, r.problems[i].message, ctx);
+	/* the guard's message only when the chain itself is sound: otherwise
+	 * it names a problem reported above */
+	if (against_memory && !err) {
+		if (fn)
+			fn(-1, "", against_memory, ctx);
+		err = rq_error_set(RQ_EINTEGRITY, "%s", against_memory);
+	}
+	free(against_memory);
 	rq_verify_report_release(&r);
 	return err;
 }

@@ -158,6 +158,7 @@ test_lazy_prereq STRACE 'strace -f -e inject=rename:signal=KILL -e trace=rename 
 test_lazy_prereq VALGRIND 'command -v valgrind' 'valgrind (apt-get install valgrind)'
 test_lazy_prereq PKGCONFIG 'command -v pkg-config' 'pkg-config (apt-get install pkg-config)'
 test_lazy_prereq CC 'command -v "${CC:-cc}"' 'a C compiler (apt-get install gcc)'
+test_lazy_prereq CXX 'command -v "${CXX:-g++}"' 'a C++ compiler (apt-get install g++)'
 test_lazy_prereq ROOT 'test "$(id -u)" = 0' 'root'
 test_lazy_prereq FAULT_SHIM 'test -e "$RQ_BUILD/helpers/rq-fail.so"' \
 	"$RQ_BUILD/helpers/rq-fail.so (make $RQ_BUILD/helpers/rq-fail.so)"

@@ -217,4 +217,15 @@ test_expect_success 'a program calling an internal function does not link (the c
 	grep -q "undefined reference to .rq_error_set" cc.err
 '
 
+test_expect_success CXX 'a C++ program links the public API (C linkage in the headers)' '
+	cat >cxx.cc <<-\EOF &&
+	#include <resque/resque.h>
+	#include <cstdio>
+	int main() { std::printf("%s\n", rq_error_name(RQ_ENOTFOUND)); return 0; }
+	EOF
+	${CXX:-g++} $SANLINK -o cxx cxx.cc $(rq_pkg --cflags --libs --static resque) 2>cc.err ||
+		{ cat cc.err; return 1; }
+	expect_success ./cxx && grep_out "^not found$"
+'
+
 test_done

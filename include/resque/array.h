@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 typedef enum {
 	RQ_DT_F16, RQ_DT_BF16, RQ_DT_F32, RQ_DT_F64,
 	RQ_DT_I8, RQ_DT_I16, RQ_DT_I32, RQ_DT_I64,
@@ -95,5 +97,7 @@ RQ_EXTERN int rq_array_open_pair(rq_array **emb, rq_array **labels, const char *
  * array. On success the caller frees both with rq_array_free; both are
  * NULL on failure. Errors as rq_array_open's, and RQ_EINVALID when the row
  * counts differ. */
+
+RQ_END_DECLS
 
 #endif

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 typedef struct {
 	char *ptr;
 	size_t len;   /* bytes used, not counting the terminating NUL */
@@ -27,5 +29,7 @@ RQ_EXTERN void rq_buf_release(rq_buf *b);
  * (the caller frees it with free(); never NULL) and its length through
  * `len_out` (may be NULL); the buffer is left empty. Cannot fail. */
 RQ_EXTERN char *rq_buf_detach(rq_buf *b, size_t *len_out);
+
+RQ_END_DECLS
 
 #endif

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 typedef enum {
 	RQ_REGION_COUNTRY,
 	RQ_REGION_SUBDIVISION,
@@ -39,5 +41,7 @@ RQ_EXTERN int rq_carbon_lookup(const rq_region **out, const char *code);
 /* The table's regions, in its order (static, borrowed). Cannot fail. */
 RQ_EXTERN size_t rq_carbon_count(void);
 RQ_EXTERN const rq_region *rq_carbon_at(size_t i); /* NULL past the end */
+
+RQ_END_DECLS
 
 #endif

@@ -20,6 +20,8 @@
 #include "resque/export.h"
 #include "resque/sizes.h"
 
+RQ_BEGIN_DECLS
+
 #define RQ_ENTRY_VERSION 1
 /* An entry type: 1 to 15 lower-case letters, and its NUL. */
 #define RQ_ENTRY_TYPE_SIZE 16
@@ -56,5 +58,7 @@ RQ_EXTERN void rq_entry_summary(rq_buf *out, const rq_entry *e);
 
 /* Free an entry and everything the accessors returned; accepts NULL. */
 RQ_EXTERN void rq_entry_free(rq_entry *e);
+
+RQ_END_DECLS
 
 #endif

@@ -7,6 +7,8 @@
 
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 enum {
 	RQ_OK = 0,
 	RQ_ERROR = -1,      /* generic failure */
@@ -36,5 +38,7 @@ RQ_EXTERN void rq_error_clear(void);
  * NULL: for a program that reports or maps codes (a binding's exception
  * names) without the message. */
 RQ_EXTERN const char *rq_error_name(int code);
+
+RQ_END_DECLS
 
 #endif

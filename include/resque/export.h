@@ -8,4 +8,13 @@
 
 #define RQ_EXTERN __attribute__((visibility("default")))
 
+/* The public headers' declarations have C linkage in C++ too. */
+#ifdef __cplusplus
+#define RQ_BEGIN_DECLS extern "C" {
+#define RQ_END_DECLS }
+#else
+#define RQ_BEGIN_DECLS
+#define RQ_END_DECLS
+#endif
+
 #endif

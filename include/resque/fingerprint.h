@@ -18,6 +18,8 @@
 #include "resque/export.h"
 #include "resque/sizes.h"
 
+RQ_BEGIN_DECLS
+
 #define RQ_MANIFEST_HEADER "resque-manifest v1\n"
 
 /* "b2:<hex>" of `len` bytes, NUL-terminated in the caller's `out`; `data`
@@ -146,5 +148,7 @@ RQ_EXTERN void rq_fp_result_release(rq_fp_result *r);
  * failed) or RQ_ERROR (no hashing thread could start), naming the file in
  * rq_error_last(). */
 RQ_EXTERN int rq_fingerprint_path(rq_fp_result *out, const char *path, const rq_fp_options *opts);
+
+RQ_END_DECLS
 
 #endif

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 /* What the forecast needs to know of the measure an index comes from. Each
  * measure defines its own beside its computation and names it in the
  * command line's table of measures (cmd/measures.c); nothing here lists
@@ -144,5 +146,7 @@ RQ_EXTERN const char *rq_calibration_name(rq_calibration_source s);
  * and no E₀), with a message saying so in rq_error_last(); RQ_ENOMEM is
  * not returned (allocation failure aborts). */
 RQ_EXTERN int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in);
+
+RQ_END_DECLS
 
 #endif

@@ -15,6 +15,8 @@
 #include "resque/export.h"
 #include "resque/sizes.h"
 
+RQ_BEGIN_DECLS
+
 typedef struct rq_key rq_key;
 
 /* A new key pair into *out (the caller frees it with rq_key_free). Always
@@ -43,5 +45,7 @@ RQ_EXTERN int rq_key_encode_public(rq_buf *out, const rq_key *k);
 /* Read a public key file's text, or a bare 64-hex public key, into *out (a
  * key with no secret; the caller frees it). RQ_EINVALID naming `name`. */
 RQ_EXTERN int rq_key_decode_public(rq_key **out, const char *text, size_t len, const char *name);
+
+RQ_END_DECLS
 
 #endif

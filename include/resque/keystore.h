@@ -10,6 +10,8 @@
 #include "resque/export.h"
 #include "resque/key.h"
 
+RQ_BEGIN_DECLS
+
 /* Append the key directory's path to `out` (the caller's buffer).
  * RQ_ENOTFOUND when neither RESQUE_HOME nor HOME is set. */
 RQ_EXTERN int rq_keystore_dir(rq_buf *out);
@@ -34,5 +36,7 @@ RQ_EXTERN int rq_keystore_set_default(const char *id);
  * number into *n; the caller frees each and the array with free(). An
  * empty or missing store gives *n = 0. RQ_ENOTFOUND as rq_keystore_dir. */
 RQ_EXTERN int rq_keystore_list(char ***out, size_t *n);
+
+RQ_END_DECLS
 
 #endif

@@ -18,6 +18,8 @@
 #include "resque/key.h"
 #include "resque/sizes.h"
 
+RQ_BEGIN_DECLS
+
 typedef struct rq_ledger rq_ledger;
 
 /* A file to store with an entry. Borrowed for the call only. */
@@ -58,9 +60,15 @@ RQ_EXTERN void rq_ledger_set_signer(rq_ledger *l, const rq_key *k);
  * "b2:HEX"}}. Writers are serialised by a lock file (waiting up to 10 s)
  * and a compare-and-swap of the ledger ref; the entry is visible once the
  * ref is written. `out` may be NULL; otherwise it receives the new entry
- * (the caller frees it). 0; RQ_EINVALID ("body: not JSON ...", "body: not
- * a JSON object", a bad type or attachment name, no or an unauthorised
- * signer); RQ_ELOCKED; RQ_EINTEGRITY; RQ_EIO. On error nothing is
+ * (the caller frees it). What the library's own verifier or look-ups
+ * would trip over is refused, never written: `type` is one of "dataset",
+ * "version", "plan", "actual", "note" (signer changes are `resque key`'s);
+ * the body has no "attachments" member (the library records it); a
+ * version or dataset has a valid "name" not yet in use (checked under the
+ * writer's lock); attachment names are [A-Za-z0-9._-]+, not starting with
+ * a dot, each once; the entry must parse back (no body nested too deep).
+ * 0; RQ_EINVALID (with a message saying which rule), RQ_EEXISTS (the name
+ * is in use), RQ_ELOCKED, RQ_EINTEGRITY, RQ_EIO. On error nothing is
  * written. */
 RQ_EXTERN int rq_ledger_append_json(rq_entry **out, rq_ledger *l, const char *type,
 				    const char *body_json, const rq_attachment *att, size_t natt);
@@ -98,7 +106,10 @@ typedef void (*rq_problem_fn)(int64_t seq, const char *id, const char *message, 
 
 /* Verify the whole ledger as git holds it (docs/FORMATS.md): every entry
  * canonical, chained, in sequence, signed by an authorised key, its
- * attachments matching; index.db matching the ledger. Each problem is
+ * attachments matching; index.db matching the ledger; and, as every reader
+ * does first, the ledger against what this user verified of it before
+ * (verify's memory under $RESQUE_HOME, which it then remembers): a ledger
+ * rolled back or rewritten since is a problem with seq -1. Each problem is
  * passed to `fn` (may be NULL) in order, and the number of entries
  * examined is stored in *entries (may be NULL). 0 when clean,
  * RQ_EINTEGRITY when problems were found, another code when the check
@@ -112,5 +123,7 @@ RQ_EXTERN int rq_ledger_config_get(rq_buf *out, rq_ledger *l, const char *key);
 /* Set `key` to `value` in the repository's config. RQ_EINVALID for a bad
  * key; RQ_EIO when it cannot be written. */
 RQ_EXTERN int rq_ledger_config_set(rq_ledger *l, const char *key, const char *value);
+
+RQ_END_DECLS
 
 #endif

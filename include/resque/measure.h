@@ -10,6 +10,8 @@
 #include "resque/export.h"
 #include "resque/summary.h"
 
+RQ_BEGIN_DECLS
+
 /* A source of n×d rows for RESQUE_task: `read` converts rows [row0, row0+n)
  * to row-major float32 in `out` (n×d values), returning 0 or an RQ_E* code
  * with a message; it must be safe to call from several threads at once.
@@ -101,5 +103,7 @@ RQ_EXTERN void rq_rows_from_array(rq_rows *out, const struct rq_array *a);
  * rq_array_read_labels (RQ_EINVALID for a float array or a value outside
  * int64). */
 RQ_EXTERN int rq_labels_read_all(int64_t **out, const struct rq_array *labels);
+
+RQ_END_DECLS
 
 #endif

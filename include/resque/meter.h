@@ -17,6 +17,8 @@
 #include <sys/types.h>
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 typedef enum {
 	RQ_METHOD_MEASURED = 0,  /* every joule comes from a hardware counter */
 	RQ_METHOD_ESTIMATED = 1, /* some come from the CPU-time estimate */
@@ -118,5 +120,7 @@ typedef struct rq_meter_estimate_info {
 /* Into the caller's `out` (copied); active is false when no estimate is in
  * use. Cannot fail. */
 RQ_EXTERN void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m);
+
+RQ_END_DECLS
 
 #endif

@@ -10,6 +10,8 @@
 #include "resque/buf.h"
 #include "resque/export.h"
 
+RQ_BEGIN_DECLS
+
 #define RQ_SUMMARY_MAGIC "RQSUMMRY"
 #define RQ_SUMMARY_VERSION 1
 #define RQ_SUMMARY_HEADER_LEN 40 /* magic 8, version 4, moments 4, d 8, k 8, n 8 */
@@ -81,5 +83,7 @@ RQ_EXTERN int rq_summary_decode(rq_summary **out, const void *data, size_t len, 
  * as rq_summary_decode's, and RQ_ENOTFOUND or RQ_EIO when the file cannot
  * be read. */
 RQ_EXTERN int rq_summary_read(rq_summary **out, const char *path);
+
+RQ_END_DECLS
 
 #endif

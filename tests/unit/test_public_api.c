@@ -240,3 +240,89 @@ TEST(public_key_accessors)
 	rq_key_free(pk);
 	rq_key_free(k);
 }
+
+/* A ledger rolled back since this user verified it is sound in itself:
+ * only verify's memory tells, and rq_ledger_check must consult it as the
+ * readers do (a hostile review found it reporting such a ledger clean). */
+TEST(public_check_rolled_back_ledger)
+{
+	struct pub p;
+	struct problems pr = { 0, -2, RQ_BUF_INIT };
+	rq_entry *e = NULL;
+	git_reference *ref = NULL;
+	git_oid oid;
+	uint64_t n = 0;
+	if (pub_open(&p))
+		return;
+	CHECK_OK(rq_ledger_append_json(NULL, p.l, "note", "{\"message\": \"one\"}", NULL, 0));
+	CHECK_OK(rq_ledger_append_json(NULL, p.l, "note", "{\"message\": \"two\"}", NULL, 0));
+	CHECK_OK(rq_ledger_check(&n, p.l, on_problem, &pr));
+	CHECK_INT_EQ(pr.n, 0);
+	CHECK_OK(rq_ledger_get(&e, p.l, 1));
+	CHECK(e && git_oid_fromstr(&oid, rq_entry_commit(e)) == 0);
+	CHECK(git_reference_create(&ref, p.l->repo, RQ_LEDGER_REF, &oid, 1, "rollback") == 0);
+	git_reference_free(ref);
+	rq_ledger_free(p.l);
+	p.l = NULL;
+	CHECK_OK(rq_ledger_open(&p.l, p.dir));
+	if (p.l) {
+		CHECK_ERR(rq_ledger_check(&n, p.l, on_problem, &pr), RQ_EINTEGRITY);
+		CHECK_INT_EQ(n, 2);
+		CHECK_INT_EQ(pr.n, 1);
+		CHECK_INT_EQ(pr.seq, -1);
+		if (!strstr(pr.text.ptr, "rolled back"))
+			unit_fail(__FILE__, __LINE__, "problem does not say rolled back: %s", pr.text.ptr);
+	}
+	rq_entry_free(e);
+	rq_buf_release(&pr.text);
+	pub_close(&p);
+}
+
+/* What the verifier or the look-ups would trip over is refused before
+ * anything is written (each found by the hostile review as written). */
+TEST(public_append_json_refuses_what_cannot_be_verified)
+{
+	struct pub p;
+	rq_entry *e = NULL;
+	rq_buf deep = RQ_BUF_INIT;
+	const char blob[] = "x";
+	rq_attachment git_name = { ".git", blob, 1 };
+	rq_attachment twice[2] = { { "a.txt", blob, 1 }, { "a.txt", blob, 1 } };
+	rq_attachment null_name = { NULL, blob, 1 };
+	if (pub_open(&p))
+		return;
+	/* a body that parses alone but not once inside the entry (jansson's
+	 * depth limit is 2048 levels: 2048 here, and the entry adds one) */
+	rq_buf_puts(&deep, "{\"a\":");
+	for (int i = 0; i < 2047; i++)
+		rq_buf_puts(&deep, "[");
+	for (int i = 0; i < 2047; i++)
+		rq_buf_puts(&deep, "]");
+	rq_buf_puts(&deep, "}");
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "note", deep.ptr, NULL, 0), RQ_EINVALID);
+	CHECK(strstr(rq_error_last(), "would not read back") != NULL);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "note", "{\"attachments\": {\"fake\": {}}}", NULL, 0),
+		  RQ_EINVALID);
+	CHECK(strstr(rq_error_last(), "attachments") != NULL);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "key", "{\"junk\": 1}", NULL, 0), RQ_EINVALID);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, NULL, "{}", NULL, 0), RQ_EINVALID);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "note", NULL, NULL, 0), RQ_EINVALID);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "note", "{}", &git_name, 1), RQ_EINVALID);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "note", "{}", twice, 2), RQ_EINVALID);
+	CHECK(strstr(rq_error_last(), "twice") != NULL);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "note", "{}", &null_name, 1), RQ_EINVALID);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "version", "{\"message\": \"no name\"}", NULL, 0),
+		  RQ_EINVALID);
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "version", "{\"name\": \"latest\"}", NULL, 0),
+		  RQ_EINVALID);
+	CHECK_INT_EQ(rq_ledger_size(p.l), 1);
+	/* a name in use */
+	CHECK_OK(rq_ledger_append_json(NULL, p.l, "version", "{\"name\": \"v1\"}", NULL, 0));
+	CHECK_ERR(rq_ledger_append_json(&e, p.l, "version", "{\"name\": \"v1\"}", NULL, 0), RQ_EEXISTS);
+	CHECK(e == NULL);
+	/* nothing else was written, and what is there verifies */
+	CHECK_INT_EQ(rq_ledger_size(p.l), 2);
+	CHECK_OK(rq_ledger_check(NULL, p.l, NULL, NULL));
+	rq_buf_release(&deep);
+	pub_close(&p);
+}
