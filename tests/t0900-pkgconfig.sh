@@ -14,9 +14,11 @@ test_requires PKGCONFIG CC
 DEST="$SCRATCH/dest"
 PREFIX=/opt/resque
 CC=${CC:-cc}
-# A sanitized build (make asan) needs its runtime at link time too.
+# A sanitized build (make asan) needs its runtime at link time too, and a
+# --coverage build (scripts/house-metrics.sh --coverage) libgcov.
 SANLINK=
 test_have_prereq SANITIZED && SANLINK="-fsanitize=address,undefined"
+nm "$RQ_BUILD/libresque.a" 2>/dev/null | grep -q " U __gcov_" && SANLINK="$SANLINK --coverage"
 
 # rq_pkg ARGS...: pkg-config on the staged install (its prefix moved under
 # DEST, as for any package installed with DESTDIR).
