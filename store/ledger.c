@@ -1202,21 +1202,26 @@ int rq_ledger_config_set(rq_ledger *l, const char *key, const char *value)
 	return err;
 }
 
-/* The public way to append (resque/ledger.h): the body as JSON text, so
- * that no jansson type crosses the API. */
+struct entry_name {
+	const char *name;
+	enum rq_name_kind kind;
+};
+
 /* Under the writer's lock: the name of a version or dataset is still free. */
 static int name_still_free(rq_ledger *l, void *ctx)
 {
-	const struct { const char *name; enum rq_name_kind kind; } *n = ctx;
+	const struct entry_name *n = ctx;
 	return rq_name_free(l, n->name, n->kind);
 }
 
+/* The public way to append (resque/ledger.h): the body as JSON text, so
+ * that no jansson type crosses the API. */
 int rq_ledger_append_json(rq_entry **out, rq_ledger *l, const char *type,
 			  const char *body_json, const rq_attachment *att, size_t natt)
 {
 	json_error_t jerr;
 	json_t *body;
-	struct { const char *name; enum rq_name_kind kind; } named = { NULL, RQ_NAME_VERSION };
+	struct entry_name named = { NULL, RQ_NAME_VERSION };
 
 	if (out)
 		*out = NULL;
