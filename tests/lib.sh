@@ -262,6 +262,17 @@ grep_err() {
 	grep -q -E -e "$1" "$ERR" || { say "stderr lacks /$1/:"; sed 's/^/  stderr: /' "$ERR" >&2; return 1; }
 }
 
+# unchanged_after STATUS MESSAGE CMD...: CMD fails with STATUS saying
+# MESSAGE, the repository is as it was, and it verifies
+# (run without the fault shim).
+unchanged_after() {
+	repo_state >"$SCRATCH/state.before" &&
+	expect_error "$@" &&
+	repo_state >"$SCRATCH/state.after" &&
+	compare "$SCRATCH/state.before" "$SCRATCH/state.after" &&
+	{ resque verify >"$SCRATCH/verify.out" 2>&1 || { cat "$SCRATCH/verify.out"; return 1; }; }
+}
+
 # What a rejected command must leave untouched: every ref and the config.
 repo_state() {
 	_d=${1:-.}/.resque

@@ -24,16 +24,6 @@ failing() {
 	env LD_PRELOAD="$SHIM" RQ_FAIL_CALLS="$_calls" RQ_FAIL_PATH="$_path" RQ_FAIL_ERRNO="${ERRNO:-EIO}" "$@"
 }
 
-# unchanged_after STATUS MESSAGE CMD...: CMD fails with STATUS saying
-# MESSAGE, the repository is as it was, and it verifies (without faults).
-unchanged_after() {
-	repo_state >"$SCRATCH/state.before" &&
-	expect_error "$@" &&
-	repo_state >"$SCRATCH/state.after" &&
-	compare "$SCRATCH/state.before" "$SCRATCH/state.after" &&
-	{ resque verify >"$SCRATCH/verify.out" 2>&1 || { cat "$SCRATCH/verify.out"; return 1; }; }
-}
-
 test_expect_success 'setup: a ledger of a few entries' '
 	expect_success resque init p && cd p &&
 	expect_success resque note -m one &&
