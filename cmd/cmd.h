@@ -24,6 +24,7 @@ struct cmd_entry {
 int cmd_audit(int argc, char **argv);
 int cmd_audit_report(int argc, char **argv); /* resque audit report (cmd/audit_report.c) */
 int cmd_checkpoint(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
@@ -37,8 +38,11 @@ int cmd_mark(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_note(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_remote(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);

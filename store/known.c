@@ -1025,3 +1025,58 @@ int rq_known_read_leaf_range(rq_hash *out, const char *repository, uint64_t from
 {
 	return read_records(out, repository, "leaves", RQ_HASH_LEN, from, n);
 }
+
+/* Forget what was verified of `repository` from entry `size` on, keeping
+ * the first `size` entries and every place (store/sync.c, after a rebase
+ * replaced this user's own entries past `size`). The state goes first, so
+ * that a crash between the two writes leaves a state that claims less than
+ * known_ledgers (the guard then verifies afresh what it lacks). */
+int rq_known_rewind(const char *repository, uint64_t size)
+{
+	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, text = RQ_BUF_INIT, next = RQ_BUF_INIT,
+	       others = RQ_BUF_INIT;
+	rq_known old, now;
+	rq_known_state st;
+	rq_hash *leaves = NULL;
+	struct rewrite w = { repository, &next, false, true, NULL, &old, false };
+	int lock = -1, err;
+
+	memset(&old, 0, sizeof(old));
+	memset(&st, 0, sizeof(st));
+	if (!valid_repository(repository) || size == 0) {
+		err = rq_error_set(RQ_EINVALID, "repository %s, %" PRIu64 " entries: nothing to keep", repository, size);
+		goto done;
+	}
+	if ((err = enter_home(&home, &path, &lock, true)) || (err = read_text(&text, path.ptr)))
+		goto done;
+	w.path = path.ptr;
+	rq_buf_puts(&next, HEADER);
+	if ((err = each_line(&text, keep_others, &w)))
+		goto done;
+	if (!w.found || old.size <= size)
+		goto done; /* nothing remembered past `size` */
+	if ((err = state_read(&st, &others, repository, NULL)))
+		goto done;
+	size_t keep = 0;
+	for (size_t i = 0; i < st.nsigners; i++)
+		if (st.signers[i].seq < size)
+			st.signers[keep++] = st.signers[i];
+	if ((err = write_state(repository, st.verified < size ? st.verified : size, st.signers, keep, &others, NULL,
+			       0)))
+		goto done;
+	old.size = size;
+	if ((err = rq_known_read_leaves(&leaves, &old)) || (err = known_of(&now, repository, old.genesis, leaves, size)))
+		goto done;
+	format_line(&next, &now);
+	err = rq_file_write_atomic(path.ptr, next.ptr, next.len, 0644);
+done:
+	unlock_home(lock);
+	free(leaves);
+	rq_known_state_release(&st);
+	rq_buf_release(&others);
+	rq_buf_release(&next);
+	rq_buf_release(&text);
+	rq_buf_release(&path);
+	rq_buf_release(&home);
+	return err;
+}

@@ -152,4 +152,10 @@ int rq_known_read_commits(uint8_t (*out)[20], const char *repository, uint64_t f
 int rq_known_read_leaf_range(rq_hash *out, const char *repository, uint64_t from, uint64_t n);
 
 
+/* Forget what was verified of `repository` past its first `size` entries
+ * (their leaves, commits, signer changes), keeping the places: for a
+ * rebase (store/sync.c) that replaced this user's unpublished entries.
+ * Nothing to do when no more than `size` are remembered. */
+int rq_known_rewind(const char *repository, uint64_t size);
+
 #endif

@@ -643,6 +643,11 @@ done:
 	return err;
 }
 
+int rq_ledger__lock(int *fd, rq_ledger *l)
+{
+	return lock_ledger(fd, l);
+}
+
 /* A plain file name of [A-Za-z0-9._-], not starting with a dot: ".", ".."
  * and ".git" (which git refuses in a tree) are never attachment names. */
 static bool valid_attachment_name(const char *n)

@@ -169,9 +169,16 @@ struct rq_verify_from {
 	char id[RQ_ID_HEX_SIZE]; /* its id */
 	const rq_signer_change *signers; /* the changes among them */
 	size_t nsigners;
+	/* The tip to walk down from: NULL for the snapshot's (l->tip); a
+	 * fetched tip for sync (store/sync.c), which needs no ledger ref. */
+	const git_oid *tip;
 };
 /* r->leaves and r->commits then hold the new entries only. */
 int rq_ledger__verify_from(rq_verify_report *r, rq_ledger *l, const struct rq_verify_from *from);
+
+/* Take the writers' lock (.resque/ledger.lock; waits up to 10 s, then
+ * RQ_ELOCKED); closing *fd releases it. */
+int rq_ledger__lock(int *fd, rq_ledger *l);
 
 /* Tell the command's user (rq_tlog_set_notice's function; store/tlog.c). */
 void rq_ledger__notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

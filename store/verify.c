@@ -634,6 +634,10 @@ static bool walk_chain(struct run *v)
 	size_t n = 0;
 	bool ok = false;
 
+	if (from && from->tip) {
+		git_oid_cpy(&v->tip, from->tip);
+		goto walk;
+	}
 	if (git_reference_lookup(&ref, v->l->repo, RQ_LEDGER_REF)) {
 		rq_verify_report_add(r, -1, NULL, "the ledger branch is missing");
 		goto done;
@@ -645,6 +649,7 @@ static bool walk_chain(struct run *v)
 	/* The tip read once when the ledger was opened: entries appended
 	 * since by another process are not part of this verification. */
 	git_oid_cpy(&v->tip, v->l->has_tip ? &v->l->tip : git_reference_target(ref));
+walk:
 	/* chain[] gets each commit and, after it, its tree */
 	git_oid_cpy(&cur, &v->tip);
 	for (;;) {
