@@ -12,7 +12,8 @@ set -eu
 pkgs="gcc g++ make pkg-config git sqlite3 coreutils
 libgit2-dev zlib1g-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography
-chromium fonts-dejavu-core python3-pil strace"
+chromium fonts-dejavu-core python3-pil strace
+openssh-server openssh-client"
 case "${1:-}" in
 fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;
 lint) pkgs="$pkgs cppcheck" ;;

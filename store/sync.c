@@ -386,6 +386,9 @@ static int push_update(const char *refname, const char *status, void *payload)
 
 static void callbacks(git_remote_callbacks *cb, struct link *k)
 {
+	/* every connection tries the credentials afresh */
+	k->ssh_tries = 0;
+	k->url_tried = k->helper_tried = k->auth_failed = false;
 	cb->credentials = credentials;
 	cb->transfer_progress = transfer_progress;
 	cb->push_transfer_progress = push_progress;
@@ -395,7 +398,7 @@ static void callbacks(git_remote_callbacks *cb, struct link *k)
 }
 
 /* A transport's error as the user should read it. */
-static int net_error(struct link *k, const char *doing)
+static int net_error(const struct link *k, const char *doing)
 {
 	const git_error *e = git_error_last();
 	const char *msg = e && e->message ? e->message : "git error";
@@ -661,6 +664,68 @@ static void result_end(rq_sync_result *out, rq_ledger *l)
 
 /* ---- push ---- */
 
+/* The directory of a remote on this machine (a path or file:// URL), or
+ * NULL for a network URL. Owned by the caller. */
+static char *local_path(const char *url)
+{
+	if (strncmp(url, "file://", 7) == 0)
+		return percent_decode(url + 7, strlen(url + 7));
+	if (strstr(url, "://"))
+		return NULL;
+	/* git's rule: "host:path" is scp-like ssh when a ':' comes before
+	 * any '/' */
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	if (colon && (!slash || colon < slash))
+		return NULL;
+	return rq_xstrdup(url);
+}
+
+/* Push to a repository on this machine: libgit2's local transport moves
+ * the remote ref without comparing it to what it was, so the pack is
+ * written into the remote's object store here and its ref moved by a
+ * compare-and-swap (git's ref lock), as receive-pack does. */
+static int local_push(rq_ledger *l, const struct link *k, const char *path, uint64_t count)
+{
+	git_repository *rr = NULL;
+	git_revwalk *walk = NULL;
+	git_packbuilder *pb = NULL;
+	git_reference *ref = NULL;
+	rq_buf pack = RQ_BUF_INIT;
+	int err = 0, rc;
+
+	if (git_repository_open_ext(&rr, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) {
+		err = rq_error_set(RQ_ERROR, "remote '%s' (%s): %s", k->remote, k->url,
+				   git_error_last() ? git_error_last()->message : "cannot open it");
+		goto done;
+	}
+	rq_buf_printf(&pack, "%s/objects/pack", git_repository_path(rr));
+	if (git_revwalk_new(&walk, l->repo) || git_revwalk_push(walk, &l->tip) ||
+	    (!k->expect_none && git_revwalk_hide(walk, &k->expect)) || git_packbuilder_new(&pb, l->repo) ||
+	    git_packbuilder_insert_walk(pb, walk) || git_packbuilder_write(pb, pack.ptr, 0, NULL, NULL)) {
+		err = net_error(k, "sending the ledger's objects");
+		goto done;
+	}
+	if (k->progress)
+		k->progress(k->progress_ctx, "sending", count, count);
+	rc = k->expect_none ? git_reference_create(&ref, rr, RQ_REMOTE_LEDGER, &l->tip, 0, "resque push")
+			    : git_reference_create_matching(&ref, rr, RQ_REMOTE_LEDGER, &l->tip, 1, &k->expect,
+							    "resque push");
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED)
+		err = rq_error_set(RQ_EINVALID,
+				   "remote '%s' (%s) moved while pushing (another push?): nothing was changed there; "
+				   "pull and push again",
+				   k->remote, k->url);
+	else if (rc)
+		err = net_error(k, "updating its ledger branch");
+done:
+	git_reference_free(ref);
+	git_packbuilder_free(pb);
+	git_revwalk_free(walk);
+	git_repository_free(rr);
+	rq_buf_release(&pack);
+	return err;
+}
+
 int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_sync_options *o)
 {
 	struct link k;
@@ -715,6 +780,14 @@ int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 		remember_remote(l, &k, rsize);
 		goto finish;
 	}
+	char *lp = local_path(k.url);
+	if (lp) {
+		err = local_push(l, &k, lp, l->size - rsize);
+		free(lp);
+		if (err)
+			goto done;
+		goto pushed;
+	}
 	git_push_options po = GIT_PUSH_OPTIONS_INIT;
 	char spec[] = RQ_LEDGER_REF ":" RQ_REMOTE_LEDGER;
 	char *specs[] = { spec };
@@ -729,6 +802,7 @@ int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 		err = rq_error_set(RQ_EINVALID, "remote '%s' (%s) refused the push: %s", k.remote, k.url, k.rejected);
 		goto done;
 	}
+pushed:
 	out->sent = l->size - rsize;
 	out->remote_size = l->size;
 	set_tracking(l, k.remote, &l->tip);

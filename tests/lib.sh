@@ -13,6 +13,8 @@
 #   compare EXPECTED ACTUAL    files must be equal (diff shown otherwise)
 #   repo_state DIR             prints what must not change on bad input
 #   test_skip DESC REASON      a case that cannot run here: reported, not passed
+#   test_at_end CMD            CMD runs when the script ends, even early
+#                              (tests/lib-remote.sh stops its git servers so)
 #
 # Prerequisites (after git's test_have_prereq): a case that needs something
 # optional names it before its description, several joined by commas:
@@ -122,6 +124,8 @@ test_have_prereq() {
 		*)
 			if ! _prereq_one "$_p"; then
 				eval "_hint=\${_prereq_hint_$_p:-}"
+				# a probe may leave why it failed in $SCRATCH/.why-NAME
+				[ -s "$SCRATCH/.why-$_p" ] && _hint="$_hint; $(head -n 1 "$SCRATCH/.why-$_p")"
 				_prereq_missing="missing $_p${_hint:+: $_hint}"
 				return 1
 			fi
@@ -285,7 +289,18 @@ json_get() {
 	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# test_at_end CMD: run CMD (eval'd) when the script ends, by test_done or an
+# early exit, before its scratch directory goes (lib-remote.sh stops its
+# servers so).
+_test_at_end=""
+test_at_end() {
+	_test_at_end="$_test_at_end$1
+"
+}
+
 _test_result() {
+	eval "$_test_at_end"
+	_test_at_end=""
 	printf '%s: %d passed, %d failed, %d skipped\n' "$TEST_NAME" "$test_passed" "$test_failed" "$test_skipped"
 	if [ -z "${TEST_KEEP:-}" ]; then
 		cd / && rm -rf "$SCRATCH"
