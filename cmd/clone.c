@@ -48,7 +48,6 @@ int cmd_clone(int argc, char **argv)
 	struct sync_progress pr;
 	bool made = false;
 	int rc = 0, err;
-	struct stat st;
 
 	memset(&r, 0, sizeof(r));
 	OPT_PARSE(&help, opts, argc, argv);
@@ -64,10 +63,11 @@ int cmd_clone(int argc, char **argv)
 			goto done;
 		}
 	}
-	/* a local project directory stands for its .resque */
-	rq_buf_printf(&src, "%s/.resque", url);
-	if (stat(url, &st) == 0 && S_ISDIR(st.st_mode) && stat(src.ptr, &st) == 0 && S_ISDIR(st.st_mode))
-		url = src.ptr;
+	if ((err = rq_remote_url_normalise(&src, url))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	url = src.ptr;
 	rq_buf_printf(&rd, "%s/.resque", d.ptr);
 	if (rq_path_exists(rd.ptr)) {
 		rc = cmd_error("%s: a repository exists already", rd.ptr);
@@ -81,7 +81,7 @@ int cmd_clone(int argc, char **argv)
 		made = true;
 	}
 	sync_progress_init(&pr);
-	rq_sync_options o = { false, sync_progress_fn, &pr };
+	rq_sync_options o = { false, NULL, 0, sync_progress_fn, &pr };
 	err = rq_sync_clone(&r, url, rd.ptr, &o);
 	sync_progress_done(&pr);
 	if (err) {

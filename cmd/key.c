@@ -199,8 +199,9 @@ static int key_add(int argc, char **argv)
 {
 	static const struct cmd_help help = {
 		"key add", "authorise another signer of this ledger",
-		"KEY is a public key file (ID.pub from 'resque key gen') or the key's 64\n"
-		"hex digits. Writes a 'key' entry; only a current signer may.",
+		"KEY is a public key file (ID.pub from 'resque key gen'), the line that\n"
+		"'resque key export' prints, or the key's 64 hex digits. Writes a 'key'\n"
+		"entry; only a current signer may.",
 	};
 	const char *keyarg = NULL, *name = NULL;
 	const struct opt opts[] = {
@@ -222,6 +223,21 @@ static int key_add(int argc, char **argv)
 		rq_buf_puts(&text, keyarg);
 	}
 	err = rq_key_decode_public(&pub, text.ptr, text.len, keyarg);
+	if (err) {
+		/* the one line 'resque key export' prints, which a colleague
+		 * is most likely to send */
+		rq_verifier v;
+		int e2 = rq_verifier_parse(&v, text.ptr, text.len, keyarg);
+		if (e2 == 0) {
+			char hexpk[RQ_PUBKEY_HEX_SIZE];
+			rq_hex_encode(hexpk, v.pk, RQ_PUBKEY_LEN);
+			rq_error_clear();
+			err = rq_key_decode_public(&pub, hexpk, strlen(hexpk), keyarg);
+		} else {
+			rq_error_set(err, "%s: not a public key (a resque .pub file, the line of 'resque key export', or 64 hex digits)",
+				     keyarg);
+		}
+	}
 	rq_buf_release(&text);
 	if (err)
 		return cmd_fail_code(err);

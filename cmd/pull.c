@@ -17,15 +17,19 @@ static const struct cmd_help help = {
 	"new sequence number and previous id, references between them\n"
 	"rewritten, signed again with your key. It stops, changing nothing,\n"
 	"when one of them is signed by another key or takes a name the remote\n"
-	"took meanwhile. REMOTE defaults to 'origin', or the only remote.",
+	"took meanwhile (--rename OLD=NEW replays it under another name, and\n"
+	"the references to it by name follow). REMOTE defaults to 'origin', or\n"
+	"the only remote.",
 };
 
 int cmd_pull(int argc, char **argv)
 {
 	const char *name = NULL;
 	bool json = false, rebase = false;
+	struct opt_list renames = { 0 };
 	const struct opt opts[] = {
 		{ OPT_BOOL, 0, "rebase", &rebase, NULL, "replay our new entries on top of the remote's" },
+		{ OPT_LIST, 0, "rename", &renames, "OLD=NEW", "with --rebase: replay our version or dataset OLD as NEW (repeatable)" },
 		{ OPT_BOOL, 0, "json", &json, NULL, "print what was done as JSON" },
 		{ OPT_ARG, 0, "REMOTE", &name, NULL, "the remote (default: origin)" },
 		{ OPT_END },
@@ -39,20 +43,33 @@ int cmd_pull(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	OPT_PARSE(&help, opts, argc, argv);
-	if ((rc = cmd_open_ledger(&l, rebase ? &k : NULL)))
+	if (renames.n && !rebase) {
+		opt_list_release(&renames);
+		return cmd_usage(&help, opts, "--rename only applies with --rebase");
+	}
+	for (size_t i = 0; i < renames.n; i++)
+		if (!strchr(renames.v[i], '=') || renames.v[i][0] == '=') {
+			rc = cmd_usage(&help, opts, "--rename %s: give OLD=NEW", renames.v[i]);
+			opt_list_release(&renames);
+			return rc;
+		}
+	if ((rc = cmd_open_ledger(&l, rebase ? &k : NULL))) {
+		opt_list_release(&renames);
 		return rc;
+	}
 	if (!name && (err = rq_remote_default(&def, l)) != 0) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
 	sync_progress_init(&pr);
-	rq_sync_options o = { rebase, sync_progress_fn, &pr };
+	rq_sync_options o = { rebase, renames.v, renames.n, sync_progress_fn, &pr };
 	err = rq_sync_pull(&r, l, name ? name : def.ptr, &o);
 	sync_progress_done(&pr);
 	rc = err ? cmd_fail_code(err) : sync_print(&r, "pull", json);
 done:
 	rq_sync_result_release(&r);
 	rq_buf_release(&def);
+	opt_list_release(&renames);
 	cmd_close_ledger(l, k);
 	return rc;
 }

@@ -38,7 +38,7 @@ int cmd_push(int argc, char **argv)
 		goto done;
 	}
 	sync_progress_init(&pr);
-	rq_sync_options o = { false, sync_progress_fn, &pr };
+	rq_sync_options o = { false, NULL, 0, sync_progress_fn, &pr };
 	err = rq_sync_push(&r, l, name ? name : def.ptr, &o);
 	sync_progress_done(&pr);
 	rc = err ? cmd_fail_code(err) : sync_print(&r, "push", json);

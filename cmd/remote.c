@@ -3,7 +3,6 @@
 #include "common.h"
 #include "cmd.h"
 #include "sync.h"
-#include <sys/stat.h>
 
 static const struct cmd_help help = {
 	"remote", "list, add or remove the remotes the ledger is shared with",
@@ -39,14 +38,15 @@ static int remote_add(int argc, char **argv)
 		return cmd_usage(&help_add, opts, "'%s' is not a valid remote name (letters, digits, '.', '_', '-')", name);
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
-	/* a local project directory stands for its .resque */
 	rq_buf sub = RQ_BUF_INIT;
-	struct stat st;
-	rq_buf_printf(&sub, "%s/.resque", url);
-	if (stat(url, &st) == 0 && S_ISDIR(st.st_mode) && stat(sub.ptr, &st) == 0 && S_ISDIR(st.st_mode))
-		url = sub.ptr;
+	if ((err = rq_remote_url_normalise(&sub, url))) {
+		rc = cmd_fail_code(err);
+		goto done;
+	}
+	url = sub.ptr;
 	if ((err = rq_remote_add(l, name, url)))
 		rc = cmd_fail_code(err);
+done:
 	rq_buf_release(&sub);
 	cmd_close_ledger(l, NULL);
 	return rc;

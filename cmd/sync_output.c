@@ -25,7 +25,7 @@ int sync_print(const rq_sync_result *r, const char *verb, bool json)
 	else if (r->up_to_date && strcmp(verb, "push") == 0)
 		printf("remote '%s' is up to date (%" PRIu64 " entries)\n", r->remote, r->after_size);
 	else if (strcmp(verb, "push") == 0)
-		printf("pushed %" PRIu64 " entr%s to '%s': %" PRIu64 " entries, tip %.12s\n", r->sent,
+		printf("pushed %" PRIu64 " entr%s to '%s', which holds %" PRIu64 " now (tip %.12s)\n", r->sent,
 		       r->sent == 1 ? "y" : "ies", r->remote, r->after_size, r->after_tip);
 	else if (r->up_to_date && r->remote_size < r->after_size)
 		printf("up to date; remote '%s' is %" PRIu64 " entr%s behind ('resque push %s' sends them)\n", r->remote,
@@ -33,11 +33,11 @@ int sync_print(const rq_sync_result *r, const char *verb, bool json)
 	else if (r->up_to_date)
 		printf("up to date with '%s' (%" PRIu64 " entries)\n", r->remote, r->after_size);
 	else if (r->rebased)
-		printf("pulled %" PRIu64 " entr%s from '%s' and replayed %" PRIu64 " of yours on top: %" PRIu64
-		       " entries, tip %.12s\n",
+		printf("pulled %" PRIu64 " entr%s from '%s' and replayed %" PRIu64 " of yours on top; the ledger holds %" PRIu64
+		       " (tip %.12s)\n",
 		       r->received, r->received == 1 ? "y" : "ies", r->remote, r->rebased, r->after_size, r->after_tip);
 	else
-		printf("pulled %" PRIu64 " entr%s from '%s', verified: %" PRIu64 " entries, tip %.12s\n", r->received,
+		printf("pulled %" PRIu64 " entr%s from '%s', verified; the ledger holds %" PRIu64 " (tip %.12s)\n", r->received,
 		       r->received == 1 ? "y" : "ies", r->remote, r->after_size, r->after_tip);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "known.h"
 #include "object_int.h"
+#include "lineage.h"
 #include "tlog.h"
 
 extern char **environ;
@@ -30,6 +31,26 @@ void rq_sync_result_release(rq_sync_result *r)
 }
 
 /* ---- remotes ---- */
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static char *percent_decode(const char *s, size_t len)
+{
+	char *out = rq_xcalloc(len + 1, 1), *o = out;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	return out;
+}
+
 
 /* A remote's name: what git accepts in a ref name, kept simple. */
 bool rq_remote_name_valid(const char *name)
@@ -133,6 +154,59 @@ done:
 	return err;
 }
 
+/* The directory of a remote on this machine (a path or file:// URL), or
+ * NULL for a network URL. Owned by the caller. */
+char *rq_remote_local_path(const char *url)
+{
+	if (strncmp(url, "file://", 7) == 0)
+		return percent_decode(url + 7, strlen(url + 7));
+	if (strstr(url, "://"))
+		return NULL;
+	/* git's rule: "host:path" is scp-like ssh when a ':' comes before
+	 * any '/' */
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	if (colon && (!slash || colon < slash))
+		return NULL;
+	return rq_xstrdup(url);
+}
+
+
+int rq_remote_url_normalise(rq_buf *out, const char *url)
+{
+	char *path = rq_remote_local_path(url);
+	if (!path || strncmp(url, "file://", 7) == 0) {
+		/* a network URL, or file:// (absolute by definition) */
+		rq_buf_puts(out, url);
+		free(path);
+		return 0;
+	}
+	/* a path is taken from where the command runs, as git's clone does,
+	 * and stored whole so that it means the same from anywhere */
+	rq_buf sub = RQ_BUF_INIT;
+	struct stat st;
+	rq_buf_printf(&sub, "%s/.resque", path);
+	const char *target = stat(path, &st) == 0 && S_ISDIR(st.st_mode) && stat(sub.ptr, &st) == 0 &&
+				     S_ISDIR(st.st_mode) ? sub.ptr : path;
+	char *real = realpath(target, NULL);
+	int err = 0;
+	if (real) {
+		rq_buf_puts(out, real);
+	} else if (path[0] == '/') {
+		rq_buf_puts(out, path); /* not there (yet): the fetch will say */
+	} else {
+		char *cwd = getcwd(NULL, 0);
+		if (cwd)
+			rq_buf_printf(out, "%s/%s", cwd, path);
+		else
+			err = rq_error_os("the current directory");
+		free(cwd);
+	}
+	free(real);
+	free(path);
+	rq_buf_release(&sub);
+	return err;
+}
+
 /* ---- credentials ---- */
 
 struct link {
@@ -168,25 +242,6 @@ static const char *local_user(void)
 		return u;
 	struct passwd *pw = getpwuid(getuid());
 	return pw && pw->pw_name ? pw->pw_name : "git";
-}
-
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static char *percent_decode(const char *s, size_t len)
-{
-	char *out = rq_xcalloc(len + 1, 1), *o = out;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	return out;
 }
 
 /* user:password@ of an http(s) URL, if it has both. */
@@ -423,6 +478,16 @@ static int seq_at(uint64_t *seq, char id[RQ_ID_HEX_SIZE], rq_ledger *l, const gi
 	return err;
 }
 
+/* A local remote that is not there: said plainly (libgit2 would take the
+ * path for an unknown protocol). */
+static int local_exists(const struct link *k)
+{
+	char *lp = rq_remote_local_path(k->url);
+	bool missing = lp && !rq_path_exists(lp);
+	free(lp);
+	return missing ? rq_error_set(RQ_ERROR, "remote '%s' (%s): no such directory", k->remote, k->url) : 0;
+}
+
 /* Fetch the remote's ledger branch into its quarantine ref; *found false
  * when the remote has no ledger (yet). */
 static int fetch(git_oid *tip, bool *found, rq_ledger *l, git_remote *remote, struct link *k)
@@ -446,6 +511,8 @@ static int fetch(git_oid *tip, bool *found, rq_ledger *l, git_remote *remote, st
 	fo.update_fetchhead = 0;
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	k->what = "receiving";
+	if ((err = local_exists(k)))
+		goto done;
 	if (git_remote_fetch(remote, &refspecs, &fo, NULL)) {
 		err = net_error(k, "fetching its ledger");
 		goto done;
@@ -664,22 +731,6 @@ static void result_end(rq_sync_result *out, rq_ledger *l)
 
 /* ---- push ---- */
 
-/* The directory of a remote on this machine (a path or file:// URL), or
- * NULL for a network URL. Owned by the caller. */
-static char *local_path(const char *url)
-{
-	if (strncmp(url, "file://", 7) == 0)
-		return percent_decode(url + 7, strlen(url + 7));
-	if (strstr(url, "://"))
-		return NULL;
-	/* git's rule: "host:path" is scp-like ssh when a ':' comes before
-	 * any '/' */
-	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
-	if (colon && (!slash || colon < slash))
-		return NULL;
-	return rq_xstrdup(url);
-}
-
 /* Push to a repository on this machine: libgit2's local transport moves
  * the remote ref without comparing it to what it was, so the pack is
  * written into the remote's object store here and its ref moved by a
@@ -780,7 +831,7 @@ int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 		remember_remote(l, &k, rsize);
 		goto finish;
 	}
-	char *lp = local_path(k.url);
+	char *lp = rq_remote_local_path(k.url);
 	if (lp) {
 		err = local_push(l, &k, lp, l->size - rsize);
 		free(lp);
@@ -852,64 +903,91 @@ static int ours_since(git_oid **out, size_t *n, rq_ledger *l, const git_oid *bas
 struct idmap {
 	char (*old)[RQ_ID_HEX_SIZE];
 	char (*now)[RQ_ID_HEX_SIZE];
+	char **old_name;       /* set for a renamed entry (owned) */
+	const char **new_name; /* likewise (borrowed from the options) */
 	size_t n;
 };
 
-static const char *map_id(const struct idmap *m, const char *s)
+static ssize_t map_find(const struct idmap *m, const char *s)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (strcmp(m->old[i], s) == 0)
-			return m->now[i];
-	return NULL;
+			return (ssize_t)i;
+	return -1;
 }
 
-/* References to replayed entries, wherever a body holds them: a string
- * that is an old id, or ends with ":" and one ("actual:ID"). */
-static json_t *rewrite_refs(json_t *v, const struct idmap *m, bool *changed)
+/* A string that is an old id, or ends with ":" and one ("actual:ID"),
+ * rewritten to the new id; NULL when it is no such reference. *at gets
+ * the replayed entry's index. */
+static json_t *rewrite_ref(json_t *v, const struct idmap *m, ssize_t *at)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+	if (len < RQ_ID_HEX_SIZE - 1 || (len != RQ_ID_HEX_SIZE - 1 && s[len - RQ_ID_HEX_SIZE] != ':'))
+		return NULL;
+	const char *tail = s + len - (RQ_ID_HEX_SIZE - 1);
+	if ((*at = map_find(m, tail)) < 0)
+		return NULL;
+	rq_buf b = RQ_BUF_INIT;
+	rq_buf_put(&b, s, (size_t)(tail - s));
+	rq_buf_puts(&b, m->now[*at]);
+	json_t *r = json_stringn(b.ptr, b.len);
+	rq_buf_release(&b);
+	return r;
+}
+
+/* References to replayed entries, wherever a body holds them, rewritten
+ * to their new ids; and beside a reference to a renamed entry, the name
+ * that goes with it ("parent" and "parent_name", "id" and "name"). */
+static json_t *rewrite_refs(json_t *v, const struct idmap *m)
 {
 	if (json_is_object(v)) {
-		json_t *o = json_object();
+		json_t *o = json_object(), *val;
 		const char *key;
-		json_t *val;
-		json_object_foreach(v, key, val)
-			json_object_set_new(o, key, rewrite_refs(val, m, changed));
+		json_object_foreach(v, key, val) {
+			ssize_t at = -1;
+			json_t *r = json_is_string(val) ? rewrite_ref(val, m, &at) : NULL;
+			json_object_set_new(o, key, r ? r : rewrite_refs(val, m));
+		}
+		/* then the names beside references to renamed entries */
+		json_object_foreach(v, key, val) {
+			ssize_t at = -1;
+			json_t *r = json_is_string(val) ? rewrite_ref(val, m, &at) : NULL;
+			json_decref(r);
+			if (!r || !m->new_name[at])
+				continue;
+			rq_buf nk = RQ_BUF_INIT;
+			if (strcmp(key, "id") == 0)
+				rq_buf_puts(&nk, "name");
+			else
+				rq_buf_printf(&nk, "%s_name", key);
+			const char *was = json_string_value(json_object_get(v, nk.ptr));
+			if (was && strcmp(was, m->old_name[at]) == 0)
+				json_object_set_new(o, nk.ptr, json_string(m->new_name[at]));
+			rq_buf_release(&nk);
+		}
 		return o;
 	}
 	if (json_is_array(v)) {
-		json_t *a = json_array();
+		json_t *a = json_array(), *val;
 		size_t i;
-		json_t *val;
-		json_array_foreach(v, i, val)
-			json_array_append_new(a, rewrite_refs(val, m, changed));
+		json_array_foreach(v, i, val) {
+			ssize_t at = -1;
+			json_t *r = json_is_string(val) ? rewrite_ref(val, m, &at) : NULL;
+			json_array_append_new(a, r ? r : rewrite_refs(val, m));
+		}
 		return a;
 	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		size_t len = json_string_length(v);
-		if (len >= RQ_ID_HEX_SIZE - 1 && (len == RQ_ID_HEX_SIZE - 1 || s[len - RQ_ID_HEX_SIZE] == ':')) {
-			const char *tail = s + len - (RQ_ID_HEX_SIZE - 1), *now = map_id(m, tail);
-			if (now) {
-				rq_buf b = RQ_BUF_INIT;
-				rq_buf_put(&b, s, (size_t)(tail - s));
-				rq_buf_puts(&b, now);
-				json_t *r = json_stringn(b.ptr, b.len);
-				rq_buf_release(&b);
-				*changed = true;
-				return r;
-			}
-		}
-	}
-	return json_deep_copy(v);
+	ssize_t at = -1;
+	json_t *r = json_is_string(v) ? rewrite_ref(v, m, &at) : NULL;
+	return r ? r : json_deep_copy(v);
 }
 
-/* A name our entry `e` takes that the remote's new entries took. */
-static const rq_named *name_taken(const rq_entry *e, const rq_verify_report *r)
+/* The remote's new entry of `type` named `name`, if any. */
+static const rq_named *name_taken(const char *type, const char *name, const rq_verify_report *r)
 {
-	const char *name = rq_entry_name(e);
-	if (!name || (strcmp(e->type, "version") != 0 && strcmp(e->type, "dataset") != 0))
-		return NULL;
-	for (size_t i = 0; i < r->nnamed; i++)
-		if (strcmp(r->named[i].type, e->type) == 0 && strcmp(r->named[i].name, name) == 0)
+	for (size_t i = 0; name && i < r->nnamed; i++)
+		if (strcmp(r->named[i].type, type) == 0 && strcmp(r->named[i].name, name) == 0)
 			return &r->named[i];
 	return NULL;
 }
@@ -975,19 +1053,65 @@ static int att_tree_of(git_oid *out, bool *has, rq_ledger *l, const git_oid *c)
 	return 0;
 }
 
+/* The name entry `e` is replayed under: its own, or the NEW of a
+ * --rename OLD=NEW (checked: a valid name, free here and on the remote);
+ * `used` marks the renames that applied. */
+static int replay_name(const char **out, rq_ledger *l, const rq_entry *e, const rq_verify_report *r,
+		       const rq_sync_options *o, bool *used)
+{
+	const char *name = rq_entry_name(e);
+	bool version = strcmp(e->type, "version") == 0, dataset = strcmp(e->type, "dataset") == 0;
+	enum rq_name_kind kind = dataset ? RQ_NAME_DATASET : RQ_NAME_VERSION;
+	const rq_named *taken;
+	int err;
+
+	*out = name;
+	if (!name || (!version && !dataset))
+		return 0;
+	for (size_t j = 0; o && j < o->nrenames; j++) {
+		size_t ol = strcspn(o->renames[j], "=");
+		if (o->renames[j][ol] != '=' || strlen(name) != ol || strncmp(o->renames[j], name, ol) != 0)
+			continue;
+		const char *to = o->renames[j] + ol + 1;
+		used[j] = true;
+		if (!rq_name_valid(to, kind))
+			return rq_error_set(RQ_EINVALID, "--rename %s: '%s' is not a valid %s name; nothing was changed",
+					    o->renames[j], to, e->type);
+		if ((err = rq_name_free(l, to, kind)))
+			return rq_error_prefix(RQ_EINVALID, "--rename %s: ", o->renames[j]);
+		*out = to;
+		break;
+	}
+	if ((taken = name_taken(e->type, *out, r)))
+		return rq_error_set(RQ_EINVALID,
+				    "the remote has a %s named '%s' since (entry %" PRIu64 "); yours (entry %" PRIu64
+				    ", %.12s) cannot be replayed under the same name (give it another with --rename "
+				    "%s=NEW); nothing was changed",
+				    e->type, taken->name, taken->seq, e->seq, e->id, taken->name);
+	return 0;
+}
+
 /* Replay our entries `mine` (commits, oldest first) on the remote's tip
  * `rtip` (entry `rseq`, id `rid`), each rebuilt with its new sequence
- * number and previous id, references to replayed entries rewritten, and
- * signed again with l->signer. *new_tip gets the last commit written. No
- * ref moves; RQ_EINVALID naming the entry when one cannot be replayed. */
+ * number and previous id, references to replayed entries rewritten, the
+ * renames of `o` applied, and signed again with l->signer. *new_tip gets
+ * the last commit written. No ref moves; RQ_EINVALID naming the entry
+ * when one cannot be replayed. */
 static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n, const git_oid *rtip, uint64_t rseq,
-		  const char *rid, const rq_verify_report *r)
+		  const char *rid, const rq_verify_report *r, const rq_sync_options *o)
 {
-	struct idmap m = { rq_xcalloc(n + 1, RQ_ID_HEX_SIZE), rq_xcalloc(n + 1, RQ_ID_HEX_SIZE), 0 };
+	struct idmap m;
+	size_t nren = o ? o->nrenames : 0;
+	bool *used = rq_xcalloc(nren + 1, sizeof(*used));
 	char prev[RQ_ID_HEX_SIZE];
 	git_oid parent = *rtip;
 	int err = 0;
 
+	m.old = rq_xcalloc(n + 1, RQ_ID_HEX_SIZE);
+	m.now = rq_xcalloc(n + 1, RQ_ID_HEX_SIZE);
+	m.old_name = rq_xcalloc(n + 1, sizeof(*m.old_name));
+	m.new_name = rq_xcalloc(n + 1, sizeof(*m.new_name));
+	m.n = 0;
 	memcpy(prev, rid, RQ_ID_HEX_SIZE);
 	if (!l->signer) {
 		err = rq_error_set(RQ_EINVALID, "no signing key loaded: a rebase signs the replayed entries again");
@@ -997,8 +1121,8 @@ static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n,
 		rq_entry *e = NULL, *ne = NULL;
 		rq_buf sig = RQ_BUF_INIT;
 		git_oid att;
-		bool has_att = false, changed = false;
-		const rq_named *taken;
+		bool has_att = false;
+		const char *name = NULL;
 
 		if ((err = rq_ledger__entry_at(&e, l, &mine[i])))
 			goto next;
@@ -1009,17 +1133,12 @@ static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n,
 					   e->seq, e->id, e->type, e->signer, l->signer->id);
 			goto next;
 		}
-		if ((taken = name_taken(e, r))) {
-			err = rq_error_set(RQ_EINVALID,
-					   "the remote has a %s named '%s' since (entry %" PRIu64
-					   "); yours (entry %" PRIu64 ", %.12s) cannot be replayed under the same name; "
-					   "nothing was changed",
-					   e->type, taken->name, taken->seq, e->seq, e->id);
+		if ((err = replay_name(&name, l, e, r, o, used)) || (err = att_tree_of(&att, &has_att, l, &mine[i])))
 			goto next;
-		}
-		if ((err = att_tree_of(&att, &has_att, l, &mine[i])))
-			goto next;
-		json_t *body = rewrite_refs(e->body, &m, &changed);
+		json_t *body = rewrite_refs(e->body, &m);
+		bool renamed = name && rq_entry_name(e) && strcmp(name, rq_entry_name(e)) != 0;
+		if (renamed)
+			json_object_set_new(body, "name", json_string(name));
 		err = rq_entry_build(&ne, rseq + 1 + i, prev, e->type, e->time, e->signer, body);
 		if (!err)
 			err = rq_entry_sign(&sig, ne, l->signer);
@@ -1028,6 +1147,8 @@ static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n,
 		if (!err) {
 			memcpy(m.old[m.n], e->id, RQ_ID_HEX_SIZE);
 			memcpy(m.now[m.n], ne->id, RQ_ID_HEX_SIZE);
+			m.old_name[m.n] = renamed ? rq_xstrdup(rq_entry_name(e)) : NULL;
+			m.new_name[m.n] = renamed ? name : NULL;
 			m.n++;
 			memcpy(prev, ne->id, RQ_ID_HEX_SIZE);
 		}
@@ -1038,10 +1159,23 @@ next:
 		if (err)
 			goto done;
 	}
+	for (size_t j = 0; j < nren; j++)
+		if (!used[j]) {
+			err = rq_error_set(RQ_EINVALID,
+					   "--rename %s: none of the entries to replay is a version or dataset of that name; "
+					   "nothing was changed",
+					   o->renames[j]);
+			goto done;
+		}
 	git_oid_cpy(new_tip, &parent);
 done:
+	for (size_t i = 0; i < m.n; i++)
+		free(m.old_name[i]);
+	free(m.old_name);
+	free(m.new_name);
 	free(m.old);
 	free(m.now);
+	free(used);
 	return err;
 }
 
@@ -1109,7 +1243,7 @@ static int diverged(rq_sync_result *out, rq_ledger *l, const struct link *k, con
 		goto done;
 	}
 	memcpy(rid, r->ids[r->nleaves - 1], RQ_ID_HEX_SIZE);
-	if ((err = replay(&new_tip, l, mine, n, rtip, rsize - 1, rid, r)))
+	if ((err = replay(&new_tip, l, mine, n, rtip, rsize - 1, rid, r, o)))
 		goto done;
 	/* The rebuilt chain must verify before it becomes the ledger. */
 	{
@@ -1290,6 +1424,8 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 		err = rq_git_error(RQ_EINVALID, url);
 		goto done;
 	}
+	if ((err = local_exists(&k)))
+		goto done;
 	if (git_remote_fetch(remote, &refspecs, &fo, NULL)) {
 		err = net_error(&k, "fetching its ledger");
 		goto done;

@@ -31,6 +31,10 @@ typedef void (*rq_sync_progress_fn)(void *ctx, const char *what, uint64_t done, 
 
 typedef struct rq_sync_options {
 	bool rebase;                  /* pull: replay our entries on the remote's */
+	/* pull --rebase: "OLD=NEW", replay our version or dataset OLD as NEW
+	 * (references to it by name follow) */
+	const char *const *renames;
+	size_t nrenames;
 	rq_sync_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
 } rq_sync_options;
@@ -41,6 +45,12 @@ int rq_remote_add(rq_ledger *l, const char *name, const char *url);
 int rq_remote_remove(rq_ledger *l, const char *name);
 /* `fn` for each remote, in config order; its non-zero return stops. */
 int rq_remote_each(rq_ledger *l, int (*fn)(const char *name, const char *url, void *ctx), void *ctx);
+/* The directory of a remote on this machine (a path, or a file:// URL
+ * decoded), or NULL for a network URL; the caller frees it. */
+char *rq_remote_local_path(const char *url);
+/* `url` as a remote keeps it: a local path made absolute (a project
+ * directory standing for its .resque), anything else as given. */
+int rq_remote_url_normalise(rq_buf *out, const char *url);
 /* The remote to use when none is named: "origin", or the only one. */
 int rq_remote_default(rq_buf *out, rq_ledger *l);
 

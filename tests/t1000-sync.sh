@@ -10,6 +10,8 @@ A_HOME=$SCRATCH/alice-home
 B_HOME=$SCRATCH/bob-home
 SQ="'"
 SRV=$SCRATCH/srv.git
+# is ACTUAL EXPECTED: equal, or say both
+is() { [ "$1" = "$2" ] || { say "expected '$2', got '$1'"; return 1; }; }
 as_alice() { RESQUE_HOME=$A_HOME; export RESQUE_HOME; cd "$SCRATCH/alice"; }
 as_bob() { RESQUE_HOME=$B_HOME; export RESQUE_HOME; cd "$SCRATCH/bob"; }
 test_expect_success 'setup: two people with a key each, an empty shared remote' '
@@ -50,9 +52,9 @@ test_expect_success 'push to an empty remote creates its ledger branch; plain gi
 	expect_success resque push && grep_out "up to date"
 '
 
-test_expect_success 'the key of a colleague is added and pushed' '
+test_expect_success 'the key of a colleague is added (the line of key export) and pushed' '
 	as_alice &&
-	expect_success resque key add --name bob "$SCRATCH/bob.pub" &&
+	expect_success resque key add --name bob "$(RESQUE_HOME=$B_HOME resque key export)" &&
 	expect_success resque push && grep_out "pushed 1 entry" &&
 	test "$(entries "$SRV")" = 3
 '
@@ -80,7 +82,7 @@ test_expect_success 'clone refuses an existing repository, a remote without a le
 	expect_failure 1 resque clone "$SRV" proj && grep_err "proj/.resque: a repository exists already" &&
 	git init -q --bare empty.git &&
 	expect_failure 1 resque clone empty.git e1 && grep_err "has no ledger" && test ! -e e1 &&
-	expect_failure 1 resque clone "$SCRATCH/nowhere.git" e2 && grep_err "origin" && test ! -e e2 &&
+	expect_failure 1 resque clone "$SCRATCH/nowhere.git" e2 && grep_err "remote ${SQ}origin${SQ} \($SCRATCH/nowhere.git\): no such directory" && test ! -e e2 &&
 	expect_failure 2 resque clone && grep_err "URL"
 '
 
@@ -160,12 +162,30 @@ test_expect_success 'pull --rebase stops on a name the remote took meanwhile; no
 	expect_success resque commit -w w4.bin --name v9 --cost c.json && expect_success resque push &&
 	as_bob && head -c 512 /dev/urandom >w5.bin && echo "{\"epochs\": 1, \"energy_kwh\": 1, \"duration_s\": 1}" >c.json &&
 	expect_success resque commit -w w5.bin --name v9 --cost c.json &&
-	unchanged_after 1 "the remote has a version named ${SQ}v9${SQ}" resque pull --rebase && grep_err "nothing was changed"
+	head -c 512 /dev/urandom >w6.bin && expect_success resque commit -w w6.bin --name v10 -p v9 --cost c.json &&
+	unchanged_after 1 "the remote has a version named ${SQ}v9${SQ}" resque pull --rebase && grep_err "nothing was changed" &&
+	grep_err "with --rename v9=NEW"
+'
+
+test_expect_success 'pull --rebase --rename OLD=NEW replays it under the new name; references by name follow' '
+	as_bob &&
+	expect_failure 2 resque pull --rebase --rename v9 && grep_err "give OLD=NEW" &&
+	expect_failure 2 resque pull --rename v9=v9b && grep_err "only applies with --rebase" &&
+	unchanged_after 1 "--rename nosuch=x: none of the entries to replay" resque pull --rebase --rename v9=v9b --rename nosuch=x &&
+	unchanged_after 1 "--rename v9=v1: a version named ${SQ}v1${SQ} exists already" resque pull --rebase --rename v9=v1 &&
+	unchanged_after 1 "not a valid version name" resque pull --rebase --rename "v9=bad name" &&
+	expect_success resque pull --rebase --rename v9=v9b --json &&
+	is "$(json_get "$OUT" "d[\"rebased\"]")" 2 &&
+	expect_success resque show v9b --json && v9b=$(json_get "$OUT" "d[\"id\"]") &&
+	expect_success resque show v10 --json &&
+	is "$(json_get "$OUT" "d[\"body\"][\"parent\"], d[\"body\"][\"parent_name\"]")" "(${SQ}$v9b${SQ}, ${SQ}v9b${SQ})" &&
+	expect_success resque show v9 --json && test "$(json_get "$OUT" "d[\"id\"]")" != "$v9b" &&
+	expect_success resque verify && expect_success resque push
 '
 
 test_expect_success 'a tampered remote is refused on pull and clone with exit 3; nothing changes' '
-	git clone -q --bare "$SRV" "$SCRATCH/t.git" &&
-	as_alice && expect_success resque note -m "to be tampered" &&
+	as_alice && expect_success resque pull && git clone -q --bare "$SRV" "$SCRATCH/t.git" &&
+	expect_success resque note -m "to be tampered" &&
 	expect_success resque remote add t "$SCRATCH/t.git" && expect_success resque push t &&
 	tamper_tip "$SCRATCH/t.git" &&
 	as_bob && expect_success resque remote add t "$SCRATCH/t.git" &&
