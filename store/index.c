@@ -185,40 +185,63 @@ int rq_index_set_tip(rq_ledger *l, const char *commit_hex)
 	return err;
 }
 
+/* The statements of an insert, prepared once for a run of them. */
+int rq_index_inserter_open(rq_index_inserter *w, rq_ledger *l)
+{
+	memset(w, 0, sizeof(*w));
+	w->l = l;
+	if (sqlite3_prepare_v2(l->db,
+			       "INSERT OR REPLACE INTO entries(seq, id, commit_oid, type, time, signer, name, summary, entry)"
+			       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			       -1, &w->entry, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO merkle(level, idx, hash) VALUES(?1, ?2, ?3)", -1, &w->put,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db, "SELECT hash FROM merkle WHERE level=?1 AND idx=?2", -1, &w->get, NULL) !=
+		    SQLITE_OK) {
+		int err = db_error(l, "preparing an insert");
+		rq_index_inserter_close(w);
+		return err;
+	}
+	return 0;
+}
+
+void rq_index_inserter_close(rq_index_inserter *w)
+{
+	sqlite3_finalize(w->entry);
+	sqlite3_finalize(w->put);
+	sqlite3_finalize(w->get);
+	memset(w, 0, sizeof(*w));
+}
+
 /* Leaf (0, seq) of the transparency log and every perfect subtree it
  * completes: while the node is a right child, hash it with its left
  * sibling into the parent. A missing sibling (an entry reindex could not
  * read) leaves the parents out; verify reports that ledger. */
-static int merkle_insert(rq_ledger *l, uint64_t seq, const void *bytes, size_t len)
+static int merkle_insert(rq_index_inserter *w, uint64_t seq, const void *bytes, size_t len)
 {
-	sqlite3_stmt *put = NULL, *get = NULL;
+	rq_ledger *l = w->l;
+	sqlite3_stmt *put = w->put, *get = w->get;
 	rq_hash h;
 	unsigned level = 0;
 	uint64_t idx = seq;
 	int err = 0;
 
-	if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO merkle(level, idx, hash) VALUES(?1, ?2, ?3)", -1,
-			       &put, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(l->db, "SELECT hash FROM merkle WHERE level=?1 AND idx=?2", -1, &get, NULL) !=
-		    SQLITE_OK) {
-		err = db_error(l, "preparing the Merkle tree");
-		goto done;
-	}
 	rq_merkle_leaf_hash(h, bytes, len);
 	for (;;) {
 		sqlite3_bind_int(put, 1, (int)level);
 		sqlite3_bind_int64(put, 2, (sqlite3_int64)idx);
 		sqlite3_bind_blob(put, 3, h, RQ_HASH_LEN, SQLITE_STATIC);
-		if (sqlite3_step(put) != SQLITE_DONE) {
+		int rc = sqlite3_step(put);
+		sqlite3_reset(put);
+		if (rc != SQLITE_DONE) {
 			err = db_error(l, "writing the Merkle tree");
 			goto done;
 		}
-		sqlite3_reset(put);
 		if (!(idx & 1))
 			break;
 		sqlite3_bind_int(get, 1, (int)level);
 		sqlite3_bind_int64(get, 2, (sqlite3_int64)(idx - 1));
-		int rc = sqlite3_step(get);
+		rc = sqlite3_step(get);
 		if (rc == SQLITE_DONE || (rc == SQLITE_ROW && sqlite3_column_bytes(get, 0) != RQ_HASH_LEN))
 			break;
 		if (rc != SQLITE_ROW) {
@@ -234,26 +257,18 @@ static int merkle_insert(rq_ledger *l, uint64_t seq, const void *bytes, size_t l
 		idx >>= 1;
 	}
 done:
-	sqlite3_finalize(put);
-	sqlite3_finalize(get);
+	sqlite3_reset(get);
 	return err;
 }
 
-int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex)
+int rq_index_inserter_put(rq_index_inserter *w, const rq_entry *e, const char *commit_hex)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = w->entry;
 	rq_buf summary = RQ_BUF_INIT;
 	int err = 0;
 	const char *name = rq_entry_name(e);
 
 	rq_entry_summary(&summary, e);
-	if (sqlite3_prepare_v2(l->db,
-			       "INSERT OR REPLACE INTO entries(seq, id, commit_oid, type, time, signer, name, summary, entry)"
-			       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_error(l, "preparing an insert");
-		goto done;
-	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->seq);
 	sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, commit_hex, -1, SQLITE_STATIC);
@@ -266,13 +281,24 @@ int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex)
 		sqlite3_bind_null(st, 7);
 	sqlite3_bind_text(st, 8, summary.ptr, (int)summary.len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, e->bytes.ptr, (int)e->bytes.len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = db_error(l, "inserting an entry");
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		err = db_error(w->l, "inserting an entry");
 	else
-		err = merkle_insert(l, e->seq, e->bytes.ptr, e->bytes.len);
-done:
-	sqlite3_finalize(st);
+		err = merkle_insert(w, e->seq, e->bytes.ptr, e->bytes.len);
 	rq_buf_release(&summary);
+	return err;
+}
+
+int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex)
+{
+	rq_index_inserter w;
+	int err = rq_index_inserter_open(&w, l);
+	if (!err)
+		err = rq_index_inserter_put(&w, e, commit_hex);
+	rq_index_inserter_close(&w);
 	return err;
 }
 
@@ -314,6 +340,32 @@ int rq_index_commit(rq_ledger *l)
 void rq_index_rollback(rq_ledger *l)
 {
 	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int rq_index_truncate(rq_ledger *l, uint64_t keep)
+{
+	sqlite3_stmt *st = NULL;
+	int err = 0;
+	/* the rows of entries from `keep` on, and every Merkle node whose
+	 * subtree reaches one of them: node (level, idx) spans leaves
+	 * [idx << level, (idx + 1) << level) */
+	if (sqlite3_prepare_v2(l->db, "DELETE FROM entries WHERE seq >= ?1", -1, &st, NULL) != SQLITE_OK)
+		return db_error(l, "preparing a delete");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)keep);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = db_error(l, "deleting entries");
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!err && sqlite3_prepare_v2(l->db, "DELETE FROM merkle WHERE ((idx + 1) << level) > ?1", -1, &st, NULL) !=
+			    SQLITE_OK)
+		return db_error(l, "preparing a delete");
+	if (!err) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)keep);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			err = db_error(l, "deleting Merkle nodes");
+	}
+	sqlite3_finalize(st);
+	return err;
 }
 
 int rq_index_clear(rq_ledger *l)

@@ -243,6 +243,7 @@ static int reindex(rq_ledger *l)
 	size_t n = 0, nworkers = rq_parallel_workers();
 	rq_entry **v = NULL;
 	struct reindex_job job = { l, NULL, NULL, NULL };
+	rq_index_inserter ins = { 0 };
 	int err;
 	char hex[GIT_OID_HEXSZ + 1];
 
@@ -251,6 +252,8 @@ static int reindex(rq_ledger *l)
 	if ((err = rq_index_begin(l)))
 		goto done;
 	if ((err = rq_index_clear(l)))
+		goto fail;
+	if ((err = rq_index_inserter_open(&ins, l)))
 		goto fail;
 	v = rq_xcalloc(REINDEX_BATCH, sizeof(*v));
 	job.v = v;
@@ -262,7 +265,7 @@ static int reindex(rq_ledger *l)
 		for (size_t k = 0; k < nb; k++) {
 			if (v[k] && !err) {
 				git_oid_tostr(hex, sizeof(hex), &oids[first + k]);
-				err = rq_index_insert(l, v[k], hex);
+				err = rq_index_inserter_put(&ins, v[k], hex);
 			}
 			rq_entry_free(v[k]);
 			v[k] = NULL;
@@ -271,6 +274,7 @@ static int reindex(rq_ledger *l)
 			goto fail;
 	}
 	rq_error_clear();
+	rq_index_inserter_close(&ins);
 	if (n) {
 		git_oid_tostr(hex, sizeof(hex), &oids[n - 1]);
 		if ((err = rq_index_set_tip(l, hex)))
@@ -281,6 +285,7 @@ static int reindex(rq_ledger *l)
 		goto fail;
 	goto done;
 fail:
+	rq_index_inserter_close(&ins);
 	rq_index_rollback(l);
 done:
 	for (size_t w = 0; job.repos && w < nworkers; w++)

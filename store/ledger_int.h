@@ -221,6 +221,14 @@ int rq_index_open(rq_ledger *l);
 int rq_index_open_memory(rq_ledger *l);
 int rq_index_tip(rq_buf *out_commit_hex, rq_ledger *l);
 int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex);
+/* Many inserts with their statements prepared once (reindex, pull). */
+typedef struct rq_index_inserter {
+	rq_ledger *l;
+	sqlite3_stmt *entry, *put, *get;
+} rq_index_inserter;
+int rq_index_inserter_open(rq_index_inserter *w, rq_ledger *l);
+int rq_index_inserter_put(rq_index_inserter *w, const rq_entry *e, const char *commit_hex);
+void rq_index_inserter_close(rq_index_inserter *w); /* before the transaction ends */
 int rq_index_set_tip(rq_ledger *l, const char *commit_hex);
 int rq_index_begin(rq_ledger *l); /* a write transaction (ends a read one) */
 void rq_index_read_begin(rq_ledger *l);
@@ -228,6 +236,9 @@ void rq_index_read_end(rq_ledger *l);
 int rq_index_commit(rq_ledger *l);
 void rq_index_rollback(rq_ledger *l);
 int rq_index_clear(rq_ledger *l);
+/* Drop the rows of entries `keep` and after (and the Merkle nodes over
+ * them), in the caller's write transaction. */
+int rq_index_truncate(rq_ledger *l, uint64_t keep);
 
 /* "git error: ..." from libgit2's last error. */
 int rq_git_error(int code, const char *what);

@@ -562,19 +562,17 @@ static void remote_place(rq_buf *out, const char *url)
  * when it serves fewer entries, or other ones. `leaf_of` reads the leaf
  * of its entry `seq` (ctx). */
 typedef int (*leaf_fn)(rq_hash out, uint64_t seq, void *ctx);
-static int check_remote_memory(uint64_t *seen, rq_ledger *l, const struct link *k, uint64_t size, leaf_fn leaf_of,
-			       void *ctx)
+static int check_memory_of(uint64_t *seen, const char *repository, const struct link *k, uint64_t size,
+			   leaf_fn leaf_of, void *ctx)
 {
-	rq_buf repo = RQ_BUF_INIT, place = RQ_BUF_INIT;
+	rq_buf place = RQ_BUF_INIT;
 	rq_known_state st;
 	int err = 0;
 
 	*seen = 0;
 	memset(&st, 0, sizeof(st));
-	if ((err = rq_ledger_repository_id(&repo, l)))
-		goto done;
 	remote_place(&place, k->url);
-	if (rq_known_state_get(&st, repo.ptr, place.ptr) != 0) {
+	if (rq_known_state_get(&st, repository, place.ptr) != 0) {
 		rq_error_clear(); /* a damaged memory: the guard reports it */
 		goto done;
 	}
@@ -588,7 +586,7 @@ static int check_remote_memory(uint64_t *seen, rq_ledger *l, const struct link *
 		goto done;
 	}
 	rq_hash want, got;
-	if (rq_known_read_leaf_range(&want, repo.ptr, st.place_size - 1, 1) != 0) {
+	if (rq_known_read_leaf_range(&want, repository, st.place_size - 1, 1) != 0) {
 		rq_error_clear();
 		goto done;
 	}
@@ -601,8 +599,20 @@ static int check_remote_memory(uint64_t *seen, rq_ledger *l, const struct link *
 				   k->remote, k->url, st.place_size - 1);
 done:
 	rq_known_state_release(&st);
-	rq_buf_release(&repo);
 	rq_buf_release(&place);
+	return err;
+}
+
+/* The same for the ledger `l` (its repository id read from it). */
+static int check_remote_memory(uint64_t *seen, rq_ledger *l, const struct link *k, uint64_t size, leaf_fn leaf_of,
+			       void *ctx)
+{
+	rq_buf repo = RQ_BUF_INIT;
+	int err = rq_ledger_repository_id(&repo, l);
+	*seen = 0;
+	if (!err)
+		err = check_memory_of(seen, repo.ptr, k, size, leaf_of, ctx);
+	rq_buf_release(&repo);
 	return err;
 }
 
@@ -1179,6 +1189,62 @@ done:
 	return err;
 }
 
+/* index.db from entry `keep` on, brought to the ledger's new snapshot
+ * (l->tip) without reading the entries before `keep` again; on any
+ * failure the whole index is rebuilt, as every command would do. */
+static int index_follow(rq_ledger *l, uint64_t keep, const git_oid *old_tip, uint64_t old_size)
+{
+	rq_index_inserter ins = { 0 };
+	git_oid *v = NULL;
+	size_t n = 0, cap = 0;
+	rq_buf itip = RQ_BUF_INIT;
+	char hex[GIT_OID_HEXSZ + 1];
+	int err = 0;
+
+	/* only when index.db was at our old tip */
+	git_oid_tostr(hex, sizeof(hex), old_tip);
+	if (rq_index_tip(&itip, l) != 0 || strcmp(itip.ptr, hex) != 0 || keep > old_size)
+		goto full;
+	for (git_oid cur = l->tip; n < l->size - keep;) {
+		git_commit *c = NULL;
+		if (rq_object_commit(&c, l->repo, &cur) != 0 || git_commit_parentcount(c) != 1) {
+			git_commit_free(c);
+			goto full;
+		}
+		RQ_ALLOC_GROW(v, n + 1, cap);
+		v[n++] = cur;
+		git_oid_cpy(&cur, git_commit_parent_id(c, 0));
+		git_commit_free(c);
+	}
+	if (rq_index_begin(l) || (keep < old_size && rq_index_truncate(l, keep)) || rq_index_inserter_open(&ins, l))
+		goto rollback;
+	for (size_t i = n; i-- > 0;) {
+		rq_entry *e = NULL;
+		git_oid_tostr(hex, sizeof(hex), &v[i]);
+		int e2 = rq_ledger__entry_at(&e, l, &v[i]);
+		if (!e2)
+			e2 = rq_index_inserter_put(&ins, e, hex);
+		rq_entry_free(e);
+		if (e2)
+			goto rollback;
+	}
+	rq_index_inserter_close(&ins);
+	git_oid_tostr(hex, sizeof(hex), &l->tip);
+	if (rq_index_set_tip(l, hex) || rq_index_commit(l))
+		goto rollback;
+	goto done;
+rollback:
+	rq_index_inserter_close(&ins);
+	rq_index_rollback(l);
+full:
+	rq_error_clear();
+	err = rq_ledger__resnapshot(l);
+done:
+	free(v);
+	rq_buf_release(&itip);
+	return err;
+}
+
 /* Move the ledger branch from our tip to `to` (compare-and-swap), under
  * the writer's lock, and take it as the snapshot (verifying what is new
  * and remembering it, then bringing index.db along). */
@@ -1208,9 +1274,11 @@ static int move_ledger(rq_ledger *l, const git_oid *to, uint64_t rewind_to)
 		err = rq_git_error(RQ_EIO, "updating the ledger branch");
 		goto done;
 	}
+	git_oid old_tip = l->tip;
+	uint64_t old_size = l->size;
 	err = rq_guard_advance(l, to);
 	if (!err)
-		err = rq_ledger__resnapshot(l);
+		err = index_follow(l, rewind_to ? rewind_to : old_size, &old_tip, old_size);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -1258,8 +1326,10 @@ static int diverged(rq_sync_result *out, rq_ledger *l, const struct link *k, con
 		while (nb < ns && sv[nb].seq <= base_seq)
 			nb++;
 		all = rq_xcalloc(nb + r->nsigner_changes + 1, sizeof(*all));
-		memcpy(all, sv, nb * sizeof(*all));
-		memcpy(all + nb, r->signer_changes, r->nsigner_changes * sizeof(*all));
+		if (nb)
+			memcpy(all, sv, nb * sizeof(*all));
+		if (r->nsigner_changes)
+			memcpy(all + nb, r->signer_changes, r->nsigner_changes * sizeof(*all));
 		from.size = rsize;
 		git_oid_cpy(&from.commit, rtip);
 		memcpy(from.id, rid, RQ_ID_HEX_SIZE);
@@ -1477,7 +1547,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 		rq_error_clear();
 		uint64_t seen;
 		struct chain_leaves cl = { l, 0, &r };
-		if ((err = check_remote_memory(&seen, l, &k, r.nleaves, chain_leaf, &cl)))
+		if ((err = check_memory_of(&seen, r.repository, &k, r.nleaves, chain_leaf, &cl)))
 			goto done;
 	}
 	if ((err = rq_ledger_config_set(l, "resque.formatversion", "1")) ||

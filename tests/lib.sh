@@ -51,6 +51,8 @@ export HOME RESQUE_HOME
 unset RESQUE_DIR RESQUE_PASSPHRASE RESQUE_EVENTS RESQUE_NOW
 # Sanitizer reports must not look like an ordinary failure (exit 1).
 export ASAN_OPTIONS="exitcode=99:detect_leaks=1"
+# leaks of the libraries resque cannot free (tests/lsan.supp says which)
+export LSAN_OPTIONS="suppressions=$RQ_ROOT/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:exitcode=98:print_stacktrace=1"
 export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.org \
 	GIT_COMMITTER_NAME=test GIT_COMMITTER_EMAIL=test@example.org
