@@ -393,6 +393,11 @@ test_lazy_prereq SSH_SCP '_srv_probe SSH_SCP _srv_start_scp' \
 
 # ---- for the sync tests (t1000, t1005) ----
 
+# Full stacks for LeakSanitizer in a sanitized build, so that the leaks of
+# libgit2's ssh transport are told from resque's own (tests/lsan.supp).
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
+export ASAN_OPTIONS
+
 # entries BARE / tip_of BARE: the ledger branch of a repository on disk
 entries() { git --git-dir="$1" rev-list --count ledger 2>/dev/null || echo 0; }
 tip_of() { git --git-dir="$1" rev-parse ledger 2>/dev/null; }
