@@ -1061,8 +1061,27 @@ int rq_known_rewind(const char *repository, uint64_t size)
 	for (size_t i = 0; i < st.nsigners; i++)
 		if (st.signers[i].seq < size)
 			st.signers[keep++] = st.signers[i];
-	if ((err = write_state(repository, st.verified < size ? st.verified : size, st.signers, keep, &others, NULL,
-			       0)))
+	/* Every place that held more now holds `size` as far as the memory
+	 * can vouch: a remote or a copy that kept the replaced entries is
+	 * then diverged, not rewritten. */
+	rq_buf capped = RQ_BUF_INIT;
+	rq_lines it;
+	const char *line;
+	size_t len;
+	rq_lines_init(&it, others.ptr, others.len);
+	while (rq_lines_next(&it, &line, &len)) {
+		char buf[256], *f[3];
+		uint64_t ps;
+		if (split_fields(buf, sizeof(buf), f, 3, line, len) == 3 && parse_u64(&ps, f[2]) && ps > size) {
+			rq_buf_printf(&capped, "place %s %" PRIu64 "\n", f[1], size);
+		} else {
+			rq_buf_put(&capped, line, len);
+			rq_buf_putc(&capped, '\n');
+		}
+	}
+	err = write_state(repository, st.verified < size ? st.verified : size, st.signers, keep, &capped, NULL, 0);
+	rq_buf_release(&capped);
+	if (err)
 		goto done;
 	old.size = size;
 	if ((err = rq_known_read_leaves(&leaves, &old)) || (err = known_of(&now, repository, old.genesis, leaves, size)))

@@ -433,7 +433,7 @@ static bool stale_pid_file(const char *name, const char *prefix, const struct st
 }
 
 /* `DIR.tmp-PID` beside the repository DIR, left by a killed init. */
-static void clean_init_leftovers(const char *resque_dir)
+void rq_ledger__clean_init_leftovers(const char *resque_dir)
 {
 	rq_buf parent = RQ_BUF_INIT, prefix = RQ_BUF_INIT, path = RQ_BUF_INIT;
 	const char *slash = strrchr(resque_dir, '/');
@@ -504,7 +504,7 @@ static void clean_leftovers(rq_ledger *l)
 		}
 		closedir(d);
 	}
-	clean_init_leftovers(l->dir);
+	rq_ledger__clean_init_leftovers(l->dir);
 	rq_buf_release(&path);
 }
 
@@ -521,7 +521,7 @@ int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer
 	*out = NULL;
 	if (rq_path_exists(resque_dir))
 		return rq_error_set(RQ_EEXISTS, "%s: a repository exists already", resque_dir);
-	clean_init_leftovers(resque_dir);
+	rq_ledger__clean_init_leftovers(resque_dir);
 	/* Build it beside the final place and rename: no half-made repository. */
 	rq_buf_printf(&tmp, "%s.tmp-%ld", resque_dir, (long)getpid());
 	l = ledger_new(tmp.ptr);

@@ -176,6 +176,10 @@ struct rq_verify_from {
 /* r->leaves and r->commits then hold the new entries only. */
 int rq_ledger__verify_from(rq_verify_report *r, rq_ledger *l, const struct rq_verify_from *from);
 
+/* Remove what killed inits and clones left beside `resque_dir`
+ * (RESQUE_DIR.tmp-PID of processes that are gone). */
+void rq_ledger__clean_init_leftovers(const char *resque_dir);
+
 /* Take the writers' lock (.resque/ledger.lock; waits up to 10 s, then
  * RQ_ELOCKED); closing *fd releases it. */
 int rq_ledger__lock(int *fd, rq_ledger *l);

@@ -8,18 +8,15 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "json.h"
 #include "known.h"
 #include "object_int.h"
+#include "process.h"
 #include "lineage.h"
 #include "tlog.h"
-
-extern char **environ;
 
 #define INCOMING "refs/resque/incoming/"
 
@@ -52,6 +49,29 @@ static char *percent_decode(const char *s, size_t len)
 }
 
 
+/* `url` with the password of its user:password@ (if any) replaced by
+ * "***": what messages and --json show. */
+static char *redacted(const char *url)
+{
+	rq_buf b = RQ_BUF_INIT;
+	const char *p = strstr(url, "://");
+	const char *host = p ? p + 3 : NULL;
+	const char *end = host ? host + strcspn(host, "/?#") : NULL, *at = NULL, *colon = NULL;
+	for (const char *q = host; q && q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at)
+		colon = memchr(host, ':', (size_t)(at - host));
+	if (colon) {
+		rq_buf_put(&b, url, (size_t)(colon - url));
+		rq_buf_puts(&b, ":***");
+		rq_buf_puts(&b, at);
+	} else {
+		rq_buf_puts(&b, url);
+	}
+	return rq_buf_detach(&b, NULL);
+}
+
 /* A remote's name: what git accepts in a ref name, kept simple. */
 bool rq_remote_name_valid(const char *name)
 {
@@ -78,19 +98,20 @@ int rq_remote_add(rq_ledger *l, const char *name, const char *url)
 	git_remote *r = NULL;
 	int err;
 
-	if ((err = check_name(name)))
+	if ((err = check_name(name)) || (err = rq_remote_url_check(url)))
 		return err;
-	if (!url || !*url || strchr(url, '\n'))
-		return rq_error_set(RQ_EINVALID, "'%s' is not a URL", url ? url : "");
 	if (git_remote_lookup(&r, l->repo, name) == 0) {
-		err = rq_error_set(RQ_EEXISTS, "remote '%s' exists already (%s)", name, git_remote_url(r));
+		char *shown = redacted(git_remote_url(r) ? git_remote_url(r) : "");
+		err = rq_error_set(RQ_EEXISTS, "remote '%s' exists already (%s)", name, shown);
+		free(shown);
 		git_remote_free(r);
 		return err;
 	}
 	/* The ledger branch only: a remote may hold code branches too. */
 	if (git_remote_create_with_fetchspec(&r, l->repo, name, url, "+" RQ_REMOTE_LEDGER ":refs/remotes/%s/ledger")) {
 		rq_git_error(RQ_EINVALID, "");
-		return rq_error_set(RQ_EINVALID, "remote '%s': %s", name, git_error_last() ? git_error_last()->message : url);
+		return rq_error_set(RQ_EINVALID, "remote '%s': %s", name,
+				    git_error_last() ? git_error_last()->message : "git error");
 	}
 	git_remote_free(r);
 	return 0;
@@ -154,10 +175,46 @@ done:
 	return err;
 }
 
+/* A URL is refused when it is empty or holds a control character, as
+ * written or once its %XX escapes are decoded: git's credential protocol
+ * is line-based, and a decoded newline would let a URL ask the helpers
+ * for another host's password (as git's CVE-2020-5260). */
+int rq_remote_url_check(const char *url)
+{
+	if (!url || !*url)
+		return rq_error_set(RQ_EINVALID, "the URL is empty");
+	char *dec = percent_decode(url, strlen(url));
+	size_t dlen = strlen(url); /* a decoded NUL ends dec early: compare lengths */
+	bool bad = false;
+	for (const char *p = url; *p; p++)
+		bad |= (unsigned char)*p < 0x20 || *p == 0x7f;
+	for (const char *p = dec; *p; p++)
+		bad |= (unsigned char)*p < 0x20 || *p == 0x7f;
+	for (size_t i = 0; i + 2 < dlen; i++)
+		bad |= url[i] == '%' && url[i + 1] == '0' && url[i + 2] == '0';
+	free(dec);
+	if (bad) {
+		char *shown = redacted(url);
+		rq_buf b = RQ_BUF_INIT;
+		for (const char *p = shown; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				rq_buf_printf(&b, "\\x%02x", (unsigned char)*p);
+			else
+				rq_buf_putc(&b, *p);
+		int err = rq_error_set(RQ_EINVALID, "'%s' is not a URL resque uses: it holds a control character", b.ptr);
+		rq_buf_release(&b);
+		free(shown);
+		return err;
+	}
+	return 0;
+}
+
 /* The directory of a remote on this machine (a path or file:// URL), or
  * NULL for a network URL. Owned by the caller. */
 char *rq_remote_local_path(const char *url)
 {
+	if (strncmp(url, "file://localhost/", 17) == 0)
+		return percent_decode(url + 16, strlen(url + 16));
 	if (strncmp(url, "file://", 7) == 0)
 		return percent_decode(url + 7, strlen(url + 7));
 	if (strstr(url, "://"))
@@ -223,6 +280,7 @@ struct link {
 	git_oid expect;
 	char *rejected;      /* the remote refused the update: why (owned) */
 	char *url_owned;
+	char *shown;         /* the URL without its password, for messages */
 };
 
 static void link_release(struct link *k)
@@ -233,6 +291,7 @@ static void link_release(struct link *k)
 	free(k->password);
 	free(k->rejected);
 	free(k->url_owned);
+	free(k->shown);
 }
 
 static const char *local_user(void)
@@ -269,52 +328,25 @@ static bool url_userpass(struct link *k)
  * a prompt unless stdin is a terminal. */
 static bool helper_userpass(struct link *k, const char *url)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
+	static const char *const argv[] = { "git", "credential", "fill", NULL };
+	/* no terminal: no prompt of any kind, askpass programs included
+	 * (GIT_ASKPASS overrides core.askPass) */
+	static const char *const quiet[] = { "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "SSH_ASKPASS", NULL };
 	rq_buf req = RQ_BUF_INIT, resp = RQ_BUF_INIT;
+	int status = -1;
 	bool ok = false;
-	char a0[] = "git", a1[] = "credential", a2[] = "fill", noprompt[] = "GIT_TERMINAL_PROMPT=0";
-	char *argv[] = { a0, a1, a2, NULL };
-	rq_buf envbuf = RQ_BUF_INIT;
-	size_t nenv = 0;
-	while (environ[nenv])
-		nenv++;
-	char **env = rq_xcalloc(nenv + 3, sizeof(*env));
-	size_t m = 0;
-	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(environ[i], "GIT_TERMINAL_PROMPT=", 20) != 0)
-			env[m++] = environ[i];
-	if (!isatty(0))
-		env[m++] = noprompt;
-	env[m] = NULL;
 
-	if (pipe(in) || pipe(out))
-		goto done;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addclose(&fa, in[1]);
-	posix_spawn_file_actions_addclose(&fa, out[0]);
-	int rc = posix_spawnp(&pid, "git", &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	in[0] = out[1] = -1;
-	if (rc != 0)
-		goto done;
+	/* the URL goes to a line-based protocol: never one that could hold a
+	 * line of its own */
+	if (rq_remote_url_check(url) != 0) {
+		rq_error_clear();
+		return false;
+	}
 	rq_buf_printf(&req, "url=%s\n\n", url);
-	(void)!write(in[1], req.ptr, req.len);
-	close(in[1]);
-	in[1] = -1;
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(out[0], buf, sizeof(buf))) > 0 && resp.len < 65536)
-		rq_buf_put(&resp, buf, (size_t)n);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (rq_process_capture(&resp, &status, argv, isatty(0) ? NULL : quiet, req.ptr, 65536) != 0 || status != 0) {
+		rq_error_clear();
 		goto done;
+	}
 	for (char *line = resp.ptr, *nl; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		if (nl)
@@ -326,18 +358,10 @@ static bool helper_userpass(struct link *k, const char *url)
 	}
 	ok = k->user && k->password;
 done:
-	for (int i = 0; i < 2; i++) {
-		if (in[i] >= 0)
-			close(in[i]);
-		if (out[i] >= 0)
-			close(out[i]);
-	}
 	if (resp.ptr)
 		sodium_memzero(resp.ptr, resp.len);
 	rq_buf_release(&resp);
 	rq_buf_release(&req);
-	rq_buf_release(&envbuf);
-	free(env);
 	return ok;
 }
 
@@ -458,8 +482,8 @@ static int net_error(const struct link *k, const char *doing)
 	const git_error *e = git_error_last();
 	const char *msg = e && e->message ? e->message : "git error";
 	if (k->auth_failed || (e && e->klass == GIT_ERROR_SSH && strstr(msg, "auth")))
-		return rq_error_set(RQ_ERROR, "remote '%s' (%s): authentication failed: %s", k->remote, k->url, msg);
-	return rq_error_set(RQ_ERROR, "remote '%s' (%s): %s: %s", k->remote, k->url, doing, msg);
+		return rq_error_set(RQ_ERROR, "remote '%s' (%s): authentication failed: %s", k->remote, k->shown, msg);
+	return rq_error_set(RQ_ERROR, "remote '%s' (%s): %s: %s", k->remote, k->shown, doing, msg);
 }
 
 /* ---- reading chains ---- */
@@ -485,7 +509,7 @@ static int local_exists(const struct link *k)
 	char *lp = rq_remote_local_path(k->url);
 	bool missing = lp && !rq_path_exists(lp);
 	free(lp);
-	return missing ? rq_error_set(RQ_ERROR, "remote '%s' (%s): no such directory", k->remote, k->url) : 0;
+	return missing ? rq_error_set(RQ_ERROR, "remote '%s' (%s): no such directory", k->remote, k->shown) : 0;
 }
 
 /* Fetch the remote's ledger branch into its quarantine ref; *found false
@@ -520,6 +544,11 @@ static int fetch(git_oid *tip, bool *found, rq_ledger *l, git_remote *remote, st
 	if (git_reference_name_to_id(tip, l->repo, ref.ptr) == 0)
 		*found = true;
 	rq_error_clear();
+	if (*found && rq_object_check(l->repo, tip, GIT_OBJECT_COMMIT) != 0) {
+		rq_error_clear();
+		err = rq_error_set(RQ_EINTEGRITY, "remote '%s' (%s): its ledger branch does not point at a commit",
+				   k->remote, k->shown);
+	}
 done:
 	rq_buf_release(&spec);
 	rq_buf_release(&ref);
@@ -554,7 +583,24 @@ static void set_tracking(rq_ledger *l, const char *remote, const git_oid *tip)
  * how many entries it served, so that one serving fewer is caught. */
 static void remote_place(rq_buf *out, const char *url)
 {
-	rq_buf_printf(out, "remote %s", url);
+	/* one key however the URL is spelt: a directory by its real path,
+	 * never a password, no trailing slashes */
+	char *lp = rq_remote_local_path(url), *real = lp ? realpath(lp, NULL) : NULL;
+	char *shown = redacted(real ? real : lp ? lp : url);
+	size_t len = strlen(shown);
+	while (len > 1 && shown[len - 1] == '/')
+		len--;
+	char *colon = strstr(shown, ":***@");
+	rq_buf_puts(out, "remote ");
+	if (colon && (size_t)(colon - shown) < len) {
+		rq_buf_put(out, shown, (size_t)(colon - shown));
+		rq_buf_put(out, colon + 4, len - (size_t)(colon + 4 - shown));
+	} else {
+		rq_buf_put(out, shown, len);
+	}
+	free(shown);
+	free(real);
+	free(lp);
 }
 
 /* Check a remote's ledger of `size` entries whose entry `at` (when at <
@@ -582,7 +628,7 @@ static int check_memory_of(uint64_t *seen, const char *repository, const struct 
 	if (size < st.place_size) {
 		err = rq_error_set(RQ_EINTEGRITY,
 				   "remote '%s' (%s) rolled back: it served %" PRIu64 " entries before, now %" PRIu64,
-				   k->remote, k->url, st.place_size, size);
+				   k->remote, k->shown, st.place_size, size);
 		goto done;
 	}
 	rq_hash want, got;
@@ -596,7 +642,7 @@ static int check_memory_of(uint64_t *seen, const char *repository, const struct 
 		err = rq_error_set(RQ_EINTEGRITY,
 				   "remote '%s' (%s) rewrote its history: entry %" PRIu64
 				   " is not the one it served before",
-				   k->remote, k->url, st.place_size - 1);
+				   k->remote, k->shown, st.place_size - 1);
 done:
 	rq_known_state_release(&st);
 	rq_buf_release(&place);
@@ -679,10 +725,10 @@ static int verify_incoming(rq_verify_report *r, rq_ledger *l, const struct link 
 			return rq_error_set(RQ_EINTEGRITY, "remote '%s' (%s): entry %" PRId64 " (%.12s): %s%s", k->remote,
 					    k->url, p->seq, p->id, p->message,
 					    r->nproblems > 1 ? " (and more problems)" : "");
-		return rq_error_set(RQ_EINTEGRITY, "remote '%s' (%s): %s", k->remote, k->url, p->message);
+		return rq_error_set(RQ_EINTEGRITY, "remote '%s' (%s): %s", k->remote, k->shown, p->message);
 	}
 	if (!r->leaves && r->entries)
-		return rq_error_set(RQ_EINTEGRITY, "remote '%s' (%s): not every entry could be read", k->remote, k->url);
+		return rq_error_set(RQ_EINTEGRITY, "remote '%s' (%s): not every entry could be read", k->remote, k->shown);
 	rq_error_clear();
 	return 0;
 }
@@ -705,10 +751,11 @@ static int open_remote(git_remote **out, struct link *k, rq_ledger *l, const cha
 	k->remote = name;
 	k->url_owned = rq_xstrdup(git_remote_url(*out) ? git_remote_url(*out) : "");
 	k->url = k->url_owned;
+	k->shown = redacted(k->url);
 	git_remote_free(*out);
 	*out = NULL;
 	if (git_remote_create_anonymous(&anon, l->repo, k->url) != 0)
-		return rq_error_set(RQ_EINVALID, "remote '%s': '%s' is not a URL resque can use: %s", name, k->url,
+		return rq_error_set(RQ_EINVALID, "remote '%s': '%s' is not a URL resque can use: %s", name, k->shown,
 				    git_error_last() ? git_error_last()->message : "git error");
 	*out = anon;
 	return 0;
@@ -719,7 +766,7 @@ static void result_start(rq_sync_result *out, rq_ledger *l, const struct link *k
 	rq_entry *e = NULL;
 	memset(out, 0, sizeof(*out));
 	out->remote = rq_xstrdup(k->remote);
-	out->url = rq_xstrdup(k->url);
+	out->url = rq_xstrdup(k->shown);
 	out->before_size = rq_ledger_size(l);
 	if (l->has_tip && rq_ledger__entry_at(&e, l, &l->tip) == 0)
 		memcpy(out->before_tip, e->id, RQ_ID_HEX_SIZE);
@@ -755,7 +802,7 @@ static int local_push(rq_ledger *l, const struct link *k, const char *path, uint
 	int err = 0, rc;
 
 	if (git_repository_open_ext(&rr, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) {
-		err = rq_error_set(RQ_ERROR, "remote '%s' (%s): %s", k->remote, k->url,
+		err = rq_error_set(RQ_ERROR, "remote '%s' (%s): %s", k->remote, k->shown,
 				   git_error_last() ? git_error_last()->message : "cannot open it");
 		goto done;
 	}
@@ -775,7 +822,7 @@ static int local_push(rq_ledger *l, const struct link *k, const char *path, uint
 		err = rq_error_set(RQ_EINVALID,
 				   "remote '%s' (%s) moved while pushing (another push?): nothing was changed there; "
 				   "pull and push again",
-				   k->remote, k->url);
+				   k->remote, k->shown);
 	else if (rc)
 		err = net_error(k, "updating its ledger branch");
 done:
@@ -816,7 +863,7 @@ int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 			err = rq_error_set(RQ_EINVALID,
 					   "remote '%s' (%s) has entries this ledger does not: pull first "
 					   "('resque pull --rebase %s'), then push",
-					   k.remote, k.url, k.remote);
+					   k.remote, k.shown, k.remote);
 			goto done;
 		}
 		/* an ancestor of our verified tip: part of what we verified */
@@ -856,11 +903,16 @@ int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 	callbacks(&po.callbacks, &k);
 	k.what = "sending";
 	if (git_remote_push(remote, &refspecs, &po)) {
-		err = net_error(&k, "pushing");
+		net_error(&k, "pushing");
+		err = rq_error_set(RQ_ERROR, "%s (if another push landed first: 'resque pull --rebase %s', then push again)",
+				   rq_error_last(), k.remote);
 		goto done;
 	}
 	if (k.rejected) {
-		err = rq_error_set(RQ_EINVALID, "remote '%s' (%s) refused the push: %s", k.remote, k.url, k.rejected);
+		err = rq_error_set(RQ_EINVALID,
+				   "remote '%s' (%s) refused the push: %s (if another push landed first: 'resque pull "
+				   "--rebase %s', then push again)",
+				   k.remote, k.shown, k.rejected, k.remote);
 		goto done;
 	}
 pushed:
@@ -1095,10 +1147,89 @@ static int replay_name(const char **out, rq_ledger *l, const rq_entry *e, const 
 	if ((taken = name_taken(e->type, *out, r)))
 		return rq_error_set(RQ_EINVALID,
 				    "the remote has a %s named '%s' since (entry %" PRIu64 "); yours (entry %" PRIu64
-				    ", %.12s) cannot be replayed under the same name (give it another with --rename "
+				    ", %.12s) cannot be replayed under that name (give it another with --rename "
 				    "%s=NEW); nothing was changed",
-				    e->type, taken->name, taken->seq, e->seq, e->id, taken->name);
+				    e->type, taken->name, taken->seq, e->seq, e->id, name);
 	return 0;
+}
+
+/* The identity of an imported run, which `resque import` records once:
+ * "codecarbon RUN_ID" or "nvidia-smi FINGERPRINT"; false for any other
+ * entry. */
+static bool import_key(rq_buf *out, const rq_entry *e)
+{
+	if (strcmp(e->type, "actual") != 0)
+		return false;
+	const char *meter = rq_json_str(e->body, "meter", "");
+	const json_t *src = json_object_get(e->body, "source");
+	const char *v = strcmp(meter, "codecarbon") == 0   ? rq_json_str(src, "run_id", "")
+			: strcmp(meter, "nvidia-smi") == 0 ? rq_json_str(src, "fingerprint", "")
+							   : "";
+	if (!*v)
+		return false;
+	rq_buf_printf(out, "%s %s", meter, v);
+	return true;
+}
+
+/* The imports among the remote's new entries: keys and ids, in pairs. */
+struct imports {
+	char **key;
+	char (*id)[RQ_ID_HEX_SIZE];
+	uint64_t *seq;
+	size_t n, alloc;
+};
+
+static void imports_release(struct imports *im)
+{
+	for (size_t i = 0; i < im->n; i++)
+		free(im->key[i]);
+	free(im->key);
+	free(im->id);
+	free(im->seq);
+}
+
+static int imports_of(struct imports *im, rq_ledger *l, const rq_verify_report *r)
+{
+	memset(im, 0, sizeof(*im));
+	for (uint64_t i = 0; r->commits && i < r->nleaves; i++) {
+		rq_entry *e = NULL;
+		rq_buf key = RQ_BUF_INIT;
+		git_oid c;
+		git_oid_fromraw(&c, r->commits[i]);
+		int err = rq_ledger__entry_at(&e, l, &c);
+		if (err) {
+			rq_buf_release(&key);
+			return err;
+		}
+		if (import_key(&key, e)) {
+			if (im->n == im->alloc) {
+				im->alloc = im->alloc ? 2 * im->alloc : 8;
+				im->key = rq_xreallocarray(im->key, im->alloc, sizeof(*im->key));
+				im->id = rq_xreallocarray(im->id, im->alloc, sizeof(*im->id));
+				im->seq = rq_xreallocarray(im->seq, im->alloc, sizeof(*im->seq));
+			}
+			im->key[im->n] = rq_buf_detach(&key, NULL);
+			memcpy(im->id[im->n], e->id, RQ_ID_HEX_SIZE);
+			im->seq[im->n] = e->seq;
+			im->n++;
+		}
+		rq_buf_release(&key);
+		rq_entry_free(e);
+	}
+	return 0;
+}
+
+/* Our entry `e` is a run the remote imported too: its index there, or -1. */
+static ssize_t same_import(const struct imports *im, const rq_entry *e)
+{
+	rq_buf key = RQ_BUF_INIT;
+	ssize_t at = -1;
+	if (import_key(&key, e))
+		for (size_t i = 0; i < im->n && at < 0; i++)
+			if (strcmp(im->key[i], key.ptr) == 0)
+				at = (ssize_t)i;
+	rq_buf_release(&key);
+	return at;
 }
 
 /* Replay our entries `mine` (commits, oldest first) on the remote's tip
@@ -1107,10 +1238,12 @@ static int replay_name(const char **out, rq_ledger *l, const rq_entry *e, const 
  * renames of `o` applied, and signed again with l->signer. *new_tip gets
  * the last commit written. No ref moves; RQ_EINVALID naming the entry
  * when one cannot be replayed. */
-static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n, const git_oid *rtip, uint64_t rseq,
-		  const char *rid, const rq_verify_report *r, const rq_sync_options *o)
+static int replay(git_oid *new_tip, size_t *replayed, rq_ledger *l, const git_oid *mine, size_t n,
+		  const git_oid *rtip, uint64_t rseq, const char *rid, const rq_verify_report *r,
+		  const rq_sync_options *o)
 {
 	struct idmap m;
+	struct imports im = { 0 };
 	size_t nren = o ? o->nrenames : 0;
 	bool *used = rq_xcalloc(nren + 1, sizeof(*used));
 	char prev[RQ_ID_HEX_SIZE];
@@ -1123,6 +1256,9 @@ static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n,
 	m.new_name = rq_xcalloc(n + 1, sizeof(*m.new_name));
 	m.n = 0;
 	memcpy(prev, rid, RQ_ID_HEX_SIZE);
+	*replayed = 0;
+	if ((err = imports_of(&im, l, r)))
+		goto done;
 	if (!l->signer) {
 		err = rq_error_set(RQ_EINVALID, "no signing key loaded: a rebase signs the replayed entries again");
 		goto done;
@@ -1143,13 +1279,27 @@ static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n,
 					   e->seq, e->id, e->type, e->signer, l->signer->id);
 			goto next;
 		}
+		ssize_t dup = same_import(&im, e);
+		if (dup >= 0) {
+			/* the same run, imported on both sides: recorded once,
+			 * and what referred to ours refers to the remote's */
+			rq_ledger__notice("entry %" PRIu64 " (%.12s) imports the run the remote imported as entry %" PRIu64
+					  " (%.12s): not replayed",
+					  e->seq, e->id, im.seq[dup], im.id[dup]);
+			memcpy(m.old[m.n], e->id, RQ_ID_HEX_SIZE);
+			memcpy(m.now[m.n], im.id[dup], RQ_ID_HEX_SIZE);
+			m.old_name[m.n] = NULL;
+			m.new_name[m.n] = NULL;
+			m.n++;
+			goto next;
+		}
 		if ((err = replay_name(&name, l, e, r, o, used)) || (err = att_tree_of(&att, &has_att, l, &mine[i])))
 			goto next;
 		json_t *body = rewrite_refs(e->body, &m);
 		bool renamed = name && rq_entry_name(e) && strcmp(name, rq_entry_name(e)) != 0;
 		if (renamed)
 			json_object_set_new(body, "name", json_string(name));
-		err = rq_entry_build(&ne, rseq + 1 + i, prev, e->type, e->time, e->signer, body);
+		err = rq_entry_build(&ne, rseq + 1 + *replayed, prev, e->type, e->time, e->signer, body);
 		if (!err)
 			err = rq_entry_sign(&sig, ne, l->signer);
 		if (!err)
@@ -1160,6 +1310,7 @@ static int replay(git_oid *new_tip, rq_ledger *l, const git_oid *mine, size_t n,
 			m.old_name[m.n] = renamed ? rq_xstrdup(rq_entry_name(e)) : NULL;
 			m.new_name[m.n] = renamed ? name : NULL;
 			m.n++;
+			(*replayed)++;
 			memcpy(prev, ne->id, RQ_ID_HEX_SIZE);
 		}
 next:
@@ -1181,6 +1332,7 @@ next:
 done:
 	for (size_t i = 0; i < m.n; i++)
 		free(m.old_name[i]);
+	imports_release(&im);
 	free(m.old_name);
 	free(m.new_name);
 	free(m.old);
@@ -1311,7 +1463,8 @@ static int diverged(rq_sync_result *out, rq_ledger *l, const struct link *k, con
 		goto done;
 	}
 	memcpy(rid, r->ids[r->nleaves - 1], RQ_ID_HEX_SIZE);
-	if ((err = replay(&new_tip, l, mine, n, rtip, rsize - 1, rid, r, o)))
+	size_t replayed = 0;
+	if ((err = replay(&new_tip, &replayed, l, mine, n, rtip, rsize - 1, rid, r, o)))
 		goto done;
 	/* The rebuilt chain must verify before it becomes the ledger. */
 	{
@@ -1347,7 +1500,7 @@ static int diverged(rq_sync_result *out, rq_ledger *l, const struct link *k, con
 	}
 	if ((err = move_ledger(l, &new_tip, base_seq + 1)))
 		goto done;
-	out->rebased = n;
+	out->rebased = replayed;
 	out->received = theirs;
 done:
 	free(mine);
@@ -1393,7 +1546,7 @@ int rq_sync_pull(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 	if (git_merge_base(&base, l->repo, &l->tip, &rtip) != 0) {
 		git_error_clear();
 		err = rq_error_set(RQ_EINVALID, "remote '%s' (%s) holds another ledger: it shares no entry with this one",
-				   k.remote, k.url);
+				   k.remote, k.shown);
 		goto done;
 	}
 	if ((err = seq_at(&base_seq, base_id, l, &base)))
@@ -1460,13 +1613,17 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 	memset(out, 0, sizeof(*out));
 	k.remote = "origin";
 	k.url = url;
+	k.shown = redacted(url);
 	k.progress = o ? o->progress : NULL;
 	k.progress_ctx = o ? o->progress_ctx : NULL;
 	out->remote = rq_xstrdup("origin");
-	out->url = rq_xstrdup(url);
+	out->url = rq_xstrdup(k.shown);
 	git_libgit2_init();
+	if ((err = rq_remote_url_check(url)))
+		return err;
 	if (rq_path_exists(resque_dir))
 		return rq_error_set(RQ_EEXISTS, "%s: a repository exists already", resque_dir);
+	rq_ledger__clean_init_leftovers(resque_dir); /* of killed clones and inits */
 	/* Built beside its final place, verified, then renamed into it. */
 	rq_buf_printf(&tmp, "%s.tmp-%ld", resque_dir, (long)getpid());
 	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
@@ -1477,7 +1634,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 		goto done;
 	}
 	if (git_remote_create_with_fetchspec(&remote, repo, "origin", url, "+" RQ_REMOTE_LEDGER ":refs/remotes/origin/ledger")) {
-		err = rq_error_set(RQ_EINVALID, "'%s' is not a URL resque can use: %s", url,
+		err = rq_error_set(RQ_EINVALID, "'%s' is not a URL resque can use: %s", k.shown,
 				   git_error_last() ? git_error_last()->message : "git error");
 		goto done;
 	}
@@ -1491,7 +1648,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
 	if (git_remote_create_anonymous(&remote, repo, url)) {
-		err = rq_git_error(RQ_EINVALID, url);
+		err = rq_git_error(RQ_EINVALID, k.shown);
 		goto done;
 	}
 	if ((err = local_exists(&k)))
@@ -1502,7 +1659,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 	}
 	if (git_reference_name_to_id(&tip, repo, "refs/remotes/origin/ledger") != 0) {
 		git_error_clear();
-		err = rq_error_set(RQ_ENOTFOUND, "remote '%s' has no ledger (no branch 'ledger')", url);
+		err = rq_error_set(RQ_ENOTFOUND, "remote '%s' has no ledger (no branch 'ledger')", k.shown);
 		goto done;
 	}
 	git_reference *ref = NULL;
@@ -1523,9 +1680,9 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 		goto done;
 	if (r.nproblems > r.index_problems) {
 		const rq_problem *p = &r.problems[0];
-		err = p->seq >= 0 ? rq_error_set(RQ_EINTEGRITY, "%s: entry %" PRId64 " (%.12s): %s%s", url, p->seq, p->id,
-						 p->message, r.nproblems > 1 ? " (and more problems)" : "")
-				  : rq_error_set(RQ_EINTEGRITY, "%s: %s", url, p->message);
+		err = p->seq >= 0 ? rq_error_set(RQ_EINTEGRITY, "%s: entry %" PRId64 " (%.12s): %s%s", k.shown, p->seq,
+						 p->id, p->message, r.nproblems > 1 ? " (and more problems)" : "")
+				  : rq_error_set(RQ_EINTEGRITY, "%s: %s", k.shown, p->message);
 		goto done;
 	}
 	err = 0;
@@ -1541,7 +1698,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 		if (e2 == RQ_EINTEGRITY && at == UINT64_MAX && r.nleaves < km.size)
 			e2 = 0; /* behind another copy here: no rollback by itself */
 		if (e2 == RQ_EINTEGRITY) {
-			err = rq_error_set(RQ_EINTEGRITY, "%s: %s", url, rq_error_last());
+			err = rq_error_set(RQ_EINTEGRITY, "%s: %s", k.shown, rq_error_last());
 			goto done;
 		}
 		rq_error_clear();

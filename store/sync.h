@@ -45,6 +45,9 @@ int rq_remote_add(rq_ledger *l, const char *name, const char *url);
 int rq_remote_remove(rq_ledger *l, const char *name);
 /* `fn` for each remote, in config order; its non-zero return stops. */
 int rq_remote_each(rq_ledger *l, int (*fn)(const char *name, const char *url, void *ctx), void *ctx);
+/* 0 for a URL resque may use: not empty, and without control characters
+ * as written or %XX-decoded (a credential helper must never see one). */
+int rq_remote_url_check(const char *url);
 /* The directory of a remote on this machine (a path, or a file:// URL
  * decoded), or NULL for a network URL; the caller frees it. */
 char *rq_remote_local_path(const char *url);

@@ -225,7 +225,11 @@ test_expect_success 'racing pushes: one lands, the other is refused; the remote 
 	cat p1.out p2.out &&
 	test "$(cat p1.rc)$(cat p2.rc)" = 01 -o "$(cat p1.rc)$(cat p2.rc)" = 10 &&
 	rm -rf check && RESQUE_HOME=$SCRATCH/check-home resque clone "$SRV" check >/dev/null &&
-	(cd check && RESQUE_HOME=$SCRATCH/check-home resque verify >/dev/null)
+	(cd check && RESQUE_HOME=$SCRATCH/check-home resque verify >/dev/null) &&
+	for c in alice:$A_HOME alice2:$SCRATCH/alice2-home; do
+		(cd "${c%%:*}" && RESQUE_HOME=${c#*:} resque pull --rebase >/dev/null &&
+			RESQUE_HOME=${c#*:} resque push >/dev/null) || return 1
+	done
 '
 
 test_expect_success 'an unreachable remote fails clearly, naming it, without a prompt' '
@@ -233,6 +237,53 @@ test_expect_success 'an unreachable remote fails clearly, naming it, without a p
 	unchanged_after 1 "remote ${SQ}dead${SQ} (git://127.0.0.1:1/nothing.git)" resque pull dead </dev/null &&
 	unchanged_after 1 "remote ${SQ}dead${SQ}" resque push dead </dev/null &&
 	unchanged_after 1 "no remote named ${SQ}nosuch${SQ}" resque pull nosuch
+'
+
+test_expect_success 'a URL with control characters is refused (credential helpers never see one); passwords are not shown' '
+	as_alice && bad="http://x%0aprotocol=https%0ahost=github.com%0apath=@127.0.0.1:1/a.git" &&
+	unchanged_after 1 "holds a control character" resque remote add evil "$bad" &&
+	cd "$SCRATCH" && expect_failure 1 resque clone "$bad" evil && grep_err "holds a control character" &&
+	test ! -e evil && expect_failure 1 resque clone "http://x%00y@127.0.0.1:1/a.git" evil2 &&
+	expect_failure 1 resque clone "http://bob:s3cret@127.0.0.1:1/x.git" pw </dev/null &&
+	grep_err "bob:\*\*\*@127.0.0.1:1" && ! grep -q s3cret "$ERR" && test ! -e pw
+'
+
+test_expect_success 'a remote ledger branch that is not a commit is refused with exit 3' '
+	git clone -q --bare "$SRV" "$SCRATCH/nc.git" &&
+	tree=$(git --git-dir="$SCRATCH/nc.git" rev-parse "ledger^{tree}") && echo "$tree" >"$SCRATCH/nc.git/refs/heads/ledger" &&
+	as_alice && expect_success resque remote add nc "file://localhost$SCRATCH/nc.git" &&
+	unchanged_after 3 "its ledger branch does not point at a commit" resque pull nc
+'
+
+test_expect_success 'after our own rebase, a remote that kept the old entries is diverged, not accused of a rewrite' '
+	as_alice && expect_success resque pull && git init -q --bare "$SCRATCH/backup.git" &&
+	expect_success resque remote add backup "$SCRATCH/backup.git" &&
+	expect_success resque note -m "private" && expect_success resque push backup &&
+	as_bob && expect_success resque pull --rebase --rename v9=v9c 2>/dev/null; as_bob &&
+	expect_success resque note -m "bob again" && expect_success resque push &&
+	as_alice && expect_success resque pull --rebase origin &&
+	unchanged_after 1 "the ledgers diverged" resque pull backup
+'
+
+test_expect_success 'pull --rebase records a run imported on both sides once; references follow the remote copy' '
+	printf "run_id,duration,emissions,energy_consumed,country_iso_code\nrun-77,10,0.5,2.5,FRA\n" >"$SCRATCH/cc.csv" &&
+	as_alice && expect_success resque pull && expect_success resque push &&
+	as_bob && expect_success resque pull &&
+	expect_success resque import codecarbon "$SCRATCH/cc.csv" &&
+	head -c 300 /dev/urandom >w7.bin &&
+	expect_success resque commit -w w7.bin --name v20 -p v1 --actual "$(resque log -n 1 --json | "$PY" -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])")" &&
+	as_alice && expect_success resque import codecarbon "$SCRATCH/cc.csv" && expect_success resque push &&
+	theirs=$(resque log -n 1 --json | "$PY" -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])") &&
+	as_bob && expect_success resque pull --rebase --json && is "$(json_get "$OUT" "d[\"rebased\"]")" 1 &&
+	grep_err "imports the run the remote imported" &&
+	expect_success resque show v20 --json && is "$(json_get "$OUT" "d[\"body\"][\"cost\"][\"source\"]")" "actual:$theirs" &&
+	n=$(git --git-dir=.resque log --format=%H ledger | while read c; do git --git-dir=.resque cat-file blob "$c:entry"; echo; done | grep -c "run-77") &&
+	is "$n" 1 && expect_success resque verify && expect_success resque push
+'
+
+test_expect_success 'clone removes what a killed clone left' '
+	cd "$SCRATCH" && mkdir -p lo && dead=$(sh -c "echo \$\$") && mkdir "lo/.resque.tmp-$dead" &&
+	RESQUE_HOME=$SCRATCH/lo-home expect_success resque clone "$SRV" lo && test ! -e "lo/.resque.tmp-$dead"
 '
 
 test_expect_success 'push, pull and clone --help; pull and push usage errors' '

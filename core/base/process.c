@@ -2,6 +2,7 @@
  * exec with job control and signal forwarding, and the sampling thread. */
 #include "common.h"
 #include "process.h"
+#include <spawn.h>
 #include "cgroup.h"
 
 #include <fcntl.h>
@@ -246,6 +247,73 @@ static void free_strv(char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* --- a short command whose output is wanted -------------------------- */
+
+int rq_process_capture(rq_buf *out, int *status, const char *const *argv, const char *const *env,
+		       const char *input, size_t max)
+{
+	int in[2] = { -1, -1 }, op[2] = { -1, -1 }, err = 0, st = 0;
+	posix_spawn_file_actions_t fa;
+	char **av = copy_argv(argv), **envp = make_env(env);
+	pid_t pid;
+
+	*status = -1;
+	if (pipe2(in, O_CLOEXEC) || pipe2(op, O_CLOEXEC)) {
+		err = rq_error_os("%s: a pipe", argv[0]);
+		goto done;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+	int rc = posix_spawnp(&pid, av[0], &fa, NULL, av, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(op[1]);
+	in[0] = op[1] = -1;
+	if (rc != 0) {
+		err = rq_error_set(rc == ENOENT ? RQ_ENOTFOUND : RQ_EIO, "%s: %s", argv[0], strerror(rc));
+		goto done;
+	}
+	/* a command that exits without reading must not kill us: the
+	 * write's EPIPE is ignored, its status tells */
+	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+	size_t len = input ? strlen(input) : 0, done_w = 0;
+	while (done_w < len) {
+		ssize_t w = write(in[1], input + done_w, len - done_w);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done_w += (size_t)w;
+	}
+	close(in[1]);
+	in[1] = -1;
+	signal(SIGPIPE, old);
+	char buf[4096];
+	for (;;) {
+		ssize_t r = read(op[0], buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (out->len + (size_t)r <= max)
+			rq_buf_put(out, buf, (size_t)r);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+done:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (op[i] >= 0)
+			close(op[i]);
+	}
+	free_strv(av);
+	free_strv(envp);
+	return err;
 }
 
 /* --- the sampling thread ---------------------------------------------- */

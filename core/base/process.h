@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "events.h"
+#include "resque/buf.h"
 #include "resque/meter.h"
 
 typedef struct rq_process_opts {
@@ -68,5 +69,14 @@ typedef struct rq_process_result {
 int rq_process_run(rq_process_result *out, const rq_process_opts *opts);
 /* Free what a result holds (its warnings). */
 void rq_process_result_release(rq_process_result *r);
+
+/* Run argv (looked up in PATH) with `env` changes as rq_process_opts
+ * has them, `input` (may be NULL) on its stdin and its stdout appended to
+ * `out` (at most `max` bytes kept); stderr is the caller's. *status gets
+ * its exit status (128+N for signal N). 0 when it ran, whatever its
+ * status; RQ_ENOTFOUND when there is no such program. For short helpers
+ * (git credential fill), not for what a meter should see. */
+int rq_process_capture(rq_buf *out, int *status, const char *const *argv, const char *const *env,
+		       const char *input, size_t max);
 
 #endif
