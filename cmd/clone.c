@@ -63,7 +63,7 @@ int cmd_clone(int argc, char **argv)
 			goto done;
 		}
 	}
-	if ((err = rq_remote_url_normalise(&src, url))) {
+	if ((err = rq_remote_url_check(url)) || (err = rq_remote_url_normalise(&src, url))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
@@ -71,6 +71,11 @@ int cmd_clone(int argc, char **argv)
 	rq_buf_printf(&rd, "%s/.resque", d.ptr);
 	if (rq_path_exists(rd.ptr)) {
 		rc = cmd_error("%s: a repository exists already", rd.ptr);
+		goto done;
+	}
+	struct stat st;
+	if (stat(d.ptr, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		rc = cmd_error("%s: not a directory", d.ptr);
 		goto done;
 	}
 	if (!rq_path_exists(d.ptr)) {

@@ -39,7 +39,7 @@ static int remote_add(int argc, char **argv)
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
 	rq_buf sub = RQ_BUF_INIT;
-	if ((err = rq_remote_url_normalise(&sub, url))) {
+	if ((err = rq_remote_url_check(url)) || (err = rq_remote_url_normalise(&sub, url))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}

@@ -507,9 +507,15 @@ static int seq_at(uint64_t *seq, char id[RQ_ID_HEX_SIZE], rq_ledger *l, const gi
 static int local_exists(const struct link *k)
 {
 	char *lp = rq_remote_local_path(k->url);
-	bool missing = lp && !rq_path_exists(lp);
+	struct stat st;
+	int err = 0;
+	if (lp && stat(lp, &st) != 0)
+		err = rq_error_set(RQ_ERROR, "remote '%s' (%s): no such directory", k->remote, k->shown);
+	else if (lp && !S_ISDIR(st.st_mode))
+		err = rq_error_set(RQ_ERROR, "remote '%s' (%s): not a directory, so not a git repository", k->remote,
+				   k->shown);
 	free(lp);
-	return missing ? rq_error_set(RQ_ERROR, "remote '%s' (%s): no such directory", k->remote, k->shown) : 0;
+	return err;
 }
 
 /* Fetch the remote's ledger branch into its quarantine ref; *found false
@@ -1457,8 +1463,8 @@ static int diverged(rq_sync_result *out, rq_ledger *l, const struct link *k, con
 		err = rq_error_set(RQ_EINVALID,
 				   "the ledgers diverged: both have entries since entry %" PRIu64
 				   " (%.12s): %zu here, %" PRIu64 " on remote '%s'. A ledger is linear, so they cannot "
-				   "be merged; 'resque pull --rebase %s' replays your %zu entr%s on top of the remote's "
-				   "(signed again with your key), then 'resque push %s'",
+				   "be merged; 'resque pull --rebase %s' replays the %zu entr%s here on top of the "
+				   "remote's (each must be yours: it is signed again with your key), then 'resque push %s'",
 				   base_seq, base_id, n, theirs, k->remote, k->remote, n, n == 1 ? "y" : "ies", k->remote);
 		goto done;
 	}

@@ -83,7 +83,11 @@ test_expect_success 'clone refuses an existing repository, a remote without a le
 	git init -q --bare empty.git &&
 	expect_failure 1 resque clone empty.git e1 && grep_err "has no ledger" && test ! -e e1 &&
 	expect_failure 1 resque clone "$SCRATCH/nowhere.git" e2 && grep_err "remote ${SQ}origin${SQ} \($SCRATCH/nowhere.git\): no such directory" && test ! -e e2 &&
-	expect_failure 2 resque clone && grep_err "URL"
+	expect_failure 2 resque clone && grep_err "URL" &&
+	echo x >afile && expect_failure 1 resque clone "$SRV" afile && grep_err "afile: not a directory" &&
+	expect_failure 1 resque clone afile e3 && grep_err "not a directory, so not a git repository" && test ! -e e3 &&
+	(cd alice && RESQUE_HOME=$A_HOME resque remote add empty "" 2>../err.out; test $? = 1) &&
+	grep -q "the URL is empty" err.out
 '
 
 test_expect_success 'pull takes what a colleague pushed, verified (fast-forward)' '
