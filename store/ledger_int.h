@@ -154,6 +154,13 @@ struct rq_ledger {
 	bool shared_db;     /* rq_ledger_db handed the connection out: no more */
 	rq_append_check_fn check; /* rq_ledger_append_if's check, during the call */
 	void *check_ctx;
+	/* A verification of the entries after the first `preverified_from`
+	 * up to commit `preverified_tip` that the caller has just done (a
+	 * pull, store/sync.c): the guard's next check of exactly those takes
+	 * it (emptying it) instead of verifying them again. */
+	rq_verify_report *preverified;
+	uint64_t preverified_from;
+	git_oid preverified_tip;
 };
 
 #define RQ_APPEND_UNCHECKED 1u /* skip the signer authorisation check (tests) */

@@ -5,6 +5,7 @@
  * by one compare-and-swap. */
 #include "common.h"
 #include "sync.h"
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pwd.h>
@@ -1406,7 +1407,7 @@ done:
 /* Move the ledger branch from our tip to `to` (compare-and-swap), under
  * the writer's lock, and take it as the snapshot (verifying what is new
  * and remembering it, then bringing index.db along). */
-static int move_ledger(rq_ledger *l, const git_oid *to, uint64_t rewind_to)
+static int move_ledger(rq_ledger *l, const git_oid *to, uint64_t rewind_to, rq_verify_report *verified)
 {
 	git_reference *ref = NULL;
 	rq_buf repo = RQ_BUF_INIT;
@@ -1434,7 +1435,14 @@ static int move_ledger(rq_ledger *l, const git_oid *to, uint64_t rewind_to)
 	}
 	git_oid old_tip = l->tip;
 	uint64_t old_size = l->size;
+	/* what verify_incoming checked of the new entries counts */
+	if (verified && !rewind_to) {
+		l->preverified = verified;
+		l->preverified_from = old_size;
+		git_oid_cpy(&l->preverified_tip, to);
+	}
 	err = rq_guard_advance(l, to);
+	l->preverified = NULL;
 	if (!err)
 		err = index_follow(l, rewind_to ? rewind_to : old_size, &old_tip, old_size);
 done:
@@ -1504,7 +1512,7 @@ static int diverged(rq_sync_result *out, rq_ledger *l, const struct link *k, con
 		if (err)
 			goto done;
 	}
-	if ((err = move_ledger(l, &new_tip, base_seq + 1)))
+	if ((err = move_ledger(l, &new_tip, base_seq + 1, NULL)))
 		goto done;
 	out->rebased = replayed;
 	out->received = theirs;
@@ -1572,9 +1580,9 @@ int rq_sync_pull(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 	if (r.nleaves == 0) /* the remote is behind, or level */
 		goto track;
 	if (git_oid_equal(&base, &l->tip)) {
-		if ((err = move_ledger(l, &rtip, 0)))
-			goto done;
 		out->received = r.nleaves;
+		if ((err = move_ledger(l, &rtip, 0, &r)))
+			goto done;
 		goto track;
 	}
 	if ((err = diverged(out, l, &k, &base, base_seq, base_id, &rtip, rsize, &r, o)))
@@ -1594,6 +1602,139 @@ done:
 }
 
 /* ---- clone ---- */
+
+/* Copy the file `from` to `to` (created, mode 0444 as git keeps objects). */
+static int copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), outfd = -1, err = 0;
+	if (in < 0)
+		return rq_error_os("%s", from);
+	outfd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (outfd < 0) {
+		err = rq_error_os("%s", to);
+		goto done;
+	}
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = rq_error_os("%s", from);
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t w = 0; w < n;) {
+			ssize_t m = write(outfd, buf + w, (size_t)(n - w));
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0) {
+				err = rq_error_os("%s", to);
+				goto done;
+			}
+			w += m;
+		}
+	}
+done:
+	if (outfd >= 0 && close(outfd) != 0 && !err)
+		err = rq_error_os("%s", to);
+	close(in);
+	return err;
+}
+
+/* Copy the object store of the repository at `src` (its packs and loose
+ * objects) into `dst` (an objects directory), as `git clone --local
+ * --no-hardlinks` does: much faster than building a pack, and what is
+ * copied is verified like anything fetched. RQ_EUNSUPPORTED when the store
+ * borrows objects from elsewhere (alternates): then the caller fetches. */
+static int copy_objects(const char *src, const char *dst)
+{
+	rq_buf alt = RQ_BUF_INIT, a = RQ_BUF_INIT, b = RQ_BUF_INIT;
+	DIR *d = NULL;
+	struct dirent *de;
+	int err = 0;
+
+	rq_buf_printf(&alt, "%s/info/alternates", src);
+	if (rq_path_exists(alt.ptr)) {
+		err = RQ_EUNSUPPORTED;
+		goto done;
+	}
+	if (!(d = opendir(src))) {
+		err = rq_error_os("%s", src);
+		goto done;
+	}
+	while (!err && (de = readdir(d))) {
+		const char *n = de->d_name;
+		bool pack = strcmp(n, "pack") == 0;
+		bool fan = strlen(n) == 2 && rq_is_hex(n, 2);
+		if (!pack && !fan)
+			continue;
+		rq_buf_reset(&a);
+		rq_buf_reset(&b);
+		rq_buf_printf(&a, "%s/%s", src, n);
+		rq_buf_printf(&b, "%s/%s", dst, n);
+		DIR *sd = opendir(a.ptr);
+		if (!sd)
+			continue;
+		if ((err = rq_mkdir_p(b.ptr, 0755)) == 0) {
+			struct dirent *fe;
+			size_t al = a.len, bl = b.len;
+			while (!err && (fe = readdir(sd))) {
+				const char *f = fe->d_name;
+				size_t fl = strlen(f);
+				bool want = pack ? (fl > 5 && (strcmp(f + fl - 5, ".pack") == 0 || strcmp(f + fl - 4, ".idx") == 0))
+						 : (fl == 38 && rq_is_hex(f, 38));
+				if (!want)
+					continue;
+				rq_buf_truncate(&a, al);
+				rq_buf_truncate(&b, bl);
+				rq_buf_printf(&a, "/%s", f);
+				rq_buf_printf(&b, "/%s", f);
+				err = copy_file(a.ptr, b.ptr);
+			}
+		}
+		closedir(sd);
+	}
+done:
+	if (d)
+		closedir(d);
+	rq_buf_release(&alt);
+	rq_buf_release(&a);
+	rq_buf_release(&b);
+	return err;
+}
+
+/* A clone from a repository on this machine: its object store copied,
+ * its ledger branch read. *tip gets the branch's commit; RQ_EUNSUPPORTED
+ * when the copy cannot be made this way (the caller fetches instead). */
+static int local_clone(git_oid *tip, git_repository *repo, const char *path, const struct link *k)
+{
+	git_repository *rr = NULL;
+	rq_buf objs = RQ_BUF_INIT, mine = RQ_BUF_INIT;
+	int err = 0;
+
+	if (git_repository_open_ext(&rr, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) {
+		err = rq_error_set(RQ_ERROR, "remote '%s' (%s): %s", k->remote, k->shown,
+				   git_error_last() ? git_error_last()->message : "not a git repository");
+		goto done;
+	}
+	if (git_reference_name_to_id(tip, rr, RQ_REMOTE_LEDGER) != 0) {
+		git_error_clear();
+		err = rq_error_set(RQ_ENOTFOUND, "remote '%s' has no ledger (no branch 'ledger')", k->shown);
+		goto done;
+	}
+	rq_buf_printf(&objs, "%s/objects", git_repository_path(rr));
+	rq_buf_printf(&mine, "%s/objects", git_repository_path(repo));
+	err = copy_objects(objs.ptr, mine.ptr);
+	if (k->progress && !err)
+		k->progress(k->progress_ctx, "receiving", 1, 1);
+done:
+	git_repository_free(rr);
+	rq_buf_release(&objs);
+	rq_buf_release(&mine);
+	return err;
+}
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -1659,21 +1800,34 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 	}
 	if ((err = local_exists(&k)))
 		goto done;
-	if (git_remote_fetch(remote, &refspecs, &fo, NULL)) {
-		err = net_error(&k, "fetching its ledger");
-		goto done;
+	char *lp = rq_remote_local_path(url);
+	err = lp ? local_clone(&tip, repo, lp, &k) : RQ_EUNSUPPORTED;
+	free(lp);
+	if (err == RQ_EUNSUPPORTED) {
+		rq_error_clear();
+		err = 0;
+		if (git_remote_fetch(remote, &refspecs, &fo, NULL)) {
+			err = net_error(&k, "fetching its ledger");
+			goto done;
+		}
+		if (git_reference_name_to_id(&tip, repo, "refs/remotes/origin/ledger") != 0) {
+			git_error_clear();
+			err = rq_error_set(RQ_ENOTFOUND, "remote '%s' has no ledger (no branch 'ledger')", k.shown);
+			goto done;
+		}
 	}
-	if (git_reference_name_to_id(&tip, repo, "refs/remotes/origin/ledger") != 0) {
-		git_error_clear();
-		err = rq_error_set(RQ_ENOTFOUND, "remote '%s' has no ledger (no branch 'ledger')", k.shown);
+	if (err)
 		goto done;
-	}
-	git_reference *ref = NULL;
-	if (git_reference_create(&ref, repo, RQ_LEDGER_REF, &tip, 0, "resque clone")) {
+	git_reference *track = NULL, *ref = NULL;
+	int rc = git_reference_create(&track, repo, "refs/remotes/origin/ledger", &tip, 1, "resque clone");
+	if (!rc)
+		rc = git_reference_create(&ref, repo, RQ_LEDGER_REF, &tip, 0, "resque clone");
+	git_reference_free(track);
+	git_reference_free(ref);
+	if (rc) {
 		err = rq_git_error(RQ_EIO, "creating the ledger branch");
 		goto done;
 	}
-	git_reference_free(ref);
 	git_remote_free(remote);
 	remote = NULL;
 	git_repository_free(repo);
