@@ -5,7 +5,9 @@ A definition starts at a line in column 0 that is not a comment, preprocessor
 line or declaration ending in ';', whose text up to the first '{' at column 0
 is a function head; it ends at the next '}' in column 0. That is the project's
 style (K&R braces for functions), so it needs no C parser.
-usage: scripts/function-sizes.py [-n N] [--over L] FILE..."""
+A directory stands for the *.c files under it.
+usage: scripts/function-sizes.py [-n N] [--over L] FILE|DIR..."""
+import os
 import re
 import sys
 
@@ -31,6 +33,13 @@ def functions(path):
         i += 1
 
 
+def sources(path):
+    """`path`, or the *.c files under it when it is a directory."""
+    if not os.path.isdir(path):
+        return [path]
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs if f.endswith(".c"))
+
+
 def main(argv):
     n, over, files = 10, 0, []
     it = iter(argv)
@@ -41,7 +50,7 @@ def main(argv):
             over = int(next(it))
         else:
             files.append(a)
-    found = [f for p in files for f in functions(p)]
+    found = [f for a in files for p in sources(a) for f in functions(p)]
     found.sort(key=lambda f: -f[3])
     if over:
         found = [f for f in found if f[3] > over]

@@ -1,4 +1,5 @@
-/* Sharing a ledger through git remotes (store/sync.c): remotes, clone,
+/* Sharing a ledger through git remotes (store/remote.c, store/sync.c,
+ * store/rebase.c; what they share is in store/sync_int.h): remotes, clone,
  * push and pull, over every transport libgit2 has (a path, file://,
  * git://, ssh:// and scp-like, http:// and https://). Nothing received
  * moves the local ledger before it verified (docs/SYNC.md). */
