@@ -57,13 +57,11 @@ int cmd_pull(int argc, char **argv)
 		opt_list_release(&renames);
 		return rc;
 	}
-	if (!name && (err = rq_remote_default(&def, l)) != 0) {
-		rc = cmd_fail_code(err);
+	if ((rc = sync_remote(&name, &def, l)))
 		goto done;
-	}
 	sync_progress_init(&pr);
 	rq_sync_options o = { rebase, renames.v, renames.n, sync_progress_fn, &pr };
-	err = rq_sync_pull(&r, l, name ? name : def.ptr, &o);
+	err = rq_sync_pull(&r, l, name, &o);
 	sync_progress_done(&pr);
 	rc = err ? cmd_fail_code(err) : sync_print(&r, "pull", json);
 done:

@@ -33,13 +33,11 @@ int cmd_push(int argc, char **argv)
 	OPT_PARSE(&help, opts, argc, argv);
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
-	if (!name && (err = rq_remote_default(&def, l)) != 0) {
-		rc = cmd_fail_code(err);
+	if ((rc = sync_remote(&name, &def, l)))
 		goto done;
-	}
 	sync_progress_init(&pr);
 	rq_sync_options o = { false, NULL, 0, sync_progress_fn, &pr };
-	err = rq_sync_push(&r, l, name ? name : def.ptr, &o);
+	err = rq_sync_push(&r, l, name, &o);
 	sync_progress_done(&pr);
 	rc = err ? cmd_fail_code(err) : sync_print(&r, "push", json);
 done:

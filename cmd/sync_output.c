@@ -42,6 +42,17 @@ int sync_print(const rq_sync_result *r, const char *verb, bool json)
 	return 0;
 }
 
+int sync_remote(const char **name, rq_buf *def, struct rq_ledger *l)
+{
+	int err;
+	if (*name)
+		return 0;
+	if ((err = rq_remote_default(def, l)) != 0)
+		return cmd_fail_code(err);
+	*name = def->ptr;
+	return 0;
+}
+
 void sync_progress_init(struct sync_progress *p)
 {
 	p->enabled = isatty(2);

@@ -9,6 +9,10 @@
 /* Print the result of `verb` ("clone", "push", "pull"); 0 or an exit status. */
 int sync_print(const rq_sync_result *r, const char *verb, bool json);
 
+/* The remote a command works with: *name as given, else the default one
+ * (rq_remote_default, kept in `def`). 0, or the exit status (printed). */
+int sync_remote(const char **name, rq_buf *def, struct rq_ledger *l);
+
 /* rq_sync_options.progress: "receiving objects: N/M" on stderr when it is
  * a terminal, never otherwise (ctx: a struct sync_progress). */
 struct sync_progress {

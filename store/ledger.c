@@ -781,47 +781,54 @@ static int check_authorised(rq_ledger *l, const rq_key *signer)
 	return err;
 }
 
-/* The commit of `e` (whose tree is `tree_oid`) on top of `tip` (NULL for
- * the genesis), and the ledger branch moved to it. */
-static int commit_entry(git_oid *out, rq_ledger *l, const rq_entry *e, const git_oid *tree_oid, const git_oid *tip,
-			const char *now)
+int rq_ledger__commit(git_oid *out, rq_ledger *l, const rq_entry *e, const git_oid *tree_oid, const git_oid *parent)
 {
 	git_signature *who = NULL;
 	git_tree *tree = NULL;
-	git_commit *parent = NULL;
-	git_reference *ref = NULL;
+	git_commit *pc = NULL;
 	rq_buf msg = RQ_BUF_INIT, summary = RQ_BUF_INIT;
-	int64_t t;
-	int rc, err = 0;
+	int64_t t = 0;
+	int err = 0;
 
-	rq_time_parse(&t, now);
+	/* the entry's own time, so that the commit says when it was made */
+	rq_time_parse(&t, e->time);
 	rq_entry_summary(&summary, e);
 	rq_buf_printf(&msg, "%" PRIu64 " %s %.12s\n\n%s\n", e->seq, e->type, e->id, summary.ptr);
 	if (git_signature_new(&who, "resque", "resque@localhost", (git_time_t)t, 0) ||
-	    git_tree_lookup(&tree, l->repo, tree_oid) || (tip && git_commit_lookup(&parent, l->repo, tip))) {
+	    git_tree_lookup(&tree, l->repo, tree_oid) || (parent && git_commit_lookup(&pc, l->repo, parent))) {
 		err = rq_git_error(RQ_EIO, "writing the entry to git");
 		goto done;
 	}
-	const git_commit *parents[1] = { parent };
-	if (git_commit_create(out, l->repo, NULL, who, who, NULL, msg.ptr, tree, tip ? 1 : 0, parents)) {
+	const git_commit *parents[1] = { pc };
+	if (git_commit_create(out, l->repo, NULL, who, who, NULL, msg.ptr, tree, parent ? 1 : 0, parents))
 		err = rq_git_error(RQ_EIO, "writing the entry to git");
-		goto done;
-	}
-	/* The entry becomes visible here, and only if nobody moved the ref. */
-	rc = tip ? git_reference_create_matching(&ref, l->repo, RQ_LEDGER_REF, out, 1, tip, msg.ptr)
-		 : git_reference_create(&ref, l->repo, RQ_LEDGER_REF, out, 0, msg.ptr);
-	git_reference_free(ref);
-	if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS)
-		err = rq_git_error(RQ_ELOCKED, "updating the ledger branch (another writer?)");
-	else if (rc)
-		err = rq_git_error(RQ_EIO, "updating the ledger branch");
 done:
 	git_signature_free(who);
 	git_tree_free(tree);
-	git_commit_free(parent);
+	git_commit_free(pc);
 	rq_buf_release(&msg);
 	rq_buf_release(&summary);
 	return err;
+}
+
+/* The commit of `e` (whose tree is `tree_oid`) on top of `tip` (NULL for
+ * the genesis), and the ledger branch moved to it. */
+static int commit_entry(git_oid *out, rq_ledger *l, const rq_entry *e, const git_oid *tree_oid, const git_oid *tip)
+{
+	git_reference *ref = NULL;
+	int rc, err;
+
+	if ((err = rq_ledger__commit(out, l, e, tree_oid, tip)))
+		return err;
+	/* The entry becomes visible here, and only if nobody moved the ref. */
+	rc = tip ? git_reference_create_matching(&ref, l->repo, RQ_LEDGER_REF, out, 1, tip, "resque append")
+		 : git_reference_create(&ref, l->repo, RQ_LEDGER_REF, out, 0, "resque append");
+	git_reference_free(ref);
+	if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED || rc == GIT_EEXISTS)
+		return rq_git_error(RQ_ELOCKED, "updating the ledger branch (another writer?)");
+	if (rc)
+		return rq_git_error(RQ_EIO, "updating the ledger branch");
+	return 0;
 }
 
 /* The entry is written (in `commit`): the guard and index.db learn of it. */
@@ -893,7 +900,7 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 	err = rq_entry_build(&e, prev ? prev->seq + 1 : 0, prev ? prev->id : zero_hash, type, now, signer->id, body);
 	body = NULL; /* rq_entry_build took it */
 	if (err || (err = reads_back(e)) || (err = rq_entry_sign(&sig, e, signer)) || (err = write_tree(&tree_oid, l, e, &sig, att, natt)) ||
-	    (err = commit_entry(&commit_oid, l, e, &tree_oid, found ? &tip : NULL, now)))
+	    (err = commit_entry(&commit_oid, l, e, &tree_oid, found ? &tip : NULL)))
 		goto done;
 	after_append(l, e, &commit_oid, flags);
 	if (out) {

@@ -183,6 +183,10 @@ struct rq_verify_from {
 /* r->leaves and r->commits then hold the new entries only. */
 int rq_ledger__verify_from(rq_verify_report *r, rq_ledger *l, const struct rq_verify_from *from);
 
+/* Write entry `e` (its tree `tree_oid`) as a commit on `parent` (NULL
+ * for the genesis), dated by the entry, without moving any ref. */
+int rq_ledger__commit(git_oid *out, rq_ledger *l, const rq_entry *e, const git_oid *tree_oid, const git_oid *parent);
+
 /* Remove what killed inits and clones left beside `resque_dir`
  * (RESQUE_DIR.tmp-PID of processes that are gone). */
 void rq_ledger__clean_init_leftovers(const char *resque_dir);

@@ -139,38 +139,19 @@ static int write_commit(git_oid *out, rq_ledger *l, const rq_entry *e, const rq_
 			const git_oid *parent)
 {
 	git_treebuilder *tb = NULL;
-	git_tree *tree = NULL;
-	git_commit *pc = NULL;
-	git_signature *who = NULL;
 	git_oid oid;
-	rq_buf msg = RQ_BUF_INIT, summary = RQ_BUF_INIT;
-	int64_t t = 0;
 	int err = 0;
 
-	rq_time_parse(&t, e->time);
-	rq_entry_summary(&summary, e);
-	rq_buf_printf(&msg, "%" PRIu64 " %s %.12s\n\n%s\n", e->seq, e->type, e->id, summary.ptr);
 	if (git_treebuilder_new(&tb, l->repo, NULL) ||
 	    git_blob_create_from_buffer(&oid, l->repo, e->bytes.ptr, e->bytes.len) ||
 	    git_treebuilder_insert(NULL, tb, "entry", &oid, GIT_FILEMODE_BLOB) ||
 	    git_blob_create_from_buffer(&oid, l->repo, sig->ptr, sig->len) ||
 	    git_treebuilder_insert(NULL, tb, "sig", &oid, GIT_FILEMODE_BLOB) ||
-	    (att && git_treebuilder_insert(NULL, tb, "att", att, GIT_FILEMODE_TREE)) || git_treebuilder_write(&oid, tb) ||
-	    git_tree_lookup(&tree, l->repo, &oid) || git_commit_lookup(&pc, l->repo, parent) ||
-	    git_signature_new(&who, "resque", "resque@localhost", (git_time_t)t, 0)) {
+	    (att && git_treebuilder_insert(NULL, tb, "att", att, GIT_FILEMODE_TREE)) || git_treebuilder_write(&oid, tb))
 		err = rq_git_error(RQ_EIO, "writing the rebased entry to git");
-		goto done;
-	}
-	const git_commit *parents[1] = { pc };
-	if (git_commit_create(out, l->repo, NULL, who, who, NULL, msg.ptr, tree, 1, parents))
-		err = rq_git_error(RQ_EIO, "writing the rebased entry to git");
-done:
-	git_signature_free(who);
-	git_commit_free(pc);
-	git_tree_free(tree);
+	else
+		err = rq_ledger__commit(out, l, e, &oid, parent);
 	git_treebuilder_free(tb);
-	rq_buf_release(&msg);
-	rq_buf_release(&summary);
 	return err;
 }
 

@@ -388,6 +388,22 @@ static int push_check(uint64_t *rsize, rq_ledger *l, struct link *k, const git_o
 	return 0;
 }
 
+/* What push and pull start with: the remote opened, the ledger checked
+ * by the guard (so that what we compare with is verified), `out` begun. */
+static int sync_begin(git_remote **remote, struct link *k, rq_sync_result *out, rq_ledger *l, const char *name,
+		      const rq_sync_options *o)
+{
+	int err;
+	k->progress = o ? o->progress : NULL;
+	k->progress_ctx = o ? o->progress_ctx : NULL;
+	if ((err = rq_sync__open_remote(remote, k, l, name)) || (err = rq_ledger_guard(l)))
+		return err;
+	result_start(out, l, k);
+	if (!l->has_tip)
+		return rq_error_set(RQ_EINVALID, "%s: the ledger is empty", l->dir);
+	return 0;
+}
+
 /* Send our entries after the remote's first `rsize`: into a repository on
  * this machine directly, else through libgit2's push, whose callbacks
  * check the remote ref is still what was verified. */
@@ -429,15 +445,8 @@ int rq_sync_push(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 
 	memset(&k, 0, sizeof(k));
 	memset(out, 0, sizeof(*out));
-	k.progress = o ? o->progress : NULL;
-	k.progress_ctx = o ? o->progress_ctx : NULL;
-	if ((err = rq_sync__open_remote(&remote, &k, l, name)) || (err = rq_ledger_guard(l)))
+	if ((err = sync_begin(&remote, &k, out, l, name, o)))
 		goto done;
-	result_start(out, l, &k);
-	if (!l->has_tip) {
-		err = rq_error_set(RQ_EINVALID, "%s: the ledger is empty", l->dir);
-		goto done;
-	}
 	if ((err = fetch(&rtip, &found, l, remote, &k)) || (err = push_check(&rsize, l, &k, &rtip, found)))
 		goto done;
 	out->remote_size = rsize;
@@ -601,15 +610,8 @@ int rq_sync_pull(rq_sync_result *out, rq_ledger *l, const char *name, const rq_s
 	memset(&k, 0, sizeof(k));
 	memset(&r, 0, sizeof(r));
 	memset(out, 0, sizeof(*out));
-	k.progress = o ? o->progress : NULL;
-	k.progress_ctx = o ? o->progress_ctx : NULL;
-	if ((err = rq_sync__open_remote(&remote, &k, l, name)) || (err = rq_ledger_guard(l)))
+	if ((err = sync_begin(&remote, &k, out, l, name, o)))
 		goto done;
-	result_start(out, l, &k);
-	if (!l->has_tip) {
-		err = rq_error_set(RQ_EINVALID, "%s: the ledger is empty", l->dir);
-		goto done;
-	}
 	if (l->index_memory) {
 		err = rq_error_set(l->index_memory_code, "%s", l->index_memory);
 		goto done;

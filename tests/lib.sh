@@ -268,6 +268,17 @@ grep_err() {
 	grep -q -E -e "$1" "$ERR" || { say "stderr lacks /$1/:"; sed 's/^/  stderr: /' "$ERR" >&2; return 1; }
 }
 
+# limited CMD...: CMD bounded in time (RQ_LIMIT seconds, default 120) when
+# timeout(1) is there: a hung transport or command is a failure, not a hung
+# suite.
+limited() {
+	if command -v timeout >/dev/null 2>&1; then
+		timeout "${RQ_LIMIT:-120}" "$@"
+	else
+		"$@"
+	fi
+}
+
 # unchanged_after STATUS MESSAGE CMD...: CMD fails with STATUS saying
 # MESSAGE, the repository is as it was, and it verifies
 # (run without the fault shim).

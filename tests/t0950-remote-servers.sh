@@ -12,13 +12,7 @@
 . "$RQ_ROOT/tests/lib-remote.sh"
 test_requires GIT
 
-limited() { # CMD...: a hung transport is a failure, not a hung suite
-	if command -v timeout >/dev/null 2>&1; then
-		timeout 60 "$@"
-	else
-		"$@"
-	fi
-}
+RQ_LIMIT=60
 
 # probe ARGS...: tests/helpers/git2-probe, bounded in time. libgit2 1.5.1
 # itself leaks (pcre2 match data in git_remote_create, the known_hosts of

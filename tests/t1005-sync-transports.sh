@@ -18,10 +18,8 @@ B_HOME=$SCRATCH/bob-home
 # is ACTUAL EXPECTED: equal, or say both
 is() { [ "$1" = "$2" ] || { say "expected '$2', got '$1'"; return 1; }; }
 
-# bounded: a hung transport is a failure, not a hung suite
-rq() {
-	if command -v timeout >/dev/null 2>&1; then timeout 120 resque "$@" </dev/null; else resque "$@" </dev/null; fi
-}
+# resque with no terminal on stdin, bounded in time (lib.sh's limited)
+rq() { limited resque "$@" </dev/null; }
 
 test_expect_success 'setup: two people, each with a key' '
 	mkdir -p "$A_HOME" "$B_HOME" &&

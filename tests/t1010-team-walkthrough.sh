@@ -18,13 +18,7 @@ B=$HOME/bob/detector
 AKEYS=$HOME/alice-keys
 BKEYS=$HOME/bob-keys
 
-limited() { # CMD...: a hung command is a failure, not a hung suite
-	if command -v timeout >/dev/null 2>&1; then
-		timeout 300 "$@"
-	else
-		"$@"
-	fi
-}
+RQ_LIMIT=300
 
 # The one ```sh block that follows the marker line.
 extract() {
