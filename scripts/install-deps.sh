@@ -13,7 +13,7 @@ pkgs="gcc g++ make pkg-config git sqlite3 coreutils
 libgit2-dev zlib1g-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography
 chromium fonts-dejavu-core python3-pil strace
-openssh-server openssh-client"
+openssh-server openssh-client openssl"
 case "${1:-}" in
 fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;
 lint) pkgs="$pkgs cppcheck" ;;

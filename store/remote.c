@@ -455,9 +455,45 @@ int rq_sync__net_error(const struct link *k, const char *doing)
 
 /* ---- opening a remote ---- */
 
+/* git's setting `name` (http.sslcainfo) from the user's and the
+ * system's git configuration, if any (owned by `buf`). */
+static const char *git_setting(git_buf *buf, git_config *cfg, const char *name)
+{
+	if (cfg && git_config_get_path(buf, cfg, name) == 0 && buf->ptr && *buf->ptr)
+		return buf->ptr;
+	git_error_clear();
+	return NULL;
+}
+
+void rq_sync__tls(void)
+{
+	static bool done;
+	const char *file = getenv("GIT_SSL_CAINFO"), *path = getenv("GIT_SSL_CAPATH");
+	git_config *cfg = NULL;
+	git_buf fb = { 0 }, pb = { 0 };
+
+	if (done)
+		return;
+	done = true;
+	if ((!file || !*file || !path || !*path) && git_config_open_default(&cfg) != 0)
+		cfg = NULL;
+	if (!file || !*file)
+		file = git_setting(&fb, cfg, "http.sslcainfo");
+	if (!path || !*path)
+		path = git_setting(&pb, cfg, "http.sslcapath");
+	if ((file && *file) || (path && *path))
+		(void)git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file && *file ? file : NULL,
+				       path && *path ? path : NULL);
+	git_error_clear();
+	git_buf_dispose(&fb);
+	git_buf_dispose(&pb);
+	git_config_free(cfg);
+}
+
 int rq_sync__open_remote(git_remote **out, struct link *k, rq_ledger *l, const char *name)
 {
 	int err;
+	rq_sync__tls();
 	if ((err = check_name(name)))
 		return err;
 	if (git_remote_lookup(out, l->repo, name) != 0) {

@@ -943,6 +943,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 	out->remote = rq_xstrdup("origin");
 	out->url = rq_xstrdup(k.shown);
 	git_libgit2_init();
+	rq_sync__tls();
 	if ((err = rq_remote_url_check(url)))
 		return err;
 	if (rq_path_exists(resque_dir))

@@ -36,6 +36,10 @@ void rq_sync__link_release(struct link *k);
 void rq_sync__callbacks(git_remote_callbacks *cb, struct link *k);
 /* A transport's error as the user should read it, set and returned. */
 int rq_sync__net_error(const struct link *k, const char *doing);
+/* The certificates https trusts, as git users set them: GIT_SSL_CAINFO
+ * and GIT_SSL_CAPATH, else git's http.sslCAInfo and http.sslCAPath; the
+ * system's otherwise. Verification is never turned off. Once a process. */
+void rq_sync__tls(void);
 /* The remote `name` of `l` as an anonymous remote of its URL, `k` set
  * up for it; RQ_ENOTFOUND when there is no such remote. */
 int rq_sync__open_remote(git_remote **out, struct link *k, rq_ledger *l, const char *name);

@@ -50,7 +50,7 @@
 SRV_DIR="$SCRATCH/.servers"
 _srv_pids=""
 _srv_watchdog=""
-_srv_git_daemon_pid="" _srv_http_pid="" _srv_sshd_pid=""
+_srv_git_daemon_pid="" _srv_http_pid="" _srv_https_pid="" _srv_sshd_pid="" _srv_last_pid=""
 
 # The git binary's own daemon (Debian installs it outside PATH).
 _srv_git_daemon() {
@@ -185,35 +185,72 @@ start_git_daemon() {
 HTTP_AUTH_USER=${HTTP_AUTH_USER:-resque}
 HTTP_AUTH_PASSWORD=${HTTP_AUTH_PASSWORD:-s3cret-pw}
 
-start_http_server() {
-	[ -n "${HTTP_URL:-}" ] && _srv_alive "$_srv_http_pid" && return 0
+# _http_server SCHEME: git-http-server.py for http or https (the latter
+# with the throwaway certificate of _tls_cert); prints its port.
+_http_server() {
+	mkdir -p "$SRV_DIR" "$SCRATCH/srv" || return 1
+	rm -f "$SRV_DIR/$1.port"
+	# The server binds its own ephemeral port and writes it down: no race.
+	if [ "$1" = https ]; then
+		RQ_TLS_CERT=$SRV_DIR/tls.crt RQ_TLS_KEY=$SRV_DIR/tls.key "$PY" "$RQ_ROOT/tests/helpers/git-http-server.py" \
+			"$SCRATCH/srv" "$SRV_DIR/$1.port" "$HTTP_AUTH_USER:$HTTP_AUTH_PASSWORD" </dev/null >>"$SRV_DIR/$1.log" 2>&1 &
+	else
+		"$PY" "$RQ_ROOT/tests/helpers/git-http-server.py" "$SCRATCH/srv" "$SRV_DIR/$1.port" \
+			"$HTTP_AUTH_USER:$HTTP_AUTH_PASSWORD" </dev/null >>"$SRV_DIR/$1.log" 2>&1 &
+	fi
+	_pid=$!
+	_t=0
+	while [ ! -s "$SRV_DIR/$1.port" ]; do
+		_srv_alive "$_pid" ||
+			_srv_fail "$_pid" "$SRV_DIR/$1.log" "git $1 server: exited at start" || return 1
+		_t=$((_t + 1))
+		[ $_t -gt $((${RQ_SERVER_WAIT:-10} * 20)) ] &&
+			{ _srv_fail "$_pid" "$SRV_DIR/$1.log" "git $1 server: no port after ${RQ_SERVER_WAIT:-10} s"; return 1; }
+		sleep 0.05
+	done
+	_p=$(cat "$SRV_DIR/$1.port")
+	_srv_wait "$_p" "$_pid" ||
+		{ _srv_fail "$_pid" "$SRV_DIR/$1.log" "git $1 server: not accepting connections on 127.0.0.1:$_p"; return 1; }
+	_srv_register "$_pid"
+	_srv_last_pid=$_pid
+	echo "$_p" >"$SRV_DIR/$1.port.used"
+}
+
+_http_checks() {
 	command -v git >/dev/null 2>&1 || { say "git http-backend: git not installed (apt-get install git)"; return 1; }
 	[ -x "$(git --exec-path)/git-http-backend" ] ||
 		{ say "git http-backend: not installed (apt-get install git)"; return 1; }
-	mkdir -p "$SRV_DIR" "$SCRATCH/srv" || return 1
-	rm -f "$SRV_DIR/http.port"
-	# The server binds its own ephemeral port and writes it down: no race.
-	"$PY" "$RQ_ROOT/tests/helpers/git-http-server.py" "$SCRATCH/srv" "$SRV_DIR/http.port" \
-		"$HTTP_AUTH_USER:$HTTP_AUTH_PASSWORD" </dev/null >>"$SRV_DIR/http.log" 2>&1 &
-	_pid=$!
-	_t=0
-	while [ ! -s "$SRV_DIR/http.port" ]; do
-		_srv_alive "$_pid" ||
-			_srv_fail "$_pid" "$SRV_DIR/http.log" "git http server: exited at start" || return 1
-		_t=$((_t + 1))
-		[ $_t -gt $((${RQ_SERVER_WAIT:-10} * 20)) ] &&
-			{ _srv_fail "$_pid" "$SRV_DIR/http.log" "git http server: no port after ${RQ_SERVER_WAIT:-10} s"; return 1; }
-		sleep 0.05
-	done
-	_p=$(cat "$SRV_DIR/http.port")
-	_srv_wait "$_p" "$_pid" ||
-		{ _srv_fail "$_pid" "$SRV_DIR/http.log" "git http server: not accepting connections on 127.0.0.1:$_p"; return 1; }
-	_srv_register "$_pid"
-	_srv_http_pid=$_pid
+}
+
+start_http_server() {
+	[ -n "${HTTP_URL:-}" ] && _srv_alive "$_srv_http_pid" && return 0
+	_http_checks && _http_server http || return 1
+	_srv_http_pid=$_srv_last_pid
+	_p=$(cat "$SRV_DIR/http.port.used")
 	HTTP_PORT=$_p
 	HTTP_URL="http://127.0.0.1:$_p"
 	HTTP_AUTH_URL="http://127.0.0.1:$_p/auth"
 	HTTP_CRED_URL="http://$HTTP_AUTH_USER:$HTTP_AUTH_PASSWORD@127.0.0.1:$_p/auth"
+}
+
+# A throwaway certificate for 127.0.0.1, which is also its own CA
+# ($SRV_DIR/tls.crt): a client trusts it through GIT_SSL_CAINFO.
+_tls_cert() {
+	[ -s "$SRV_DIR/tls.crt" ] && return 0
+	command -v openssl >/dev/null 2>&1 || { say "https: openssl not installed (apt-get install openssl)"; return 1; }
+	mkdir -p "$SRV_DIR" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=DNS:127.0.0.1,IP:127.0.0.1" -keyout "$SRV_DIR/tls.key" -out "$SRV_DIR/tls.crt" \
+		>"$SRV_DIR/openssl.log" 2>&1 || { say "https: openssl could not make a certificate"; return 1; }
+}
+
+start_https_server() {
+	[ -n "${HTTPS_URL:-}" ] && _srv_alive "$_srv_https_pid" && return 0
+	_http_checks && _tls_cert && _http_server https || return 1
+	_srv_https_pid=$_srv_last_pid
+	_p=$(cat "$SRV_DIR/https.port.used")
+	HTTPS_URL="https://127.0.0.1:$_p"
+	HTTPS_CA=$SRV_DIR/tls.crt
 }
 
 start_sshd() {
@@ -323,7 +360,7 @@ stop_servers() {
 	_srv_pids=""
 	_srv_watchdog=""
 	rm -f "$SRV_DIR/pids"
-	unset GIT_DAEMON_URL GIT_DAEMON_PORT HTTP_URL HTTP_AUTH_URL HTTP_CRED_URL HTTP_PORT \
+	unset GIT_DAEMON_URL GIT_DAEMON_PORT HTTP_URL HTTPS_URL HTTPS_CA HTTP_AUTH_URL HTTP_CRED_URL HTTP_PORT \
 		SSH_URL SSH_SCP_URL SSH_PORT GIT_SSH_COMMAND
 	return 0
 }
@@ -381,6 +418,8 @@ test_lazy_prereq GIT_DAEMON '_srv_probe GIT_DAEMON start_git_daemon' \
 	'git daemon on 127.0.0.1 (apt-get install git)'
 test_lazy_prereq HTTP_BACKEND '_srv_probe HTTP_BACKEND start_http_server' \
 	'git http-backend behind python3 on 127.0.0.1 (apt-get install git python3)'
+test_lazy_prereq HTTPS '_srv_probe HTTPS start_https_server' \
+	'git http-backend behind TLS on 127.0.0.1 (apt-get install git openssl python3)'
 test_lazy_prereq SSHD '_srv_probe SSHD start_sshd' \
 	'OpenSSH sshd on 127.0.0.1 (apt-get install openssh-server)'
 _srv_start_scp() {

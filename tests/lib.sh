@@ -49,6 +49,8 @@ RESQUE_HOME="$HOME/.config/resque"
 mkdir -p "$HOME"
 export HOME RESQUE_HOME
 unset RESQUE_DIR RESQUE_PASSPHRASE RESQUE_EVENTS RESQUE_NOW
+# git settings of the machine that change what a transport trusts
+unset GIT_SSL_CAINFO GIT_SSL_CAPATH SSH_AUTH_SOCK GIT_ASKPASS SSH_ASKPASS
 # Sanitizer reports must not look like an ordinary failure (exit 1).
 export ASAN_OPTIONS="exitcode=99:detect_leaks=1"
 # leaks of the libraries resque cannot free (tests/lsan.supp says which)

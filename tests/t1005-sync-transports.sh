@@ -1,6 +1,7 @@
 #!/bin/sh
 # Sync over real transports on 127.0.0.1 (issue 13 item 6): git daemon
 # (git://), git http-backend (http://, with and without credentials) and
+# the same behind TLS (https://, a throwaway certificate), and
 # OpenSSH's sshd (ssh:// and scp-like), each started and stopped here by
 # tests/lib-remote.sh. Over each: clone, two people appending and pushing
 # in turn, a diverged push refused, pull --rebase with references between
@@ -104,6 +105,17 @@ test_expect_success HTTP_BACKEND 'http credentials: from the URL, from git crede
 	git config --global credential.helper store &&
 	expect_success rq clone "$HTTP_AUTH_URL/cred.git" auth3 &&
 	git config --global --unset credential.helper
+'
+
+test_expect_success HTTPS 'https: the certificate is checked; trusted through GIT_SSL_CAINFO or http.sslCAInfo as in git' '
+	start_https_server && cd "$SCRATCH" && export RESQUE_HOME=$B_HOME &&
+	git clone -q --bare "$SCRATCH/http-alice/.resque" "$SCRATCH/srv/tls.git" &&
+	expect_failure 1 rq clone "$HTTPS_URL/tls.git" t1 && grep_err "remote ${SQ}origin${SQ} \($HTTPS_URL/tls.git\)" &&
+	grep_err "certificate" && test ! -e t1 &&
+	GIT_SSL_CAINFO=$HTTPS_CA expect_success rq clone "$HTTPS_URL/tls.git" t2 && grep_out "cloned" &&
+	git config --global http.sslCAInfo "$HTTPS_CA" &&
+	(cd t2 && expect_success rq pull) && expect_success rq clone "$HTTPS_URL/tls.git" t3 &&
+	git config --global --unset http.sslCAInfo
 '
 
 test_expect_success SSHD 'ssh: an unknown host key and a key the server refuses fail clearly, naming the remote' '

@@ -12,6 +12,8 @@
 # with Transfer-Encoding: chunked) or gzip-encoded (git's client; the backend
 # inflates them). One line per request on stderr:
 #   METHOD PATH STATUS body=chunked|length|none bytes=N
+# With RQ_TLS_CERT and RQ_TLS_KEY (PEM files) in the environment it speaks
+# https instead.
 import base64
 import http.server
 import os
@@ -189,6 +191,11 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
+    if os.environ.get("RQ_TLS_CERT"):
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.environ["RQ_TLS_CERT"], os.environ["RQ_TLS_KEY"])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = PORTFILE + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])
