@@ -59,7 +59,7 @@ int cmd_clone(int argc, char **argv)
 		default_dir(&d, url);
 	if (!d.len || strcmp(d.ptr, ".") == 0 || strcmp(d.ptr, "..") == 0) {
 		if (!dir) {
-			rc = cmd_usage(&help, opts, "cannot tell a directory name from '%s': give DIR", url);
+			rc = cmd_usage(&help, opts, "cannot tell a directory name from the URL: give DIR");
 			goto done;
 		}
 	}

@@ -21,9 +21,11 @@ int sync_print(const rq_sync_result *r, const char *verb, bool json)
 		return rc;
 	}
 	if (strcmp(verb, "clone") == 0)
-		printf("cloned %" PRIu64 " entries from %s (tip %.12s), verified\n", r->after_size, r->url, r->after_tip);
+		printf("cloned %" PRIu64 " entr%s from %s (tip %.12s), verified\n", r->after_size,
+		       r->after_size == 1 ? "y" : "ies", r->url, r->after_tip);
 	else if (r->up_to_date && strcmp(verb, "push") == 0)
-		printf("remote '%s' is up to date (%" PRIu64 " entries)\n", r->remote, r->after_size);
+		printf("remote '%s' is up to date (%" PRIu64 " entr%s)\n", r->remote, r->after_size,
+		       r->after_size == 1 ? "y" : "ies");
 	else if (strcmp(verb, "push") == 0)
 		printf("pushed %" PRIu64 " entr%s to '%s', which holds %" PRIu64 " now (tip %.12s)\n", r->sent,
 		       r->sent == 1 ? "y" : "ies", r->remote, r->after_size, r->after_tip);
@@ -31,7 +33,8 @@ int sync_print(const rq_sync_result *r, const char *verb, bool json)
 		printf("up to date; remote '%s' is %" PRIu64 " entr%s behind ('resque push %s' sends them)\n", r->remote,
 		       r->after_size - r->remote_size, r->after_size - r->remote_size == 1 ? "y" : "ies", r->remote);
 	else if (r->up_to_date)
-		printf("up to date with '%s' (%" PRIu64 " entries)\n", r->remote, r->after_size);
+		printf("up to date with '%s' (%" PRIu64 " entr%s)\n", r->remote, r->after_size,
+		       r->after_size == 1 ? "y" : "ies");
 	else if (r->rebased)
 		printf("pulled %" PRIu64 " entr%s from '%s' and replayed %" PRIu64 " of yours on top; the ledger holds %" PRIu64
 		       " (tip %.12s)\n",
