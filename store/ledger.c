@@ -390,7 +390,7 @@ int rq_ledger__resnapshot(rq_ledger *l)
 	return err;
 }
 
-int rq_ledger_open(rq_ledger **out, const char *resque_dir)
+static int open_ledger(rq_ledger **out, const char *resque_dir, bool refresh)
 {
 	rq_ledger *l = ledger_new(resque_dir);
 	int err = 0;
@@ -402,7 +402,8 @@ int rq_ledger_open(rq_ledger **out, const char *resque_dir)
 	}
 	if ((err = snapshot(l)))
 		goto done;
-	if ((err = rq_index_open(l)) || (err = refresh_index(l))) {
+	l->index_unbuilt = !refresh;
+	if ((err = rq_index_open(l)) || (refresh && (err = refresh_index(l)))) {
 		if (err != RQ_EIO && err != RQ_EUNSUPPORTED)
 			goto done;
 		if ((err = index_in_memory(l, err)))
@@ -414,6 +415,16 @@ done:
 	else
 		*out = l;
 	return err;
+}
+
+int rq_ledger_open(rq_ledger **out, const char *resque_dir)
+{
+	return open_ledger(out, resque_dir, true);
+}
+
+int rq_ledger__open_unindexed(rq_ledger **out, const char *resque_dir)
+{
+	return open_ledger(out, resque_dir, false);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

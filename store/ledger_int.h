@@ -158,6 +158,7 @@ struct rq_ledger {
 	 * up to commit `preverified_tip` that the caller has just done (a
 	 * pull, store/sync.c): the guard's next check of exactly those takes
 	 * it (emptying it) instead of verifying them again. */
+	bool index_unbuilt; /* rq_ledger__open_unindexed: verify compares nothing with index.db */
 	rq_verify_report *preverified;
 	uint64_t preverified_from;
 	git_oid preverified_tip;
@@ -186,6 +187,11 @@ int rq_ledger__verify_from(rq_verify_report *r, rq_ledger *l, const struct rq_ve
 /* Write entry `e` (its tree `tree_oid`) as a commit on `parent` (NULL
  * for the genesis), dated by the entry, without moving any ref. */
 int rq_ledger__commit(git_oid *out, rq_ledger *l, const rq_entry *e, const git_oid *tree_oid, const git_oid *parent);
+
+/* rq_ledger_open without bringing index.db to the ledger (a clone fills
+ * it from the entries it has just verified): only for a repository that
+ * nobody else uses yet. */
+int rq_ledger__open_unindexed(rq_ledger **out, const char *resque_dir);
 
 /* Remove what killed inits and clones left beside `resque_dir`
  * (RESQUE_DIR.tmp-PID of processes that are gone). */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "known.h"
+#include "evidence.h"
 #include "object_int.h"
 #include "tlog.h"
 
@@ -876,9 +877,48 @@ done:
 /* Everything received is verified before the repository exists: as
  * `resque verify` would, then against what this machine saw of the same
  * ledger before, and of the same remote. */
+/* index.db of a new clone from the `n` entries just verified (and the
+ * commits holding them), without reading them from git again. */
+static int clone_index(rq_ledger *l, rq_entry **v, const uint8_t (*commits)[20], size_t n)
+{
+	rq_index_inserter ins = { 0 };
+	char hex[GIT_OID_HEXSZ + 1];
+	int err;
+
+	if ((err = rq_index_begin(l)) || (err = rq_index_clear(l)) || (err = rq_index_inserter_open(&ins, l)))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		git_oid c;
+		git_oid_fromraw(&c, commits[i]);
+		git_oid_tostr(hex, sizeof(hex), &c);
+		if ((err = rq_index_inserter_put(&ins, v[i], hex)))
+			goto fail;
+	}
+	rq_index_inserter_close(&ins);
+	if ((err = rq_index_set_tip(l, hex)) || (err = rq_index_commit(l)))
+		goto fail;
+	return 0;
+fail:
+	rq_index_inserter_close(&ins);
+	rq_index_rollback(l);
+	return err;
+}
+
 static int clone_verify(rq_verify_report *r, rq_ledger *l, const struct link *k)
 {
-	int err = rq_ledger_verify(r, l);
+	rq_entry **v = NULL;
+	char **sigs = NULL;
+	/* the whole ledger, keeping the entries for index.db (empty until
+	 * then: its problems are not the ledger's) */
+	int err = rq_ledger_verify_entries(r, &v, &sigs, l);
+	if (!err && v && r->commits && r->nleaves)
+		err = clone_index(l, v, (const uint8_t (*)[20])r->commits, (size_t)r->nleaves);
+	for (size_t i = 0; v && i < r->nleaves; i++) {
+		rq_entry_free(v[i]);
+		free(sigs[i]);
+	}
+	free(v);
+	free(sigs);
 	if (err && err != RQ_EINTEGRITY)
 		return err;
 	if (r->nproblems > r->index_problems) {
@@ -955,7 +995,7 @@ int rq_sync_clone(rq_sync_result *out, const char *url, const char *resque_dir, 
 		goto done;
 	git_repository_free(repo);
 	repo = NULL;
-	if ((err = rq_ledger_open(&l, tmp.ptr)) || (err = clone_verify(&r, l, &k)))
+	if ((err = rq_ledger__open_unindexed(&l, tmp.ptr)) || (err = clone_verify(&r, l, &k)))
 		goto done;
 	if ((err = rq_ledger_config_set(l, "resque.formatversion", "1")) ||
 	    (err = rq_ledger_config_set(l, "resque.id", r.repository)))

@@ -909,7 +909,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		goto done;
 	for (size_t i = 0; i < v.s.nsigners; i++)
 		r->signers += !v.s.signers[i].revoked;
-	if (!from) {
+	if (!from && !l->index_unbuilt) {
 		size_t before = r->nproblems;
 		check_index(&v.s, l, v.rows, v.chain, v.n, &v.tip);
 		if (v.tree_ok) /* else the entries' own problems say enough */
