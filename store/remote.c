@@ -372,6 +372,8 @@ static int credentials(git_credential **out, const char *url, const char *user_f
 		if (!k->helper_tried) {
 			k->helper_tried = true;
 			free(k->user);
+			if (k->password)
+				sodium_memzero(k->password, strlen(k->password));
 			free(k->password);
 			k->user = k->password = NULL;
 			if (helper_userpass(k, url))

@@ -81,7 +81,6 @@ static int fetch(git_oid *tip, bool *found, rq_ledger *l, git_remote *remote, st
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
 	fo.prune = GIT_FETCH_NO_PRUNE;
-	k->what = "receiving";
 	if ((err = local_exists(k)))
 		goto done;
 	if (git_remote_fetch(remote, &refspecs, &fo, NULL)) {
@@ -150,10 +149,10 @@ static void remote_place(rq_buf *out, const char *url)
 	free(lp);
 }
 
-/* Check a remote's ledger of `size` entries whose entry `at` (when at <
- * size) has leaf `leaf_at` against what it served before: RQ_EINTEGRITY
- * when it serves fewer entries, or other ones. `leaf_of` reads the leaf
- * of its entry `seq` (ctx). */
+/* Check a remote's ledger of `size` entries against what it served before
+ * (*seen: how many; 0 when never seen): RQ_EINTEGRITY when it serves
+ * fewer entries, or another entry at the last position it served.
+ * `leaf_of` reads the leaf hash of the remote's entry `seq` (ctx). */
 typedef int (*leaf_fn)(rq_hash out, uint64_t seq, void *ctx);
 static int check_memory_of(uint64_t *seen, const char *repository, const struct link *k, uint64_t size,
 			   leaf_fn leaf_of, void *ctx)
@@ -421,7 +420,6 @@ static int push_send(rq_ledger *l, git_remote *remote, struct link *k, uint64_t 
 	char *specs[] = { spec };
 	git_strarray refspecs = { specs, 1 };
 	rq_sync__callbacks(&po.callbacks, k);
-	k->what = "sending";
 	if (git_remote_push(remote, &refspecs, &po)) {
 		rq_sync__net_error(k, "pushing");
 		return rq_error_set(RQ_ERROR, "%s (if another push landed first: 'resque pull --rebase %s', then push again)",

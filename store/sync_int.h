@@ -16,7 +16,6 @@ struct link {
 	char *user, *password; /* from the URL or the credential helper */
 	rq_sync_progress_fn progress;
 	void *progress_ctx;
-	const char *what;    /* "receiving" / "sending" */
 	/* push: the remote ref must still be what was verified */
 	bool expect_set, expect_none;
 	git_oid expect;
