@@ -59,6 +59,19 @@ static int local_exists(const struct link *k)
 	return err;
 }
 
+/* The quarantine ref of `remote` gone, if it is there. */
+static void drop_incoming(rq_ledger *l, const char *remote)
+{
+	rq_buf ref = RQ_BUF_INIT;
+	git_reference *r = NULL;
+	rq_buf_printf(&ref, INCOMING "%s", remote);
+	if (git_reference_lookup(&r, l->repo, ref.ptr) == 0)
+		git_reference_delete(r);
+	git_reference_free(r);
+	rq_buf_release(&ref);
+	git_error_clear();
+}
+
 /* Fetch the remote's ledger branch into its quarantine ref; *found false
  * when the remote has no ledger (yet). */
 static int fetch(git_oid *tip, bool *found, rq_ledger *l, git_remote *remote, struct link *k)
@@ -72,11 +85,7 @@ static int fetch(git_oid *tip, bool *found, rq_ledger *l, git_remote *remote, st
 	rq_buf_printf(&spec, "+" RQ_REMOTE_LEDGER ":%s", ref.ptr);
 	char *specs[] = { spec.ptr };
 	git_strarray refspecs = { specs, 1 };
-	git_reference *old = NULL;
-	if (git_reference_lookup(&old, l->repo, ref.ptr) == 0) {
-		git_reference_delete(old);
-		git_reference_free(old);
-	}
+	drop_incoming(l, k->remote); /* what a killed pull left */
 	rq_sync__callbacks(&fo.callbacks, k);
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
@@ -101,17 +110,6 @@ done:
 	return err;
 }
 
-static void drop_incoming(rq_ledger *l, const char *remote)
-{
-	rq_buf ref = RQ_BUF_INIT;
-	git_reference *r = NULL;
-	rq_buf_printf(&ref, INCOMING "%s", remote);
-	if (git_reference_lookup(&r, l->repo, ref.ptr) == 0)
-		git_reference_delete(r);
-	git_reference_free(r);
-	rq_buf_release(&ref);
-	git_error_clear();
-}
 
 /* refs/remotes/NAME/ledger, as git users expect to find it. */
 static void set_tracking(rq_ledger *l, const char *remote, const git_oid *tip)

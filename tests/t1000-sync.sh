@@ -228,6 +228,7 @@ test_expect_success 'racing pushes: one lands, the other is refused; the remote 
 	wait
 	cat p1.out p2.out &&
 	test "$(cat p1.rc)$(cat p2.rc)" = 01 -o "$(cat p1.rc)$(cat p2.rc)" = 10 &&
+	grep -E -q "moved while pushing \(another push\?\)|has entries this ledger does not: pull first" p1.out p2.out &&
 	rm -rf check && RESQUE_HOME=$SCRATCH/check-home resque clone "$SRV" check >/dev/null &&
 	(cd check && RESQUE_HOME=$SCRATCH/check-home resque verify >/dev/null) &&
 	for c in alice:$A_HOME alice2:$SCRATCH/alice2-home; do
@@ -283,6 +284,15 @@ test_expect_success 'pull --rebase records a run imported on both sides once; re
 	expect_success resque show v20 --json && is "$(json_get "$OUT" "d[\"body\"][\"cost\"][\"source\"]")" "actual:$theirs" &&
 	n=$(git --git-dir=.resque log --format=%H ledger | while read c; do git --git-dir=.resque cat-file blob "$c:entry"; echo; done | grep -c "run-77") &&
 	is "$n" 1 && expect_success resque verify && expect_success resque push
+'
+
+test_expect_success 'pull from a remote holding another ledger is refused; nothing changes' '
+	mkdir -p "$SCRATCH/other" && git init -q --bare "$SCRATCH/other.git" &&
+	(cd "$SCRATCH/other" && RESQUE_HOME=$A_HOME resque init >/dev/null &&
+		RESQUE_HOME=$A_HOME resque remote add origin "$SCRATCH/other.git" && RESQUE_HOME=$A_HOME resque push >/dev/null) &&
+	as_alice && expect_success resque remote add other "$SCRATCH/other.git" &&
+	unchanged_after 1 "remote ${SQ}other${SQ} ($SCRATCH/other.git) holds another ledger: it shares no entry with this one" \
+		resque pull other
 '
 
 test_expect_success 'clone removes what a killed clone left' '
