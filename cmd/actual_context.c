@@ -6,6 +6,7 @@
 #include "actual.h"
 #include "bounds.h"
 #include "json.h"
+#include "resque/meter.h"
 
 #include <math.h>
 
@@ -66,6 +67,47 @@ void actual_ctx_release(struct actual_ctx *c)
 	rq_buf_release(&c->hardware);
 }
 
+void actual_ctx_machine_hardware(struct actual_ctx *c)
+{
+	if (!c->hardware.len)
+		rq_meter_machine_profile(&c->hardware);
+}
+
+int actual_cpu_watts_parse(double *out, const char *value, const char *where)
+{
+	double v;
+	if (rq_bound_parse_decimal(&v, value) || !(v > 0 && v <= 10000))
+		return rq_error_set(RQ_EINVALID,
+				    "%s: '%.80s' is not a number of watts per logical CPU in (0, 10000] (a decimal such as 3.5)",
+				    where, value);
+	*out = v;
+	return 0;
+}
+
+int actual_cpu_watts(double *watts, const char **source, rq_ledger *l, double flag)
+{
+	rq_buf cfg = RQ_BUF_INIT;
+	const char *env = getenv("RESQUE_CPU_WATTS");
+	int err = 0;
+
+	*watts = 0;
+	*source = NULL;
+	if (!isnan(flag)) {
+		*watts = flag;
+		*source = "--cpu-watts";
+	} else if (env && *env) {
+		if (!(err = actual_cpu_watts_parse(watts, env, "RESQUE_CPU_WATTS")))
+			*source = "RESQUE_CPU_WATTS";
+	} else if (rq_ledger_config_get(&cfg, l, "resque.cpu-watts") == 0) {
+		if (!(err = actual_cpu_watts_parse(watts, cfg.ptr, "config cpu-watts")))
+			*source = "config cpu-watts";
+	}
+	if (!err)
+		rq_error_clear();
+	rq_buf_release(&cfg);
+	return err ? cmd_fail_code(err) : 0;
+}
+
 void actual_ctx_apply(const struct actual_ctx *c, json_t *body, const char *what)
 {
 	if (c->plan)
@@ -112,6 +154,8 @@ void actual_print(FILE *f, const rq_entry *e, const rq_entry *plan)
 		rq_json_str(b, "method", "?"), rq_json_str(b, "meter", "?"));
 	if (json_is_integer(epochs))
 		fprintf(f, ", %" JSON_INTEGER_FORMAT " epochs", json_integer_value(epochs));
+	if (rq_actual_target_missed(b))
+		fprintf(f, ", target missed (the epochs are a lower bound)");
 	fputc('\n', f);
 	if (!plan)
 		return;

@@ -27,6 +27,21 @@ int actual_ctx_load(struct actual_ctx *c, rq_ledger *l, const char *plan_ref,
 		    const char *region, double pue, const char *hardware);
 void actual_ctx_release(struct actual_ctx *c);
 
+/* `resque run` only: with no hardware from the flag or config, the
+ * machine's own profile (rq_meter_machine_profile). */
+void actual_ctx_machine_hardware(struct actual_ctx *c);
+
+/* The estimate's watts per logical CPU set for this run or machine, first
+ * of: `flag` (--cpu-watts; NAN when not given), RESQUE_CPU_WATTS, config
+ * resque.cpu-watts. *watts is 0 and *source NULL when none is set (the
+ * meter's own rules apply). Prints the error and returns the exit status
+ * when the environment or the config holds a bad value, 0 otherwise. */
+int actual_cpu_watts(double *watts, const char **source, rq_ledger *l, double flag);
+
+/* Parse a cpu-watts value: a decimal number of watts per logical CPU in
+ * (0, 10000]. 0, or RQ_EINVALID with a message naming `where` and the value. */
+int actual_cpu_watts_parse(double *out, const char *value, const char *where);
+
 /* Add the context to an actual body: plan, hardware, region, and carbon
  * (from energy_kwh, when the body has no carbon_kg yet and a region is
  * known; `what` names the record in the warning when it is not), and

@@ -119,6 +119,15 @@ int cmd_load_verifier(struct rq_verifier *out, const char *arg);
  * verification runs first, the result could not be remembered). */
 void cmd_tlog_notice(void *ctx, const char *message);
 
+/* Check a --train-size given on the command line (NaN: not given): a
+ * positive whole number. 0, or RQ_EINVALID with a message naming the
+ * value ("--train-size: train_size 0 is outside the plausible range ..."). */
+int cmd_train_size_check(double v);
+/* Put the training-set size on an actual's body (docs/FORMATS.md): `flag`
+ * (--train-size) when not NaN, else the linked `plan`'s train_size (NULL:
+ * none), with `train_size_source` saying which; nothing when neither. */
+void cmd_train_size_apply(json_t *body, double flag, const struct rq_entry *plan);
+
 /* Levenshtein distance, for "did you mean". */
 size_t cmd_edit_distance(const char *a, const char *b);
 

@@ -3,12 +3,14 @@
 #include "common.h"
 #include "cmd.h"
 #include "checkpoint.h"
+#include "bounds.h"
 #include "json.h"
 #include "resque/repo.h"
 #include "ledger_int.h"
 #include "resque/keystore.h"
 #include "tlog.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <termios.h>
 #include <unistd.h>
@@ -302,4 +304,23 @@ int cmd_load_verifier(struct rq_verifier *out, const char *arg)
 	}
 	rq_buf_release(&text);
 	return err;
+}
+
+int cmd_train_size_check(double v)
+{
+	return isnan(v) ? 0 : rq_bound_check("train_size", v, "--train-size");
+}
+
+void cmd_train_size_apply(json_t *body, double flag, const struct rq_entry *plan)
+{
+	double planned = plan ? rq_json_num(plan->body, "train_size", NAN) : NAN;
+
+	if (!isnan(flag)) {
+		json_object_set_new(body, "train_size", json_integer((json_int_t)flag));
+		json_object_set_new(body, "train_size_source", json_string("--train-size"));
+	} else if (planned >= 1 && rq_bound_check("train_size", planned, NULL) == 0) {
+		json_object_set_new(body, "train_size", json_integer((json_int_t)planned));
+		json_object_set_new(body, "train_size_source", json_string("plan"));
+	}
+	rq_error_clear();
 }

@@ -5,6 +5,7 @@
 #include "progress_named.h"
 #include "resque/array.h"
 #include "bounds.h"
+#include "commit_params.h"
 #include "cost.h"
 #include "dataset.h"
 #include "resque/fingerprint.h"
@@ -12,6 +13,7 @@
 #include "json.h"
 #include "ledger_int.h"
 #include "lineage.h"
+#include "resque/meter.h"
 #include "resque/summary.h"
 
 #include <math.h>
@@ -24,10 +26,16 @@ static const struct cmd_help help = {
 	"of the model's representation (computed from --embeddings and --labels,\n"
 	"or given with --summary); its parent version; and what producing it cost\n"
 	"(--cost FILE: JSON with epochs, energy_kwh, duration_s and optionally\n"
-	"carbon_kg, pue, intensity_g_per_kwh, hardware, region, method; carbon is\n"
-	"computed from the region's grid intensity when absent), or --actual REF:\n"
-	"the cost recorded by 'resque run' or 'resque import' (epochs, energy_kwh,\n"
-	"duration_s, carbon_kg, method, hardware, region; source \"actual:ID\").\n"
+	"carbon_kg, pue, intensity_g_per_kwh, hardware, region, method, train_size;\n"
+	"carbon is computed from the region's grid intensity when absent), or\n"
+	"--actual REF: the cost recorded by 'resque run' or 'resque import' (epochs,\n"
+	"energy_kwh, duration_s, carbon_kg, method, hardware, region, train_size;\n"
+	"source \"actual:ID\").\n"
+	"With --parent, the parameter change (as 'resque diff --params') between\n"
+	"the parent's weights, when their recorded file is at hand and unchanged,\n"
+	"and --weights is recorded as param_change, with the update's actual it\n"
+	"belongs to (--actual, else the newest actual of a plan from the parent):\n"
+	"later plans calibrate their parameter change on it.\n"
 	"Weights and data are never copied into the ledger.",
 };
 
@@ -84,8 +92,9 @@ static int summary_from_files(rq_summary **out, const char *emb, const char *lab
 static int cost_from_actual(rq_cost *c, const rq_entry *a)
 {
 	static const char *const nums[] = { "epochs", "energy_kwh", "duration_s", "carbon_kg", "pue",
-					    "intensity_g_per_kwh" };
-	double *dst[] = { &c->epochs, &c->energy_kwh, &c->duration_s, &c->carbon_kg, &c->pue, &c->intensity };
+					    "intensity_g_per_kwh", "train_size" };
+	double *dst[] = { &c->epochs, &c->energy_kwh, &c->duration_s, &c->carbon_kg, &c->pue, &c->intensity,
+			  &c->train_size };
 	char where[64];
 	snprintf(where, sizeof(where), "actual %.12s", a->id);
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(nums); i++) {
@@ -133,6 +142,7 @@ struct commit_state {
 	rq_entry *parent, *actual;
 	rq_cost cost;
 	json_t *weights;
+	json_t *param_change; /* with --parent: commit_param_change's, or NULL */
 	rq_summary *sum;
 	bool *data_dirs; /* --data i names a directory to record now */
 };
@@ -165,6 +175,16 @@ static int gather_cost_file(struct commit_state *st, const char *path)
 
 	if ((err = rq_file_read(&text, path)) || (err = rq_cost_parse(&st->cost, text.ptr, text.len, path)))
 		goto done;
+	if (!st->cost.hardware) {
+		/* a cost file that does not say where it ran: here, as `run`
+		 * would record it (config hardware, else this machine's profile),
+		 * so that plans on this machine find its energy per epoch */
+		rq_buf hw = RQ_BUF_INIT;
+		if (rq_ledger_config_get(&hw, st->l, "resque.hardware") != 0)
+			rq_meter_machine_profile(&hw);
+		rq_error_clear();
+		st->cost.hardware = rq_buf_detach(&hw, NULL);
+	}
 	if (!isnan(st->cost.carbon_kg) || !isnan(st->cost.intensity))
 		goto done;
 	if ((err = rq_grid_resolve(&grid, st->l, st->cost.region, st->cost.pue, NAN))) {
@@ -258,7 +278,8 @@ static int commit_gather(struct commit_state *st, const struct commit_opts *o)
 	if ((rc = gather_data(st, &o->data)))
 		return rc;
 	if ((o->actual && (err = gather_actual(st, o->actual))) ||
-	    (err = weights_json(&st->weights, st->l, o->weights)))
+	    (err = weights_json(&st->weights, st->l, o->weights)) ||
+	    (st->parent && (err = commit_param_change(&st->param_change, st->l, st->parent, o->weights, st->actual))))
 		return cmd_fail_code(err);
 	return gather_summary(st, o);
 }
@@ -305,11 +326,16 @@ static json_t *build_cost(struct commit_state *st, const struct commit_opts *o)
 				 o->name);
 		cj = rq_cost_to_json(&st->cost);
 		json_object_set_new(cj, "source", json_string("cost file"));
+		if (isfinite(st->cost.train_size))
+			json_object_set_new(cj, "train_size_source", json_string("cost file"));
 	} else {
 		rq_buf src = RQ_BUF_INIT;
 		cj = rq_cost_to_json(&st->cost);
 		rq_buf_printf(&src, "actual:%s", st->actual->id);
 		json_object_set_new(cj, "source", json_string(src.ptr));
+		if (isfinite(st->cost.train_size))
+			json_object_set_new(cj, "train_size_source", json_string(rq_json_str(st->actual->body,
+				"train_size_source", "actual")));
 		rq_buf_release(&src);
 	}
 	return cj;
@@ -353,6 +379,10 @@ static int commit_build(json_t **out, rq_buf *enc, struct commit_state *st, cons
 	}
 	if (o->cost || st->actual)
 		json_object_set_new(body, "cost", build_cost(st, o));
+	if (st->param_change) {
+		json_object_set_new(body, "param_change", st->param_change);
+		st->param_change = NULL;
+	}
 	if (o->family)
 		json_object_set_new(body, "family", json_string(o->family));
 	if (o->meta.n)
@@ -382,6 +412,7 @@ static void commit_state_release(struct commit_state *st)
 {
 	free(st->data_dirs);
 	json_decref(st->weights);
+	json_decref(st->param_change);
 	rq_summary_free(st->sum);
 	rq_cost_release(&st->cost);
 	rq_entry_free(st->parent);

@@ -6,6 +6,7 @@
 #include "resque/carbon.h"
 #include "json.h"
 #include "ledger_int.h"
+#include "actual_context.h"
 
 #include <math.h>
 
@@ -17,12 +18,16 @@ static const struct cmd_help help = {
 	"resque config --unset KEY  remove one\n\n"
 	"Keys: region (grid region for carbon: a country's ISO code or a cloud\n"
 	"region), pue (power usage effectiveness, >= 1), signingkey (key id that\n"
-	"signs this repository's entries), hardware (default hardware profile).\n"
+	"signs this repository's entries), hardware (default hardware profile;\n"
+	"unset: this machine's, \"cpu:MODEL xN; gpu:NAME xK\"), cpu-watts (watts per\n"
+	"logical CPU, a thread or a vCPU, for the energy estimate of 'resque run':\n"
+	"instead of the TDP table or the virtual-machine coefficient; the\n"
+	"environment variable RESQUE_CPU_WATTS and 'run --cpu-watts' come first).\n"
 	"A bare KEY means resque.KEY; other git-config keys (remote.origin.url)\n"
 	"are accepted as written.",
 };
 
-static const char *const known[] = { "region", "pue", "signingkey", "hardware" };
+static const char *const known[] = { "region", "pue", "signingkey", "hardware", "cpu-watts" };
 
 static void full_key(rq_buf *out, const char *key)
 {
@@ -41,6 +46,12 @@ static int check_value(const char *key, const char *value)
 	}
 	if (strcmp(key, "resque.signingkey") == 0 && !rq_is_hex(value, strlen(value)))
 		return cmd_error("signingkey must be a key id (hex), not '%s'", value);
+	if (strcmp(key, "resque.cpu-watts") == 0) {
+		double v;
+		int err = actual_cpu_watts_parse(&v, value, "cpu-watts");
+		if (err)
+			return cmd_fail_code(err);
+	}
 	if (strcmp(key, "resque.region") == 0 && !*value)
 		return cmd_error("region must not be empty");
 	if (strcmp(key, "resque.region") == 0) {

@@ -19,7 +19,10 @@ static const struct cmd_help cc_help = {
 	"(rows sharing a run_id are snapshots of one run: the last counts), with\n"
 	"method \"imported\", meter \"codecarbon\", energy and carbon as CodeCarbon\n"
 	"computed them. A run already imported (same run_id) is skipped.\n"
-	"--plan, --name and --epochs need a single run: choose it with --run-id.\n"
+	"--plan, --name, --epochs and --target-missed/--target-reached need a\n"
+	"single run: choose it with --run-id. --target-missed: the run stopped\n"
+	"(at a budget) before reaching its target, so its epochs are a lower\n"
+	"bound (docs/FORMATS.md, \"Actual entries\").\n"
 	"--json prints a JSON array with one object per recorded actual (the\n"
 	"fields of 'resque show ACTUAL --json').",
 };
@@ -31,8 +34,9 @@ static const struct cmd_help nv_help = {
 	"(trapezoid rule, per GPU, summed) and records it as one `actual` with\n"
 	"method \"imported\", meter \"nvidia-smi\". A last line cut short is skipped\n"
 	"with a warning. Carbon uses --region/--pue or 'resque config'. The same\n"
-	"file (by fingerprint) is imported once. --json prints a JSON array with\n"
-	"the recorded actual.",
+	"file (by fingerprint) is imported once. --target-missed: the run stopped\n"
+	"(at a budget) before reaching its target. --json prints a JSON array\n"
+	"with the recorded actual.",
 };
 
 struct dup_search {
@@ -105,9 +109,9 @@ static int nothing_to_import(const char *file)
 
 struct import_opts {
 	const char *file, *plan, *name, *region, *hardware;
-	double pue;
+	double pue, train_size;
 	long long epochs;
-	bool json;
+	bool json, target_missed, target_reached;
 };
 
 /* What an import holds while it records: the file, the ledger and the
@@ -202,7 +206,10 @@ static void set_common(json_t *body, const struct import_opts *o, const char *fo
 		json_object_set_new(body, "name", json_string(o->name));
 	if (o->epochs > 0)
 		json_object_set_new(body, "epochs", json_integer(o->epochs));
+	if (o->target_missed || o->target_reached)
+		json_object_set_new(body, "target", json_string(o->target_missed ? "missed" : "reached"));
 	actual_ctx_apply(ctx, body, o->file);
+	cmd_train_size_apply(body, o->train_size, ctx->plan);
 }
 
 static int check_opts(const struct cmd_help *h, const struct opt *opts, const struct import_opts *o)
@@ -216,6 +223,10 @@ static int check_opts(const struct cmd_help *h, const struct opt *opts, const st
 	if (o->epochs > 0 && rq_bound_check("epochs", (double)o->epochs, "--epochs"))
 		return cmd_usage(h, opts, "%s", rq_error_last());
 	if (!isnan(o->pue) && rq_bound_check("pue", o->pue, "--pue"))
+		return cmd_usage(h, opts, "%s", rq_error_last());
+	if (o->target_missed && o->target_reached)
+		return cmd_usage(h, opts, "--target-missed and --target-reached exclude each other");
+	if (cmd_train_size_check(o->train_size))
 		return cmd_usage(h, opts, "%s", rq_error_last());
 	return 0;
 }
@@ -281,14 +292,17 @@ static int cc_gather(json_t **bodies, struct dup_check *checks, size_t *nb, rq_l
 
 static int import_codecarbon(int argc, char **argv)
 {
-	struct import_opts o = { .pue = NAN };
+	struct import_opts o = { .pue = NAN, .train_size = NAN };
 	const char *run_id = NULL;
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "run-id", &run_id, "R", "import only run R" },
 		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
 		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
 		{ OPT_INT, 0, "epochs", &o.epochs, "N", "epochs the run trained (CodeCarbon does not know)" },
+		{ OPT_BOOL, 0, "target-missed", &o.target_missed, NULL, "the run stopped before reaching its target" },
+		{ OPT_BOOL, 0, "target-reached", &o.target_reached, NULL, "the run reached its target" },
 		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile (default: config resque.hardware)" },
+		{ OPT_DOUBLE, 0, "train-size", &o.train_size, "N", "samples in the training set (default: the plan's)" },
 		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the recorded actuals as JSON" },
 		{ OPT_ARG, 0, "FILE", &o.file, NULL, "CodeCarbon's emissions.csv", OPT_REQUIRED },
 		{ OPT_END },
@@ -310,8 +324,8 @@ static int import_codecarbon(int argc, char **argv)
 		goto done;
 	}
 	fputs(r.warnings.ptr, stderr);
-	if (r.n > 1 && (o.plan || o.name || o.epochs)) {
-		rc = cmd_error("%s holds %zu runs: choose one with --run-id to give it --plan, --name or --epochs",
+	if (r.n > 1 && (o.plan || o.name || o.epochs || o.target_missed || o.target_reached || !isnan(o.train_size))) {
+		rc = cmd_error("%s holds %zu runs: choose one with --run-id to give it --plan, --name, --epochs, --train-size or --target-*",
 			       o.file, r.n);
 		goto done;
 	}
@@ -334,14 +348,17 @@ done:
 
 static int import_nvsmi(int argc, char **argv)
 {
-	struct import_opts o = { .pue = NAN };
+	struct import_opts o = { .pue = NAN, .train_size = NAN };
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
 		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
 		{ OPT_INT, 0, "epochs", &o.epochs, "N", "epochs the run trained" },
+		{ OPT_BOOL, 0, "target-missed", &o.target_missed, NULL, "the run stopped before reaching its target" },
+		{ OPT_BOOL, 0, "target-reached", &o.target_reached, NULL, "the run reached its target" },
 		{ OPT_STRING, 0, "region", &o.region, "CODE", "grid region for carbon (default: config resque.region)" },
 		{ OPT_DOUBLE, 0, "pue", &o.pue, "X", "data-centre PUE (default: config, the cloud region's, or 1)" },
 		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile (default: config resque.hardware)" },
+		{ OPT_DOUBLE, 0, "train-size", &o.train_size, "N", "samples in the training set (default: the plan's)" },
 		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the recorded actual as JSON" },
 		{ OPT_ARG, 0, "FILE", &o.file, NULL, "the nvidia-smi CSV log", OPT_REQUIRED },
 		{ OPT_END },

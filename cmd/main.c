@@ -25,7 +25,7 @@ static const struct cmd_entry commands[] = {
 	{ "init",        cmd_init,         0,         "create a repository and its signed genesis entry" },
 	{ "key",         cmd_key,          0,         "manage signing keys (gen, list, add, revoke)" },
 	{ "log",         cmd_log,          0,         "list ledger entries, newest first" },
-	{ "mark",        cmd_mark,         0,         "report an epoch or a metric to the enclosing 'resque run'" },
+	{ "mark",        cmd_mark,         0,         "report an epoch, a metric or the target to the enclosing 'resque run'" },
 	{ "measure",     cmd_measure,      0,         "RESQUE_dist or RESQUE_task between given files" },
 	{ "note",        cmd_note,         0,         "append a signed note to the ledger" },
 	{ "plan",        cmd_plan,         0,         "forecast an update's epochs, energy and carbon; rank candidates" },

@@ -1,5 +1,6 @@
-/* resque mark: report an epoch's end or a metric to the `resque run` that
- * runs us, by appending one line to the file named by RESQUE_EVENTS. */
+/* resque mark: report an epoch's end, a metric or whether the target was
+ * reached to the `resque run` that runs us, by appending one line to the
+ * file named by RESQUE_EVENTS. */
 #include "common.h"
 #include "cmd.h"
 #include "bounds.h"
@@ -22,6 +23,16 @@ static const struct cmd_help metric_help = {
 	"Appends `metric NAME VALUE` to $RESQUE_EVENTS; 'resque run' records the\n"
 	"values with the actual (the sum of grad_norm is the run's gradient\n"
 	"norm). NAME is 1 to 64 of A-Z a-z 0-9 _ . : / -; VALUE a finite number.",
+};
+
+static const struct cmd_help target_help = {
+	"mark target", "say whether the run reached its target",
+	"Appends `target reached` or `target missed` to $RESQUE_EVENTS. Say\n"
+	"`missed` when training stopped at a budget (epochs, time, energy)\n"
+	"before reaching its target accuracy or loss: the actual then records\n"
+	"\"target\": \"missed\" and its epochs count as a lower bound on what the\n"
+	"target needed (right-censored) when plans are calibrated. The last\n"
+	"mark of a run wins; a run that marks nothing counts as reached.",
 };
 
 /* One write of the whole line with O_APPEND: concurrent writers (several
@@ -93,11 +104,28 @@ static int mark_metric(int argc, char **argv)
 	return rc;
 }
 
+static int mark_target(int argc, char **argv)
+{
+	const char *word = NULL;
+	const struct opt opts[] = {
+		{ OPT_ARG, 0, "reached|missed", &word, NULL, "whether the target was reached", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	char line[32];
+	OPT_PARSE(&target_help, opts, argc, argv);
+	rq_target t = rq_target_parse(word);
+	if (t == RQ_TARGET_UNKNOWN)
+		return cmd_error("mark target: '%.80s' is neither 'reached' nor 'missed'", word);
+	snprintf(line, sizeof(line), "target %s\n", rq_target_name(t));
+	return append_event(line);
+}
+
 int cmd_mark(int argc, char **argv)
 {
 	static const struct subcmd subs[] = {
 		{ "epoch", mark_epoch, "mark the end of an epoch" },
 		{ "metric", mark_metric, "report a metric NAME VALUE" },
+		{ "target", mark_target, "say whether the run reached its target" },
 		{ NULL, NULL, NULL },
 	};
 	return cmd_dispatch_sub("mark", subs, argc, argv);

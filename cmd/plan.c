@@ -7,10 +7,13 @@
 #include "bounds.h"
 #include "resque/fingerprint.h"
 #include "resque/forecast.h"
+#include "dataset.h"
 #include "history.h"
+#include "resque/meter.h"
 #include "json.h"
 #include "ledger_int.h"
 #include "lineage.h"
+#include "plan_backtest.h"
 #include "resque/sizes.h"
 #include "resque/summary.h"
 #include "when.h"
@@ -27,12 +30,17 @@ static const struct cmd_help help = {
 	"Bayesian regression on the lineage's past updates (the shift family's own\n"
 	"when it has two or more, else all of them pooled and widened), or from an\n"
 	"uncalibrated prior when there is no history. Energy per epoch follows STEP\n"
-	"on the same hardware; carbon uses the region's grid intensity (--region,\n"
-	"else 'resque config region') and PUE, or --intensity. Also shows training\n"
+	"on the same hardware profile (--hardware, else config hardware, else the\n"
+	"base version's, else this machine's); carbon uses the region's grid\n"
+	"intensity (--region, else 'resque config region') and PUE, or\n"
+	"--intensity. Also shows training\n"
 	"from scratch and what reuse saves. Several --from, or several candidates\n"
 	"(--embeddings/--labels pairs, --summary, --dataset), are ranked by carbon.\n"
 	"Unless --dry-run, each plan is recorded as a signed 'plan' entry.\n"
-	"--json prints {\"plans\": [{\"from\", \"kind\", \"index\", \"calibration\": {\"n\",\n"
+	"The training set's size (STEP scales energy per epoch by it) is\n"
+	"--train-size, else the --dataset entry's sample count, else unknown.\n"
+	"--json prints {\"plans\": [{\"from\", \"kind\", \"index\", \"train_size\",\n"
+	"\"train_size_source\", \"calibration\": {\"n\",\n"
 	"\"prior_only\", \"basis\"}, \"forecast\": {\"epochs\": {\"mean\", \"p10\", \"p90\",\n"
 	"\"p2_5\", \"p97_5\"}, \"energy_kwh\", \"carbon_kg\", \"duration_s\",\n"
 	"\"param_change\", \"grad_norm\"}, \"scratch\", \"saving\", \"when\", \"id\"}, ...]}\n"
@@ -42,9 +50,9 @@ static const struct cmd_help help = {
 /* What the command line asks for, filled by parse_options. */
 struct plan_opts {
 	struct opt_list from, emb, lab, sums, ds;
-	const char *kind_s, *family, *shift_family, *region, *hardware, *when_path, *tensor;
-	double pue, intensity;
-	bool dry_run, json;
+	const char *kind_s, *family, *shift_family, *region, *hardware, *when_path, *tensor, *lineage;
+	double pue, intensity, train_size;
+	bool dry_run, json, backtest;
 	const struct measure_entry *m; /* the measure --kind names */
 };
 
@@ -54,7 +62,8 @@ struct candidate {
 	json_t *desc;           /* body.candidate */
 	rq_summary *sum;        /* MEASURE_BASE_SUMMARY: its summary */
 	rq_array *emb, *lab;    /* its rows, when given */
-	double rows;
+	double train_size;      /* samples of its training set (NaN: unknown) */
+	char size_source[96];   /* "--train-size", "dataset NAME", "" */
 	bool has_value;         /* `value` computed (a measure that ignores the base) */
 	struct measure_value value;
 };
@@ -98,9 +107,9 @@ static json_t *quantiles_json(const rq_quantiles *q)
 {
 	if (!q->known)
 		return json_null();
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "mean", rq_json_number(q->mean), "p10",
-			 rq_json_number(q->p10), "p90", rq_json_number(q->p90), "p2_5", rq_json_number(q->p2_5),
-			 "p97_5", rq_json_number(q->p97_5));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "mean", rq_json_number(q->mean), "p50",
+			 rq_json_number(q->p50), "p10", rq_json_number(q->p10), "p90", rq_json_number(q->p90),
+			 "p2_5", rq_json_number(q->p2_5), "p97_5", rq_json_number(q->p97_5));
 }
 
 /* Drop JSON nulls from an object, recursively (the ledger omits unknowns). */
@@ -131,6 +140,13 @@ static int check_options(struct plan_opts *o, const struct opt *opts)
 	if (!(o->m = cmd_measure_find(o->kind_s))) {
 		cmd_measure_names(&names, ", ", " or ");
 		rc = cmd_usage(&help, opts, "--kind is %s, not '%s'", names.ptr, o->kind_s);
+	} else if (o->backtest) {
+		if (o->from.n + (o->lineage != NULL) != 1)
+			rc = cmd_usage(&help, opts, "--backtest replays one lineage: give one --from REF or --lineage REF");
+		else if (o->emb.n || o->lab.n || o->sums.n || o->ds.n || o->when_path || o->dry_run)
+			rc = cmd_usage(&help, opts, "--backtest replays recorded history: it takes no new data, --when or --dry-run");
+	} else if (o->lineage) {
+		rc = cmd_usage(&help, opts, "--lineage goes with --backtest");
 	} else if (!o->from.n) {
 		rc = cmd_usage(&help, opts, "say which version the update starts from (--from REF)");
 	} else if (o->emb.n != o->lab.n) {
@@ -150,7 +166,8 @@ static int check_options(struct plan_opts *o, const struct opt *opts)
 		rc = cmd_usage(&help, opts, "--pue must be at least 1, not %g", o->pue);
 	} else if (!isnan(o->intensity) && o->intensity < 0) {
 		rc = cmd_usage(&help, opts, "--intensity must not be negative, not %g", o->intensity);
-	} else if ((!isnan(o->pue) && rq_bound_check("pue", o->pue, "--pue")) ||
+	} else if (cmd_train_size_check(o->train_size) ||
+		   (!isnan(o->pue) && rq_bound_check("pue", o->pue, "--pue")) ||
 		   (!isnan(o->intensity) && rq_bound_check("intensity_g_per_kwh", o->intensity, "--intensity"))) {
 		rc = cmd_usage(&help, opts, "%s", rq_error_last());
 	}
@@ -173,22 +190,25 @@ static bool parse_options(struct plan_opts *o, int *rc, int argc, char **argv)
 		{ OPT_LIST, 0, "summary", &o->sums, "FILE", "a summary (.rqs) of the new data instead (repeatable)" },
 		{ OPT_LIST, 0, "dataset", &o->ds, "NAME", "the recorded dataset of each candidate (repeatable)" },
 		{ OPT_STRING, 0, "tensor", &o->tensor, "NAME", "the embeddings tensor of safetensors files" },
+		{ OPT_DOUBLE, 0, "train-size", &o->train_size, "N", "samples in the training set (default: the --dataset's, else unknown)" },
 		{ OPT_STRING, 0, "kind", &o->kind_s, kinds.ptr, "distribution shift (default) or task shift" },
 		{ OPT_STRING, 0, "family", &o->family, "F", "lineage label (default: the base's family)" },
 		{ OPT_STRING, 0, "shift-family", &o->shift_family, "NAME", "the kind of shift: noise, blur... (default unspecified)" },
 		{ OPT_STRING, 0, "region", &o->region, "CODE", "grid region (default: resque config region)" },
 		{ OPT_DOUBLE, 0, "pue", &o->pue, "X", "power usage effectiveness (default: config, region, 1)" },
 		{ OPT_DOUBLE, 0, "intensity", &o->intensity, "G", "grid intensity in g CO2e/kWh (overrides the region)" },
-		{ OPT_STRING, 0, "hardware", &o->hardware, "H", "hardware profile of the run (default: config hardware, else the base version's)" },
+		{ OPT_STRING, 0, "hardware", &o->hardware, "H", "hardware profile of the run (default: config hardware, else the base version's, else this machine's: cpu:MODEL xN; gpu:NAME xK)" },
 		{ OPT_STRING, 0, "when", &o->when_path, "FILE", "intensity forecast CSV (time, g/kWh): propose a start" },
 		{ OPT_BOOL, 'n', "dry-run", &o->dry_run, NULL, "forecast only, record nothing" },
+		{ OPT_BOOL, 0, "backtest", &o->backtest, NULL, "replay the lineage's history: error and interval coverage" },
+		{ OPT_STRING, 0, "lineage", &o->lineage, "REF", "with --backtest: the lineage of version REF (as --from)" },
 		{ OPT_BOOL, 0, "json", &o->json, NULL, "print one JSON document" },
 		{ OPT_END },
 	};
 
 	o->kind_s = cmd_measures[0].kind->name;
 	o->shift_family = "unspecified";
-	o->pue = o->intensity = NAN;
+	o->pue = o->intensity = o->train_size = NAN;
 	go_on = opt_parse(rc, &help, opts, argc, argv) && !(*rc = check_options(o, opts));
 	rq_buf_release(&kinds);
 	return go_on;
@@ -227,7 +247,6 @@ static int load_arrays(struct candidate *c, const struct plan_opts *o, size_t i)
 
 	if ((err = rq_array_open_pair(&c->emb, &c->lab, o->emb.v[i], o->lab.v[i], o->tensor)))
 		return err;
-	c->rows = (double)rq_array_rows(c->emb);
 	if ((o->m->needs & MEASURE_BASE_SUMMARY) && (err = rq_summary_from_arrays(&c->sum, c->emb, c->lab, 1)))
 		return err;
 	if ((err = fingerprint_into(c->desc, "embeddings", o->emb.v[i], !o->dry_run)) ||
@@ -252,6 +271,10 @@ static int load_dataset(struct candidate *s, rq_ledger *l, const struct plan_opt
 	}
 	json_object_set_new(s->desc, "dataset", json_pack("{s:s, s:s, s:s}", "id", d->id, "name",
 		rq_json_str(d->body, "name", ""), "fingerprint", rq_json_str(d->body, "fingerprint", "")));
+	if (isnan(o->train_size) && isfinite(rq_dataset_samples(d->body))) {
+		s->train_size = rq_dataset_samples(d->body);
+		snprintf(s->size_source, sizeof(s->size_source), "dataset %s", rq_json_str(d->body, "name", ref));
+	}
 	if (!alone) {
 		/* a long label is cut for display; the result is used so that
 		 * GCC below -O2 does not take the cut for a mistake */
@@ -276,7 +299,6 @@ static int load_dataset(struct candidate *s, rq_ledger *l, const struct plan_opt
 	if ((err = rq_ledger_attachment(&bytes, l, d, "summary.rqs")) ||
 	    (err = rq_summary_decode(&s->sum, bytes.ptr, bytes.len, s->label)))
 		goto done;
-	s->rows = (double)s->sum->n;
 done:
 	rq_entry_free(d);
 	rq_buf_release(&bytes);
@@ -296,7 +318,11 @@ static int load_candidates(struct plan *p, const struct plan_opts *o)
 	p->ncand = n;
 	for (size_t i = 0; i < n; i++) {
 		c[i].desc = json_object();
-		c[i].rows = NAN;
+		/* the size of the training set is what the user states, never the
+		 * rows of the embeddings (a training split is often smaller) */
+		c[i].train_size = o->train_size;
+		if (!isnan(o->train_size))
+			snprintf(c[i].size_source, sizeof(c[i].size_source), "--train-size");
 	}
 	for (size_t i = 0; i < o->emb.n; i++) {
 		snprintf(c[i].label, sizeof(c[i].label), "%s", o->emb.v[i]);
@@ -308,7 +334,6 @@ static int load_candidates(struct plan *p, const struct plan_opts *o)
 		snprintf(s->label, sizeof(s->label), "%s", o->sums.v[i]);
 		if ((err = rq_summary_read(&s->sum, o->sums.v[i])))
 			return err;
-		s->rows = (double)s->sum->n;
 		if ((err = fingerprint_into(s->desc, "summary", o->sums.v[i], !o->dry_run)))
 			return err;
 	}
@@ -396,9 +421,14 @@ static int gather(struct plan *p, const struct plan_opts *o)
 		if ((err = load_base(&p->bases[i], p->l, o->from.v[i], o)))
 			return err;
 	/* Without --hardware or config, the update runs where the (first) base
-	 * version was trained, if its cost says where. */
-	if (!p->hw.len)
-		rq_buf_puts(&p->hw, rq_json_str(json_object_get(p->bases[0].v->body, "cost"), "hardware", "unknown"));
+	 * version was trained, if its cost says where; else on this machine. */
+	if (!p->hw.len) {
+		const char *base_hw = rq_json_str(json_object_get(p->bases[0].v->body, "cost"), "hardware", NULL);
+		if (base_hw)
+			rq_buf_puts(&p->hw, base_hw);
+		else
+			rq_meter_machine_profile(&p->hw);
+	}
 	return 0;
 }
 
@@ -434,7 +464,7 @@ static int forecast_one(struct result *r, const struct plan *p, const struct pla
 	in.index = r->value.index;
 	in.family = o->shift_family;
 	in.hardware = p->hw.ptr;
-	in.train_size = r->c->rows;
+	in.train_size = r->c->train_size;
 	in.scratch_epochs = r->b->h.scratch_epochs;
 	in.history = r->b->h.points;
 	in.n_history = r->b->h.n_points;
@@ -496,15 +526,34 @@ static int build(struct plan *p, const struct plan_opts *o)
 
 /* --- append and print ---------------------------------------------------- */
 
+/* Which is forecast to cost less, by carbon when both are known, else by
+ * energy: "reuse", "scratch", or NULL (unknown). */
+static const char *advice(const rq_forecast *f)
+{
+	double s = isfinite(f->saving_kg) ? f->saving_kg : f->saving_kwh;
+	if (!isfinite(s))
+		return NULL;
+	return s < 0 ? "scratch" : "reuse";
+}
+
 static json_t *calibration_json(const rq_forecast *f, const char *shift_family)
 {
 	const rq_calibration *c = &f->cal_epochs;
 	json_t *j = json_pack("{s:I, s:b, s:s, s:s, s:I}", "n", (json_int_t)c->n, "prior_only",
 			      f->prior_only, "basis", rq_calibration_name(c->source), "shift_family",
 			      shift_family, "families", (json_int_t)c->n_families);
-	json_object_set_new(j, "tau2", rq_json_number(c->source == RQ_CAL_POOLED ? c->tau2 : NAN));
 	json_object_set_new(j, "a", rq_json_number(c->a));
 	json_object_set_new(j, "b", rq_json_number(c->b));
+	if (c->source == RQ_CAL_FAMILY || c->source == RQ_CAL_POOLED) {
+		json_object_set_new(j, "model", json_string("hierarchical"));
+		json_object_set_new(j, "scale", json_string("log(epochs + 1)"));
+		json_object_set_new(j, "n_family", json_integer((json_int_t)c->n_family));
+		json_object_set_new(j, "n_censored", json_integer((json_int_t)c->n_censored));
+		json_object_set_new(j, "sigma", rq_json_number(c->sigma));
+		json_object_set_new(j, "tau_a", rq_json_number(c->tau_a));
+		json_object_set_new(j, "tau_b", rq_json_number(c->tau_b));
+		json_object_set_new(j, "tau2", rq_json_number(c->tau2));
+	}
 	return j;
 }
 
@@ -550,7 +599,9 @@ static json_t *result_json(const struct result *r, const struct plan *p, const s
 	json_object_set_new(j, "pue", json_real(g->pue));
 	json_object_set_new(j, "intensity_g_per_kwh", rq_json_number(g->intensity));
 	json_object_set_new(j, "candidate", json_deep_copy(r->c->desc));
-	json_object_set_new(j, "train_size", isfinite(r->c->rows) ? json_integer((json_int_t)r->c->rows) : json_null());
+	json_object_set_new(j, "train_size",
+			    isfinite(r->c->train_size) ? json_integer((json_int_t)r->c->train_size) : json_null());
+	json_object_set_new(j, "train_size_source", r->c->size_source[0] ? json_string(r->c->size_source) : json_null());
 	json_object_set_new(j, "calibration", calibration_json(f, o->shift_family));
 	json_object_set_new(j, "energy_per_epoch",
 			    json_pack("{s:o, s:s, s:I, s:I}", "kwh",
@@ -565,6 +616,7 @@ static json_t *result_json(const struct result *r, const struct plan *p, const s
 	json_object_set_new(j, "saving", json_pack("{s:o, s:o}", "energy_kwh", rq_json_number(f->saving_kwh),
 						   "carbon_kg", rq_json_number(f->saving_kg)));
 	json_object_set_new(j, "when", when_json(r));
+	json_object_set_new(j, "advice", advice(f) ? json_string(advice(f)) : json_null());
 	if (f->not_forecast[0])
 		json_object_set_new(j, "not_forecast", json_string(f->not_forecast));
 	return j;
@@ -609,13 +661,16 @@ static void print_calibration(const struct result *r, const struct plan_opts *o)
 		       *root ? root : "the first version");
 		break;
 	case RQ_CAL_FAMILY:
-		printf("  calibration: %zu past update(s) of shift family '%s' (basis: family)\n", c->n,
-		       o->shift_family);
-		break;
 	case RQ_CAL_POOLED:
-		printf("  calibration: %zu past update(s) pooled over %zu shift famil%s (basis: pooled; '%s' has fewer\n"
-		       "    than 2), spread widened by the between-family variance tau2 = %.4g\n",
-		       c->n, c->n_families, c->n_families == 1 ? "y" : "ies", o->shift_family, c->tau2);
+		printf("  calibration: %zu past update(s) in %zu shift famil%s, %zu of them '%s' (basis: %s)\n",
+		       c->n, c->n_families, c->n_families == 1 ? "y" : "ies", c->n_family, o->shift_family,
+		       rq_calibration_name(c->source));
+		printf("    partial pooling: each family's line log(epochs + 1) = a + b R is drawn around the\n"
+		       "    lineage's (spread %.2g), noise shared (sd %.2g)%s\n", c->tau_a, c->sigma,
+		       c->n_family ? "" : "; this family has no point yet: its line is a new draw");
+		if (c->n_censored)
+			printf("    %zu of the points missed their target: taken as lower bounds (censored)\n",
+			       c->n_censored);
 		break;
 	default:
 		printf("  calibration: none\n");
@@ -655,6 +710,29 @@ static void print_grid(const rq_grid *g)
 }
 
 /* Training from scratch, what reuse saves, and the best start. */
+static void print_advice(const struct result *r)
+{
+	const rq_forecast *f = &r->f;
+	const char *a = advice(f);
+	bool kg = isfinite(f->saving_kg);
+	double reuse = kg ? f->carbon_kg.mean : f->energy_kwh.mean;
+	double scratch = kg ? f->scratch_carbon_kg.mean : f->scratch_energy_kwh.mean;
+
+	if (!a)
+		return;
+	if (strcmp(a, "scratch") == 0)
+		printf("  ADVICE: training from scratch is forecast to cost LESS than reusing %s:\n"
+		       "    %.4g %s from scratch against %.4g %s for the update (%.4g %s more to reuse)\n",
+		       rq_json_str(r->b->v->body, "name", "the base"), scratch, kg ? "kg CO2e" : "kWh", reuse,
+		       kg ? "kg CO2e" : "kWh", reuse - scratch, kg ? "kg CO2e" : "kWh");
+	else if (kg)
+		printf("  reuse saves %.4g kWh, %.4g kg CO2e (%.0f %% of training from scratch)\n", f->saving_kwh,
+		       f->saving_kg, scratch > 0 ? 100 * (scratch - reuse) / scratch : 0.0);
+	else
+		printf("  reuse saves %.4g kWh (%.0f %% of training from scratch)\n", f->saving_kwh,
+		       scratch > 0 ? 100 * (scratch - reuse) / scratch : 0.0);
+}
+
 static void print_alternatives(const struct result *r)
 {
 	const rq_forecast *f = &r->f;
@@ -667,10 +745,7 @@ static void print_alternatives(const struct result *r)
 		if (f->scratch_carbon_kg.known)
 			printf(", %.4g kg CO2e", f->scratch_carbon_kg.mean);
 		printf("\n");
-		if (isfinite(f->saving_kwh))
-			printf("  reuse saves %.4g kWh%s", f->saving_kwh, isfinite(f->saving_kg) ? "" : "\n");
-		if (isfinite(f->saving_kg))
-			printf(", %.4g kg CO2e\n", f->saving_kg);
+		print_advice(r);
 	}
 	if (r->has_when) {
 		rq_time_format(t, r->when.start);
@@ -698,7 +773,80 @@ static void print_result(const struct result *r, size_t rank, const struct plan 
 	print_figures(&r->f);
 	print_grid(&p->grid);
 	printf("  hardware: %s\n", p->hw.ptr);
+	if (isfinite(r->c->train_size))
+		printf("  training set: %.0f samples (%s)\n", r->c->train_size, r->c->size_source);
+	else
+		printf("  training set: size unknown (give --train-size or a --dataset recorded with --labels):\n"
+		       "    energy per epoch is not scaled by it\n");
 	print_alternatives(r);
+}
+
+/* The plans ranked together with training from scratch (one option per
+ * base version): by carbon when every option has it, else by energy.
+ * NULL when no option has a figure to rank by. */
+static json_t *ranking_json(const struct plan *p)
+{
+	bool kg = true;
+	json_t *opts = json_array(), *o;
+	size_t i;
+
+	for (i = 0; i < p->nres; i++)
+		kg = kg && p->res[i].f.carbon_kg.known && p->res[i].f.scratch_carbon_kg.known;
+	for (i = 0; i < p->nres; i++) {
+		const struct result *r = &p->res[i];
+		const rq_quantiles *q = kg ? &r->f.carbon_kg : &r->f.energy_kwh;
+		if (q->known)
+			json_array_append_new(opts, json_pack("{s:s, s:s, s:s, s:s, s:f}", "option", "reuse", "from",
+							      rq_json_str(r->b->v->body, "name", ""), "candidate",
+							      r->c->label, "id", r->id, "cost", q->mean));
+	}
+	for (size_t b = 0; b < p->nbases; b++) {
+		for (i = 0; i < p->nres && p->res[i].b != &p->bases[b]; i++)
+			;
+		const rq_quantiles *q = i < p->nres ? (kg ? &p->res[i].f.scratch_carbon_kg
+							: &p->res[i].f.scratch_energy_kwh) : NULL;
+		if (q && q->known)
+			json_array_append_new(opts, json_pack("{s:s, s:s, s:f}", "option", "scratch", "from",
+							      rq_json_str(p->bases[b].v->body, "name", ""), "cost",
+							      q->mean));
+	}
+	if (json_array_size(opts) == 0) {
+		json_decref(opts);
+		return NULL;
+	}
+	/* insertion sort by cost: a handful of options */
+	for (i = 1; i < json_array_size(opts); i++)
+		for (size_t k = i; k > 0 && rq_json_num(json_array_get(opts, k), "cost", 0) <
+						rq_json_num(json_array_get(opts, k - 1), "cost", 0); k--) {
+			o = json_incref(json_array_get(opts, k));
+			json_array_set(opts, k, json_array_get(opts, k - 1));
+			json_array_set_new(opts, k - 1, o);
+		}
+	return json_pack("{s:s, s:o}", "by", kg ? "carbon_kg" : "energy_kwh", "options", opts);
+}
+
+/* The ranking with scratch, when scratch beats at least one plan. */
+static void print_ranking(const struct plan *p)
+{
+	json_t *r = ranking_json(p), *o;
+	bool kg, scratch_wins = false;
+	size_t i;
+
+	for (i = 0; i < p->nres; i++)
+		scratch_wins = scratch_wins || (advice(&p->res[i].f) && strcmp(advice(&p->res[i].f), "scratch") == 0);
+	if (!r || !scratch_wins) {
+		json_decref(r);
+		return;
+	}
+	kg = strcmp(rq_json_str(r, "by", ""), "carbon_kg") == 0;
+	printf("\nranked with training from scratch (by %s):\n", kg ? "carbon" : "energy");
+	json_array_foreach(json_object_get(r, "options"), i, o) {
+		bool s = strcmp(rq_json_str(o, "option", ""), "scratch") == 0;
+		printf("  %zu. %s %s%s%s: %.4g %s\n", i + 1, s ? "train from scratch, as" : "reuse",
+		       rq_json_str(o, "from", "?"), s ? "" : " on ", s ? "" : rq_json_str(o, "candidate", ""),
+		       rq_json_num(o, "cost", NAN), kg ? "kg CO2e" : "kWh");
+	}
+	json_decref(r);
 }
 
 /* The results in rank order, as text or one JSON document. */
@@ -710,10 +858,15 @@ static int print(const struct plan *p, const struct plan_opts *o)
 	if (!o->json) {
 		for (size_t i = 0; i < p->nres; i++)
 			print_result(&p->res[i], i, p, o);
+		print_ranking(p);
 		return EXIT_OK;
 	}
 	plans = json_array();
 	out = json_pack("{s:o}", "plans", plans);
+	{
+		json_t *rk = ranking_json(p);
+		json_object_set_new(out, "ranking", rk ? rk : json_null());
+	}
 	for (size_t i = 0; i < p->nres; i++) {
 		const struct result *r = &p->res[i];
 		json_t *j = result_json(r, p, o);
@@ -752,6 +905,10 @@ int cmd_plan(int argc, char **argv)
 	rq_buf_init(&p.hw);
 	if (!parse_options(&o, &rc, argc, argv))
 		goto out;
+	if (o.backtest) {
+		rc = plan_backtest(o.lineage ? o.lineage : o.from.v[0], o.family, o.m->kind, o.json);
+		goto out;
+	}
 	if ((rc = cmd_open_ledger(&p.l, o.dry_run ? NULL : &p.k)))
 		goto out;
 	if ((err = gather(&p, &o)) || (err = build(&p, &o)) || (!o.dry_run && (err = append(&p, &o))))

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "ledger_int.h"
 #include "lineage.h"
+#include "record_link.h"
 
 #include <math.h>
 
@@ -19,6 +20,14 @@ static const struct cmd_help help = {
 	"grid intensity and PUE; the shift family and hardware default to the\n"
 	"plan's. --epoch-energy-kwh gives the energy of each epoch, in order, for\n"
 	"STEP's energy per epoch. Later plans of the lineage calibrate on it.\n"
+	"--target-missed says the run stopped (at a budget) before reaching its\n"
+	"target: --epochs is then a lower bound, treated as right-censored by\n"
+	"later plans and left out of the report's error figures; --target-reached\n"
+	"says it was reached (what an actual without either is taken to mean).\n"
+	"--plan P --actual A links actual A, recorded without --plan, to plan P\n"
+	"after the fact: a signed 'actual' entry copying A's body (its per-epoch\n"
+	"traces included) with 'plan' and 'linked_from' set; reports count its\n"
+	"energy once. A may be linked once; no figure may be given with it.\n"
 	"--json prints the new entry: id, seq, type, time, signer, summary, prev,\n"
 	"the fields of 'resque run --json' and the whole body.",
 };
@@ -62,15 +71,38 @@ static int parse_list(json_t **out, const char *s)
 }
 
 struct record_opts {
-	const char *plan, *shift_family, *hardware, *epoch_list, *method, *name;
-	double epochs, energy, duration, param_change, grad_norm;
-	bool json;
+	const char *plan, *actual, *shift_family, *hardware, *epoch_list, *method, *name;
+	double epochs, energy, duration, param_change, grad_norm, train_size;
+	bool json, target_missed, target_reached;
 };
+
+/* With --actual, the figures are A's: none may be given. */
+static int link_check_opts(const struct record_opts *o, const struct opt *opts)
+{
+	static const char *const figures[] = { "--epochs", "--energy-kwh", "--duration-s", "--param-change",
+					       "--grad-norm", "--train-size" };
+	const double values[] = { o->epochs, o->energy, o->duration, o->param_change, o->grad_norm, o->train_size };
+	const char *given = NULL;
+
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(figures); i++)
+		if (!isnan(values[i]))
+			given = given ? given : figures[i];
+	given = given ? given : o->epoch_list ? "--epoch-energy-kwh" : o->shift_family ? "--shift-family"
+		: o->hardware ? "--hardware" : o->name ? "--name" : strcmp(o->method, "imported") ? "--method"
+		: o->target_missed ? "--target-missed" : o->target_reached ? "--target-reached" : NULL;
+	if (!o->plan)
+		return cmd_usage(&help, opts, "--actual links an actual to a plan: give --plan ID too");
+	if (given)
+		return cmd_usage(&help, opts, "--actual takes the recorded actual's figures as they are: drop %s", given);
+	return 0;
+}
 
 /* 0, or the exit status after printing what is wrong with the options. */
 static int record_check_opts(const struct record_opts *o, const struct opt *opts)
 {
 	int rc, err;
+	if (o->actual)
+		return link_check_opts(o, opts);
 	if (!o->plan || isnan(o->epochs) || isnan(o->energy))
 		return cmd_usage(&help, opts, "give --plan ID, --epochs N and --energy-kwh X");
 	if (strcmp(o->method, "measured") && strcmp(o->method, "estimated") && strcmp(o->method, "imported"))
@@ -81,6 +113,8 @@ static int record_check_opts(const struct record_opts *o, const struct opt *opts
 	    (rc = check_figure("duration-s", o->duration)) || (rc = check_figure("param-change", o->param_change)) ||
 	    (rc = check_figure("grad-norm", o->grad_norm)))
 		return rc;
+	if (cmd_train_size_check(o->train_size))
+		return cmd_usage(&help, opts, "%s", rq_error_last());
 	if ((err = rq_bound_check("epochs", o->epochs, "--epochs")) ||
 	    (err = rq_bound_check("energy_kwh", o->energy, "--energy-kwh")) ||
 	    (!isnan(o->duration) && (err = rq_bound_check("duration_s", o->duration, "--duration-s"))))
@@ -89,6 +123,8 @@ static int record_check_opts(const struct record_opts *o, const struct opt *opts
 		return cmd_usage(&help, opts, "%s", rq_error_last());
 	if (o->name && !rq_name_valid(o->name, RQ_NAME_VERSION))
 		return cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -)", o->name);
+	if (o->target_missed && o->target_reached)
+		return cmd_usage(&help, opts, "--target-missed and --target-reached exclude each other");
 	return 0;
 }
 
@@ -111,14 +147,15 @@ static int record_build(json_t **out, const struct record_opts *o, const rq_entr
 	}
 	if (o->name)
 		json_object_set_new(body, "name", json_string(o->name));
+	if (o->target_missed || o->target_reached)
+		json_object_set_new(body, "target", json_string(o->target_missed ? "missed" : "reached"));
 	json_object_set_new(body, "shift_family",
 			    json_string(o->shift_family ? o->shift_family : rq_json_str(pb, "shift_family", "unspecified")));
 	if (o->hardware || rq_json_str(pb, "hardware", NULL))
 		json_object_set_new(body, "hardware", json_string(o->hardware ? o->hardware : rq_json_str(pb, "hardware", "")));
 	if (rq_json_str(pb, "region", NULL))
 		json_object_set_new(body, "region", json_string(rq_json_str(pb, "region", "")));
-	if (rq_json_num(pb, "train_size", NAN) > 0)
-		json_object_set(body, "train_size", json_object_get(pb, "train_size"));
+	cmd_train_size_apply(body, o->train_size, plan);
 	if (isfinite(rq_json_num(pb, "intensity_g_per_kwh", NAN))) {
 		double pue = rq_json_num(pb, "pue", 1);
 		if ((err = rq_actual_set_carbon(body, rq_json_num(pb, "intensity_g_per_kwh", NAN),
@@ -153,6 +190,8 @@ static int record_print(const rq_entry *e, const rq_entry *plan, const struct re
 	if (json_object_get(e->body, "inside_p80"))
 		printf("; %s the plan's 80 %% interval of energy",
 		       json_is_true(json_object_get(e->body, "inside_p80")) ? "inside" : "outside");
+	if (rq_actual_target_missed(e->body))
+		printf("; target missed (the epochs are a lower bound)");
 	printf("\n");
 	return EXIT_OK;
 }
@@ -160,19 +199,23 @@ static int record_print(const rq_entry *e, const rq_entry *plan, const struct re
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts o = { .method = "imported", .epochs = NAN, .energy = NAN, .duration = NAN,
-				 .param_change = NAN, .grad_norm = NAN };
+				 .param_change = NAN, .grad_norm = NAN, .train_size = NAN };
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan entry this update carried out (required)" },
-		{ OPT_DOUBLE, 0, "epochs", &o.epochs, "N", "epochs until the target was reached (required)" },
-		{ OPT_DOUBLE, 0, "energy-kwh", &o.energy, "X", "energy used, kWh (required)" },
+		{ OPT_STRING, 0, "actual", &o.actual, "REF", "link this actual, recorded without --plan, to the plan instead" },
+		{ OPT_DOUBLE, 0, "epochs", &o.epochs, "N", "epochs until the target was reached (required without --actual)" },
+		{ OPT_DOUBLE, 0, "energy-kwh", &o.energy, "X", "energy used, kWh (required without --actual)" },
 		{ OPT_DOUBLE, 0, "duration-s", &o.duration, "S", "wall-clock duration, seconds" },
 		{ OPT_DOUBLE, 0, "param-change", &o.param_change, "P", "parameter change (docs/METHOD.md)" },
 		{ OPT_DOUBLE, 0, "grad-norm", &o.grad_norm, "G", "sum over epochs of the gradient norm" },
 		{ OPT_STRING, 0, "epoch-energy-kwh", &o.epoch_list, "X1,X2,...", "energy of each epoch, in order (for STEP)" },
 		{ OPT_STRING, 0, "shift-family", &o.shift_family, "NAME", "the shift family (default: the plan's)" },
 		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile it ran on (default: the plan's)" },
+		{ OPT_DOUBLE, 0, "train-size", &o.train_size, "N", "samples in the training set (default: the plan's)" },
 		{ OPT_STRING, 0, "method", &o.method, "HOW", "measured, estimated or imported (default)" },
 		{ OPT_STRING, 0, "name", &o.name, "NAME", "a name for this run" },
+		{ OPT_BOOL, 0, "target-missed", &o.target_missed, NULL, "the run stopped before reaching its target" },
+		{ OPT_BOOL, 0, "target-reached", &o.target_reached, NULL, "the run reached its target (neither flag: taken as reached)" },
 		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the new entry as JSON" },
 		{ OPT_END },
 	};
@@ -184,6 +227,10 @@ int cmd_record(int argc, char **argv)
 
 	if (!opt_parse(&rc, &help, opts, argc, argv) || (rc = record_check_opts(&o, opts)))
 		goto out;
+	if (o.actual) {
+		rc = record_link(o.plan, o.actual, o.json);
+		goto out;
+	}
 	if (o.epoch_list && (err = parse_list(&list, o.epoch_list))) {
 		rc = cmd_fail_code(err);
 		goto out;

@@ -27,7 +27,12 @@ static const struct cmd_help help = {
 	"Meters (--meter auto): RAPL counters of the CPU packages and DRAM when\n"
 	"readable, else an estimate from the CPU time of the command's process\n"
 	"tree (recorded as method \"estimated\"), plus NVIDIA GPUs through NVML.\n"
-	"They are sampled every --interval seconds in a thread.\n"
+	"The estimate's watts per logical CPU are --cpu-watts, else the variable\n"
+	"RESQUE_CPU_WATTS, else 'resque config cpu-watts' (all per thread or\n"
+	"vCPU, never divided), else in a virtual machine a per-vCPU coefficient of\n"
+	"the CPU's microarchitecture, else the TDP table's watts over the threads\n"
+	"of a package; the record's estimate.tdp_source names the rule.\n"
+	"The meters are sampled every --interval seconds in a thread.\n"
 	"\n"
 	"The command finds in RESQUE_EVENTS the path of a fresh file (replacing\n"
 	"any value inherited) to which it, or 'resque mark', appends `epoch [N]`\n"
@@ -43,7 +48,9 @@ static const struct cmd_help help = {
 	"goes to stderr. With --json, the command's stdout is sent to stderr so\n"
 	"that stdout holds only one JSON document: id, energy_kwh, carbon_kg,\n"
 	"duration_s, method, meter, exit_status, epochs, plan, inside_p80, status,\n"
-	"name, forecast_energy_kwh (when linked) and the entry's body.",
+	"name, target, forecast_energy_kwh (when linked) and the entry's body.\n"
+	"'resque mark target missed' from the command records \"target\": \"missed\"\n"
+	"(stopped at a budget before its target: epochs are a lower bound).",
 };
 
 /* resque's secrets, never passed to the command */
@@ -52,7 +59,7 @@ static const char *const secret_env[] = { "RESQUE_PASSPHRASE" };
 /* What the command line asks for. */
 struct run_opts {
 	const char *plan_ref, *name, *region, *kind, *hardware;
-	double pue, interval, cpu_watts;
+	double pue, interval, cpu_watts, train_size;
 	bool json;
 	struct opt_list cmd;
 };
@@ -85,8 +92,9 @@ static bool parse_run(int *rc, struct run_opts *o, int argc, char **argv)
 		{ OPT_DOUBLE, 0, "pue", &o->pue, "X", "data-centre PUE (default: config resque.pue, the cloud region's, or 1)" },
 		{ OPT_STRING, 0, "meter", &o->kind, "KIND", "auto, rapl, nvml or estimate (default auto)" },
 		{ OPT_DOUBLE, 0, "interval", &o->interval, "S", "seconds between samples (default 1)" },
-		{ OPT_DOUBLE, 0, "cpu-watts", &o->cpu_watts, "W", "the CPU's power for the estimate, instead of the TDP table" },
-		{ OPT_STRING, 0, "hardware", &o->hardware, "H", "hardware profile (default: config resque.hardware)" },
+		{ OPT_DOUBLE, 0, "cpu-watts", &o->cpu_watts, "W", "watts per logical CPU (thread or vCPU) for the estimate (default: RESQUE_CPU_WATTS, config cpu-watts, else the TDP table or, in a VM, a per-vCPU coefficient)" },
+		{ OPT_STRING, 0, "hardware", &o->hardware, "H", "hardware profile (default: config resque.hardware, else this machine's: cpu:MODEL xN; gpu:NAME xK)" },
+		{ OPT_DOUBLE, 0, "train-size", &o->train_size, "N", "samples in the training set (default: the plan's)" },
 		{ OPT_BOOL, 0, "json", &o->json, NULL, "print the recorded actual as JSON (the command's stdout goes to stderr)" },
 		{ OPT_REST, 0, "COMMAND", &o->cmd, NULL, "the command and its arguments", OPT_REQUIRED },
 		{ OPT_END },
@@ -98,8 +106,11 @@ static bool parse_run(int *rc, struct run_opts *o, int argc, char **argv)
 		*rc = cmd_usage(&help, opts, "--interval must be between 0.01 and 3600 seconds");
 	else if (!isnan(o->pue) && rq_bound_check("pue", o->pue, "--pue"))
 		*rc = cmd_usage(&help, opts, "%s", rq_error_last());
-	else if (!isfinite(o->cpu_watts) || o->cpu_watts < 0)
-		*rc = cmd_usage(&help, opts, "--cpu-watts must be a positive number of watts");
+	else if (!isnan(o->cpu_watts) && !(o->cpu_watts > 0 && o->cpu_watts <= 10000))
+		*rc = cmd_usage(&help, opts, "--cpu-watts must be a number of watts per logical CPU in (0, 10000], not %g",
+				o->cpu_watts);
+	else if (cmd_train_size_check(o->train_size))
+		*rc = cmd_usage(&help, opts, "%s", rq_error_last());
 	else if (o->name && !rq_name_valid(o->name, RQ_NAME_VERSION))
 		*rc = cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -)", o->name);
 	return *rc == EXIT_OK;
@@ -139,8 +150,13 @@ static int gather(struct run_state *st, const struct run_opts *o)
 	if ((rc = actual_ctx_load(&st->ctx, st->l, o->plan_ref, o->region, o->pue, o->hardware)))
 		return rc;
 	st->ctx_loaded = true;
+	actual_ctx_machine_hardware(&st->ctx);
+	double cpu_watts;
+	const char *cpu_watts_source;
+	if ((rc = actual_cpu_watts(&cpu_watts, &cpu_watts_source, st->l, o->cpu_watts)))
+		return rc;
 	open_cgroup(st);
-	rq_meter_opts mo = { .kind = o->kind, .pid = 0, .cpu_watts = o->cpu_watts,
+	rq_meter_opts mo = { .kind = o->kind, .pid = 0, .cpu_watts = cpu_watts, .cpu_watts_source = cpu_watts_source,
 			     .reaps_tree = true, .cgroup = st->cg };
 	if ((err = rq_meter_open(&st->m, &mo)))
 		return cmd_fail_code(err);
@@ -234,9 +250,10 @@ static void add_domains(json_t *body, const rq_meter *m)
 	rq_meter_estimate_get(&info, m);
 	if (info.active)
 		json_object_set_new(body, "estimate",
-				    json_pack("{s:f, s:s, s:s, s:f, s:f}", "watts_per_cpu", info.watts_per_cpu,
+				    json_pack("{s:f, s:s, s:s, s:b, s:f, s:f}", "watts_per_cpu", info.watts_per_cpu,
 					      "tdp_source", info.tdp_source, "cpu_model", info.cpu_model,
-					      "cpu_seconds", info.cpu_seconds, "memory_w_per_gb", info.memory_w_per_gb));
+					      "hypervisor", info.hypervisor, "cpu_seconds", info.cpu_seconds,
+					      "memory_w_per_gb", info.memory_w_per_gb));
 }
 
 /* The actual (docs/FORMATS.md "Actual entries"). New reference. */
@@ -265,6 +282,7 @@ static json_t *build_actual(const struct run_state *st, const struct run_opts *o
 	const rq_energy_point *tl = rq_meter_timeline(st->m, &npoints);
 	rq_actual_add_events(body, st->ev, tl, npoints);
 	actual_ctx_apply(&st->ctx, body, "run");
+	cmd_train_size_apply(body, o->train_size, st->ctx.plan);
 	return body;
 }
 
@@ -312,7 +330,7 @@ static void run_release(struct run_state *st)
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = { .kind = "auto", .pue = NAN, .interval = 1 };
+	struct run_opts o = { .kind = "auto", .pue = NAN, .interval = 1, .cpu_watts = NAN, .train_size = NAN };
 	struct run_state st = { .cgfd = -1, .notes = RQ_BUF_INIT, .evnotes = RQ_BUF_INIT,
 				.res = { .exit_status = -1 } };
 	int rc = EXIT_OK;

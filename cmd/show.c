@@ -19,7 +19,8 @@ static const struct cmd_help help = {
 	"energy_kwh, carbon_kg, duration_s, method}, lineage (names, oldest first)\n"
 	"and cumulative {energy_kwh, carbon_kg, complete} summed along the lineage;\n"
 	"for an actual also name, energy_kwh, carbon_kg, duration_s, method, meter,\n"
-	"status, exit_status, epochs, plan and inside_p80 (null when absent).\n"
+	"status, exit_status, epochs, plan, inside_p80 and target (null when\n"
+	"absent).\n"
 	"--raw prints the entry's canonical bytes exactly as the ledger holds them\n"
 	"(no newline added): the file 'resque audit check --entry' reads.",
 };

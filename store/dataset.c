@@ -10,6 +10,7 @@
 #include "statcache.h"
 #include "resque/summary.h"
 
+#include <math.h>
 #include <sys/stat.h>
 
 json_t *rq_dataset_path_json(const char *p)
@@ -361,4 +362,20 @@ int rq_dataset_record(rq_entry **out, rq_ledger *l, const char *path, const rq_d
 	}
 	parts_release(&p);
 	return err;
+}
+
+double rq_dataset_samples(const json_t *body)
+{
+	json_t *classes = json_object_get(body, "classes"), *v;
+	const char *k;
+	double n = 0;
+
+	if (!json_is_object(classes) || !json_object_size(classes))
+		return NAN;
+	json_object_foreach(classes, k, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return NAN;
+		n += (double)json_integer_value(v);
+	}
+	return n > 0 ? n : NAN;
 }

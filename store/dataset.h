@@ -55,6 +55,10 @@ void rq_dataset_abspath(rq_buf *out, rq_ledger *l, const char *recorded);
 /* The manifest attached to dataset entry `e` (caller releases). */
 int rq_dataset_manifest(rq_manifest *out, rq_ledger *l, const rq_entry *e);
 
+/* The samples of a dataset entry's body: the sum of its class histogram
+ * (`classes`, recorded with --labels); NaN when it records none. */
+double rq_dataset_samples(const json_t *body);
+
 /* A JSON string for a path; bytes that are not UTF-8 (paths are bytes)
  * become \xHH so the document stays valid. New reference. */
 json_t *rq_dataset_path_json(const char *path);

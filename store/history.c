@@ -1,6 +1,7 @@
 /* Gathering a forecast's calibration history from the ledger — a lineage's
  * past updates with plan and actual, STEP traces, E₀ — and the grid context. */
 #include "common.h"
+#include "actual.h"
 #include "history.h"
 #include "json.h"
 
@@ -38,9 +39,14 @@ struct gather {
 	const char *family;
 	json_t *roots;    /* version id -> root id */
 	json_t *lineage;  /* version id -> body, versions of the lineage in order */
-	json_t *plans;    /* [{"id", "body"}] of lineage plans in sequence order */
+	json_t *plans;    /* [{"id", "body", "seq"}] of lineage plans in sequence order */
 	json_t *plan_at;  /* plan id -> index in `plans` */
 	json_t *actuals;  /* plan id -> newest linked actual body */
+	json_t *cost_actuals; /* id of an actual a lineage version's cost came from
+			       * -> {"body", "seq", "used"} */
+	json_t *linked;   /* ids of actuals a link ties to a lineage plan */
+	json_t *param_by_actual; /* actual id -> the parameter change a version
+				  * recorded for it (commit --parent, body.param_change) */
 };
 
 static int on_version(const rq_entry *e, void *ctx)
@@ -54,14 +60,23 @@ static int on_version(const rq_entry *e, void *ctx)
 	return 0;
 }
 
+static double measure(const json_t *obj, const char *key);
+
 static int on_version_member(const rq_entry *e, void *ctx)
 {
 	struct gather *g = ctx;
 	const char *root = rq_json_str(g->roots, e->id, "");
 	const char *fam = rq_json_str(e->body, "family", NULL);
+	const char *src = rq_json_str(json_object_get(e->body, "cost"), "source", "");
+	const json_t *pc = json_object_get(e->body, "param_change");
 
-	if (strcmp(root, g->h->root) == 0 || (g->family && fam && strcmp(fam, g->family) == 0))
+	if (rq_json_str(pc, "actual", NULL) && measure(pc, "value") >= 0)
+		json_object_set(g->param_by_actual, rq_json_str(pc, "actual", ""), json_object_get(pc, "value"));
+	if (strcmp(root, g->h->root) == 0 || (g->family && fam && strcmp(fam, g->family) == 0)) {
 		json_object_set(g->lineage, e->id, e->body);
+		if (strncmp(src, "actual:", 7) == 0)
+			json_object_set_new(g->cost_actuals, src + 7, json_object());
+	}
 	if (strcmp(e->id, g->h->root) == 0) {
 		double e0 = rq_json_num(json_object_get(e->body, "cost"), "epochs", NAN);
 		g->h->scratch_epochs = isfinite(e0) && e0 > 0 ? e0 : NAN;
@@ -79,7 +94,8 @@ static int on_plan(const rq_entry *e, void *ctx)
 	if (!from || !json_object_get(g->lineage, from))
 		return 0;
 	json_object_set_new(g->plan_at, e->id, json_integer((json_int_t)json_array_size(g->plans)));
-	json_array_append_new(g->plans, json_pack("{s:s, s:O}", "id", e->id, "body", e->body));
+	json_array_append_new(g->plans, json_pack("{s:s, s:O, s:I}", "id", e->id, "body", e->body,
+						   "seq", (json_int_t)rq_entry_seq(e)));
 	return 0;
 }
 
@@ -87,9 +103,24 @@ static int on_actual(const rq_entry *e, void *ctx)
 {
 	struct gather *g = ctx;
 	const char *plan = rq_json_str(e->body, "plan", NULL);
+	json_t *rec = json_object_get(g->cost_actuals, e->id), *pc = json_object_get(g->param_by_actual, e->id);
 
-	if (plan && json_object_get(g->plan_at, plan))
-		json_object_set(g->actuals, plan, e->body); /* newest wins */
+	if (plan && json_object_get(g->plan_at, plan)) {
+		json_t *b = json_incref(e->body);
+		if (pc && !(measure(b, "param_change") >= 0)) {
+			/* the change its version's commit computed (commit --parent) */
+			json_decref(b);
+			b = json_deep_copy(e->body);
+			json_object_set(b, "param_change", pc);
+		}
+		json_object_set_new(g->actuals, plan, b); /* newest wins */
+		if (rq_json_str(e->body, "linked_from", NULL))
+			json_object_set_new(g->linked, rq_json_str(e->body, "linked_from", ""), json_true());
+	}
+	if (rec) {
+		json_object_set(rec, "body", e->body);
+		json_object_set_new(rec, "seq", json_integer((json_int_t)rq_entry_seq(e)));
+	}
 	return 0;
 }
 
@@ -130,7 +161,8 @@ static size_t trace_len(const json_t *actual, const char *key)
 
 /* The per-epoch energies (and durations, when as many) of `actual`, into
  * the store's values, as one more STEP trace. */
-static void add_trace(rq_history *h, const json_t *actual, const json_t *plan, size_t n)
+static void add_trace(rq_history *h, const json_t *actual, const json_t *plan, size_t n,
+		      uint64_t order)
 {
 	struct rq_epoch_trace *t = &h->traces[h->n_traces++];
 	struct rq_history_store *st = h->store;
@@ -150,6 +182,19 @@ static void add_trace(rq_history *h, const json_t *actual, const json_t *plan, s
 	t->n = n;
 	t->hardware = str_of(actual, plan, "hardware");
 	t->train_size = num_of(actual, plan, "train_size");
+	t->order = order;
+}
+
+/* Room for the traces of the actuals versions' costs came from. */
+static size_t cost_trace_values(const struct gather *g)
+{
+	const char *id;
+	json_t *rec;
+	size_t nv = 0;
+
+	json_object_foreach(g->cost_actuals, id, rec)
+		nv += 2 * trace_len(json_object_get(rec, "body"), "epoch_energy_kwh");
+	return nv;
 }
 
 /* The lineage's plans with an actual: past updates of `kind`, and the
@@ -164,10 +209,11 @@ static void build_updates(rq_history *h, struct gather *g, const rq_shift_kind *
 		if (actual)
 			nv += 2 * trace_len(actual, "epoch_energy_kwh");
 	}
-	h->store->values = rq_xcalloc(nv + 1, sizeof(double));
+	h->store->values = rq_xcalloc(nv + cost_trace_values(g) + 1, sizeof(double));
 	json_array_foreach(g->plans, i, p) {
 		json_t *plan = json_object_get(p, "body");
 		json_t *actual = json_object_get(g->actuals, rq_json_str(p, "id", ""));
+		uint64_t order = (uint64_t)json_integer_value(json_object_get(p, "seq"));
 		size_t n;
 
 		if (!actual)
@@ -187,16 +233,41 @@ static void build_updates(rq_history *h, struct gather *g, const rq_shift_kind *
 			pt->family = str_of(actual, plan, "shift_family");
 			pt->hardware = str_of(actual, plan, "hardware");
 			pt->train_size = num_of(actual, plan, "train_size");
+			pt->censored = rq_actual_target_missed(actual);
+			pt->order = order;
 		}
 		if ((n = trace_len(actual, "epoch_energy_kwh")) > 0)
-			add_trace(h, actual, plan, n);
+			add_trace(h, actual, plan, n, order);
 	}
 	h->n_updates = h->n_points;
 }
 
+/* Whether a version's cost taken from actual `id` is evidence of its own,
+ * adding the actual's per-epoch trace when it is: a from-scratch run
+ * committed with --actual carries out no plan, so nothing else counts it.
+ * Not when build_updates counts it already (it carries out a lineage plan,
+ * or a link ties it to one), nor twice for two versions. */
+static bool cost_actual_evidence(rq_history *h, struct gather *g, const char *id)
+{
+	json_t *rec = json_object_get(g->cost_actuals, id);
+	json_t *a = json_object_get(rec, "body");
+	const char *plan = rq_json_str(a, "plan", NULL);
+	size_t n;
+
+	if (!a || json_is_true(json_object_get(rec, "used")) || (plan && json_object_get(g->plan_at, plan)) ||
+	    json_object_get(g->linked, id))
+		return false;
+	json_object_set_new(rec, "used", json_true());
+	if ((n = trace_len(a, "epoch_energy_kwh")) > 0) {
+		json_array_append(h->store->keep, a);
+		add_trace(h, a, NULL, n, (uint64_t)json_integer_value(json_object_get(rec, "seq")));
+	}
+	return true;
+}
+
 /* Versions trained from a cost file are from-scratch (or at least whole)
- * trainings: their totals/epochs feed STEP's fallback. A cost taken from
- * an actual is that actual's, counted by build_updates already. */
+ * trainings: their totals/epochs feed STEP's fallback; so do versions whose
+ * cost came from an actual nothing else counts (cost_actual_evidence). */
 static void build_costs(rq_history *h, struct gather *g, const rq_shift_kind *kind)
 {
 	const char *id;
@@ -206,7 +277,8 @@ static void build_costs(rq_history *h, struct gather *g, const rq_shift_kind *ki
 		const json_t *cost = json_object_get(body, "cost");
 		const char *src = rq_json_str(cost, "source", "");
 		struct rq_history_point *pt;
-		if (!cost || strncmp(src, "actual:", 7) == 0 || !(measure(cost, "epochs") > 0))
+		if (!cost || !(measure(cost, "epochs") > 0) ||
+		    (strncmp(src, "actual:", 7) == 0 && !cost_actual_evidence(h, g, src + 7)))
 			continue;
 		json_array_append(h->store->keep, body);
 		pt = &h->points[h->n_points++];
@@ -218,7 +290,9 @@ static void build_costs(rq_history *h, struct gather *g, const rq_shift_kind *ki
 		pt->param_change = pt->grad_norm = NAN;
 		pt->family = NULL;
 		pt->hardware = rq_json_str(cost, "hardware", NULL);
-		pt->train_size = rq_json_num(json_object_get(body, "summary"), "rows", NAN);
+		/* what the user stated (cost file, run/record --train-size), never
+		 * the rows of the embeddings: a training split is often smaller */
+		pt->train_size = rq_json_num(cost, "train_size", NAN);
 	}
 }
 
@@ -227,7 +301,7 @@ static void build(rq_history *h, struct gather *g, const rq_shift_kind *kind)
 	size_t n_plans = json_array_size(g->plans), n_vers = json_object_size(g->lineage);
 
 	h->points = rq_xcalloc(n_plans + n_vers + 1, sizeof(*h->points));
-	h->traces = rq_xcalloc(n_plans + 1, sizeof(*h->traces));
+	h->traces = rq_xcalloc(n_plans + n_vers + 1, sizeof(*h->traces));
 	build_updates(h, g, kind);
 	build_costs(h, g, kind);
 }
@@ -250,6 +324,9 @@ int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 	g.plans = json_array();
 	g.plan_at = json_object();
 	g.actuals = json_object();
+	g.cost_actuals = json_object();
+	g.linked = json_object();
+	g.param_by_actual = json_object();
 	if (strcmp(base->type, "version") != 0) {
 		err = rq_error_set(RQ_EINVALID, "entry %.12s is a %s entry, not a version", base->id, base->type);
 		goto done;
@@ -277,6 +354,9 @@ done:
 	json_decref(g.plans);
 	json_decref(g.plan_at);
 	json_decref(g.actuals);
+	json_decref(g.cost_actuals);
+	json_decref(g.linked);
+	json_decref(g.param_by_actual);
 	if (err)
 		rq_history_release(out);
 	return err;

@@ -48,7 +48,7 @@ HOME="$SCRATCH/home"
 RESQUE_HOME="$HOME/.config/resque"
 mkdir -p "$HOME"
 export HOME RESQUE_HOME
-unset RESQUE_DIR RESQUE_PASSPHRASE RESQUE_EVENTS RESQUE_NOW
+unset RESQUE_DIR RESQUE_PASSPHRASE RESQUE_EVENTS RESQUE_NOW RESQUE_CPU_WATTS
 # git settings of the machine that change what a transport trusts
 unset GIT_SSL_CAINFO GIT_SSL_CAPATH SSH_AUTH_SOCK GIT_ASKPASS SSH_ASKPASS
 # Sanitizer reports must not look like an ordinary failure (exit 1).

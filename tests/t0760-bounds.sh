@@ -192,7 +192,7 @@ test_expect_success 'an absurd actual already in the ledger: the forecast says "
 	# every figure signed is either absent or a full set of finite numbers
 	for k, q in f.items():
 	    assert q, (k, q)
-	    assert set(q) == {"mean", "p10", "p90", "p2_5", "p97_5"}, (k, q)
+	    assert set(q) == {"mean", "p50", "p10", "p90", "p2_5", "p97_5"}, (k, q)
 	assert "energy_kwh" not in f and "epochs" in f, f
 	assert "energy_kwh" in b["not_forecast"], b
 	PYEOF

@@ -80,6 +80,8 @@ def reference(pairs, since=None, until=None, lineage=None):
         plans = set(k for k, e in byid.items() if e["type"] == "plan" and e["body"].get("from") in keep)
         keep |= plans
         keep |= set(k for k, e in byid.items() if e["type"] == "actual" and e["body"].get("plan") in plans)
+        # a link (record --plan P --actual A) brings the actual it links
+        keep |= set(e["body"]["linked_from"] for k, e in byid.items() if k in keep and "linked_from" in e["body"])
     tot = {"energy_kwh": 0.0, "carbon_kg": 0.0, "count": 0}
     bym = {m: {"energy_kwh": 0.0, "carbon_kg": 0.0, "count": 0} for m in ("measured", "estimated", "imported", "declared")}
     years = {}
@@ -93,6 +95,8 @@ def reference(pairs, since=None, until=None, lineage=None):
         if k not in keep or not inp(e):
             continue
         b = e["body"]
+        if e["type"] == "actual" and b.get("linked_from") in byid:
+            continue  # a link: its figures are the linked actual's, counted there
         if e["type"] == "actual":
             m = b.get("method") if b.get("method") in ("measured", "estimated") else "imported"
             add(e, m, num(b, "energy_kwh"), num(b, "carbon_kg"))
@@ -105,7 +109,7 @@ def reference(pairs, since=None, until=None, lineage=None):
     for e in es:
         if e["type"] == "actual" and e["body"].get("plan") in byid:
             newest[e["body"]["plan"]] = e
-    q = {o: {"ape": [], "n": 0, "n80": 0, "in80": 0, "n95": 0, "in95": 0} for o in ("epochs", "energy_kwh", "carbon_kg", "duration_s")}
+    q = {o: {"ape": [], "n": 0, "missed": 0, "n80": 0, "in80": 0, "n95": 0, "in95": 0} for o in ("epochs", "energy_kwh", "carbon_kg", "duration_s")}
     saved_e = saved_c = 0.0
     nsaved = 0
     nupdates = 0
@@ -123,9 +127,14 @@ def reference(pairs, since=None, until=None, lineage=None):
             av = num(a["body"], o)
             if not f or av is None or num(f, "mean") is None:
                 continue
+            if a["body"].get("target") == "missed":
+                q[o]["missed"] += 1
+                continue
             q[o]["n"] += 1
             if av != 0:
-                q[o]["ape"].append(100 * abs(av - f["mean"]) / av)
+                # the point forecast is the median when the plan records one
+                pt = f["p50"] if f.get("p50") is not None else f["mean"]
+                q[o]["ape"].append(100 * abs(av - pt) / av)
             if "p10" in f and "p90" in f:
                 q[o]["n80"] += 1
                 q[o]["in80"] += f["p10"] <= av <= f["p90"]
@@ -141,7 +150,7 @@ def reference(pairs, since=None, until=None, lineage=None):
             scc = scc["mean"] if isinstance(scc, dict) else scc
             saved_c += scc - a["body"]["carbon_kg"]
     fq = {o: {"n": v["n"], "median_ape": statistics.median(v["ape"]) if v["ape"] else None,
-              "zero_actual": v["n"] - len(v["ape"]),
+              "zero_actual": v["n"] - len(v["ape"]), "target_missed": v["missed"],
               "inside_p80": v["in80"] / v["n80"] if v["n80"] else None,
               "inside_p95": v["in95"] / v["n95"] if v["n95"] else None} for o, v in q.items()}
     return {"totals": tot, "by_method": bym, "years": [dict(year=y, **years[y]) for y in sorted(years)],
@@ -237,7 +246,8 @@ test_expect_success 'updates: plan rows, an older run, a plan without actual, an
 	free = [x for x in u if x["plan"] is None]
 	assert len(free) == 1 and free[0]["actual"]["energy_kwh"] == 2.5 and free[0]["actual"]["carbon_kg"] == 0.5
 	r = rows[p1]
-	m = r["forecast"]["energy_kwh"]["mean"]
+	fe = r["forecast"]["energy_kwh"]
+	m = fe["p50"] if fe.get("p50") is not None else fe["mean"]
 	assert abs(r["error"]["energy_kwh"]["diff"] - (3.2 - m)) < 1e-12
 	assert abs(r["error"]["energy_kwh"]["ape"] - 100 * abs(3.2 - m) / 3.2) < 1e-9
 	assert r["inside_p80"] == (r["forecast"]["energy_kwh"]["p10"] <= 3.2 <= r["forecast"]["energy_kwh"]["p90"])
@@ -298,7 +308,7 @@ test_expect_success 'text and Markdown render every section; CSV has the documen
 	        + ",".join("forecast_%s_mean,forecast_%s_p10,forecast_%s_p90,actual_%s" % (o, o, o, o)
 	                   for o in ("epochs", "energy_kwh", "carbon_kg", "duration_s"))
 	        + ",error_epochs_ape,error_energy_kwh_ape,error_carbon_kg_ape,error_duration_s_ape,inside_p80,"
-	        "scratch_energy_kwh,scratch_carbon_kg,saved_energy_kwh,saved_carbon_kg").split(",")
+	        "scratch_energy_kwh,scratch_carbon_kg,saved_energy_kwh,saved_carbon_kg,target_missed").split(",")
 	assert rows[0] == head, rows[0]
 	assert len(rows) == len(d["updates"]) + 1
 	for r, u in zip(rows[1:], d["updates"]):

@@ -251,9 +251,15 @@ void rq_entry_summary(rq_buf *out, const rq_entry *e)
 		json_t *f = json_object_get(json_object_get(b, "forecast"), "carbon_kg");
 		if (json_is_object(f))
 			rq_buf_printf(out, ": %.3g kg CO2e forecast", rq_json_num(f, "mean", 0));
+	} else if (strcmp(t, "actual") == 0 && rq_json_str(b, "linked_from", NULL)) {
+		/* its figures are the linked actual's: not a second cost */
+		rq_buf_printf(out, "link of actual %.12s to plan %.12s", rq_json_str(b, "linked_from", "?"),
+			      rq_json_str(b, "plan", "?"));
 	} else if (strcmp(t, "actual") == 0) {
 		rq_buf_printf(out, "actual %.3g kWh, %.3g kg CO2e (%s)", rq_json_num(b, "energy_kwh", 0),
 			      rq_json_num(b, "carbon_kg", 0), rq_json_str(b, "method", "?"));
+		if (strcmp(rq_json_str(b, "target", ""), "missed") == 0)
+			rq_buf_puts(out, ", target missed");
 	} else {
 		rq_buf_printf(out, "%s entry", t);
 	}

@@ -15,6 +15,7 @@ static const rq_bound bounds[] = {
 	{ "power_w", 0, 1e4, "W", false },
 	{ "carbon_kg", 0, 1e9, "kg", false },
 	{ "year", 1970, 2200, "", true },
+	{ "train_size", 1, 1e12, "samples", true },
 };
 
 const rq_bound *rq_bound_lookup(const char *quantity)

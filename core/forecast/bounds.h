@@ -15,7 +15,7 @@ typedef struct rq_bound {
 } rq_bound;
 
 /* The range of `quantity` ("energy_kwh", "duration_s", "epochs", "pue",
- * "intensity_g_per_kwh", "power_w", "carbon_kg", "year"); NULL when the
+ * "intensity_g_per_kwh", "power_w", "carbon_kg", "year", "train_size"); NULL when the
  * quantity is not one of them. Borrowed, static. */
 const rq_bound *rq_bound_lookup(const char *quantity);
 

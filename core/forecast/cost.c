@@ -10,7 +10,7 @@ void rq_cost_init(rq_cost *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->epochs = c->energy_kwh = c->duration_s = c->carbon_kg = NAN;
-	c->pue = c->intensity = NAN;
+	c->pue = c->intensity = c->train_size = NAN;
 }
 
 void rq_cost_release(rq_cost *c)
@@ -23,7 +23,7 @@ void rq_cost_release(rq_cost *c)
 
 static const char *const keys[] = {
 	"epochs", "energy_kwh", "duration_s", "carbon_kg", "pue", "intensity_g_per_kwh",
-	"hardware", "region", "method",
+	"hardware", "region", "method", "train_size",
 };
 
 static int number(double *out, const json_t *obj, const char *key, bool required, const char *name)
@@ -39,6 +39,7 @@ static int number(double *out, const json_t *obj, const char *key, bool required
 	double d = json_number_value(v);
 	if (!isfinite(d) || d < 0)
 		return rq_error_set(RQ_EINVALID, "%s: '%s' must be a finite number >= 0, not %g", name, key, d);
+	/* pue's lower bound has its own message below */
 	if (strcmp(key, "pue") && rq_bound_check(key, d, name))
 		return RQ_EINVALID;
 	*out = d;
@@ -77,7 +78,7 @@ int rq_cost_parse(rq_cost *out, const char *data, size_t len, const char *name)
 		if (!known) {
 			err = rq_error_set(RQ_EINVALID,
 					   "%s: unknown key '%s' (accepted: epochs, energy_kwh, duration_s, carbon_kg, "
-					   "pue, intensity_g_per_kwh, hardware, region, method)", name, key);
+					   "pue, intensity_g_per_kwh, hardware, region, method, train_size)", name, key);
 			goto done;
 		}
 	}
@@ -87,6 +88,7 @@ int rq_cost_parse(rq_cost *out, const char *data, size_t len, const char *name)
 	    (err = number(&out->carbon_kg, j, "carbon_kg", false, name)) ||
 	    (err = number(&out->pue, j, "pue", false, name)) ||
 	    (err = number(&out->intensity, j, "intensity_g_per_kwh", false, name)) ||
+	    (err = number(&out->train_size, j, "train_size", false, name)) ||
 	    (err = string(&out->hardware, j, "hardware", name)) ||
 	    (err = string(&out->region, j, "region", name)) || (err = string(&out->method, j, "method", name)))
 		goto done;
@@ -136,5 +138,7 @@ json_t *rq_cost_to_json(const rq_cost *c)
 	if (c->region)
 		json_object_set_new(o, "region", json_string(c->region));
 	json_object_set_new(o, "method", json_string(c->method ? c->method : "imported"));
+	if (isfinite(c->train_size))
+		json_object_set_new(o, "train_size", json_integer((json_int_t)c->train_size));
 	return o;
 }

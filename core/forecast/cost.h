@@ -17,6 +17,7 @@ typedef struct rq_cost {
 	char *hardware;     /* owned, may be NULL */
 	char *region;       /* owned, may be NULL */
 	char *method;       /* "measured", "estimated" or "imported" (owned) */
+	double train_size;  /* training-set samples; NAN when not given */
 } rq_cost;
 
 void rq_cost_init(rq_cost *c);
@@ -24,7 +25,8 @@ void rq_cost_release(rq_cost *c);
 
 /* Parse a cost file: a JSON object with the required keys `epochs`,
  * `energy_kwh`, `duration_s` (finite, >= 0) and the optional `carbon_kg`,
- * `pue`, `intensity_g_per_kwh`, `hardware`, `region`, `method`. Unknown keys
+ * `pue`, `intensity_g_per_kwh`, `hardware`, `region`, `method`, `train_size`
+ * (a positive whole number). Unknown keys
  * are refused (a typo must not silently drop a figure). `name` is used in
  * messages. */
 int rq_cost_parse(rq_cost *out, const char *data, size_t len, const char *name);

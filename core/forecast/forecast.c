@@ -3,15 +3,20 @@
 #include "common.h"
 #include "forecast_int.h"
 #include "bayes.h"
+#include "hier.h"
 
 #include <math.h>
 
-#define PRIOR_KAPPA 0.01      /* prior weight of the coefficients, in observations */
 #define COLD_DOF 3.0          /* cold start: Student-t with 3 degrees of freedom */
 #define COLD_SCALE 0.5        /* ... and scale E₀/2 */
 #define STABLE_TOLERANCE 0.10 /* STEP: an epoch within 10 % of the median is stable */
-#define NOISE_GUESS 0.05      /* prior noise scale: 5 % of E₀ (or of mean |y|) */
-#define PRIOR_NOISE_WEIGHT 1.0 /* ... with the weight of one observation */
+#define NOISE_GUESS 0.3      /* prior noise sd on the log scale (30 %) */
+#define FAMILY_GUESS 0.3     /* prior spread of the families' lines on the log scale */
+#define PRIOR_NOISE_WEIGHT 2.0 /* ... each with the weight of two observations */
+#define PRIOR_LINE_SD 2.0    /* the lineage's line: sd of the intercept, and of the slope per R_full/2 */
+#define MODEL_OFFSET 0.01    /* z = log(y + c), c = 1 % of the median y (1 for epochs) */
+#define SAMPLER_BURN_IN 500u /* Gibbs sweeps discarded */
+#define SAMPLER_SWEEPS 2000u /* Gibbs sweeps kept (RQ_FORECAST_DRAWS / this draws each) */
 #define SINGLE_RATE_SPREAD 0.25 /* one measured value: ±25 % (1 sd) */
 
 const char *rq_calibration_name(rq_calibration_source s)
@@ -64,12 +69,12 @@ double rq_rng_normal(rq_rng *r)
 }
 
 /* Gamma(shape, 1) by Marsaglia and Tsang (2000); shape < 1 by boosting. */
-static double rng_gamma(rq_rng *r, double shape)
+double rq_rng_gamma(rq_rng *r, double shape)
 {
 	double d, c;
 
 	if (shape < 1)
-		return rng_gamma(r, shape + 1) * pow(rq_rng_uniform(r), 1 / shape);
+		return rq_rng_gamma(r, shape + 1) * pow(rq_rng_uniform(r), 1 / shape);
 	d = shape - 1.0 / 3;
 	c = 1 / sqrt(9 * d);
 	for (;;) {
@@ -88,7 +93,7 @@ double rq_rng_student(rq_rng *r, double dof)
 	double z = rq_rng_normal(r);
 	if (isinf(dof))
 		return z;
-	return z / sqrt(2 * rng_gamma(r, dof / 2) / dof);
+	return z / sqrt(2 * rq_rng_gamma(r, dof / 2) / dof);
 }
 
 /* --- quantiles --------------------------------------------------------- */
@@ -96,7 +101,7 @@ double rq_rng_student(rq_rng *r, double dof)
 static void unknown_quantiles(rq_quantiles *q)
 {
 	q->known = false;
-	q->mean = q->p10 = q->p90 = q->p2_5 = q->p97_5 = NAN;
+	q->mean = q->p10 = q->p90 = q->p2_5 = q->p97_5 = q->p50 = NAN;
 }
 
 static double clampf(double v, double floor)
@@ -115,6 +120,7 @@ void rq_quantiles_from_student(rq_quantiles *out, double loc, double scale,
 	out->p90 = clampf(rq_student_quantile(&s, 0.90), floor);
 	out->p2_5 = clampf(rq_student_quantile(&s, 0.025), floor);
 	out->p97_5 = clampf(rq_student_quantile(&s, 0.975), floor);
+	out->p50 = clampf(loc, floor);
 }
 
 static void scale_quantiles(rq_quantiles *out, const rq_quantiles *in, double k)
@@ -125,6 +131,7 @@ static void scale_quantiles(rq_quantiles *out, const rq_quantiles *in, double k)
 	out->p90 *= k;
 	out->p2_5 *= k;
 	out->p97_5 *= k;
+	out->p50 *= k;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -175,167 +182,216 @@ static bool usable(const struct rq_history_point *p, const rq_forecast_input *in
 	return same_kind(p->kind, in->kind) && isfinite(p->index) && isfinite(outcome_of(p, outcome));
 }
 
-/* The prior of docs/METHOD.md: coefficients with the weight
- * of PRIOR_KAPPA observations, centred for epochs on the cold-start line
- * E₀·R/R_full (else on 0); σ² ~ Inv-Gamma(½, ½s₀²) with s₀ = NOISE_GUESS ×
- * E₀ for epochs, else × the mean |y| of the points — the weight of one
- * observation, so that two points that a line fits exactly do not claim
- * a noise of zero. */
-static int outcome_prior(rq_nig *out, const rq_forecast_input *in, int outcome,
-			 double mean_abs_y)
-{
-	double rf = in->kind->r_full;
-	double prec[4] = { PRIOR_KAPPA, 0, 0, PRIOR_KAPPA * rf * rf };
-	double m[2] = { 0, 0 }, s0 = NOISE_GUESS * mean_abs_y;
+bool rq_forecast__identity_scale = false;
 
-	if (outcome == 0 && isfinite(in->scratch_epochs)) {
-		m[1] = in->scratch_epochs / rf;
-		s0 = NOISE_GUESS * in->scratch_epochs;
-	}
-	if (!(s0 > 0))
-		s0 = 1e-12; /* all-zero outcomes: a negligible but proper scale */
-	return rq_nig_prior(out, m, prec, PRIOR_NOISE_WEIGHT / 2, PRIOR_NOISE_WEIGHT / 2 * s0 * s0);
+/* The points of one outcome, on the model's scale z = log(y + c), with
+ * their families as groups (the plan's own family is `target`, or
+ * n_groups when it has no point). */
+struct points {
+	size_t n, n_groups, target;
+	double *x, *z;
+	size_t *group;
+	bool *censored;
+	const char **names;
+	double offset;
+};
+
+static void points_release(struct points *p)
+{
+	free(p->x);
+	free(p->z);
+	free(p->group);
+	free(p->censored);
+	free(p->names);
 }
 
-/* Fit the points selected by `family` (NULL: all). */
-static int fit(rq_nig *post, size_t *n_out, const rq_forecast_input *in, int outcome,
-	       const char *family)
+/* The scale's offset: 1 for epochs (a count: log(1 + epochs)); for the
+ * other outcomes a hundredth of the median positive value, so that a zero
+ * stays finite without distorting the rest. */
+static double scale_offset(const rq_forecast_input *in, int outcome)
 {
-	double *x = rq_xcalloc(in->n_history + 1, sizeof(double));
-	double *y = rq_xcalloc(in->n_history + 1, sizeof(double));
-	size_t n = 0;
-	double mean_abs = 0;
-	rq_nig prior;
+	double *v, med = 0;
+	size_t k = 0;
+
+	if (outcome == 0)
+		return 1;
+	v = rq_xcalloc(in->n_history + 1, sizeof(double));
+	for (size_t i = 0; i < in->n_history; i++) {
+		double y = outcome_of(&in->history[i], outcome);
+		if (usable(&in->history[i], in, outcome) && y > 0)
+			v[k++] = y;
+	}
+	if (k) {
+		qsort(v, k, sizeof(double), cmp_double);
+		med = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+	}
+	free(v);
+	return med > 0 ? MODEL_OFFSET * med : 1e-12;
+}
+
+static void gather_points(struct points *p, const rq_forecast_input *in, int outcome)
+{
+	const char *family = family_of(in->family);
+
+	memset(p, 0, sizeof(*p));
+	p->x = rq_xcalloc(in->n_history + 1, sizeof(double));
+	p->z = rq_xcalloc(in->n_history + 1, sizeof(double));
+	p->group = rq_xcalloc(in->n_history + 1, sizeof(size_t));
+	p->censored = rq_xcalloc(in->n_history + 1, sizeof(bool));
+	p->names = rq_xcalloc(in->n_history + 1, sizeof(*p->names));
+	p->offset = scale_offset(in, outcome);
+	for (size_t i = 0; i < in->n_history; i++) {
+		const struct rq_history_point *h = &in->history[i];
+		const char *f = family_of(h->family);
+		size_t g;
+		if (!usable(h, in, outcome) || outcome_of(h, outcome) < 0)
+			continue;
+		for (g = 0; g < p->n_groups && strcmp(p->names[g], f) != 0; g++)
+			;
+		if (g == p->n_groups)
+			p->names[p->n_groups++] = f;
+		p->x[p->n] = h->index;
+		p->z[p->n] = rq_forecast__identity_scale ? outcome_of(h, outcome)
+							 : log(outcome_of(h, outcome) + p->offset);
+		p->group[p->n] = g;
+		p->censored[p->n] = h->censored;
+		p->n++;
+	}
+	for (p->target = 0; p->target < p->n_groups && strcmp(p->names[p->target], family) != 0;
+	     p->target++)
+		;
+}
+
+/* The priors of docs/METHOD.md, on the log scale: the lineage's line
+ * centred on the points' mean with a standard deviation of 2 (a factor
+ * e² either way) and a slope of ±2 per half of R_full; the noise and the
+ * families' spread each with the weight of two observations at 0.3 (30 %)
+ * — so two points a line fits exactly do not claim zero noise, and a
+ * family's line is not forced onto the lineage's. */
+static void set_prior(rq_hier_data *d, const struct points *p, const rq_forecast_input *in)
+{
+	double span = 0.5 * in->kind->r_full, zbar = 0, u = 1;
+
+	for (size_t i = 0; i < p->n; i++)
+		zbar += p->z[i] / (double)p->n;
+	if (rq_forecast__identity_scale)
+		u = fabs(zbar) > 1e-12 ? fabs(zbar) : 1e-12;
+	d->n = p->n;
+	d->x = p->x;
+	d->z = p->z;
+	d->group = p->group;
+	d->censored = p->censored;
+	d->n_groups = p->n_groups;
+	d->m_a = zbar;
+	d->v_a = (u * PRIOR_LINE_SD) * (u * PRIOR_LINE_SD);
+	d->m_b = 0;
+	d->v_b = (u * PRIOR_LINE_SD / span) * (u * PRIOR_LINE_SD / span);
+	d->alpha_sigma = d->alpha_tau = PRIOR_NOISE_WEIGHT / 2;
+	d->beta_sigma = PRIOR_NOISE_WEIGHT / 2 * (u * NOISE_GUESS) * (u * NOISE_GUESS);
+	d->beta_tau_a = PRIOR_NOISE_WEIGHT / 2 * (u * FAMILY_GUESS) * (u * FAMILY_GUESS);
+	d->beta_tau_b = PRIOR_NOISE_WEIGHT / 2 * (u * FAMILY_GUESS / span) * (u * FAMILY_GUESS / span);
+}
+
+/* Mean and standard deviation of v. */
+static void moments(const double *v, size_t n, double *mean, double *sd)
+{
+	double m = 0, ss = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m += v[i] / (double)n;
+	for (size_t i = 0; i < n; i++)
+		ss += (v[i] - m) * (v[i] - m);
+	*mean = m;
+	*sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0;
+}
+
+/* The posterior predictive of the outcome, by the sampler: draws of y
+ * (clamped at 0) into *draws. */
+static int hierarchical(rq_calibration *out, double **draws, const rq_forecast_input *in,
+			int outcome, const struct points *p)
+{
+	rq_hier_data d;
+	rq_hier_fit fit;
+	size_t draws_wanted = in->draws ? in->draws : RQ_FORECAST_DRAWS;
+	uint64_t seed = in->seed ? in->seed : RQ_FORECAST_SEED;
+	rq_hier_run run = { SAMPLER_BURN_IN, SAMPLER_SWEEPS,
+			    draws_wanted > SAMPLER_SWEEPS ? draws_wanted / SAMPLER_SWEEPS : 1, 0 };
 	int err;
 
-	for (size_t i = 0; i < in->n_history; i++) {
-		const struct rq_history_point *p = &in->history[i];
-		if (!usable(p, in, outcome))
-			continue;
-		if (family && strcmp(family_of(p->family), family) != 0)
-			continue;
-		x[n] = p->index;
-		y[n] = outcome_of(p, outcome);
-		n++;
-	}
-	*n_out = n;
-	for (size_t i = 0; i < n; i++)
-		mean_abs += fabs(y[i]) / (double)n;
-	if ((err = outcome_prior(&prior, in, outcome, mean_abs)))
-		goto done;
-	err = rq_nig_update(post, &prior, x, y, n);
-done:
-	free(x);
-	free(y);
-	return err;
+	run.seed = seed + (unsigned)outcome;
+	set_prior(&d, p, in);
+	if ((err = rq_hier_sample(&fit, &d, in->index, p->target, &run)))
+		return err;
+	out->source = fit.n_target ? RQ_CAL_FAMILY : RQ_CAL_POOLED;
+	out->n = p->n;
+	out->n_families = p->n_groups;
+	out->n_family = fit.n_target;
+	out->n_censored = fit.n_censored;
+	out->offset = p->offset;
+	out->sigma = fit.sigma;
+	out->tau_a = fit.tau_a;
+	out->tau_b = fit.tau_b;
+	out->tau2 = fit.tau_a * fit.tau_a;
+	out->b = fit.b;
+	out->a = fit.a - fit.b * fit.x_mean;
+	moments(fit.draws, fit.n_draws, &out->loc, &out->scale);
+	out->dof = NAN;
+	for (size_t i = 0; i < fit.n_draws; i++)
+		fit.draws[i] = clampf(rq_forecast__identity_scale ? fit.draws[i] : exp(fit.draws[i]) - p->offset, 0);
+	*draws = fit.draws;
+	out->n_draws = fit.n_draws;
+	return 0;
 }
 
-/* Between-family variance τ² of the pooled fit: the variance of the
- * families' mean residuals less what the noise alone would give them
- * (method of moments), floored at 0; with one family only, σ̂² itself. */
-static double between_family_variance(size_t *n_families, const rq_nig *post,
-				      const rq_forecast_input *in, int outcome)
+/* Epochs with no past update: the cold-start Student-t, drawn too. */
+static void cold_start(rq_calibration *out, double **draws, const rq_forecast_input *in)
 {
-	size_t nf = 0, cap = in->n_history;
-	const char **names = rq_xcalloc(cap + 1, sizeof(*names));
-	double *sum = rq_xcalloc(cap + 1, sizeof(double));
-	size_t *cnt = rq_xcalloc(cap + 1, sizeof(size_t));
-	double sigma2 = post->beta / post->alpha, tau2;
+	double rf = in->kind->r_full, r = in->index / rf;
+	rq_rng rng;
 
-	for (size_t i = 0; i < in->n_history; i++) {
-		const struct rq_history_point *p = &in->history[i];
-		const char *f;
-		size_t g;
-		if (!usable(p, in, outcome))
-			continue;
-		f = family_of(p->family);
-		for (g = 0; g < nf && strcmp(names[g], f) != 0; g++)
-			;
-		if (g == nf)
-			names[nf++] = f;
-		sum[g] += outcome_of(p, outcome) - post->m[0] - post->m[1] * p->index;
-		cnt[g]++;
-	}
-	*n_families = nf;
-	if (nf < 2) {
-		tau2 = sigma2;
-	} else {
-		double mean = 0, ss = 0, inv_n = 0;
-		for (size_t g = 0; g < nf; g++) {
-			sum[g] /= (double)cnt[g];
-			mean += sum[g];
-			inv_n += 1.0 / (double)cnt[g];
-		}
-		mean /= (double)nf;
-		for (size_t g = 0; g < nf; g++)
-			ss += (sum[g] - mean) * (sum[g] - mean);
-		tau2 = ss / (double)(nf - 1) - sigma2 * inv_n / (double)nf;
-		if (tau2 < 0)
-			tau2 = 0;
-	}
-	free(names);
-	free(sum);
-	free(cnt);
-	return tau2;
+	out->source = RQ_CAL_PRIOR;
+	out->a = 0;
+	out->b = in->scratch_epochs / rf;
+	out->loc = in->scratch_epochs * (r < 1 ? r : 1);
+	out->scale = COLD_SCALE * in->scratch_epochs;
+	out->dof = COLD_DOF;
+	out->n_draws = in->draws ? in->draws : RQ_FORECAST_DRAWS;
+	*draws = rq_xmallocarray(out->n_draws, sizeof(double));
+	rq_rng_seed(&rng, in->seed ? in->seed : RQ_FORECAST_SEED);
+	for (size_t i = 0; i < out->n_draws; i++)
+		(*draws)[i] = clampf(out->loc + out->scale * rq_rng_student(&rng, out->dof), 0);
+}
+
+int rq_forecast_calibrate_draws(rq_calibration *out, double **draws, const rq_forecast_input *in,
+				int outcome)
+{
+	struct points p;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	*draws = NULL;
+	out->source = RQ_CAL_NONE;
+	out->a = out->b = out->loc = out->scale = out->dof = NAN;
+	out->sigma = out->tau_a = out->tau_b = out->offset = NAN;
+	gather_points(&p, in, outcome);
+	if (p.n >= 1)
+		err = hierarchical(out, draws, in, outcome, &p);
+	else if (outcome == 0 && isfinite(in->scratch_epochs))
+		cold_start(out, draws, in);
+	if (err)
+		rq_error_prefix(err, "calibrating %s on %zu past update(s): ",
+				outcome == 0 ? "epochs" : outcome == 1 ? "parameter change" : "gradient norm",
+				p.n);
+	points_release(&p);
+	return err;
 }
 
 int rq_forecast_calibrate(rq_calibration *out, const rq_forecast_input *in, int outcome)
 {
-	const char *family = family_of(in->family);
-	size_t n_family = 0, n_pooled = 0, n;
-	rq_nig post;
-	rq_student pred;
-	int err = 0;
+	double *draws = NULL;
+	int err = rq_forecast_calibrate_draws(out, &draws, in, outcome);
 
-	memset(out, 0, sizeof(*out));
-	out->source = RQ_CAL_NONE;
-	out->a = out->b = out->loc = out->scale = out->dof = NAN;
-	for (size_t i = 0; i < in->n_history; i++) {
-		if (!usable(&in->history[i], in, outcome))
-			continue;
-		n_pooled++;
-		if (strcmp(family_of(in->history[i].family), family) == 0)
-			n_family++;
-	}
-	if (n_family >= 2) {
-		if ((err = fit(&post, &n, in, outcome, family)) ||
-		    (err = rq_nig_predict(&pred, &post, in->index)))
-			goto done;
-		out->source = RQ_CAL_FAMILY;
-		out->n = n;
-		out->n_families = 1;
-	} else if (n_pooled >= 1) {
-		if ((err = fit(&post, &n, in, outcome, NULL)) ||
-		    (err = rq_nig_predict(&pred, &post, in->index)))
-			goto done;
-		out->source = RQ_CAL_POOLED;
-		out->n = n;
-		out->tau2 = between_family_variance(&out->n_families, &post, in, outcome);
-		pred.scale = sqrt(pred.scale * pred.scale + out->tau2);
-	} else {
-		if (outcome == 0 && isfinite(in->scratch_epochs)) {
-			double rf = in->kind->r_full;
-			double r = in->index / rf;
-			out->source = RQ_CAL_PRIOR;
-			out->a = 0;
-			out->b = in->scratch_epochs / rf;
-			out->loc = in->scratch_epochs * (r < 1 ? r : 1);
-			out->scale = COLD_SCALE * in->scratch_epochs;
-			out->dof = COLD_DOF;
-		}
-		goto done;
-	}
-	out->post = post;
-	out->a = post.m[0];
-	out->b = post.m[1];
-	out->loc = pred.loc;
-	out->scale = pred.scale;
-	out->dof = pred.dof;
-done:
-	if (err)
-		rq_error_prefix(err, "calibrating %s on %zu past update(s): ",
-				outcome == 0 ? "epochs" : outcome == 1 ? "parameter change" : "gradient norm",
-				n_family >= 2 ? n_family : n_pooled);
+	free(draws);
 	return err;
 }
 
@@ -505,35 +561,55 @@ int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
 
 /* --- the whole forecast ------------------------------------------------ */
 
-/* Quantiles of epochs × rate by Monte-Carlo with the given stream; both
- * factors are drawn from their Student-t and clamped at 0. The mean is the
- * product of the means (independent factors). */
-static void product_quantiles(rq_quantiles *out, rq_rng *rng, size_t draws,
-			      const rq_calibration *ep, double ep_mean, const rq_rate *rate)
+/* Quantiles of sorted draws; the mean is the draws' mean. */
+static void quantiles_from_draws(rq_quantiles *out, double *v, size_t n)
 {
-	double *v = rq_xmallocarray(draws, sizeof(double));
+	double mean = 0;
 
-	for (size_t i = 0; i < draws; i++) {
-		double e = clampf(ep->loc + ep->scale * rq_rng_student(rng, ep->dof), 0);
-		double k = clampf(rate->loc + rate->scale * rq_rng_student(rng, rate->dof), 0);
-		v[i] = e * k;
-	}
-	qsort(v, draws, sizeof(double), cmp_double);
+	for (size_t i = 0; i < n; i++)
+		mean += v[i] / (double)n;
+	qsort(v, n, sizeof(double), cmp_double);
 	out->known = true;
+	out->mean = mean;
+	out->p10 = sorted_quantile(v, n, 0.10);
+	out->p90 = sorted_quantile(v, n, 0.90);
+	out->p2_5 = sorted_quantile(v, n, 0.025);
+	out->p97_5 = sorted_quantile(v, n, 0.975);
+	out->p50 = sorted_quantile(v, n, 0.5);
+}
+
+/* Quantiles of epochs × rate by Monte-Carlo: each epochs draw (in the
+ * order the sampler made them) times a draw of the rate's Student-t,
+ * clamped at 0. The mean is the product of the means (independent
+ * factors). */
+static void product_quantiles(rq_quantiles *out, rq_rng *rng, const double *ep, size_t n,
+			      double ep_mean, const rq_rate *rate)
+{
+	double *v = rq_xmallocarray(n, sizeof(double));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = ep[i] * clampf(rate->loc + rate->scale * rq_rng_student(rng, rate->dof), 0);
+	quantiles_from_draws(out, v, n);
 	out->mean = ep_mean * clampf(rate->loc, 0);
-	out->p10 = sorted_quantile(v, draws, 0.10);
-	out->p90 = sorted_quantile(v, draws, 0.90);
-	out->p2_5 = sorted_quantile(v, draws, 0.025);
-	out->p97_5 = sorted_quantile(v, draws, 0.975);
 	free(v);
 }
 
-static void outcome_quantiles(rq_quantiles *q, const rq_calibration *c)
+/* An outcome's quantiles: the cold start's exact Student-t, else the
+ * sampler's draws (a copy: the draws stay in order for the products). */
+static void outcome_quantiles(rq_quantiles *q, const rq_calibration *c, const double *draws)
 {
-	if (c->source == RQ_CAL_NONE)
+	double *v;
+
+	if (c->source == RQ_CAL_NONE || !draws) {
 		unknown_quantiles(q);
-	else
+	} else if (c->source == RQ_CAL_PRIOR) {
 		rq_quantiles_from_student(q, c->loc, c->scale, c->dof, 0);
+	} else {
+		v = rq_xmallocarray(c->n_draws, sizeof(double));
+		memcpy(v, draws, c->n_draws * sizeof(double));
+		quantiles_from_draws(q, v, c->n_draws);
+		free(v);
+	}
 }
 
 /* A known figure with a non-finite number becomes unknown, named in
@@ -542,7 +618,7 @@ static void guard_quantiles(rq_forecast *out, rq_quantiles *q, const char *what)
 {
 	size_t used = strlen(out->not_forecast);
 	if (!q->known || (isfinite(q->mean) && isfinite(q->p10) && isfinite(q->p90) && isfinite(q->p2_5) &&
-			  isfinite(q->p97_5)))
+			  isfinite(q->p97_5) && isfinite(q->p50)))
 		return;
 	unknown_quantiles(q);
 	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used, "%s%s", used ? ", " : "", what);
@@ -638,10 +714,30 @@ static void scratch_alternative(rq_forecast *out, double e0, double carbon_k)
 		rq_quantiles_from_student(&out->scratch_duration_s, e0 * s->loc, e0 * s->scale, s->dof, 0);
 }
 
+/* The three regressions; secondary outcomes never block a plan (a
+ * degenerate history leaves them unknown). */
+static int calibrate_all(rq_forecast *out, double *draws[3], const rq_forecast_input *in)
+{
+	int err;
+
+	if ((err = rq_forecast_calibrate_draws(&out->cal_epochs, &draws[0], in, 0)))
+		return err;
+	if (rq_forecast_calibrate_draws(&out->cal_param_change, &draws[1], in, 1))
+		out->cal_param_change.source = RQ_CAL_NONE;
+	if (rq_forecast_calibrate_draws(&out->cal_grad_norm, &draws[2], in, 2))
+		out->cal_grad_norm.source = RQ_CAL_NONE;
+	rq_error_clear();
+	if (out->cal_epochs.source == RQ_CAL_NONE)
+		return rq_error_set(RQ_EINVALID,
+				    "cannot forecast epochs: no past %s update with recorded epochs and no from-scratch epoch count for the base version",
+				    in->kind->name);
+	return 0;
+}
+
 int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 {
-	double pue = isnan(in->pue) ? 1 : in->pue, carbon_k;
-	size_t draws = in->draws ? in->draws : RQ_FORECAST_DRAWS;
+	double pue = isnan(in->pue) ? 1 : in->pue, carbon_k, *draws[3] = { NULL, NULL, NULL };
+	const rq_calibration *ce = &out->cal_epochs;
 	rq_rng rng;
 	int err;
 
@@ -649,44 +745,32 @@ int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 	if ((err = check_input(in, pue)))
 		return err;
 	carbon_k = pue * in->intensity / 1000;
-
-	if ((err = rq_forecast_calibrate(&out->cal_epochs, in, 0)))
-		return err;
-	/* Secondary outcomes never block a plan: a degenerate history (all
-	 * zero, say) leaves them unknown. */
-	if (rq_forecast_calibrate(&out->cal_param_change, in, 1))
-		out->cal_param_change.source = RQ_CAL_NONE;
-	if (rq_forecast_calibrate(&out->cal_grad_norm, in, 2))
-		out->cal_grad_norm.source = RQ_CAL_NONE;
-	rq_error_clear();
-	if (out->cal_epochs.source == RQ_CAL_NONE)
-		return rq_error_set(RQ_EINVALID,
-				    "cannot forecast epochs: no past %s update with recorded epochs and no from-scratch epoch count for the base version",
-				    in->kind->name);
-	out->prior_only = out->cal_epochs.source == RQ_CAL_PRIOR;
-	outcome_quantiles(&out->epochs, &out->cal_epochs);
-	outcome_quantiles(&out->param_change, &out->cal_param_change);
-	outcome_quantiles(&out->grad_norm, &out->cal_grad_norm);
+	if ((err = calibrate_all(out, draws, in)))
+		goto done;
+	out->prior_only = ce->source == RQ_CAL_PRIOR;
+	outcome_quantiles(&out->epochs, ce, draws[0]);
+	outcome_quantiles(&out->param_change, &out->cal_param_change, draws[1]);
+	outcome_quantiles(&out->grad_norm, &out->cal_grad_norm, draws[2]);
 
 	rq_forecast_rate(&out->kwh_per_epoch, in, 0);
 	rq_forecast_rate(&out->s_per_epoch, in, 1);
 	rq_rng_seed(&rng, in->seed ? in->seed : RQ_FORECAST_SEED);
+	unknown_quantiles(&out->energy_kwh);
+	unknown_quantiles(&out->duration_s);
+	unknown_quantiles(&out->carbon_kg);
 	if (out->kwh_per_epoch.known)
-		product_quantiles(&out->energy_kwh, &rng, draws, &out->cal_epochs,
-				  out->epochs.mean, &out->kwh_per_epoch);
-	else
-		unknown_quantiles(&out->energy_kwh);
+		product_quantiles(&out->energy_kwh, &rng, draws[0], ce->n_draws, out->epochs.mean,
+				  &out->kwh_per_epoch);
 	if (out->s_per_epoch.known)
-		product_quantiles(&out->duration_s, &rng, draws, &out->cal_epochs,
-				  out->epochs.mean, &out->s_per_epoch);
-	else
-		unknown_quantiles(&out->duration_s);
+		product_quantiles(&out->duration_s, &rng, draws[0], ce->n_draws, out->epochs.mean,
+				  &out->s_per_epoch);
 	if (out->energy_kwh.known && isfinite(carbon_k))
 		scale_quantiles(&out->carbon_kg, &out->energy_kwh, carbon_k);
-	else
-		unknown_quantiles(&out->carbon_kg);
 
 	scratch_alternative(out, in->scratch_epochs, carbon_k);
 	guard(out);
-	return 0;
+done:
+	for (size_t i = 0; i < 3; i++)
+		free(draws[i]);
+	return err;
 }

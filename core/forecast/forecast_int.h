@@ -27,10 +27,20 @@ int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field);
  * Exposed for tests (tests/unit/test_forecast.c, tests/helpers/rq-stats.c). */
 int rq_forecast_calibrate(rq_calibration *out, const rq_forecast_input *in, int outcome);
 
+/* The same, keeping the predictive draws of the outcome (out->n_draws of
+ * them, each ≥ 0; the caller frees *draws; NULL when not calibrated). */
+int rq_forecast_calibrate_draws(rq_calibration *out, double **draws, const rq_forecast_input *in,
+				int outcome);
+
 /* Quantiles of a Student-t, the lower ones clamped at `floor` (0 for
  * non-negative quantities, -INFINITY for none). */
 void rq_quantiles_from_student(rq_quantiles *out, double loc, double scale,
 			       double dof, double floor);
+
+/* Validation only (tests/helpers/rq-backtest --scale identity, the
+ * evidence for the log scale in docs/METHOD.md): fit y itself, with the
+ * priors' scales multiplied by the points' mean. Never set by resque. */
+extern bool rq_forecast__identity_scale;
 
 /* The deterministic PRNG of the Monte-Carlo combination (splitmix64),
  * exposed for tests: uniform in (0, 1), standard normal, Student-t. */
@@ -39,5 +49,6 @@ void rq_rng_seed(rq_rng *r, uint64_t seed);
 double rq_rng_uniform(rq_rng *r);
 double rq_rng_normal(rq_rng *r);
 double rq_rng_student(rq_rng *r, double dof);
+double rq_rng_gamma(rq_rng *r, double shape); /* Gamma(shape, 1), shape > 0 */
 
 #endif

@@ -62,6 +62,8 @@ void rq_actual_add_events(json_t *body, const rq_events *ev, const rq_energy_poi
 		json_object_set(body, "metrics", metrics);
 	if (has_grad && isfinite(grad))
 		json_object_set_new(body, "grad_norm", json_real(grad));
+	if (rq_events_target(ev) != RQ_TARGET_UNKNOWN)
+		json_object_set_new(body, "target", json_string(rq_target_name(rq_events_target(ev))));
 	json_decref(metrics);
 	free(ej);
 }
@@ -96,10 +98,16 @@ void rq_actual_view(json_t *out, const json_t *body)
 {
 	static const char *const fields[] = {
 		"name", "energy_kwh", "carbon_kg", "duration_s", "method", "meter", "status",
-		"exit_status", "epochs", "plan", "inside_p80",
+		"exit_status", "epochs", "plan", "inside_p80", "target",
 	};
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(fields); i++) {
 		json_t *v = json_object_get(body, fields[i]);
 		json_object_set_new(out, fields[i], v ? json_incref(v) : json_null());
 	}
+}
+
+bool rq_actual_target_missed(const json_t *body)
+{
+	json_t *t = json_object_get(body, "target");
+	return json_is_string(t) && rq_target_parse(json_string_value(t)) == RQ_TARGET_MISSED;
 }

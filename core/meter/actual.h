@@ -17,9 +17,10 @@
  * timeline `tl`), `epoch_duration_s` (seconds of each, by the marks'
  * timestamps), `tail_energy_kwh` (after the last mark),
  * `stable_epoch_energy_kwh` (STEP: mean of the epochs after the first),
- * `metrics` {"NAME": [values in order]} and `grad_norm` (the sum of the
- * `grad_norm` metric over the run, docs/METHOD.md). Nothing is added for
- * what was not reported. */
+ * `metrics` {"NAME": [values in order]}, `grad_norm` (the sum of the
+ * `grad_norm` metric over the run, docs/METHOD.md) and `target` ("reached"
+ * or "missed", the last `target` line). Nothing is added for what was not
+ * reported. */
 void rq_actual_add_events(json_t *body, const rq_events *ev, const rq_energy_point *tl,
 			  size_t n);
 
@@ -36,8 +37,14 @@ int rq_actual_inside_p80(bool *out, const json_t *plan_body, double energy_kwh);
 
 /* The public view (the --json contract of run, import and show): the
  * fields energy_kwh, carbon_kg, duration_s, method, meter, exit_status,
- * epochs, plan, inside_p80, status, name copied from `body`, JSON null when
- * absent. Added to `out` (an object). */
+ * epochs, plan, inside_p80, status, name, target copied from `body`, JSON
+ * null when absent. Added to `out` (an object). */
 void rq_actual_view(json_t *out, const json_t *body);
+
+/* Whether the actual says its run stopped before reaching its target
+ * (`"target": "missed"`): its `epochs` is then a lower bound on the epochs
+ * the target needed. An absent `target` (older entries, runs that said
+ * nothing) counts as reached. */
+bool rq_actual_target_missed(const json_t *body);
 
 #endif

@@ -25,6 +25,7 @@ struct rq_events {
 	size_t merged_epochs;   /* epoch marks past RQ_EVENTS_MAX_EPOCHS */
 	size_t last_epoch;      /* index of the last epoch event */
 	long epochs;      /* epochs ended so far */
+	rq_target target; /* the last `target` line (RQ_TARGET_UNKNOWN: none) */
 	rq_buf warnings;
 	size_t nwarnings;
 };
@@ -178,6 +179,31 @@ static size_t words(char *line, char **w, size_t max)
 	return n;
 }
 
+const char *rq_target_name(rq_target t)
+{
+	return t == RQ_TARGET_REACHED ? "reached" : t == RQ_TARGET_MISSED ? "missed" : NULL;
+}
+
+rq_target rq_target_parse(const char *word)
+{
+	if (word && !strcmp(word, "reached"))
+		return RQ_TARGET_REACHED;
+	if (word && !strcmp(word, "missed"))
+		return RQ_TARGET_MISSED;
+	return RQ_TARGET_UNKNOWN;
+}
+
+/* `target reached|missed`: the last one read wins. */
+static void parse_target(rq_events *e, char **w, size_t nw)
+{
+	rq_target t = nw == 2 ? rq_target_parse(w[1]) : RQ_TARGET_UNKNOWN;
+	if (t == RQ_TARGET_UNKNOWN) {
+		warn(e, "'target' takes one word: reached or missed");
+		return;
+	}
+	e->target = t;
+}
+
 static void parse_line(rq_events *e, char *line, size_t len, double t)
 {
 	char *w[3];
@@ -246,7 +272,11 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 		ev->value = v;
 		return;
 	}
-	warn(e, "unknown event '%.40s' (epoch, metric or # comment)", w[0]);
+	if (!strcmp(w[0], "target")) {
+		parse_target(e, w, nw);
+		return;
+	}
+	warn(e, "unknown event '%.40s' (epoch, metric, target or # comment)", w[0]);
 }
 
 void rq_events_feed(rq_events *e, const char *data, size_t len, double t)
@@ -333,6 +363,11 @@ size_t rq_events_count(const rq_events *e)
 const rq_event *rq_events_get(const rq_events *e, size_t i)
 {
 	return i < e->n ? &e->ev[i] : NULL;
+}
+
+rq_target rq_events_target(const rq_events *e)
+{
+	return e->target;
 }
 
 const char *rq_events_warnings(const rq_events *e)

@@ -4,6 +4,8 @@
  *
  *     epoch [N]            epoch N has ended (N omitted: the next one)
  *     metric NAME VALUE    a measurement (grad_norm, accuracy, loss...)
+ *     target reached|missed whether the run reached its target (the last
+ *                          such line wins)
  *     # anything           a comment
  *
  * A malformed line is skipped with a warning (a typo in a training script
@@ -21,6 +23,15 @@
 #define RQ_EVENT_NAME_SIZE 65
 
 typedef enum { RQ_EVENT_EPOCH = 0, RQ_EVENT_METRIC = 1 } rq_event_type;
+
+/* What the run said of its target (`target reached|missed`). */
+typedef enum { RQ_TARGET_UNKNOWN = 0, RQ_TARGET_REACHED = 1, RQ_TARGET_MISSED = 2 } rq_target;
+
+/* "reached", "missed", or NULL for RQ_TARGET_UNKNOWN; and back (UNKNOWN for
+ * any other word). The one spelling, shared by the reader, `resque mark
+ * target` and the actual's `target` field. */
+const char *rq_target_name(rq_target t);
+rq_target rq_target_parse(const char *word);
 
 typedef struct rq_event {
 	rq_event_type type;
@@ -63,6 +74,8 @@ int rq_events_finish(rq_events *e, double t);
 
 size_t rq_events_count(const rq_events *e);
 const rq_event *rq_events_get(const rq_events *e, size_t i);
+/* The last `target` line's word; RQ_TARGET_UNKNOWN when none was read. */
+rq_target rq_events_target(const rq_events *e);
 /* Warnings about skipped lines, one per line ("" when none). Borrowed. */
 const char *rq_events_warnings(const rq_events *e);
 /* What the limits cost (metrics dropped, epoch marks merged), one line

@@ -1,6 +1,8 @@
 /* The energy estimate where no counter is readable: CPU time of the
- * process tree × watts per logical CPU (TDP from the embedded table, or
- * --cpu-watts) plus 0.3725 W per GiB of resident memory of the tree. */
+ * process tree × watts per logical CPU (the caller's figure; in a virtual
+ * machine a per-vCPU coefficient; else the TDP from the embedded table
+ * over the threads of a package) plus 0.3725 W per GiB of resident memory
+ * of the tree. */
 #include "common.h"
 #include "meter_int.h"
 
@@ -344,7 +346,17 @@ static void est_free(struct rq_meter_source *s)
 	free(e);
 }
 
-/* Model name and logical CPUs per package from cpuinfo. */
+/* Whether the `flags` line of cpuinfo (val, vlen) has the word `hypervisor`. */
+static bool has_hypervisor(const char *val, size_t vlen)
+{
+	for (size_t i = 0; i + 10 <= vlen; i++)
+		if (!memcmp(val + i, "hypervisor", 10) && (i == 0 || val[i - 1] == ' ') &&
+		    (i + 10 == vlen || val[i + 10] == ' '))
+			return true;
+	return false;
+}
+
+/* Model name, logical CPUs per package and the hypervisor flag from cpuinfo. */
 static void read_cpuinfo(struct estimate *e)
 {
 	rq_buf path = RQ_BUF_INIT;
@@ -372,7 +384,8 @@ static void read_cpuinfo(struct estimate *e)
 					snprintf(e->info.cpu_model, sizeof(e->info.cpu_model), "%.*s",
 						 (int)vlen, val);
 					have_model = true;
-				}
+				} else if (klen == 5 && !strncmp(line, "flags", 5) && has_hypervisor(val, vlen))
+					e->info.hypervisor = true;
 			}
 			line += len;
 			if (*line == '\n')
@@ -390,6 +403,35 @@ static void read_cpuinfo(struct estimate *e)
 	}
 }
 
+/* Watts per logical CPU, by the first rule that applies: the caller's
+ * figure; in a virtual machine a per-vCPU coefficient (its `siblings` are
+ * the VM's vCPUs, not the package's threads); the TDP table's over the
+ * threads of a package; the default TDP over them. */
+static void choose_watts(rq_meter_estimate_info *info, const rq_meter_opts *opts)
+{
+	const char *matched = NULL;
+
+	info->tdp_watts = 0;
+	if (opts->cpu_watts > 0) {
+		info->watts_per_cpu = opts->cpu_watts;
+		snprintf(info->tdp_source, sizeof(info->tdp_source), "%.150s",
+			 opts->cpu_watts_source ? opts->cpu_watts_source : "--cpu-watts");
+		return;
+	}
+	if (info->hypervisor) {
+		rq_vcpu_watts(&info->watts_per_cpu, info->tdp_source, sizeof(info->tdp_source), info->cpu_model);
+		return;
+	}
+	if (rq_tdp_lookup(&info->tdp_watts, &matched, info->cpu_model) == 0) {
+		snprintf(info->tdp_source, sizeof(info->tdp_source), "table: %.150s", matched);
+	} else {
+		rq_error_clear();
+		info->tdp_watts = DEFAULT_TDP;
+		snprintf(info->tdp_source, sizeof(info->tdp_source), "default (model not in the table)");
+	}
+	info->watts_per_cpu = info->tdp_watts / info->cpus_per_package;
+}
+
 int rq_meter_estimate_open(struct rq_meter_source **out, const rq_meter_opts *opts)
 {
 	struct estimate *e = rq_xcalloc(1, sizeof(*e));
@@ -398,18 +440,7 @@ int rq_meter_estimate_open(struct rq_meter_source **out, const rq_meter_opts *op
 	read_cpuinfo(e);
 	e->info.active = true;
 	e->info.memory_w_per_gb = RQ_MEMORY_W_PER_GB;
-	const char *matched = NULL;
-	if (opts->cpu_watts > 0) {
-		e->info.tdp_watts = opts->cpu_watts;
-		snprintf(e->info.tdp_source, sizeof(e->info.tdp_source), "--cpu-watts");
-	} else if (rq_tdp_lookup(&e->info.tdp_watts, &matched, e->info.cpu_model) == 0) {
-		snprintf(e->info.tdp_source, sizeof(e->info.tdp_source), "table: %.150s", matched);
-	} else {
-		e->info.tdp_watts = DEFAULT_TDP;
-		snprintf(e->info.tdp_source, sizeof(e->info.tdp_source),
-			 "default (model not in the table)");
-	}
-	e->info.watts_per_cpu = e->info.tdp_watts / e->info.cpus_per_package;
+	choose_watts(&e->info, opts);
 	e->root = opts->pid > 0 ? opts->pid : getpid();
 	e->exclude_root = opts->pid <= 0;
 	e->reaps = opts->reaps_tree;
@@ -421,10 +452,15 @@ int rq_meter_estimate_open(struct rq_meter_source **out, const rq_meter_opts *op
 
 	e->base.name = "estimate";
 	e->base.estimated = true;
-	snprintf(e->base.note, sizeof(e->base.note),
-		 "estimate: CPU time x %.3g W per logical CPU (%s: %.4g W / %u) + %.4g W/GiB of memory",
-		 e->info.watts_per_cpu, e->info.tdp_source, e->info.tdp_watts,
-		 e->info.cpus_per_package, e->info.memory_w_per_gb);
+	if (e->info.tdp_watts > 0)
+		snprintf(e->base.note, sizeof(e->base.note),
+			 "estimate: CPU time x %.3g W per logical CPU (%s: TDP %.4g W / %u threads) + %.4g W/GiB of memory",
+			 e->info.watts_per_cpu, e->info.tdp_source, e->info.tdp_watts,
+			 e->info.cpus_per_package, e->info.memory_w_per_gb);
+	else
+		snprintf(e->base.note, sizeof(e->base.note),
+			 "estimate: CPU time x %.3g W per logical CPU (%s) + %.4g W/GiB of memory",
+			 e->info.watts_per_cpu, e->info.tdp_source, e->info.memory_w_per_gb);
 	e->base.ndomains = 2;
 	snprintf(e->base.domains[0].name, sizeof(e->base.domains[0].name), "cpu (estimate)");
 	snprintf(e->base.domains[1].name, sizeof(e->base.domains[1].name), "memory (estimate)");

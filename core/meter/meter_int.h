@@ -46,6 +46,18 @@ int rq_meter_read_small(rq_buf *out, const char *path);
  * watts and the table's name (borrowed), or RQ_ENOTFOUND. */
 int rq_tdp_lookup(double *out, const char **matched, const char *model);
 
+/* Watts per vCPU in a virtual machine from the CPU's microarchitecture
+ * (Cloud Carbon Footprint's figures; docs/METHOD.md "The estimate"): into
+ * `out`, and into `what` (`size` bytes) which rule gave them. Cannot fail:
+ * a model it cannot classify gets the stated default. */
+void rq_vcpu_watts(double *out, char *what, size_t size, const char *model);
+
+/* Names of the GPUs NVML shows (CUDA_VISIBLE_DEVICES honoured), at most
+ * `max`, each NUL-terminated in names[i]; the count. 0 when NVML cannot be
+ * loaded or shows none (rq_error_last() is left clear). */
+#define RQ_GPU_NAME_SIZE 96
+size_t rq_meter_nvml_names(char (*names)[RQ_GPU_NAME_SIZE], size_t max);
+
 /* Memory power of the estimate, W per GiB held (Green Algorithms). */
 #define RQ_MEMORY_W_PER_GB 0.3725
 

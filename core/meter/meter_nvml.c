@@ -26,6 +26,7 @@ struct nvml {
 	nvml_ret (*shutdown)(void);
 	nvml_ret (*energy)(nvml_dev, unsigned long long *);
 	nvml_ret (*power)(nvml_dev, unsigned int *);
+	nvml_ret (*name)(nvml_dev, char *, unsigned int); /* may be NULL */
 	struct gpu gpus[NVML_MAX_GPUS];
 };
 
@@ -155,6 +156,7 @@ int rq_meter_nvml_open(struct rq_meter_source **out)
 	*(void **)&by_uuid = dlsym(n->lib, "nvmlDeviceGetHandleByUUID");
 	*(void **)&n->energy = dlsym(n->lib, "nvmlDeviceGetTotalEnergyConsumption");
 	*(void **)&n->power = dlsym(n->lib, "nvmlDeviceGetPowerUsage");
+	*(void **)&n->name = dlsym(n->lib, "nvmlDeviceGetName");
 	if (!init || !count_fn || !by_index || !n->power) {
 		err = rq_error_set(RQ_EUNSUPPORTED, "nvml: %s: missing NVML functions", path);
 		goto done;
@@ -205,4 +207,25 @@ int rq_meter_nvml_open(struct rq_meter_source **out)
 done:
 	nvml_free(n ? &n->base : NULL);
 	return err;
+}
+
+size_t rq_meter_nvml_names(char (*names)[RQ_GPU_NAME_SIZE], size_t max)
+{
+	struct rq_meter_source *s = NULL;
+	size_t k = 0;
+
+	if (rq_meter_nvml_open(&s) < 0) {
+		rq_error_clear();
+		return 0;
+	}
+	struct nvml *n = (struct nvml *)s;
+	for (size_t i = 0; i < s->ndomains && k < max; i++) {
+		names[k][0] = '\0';
+		if (!n->name || n->name(n->gpus[i].dev, names[k], RQ_GPU_NAME_SIZE) != 0)
+			snprintf(names[k], RQ_GPU_NAME_SIZE, "unknown GPU");
+		names[k][RQ_GPU_NAME_SIZE - 1] = '\0';
+		k++;
+	}
+	nvml_free(s);
+	return k;
 }

@@ -6,6 +6,7 @@
  * on the entries a report embeds, so every rule here is part of the proof. */
 #include "common.h"
 #include "resque/carbon.h"
+#include "actual.h"
 #include "json.h"
 #include "report.h"
 
@@ -72,6 +73,8 @@ struct ctx {
 	int64_t *t;           /* entry times, Unix seconds */
 	bool *in_lineage;     /* per position: selected by --lineage (all when none) */
 	ptrdiff_t *newest;    /* plan position -> its newest linked actual's position, or -1 */
+	ptrdiff_t *link_of;   /* actual position -> the later actual linking it to a plan
+			       * (`record --plan P --actual A`), or -1 */
 	struct sums total, by_method[NMETH];
 	json_int_t missing_energy, missing_carbon;
 	struct year *years;
@@ -88,6 +91,14 @@ static ptrdiff_t position(const struct ctx *c, const char *id)
 static bool is_type(const struct ctx *c, ptrdiff_t i, const char *type)
 {
 	return i >= 0 && strcmp(c->e[i]->type, type) == 0;
+}
+
+/* The earlier actual that actual `i` links to a plan (its body.linked_from),
+ * or -1: the link copies that actual's figures, which count once, there. */
+static ptrdiff_t linked_from(const struct ctx *c, size_t i)
+{
+	ptrdiff_t a = position(c, rq_json_str(c->e[i]->body, "linked_from", NULL));
+	return is_type(c, a, "actual") && (size_t)a < i ? a : -1;
 }
 
 static bool in_period(const struct ctx *c, size_t i)
@@ -227,17 +238,28 @@ static int select_lineage(struct ctx *c)
 			c->in_lineage[i] = from >= 0 && c->in_lineage[from] && is_type(c, from, "version");
 		} else if (strcmp(e->type, "actual") == 0) {
 			ptrdiff_t plan = position(c, rq_json_str(e->body, "plan", NULL));
-			if (is_type(c, plan, "plan") && (size_t)plan < i && c->in_lineage[plan])
+			if (is_type(c, plan, "plan") && (size_t)plan < i && c->in_lineage[plan]) {
 				c->in_lineage[i] = true;
+				if (linked_from(c, i) >= 0)
+					c->in_lineage[linked_from(c, i)] = true;
+			}
 		}
 	}
 	free(root);
 	return err;
 }
 
+/* The figure errors are measured from: the median when the plan records
+ * one (plans since issue 14), else the mean (docs/METHOD.md "Reports"). */
+static double point_forecast(const json_t *q)
+{
+	double m = fig(q, "p50");
+	return isnan(m) ? fig(q, "mean") : m;
+}
+
 static json_t *quantiles(const json_t *q)
 {
-	static const char *const keys[] = { "mean", "p10", "p90", "p2_5", "p97_5" };
+	static const char *const keys[] = { "mean", "p50", "p10", "p90", "p2_5", "p97_5" };
 	json_t *o;
 
 	if (!json_is_object(q))
@@ -297,6 +319,16 @@ static json_t *version_json(struct ctx *c, size_t i, double *cum_e, double *cum_
 	return v;
 }
 
+/* The actual's `target`: "reached", "missed", or null when it says
+ * neither (then taken as reached). */
+static json_t *target_json(const json_t *body)
+{
+	const char *t = rq_json_str(body, "target", NULL);
+	if (t && (!strcmp(t, "reached") || !strcmp(t, "missed")))
+		return json_string(t);
+	return json_null();
+}
+
 static json_t *actual_json(const rq_entry *a)
 {
 	const json_t *b = a->body;
@@ -309,6 +341,7 @@ static json_t *actual_json(const rq_entry *a)
 		json_object_set_new(o, outcomes[k], rq_json_number(fig(b, outcomes[k])));
 	json_object_set_new(o, "method", str_or_null(rq_json_str(b, "method", NULL)));
 	json_object_set_new(o, "status", str_or_null(rq_json_str(b, "status", NULL)));
+	json_object_set_new(o, "target", target_json(b));
 	return o;
 }
 
@@ -325,6 +358,7 @@ struct quality {
 	double *ape;
 	size_t n, n_ape, cap;
 	size_t n80, in80, n95, in95;
+	size_t missed; /* pairs left out: the actual missed its target */
 };
 
 static void quality_add(struct quality *q, double a, double m, const json_t *err)
@@ -360,11 +394,41 @@ static json_t *quality_json(struct quality *q)
 		qsort(q->ape, q->n_ape, sizeof(double), cmp_double);
 		med = q->n_ape % 2 ? q->ape[q->n_ape / 2] : (q->ape[q->n_ape / 2 - 1] + q->ape[q->n_ape / 2]) / 2;
 	}
-	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o}", "n", (json_int_t)q->n, "n_ape",
-			 (json_int_t)q->n_ape, "zero_actual", (json_int_t)(q->n - q->n_ape), "median_ape", rq_json_number(med),
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o}", "n", (json_int_t)q->n, "n_ape",
+			 (json_int_t)q->n_ape, "zero_actual", (json_int_t)(q->n - q->n_ape), "target_missed",
+			 (json_int_t)q->missed, "median_ape", rq_json_number(med),
 			 "n_p80", (json_int_t)q->n80, "inside_p80", q->n80 ? json_real((double)q->in80 / (double)q->n80) : json_null(),
 			 "n_p95", (json_int_t)q->n95, "inside_p95",
 			 q->n95 ? json_real((double)q->in95 / (double)q->n95) : json_null());
+}
+
+/* The errors of a forecast `fc` against the actual `act`, per outcome,
+ * added to the quality figures; an actual that missed its target is a
+ * lower bound, not an observation: its errors are shown, but only counted
+ * in `missed` (docs/METHOD.md "Reports"). */
+static json_t *errors_json(const json_t *fc, const json_t *act, struct quality *qual)
+{
+	json_t *err = json_object();
+	bool missed = rq_actual_target_missed(act);
+
+	for (size_t k = 0; k < NOUT; k++) {
+		const json_t *q = json_object_get(fc, outcomes[k]);
+		double a = fig(act, outcomes[k]), m = point_forecast(q);
+		json_t *ek;
+		if (isnan(a) || isnan(m)) {
+			json_object_set_new(err, outcomes[k], json_null());
+			continue;
+		}
+		ek = json_pack("{s:o, s:o, s:o, s:o}", "diff", rq_json_number(a - m), "ape",
+			       a > 0 ? rq_json_number(100 * fabs(a - m) / a) : json_null(), "inside_p80",
+			       inside(a, q, "p10", "p90"), "inside_p95", inside(a, q, "p2_5", "p97_5"));
+		if (missed)
+			qual[k].missed++;
+		else
+			quality_add(&qual[k], a, m, ek);
+		json_object_set_new(err, outcomes[k], ek);
+	}
+	return err;
 }
 
 /* One update: plan `pi` (or -1) with actual `ai` (or -1). */
@@ -400,22 +464,9 @@ static json_t *update_json(struct ctx *c, ptrdiff_t pi, ptrdiff_t ai, bool super
 	}
 	json_object_set_new(u, "forecast", f);
 	json_object_set_new(u, "actual", ai >= 0 ? actual_json(c->e[ai]) : json_null());
+	json_object_set_new(u, "target_missed", json_boolean(ai >= 0 && rq_actual_target_missed(act)));
 	if (pi >= 0 && ai >= 0 && !superseded) {
-		err = json_object();
-		for (size_t k = 0; k < NOUT; k++) {
-			const json_t *q = json_object_get(fc, outcomes[k]);
-			double a = fig(act, outcomes[k]), m = fig(q, "mean");
-			json_t *ek;
-			if (isnan(a) || isnan(m)) {
-				json_object_set_new(err, outcomes[k], json_null());
-				continue;
-			}
-			ek = json_pack("{s:o, s:o, s:o, s:o}", "diff", rq_json_number(a - m), "ape",
-				       a > 0 ? rq_json_number(100 * fabs(a - m) / a) : json_null(), "inside_p80",
-				       inside(a, q, "p10", "p90"), "inside_p95", inside(a, q, "p2_5", "p97_5"));
-			quality_add(&qual[k], a, m, ek);
-			json_object_set_new(err, outcomes[k], ek);
-		}
+		err = errors_json(fc, act, qual);
 		if (json_is_object(sc)) {
 			double se = mean_of(sc, "energy_kwh") - fig(act, "energy_kwh");
 			double scb = mean_of(sc, "carbon_kg") - fig(act, "carbon_kg");
@@ -510,6 +561,7 @@ static void ctx_init(struct ctx *c, struct figures *f, rq_entry *const *entries,
 	c->t = rq_xcalloc(n + 1, sizeof(*c->t));
 	c->in_lineage = rq_xcalloc(n + 1, sizeof(*c->in_lineage));
 	c->newest = rq_xcalloc(n + 1, sizeof(*c->newest));
+	c->link_of = rq_xcalloc(n + 1, sizeof(*c->link_of));
 	f->cum_e = rq_xcalloc(n + 1, sizeof(double));
 	f->cum_c = rq_xcalloc(n + 1, sizeof(double));
 	f->cum_ok = rq_xcalloc(n + 1, sizeof(bool));
@@ -531,6 +583,7 @@ static void ctx_release(struct ctx *c, struct figures *f)
 	free(c->t);
 	free(c->in_lineage);
 	free(c->newest);
+	free(c->link_of);
 	free(c->years);
 }
 
@@ -545,22 +598,25 @@ static int index_entries(struct ctx *c, const char **repo)
 		if ((err = rq_time_parse(&c->t[i], e->time)))
 			return rq_error_prefix(err, "entry %zu: ", i);
 		json_object_set_new(c->pos, e->id, json_integer((json_int_t)i));
-		c->newest[i] = -1;
+		c->newest[i] = c->link_of[i] = -1;
 		if (i == 0 && strcmp(e->type, "init") == 0)
 			*repo = rq_json_str(e->body, "repository", NULL);
 	}
 	return 0;
 }
 
-/* Link actuals to plans: the newest wins. */
+/* Link actuals to plans: the newest wins; and the actuals linked after
+ * the fact to the links that did it. */
 static void link_actuals(struct ctx *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		const rq_entry *e = c->e[i];
 		if (strcmp(e->type, "actual") == 0) {
-			ptrdiff_t pl = position(c, rq_json_str(e->body, "plan", NULL));
+			ptrdiff_t pl = position(c, rq_json_str(e->body, "plan", NULL)), a = linked_from(c, i);
 			if (is_type(c, pl, "plan") && (size_t)pl < i)
 				c->newest[pl] = (ptrdiff_t)i;
+			if (a >= 0 && c->link_of[a] < 0)
+				c->link_of[a] = (ptrdiff_t)i;
 		}
 	}
 }
@@ -604,7 +660,11 @@ static void add_actual(struct ctx *c, struct figures *f, size_t i)
 		return;
 	if (strcmp(method, "measured") != 0 && strcmp(method, "estimated") != 0)
 		method = "imported";
-	count_cost(c, i, method, fig(e->body, "energy_kwh"), fig(e->body, "carbon_kg"), e->body);
+	/* A link's figures are those of the actual it links, counted there. */
+	if (linked_from(c, i) < 0)
+		count_cost(c, i, method, fig(e->body, "energy_kwh"), fig(e->body, "carbon_kg"), e->body);
+	if (c->link_of[i] >= 0 && (!is_type(c, pl, "plan") || (size_t)pl > i))
+		return; /* shown as its plan's update, through the link */
 	if (!is_type(c, pl, "plan") || (size_t)pl > i)
 		json_array_append_new(f->updates, update_json(c, -1, (ptrdiff_t)i, false, f->qual, &f->saved_e,
 								&f->saved_c));
@@ -1025,7 +1085,8 @@ static void update_row(struct table *t, const json_t *row)
 
 	rq_buf_printf(&c[0], "=%.12s%s", plan ? plan : "(none)",
 		      json_is_true(json_object_get(row, "superseded")) ? " (older run)" : "");
-	rq_buf_printf(&c[1], "=%.12s", json_is_object(a) ? rq_json_str(a, "id", "?") : "(none)");
+	rq_buf_printf(&c[1], "=%.12s%s", json_is_object(a) ? rq_json_str(a, "id", "?") : "(none)",
+		      json_is_true(json_object_get(row, "target_missed")) ? " missed (lower bound)" : "");
 	interval_cell(&c[2], row, "epochs");
 	interval_cell(&c[3], row, "energy_kwh");
 	paths[0] = c[0].ptr;
@@ -1057,14 +1118,15 @@ static void render_updates(rq_buf *out, const json_t *r, bool md)
 static void render_quality(rq_buf *out, const json_t *r, bool md)
 {
 	static const char *const head[] = { "outcome", "pairs", "median APE %", "inside 80 %", "inside 95 %",
-					    "actual 0 (no APE)" };
+					    "actual 0 (no APE)", "missed target (left out)" };
 	const json_t *fq = json_object_get(r, "forecast_quality");
 	struct table t;
 
-	table_init(&t, 6, head);
+	table_init(&t, 7, head);
 	right_from(&t, 1);
 	for (size_t k = 0; k < NOUT; k++) {
-		const char *paths[] = { NULL, "n", "median_ape", "inside_p80", "inside_p95", "zero_actual" };
+		const char *paths[] = { NULL, "n", "median_ape", "inside_p80", "inside_p95", "zero_actual",
+					"target_missed" };
 		char lit[24];
 		snprintf(lit, sizeof(lit), "=%s", outcomes[k]);
 		paths[0] = lit;
@@ -1134,6 +1196,7 @@ static const char *const csv_cols[] = {
 	"forecast.duration_s.mean", "forecast.duration_s.p10", "forecast.duration_s.p90", "actual.duration_s",
 	"error.epochs.ape", "error.energy_kwh.ape", "error.carbon_kg.ape", "error.duration_s.ape",
 	"inside_p80", "scratch.energy_kwh", "scratch.carbon_kg", "saved.energy_kwh", "saved.carbon_kg",
+	"target_missed",
 };
 
 static void csv_field(rq_buf *out, const json_t *v)

@@ -1064,6 +1064,9 @@ static void render_updates(rq_buf *out, const json_t *r, rq_buf *path)
 		head_field(out, "method", NULL, path, u, "actual", "method");
 		if (json_is_true(json_object_get(u, "superseded")))
 			head_field(out, "older run of the plan:", NULL, path, u, "superseded", NULL);
+		if (json_is_true(json_object_get(u, "target_missed")))
+			head_field(out, "target missed (lower bound, not in the quality figures):", NULL, path, u,
+				   "target_missed", NULL);
 		rq_buf_puts(out, "</th></tr>\n");
 		for (size_t k = 0; k < RQ_ARRAY_SIZE(measures); k++) {
 			const char *m = measures[k].key;
@@ -1098,7 +1101,8 @@ static void render_quality(rq_buf *out, const json_t *r, rq_buf *path)
 {
 	const json_t *q = json_object_get(r, "forecast_quality");
 	static const char *const cols[] = { "outcome", "pairs", "median APE %", "share inside 80 %",
-					    "share inside 95 %", "pairs with actual 0 (no APE)" };
+					    "share inside 95 %", "pairs with actual 0 (no APE)",
+					    "pairs left out: target missed" };
 	size_t old;
 	bool any = false;
 
@@ -1123,6 +1127,7 @@ static void render_quality(rq_buf *out, const json_t *r, rq_buf *path)
 		cell(out, "td", NUM, path, q, m, "inside_p80", (const char *)NULL);
 		cell(out, "td", NUM, path, q, m, "inside_p95", (const char *)NULL);
 		cell(out, "td", NUM, path, q, m, "zero_actual", (const char *)NULL);
+		cell(out, "td", NUM, path, q, m, "target_missed", (const char *)NULL);
 		rq_buf_puts(out, "</tr>\n");
 	}
 	rq_buf_truncate(path, old);

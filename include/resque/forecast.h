@@ -1,8 +1,8 @@
 /* The forecast of an update's cost from its RESQUE index (docs/METHOD.md):
  * epochs, parameter change and gradient norm regressed on the index with a
- * conjugate Bayesian regression (core/forecast/bayes.h), calibrated on the shift
- * family's own history or on the lineage's pooled history widened by the
- * between-family variance, or a cold-start prior; energy and duration per
+ * hierarchical model (core/forecast/hier.h) that partially pools the shift
+ * families of the lineage and takes runs that missed their target as
+ * right-censored, or a cold-start prior; energy and duration per
  * epoch after STEP (del Rey et al.); carbon from energy × PUE × intensity.
  *
  * A command gathers the history (same lineage) and calls
@@ -36,15 +36,19 @@ RQ_EXTERN extern const rq_shift_kind rq_shift_dist, rq_shift_task;
 typedef enum {
 	RQ_CAL_NONE = 0, /* nothing to forecast from: the quantity is unknown */
 	RQ_CAL_PRIOR,    /* cold-start prior, no past update (epochs only) */
-	RQ_CAL_POOLED,   /* the lineage's history over all shift families */
-	RQ_CAL_FAMILY    /* the shift family's own history (≥ 2 points) */
+	RQ_CAL_POOLED,   /* the lineage's history; the plan's family has no point */
+	RQ_CAL_FAMILY    /* the lineage's history, the plan's family among it */
 } rq_calibration_source;
 
-/* A forecast quantity: mean and quantiles 0.10, 0.90, 0.025, 0.975.
- * `known` is false (and the numbers NaN) when it could not be forecast. */
+/* A forecast quantity: mean and quantiles 0.10, 0.90, 0.025, 0.975, and
+ * the median p50 — the point forecast that errors are measured from (it
+ * minimises the absolute error; the predictive is skewed, so the mean
+ * lies above it). `known` is false (and the numbers NaN) when it could
+ * not be forecast. */
 typedef struct {
 	bool known;
 	double mean, p10, p90, p2_5, p97_5;
+	double p50;
 } rq_quantiles;
 
 /* One past update whose plan and actual are both recorded. Unknown
@@ -57,6 +61,14 @@ struct rq_history_point {
 	const char *family;
 	const char *hardware;
 	double train_size;    /* training-set samples of that update (NaN) */
+	/* The run stopped at a budget before reaching its target: `epochs`
+	 * is a lower bound on the epochs the target needed (right-censored),
+	 * not an observation of it. */
+	bool censored;
+	/* Ledger position of the update's plan (its seq): the backtest
+	 * forecasts each update from the points and traces before it. 0 when
+	 * unknown (treated as before everything). */
+	uint64_t order;
 };
 
 /* The per-epoch measurements of one past run (from epoch markers), for
@@ -67,6 +79,7 @@ struct rq_epoch_trace {
 	size_t n;
 	const char *hardware;
 	double train_size;    /* NaN when unknown */
+	uint64_t order;       /* ledger position of the run's plan (see above) */
 };
 
 typedef struct {
@@ -83,7 +96,7 @@ typedef struct {
 	double intensity;          /* grid g CO2e/kWh (NaN: no carbon) */
 	double pue;                /* ≥ 1 (NaN: 1) */
 	uint64_t seed;             /* Monte-Carlo seed (0: the default) */
-	size_t draws;              /* Monte-Carlo draws (0: 20000) */
+	size_t draws;              /* Monte-Carlo draws (0: 20000; the sampler makes a multiple of 2000) */
 } rq_forecast_input;
 
 /* A normal–inverse-gamma distribution over (a, b, σ²) of y = a + b·R: the
@@ -97,15 +110,28 @@ typedef struct rq_nig {
 	size_t n;         /* observations absorbed since the prior */
 } rq_nig;
 
-/* How one regression was calibrated. */
+/* How one outcome was calibrated. Since issue 14 every calibrated outcome
+ * comes from the hierarchical model of docs/METHOD.md (families drawn
+ * around the lineage's line, shared noise, censored runs as lower bounds),
+ * fitted on z = log(y + offset): RQ_CAL_FAMILY when the plan's shift family
+ * has points of its own, RQ_CAL_POOLED when it borrows everything. */
 typedef struct {
 	rq_calibration_source source;
 	size_t n;            /* past updates it rests on */
 	size_t n_families;   /* families among them */
-	double tau2;         /* between-family variance added (pooled), else 0 */
-	double a, b;         /* posterior mean of y = a + b·R */
-	double dof, loc, scale; /* the Student-t predictive at R */
-	rq_nig post;         /* the posterior (family or pooled) */
+	double tau2;         /* τa²: between-family variance of the intercept (log scale) */
+	double a, b;         /* posterior mean of the family's line z = a + b·R */
+	/* The predictive at R on the model's scale: mean and standard
+	 * deviation of its draws (dof NaN); for RQ_CAL_PRIOR the cold-start
+	 * Student-t on the epochs' own scale (dof 3). */
+	double dof, loc, scale;
+	rq_nig post;         /* unused since issue 14 (zero); kept for the ABI */
+	size_t n_family;     /* points of the plan's own shift family */
+	size_t n_censored;   /* points that are lower bounds (runs that missed their target) */
+	double sigma;        /* posterior mean of the noise sd (log scale) */
+	double tau_a, tau_b; /* posterior means of the families' spread: intercept, slope */
+	double offset;       /* the scale: z = log(y + offset) */
+	size_t n_draws;      /* predictive draws the quantiles come from */
 } rq_calibration;
 
 /* A per-epoch rate (kWh or seconds per epoch) after STEP. */

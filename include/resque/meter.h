@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "resque/buf.h"
 #include "resque/export.h"
 
 RQ_BEGIN_DECLS
@@ -52,8 +53,11 @@ typedef struct rq_meter_opts {
 	const char *kind;  /* "auto" (or NULL), "rapl", "nvml", "estimate" */
 	pid_t pid;         /* root of the process tree the estimate follows;
 			      0: the descendants of the calling process */
-	double cpu_watts;  /* > 0: the CPU's power (TDP, W) for the estimate,
-			      instead of the table */
+	double cpu_watts;  /* > 0: watts per logical CPU (a hardware thread
+			      or a vCPU) for the estimate, instead of the
+			      TDP table or the virtual-machine rule */
+	const char *cpu_watts_source; /* what set cpu_watts, for the record
+					 ("--cpu-watts" when NULL) */
 	bool reaps_tree;   /* the caller waits for `pid` before stop: count
 			      the CPU time of reaped descendants too
 			      (getrusage RUSAGE_CHILDREN) */
@@ -104,22 +108,36 @@ RQ_EXTERN const rq_meter_domain *rq_meter_domain_at(const rq_meter *m, size_t i)
 RQ_EXTERN const rq_energy_point *rq_meter_timeline(const rq_meter *m, size_t *n);
 
 /* What the estimate assumed (valid after open when it is in use):
- * watts per logical CPU, the CPU model and where its TDP came from. */
+ * watts per logical CPU, the CPU model and which rule gave the watts
+ * (docs/METHOD.md "The estimate"). */
 #define RQ_METER_CPU_MODEL_SIZE 128  /* /proc/cpuinfo's model name, with the NUL */
 #define RQ_METER_TDP_SOURCE_SIZE 160 /* "table: " and the table's name, with the NUL */
 typedef struct rq_meter_estimate_info {
 	bool active;
 	double watts_per_cpu;
-	double tdp_watts;
+	double tdp_watts;       /* the TDP divided, or 0 when a per-CPU figure was used */
 	unsigned cpus_per_package;
+	bool hypervisor;        /* /proc/cpuinfo's flags have `hypervisor` (a VM) */
 	char cpu_model[RQ_METER_CPU_MODEL_SIZE];
-	char tdp_source[RQ_METER_TDP_SOURCE_SIZE]; /* "table: Intel Xeon E5-2686 v4", "--cpu-watts", "default" */
+	/* the rule: "table: Intel Xeon E5-2686 v4", "default (model not in the
+	 * table)", "vm: per-vCPU coefficient of AMD EPYC 3rd Gen (Cloud Carbon
+	 * Footprint)", "--cpu-watts", "RESQUE_CPU_WATTS", "config cpu-watts" */
+	char tdp_source[RQ_METER_TDP_SOURCE_SIZE];
 	double cpu_seconds;   /* CPU time of the tree so far */
 	double memory_w_per_gb;
 } rq_meter_estimate_info;
 /* Into the caller's `out` (copied); active is false when no estimate is in
  * use. Cannot fail. */
 RQ_EXTERN void rq_meter_estimate_get(rq_meter_estimate_info *out, const rq_meter *m);
+
+/* The machine's default hardware profile into `out` (replaced), for runs
+ * and plans with no profile given: "cpu:MODEL xN" (the first `model name`
+ * of /proc/cpuinfo, N its logical CPUs), then "; gpu:NAME xK" for each GPU
+ * name NVML shows (CUDA_VISIBLE_DEVICES honoured), sorted by name, K GPUs
+ * of that name; e.g. "cpu:AMD EPYC 7B13 x8; gpu:NVIDIA A100-SXM4-40GB x4".
+ * Blanks are collapsed, control characters and ';' blanked; an unreadable
+ * model is "unknown". Cannot fail. */
+RQ_EXTERN void rq_meter_machine_profile(rq_buf *out);
 
 RQ_END_DECLS
 

@@ -195,8 +195,24 @@ static int add_version(struct bulk *b)
 	return append(b, "version", body, b->version_id);
 }
 
+/* The shift family of the cycle's dist update: "unspecified", or with
+ * RQ_BULK_FAMILIES=N one of N families "fam0".."fam<N-1>" in turn (the
+ * plan benchmark's lineage of several families). */
+static const char *dist_family(const struct bulk *b)
+{
+	static char name[32];
+	const char *env = getenv("RQ_BULK_FAMILIES");
+	unsigned n = env ? (unsigned)strtoul(env, NULL, 10) : 0;
+
+	if (!n)
+		return "unspecified";
+	snprintf(name, sizeof(name), "fam%lu", b->cycle % n);
+	return name;
+}
+
 static int add_plan(struct bulk *b, int k)
 {
+	const char *fam = k ? "noise" : dist_family(b);
 	const struct grid *g = &grids[(b->cycle + (unsigned)k) % 3];
 	double idx = 0.05 + 0.3 * rng_unit(), epochs = 2 + 40 * idx, kwh_epoch = 0.4;
 	double s = 0.5, e_kwh = epochs * kwh_epoch, c = g->pue * g->intensity / 1000;
@@ -210,7 +226,7 @@ static int add_plan(struct bulk *b, int k)
 		" s:{s:i, s:f, s:i, s:s}, s:{s:o, s:o, s:o, s:o}, s:s, s:s, s:s, s:f, s:f, s:s, s:f, s:s,"
 		" s:{s:f, s:f}, s:{s:o, s:o, s:o, s:i}, s:s, s:i}",
 		"calibration", "a", 1.5, "b", 38.0, "basis", "family", "families", 1, "n", (int)(b->cycle * 2 % 500),
-		"prior_only", 0, "shift_family", k ? "noise" : "unspecified",
+		"prior_only", 0, "shift_family", fam,
 		"candidate", "embeddings", "fingerprint", fe, "path", "d-emb.npy", "labels", "fingerprint", fl, "path",
 		"d-lab.npy",
 		"energy_per_epoch", "epochs", 30, "kwh", kwh_epoch, "runs", 1,
@@ -222,7 +238,7 @@ static int add_plan(struct bulk *b, int k)
 		"saving", "carbon_kg", (30 - epochs) * kwh_epoch * c, "energy_kwh", (30 - epochs) * kwh_epoch,
 		"scratch", "carbon_kg", interval(12 * c, 0.2), "duration_s", interval(36000, 0.2), "energy_kwh",
 		interval(12, 0.2), "epochs", 30,
-		"shift_family", k ? "noise" : "unspecified", "train_size", 20000);
+		"shift_family", fam, "train_size", 20000);
 	b->plan[k].energy = e_kwh * exp(s * s / 2);
 	b->plan[k].p10 = e_kwh * exp(-1.2816 * s);
 	b->plan[k].p90 = e_kwh * exp(1.2816 * s);
@@ -252,7 +268,7 @@ static int add_recorded(struct bulk *b)
 				 kwh >= b->plan[0].p10 && kwh <= b->plan[0].p90, "intensity_g_per_kwh",
 				 b->plan[0].intensity, "meter", "manual", "method", "imported", "param_change",
 				 0.01 + 0.02 * rng_unit(), "plan", b->plan[0].id, "pue", b->plan[0].pue, "region",
-				 b->plan[0].region, "shift_family", "unspecified", "train_size", 20000);
+				 b->plan[0].region, "shift_family", dist_family(b), "train_size", 20000);
 	return append(b, "actual", body, NULL);
 }
 

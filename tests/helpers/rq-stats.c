@@ -4,7 +4,7 @@
  *   rq-stats t-ppf DOF P...        one quantile per line
  *   rq-stats t-cdf DOF T...        one CDF value per line
  *   rq-stats nig M0 M1 L00 L01 L11 ALPHA BETA X   < "x y" lines
- *   rq-stats validate TRIALS NPTS A B SIGMA E0 SEED */
+ *   rq-stats validate TRIALS NFAM NPTS SIGMA TAU BUDGET SEED NEWFAM */
 #include "common.h"
 #include "bayes.h"
 #include "forecast_int.h"
@@ -59,51 +59,67 @@ done:
 	return status;
 }
 
-/* Histories of NPTS points from y = A + B·R + N(0, SIGMA²), R ~ U(0, ½):
- * how often the 80 % predictive interval holds a held-out draw and the
- * 95 % coefficient intervals hold A and B. */
+/* Histories from the hierarchical law of docs/METHOD.md: NFAM families,
+ * NPTS points each, log(1 + epochs) = 2 + u_g + (4 + v_g)·R + N(0, SIGMA²)
+ * with family offsets u_g ~ N(0, TAU²), v_g ~ N(0, (2·TAU)²), R ~ U(0, ½);
+ * runs beyond BUDGET epochs (0: none) are recorded censored at BUDGET.
+ * Each trial forecasts one more point of a random family (or, with
+ * NEWFAM = 1, of a new family) and checks whether the truth falls in the
+ * 80 % and 95 % intervals. */
 static int validate(char **argv)
 {
-	int trials = (int)num(argv[0]), npts = (int)num(argv[1]);
-	double a = num(argv[2]), b = num(argv[3]), sigma = num(argv[4]), e0 = num(argv[5]);
-	int covered = 0, a_in = 0, b_in = 0;
+	int trials = (int)num(argv[0]), nfam = (int)num(argv[1]), npts = (int)num(argv[2]);
+	double sigma = num(argv[3]), tau = num(argv[4]), budget = num(argv[5]);
+	int newfam = (int)num(argv[7]), in80 = 0, in95 = 0, censored = 0;
+	static const char *const names[] = { "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "new" };
 	struct rq_history_point *h;
 	rq_rng rng;
 
-	if (trials < 1 || npts < 1)
+	if (trials < 1 || nfam < 1 || nfam > 8 || npts < 1)
 		return 2;
-	h = rq_xcalloc((size_t)npts, sizeof(*h));
+	h = rq_xcalloc((size_t)(nfam * npts), sizeof(*h));
 	rq_rng_seed(&rng, (uint64_t)num(argv[6]));
 	for (int t = 0; t < trials; t++) {
+		double u[9], v[9], r, y;
 		rq_forecast_input in;
-		rq_calibration c;
-		rq_student ca, cb, pred;
-		double y;
-		memset(&in, 0, sizeof(in));
-		for (int i = 0; i < npts; i++) {
-			double r = 0.5 * rq_rng_uniform(&rng);
-			h[i] = (struct rq_history_point){ RQ_SHIFT_DIST, r, a + b * r + sigma * rq_rng_normal(&rng),
-							  NAN, NAN, NAN, NAN, "noise", "gpu", NAN };
+		rq_forecast f;
+		int g;
+		for (int k = 0; k < 9; k++) {
+			u[k] = tau * rq_rng_normal(&rng);
+			v[k] = 2 * tau * rq_rng_normal(&rng);
 		}
+		for (int i = 0; i < nfam * npts; i++) {
+			g = i % nfam;
+			r = 0.5 * rq_rng_uniform(&rng);
+			y = expm1(2 + u[g] + (4 + v[g]) * r + sigma * rq_rng_normal(&rng));
+			h[i] = (struct rq_history_point){ .kind = RQ_SHIFT_DIST, .index = r, .epochs = y,
+							  .energy_kwh = NAN, .duration_s = NAN, .param_change = NAN,
+							  .grad_norm = NAN, .family = names[g], .train_size = NAN,
+							  .censored = budget > 0 && y > budget, .order = (uint64_t)i + 1 };
+			if (h[i].censored) {
+				h[i].epochs = budget;
+				censored++;
+			}
+		}
+		memset(&in, 0, sizeof(in));
 		in.kind = RQ_SHIFT_DIST;
 		in.history = h;
-		in.n_history = (size_t)npts;
-		in.family = "noise";
-		in.scratch_epochs = e0;
+		in.n_history = (size_t)(nfam * npts);
+		g = newfam ? 8 : (int)(rq_rng_uniform(&rng) * nfam);
+		in.family = names[g];
+		in.scratch_epochs = 50;
+		in.intensity = in.pue = in.train_size = NAN;
 		in.index = 0.5 * rq_rng_uniform(&rng);
-		if (rq_forecast_calibrate(&c, &in, 0) || rq_nig_coef(&ca, &c.post, 0) ||
-		    rq_nig_coef(&cb, &c.post, 1)) {
+		y = expm1(2 + u[g] + (4 + v[g]) * in.index + sigma * rq_rng_normal(&rng));
+		if (rq_forecast_compute(&f, &in)) {
 			fprintf(stderr, "rq-stats: %s\n", rq_error_last());
 			free(h);
 			return 1;
 		}
-		pred = (rq_student){ c.loc, c.scale, c.dof };
-		y = a + b * in.index + sigma * rq_rng_normal(&rng);
-		covered += y >= rq_student_quantile(&pred, 0.1) && y <= rq_student_quantile(&pred, 0.9);
-		a_in += a >= rq_student_quantile(&ca, 0.025) && a <= rq_student_quantile(&ca, 0.975);
-		b_in += b >= rq_student_quantile(&cb, 0.025) && b <= rq_student_quantile(&cb, 0.975);
+		in80 += y >= f.epochs.p10 && y <= f.epochs.p90;
+		in95 += y >= f.epochs.p2_5 && y <= f.epochs.p97_5;
 	}
-	printf("trials %d\ncovered80 %d\na_in95 %d\nb_in95 %d\n", trials, covered, a_in, b_in);
+	printf("trials %d\ncovered80 %d\ncovered95 %d\ncensored %d\n", trials, in80, in95, censored);
 	free(h);
 	return 0;
 }
@@ -119,9 +135,9 @@ int main(int argc, char **argv)
 	}
 	if (argc == 10 && strcmp(argv[1], "nig") == 0)
 		return nig(argv + 2);
-	if (argc == 9 && strcmp(argv[1], "validate") == 0)
+	if (argc == 10 && strcmp(argv[1], "validate") == 0)
 		return validate(argv + 2);
 	fprintf(stderr, "usage: rq-stats t-ppf|t-cdf DOF V... | nig M0 M1 L00 L01 L11 ALPHA BETA X | "
-			"validate TRIALS NPTS A B SIGMA E0 SEED\n");
+			"validate TRIALS NFAM NPTS SIGMA TAU BUDGET SEED NEWFAM\n");
 	return 2;
 }

@@ -113,3 +113,28 @@ TEST(events_epoch_energy)
 	free(j);
 	rq_events_free(e);
 }
+
+TEST(events_target)
+{
+	rq_events *e = NULL;
+	CHECK_OK(rq_events_open(&e, NULL));
+	CHECK_INT_EQ(rq_events_target(e), RQ_TARGET_UNKNOWN);
+	const char text[] = "epoch\ntarget missed\ntarget maybe\ntarget\ntarget missed now\n";
+	rq_events_feed(e, text, sizeof(text) - 1, 1.0);
+	CHECK_INT_EQ(rq_events_target(e), RQ_TARGET_MISSED);
+	CHECK_INT_EQ(rq_events_count(e), 1); /* a target line is not an event of the list */
+	const char *w = rq_events_warnings(e);
+	CHECK_CONTAINS(w, "events: line 3: 'target' takes one word: reached or missed");
+	CHECK_CONTAINS(w, "events: line 4: 'target' takes one word");
+	CHECK_CONTAINS(w, "events: line 5: 'target' takes one word");
+	rq_events_feed(e, "\ttarget  reached\r\n", 18, 2.0); /* the last one wins */
+	CHECK_INT_EQ(rq_events_target(e), RQ_TARGET_REACHED);
+	rq_events_feed(e, "target missed", 13, 3.0);
+	CHECK_OK(rq_events_finish(e, 4.0));
+	CHECK_INT_EQ(rq_events_target(e), RQ_TARGET_MISSED);
+	CHECK_STR_EQ(rq_target_name(RQ_TARGET_MISSED), "missed");
+	CHECK_STR_EQ(rq_target_name(RQ_TARGET_REACHED), "reached");
+	CHECK(rq_target_name(RQ_TARGET_UNKNOWN) == NULL);
+	CHECK_INT_EQ(rq_target_parse("Missed"), RQ_TARGET_UNKNOWN);
+	rq_events_free(e);
+}

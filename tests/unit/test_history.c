@@ -61,7 +61,7 @@ TEST(history_lineage_plans_actuals)
 	if (!l)
 		return;
 	rq_ledger_set_signer(l, k);
-	add(v1, l, "version", "{\"name\":\"v1\",\"cost\":{\"epochs\":40,\"energy_kwh\":8,\"hardware\":\"a100\",\"source\":\"cost file\"},\"summary\":{\"rows\":1000}}");
+	add(v1, l, "version", "{\"name\":\"v1\",\"cost\":{\"epochs\":40,\"energy_kwh\":8,\"hardware\":\"a100\",\"source\":\"cost file\",\"train_size\":1000},\"summary\":{\"rows\":1797}}");
 	addf(v2, l, "version", "{\"name\":\"v2\",\"parent\":\"%s\",\"cost\":{\"epochs\":5,\"energy_kwh\":1,\"source\":\"actual:abcd\"}}", v1);
 	add(other, l, "version", "{\"name\":\"other\",\"cost\":{\"epochs\":99,\"energy_kwh\":1}}");
 	add(labelled, l, "version", "{\"name\":\"cousin\",\"family\":\"resnet\"}");
@@ -182,11 +182,63 @@ TEST(history_feeds_the_forecast)
 	CHECK_OK(rq_forecast_compute(&f, &in));
 	CHECK_INT_EQ(f.cal_epochs.source, RQ_CAL_FAMILY);
 	CHECK_INT_EQ(f.cal_epochs.n, 4);
-	CHECK_NEAR(f.epochs.mean, 2 + 40 * 0.2, 0.05);
+	CHECK_NEAR(f.epochs.p50, 2 + 40 * 0.2, 1.5); /* a line in R is not one in log(1 + epochs) */
 	CHECK(f.kwh_per_epoch.known);
 	/* v1's 10/50 and the actuals' 0.2 per epoch */
 	CHECK_NEAR(f.kwh_per_epoch.loc, 0.2, 1e-12);
 	CHECK_NEAR(f.carbon_kg.mean, f.energy_kwh.mean * 0.1, 1e-12);
+done:
+	rq_history_release(&h);
+	rq_entry_free(base);
+	rq_ledger_free(l);
+	rq_key_free(k);
+}
+
+/* A version committed with --actual of its own from-scratch run: that
+ * actual carries out no plan, so the version's cost brings its trace and
+ * totals; an actual that a plan (or a link) counts is not counted again. */
+TEST(history_cost_from_own_actual)
+{
+	rq_key *k = NULL;
+	rq_ledger *l = history_ledger(&k, "history-own");
+	char a1[RQ_ID_HEX_SIZE], v1[RQ_ID_HEX_SIZE], p1[RQ_ID_HEX_SIZE], a2[RQ_ID_HEX_SIZE], a3[RQ_ID_HEX_SIZE];
+	rq_entry *base = NULL;
+	rq_history h;
+
+	if (!l)
+		return;
+	rq_ledger_set_signer(l, k);
+	rq_history_init(&h);
+	add(a1, l, "actual", "{\"epochs\":4,\"energy_kwh\":4,\"hardware\":\"cpu\",\"train_size\":1400,\"epoch_energy_kwh\":[1.5,0.9,1,1.1]}");
+	addf(v1, l, "version", "{\"name\":\"v1\",\"cost\":{\"epochs\":4,\"energy_kwh\":4,\"hardware\":\"cpu\",\"train_size\":1400,\"source\":\"actual:%s\"}}", a1);
+	/* v2 from an actual that carries out a lineage plan: counted there */
+	addf(p1, l, "plan", "{\"from\":\"%s\",\"kind\":\"dist\",\"index\":0.1}", v1);
+	addf(a2, l, "actual", "{\"plan\":\"%s\",\"epochs\":2,\"energy_kwh\":2,\"epoch_energy_kwh\":[1,1]}", p1);
+	addf(NULL, l, "version", "{\"name\":\"v2\",\"parent\":\"%s\",\"cost\":{\"epochs\":2,\"energy_kwh\":2,\"source\":\"actual:%s\"}}", v1, a2);
+	/* v3 shares v1's actual: counted once */
+	addf(NULL, l, "version", "{\"name\":\"v3\",\"parent\":\"%s\",\"cost\":{\"epochs\":4,\"energy_kwh\":4,\"source\":\"actual:%s\"}}", v1, a1);
+	CHECK_OK(rq_ledger_lookup(&base, l, "v1", "version"));
+	if (!base)
+		goto done;
+	CHECK_OK(rq_history_gather(&h, l, base, NULL, RQ_SHIFT_DIST));
+	CHECK_INT_EQ(h.n_updates, 1);
+	CHECK_INT_EQ(h.n_points, 2); /* p1's update and v1's own run */
+	CHECK_INT_EQ(h.n_traces, 2);
+	if (h.n_points == 2 && h.n_traces == 2) {
+		CHECK(isnan(h.points[1].index));
+		CHECK_NEAR(h.points[1].energy_kwh, 4, 0);
+		CHECK_NEAR(h.points[1].train_size, 1400, 0);
+		CHECK_INT_EQ(h.traces[1].n, 4);
+		CHECK_NEAR(h.traces[1].epoch_kwh[0], 1.5, 0);
+		CHECK_STR_EQ(h.traces[1].hardware, "cpu");
+		CHECK_NEAR(h.traces[1].train_size, 1400, 0);
+	}
+	rq_history_release(&h);
+	/* once a link ties v1's run to a plan, the link counts it, not v1 */
+	addf(a3, l, "actual", "{\"plan\":\"%s\",\"linked_from\":\"%s\",\"epochs\":4,\"energy_kwh\":4,\"epoch_energy_kwh\":[1.5,0.9,1,1.1]}", p1, a1);
+	CHECK_OK(rq_history_gather(&h, l, base, NULL, RQ_SHIFT_DIST));
+	CHECK_INT_EQ(h.n_points, 1);
+	CHECK_INT_EQ(h.n_traces, 1);
 done:
 	rq_history_release(&h);
 	rq_entry_free(base);

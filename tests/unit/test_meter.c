@@ -274,3 +274,95 @@ TEST(meter_bad_kind_and_nvml_absent)
 	unsetenv("RESQUE_NVML_LIB");
 	CHECK(m == NULL);
 }
+
+/* In a VM, watts per vCPU by microarchitecture (Cloud Carbon Footprint's
+ * max watts per vCPU), the EPYC mean, or the default; the rule is named. */
+TEST(meter_vcpu_watts)
+{
+	static const struct {
+		const char *model;
+		double w;
+		const char *rule;
+	} cases[] = {
+		{ "AMD EPYC 7B13", 2.02, "of AMD EPYC 3rd Gen (Cloud Carbon Footprint)" },
+		{ "AMD EPYC 7R32", 1.69, "of AMD EPYC 2nd Gen" },
+		{ "AMD EPYC 7551 32-Core Processor", 2.55, "of AMD EPYC 1st Gen" },
+		{ "AMD EPYC-Rome Processor", 1.69, "of AMD EPYC 2nd Gen" },
+		{ "AMD EPYC", (2.55 + 1.69 + 2.02) / 3, "for AMD EPYC (mean of Cloud Carbon Footprint's EPYC 1st-3rd Gen)" },
+		{ "AMD EPYC 9654 96-Core Processor", (2.55 + 1.69 + 2.02) / 3, "for AMD EPYC" },
+		{ "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", 3.97, "of Intel Cascade Lake" },
+		{ "Intel(R) Xeon(R) Platinum 8175M CPU @ 2.50GHz", 4.26, "of Intel Skylake" },
+		{ "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", 3.69, "of Intel Broadwell" },
+		{ "Intel(R) Xeon(R) CPU E5-2676 v3 @ 2.40GHz", 4.74, "of Intel Haswell" },
+		{ "Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz", 8.58, "of Intel Sandy Bridge" },
+		{ "Intel Xeon Processor (Cascadelake)", 3.97, "of Intel Cascade Lake" },
+		{ "Intel(R) Xeon(R) CPU @ 2.20GHz", 3.5, "vm: default 3.5 W per vCPU (Cloud Carbon Footprint's AWS average; model not classified)" },
+		{ "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 3.5, "vm: default" },
+		{ "unknown", 3.5, "vm: default" },
+	};
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(cases); i++) {
+		double w = 0;
+		char rule[RQ_METER_TDP_SOURCE_SIZE];
+		rq_vcpu_watts(&w, rule, sizeof(rule), cases[i].model);
+		CHECK_NEAR(w, cases[i].w, 1e-12);
+		CHECK_CONTAINS(rule, cases[i].rule);
+	}
+}
+
+/* The estimate's rule in a VM and the caller's figure with its source. */
+TEST(meter_estimate_vm_rules)
+{
+	char *proc = rq_xstrdup(unit_tmpdir());
+	put(proc, "cpuinfo",
+	    "processor\t: 0\nmodel name\t: AMD EPYC\nsiblings\t: 2\nflags\t\t: fpu sse2 hypervisor lahf_lm\n\n"
+	    "processor\t: 1\nmodel name\t: AMD EPYC\nsiblings\t: 2\nflags\t\t: fpu sse2 hypervisor lahf_lm\n");
+	setenv("RESQUE_PROC_ROOT", proc, 1);
+	rq_meter *m = NULL;
+	rq_meter_estimate_info info;
+	rq_meter_opts o = { .kind = "estimate", .pid = 1 };
+	CHECK_OK(rq_meter_open(&m, &o));
+	if (m) {
+		rq_meter_estimate_get(&info, m);
+		CHECK(info.hypervisor);
+		CHECK_NEAR(info.watts_per_cpu, (2.55 + 1.69 + 2.02) / 3, 1e-12);
+		CHECK_NEAR(info.tdp_watts, 0, 0);
+		CHECK_CONTAINS(info.tdp_source, "vm: per-vCPU coefficient for AMD EPYC");
+		CHECK_CONTAINS(rq_meter_notes(m), "W per logical CPU (vm: per-vCPU coefficient for AMD EPYC");
+	}
+	rq_meter_free(m);
+	m = NULL;
+	o.cpu_watts = 4.5;
+	o.cpu_watts_source = "config cpu-watts";
+	CHECK_OK(rq_meter_open(&m, &o));
+	if (m) {
+		rq_meter_estimate_get(&info, m);
+		CHECK_NEAR(info.watts_per_cpu, 4.5, 0);
+		CHECK_STR_EQ(info.tdp_source, "config cpu-watts");
+		CHECK_CONTAINS(rq_meter_notes(m), "4.5 W per logical CPU (config cpu-watts)");
+	}
+	rq_meter_free(m);
+	unsetenv("RESQUE_PROC_ROOT");
+	free(proc);
+}
+
+/* The machine profile: the first model name, the processors, and no GPU
+ * when NVML cannot be loaded. */
+TEST(meter_machine_profile)
+{
+	char *proc = rq_xstrdup(unit_tmpdir());
+	put(proc, "cpuinfo",
+	    "processor\t: 0\nmodel name\t: AMD   EPYC 7B13;\tx\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n\n"
+	    "processor\t: 2\nmodel name\t: AMD EPYC 7B13\n");
+	setenv("RESQUE_PROC_ROOT", proc, 1);
+	setenv("RESQUE_NVML_LIB", "/nonexistent/libnvidia-ml.so.1", 1);
+	rq_buf b = RQ_BUF_INIT;
+	rq_meter_machine_profile(&b);
+	CHECK_STR_EQ(b.ptr, "cpu:AMD EPYC 7B13 x x3");
+	put(proc, "cpuinfo", "processor\t: 0\nCPU part\t: 0xd0c\n");
+	rq_meter_machine_profile(&b);
+	CHECK_STR_EQ(b.ptr, "cpu:unknown x1");
+	rq_buf_release(&b);
+	unsetenv("RESQUE_NVML_LIB");
+	unsetenv("RESQUE_PROC_ROOT");
+	free(proc);
+}
