@@ -26,10 +26,13 @@ static const struct cmd_help help = {
 	"(--kind dist: the base's recorded summary against the new data's; --kind\n"
 	"task: 1 - ARI of k-means on the new task's embeddings), then forecasts\n"
 	"epochs, energy (kWh), carbon (kg CO2e), duration, parameter change and\n"
-	"gradient norm, each with its mean and 80 % and 95 % intervals, from a\n"
-	"Bayesian regression on the lineage's past updates (the shift family's own\n"
-	"when it has two or more, else all of them pooled and widened), or from an\n"
-	"uncalibrated prior when there is no history. Energy per epoch follows STEP\n"
+	"gradient norm, each with its median, mean and 80 % and 95 % intervals,\n"
+	"from a hierarchical Bayesian model of the lineage's past updates: each\n"
+	"shift family's line drawn around the lineage's, so a family's first points\n"
+	"borrow from the others; runs that missed their target count as lower\n"
+	"bounds (docs/METHOD.md); or from an uncalibrated prior when there is no\n"
+	"history. When training from scratch is forecast to cost less, it says so\n"
+	"and ranks it with the plans. Energy per epoch follows STEP\n"
 	"on the same hardware profile (--hardware, else config hardware, else the\n"
 	"base version's, else this machine's); carbon uses the region's grid\n"
 	"intensity (--region, else 'resque config region') and PUE, or\n"
@@ -39,12 +42,18 @@ static const struct cmd_help help = {
 	"Unless --dry-run, each plan is recorded as a signed 'plan' entry.\n"
 	"The training set's size (STEP scales energy per epoch by it) is\n"
 	"--train-size, else the --dataset entry's sample count, else unknown.\n"
+	"--backtest replays the lineage of --from (or --lineage) REF: each past\n"
+	"update forecast from the entries before it only, with the median absolute\n"
+	"percentage error and the share of actuals inside the 80 % and 95 %\n"
+	"intervals per outcome, and a line per update; it records nothing.\n"
 	"--json prints {\"plans\": [{\"from\", \"kind\", \"index\", \"train_size\",\n"
 	"\"train_size_source\", \"calibration\": {\"n\",\n"
-	"\"prior_only\", \"basis\"}, \"forecast\": {\"epochs\": {\"mean\", \"p10\", \"p90\",\n"
+	"\"prior_only\", \"basis\", \"n_family\", \"n_censored\"}, \"forecast\": {\"epochs\":\n"
+	"{\"mean\", \"p50\", \"p10\", \"p90\",\n"
 	"\"p2_5\", \"p97_5\"}, \"energy_kwh\", \"carbon_kg\", \"duration_s\",\n"
-	"\"param_change\", \"grad_norm\"}, \"scratch\", \"saving\", \"when\", \"id\"}, ...]}\n"
-	"ranked by carbon; figures that cannot be forecast are null.",
+	"\"param_change\", \"grad_norm\"}, \"scratch\", \"saving\", \"advice\", \"when\", \"id\"},\n"
+	"...], \"ranking\": {\"by\", \"options\": [...]}} ranked by carbon; figures that\n"
+	"cannot be forecast are null. docs/FORMATS.md has the --backtest --json schema.",
 };
 
 /* What the command line asks for, filled by parse_options. */
@@ -644,8 +653,11 @@ static void print_q(const char *what, const rq_quantiles *q)
 		printf("  %-18s %12s\n", what, "not forecast");
 		return;
 	}
-	printf("  %-18s %12.4g   [%.4g, %.4g]   [%.4g, %.4g]\n", what, q->mean, q->p10, q->p90,
-	       q->p2_5, q->p97_5);
+	char i80[48], i95[48];
+
+	snprintf(i80, sizeof(i80), "[%.4g, %.4g]", q->p10, q->p90);
+	snprintf(i95, sizeof(i95), "[%.4g, %.4g]", q->p2_5, q->p97_5);
+	printf("  %-18s %12.4g   %-20s %-20s %.4g\n", what, q->p50, i80, i95, q->mean);
 }
 
 static void print_calibration(const struct result *r, const struct plan_opts *o)
@@ -680,7 +692,7 @@ static void print_calibration(const struct result *r, const struct plan_opts *o)
 /* The figures of one result: the forecast table and the energy per epoch. */
 static void print_figures(const rq_forecast *f)
 {
-	printf("  %-18s %12s   %-18s %s\n", "", "mean", "80 % interval", "95 % interval");
+	printf("  %-18s %12s   %-20s %-20s %s\n", "", "median", "80 % interval", "95 % interval", "mean");
 	print_q("epochs", &f->epochs);
 	print_q("energy (kWh)", &f->energy_kwh);
 	print_q("carbon (kg CO2e)", &f->carbon_kg);

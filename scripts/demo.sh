@@ -49,6 +49,8 @@ step resque diff v1 v2 --params
 say "The model's life so far"
 step resque log --graph
 step resque show v2
+say "How far to trust the next plan: the lineage's own history replayed"
+step resque plan --backtest --from v2
 say "An auditor checks the whole ledger"
 step resque verify
 say "The lifetime report: forecasts against actuals, totals, and what reuse saved"

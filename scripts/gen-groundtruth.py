@@ -38,8 +38,8 @@ COLUMNS = ("order,dataset,family,level,seed,index,epochs,reached,budget,e0,"
 # classes in classcond, and shrugs off noise that would blind digits).
 DATASETS = {
     "digits": dict(load=skd.load_digits, target=0.94, lr=0.01, batch=32, level_scale={}),
-    "breast_cancer": dict(load=skd.load_breast_cancer, target=0.93, lr=0.01, batch=32,
-                          level_scale={"noise": 2.0, "classcond": 0.25}),
+    "breast_cancer": dict(load=skd.load_breast_cancer, target=0.93, lr=0.005, batch=32,
+                          level_scale={"noise": 1.5, "classcond": 0.2}),
     "wine": dict(load=skd.load_wine, target=0.95, lr=0.01, batch=16, level_scale={}),
 }
 
@@ -64,8 +64,8 @@ PRESETS = {  # datasets, families (None: all that apply), level indexes, seeds, 
 
 
 def load(name):
-    """Standardised train/validation split (statistics of the training part)
-    and, for digits, the raw images and their standardisation."""
+    """The train/validation split, raw (the images of digits) and standardised
+    with the training part's statistics."""
     x, y = DATASETS[name]["load"](return_X_y=True)
     xtr, xva, ytr, yva = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
     mu, sd = xtr.mean(0), xtr.std(0)
@@ -90,9 +90,10 @@ def shift_images(family, level, raw, rng):
     return out
 
 
-def shift_params(family, level, d, rng):
+def shift_params(family, level, data, rng):
     """The random parameters of a shift, shared by its train and validation
     parts (a shift is one change of the world, seen in both)."""
+    d = data["x"][0].shape[1]
     if family == "scale":  # per-feature gain exp(level * z)
         return np.exp(level * rng.standard_normal(d))
     if family == "mask":  # a fixed share of the columns lost (set to the mean)
@@ -102,6 +103,8 @@ def shift_params(family, level, d, rng):
         return scipy.linalg.expm(level * np.pi / (2 * np.sqrt(d)) * (g - g.T) / np.sqrt(2))
     if family == "offset":  # every row moved by level * u, u ~ N(0, I)
         return level * rng.standard_normal(d)
+    if family == "classcond":
+        return class_moves(level, data["x"][0], data["y"][0], rng)
     return None
 
 
@@ -119,12 +122,9 @@ def class_moves(level, x, y, rng):
 def shift(family, level, data, rng):
     """The shifted standardised (train, validation) features."""
     xs, ys = data["x"], data["y"]
-    d = xs[0].shape[1]
     if family in IMAGE_FAMILIES:
         return tuple((shift_images(family, level, r, rng) - data["mu"]) / data["sd"] for r in data["raw"])
-    p = shift_params(family, level, d, rng)
-    if family == "classcond":
-        p = class_moves(level, xs[0], ys[0], rng)
+    p = shift_params(family, level, data, rng)
     out = []
     for x, y in zip(xs, ys):
         if family == "noise":
@@ -139,7 +139,7 @@ def shift(family, level, data, rng):
         elif family == "offset":
             x = x + p
         elif family == "classcond":
-            x = x + np.array([p.get(int(c), np.zeros(d)) for c in y])
+            x = x + np.array([p.get(int(c), np.zeros(x.shape[1])) for c in y])
         out.append(x)
     return tuple(out)
 
@@ -203,16 +203,18 @@ def resque(args, *cmd):
     return json.loads(out.stdout)["value"]
 
 
-def indexes(args, tmp, name, model, data, xtr_new):
+def indexes(args, tmp, name, model, data, xtr_new, order):
     """RESQUE_dist between the base model's embeddings of the original and of
     the shifted training data (original labels), and RESQUE_task of the
-    shifted ones, both by resque itself."""
+    shifted ones, both by resque itself. The files are in tmp, which is
+    --keep-embeddings DIR when given: NAME-old.npy, NAME-labels.npy and one
+    ORDER-NAME.npy per update, for replaying the history through resque."""
     old = os.path.join(tmp, name + "-old.npy")
     lab = os.path.join(tmp, name + "-labels.npy")
     if not os.path.exists(old):
         np.save(old, embed(model, data["x"][0]))
         np.save(lab, data["y"][0].astype(np.int64))
-    new = os.path.join(tmp, "new.npy")
+    new = os.path.join(tmp, "%04d-%s.npy" % (order, name) if args.keep_embeddings else "new.npy")
     np.save(new, embed(model, xtr_new))
     dist = resque(args, "dist", "--old", old + ":" + lab, "--new", new + ":" + lab)
     task = resque(args, "task", "--embeddings", new, "--labels", lab)
@@ -231,7 +233,7 @@ def base_model(name, data, cfg):
     return model, e0
 
 
-def retrain(args, tmp, run, bases, budget):
+def retrain(args, tmp, run, bases, order):
     """One update: shift, measure the index, retrain from the base weights."""
     name, family, li, seed = run
     data, cfg = bases[name]["data"], DATASETS[name]
@@ -239,17 +241,17 @@ def retrain(args, tmp, run, bases, budget):
     # the shift's randomness and the fine-tuning order both follow the seed
     rng = np.random.default_rng([seed, li, sorted(LEVELS).index(family)])
     xtr, xva = shift(family, level, data, rng)
-    dist, task = indexes(args, tmp, name, bases[name]["model"], data, xtr)
+    dist, task = indexes(args, tmp, name, bases[name]["model"], data, xtr, order)
     torch.manual_seed(seed)
     model = mlp(xtr.shape[1], int(data["y"][0].max()) + 1)
     model.load_state_dict(bases[name]["model"].state_dict())
     base_w = {n: w.clone() for n, w in model.state_dict().items()}
     t0 = time.perf_counter()
     epochs, ok, acc, gsum = train(model, cfg, *tensors(xtr, data["y"][0]),
-                                  *tensors(xva, data["y"][1]), budget, 1000 * seed + li)
+                                  *tensors(xva, data["y"][1]), args.budget, 1000 * seed + li)
     dur = time.perf_counter() - t0
     return dict(dataset=name, family=family, level=level, seed=seed, index=dist,
-                epochs=epochs, reached="true" if ok else "false", budget=budget,
+                epochs=epochs, reached="true" if ok else "false", budget=args.budget,
                 e0=bases[name]["e0"], param_change=param_change(model, base_w),
                 grad_norm=gsum, duration_s=dur, target=cfg["target"], val_acc=acc,
                 index_task=task)
@@ -316,6 +318,8 @@ def options():
     p.add_argument("--datasets", help="comma-separated: digits,breast_cancer,wine")
     p.add_argument("--order-seed", type=int, default=14, help="seed of the time order (14)")
     p.add_argument("--resque", help="the resque binary")
+    p.add_argument("--keep-embeddings", metavar="DIR",
+                   help="keep the embeddings files (base's and each update's) in DIR")
     args = p.parse_args()
     preset = "tiny" if args.tiny else "short" if args.short else "full"
     names, fams, levels, seeds, budget = PRESETS[preset]
@@ -349,8 +353,11 @@ def main():
     runs = schedule(args.names, args.families, args.levels, args.seed_list, args.order_seed)
     rows = []
     with tempfile.TemporaryDirectory(prefix="resque-gt.") as tmp:
+        if args.keep_embeddings:
+            os.makedirs(args.keep_embeddings, exist_ok=True)
+            tmp = args.keep_embeddings
         for i, run in enumerate(runs, 1):
-            rows.append(retrain(args, tmp, run, bases, args.budget))
+            rows.append(retrain(args, tmp, run, bases, i))
             r = rows[-1]
             print("%3d/%d %s %s %g seed %d: index %.4f epochs %d%s" % (
                 i, len(runs), r["dataset"], r["family"], r["level"], r["seed"], r["index"],

@@ -74,9 +74,27 @@ test_expect_success TORCH 'the options change the budget and the seeds' '
 	test "$(cut -d, -f9 opt.csv | sort -u | tr "\n" " ")" = "5 budget "
 '
 
+test_expect_success TORCH 'the index is resque measure dist of the kept embeddings' '
+	expect_success "$PY" "$GEN" --tiny --out keep.csv --keep-embeddings emb &&
+	test "$(ls emb | wc -l)" = 8 &&
+	cut -d, -f1-12,14- keep.csv >c && compare a c &&
+	for n in 1 6; do
+		expect_success resque measure dist --json --old emb/digits-old.npy:emb/digits-labels.npy \
+			--new "emb/000$n-digits.npy:emb/digits-labels.npy" &&
+		"$PY" -c "import csv, json, sys
+row = list(csv.DictReader(open(\"keep.csv\")))[$n - 1]
+got = json.load(open(sys.argv[1]))[\"value\"]
+assert abs(got - float(row[\"index\"])) < 1e-6, (got, row)" "$OUT" || return 1
+	done
+'
+
 test_expect_success TORCH 'bad options are refused with a reason, writing nothing' '
 	expect_failure 2 "$PY" "$GEN" --tiny --budget 0 --out bad.csv &&
 	grep -q "error: --budget and --seeds must be at least 1" "$ERR" &&
+	expect_failure 2 "$PY" "$GEN" --tiny --seeds 0 --out bad.csv &&
+	grep -q "error: --budget and --seeds must be at least 1" "$ERR" &&
+	expect_failure 2 "$PY" "$GEN" --tiny --short --out bad.csv &&
+	grep -q "error: argument --short: not allowed with argument --tiny" "$ERR" &&
 	expect_failure 2 "$PY" "$GEN" --tiny --datasets iris --out bad.csv &&
 	grep -q "error: no data set .iris. (digits, breast_cancer, wine)" "$ERR" &&
 	expect_failure 2 "$PY" "$GEN" --tiny &&

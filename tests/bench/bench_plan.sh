@@ -3,8 +3,11 @@
 # 1,000 past dist updates in 10 shift families (rq-bulk, RQ_BULK_FAMILIES),
 # then a plan of one more update: wall and CPU time of the whole command —
 # ledger, history, the hierarchical sampler for three outcomes, STEP — and
-# of `plan --backtest` over the same history for scale. Goal: the plan
-# under 0.2 s. Prints seconds; never fails on speed.
+# of `plan --backtest` over the same history for scale; and the forecaster
+# alone (history in memory: rq-stats validate, 1,000 points in 10 families,
+# three outcomes' worth of sampling is 3x one) apart from reading the
+# ledger, which is O(entries) today (issue 16). Goal: the plan under 0.2 s.
+# Prints seconds; never fails on speed.
 #   BENCH_PLAN_UPDATES  past updates (default 1000)
 set -u
 : "${BENCH_DIR:?run through tests/bench/run.sh}"
@@ -55,6 +58,15 @@ print("plan with %d past updates in 10 families: wall %.3f s, CPU %.3f s (goal <
       % (updates, w, c, "met" if w < 0.2 else "NOT met"))
 print("  " + line)
 w2, c2, _ = timed(plan + ["--json"], reps=1)
+n = 20
+t = time.perf_counter()
+subprocess.run(["rq-stats", "validate", str(n), "10", str(updates // 10), "0.3", "0.3", "0", "1", "0"],
+               stdout=subprocess.DEVNULL, check=True)
+one = (time.perf_counter() - t) / n
+print("the forecaster alone, %d points in 10 families: %.1f ms per outcome (sampler, 20,000 draws)"
+      % (updates // 10 * 10, 1000 * one))
+lg, _, _ = timed(["resque", "log", "-n", "1"], reps=3)
+print("reading the ledger: 'resque log -n 1' on the same ledger takes %.3f s (O(entries) until issue 16)" % lg)
 bt = ["resque", "plan", "--backtest", "--from", "bench-base"]
 w3, c3, _ = timed(bt, reps=1)
 print("plan --backtest replaying the %d updates: wall %.2f s (%.1f ms per forecast)" % (updates, w3, 1000 * w3 / updates))

@@ -1,17 +1,23 @@
 /* Test helper: the backtest of docs/METHOD.md "Validation" on a ground
  * truth table, for resque's forecaster and the simple baselines.
  *
- *   rq-backtest [--budget B] [--min-family K] [--kind dist|task] FILE.csv
+ *   rq-backtest [--budget B] [--min-family K] [--method M] [--scale log|identity]
+ *               [--common 1] [--dataset NAME] FILE.csv...
  *
  * FILE has a header naming at least `family`, `index`, `epochs`, `e0`, and
- * optionally `reached` (1/0/true/false) and `order`; rows are in time order
+ * optionally `reached` (1/0/true/false), `true_epochs` (what a capped run
+ * would have needed: the evaluation then uses it) and `dataset`; rows are
+ * in time order
  * (or sorted by `order`). Each update is forecast from the rows before it.
  * With --budget B a run of more than B epochs is recorded as censored at B
  * (what a budget-capped run leaves in a ledger) while the evaluation still
  * compares with its true epochs; a run that never reached its target is
  * censored at its own epochs and left out of the evaluation. --min-family K
- * evaluates only the forecasts whose family had ≥ K earlier rows.
+ * evaluates only the forecasts whose family had ≥ K earlier rows; --common 1
+ * only the updates that every baseline can forecast (the same set for all);
+ * --dataset NAME only the rows whose `dataset` column is NAME (one lineage).
  *
+ * Several files are several lineages: the figures pool their forecasts.
  * Methods: resque (core/forecast: hierarchical, censored), previous (the
  * forecaster before issue 14, rebuilt here: family fit with ≥ 2 points,
  * else pooled + τ²), family-lsq, family-mean, pooled-lsq (ordinary least
@@ -56,13 +62,15 @@ static bool truthy(const char *s)
 	return strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0;
 }
 
+static const char *only_dataset; /* --dataset: the rows of one lineage */
+
 static int load(struct table *t, const char *path, double budget)
 {
 	rq_buf b = RQ_BUF_INIT;
 	rq_csv *c = NULL;
 	const char *const *f;
 	size_t nf;
-	int col[5], rc;
+	int col[7], rc;
 
 	if (rq_file_read(&b, path) || rq_csv_open_buffer(&c, b.ptr, b.len, path) || rq_csv_next(c, &nf, &f) != 1) {
 		fprintf(stderr, "rq-backtest: %s: %s\n", path, rq_error_last());
@@ -73,6 +81,8 @@ static int load(struct table *t, const char *path, double budget)
 	col[2] = column(f, nf, "epochs");
 	col[3] = column(f, nf, "e0");
 	col[4] = column(f, nf, "reached");
+	col[5] = column(f, nf, "dataset");
+	col[6] = column(f, nf, "true_epochs");
 	if (col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0) {
 		fprintf(stderr, "rq-backtest: %s: needs columns family, index, epochs, e0\n", path);
 		return 2;
@@ -80,6 +90,8 @@ static int load(struct table *t, const char *path, double budget)
 	while ((rc = rq_csv_next(c, &nf, &f)) == 1) {
 		struct row *r;
 		if (nf <= (size_t)col[3] || nf <= (size_t)col[2])
+			continue;
+		if (only_dataset && (col[5] < 0 || (size_t)col[5] >= nf || strcmp(f[col[5]], only_dataset) != 0))
 			continue;
 		RQ_ALLOC_GROW(t->r, t->n + 1, t->cap);
 		r = &t->r[t->n++];
@@ -89,6 +101,11 @@ static int load(struct table *t, const char *path, double budget)
 		r->e0 = num(f[col[3]]);
 		r->known = col[4] < 0 || (size_t)col[4] >= nf || truthy(f[col[4]]);
 		r->censored = !r->known;
+		if (col[6] >= 0 && (size_t)col[6] < nf && isfinite(num(f[col[6]]))) {
+			/* a simulation knows what a capped run would have needed */
+			r->truth = num(f[col[6]]);
+			r->known = true;
+		}
 		if (budget > 0 && r->epochs > budget) {
 			r->epochs = budget;
 			r->censored = true;
@@ -259,51 +276,82 @@ static int cmp(const void *x, const void *y)
 
 static const char *const methods[] = { "resque", "previous", "family-lsq", "family-mean", "pooled-lsq" };
 
-static void evaluate(const struct table *t, size_t min_family, int method)
+static void forecast(struct fc *f, const struct table *t, size_t k, int method)
 {
-	double *ape = rq_xcalloc(t->n + 1, sizeof(double));
-	size_t n = 0, in80 = 0, in95 = 0;
+	const struct row *r = &t->r[k];
 
+	switch (method) {
+	case 0: current(f, t, k, k); break;
+	case 1: previous(f, t, k, r->family, r->index, r->e0); break;
+	case 2: classical(f, t, k, r->family, true, r->index); break;
+	case 3: classical(f, t, k, r->family, false, r->index); break;
+	default: classical(f, t, k, NULL, true, r->index); break;
+	}
+}
+
+/* What one method's forecasts gave, over every file. */
+struct score {
+	double *ape;
+	size_t n, cap, in80, in95;
+};
+
+/* With `common`, only the updates every method forecasts. */
+static void evaluate(struct score *sc, const struct table *t, size_t min_family, int method, bool common)
+{
 	for (size_t k = 0; k < t->n; k++) {
 		const struct row *r = &t->r[k];
 		size_t earlier = 0;
+		bool all = true;
 		struct fc f;
 		for (size_t i = 0; i < k; i++)
 			earlier += strcmp(t->r[i].family, r->family) == 0;
 		if (earlier < min_family || !r->known || !(r->truth > 0))
 			continue;
-		switch (method) {
-		case 0: current(&f, t, k, k); break;
-		case 1: previous(&f, t, k, r->family, r->index, r->e0); break;
-		case 2: classical(&f, t, k, r->family, true, r->index); break;
-		case 3: classical(&f, t, k, r->family, false, r->index); break;
-		default: classical(&f, t, k, NULL, true, r->index); break;
+		for (int m = 2; common && m < (int)RQ_ARRAY_SIZE(methods); m++) {
+			forecast(&f, t, k, m);
+			all = all && f.ok;
 		}
+		if (!all)
+			continue;
+		forecast(&f, t, k, method);
 		if (!f.ok)
 			continue;
-		ape[n++] = 100 * fabs(r->truth - f.mean) / r->truth;
-		in80 += r->truth >= f.lo80 && r->truth <= f.hi80;
-		in95 += r->truth >= f.lo95 && r->truth <= f.hi95;
+		RQ_ALLOC_GROW(sc->ape, sc->n + 1, sc->cap);
+		sc->ape[sc->n++] = 100 * fabs(r->truth - f.mean) / r->truth;
+		sc->in80 += r->truth >= f.lo80 && r->truth <= f.hi80;
+		sc->in95 += r->truth >= f.lo95 && r->truth <= f.hi95;
 	}
-	qsort(ape, n, sizeof(double), cmp);
+}
+
+static void report(struct score *sc, int method)
+{
+	size_t n = sc->n;
+
+	qsort(sc->ape, n, sizeof(double), cmp);
 	printf("%-12s n %3zu mape %6.1f cov80 %5.3f cov95 %5.3f\n", methods[method], n,
-	       n ? (n % 2 ? ape[n / 2] : 0.5 * (ape[n / 2 - 1] + ape[n / 2])) : NAN,
-	       n ? (double)in80 / (double)n : NAN, n ? (double)in95 / (double)n : NAN);
-	free(ape);
+	       n ? (n % 2 ? sc->ape[n / 2] : 0.5 * (sc->ape[n / 2 - 1] + sc->ape[n / 2])) : NAN,
+	       n ? (double)sc->in80 / (double)n : NAN, n ? (double)sc->in95 / (double)n : NAN);
+	free(sc->ape);
 }
 
 int main(int argc, char **argv)
 {
 	struct table t = { 0 };
+	struct score sc[RQ_ARRAY_SIZE(methods)] = { { 0 } };
 	double budget = 0;
 	size_t min_family = 0;
 	int i, only = -1;
+	bool common = false;
 
 	for (i = 1; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (strcmp(argv[i], "--budget") == 0)
 			budget = num(argv[i + 1]);
 		else if (strcmp(argv[i], "--min-family") == 0)
 			min_family = (size_t)num(argv[i + 1]);
+		else if (strcmp(argv[i], "--dataset") == 0)
+			only_dataset = argv[i + 1];
+		else if (strcmp(argv[i], "--common") == 0)
+			common = strcmp(argv[i + 1], "1") == 0;
 		else if (strcmp(argv[i], "--scale") == 0)
 			rq_forecast__identity_scale = strcmp(argv[i + 1], "identity") == 0;
 		else if (strcmp(argv[i], "--method") == 0)
@@ -312,15 +360,23 @@ int main(int argc, char **argv)
 		else
 			break;
 	}
-	if (i + 1 != argc) {
-		fprintf(stderr, "usage: rq-backtest [--budget B] [--min-family K] [--method M] FILE.csv\n");
+	if (i >= argc) {
+		fprintf(stderr, "usage: rq-backtest [--budget B] [--min-family K] [--method M] [--scale S] [--common 1] "
+				"[--dataset NAME] FILE.csv...\n");
 		return 2;
 	}
-	if (load(&t, argv[i], budget))
-		return 2;
+	/* each file is one lineage; the scores pool the forecasts of all */
+	for (; i < argc; i++) {
+		t.n = 0;
+		if (load(&t, argv[i], budget))
+			return 2;
+		for (int m = 0; m < (int)RQ_ARRAY_SIZE(methods); m++)
+			if (only < 0 || only == m)
+				evaluate(&sc[m], &t, min_family, m, common);
+	}
 	for (int m = 0; m < (int)RQ_ARRAY_SIZE(methods); m++)
 		if (only < 0 || only == m)
-			evaluate(&t, min_family, m);
+			report(&sc[m], m);
 	free(t.r);
 	return 0;
 }
