@@ -143,6 +143,13 @@ json_t *actual_json(const rq_entry *e, const rq_entry *plan)
 	return j;
 }
 
+/* A plan's point forecast: its median (plans since issue 14), else its mean. */
+static double point(const json_t *q)
+{
+	double m = rq_json_num(q, "p50", NAN);
+	return isnan(m) ? rq_json_num(q, "mean", NAN) : m;
+}
+
 void actual_print(FILE *f, const rq_entry *e, const rq_entry *plan)
 {
 	const json_t *b = e->body;
@@ -163,13 +170,13 @@ void actual_print(FILE *f, const rq_entry *e, const rq_entry *plan)
 	json_t *in = json_object_get(b, "inside_p80");
 	if (json_is_object(fe) && json_is_boolean(in))
 		fprintf(f, "plan %.12s forecast %.4g kWh (80 %%: %.4g to %.4g): the actual is %s the 80 %% interval\n",
-			plan->id, rq_json_num(fe, "mean", NAN), rq_json_num(fe, "p10", NAN),
+			plan->id, point(fe), rq_json_num(fe, "p10", NAN),
 			rq_json_num(fe, "p90", NAN), json_is_true(in) ? "inside" : "outside");
 	else
 		fprintf(f, "plan %.12s has no energy forecast to compare with\n", plan->id);
 	json_t *fep = json_object_get(json_object_get(plan->body, "forecast"), "epochs");
 	if (json_is_object(fep) && json_is_integer(epochs))
 		fprintf(f, "plan %.12s forecast %.3g epochs (80 %%: %.3g to %.3g); the run took %" JSON_INTEGER_FORMAT "\n",
-			plan->id, rq_json_num(fep, "mean", NAN), rq_json_num(fep, "p10", NAN),
+			plan->id, point(fep), rq_json_num(fep, "p10", NAN),
 			rq_json_num(fep, "p90", NAN), json_integer_value(epochs));
 }

@@ -2,7 +2,7 @@
  * truth table, for resque's forecaster and the simple baselines.
  *
  *   rq-backtest [--budget B] [--min-family K] [--method M] [--scale log|identity]
- *               [--common 1] [--dataset NAME] FILE.csv...
+ *               [--common 1] [--dataset NAME] [--point median|mean] FILE.csv...
  *
  * FILE has a header naming at least `family`, `index`, `epochs`, `e0`, and
  * optionally `reached` (1/0/true/false), `true_epochs` (what a capped run
@@ -15,7 +15,8 @@
  * censored at its own epochs and left out of the evaluation. --min-family K
  * evaluates only the forecasts whose family had ≥ K earlier rows; --common 1
  * only the updates that every baseline can forecast (the same set for all);
- * --dataset NAME only the rows whose `dataset` column is NAME (one lineage).
+ * --dataset NAME only the rows whose `dataset` column is NAME (one lineage);
+ * --point mean measures resque's errors from its mean instead of its median.
  *
  * Several files are several lineages: the figures pool their forecasts.
  * Methods: resque (core/forecast: hierarchical, censored), previous (the
@@ -63,6 +64,7 @@ static bool truthy(const char *s)
 }
 
 static const char *only_dataset; /* --dataset: the rows of one lineage */
+static bool point_mean;          /* --point mean: resque's errors from its mean, not its median */
 
 static int load(struct table *t, const char *path, double budget)
 {
@@ -263,7 +265,7 @@ static void current(struct fc *out, const struct table *t, size_t upto, size_t k
 	out->ok = false;
 	if (rq_forecast_compute(&f, &in) == 0) {
 		q = f.epochs;
-		*out = (struct fc){ true, q.p50, q.p10, q.p90, q.p2_5, q.p97_5 };
+		*out = (struct fc){ true, point_mean ? q.mean : q.p50, q.p10, q.p90, q.p2_5, q.p97_5 };
 	}
 	free(h);
 }
@@ -348,6 +350,8 @@ int main(int argc, char **argv)
 			budget = num(argv[i + 1]);
 		else if (strcmp(argv[i], "--min-family") == 0)
 			min_family = (size_t)num(argv[i + 1]);
+		else if (strcmp(argv[i], "--point") == 0)
+			point_mean = strcmp(argv[i + 1], "mean") == 0;
 		else if (strcmp(argv[i], "--dataset") == 0)
 			only_dataset = argv[i + 1];
 		else if (strcmp(argv[i], "--common") == 0)
