@@ -32,6 +32,8 @@ double rq_hier_truncnorm(rq_rng *rng, double m, double s, double lo)
 {
 	double alpha = (lo - m) / s;
 
+	if (!isfinite(alpha))
+		return isfinite(lo) ? lo : m; /* a degenerate state: never loop on NaN */
 	if (!(alpha > 0.45)) {
 		/* The bound is below or near the mode: plain rejection accepts
 		 * at least a third of the draws. */
