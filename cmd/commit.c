@@ -13,7 +13,6 @@
 #include "json.h"
 #include "ledger_int.h"
 #include "lineage.h"
-#include "resque/meter.h"
 #include "resque/summary.h"
 
 #include <math.h>
@@ -175,16 +174,6 @@ static int gather_cost_file(struct commit_state *st, const char *path)
 
 	if ((err = rq_file_read(&text, path)) || (err = rq_cost_parse(&st->cost, text.ptr, text.len, path)))
 		goto done;
-	if (!st->cost.hardware) {
-		/* a cost file that does not say where it ran: here, as `run`
-		 * would record it (config hardware, else this machine's profile),
-		 * so that plans on this machine find its energy per epoch */
-		rq_buf hw = RQ_BUF_INIT;
-		if (rq_ledger_config_get(&hw, st->l, "resque.hardware") != 0)
-			rq_meter_machine_profile(&hw);
-		rq_error_clear();
-		st->cost.hardware = rq_buf_detach(&hw, NULL);
-	}
 	if (!isnan(st->cost.carbon_kg) || !isnan(st->cost.intensity))
 		goto done;
 	if ((err = rq_grid_resolve(&grid, st->l, st->cost.region, st->cost.pue, NAN))) {

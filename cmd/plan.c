@@ -154,6 +154,11 @@ static int check_options(struct plan_opts *o, const struct opt *opts)
 			rc = cmd_usage(&help, opts, "--backtest replays one lineage: give one --from REF or --lineage REF");
 		else if (o->emb.n || o->lab.n || o->sums.n || o->ds.n || o->when_path || o->dry_run)
 			rc = cmd_usage(&help, opts, "--backtest replays recorded history: it takes no new data, --when or --dry-run");
+		else if (strcmp(o->shift_family, "unspecified") != 0 || o->region || o->hardware || o->tensor ||
+			 !isnan(o->pue) || !isnan(o->intensity) || !isnan(o->train_size))
+			rc = cmd_usage(&help, opts,
+				       "--backtest replays each update with what it recorded: no --shift-family, --region, "
+				       "--pue, --intensity, --hardware, --train-size or --tensor");
 	} else if (o->lineage) {
 		rc = cmd_usage(&help, opts, "--lineage goes with --backtest");
 	} else if (!o->from.n) {
@@ -808,11 +813,17 @@ static json_t *ranking_json(const struct plan *p)
 		const struct result *r = &p->res[i];
 		const rq_quantiles *q = kg ? &r->f.carbon_kg : &r->f.energy_kwh;
 		if (q->known)
-			json_array_append_new(opts, json_pack("{s:s, s:s, s:s, s:s, s:f}", "option", "reuse", "from",
+			json_array_append_new(opts, json_pack("{s:s, s:s, s:s, s:o, s:f}", "option", "reuse", "from",
 							      rq_json_str(r->b->v->body, "name", ""), "candidate",
-							      r->c->label, "id", r->id, "cost", q->mean));
+							      r->c->label, "id", r->id[0] ? json_string(r->id) : json_null(),
+							      "cost", q->mean));
 	}
 	for (size_t b = 0; b < p->nbases; b++) {
+		size_t dup = 0;
+		while (dup < b && strcmp(p->bases[dup].v->id, p->bases[b].v->id) != 0)
+			dup++;
+		if (dup < b)
+			continue; /* the same version given twice: one scratch option */
 		for (i = 0; i < p->nres && p->res[i].b != &p->bases[b]; i++)
 			;
 		const rq_quantiles *q = i < p->nres ? (kg ? &p->res[i].f.scratch_carbon_kg

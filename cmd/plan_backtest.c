@@ -118,9 +118,10 @@ static void print_steps(const rq_backtest *bt, const rq_history *h, rq_ledger *l
 		char id[RQ_ID_HEX_SIZE], act[32];
 		plan_id(id, l, p);
 		snprintf(act, sizeof(act), isfinite(p->epochs) ? "%s%.4g" : "-", p->censored ? ">=" : "", p->epochs);
-		printf("  %-12.12s %-14.14s %8.4f %8s", id, p->family ? p->family : "unspecified", p->index, act);
+		printf("  %-12.12s %-14.14s %8.4g %8s", id, p->family ? p->family : "unspecified", p->index, act);
 		if (!s->forecast || !q->known) {
-			printf("   not forecast: %s\n", s->forecast ? "no history" : s->message);
+			printf("   not forecast: %s\n", !s->forecast ? s->message
+						      : s->f.not_forecast[0] ? s->f.not_forecast : "no history");
 			continue;
 		}
 		printf(" %9.4g   [%7.4g, %7.4g]", q->p50, q->p10, q->p90);

@@ -42,6 +42,7 @@ struct gather {
 	json_t *plans;    /* [{"id", "body", "seq"}] of lineage plans in sequence order */
 	json_t *plan_at;  /* plan id -> index in `plans` */
 	json_t *actuals;  /* plan id -> newest linked actual body */
+	json_t *known_at; /* plan id -> seq of that actual; version id -> its seq */
 	json_t *cost_actuals; /* id of an actual a lineage version's cost came from
 			       * -> {"body", "seq", "used"} */
 	json_t *linked;   /* ids of actuals a link ties to a lineage plan */
@@ -74,6 +75,7 @@ static int on_version_member(const rq_entry *e, void *ctx)
 		json_object_set(g->param_by_actual, rq_json_str(pc, "actual", ""), json_object_get(pc, "value"));
 	if (strcmp(root, g->h->root) == 0 || (g->family && fam && strcmp(fam, g->family) == 0)) {
 		json_object_set(g->lineage, e->id, e->body);
+		json_object_set_new(g->known_at, e->id, json_integer((json_int_t)rq_entry_seq(e)));
 		if (strncmp(src, "actual:", 7) == 0)
 			json_object_set_new(g->cost_actuals, src + 7, json_object());
 	}
@@ -114,6 +116,7 @@ static int on_actual(const rq_entry *e, void *ctx)
 			json_object_set(b, "param_change", pc);
 		}
 		json_object_set_new(g->actuals, plan, b); /* newest wins */
+		json_object_set_new(g->known_at, plan, json_integer((json_int_t)rq_entry_seq(e)));
 		if (rq_json_str(e->body, "linked_from", NULL))
 			json_object_set_new(g->linked, rq_json_str(e->body, "linked_from", ""), json_true());
 	}
@@ -214,6 +217,7 @@ static void build_updates(rq_history *h, struct gather *g, const rq_shift_kind *
 		json_t *plan = json_object_get(p, "body");
 		json_t *actual = json_object_get(g->actuals, rq_json_str(p, "id", ""));
 		uint64_t order = (uint64_t)json_integer_value(json_object_get(p, "seq"));
+		uint64_t known = (uint64_t)json_integer_value(json_object_get(g->known_at, rq_json_str(p, "id", "")));
 		size_t n;
 
 		if (!actual)
@@ -235,9 +239,10 @@ static void build_updates(rq_history *h, struct gather *g, const rq_shift_kind *
 			pt->train_size = num_of(actual, plan, "train_size");
 			pt->censored = rq_actual_target_missed(actual);
 			pt->order = order;
+			pt->known_at = known;
 		}
 		if ((n = trace_len(actual, "epoch_energy_kwh")) > 0)
-			add_trace(h, actual, plan, n, order);
+			add_trace(h, actual, plan, n, known);
 	}
 	h->n_updates = h->n_points;
 }
@@ -293,6 +298,7 @@ static void build_costs(rq_history *h, struct gather *g, const rq_shift_kind *ki
 		/* what the user stated (cost file, run/record --train-size), never
 		 * the rows of the embeddings: a training split is often smaller */
 		pt->train_size = rq_json_num(cost, "train_size", NAN);
+		pt->known_at = (uint64_t)json_integer_value(json_object_get(g->known_at, id));
 	}
 }
 
@@ -324,6 +330,7 @@ int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 	g.plans = json_array();
 	g.plan_at = json_object();
 	g.actuals = json_object();
+	g.known_at = json_object();
 	g.cost_actuals = json_object();
 	g.linked = json_object();
 	g.param_by_actual = json_object();
@@ -354,6 +361,7 @@ done:
 	json_decref(g.plans);
 	json_decref(g.plan_at);
 	json_decref(g.actuals);
+	json_decref(g.known_at);
 	json_decref(g.cost_actuals);
 	json_decref(g.linked);
 	json_decref(g.param_by_actual);

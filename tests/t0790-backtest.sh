@@ -100,6 +100,40 @@ test_expect_success 'the text output: the table per outcome and a line per updat
 	test "$(grep -c "^  [0-9a-f]\{12\} " "$OUT")" = 16
 '
 
+test_expect_success 'an update is forecast from the actuals recorded before its plan, not after' '
+	expect_success resque init q && cd q && printf w1 >w1.bin &&
+	cp ../p/cost.json . && expect_success resque commit --weights w1.bin --name v1 --cost cost.json &&
+	expect_success resque show v1 --json && json_get "$OUT" "d[\"id\"]" >v1.id &&
+	for r in 0.1 0.2 0.3; do
+		printf "{\"from\": \"%s\", \"kind\": \"dist\", \"index\": %s, \"shift_family\": \"noise\", \"hardware\": \"gpu\"}" \
+			"$(cat v1.id)" "$r" | rq-append .resque plan >>plans.id || return 1
+	done &&
+	for id in $(cat plans.id); do
+		resque record --plan "$id" --epochs 12 --energy-kwh 1.2 >/dev/null 2>&1 || return 1
+	done &&
+	expect_success resque plan --backtest --from v1 --json &&
+	test "$(json_get "$OUT" "\",\".join(u[\"calibration\"][\"basis\"] for u in d[\"updates\"])")" = "prior,prior,prior"
+'
+
+test_expect_success 'an absurd index in the ledger does not poison the lineage, and no NaN is printed' '
+	cd p &&
+	id=$(printf "{\"from\": \"%s\", \"kind\": \"dist\", \"index\": 1e200, \"shift_family\": \"noise\", \"hardware\": \"gpu\"}" \
+		"$(cat v1.id)" | rq-append .resque plan) &&
+	resque record --plan "$id" --epochs 20 --energy-kwh 2 >/dev/null 2>&1 &&
+	add_update 0.19 noise 14 &&
+	expect_success resque plan --backtest --from v1 --json && cp "$OUT" bt3.json &&
+	! grep -i -E "nan|inf" bt3.json &&
+	"$PY" - bt3.json <<-\PYEOF
+	import json, sys
+	u = json.load(open(sys.argv[1]))["updates"]
+	last = u[-1]
+	# the absurd point is left out of the fit: 16 earlier updates, not 17
+	assert last["calibration"]["n"] == 16 and last["forecast"]["epochs"], last
+	PYEOF
+	expect_success resque plan --backtest --from v1 &&
+	! grep -i "nan" "$OUT"
+'
+
 test_expect_success 'bad input: usage errors name the problem, the ledger is unchanged' '
 	cd p && expect_success resque log --json && cp "$OUT" before.json &&
 	expect_failure 2 resque plan --backtest &&
@@ -108,6 +142,8 @@ test_expect_success 'bad input: usage errors name the problem, the ledger is unc
 	grep_err "one --from REF or --lineage REF" &&
 	expect_failure 2 resque plan --backtest --from v1 --embeddings x.npy --labels y.npy &&
 	grep_err "takes no new data" &&
+	expect_failure 2 resque plan --backtest --from v1 --shift-family noise &&
+	grep_err "replays each update with what it recorded" &&
 	expect_failure 2 resque plan --lineage v1 --embeddings x.npy --labels y.npy &&
 	grep_err "--lineage goes with --backtest" &&
 	expect_failure 1 resque plan --backtest --from nosuch &&

@@ -40,7 +40,7 @@ static void step_input(rq_forecast_input *out, const rq_forecast_input *in, cons
 	out->traces = tr;
 	out->n_history = out->n_traces = 0;
 	for (size_t i = 0; i < in->n_history; i++)
-		if (in->history[i].order < p->order)
+		if (in->history[i].known_at < p->order)
 			hist[out->n_history++] = in->history[i];
 	for (size_t i = 0; i < in->n_traces; i++)
 		if (in->traces[i].order < p->order)

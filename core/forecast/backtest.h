@@ -39,8 +39,9 @@ const char *rq_backtest_outcome(int outcome);
 
 /* Replay every point of in->history that has a finite index of in->kind,
  * in increasing `order` (ties in history order): the forecast at its index,
- * family, hardware and training size, from the history points and traces
- * of lower order only, and the rest of `in` (E₀, grid) as given. `from`
+ * family, hardware and training size, from the history points whose
+ * `known_at` and the traces whose `order` are lower than its `order` (what
+ * was recorded before its plan), and the rest of `in` (E₀, grid) as given. `from`
  * skips the first steps' summaries: a step counts when its order ≥ from.
  * rq_backtest_release frees out. Cannot fail but for allocation (abort). */
 void rq_backtest_run(rq_backtest *out, const rq_forecast_input *in, uint64_t from);

@@ -4,6 +4,7 @@
 #include "forecast_int.h"
 #include "bayes.h"
 #include "hier.h"
+#include "bounds.h"
 
 #include <math.h>
 
@@ -16,6 +17,8 @@
 #define PRIOR_LINE_SD 2.0    /* the lineage's line: sd of the intercept, and of the slope per R_full/2 */
 #define MODEL_OFFSET 0.01    /* z = log(y + c), c = 1 % of the median y (1 for epochs) */
 #define SAMPLER_BURN_IN 500u /* Gibbs sweeps discarded */
+#define INDEX_RANGE 4.0     /* plausible indexes: 0 to 4·R_full */
+#define PRODUCT_STREAM 0x9e3779b97f4a7c15ull /* the product's draws: another stream than the sampler's */
 #define SAMPLER_SWEEPS 2000u /* Gibbs sweeps kept (RQ_FORECAST_DRAWS / this draws each) */
 #define SINGLE_RATE_SPREAD 0.25 /* one measured value: ±25 % (1 sd) */
 
@@ -177,9 +180,19 @@ static bool same_kind(const rq_shift_kind *a, const rq_shift_kind *b)
 	return a == b || (a && b && strcmp(a->name, b->name) == 0);
 }
 
+/* A point enters a regression when its kind is the plan's, its index is a
+ * plausible RESQUE index (0 to 4·R_full: one absurd index appended to a
+ * ledger must not poison every forecast of the lineage) and the outcome is
+ * known (epochs within their plausible range). */
 static bool usable(const struct rq_history_point *p, const rq_forecast_input *in, int outcome)
 {
-	return same_kind(p->kind, in->kind) && isfinite(p->index) && isfinite(outcome_of(p, outcome));
+	double y = outcome_of(p, outcome);
+
+	if (!same_kind(p->kind, in->kind) || !(p->index >= 0 && p->index <= INDEX_RANGE * in->kind->r_full) ||
+	    !isfinite(y))
+		return false;
+	/* the range only: a library user's epochs need not be whole */
+	return outcome != 0 || y <= rq_bound_lookup("epochs")->hi;
 }
 
 bool rq_forecast__identity_scale = false;
@@ -229,9 +242,33 @@ static double scale_offset(const rq_forecast_input *in, int outcome)
 	return med > 0 ? MODEL_OFFSET * med : 1e-12;
 }
 
+/* Points in a canonical order — by family, index, outcome, censoring —
+ * so that the sampler's draws do not depend on the order of the ledger. */
+struct point_key {
+	const char *family;
+	double x, y;
+	bool censored;
+};
+
+static int canonical(const void *pa, const void *pb)
+{
+	const struct point_key *a = pa, *b = pb;
+	int c = strcmp(a->family, b->family);
+
+	if (c)
+		return c;
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	if (a->y != b->y)
+		return a->y < b->y ? -1 : 1;
+	return (int)a->censored - (int)b->censored;
+}
+
 static void gather_points(struct points *p, const rq_forecast_input *in, int outcome)
 {
 	const char *family = family_of(in->family);
+	struct point_key *key = rq_xcalloc(in->n_history + 1, sizeof(*key));
+	size_t n = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->x = rq_xcalloc(in->n_history + 1, sizeof(double));
@@ -242,24 +279,30 @@ static void gather_points(struct points *p, const rq_forecast_input *in, int out
 	p->offset = scale_offset(in, outcome);
 	for (size_t i = 0; i < in->n_history; i++) {
 		const struct rq_history_point *h = &in->history[i];
-		const char *f = family_of(h->family);
+		if (usable(h, in, outcome) && outcome_of(h, outcome) >= 0)
+			key[n++] = (struct point_key){ family_of(h->family), h->index, outcome_of(h, outcome),
+						       h->censored && outcome != 1 };
+	}
+	qsort(key, n, sizeof(*key), canonical);
+	for (size_t k = 0; k < n; k++) {
+		const char *f = key[k].family;
 		size_t g;
-		if (!usable(h, in, outcome) || outcome_of(h, outcome) < 0)
-			continue;
 		for (g = 0; g < p->n_groups && strcmp(p->names[g], f) != 0; g++)
 			;
 		if (g == p->n_groups)
 			p->names[p->n_groups++] = f;
-		p->x[p->n] = h->index;
-		p->z[p->n] = rq_forecast__identity_scale ? outcome_of(h, outcome)
-							 : log(outcome_of(h, outcome) + p->offset);
+		p->x[p->n] = key[k].x;
+		p->z[p->n] = rq_forecast__identity_scale ? key[k].y : log(key[k].y + p->offset);
 		p->group[p->n] = g;
-		p->censored[p->n] = h->censored;
+		/* a capped run's epochs, and its gradient norm (a sum over
+		 * epochs), are lower bounds; its parameter change is what it is */
+		p->censored[p->n] = key[k].censored;
 		p->n++;
 	}
 	for (p->target = 0; p->target < p->n_groups && strcmp(p->names[p->target], family) != 0;
 	     p->target++)
 		;
+	free(key);
 }
 
 /* The priors of docs/METHOD.md, on the log scale: the lineage's line
@@ -554,8 +597,19 @@ int rq_forecast_rate(rq_rate *out, const rq_forecast_input *in, int field)
 	out->known = false;
 	out->loc = out->scale = out->dof = NAN;
 	out->scale_ratio = 1;
-	if (!rate_from_traces(out, in, field, hw, what) && !rate_from_totals(out, in, field, hw, what))
-		snprintf(out->source, sizeof(out->source), "no %s measured on '%s'", what, hw);
+	if (rate_from_traces(out, in, field, hw, what) || rate_from_totals(out, in, field, hw, what))
+		return 0;
+	/* Costs and runs that do not say where they ran (hardware "unknown",
+	 * e.g. a cost file without "hardware") are taken as this hardware's
+	 * rather than ignored, and the source says so. */
+	if (strcmp(hw, "unknown") != 0 && (rate_from_traces(out, in, field, "unknown", what) ||
+					   rate_from_totals(out, in, field, "unknown", what))) {
+		size_t used = strlen(out->source);
+		snprintf(out->source + used, sizeof(out->source) - used,
+			 "; none measured on '%s': taken as the same hardware", hw);
+		return 0;
+	}
+	snprintf(out->source, sizeof(out->source), "no %s measured on '%s'", what, hw);
 	return 0;
 }
 
@@ -609,6 +663,12 @@ static void outcome_quantiles(rq_quantiles *q, const rq_calibration *c, const do
 		memcpy(v, draws, c->n_draws * sizeof(double));
 		quantiles_from_draws(q, v, c->n_draws);
 		free(v);
+		/* The predictive's own mean does not exist (the inverse-gamma
+		 * variance gives exp(z*) tails too heavy for one), so a draws'
+		 * mean is noise; `mean` is that of the log-normal with the
+		 * predictive's mean and variance of z: exp(E z + Var z / 2) − c. */
+		if (!rq_forecast__identity_scale)
+			q->mean = clampf(exp(c->loc + 0.5 * c->scale * c->scale) - c->offset, 0);
 	}
 }
 
@@ -624,6 +684,22 @@ static void guard_quantiles(rq_forecast *out, rq_quantiles *q, const char *what)
 	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used, "%s%s", used ? ", " : "", what);
 }
 
+/* A forecast beyond the plausible range of its quantity (docs/FORMATS.md
+ * "Plausible ranges": an extrapolation far outside the history) is not
+ * signed: unknown, named with the reason. */
+static void guard_plausible(rq_forecast *out, rq_quantiles *q, const char *quantity)
+{
+	const rq_bound *b = rq_bound_lookup(quantity);
+	size_t used = strlen(out->not_forecast);
+
+	if (!q->known || !b || q->p97_5 <= b->hi)
+		return;
+	unknown_quantiles(q);
+	snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used,
+		 "%s%s (its 97.5 %% quantile is beyond the plausible %g%s%s)", used ? "; " : "", quantity, b->hi,
+		 *b->unit ? " " : "", b->unit);
+}
+
 static void guard_rate(rq_forecast *out, rq_rate *r, const char *what)
 {
 	size_t used = strlen(out->not_forecast);
@@ -636,7 +712,7 @@ static void guard_rate(rq_forecast *out, rq_rate *r, const char *what)
 
 static void guard_calibration(rq_calibration *c)
 {
-	double *v[] = { &c->tau2, &c->a, &c->b, &c->loc, &c->scale };
+	double *v[] = { &c->tau2, &c->a, &c->b, &c->loc, &c->scale, &c->sigma, &c->tau_a, &c->tau_b };
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(v); i++)
 		if (!isfinite(*v[i]))
 			*v[i] = NAN;
@@ -658,15 +734,25 @@ static void guard(rq_forecast *out)
 	guard_calibration(&out->cal_epochs);
 	guard_calibration(&out->cal_param_change);
 	guard_calibration(&out->cal_grad_norm);
-	if (!isfinite(out->saving_kwh) || !out->energy_kwh.known || !out->scratch_energy_kwh.known)
-		out->saving_kwh = NAN;
-	if (!isfinite(out->saving_kg) || !out->carbon_kg.known || !out->scratch_carbon_kg.known)
-		out->saving_kg = NAN;
 	if (out->not_forecast[0]) {
 		size_t used = strlen(out->not_forecast);
 		snprintf(out->not_forecast + used, sizeof(out->not_forecast) - used,
 			 ": the computation overflowed (the history holds figures too large to combine)");
 	}
+	guard_plausible(out, &out->epochs, "epochs");
+	if (!out->epochs.known) {
+		/* energy, carbon and duration rest on the epochs */
+		unknown_quantiles(&out->energy_kwh);
+		unknown_quantiles(&out->carbon_kg);
+		unknown_quantiles(&out->duration_s);
+	}
+	guard_plausible(out, &out->energy_kwh, "energy_kwh");
+	guard_plausible(out, &out->carbon_kg, "carbon_kg");
+	guard_plausible(out, &out->duration_s, "duration_s");
+	if (!isfinite(out->saving_kwh) || !out->energy_kwh.known || !out->scratch_energy_kwh.known)
+		out->saving_kwh = NAN;
+	if (!isfinite(out->saving_kg) || !out->carbon_kg.known || !out->scratch_carbon_kg.known)
+		out->saving_kg = NAN;
 }
 
 static int check_input(const rq_forecast_input *in, double pue)
@@ -754,7 +840,7 @@ int rq_forecast_compute(rq_forecast *out, const rq_forecast_input *in)
 
 	rq_forecast_rate(&out->kwh_per_epoch, in, 0);
 	rq_forecast_rate(&out->s_per_epoch, in, 1);
-	rq_rng_seed(&rng, in->seed ? in->seed : RQ_FORECAST_SEED);
+	rq_rng_seed(&rng, (in->seed ? in->seed : RQ_FORECAST_SEED) ^ PRODUCT_STREAM);
 	unknown_quantiles(&out->energy_kwh);
 	unknown_quantiles(&out->duration_s);
 	unknown_quantiles(&out->carbon_kg);

@@ -65,10 +65,13 @@ struct rq_history_point {
 	 * is a lower bound on the epochs the target needed (right-censored),
 	 * not an observation of it. */
 	bool censored;
-	/* Ledger position of the update's plan (its seq): the backtest
-	 * forecasts each update from the points and traces before it. 0 when
-	 * unknown (treated as before everything). */
+	/* Ledger positions: `order`, the update's plan (the backtest replays
+	 * updates in this order); `known_at`, the entry that made its outcome
+	 * known (the actual; for a version's cost, the version). The backtest
+	 * forecasts the update at `order` from the points whose known_at is
+	 * lower. 0: unknown (treated as known before everything). */
 	uint64_t order;
+	uint64_t known_at;
 };
 
 /* The per-epoch measurements of one past run (from epoch markers), for
@@ -79,7 +82,7 @@ struct rq_epoch_trace {
 	size_t n;
 	const char *hardware;
 	double train_size;    /* NaN when unknown */
-	uint64_t order;       /* ledger position of the run's plan (see above) */
+	uint64_t order;       /* ledger position from which it is known: its actual */
 };
 
 typedef struct {

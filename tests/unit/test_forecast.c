@@ -181,6 +181,71 @@ TEST(forecast_censored_runs_are_lower_bounds)
 	CHECK(censored.epochs.p90 > naive.epochs.p90);
 }
 
+/* From the hostile review of issue 14: the mean is finite and stable
+ * (the log-normal mean, not the draws' mean, which has no limit), the
+ * order of the ledger does not change a forecast, a capped run's
+ * parameter change is an observation, and an absurd index is left out. */
+TEST(forecast_mean_order_censoring_and_absurd_points)
+{
+	struct rq_history_point h[] = {
+		point(0.1, 10, "noise"), point(0.2, 14, "noise"), point(0.3, 22, "blur"),
+		point(0.15, 12, "blur"), point(0.25, 19, "rotation"),
+	};
+	struct rq_history_point r[RQ_ARRAY_SIZE(h)];
+	rq_forecast_input in = base_input();
+	rq_forecast f, g;
+	rq_calibration c;
+
+	in.history = h;
+	in.n_history = RQ_ARRAY_SIZE(h);
+	in.family = "noise";
+	in.scratch_epochs = 60;
+	CHECK_OK(rq_forecast_compute(&f, &in));
+	CHECK(isfinite(f.epochs.mean) && f.epochs.mean >= f.epochs.p50 && f.epochs.mean < f.epochs.p90);
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(h); i++)
+		r[i] = h[RQ_ARRAY_SIZE(h) - 1 - i];
+	in.history = r;
+	CHECK_OK(rq_forecast_compute(&g, &in));
+	CHECK(memcmp(&f.epochs, &g.epochs, sizeof(f.epochs)) == 0);
+	/* one seed or another: the mean moves little */
+	in.seed = 12345;
+	CHECK_OK(rq_forecast_compute(&g, &in));
+	CHECK_NEAR(g.epochs.mean, f.epochs.mean, 0.1 * f.epochs.mean);
+	in.seed = 0;
+	/* a capped run: epochs censored, parameter change observed */
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(h); i++) {
+		r[i].param_change = 0.01 * (double)(i + 1);
+		r[i].censored = i == 0;
+	}
+	CHECK_OK(rq_forecast_calibrate(&c, &in, 0));
+	CHECK_INT_EQ(c.n_censored, 1);
+	CHECK_OK(rq_forecast_calibrate(&c, &in, 1));
+	CHECK_INT_EQ(c.n_censored, 0);
+	CHECK_INT_EQ(c.n, 5);
+	/* an index no measure gives is left out, not fitted */
+	r[1].index = 1e200;
+	r[2].index = -0.5;
+	CHECK_OK(rq_forecast_calibrate(&c, &in, 0));
+	CHECK_INT_EQ(c.n, 3);
+	CHECK(isfinite(c.sigma) && isfinite(c.tau_a));
+}
+
+/* An extrapolation beyond the plausible range is not signed. */
+TEST(forecast_beyond_plausible_range_is_not_forecast)
+{
+	struct rq_history_point h[] = { point(0.01, 5e6, "noise"), point(0.02, 9e6, "noise") };
+	rq_forecast_input in = base_input();
+	rq_forecast f;
+
+	in.history = h;
+	in.n_history = 2;
+	in.family = "noise";
+	in.index = 1.5;
+	CHECK_OK(rq_forecast_compute(&f, &in));
+	CHECK(!f.epochs.known);
+	CHECK_CONTAINS(f.not_forecast, "beyond the plausible");
+}
+
 TEST(forecast_step_energy_per_epoch)
 {
 	/* first epoch is warm-up; the second is 50 % off the median: skipped */

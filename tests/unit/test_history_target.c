@@ -47,7 +47,7 @@ TEST(history_censored_and_order)
 	rq_ledger *l = NULL;
 	rq_buf dir = RQ_BUF_INIT;
 	char v1[RQ_ID_HEX_SIZE], p[3][RQ_ID_HEX_SIZE];
-	uint64_t seq[3];
+	uint64_t seq[3], aseq[3];
 	rq_entry *base = NULL;
 	rq_history h;
 
@@ -62,10 +62,10 @@ TEST(history_censored_and_order)
 	seq[1] = appendf(p[1], l, "plan", "{\"from\":\"%s\",\"kind\":\"dist\",\"index\":0.2}", v1);
 	seq[2] = appendf(p[2], l, "plan", "{\"from\":\"%s\",\"kind\":\"dist\",\"index\":0.3}", v1);
 	/* recorded out of order: the plans' order counts, not the actuals' */
-	appendf(NULL, l, "actual", "{\"plan\":\"%s\",\"epochs\":60,\"energy_kwh\":6,\"target\":\"missed\","
-		"\"epoch_energy_kwh\":[0.1,0.1]}", p[1]);
-	appendf(NULL, l, "actual", "{\"plan\":\"%s\",\"epochs\":7,\"energy_kwh\":1,\"target\":\"reached\"}", p[0]);
-	appendf(NULL, l, "actual", "{\"plan\":\"%s\",\"epochs\":9,\"energy_kwh\":1,\"target\":\"Missed\"}", p[2]);
+	aseq[1] = appendf(NULL, l, "actual", "{\"plan\":\"%s\",\"epochs\":60,\"energy_kwh\":6,\"target\":\"missed\","
+			  "\"epoch_energy_kwh\":[0.1,0.1]}", p[1]);
+	aseq[0] = appendf(NULL, l, "actual", "{\"plan\":\"%s\",\"epochs\":7,\"energy_kwh\":1,\"target\":\"reached\"}", p[0]);
+	aseq[2] = appendf(NULL, l, "actual", "{\"plan\":\"%s\",\"epochs\":9,\"energy_kwh\":1,\"target\":\"Missed\"}", p[2]);
 	CHECK(seq[0] > 0 && seq[0] < seq[1] && seq[1] < seq[2]);
 	CHECK_OK(rq_ledger_lookup(&base, l, "v1", "version"));
 	if (!base)
@@ -77,13 +77,16 @@ TEST(history_censored_and_order)
 		CHECK(!h.points[0].censored);
 		CHECK(h.points[1].censored);
 		CHECK(!h.points[2].censored); /* only the exact word "missed" */
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < 3; i++) {
 			CHECK_INT_EQ(h.points[i].order, seq[i]);
+			/* known once its actual is recorded, not at its plan */
+			CHECK_INT_EQ(h.points[i].known_at, aseq[i]);
+		}
 		CHECK_NEAR(h.points[1].epochs, 60, 0);
 	}
 	CHECK_INT_EQ(h.n_traces, 1);
 	if (h.n_traces == 1)
-		CHECK_INT_EQ(h.traces[0].order, seq[1]);
+		CHECK_INT_EQ(h.traces[0].order, aseq[1]);
 	rq_history_release(&h);
 done:
 	rq_entry_free(base);
