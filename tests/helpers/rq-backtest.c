@@ -76,6 +76,8 @@ static int load(struct table *t, const char *path, double budget)
 
 	if (rq_file_read(&b, path) || rq_csv_open_buffer(&c, b.ptr, b.len, path) || rq_csv_next(c, &nf, &f) != 1) {
 		fprintf(stderr, "rq-backtest: %s: %s\n", path, rq_error_last());
+		rq_csv_free(c);
+		rq_buf_release(&b);
 		return 2;
 	}
 	col[0] = column(f, nf, "family");
@@ -87,6 +89,8 @@ static int load(struct table *t, const char *path, double budget)
 	col[6] = column(f, nf, "true_epochs");
 	if (col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0) {
 		fprintf(stderr, "rq-backtest: %s: needs columns family, index, epochs, e0\n", path);
+		rq_csv_free(c);
+		rq_buf_release(&b);
 		return 2;
 	}
 	while ((rc = rq_csv_next(c, &nf, &f)) == 1) {
@@ -115,6 +119,8 @@ static int load(struct table *t, const char *path, double budget)
 	}
 	rq_csv_free(c);
 	rq_buf_release(&b);
+	if (rc < 0)
+		fprintf(stderr, "rq-backtest: %s\n", rq_error_last());
 	return rc < 0 ? 2 : 0;
 }
 
@@ -372,8 +378,12 @@ int main(int argc, char **argv)
 	/* each file is one lineage; the scores pool the forecasts of all */
 	for (; i < argc; i++) {
 		t.n = 0;
-		if (load(&t, argv[i], budget))
+		if (load(&t, argv[i], budget)) {
+			free(t.r);
+			for (size_t m = 0; m < RQ_ARRAY_SIZE(methods); m++)
+				free(sc[m].ape);
 			return 2;
+		}
 		for (int m = 0; m < (int)RQ_ARRAY_SIZE(methods); m++)
 			if (only < 0 || only == m)
 				evaluate(&sc[m], &t, min_family, m, common);
