@@ -71,20 +71,22 @@ static int validate(char **argv)
 	int trials = (int)num(argv[0]), nfam = (int)num(argv[1]), npts = (int)num(argv[2]);
 	double sigma = num(argv[3]), tau = num(argv[4]), budget = num(argv[5]);
 	int newfam = (int)num(argv[7]), in80 = 0, in95 = 0, censored = 0;
-	static const char *const names[] = { "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "new" };
+	static const char *const names[] = { "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+					     "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "new" };
+	enum { NEW = 16 };
 	struct rq_history_point *h;
 	rq_rng rng;
 
-	if (trials < 1 || nfam < 1 || nfam > 8 || npts < 1)
+	if (trials < 1 || nfam < 1 || nfam > NEW || npts < 1)
 		return 2;
 	h = rq_xcalloc((size_t)(nfam * npts), sizeof(*h));
 	rq_rng_seed(&rng, (uint64_t)num(argv[6]));
 	for (int t = 0; t < trials; t++) {
-		double u[9], v[9], r, y;
+		double u[NEW + 1], v[NEW + 1], r, y;
 		rq_forecast_input in;
 		rq_forecast f;
 		int g;
-		for (int k = 0; k < 9; k++) {
+		for (int k = 0; k <= NEW; k++) {
 			u[k] = tau * rq_rng_normal(&rng);
 			v[k] = 2 * tau * rq_rng_normal(&rng);
 		}
@@ -105,7 +107,7 @@ static int validate(char **argv)
 		in.kind = RQ_SHIFT_DIST;
 		in.history = h;
 		in.n_history = (size_t)(nfam * npts);
-		g = newfam ? 8 : (int)(rq_rng_uniform(&rng) * nfam);
+		g = newfam ? NEW : (int)(rq_rng_uniform(&rng) * nfam);
 		in.family = names[g];
 		in.scratch_epochs = 50;
 		in.intensity = in.pue = in.train_size = NAN;
