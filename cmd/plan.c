@@ -112,15 +112,6 @@ struct plan {
 	size_t nres;
 };
 
-static json_t *quantiles_json(const rq_quantiles *q)
-{
-	if (!q->known)
-		return json_null();
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "mean", rq_json_number(q->mean), "p50",
-			 rq_json_number(q->p50), "p10", rq_json_number(q->p10), "p90", rq_json_number(q->p90),
-			 "p2_5", rq_json_number(q->p2_5), "p97_5", rq_json_number(q->p97_5));
-}
-
 /* Drop JSON nulls from an object, recursively (the ledger omits unknowns). */
 static void strip_nulls(json_t *o)
 {
@@ -573,11 +564,11 @@ static json_t *calibration_json(const rq_forecast *f, const char *shift_family)
 
 static json_t *forecast_json(const rq_forecast *f)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "epochs", quantiles_json(&f->epochs),
-			 "energy_kwh", quantiles_json(&f->energy_kwh), "carbon_kg",
-			 quantiles_json(&f->carbon_kg), "duration_s", quantiles_json(&f->duration_s),
-			 "param_change", quantiles_json(&f->param_change), "grad_norm",
-			 quantiles_json(&f->grad_norm));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "epochs", plan_quantiles_json(&f->epochs),
+			 "energy_kwh", plan_quantiles_json(&f->energy_kwh), "carbon_kg",
+			 plan_quantiles_json(&f->carbon_kg), "duration_s", plan_quantiles_json(&f->duration_s),
+			 "param_change", plan_quantiles_json(&f->param_change), "grad_norm",
+			 plan_quantiles_json(&f->grad_norm));
 }
 
 static json_t *when_json(const struct result *r)
@@ -624,9 +615,9 @@ static json_t *result_json(const struct result *r, const struct plan *p, const s
 				      "epochs", (json_int_t)f->kwh_per_epoch.epochs));
 	json_object_set_new(j, "forecast", forecast_json(f));
 	json_object_set_new(j, "scratch", json_pack("{s:o, s:o, s:o, s:o}", "epochs", rq_json_number(f->scratch_epochs),
-						    "energy_kwh", quantiles_json(&f->scratch_energy_kwh),
-						    "carbon_kg", quantiles_json(&f->scratch_carbon_kg),
-						    "duration_s", quantiles_json(&f->scratch_duration_s)));
+						    "energy_kwh", plan_quantiles_json(&f->scratch_energy_kwh),
+						    "carbon_kg", plan_quantiles_json(&f->scratch_carbon_kg),
+						    "duration_s", plan_quantiles_json(&f->scratch_duration_s)));
 	json_object_set_new(j, "saving", json_pack("{s:o, s:o}", "energy_kwh", rq_json_number(f->saving_kwh),
 						   "carbon_kg", rq_json_number(f->saving_kg)));
 	json_object_set_new(j, "when", when_json(r));

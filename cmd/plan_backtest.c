@@ -21,7 +21,7 @@ static json_t *quality_json(const rq_backtest_quality *q)
 			 "inside_p95", q->n ? json_real((double)q->in95 / (double)q->n) : json_null());
 }
 
-static json_t *quantiles_json(const rq_quantiles *q)
+json_t *plan_quantiles_json(const rq_quantiles *q)
 {
 	if (!q->known)
 		return json_null();
@@ -52,7 +52,7 @@ static json_t *step_json(const rq_backtest_step *s, const rq_history *h, rq_ledg
 	plan_id(id, l, p);
 	for (int o = 0; o < RQ_BT_OUTCOMES; o++) {
 		json_object_set_new(fc, rq_backtest_outcome(o),
-				    s->forecast ? quantiles_json(s->q[o]) : json_null());
+				    s->forecast ? plan_quantiles_json(s->q[o]) : json_null());
 		json_object_set_new(act, rq_backtest_outcome(o), rq_json_number(s->actual[o]));
 	}
 	j = json_pack("{s:s, s:s, s:f, s:b, s:o, s:o}", "plan", id, "shift_family", p->family ? p->family : "unspecified",

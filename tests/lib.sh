@@ -300,6 +300,19 @@ repo_state() {
 }
 
 # JSON field extraction for checks: json_get FILE PYTHON-EXPR (on `d`).
+make_embeddings() { # OUT-PREFIX SEED SHIFT: OUT-emb.npy (300×8 float32, 3 classes) and OUT-lab.npy (numpy)
+	"$PY" - "$@" <<-'PYEOF'
+	import sys, numpy as np
+	out, seed, shift = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+	g = np.random.default_rng(seed)
+	y = g.integers(0, 3, 300)
+	centres = np.random.default_rng(7).standard_normal((3, 8)) * 2
+	x = centres[y] + g.standard_normal((300, 8)) + shift * g.standard_normal(8)
+	np.save(out + "-emb.npy", x.astype(np.float32))
+	np.save(out + "-lab.npy", y.astype(np.int64))
+	PYEOF
+}
+
 json_get() {
 	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }

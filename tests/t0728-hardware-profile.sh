@@ -7,18 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 test_requires NUMPY
 
-mkemb() { # OUT-PREFIX SEED SHIFT: embeddings (300×8 float32) and labels for 3 classes
-	"$PY" - "$@" <<-'PYEOF'
-	import sys, numpy as np
-	out, seed, shift = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-	g = np.random.default_rng(seed)
-	y = g.integers(0, 3, 300)
-	centres = np.random.default_rng(7).standard_normal((3, 8)) * 2
-	x = centres[y] + g.standard_normal((300, 8)) + shift * g.standard_normal(8)
-	np.save(out + "-emb.npy", x.astype(np.float32))
-	np.save(out + "-lab.npy", y.astype(np.int64))
-	PYEOF
-}
 
 PROFILE="cpu:AMD EPYC 7B13 x4; gpu:NVIDIA A100-SXM4-40GB x2; gpu:Tesla T4 x1"
 
@@ -27,7 +15,7 @@ test_expect_success 'setup: a repository, v1 with a cost that names no hardware,
 	${CC:-cc} -shared -fPIC -O1 -o libfake-nvml.so "$RQ_ROOT/tests/fixtures/fake-nvml.c" &&
 	mkdir -p proc && cp "$RQ_ROOT/tests/fixtures/cpuinfo/vm-epyc-7b13-4vcpu" proc/cpuinfo &&
 	cd p && printf weights1 >w1.bin &&
-	mkemb d1 1 0 && mkemb d2 2 0.5 && mkemb d3 3 1 &&
+	make_embeddings d1 1 0 && make_embeddings d2 2 0.5 && make_embeddings d3 3 1 &&
 	printf "{\"epochs\": 30, \"energy_kwh\": 12.5, \"duration_s\": 7200}" >cost1.json &&
 	expect_success resque commit --weights w1.bin --name v1 --embeddings d1-emb.npy --labels d1-lab.npy \
 		--cost cost1.json

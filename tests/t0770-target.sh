@@ -6,18 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 test_requires NUMPY
 
-mkemb() { # OUT-PREFIX SEED SHIFT: embeddings (300×8 float32) and labels for 3 classes
-	"$PY" - "$@" <<-'PYEOF'
-	import sys, numpy as np
-	out, seed, shift = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-	g = np.random.default_rng(seed)
-	y = g.integers(0, 3, 300)
-	centres = np.random.default_rng(7).standard_normal((3, 8)) * 2
-	x = centres[y] + g.standard_normal((300, 8)) + shift * g.standard_normal(8)
-	np.save(out + "-emb.npy", x.astype(np.float32))
-	np.save(out + "-lab.npy", y.astype(np.int64))
-	PYEOF
-}
 
 plan_id() { # the id of the plan just written (plan --json in $OUT)
 	json_get "$OUT" "d[\"plans\"][0][\"id\"]"
@@ -30,7 +18,7 @@ count() { # the number of ledger entries
 test_expect_success 'setup: a version and three plans' '
 	expect_success resque init p && cd p &&
 	expect_success resque config region FR && expect_success resque config hardware rtx3090 &&
-	printf w1 >w1.bin && mkemb d1 1 0 && mkemb d2 2 0.5 && mkemb d3 3 1 && mkemb d4 4 2 &&
+	printf w1 >w1.bin && make_embeddings d1 1 0 && make_embeddings d2 2 0.5 && make_embeddings d3 3 1 && make_embeddings d4 4 2 &&
 	printf "{\"epochs\": 30, \"energy_kwh\": 12, \"duration_s\": 7200, \"method\": \"measured\"}" >cost1.json &&
 	expect_success resque commit --weights w1.bin --name v1 --embeddings d1-emb.npy --labels d1-lab.npy --cost cost1.json &&
 	expect_success resque plan --from v1 --embeddings d2-emb.npy --labels d2-lab.npy --json && plan_id >../p1 &&

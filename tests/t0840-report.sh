@@ -6,18 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 test_requires SQLITE3
 
-mkemb() { # OUT-PREFIX SEED SHIFT: embeddings (300×8 float32) and labels for 3 classes
-	"$PY" - "$@" <<-'PYEOF'
-	import sys, numpy as np
-	out, seed, shift = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-	g = np.random.default_rng(seed)
-	y = g.integers(0, 3, 300)
-	centres = np.random.default_rng(7).standard_normal((3, 8)) * 2
-	x = centres[y] + g.standard_normal((300, 8)) + shift * g.standard_normal(8)
-	np.save(out + "-emb.npy", x.astype(np.float32))
-	np.save(out + "-lab.npy", y.astype(np.int64))
-	PYEOF
-}
 
 at() { # TIME COMMAND...: run COMMAND with the clock at TIME
 	_t=$1
@@ -191,7 +179,7 @@ test_expect_success 'setup: versions, plans, records, an unlinked actual, two ca
 	at 2024-11-03T09:00:00Z resque init p && cd p &&
 	expect_success resque config region FR && expect_success resque config hardware rtx3090 &&
 	printf w1 >w1.bin && printf w2 >w2.bin && printf w9 >w9.bin &&
-	mkemb d1 1 0 && mkemb d2 2 0.5 && mkemb d3 3 2 &&
+	make_embeddings d1 1 0 && make_embeddings d2 2 0.5 && make_embeddings d3 3 2 &&
 	printf "{\"epochs\": 30, \"energy_kwh\": 12.5, \"duration_s\": 7200, \"hardware\": \"rtx3090\", \"method\": \"measured\"}" >cost1.json &&
 	printf "{\"epochs\": 20, \"energy_kwh\": 8, \"duration_s\": 3600, \"intensity_g_per_kwh\": 100, \"method\": \"estimated\"}" >cost9.json &&
 	at 2024-11-04T10:00:00Z resque commit --weights w1.bin --name v1 --embeddings d1-emb.npy --labels d1-lab.npy --cost cost1.json &&
