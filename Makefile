@@ -6,13 +6,17 @@
 #                   for FUZZ_SECONDS (tests/stages.sh; CI runs this)
 #   make check      the suite alone (quick: what a developer runs)
 #   make demo       install, build, run a model's life cycle on bundled data
+#   make example    the PyTorch example (examples/shapes): a CNN and three updates
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS seconds
 #   make bench      benchmarks against reference tools (not tests)
 #   make unit       the C unit tests alone
 #   make lint       cppcheck on core/ store/ cmd/ (fails on any finding)
 #   make install    PREFIX (/usr/local) and DESTDIR: the binary, libresque.a,
-#                   include/resque/*.h and a resque.pc for pkg-config
+#                   include/resque/*.h and a resque.pc for pkg-config; the
+#                   Python package python/resque into PYTHON_SITE (the
+#                   purelib directory of PYTHON, /usr/bin/python3; skipped
+#                   with a note when there is no such Python)
 #   DEVELOPER=1     -Wall and STRICT_WARN as errors (at any OPT: -O0, -O1,
 #                   -O2); CI builds so
 #   STRICT=1        STRICT_WARN as warnings, without DEVELOPER=1
@@ -73,7 +77,7 @@ UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: FORCE all deps pkgcheck test check unit demo asan fuzz bench clean install lint
+.PHONY: FORCE all deps pkgcheck test check unit demo example asan fuzz bench clean install lint
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/resque $(BUILD)/libresque.a $(BUILD)/libresque-internal.a
@@ -179,6 +183,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@RESQUE_BUILD=$(abspath $(BUILD)) sh scripts/demo.sh
 
+# The PyTorch example of the Python companion (a few minutes on 2 cores).
+example: deps
+	@$(MAKE) --no-print-directory all
+	@RESQUE_BIN=$(abspath $(BUILD))/resque /usr/bin/python3 examples/shapes/shapes.py
+
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check
 
@@ -194,6 +203,8 @@ bench: deps
 	@RESQUE_BUILD=$(abspath $(BUILD)) sh tests/bench/run.sh
 
 PREFIX ?= /usr/local
+PYTHON ?= /usr/bin/python3
+PYTHON_SITE ?= $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path('purelib'))" 2>/dev/null)
 VERSION := $(shell sed -n 's/^\#define RQ_VERSION "\(.*\)"/\1/p' include/resque/version.h)
 
 # resque.pc for pkg-config, made afresh for this PREFIX: the static
@@ -208,6 +219,11 @@ install: all
 	install -m 644 $(BUILD)/libresque.a $(DESTDIR)$(PREFIX)/lib/libresque.a
 	install -m 644 include/resque/*.h $(DESTDIR)$(PREFIX)/include/resque/
 	install -m 644 $(BUILD)/resque.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/resque.pc
+	@if [ -n "$(PYTHON_SITE)" ]; then \
+		echo "install -m 644 python/resque/*.py python/resque/py.typed $(DESTDIR)$(PYTHON_SITE)/resque/"; \
+		install -d $(DESTDIR)$(PYTHON_SITE)/resque && \
+		install -m 644 python/resque/*.py python/resque/py.typed $(DESTDIR)$(PYTHON_SITE)/resque/; \
+	else echo "note: no $(PYTHON): the Python package (python/resque) is not installed"; fi
 
 clean:
 	rm -rf build build-asan build-fuzz

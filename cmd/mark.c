@@ -1,5 +1,5 @@
-/* resque mark: report an epoch's end, a metric or whether the target was
- * reached to the `resque run` that runs us, by appending one line to the
+/* resque mark: report an epoch's end, a metric, whether the target was
+ * reached or how the training ended to the `resque run` that runs us, by appending one line to the
  * file named by RESQUE_EVENTS. */
 #include "common.h"
 #include "cmd.h"
@@ -33,6 +33,15 @@ static const struct cmd_help target_help = {
 	"\"target\": \"missed\" and its epochs count as a lower bound on what the\n"
 	"target needed (right-censored) when plans are calibrated. The last\n"
 	"mark of a run wins; a run that marks nothing counts as reached.",
+};
+
+static const struct cmd_help status_help = {
+	"mark status", "say how the training ended (failed or succeeded)",
+	"Appends `status failed` or `status succeeded` to $RESQUE_EVENTS. A run\n"
+	"whose last status mark is `failed` is recorded with \"status\": \"failed\"\n"
+	"even when its command exits with status 0 (or, under 'resque run\n"
+	"--attach', when resque is told to stop); `succeeded` does not hide a\n"
+	"failed exit status.",
 };
 
 /* One write of the whole line with O_APPEND: concurrent writers (several
@@ -120,12 +129,29 @@ static int mark_target(int argc, char **argv)
 	return append_event(line);
 }
 
+static int mark_status(int argc, char **argv)
+{
+	const char *word = NULL;
+	const struct opt opts[] = {
+		{ OPT_ARG, 0, "failed|succeeded", &word, NULL, "how the training ended", OPT_REQUIRED },
+		{ OPT_END },
+	};
+	char line[32];
+	OPT_PARSE(&status_help, opts, argc, argv);
+	rq_run_status st = rq_run_status_parse(word);
+	if (st == RQ_RUN_STATUS_UNKNOWN)
+		return cmd_error("mark status: '%.80s' is neither 'failed' nor 'succeeded'", word);
+	snprintf(line, sizeof(line), "status %s\n", rq_run_status_name(st));
+	return append_event(line);
+}
+
 int cmd_mark(int argc, char **argv)
 {
 	static const struct subcmd subs[] = {
 		{ "epoch", mark_epoch, "mark the end of an epoch" },
 		{ "metric", mark_metric, "report a metric NAME VALUE" },
 		{ "target", mark_target, "say whether the run reached its target" },
+		{ "status", mark_status, "say how the training ended (failed or succeeded)" },
 		{ NULL, NULL, NULL },
 	};
 	return cmd_dispatch_sub("mark", subs, argc, argv);

@@ -1,7 +1,8 @@
 /* resque run: run a training command under a meter (core/base/process.c) and
- * record what it cost as an `actual` entry. Parse, gather what can be
- * refused before the command starts, run it, build the entry, append it
- * and print it. */
+ * record what it cost as an `actual` entry, or (--attach PID) meter a
+ * process that is already running until it exits or resque is told to
+ * stop. Parse, gather what can be refused before the command starts, run
+ * it, build the entry, append it and print it. */
 #include "common.h"
 #include "cmd.h"
 #include "bounds.h"
@@ -50,7 +51,19 @@ static const struct cmd_help help = {
 	"duration_s, method, meter, exit_status, epochs, plan, inside_p80, status,\n"
 	"name, target, forecast_energy_kwh (when linked) and the entry's body.\n"
 	"'resque mark target missed' from the command records \"target\": \"missed\"\n"
-	"(stopped at a budget before its target: epochs are a lower bound).",
+	"(stopped at a budget before its target: epochs are a lower bound);\n"
+	"'resque mark status failed' (a `status failed` line) records the run as\n"
+	"failed whatever its exit status.\n"
+	"\n"
+	"--attach PID (no command): meter the process tree rooted at PID, a\n"
+	"process already running, from now until PID exits or resque gets\n"
+	"SIGTERM or SIGINT, then record the actual as above, without\n"
+	"exit_status. Once metering has started resque prints \"resque: attached\n"
+	"to PID N\" on stderr. The events are read from --events FILE (the same\n"
+	"lines; the file may not exist yet), else none. Status: \"succeeded\" when\n"
+	"resque was told to stop, \"failed\" when PID exited first (a crash) or\n"
+	"when the events said `status failed`. Exits 0 when the actual was\n"
+	"recorded, whatever the run's status; 1 when PID does not exist.",
 };
 
 /* resque's secrets, never passed to the command */
@@ -59,6 +72,8 @@ static const char *const secret_env[] = { "RESQUE_PASSPHRASE" };
 /* What the command line asks for. */
 struct run_opts {
 	const char *plan_ref, *name, *region, *kind, *hardware;
+	const char *attach, *events; /* --attach PID, --events FILE */
+	pid_t pid;                   /* --attach's, parsed; 0 without */
 	double pue, interval, cpu_watts, train_size;
 	bool json;
 	struct opt_list cmd;
@@ -81,6 +96,31 @@ struct run_state {
 	rq_process_result res;
 };
 
+/* A command, or --attach PID (with --events FILE), not both, not neither.
+ * EXIT_OK or the usage error's status. */
+static int parse_attach(struct run_opts *o, const struct opt *opts)
+{
+	if (!o->attach) {
+		if (o->events)
+			return cmd_usage(&help, opts, "--events is for --attach (a command finds its events file in RESQUE_EVENTS)");
+		if (!o->cmd.n)
+			return cmd_usage(&help, opts, "missing -- COMMAND... (or --attach PID)");
+		return EXIT_OK;
+	}
+	char *end;
+	errno = 0;
+	long pid = strtol(o->attach, &end, 10);
+	if (errno || end == o->attach || *end || pid <= 0 || (long)(pid_t)pid != pid)
+		return cmd_usage(&help, opts, "--attach takes a process id (a whole number above 0), not '%s'", o->attach);
+	if (o->cmd.n)
+		return cmd_usage(&help, opts, "--attach PID meters a running process: no command after it (got '%s')",
+				 o->cmd.v[0]);
+	if ((pid_t)pid == getpid())
+		return cmd_usage(&help, opts, "--attach %ld is resque itself", pid);
+	o->pid = (pid_t)pid;
+	return EXIT_OK;
+}
+
 /* Fill `o` from the command line; false with `*rc` the exit status when
  * the command stops here (--help, a usage error). */
 static bool parse_run(int *rc, struct run_opts *o, int argc, char **argv)
@@ -95,8 +135,10 @@ static bool parse_run(int *rc, struct run_opts *o, int argc, char **argv)
 		{ OPT_DOUBLE, 0, "cpu-watts", &o->cpu_watts, "W", "watts per logical CPU (thread or vCPU) for the estimate (default: RESQUE_CPU_WATTS, config cpu-watts, else the TDP table or, in a VM, a per-vCPU coefficient)" },
 		{ OPT_STRING, 0, "hardware", &o->hardware, "H", "hardware profile (default: config resque.hardware, else this machine's: cpu:MODEL xN; gpu:NAME xK)" },
 		{ OPT_DOUBLE, 0, "train-size", &o->train_size, "N", "samples in the training set (default: the plan's)" },
+		{ OPT_STRING, 0, "attach", &o->attach, "PID", "meter the running process PID and its tree instead of a command, until it exits or resque gets SIGTERM/SIGINT" },
+		{ OPT_STRING, 0, "events", &o->events, "FILE", "with --attach: the RESQUE_EVENTS file to read (may not exist yet; default: none)" },
 		{ OPT_BOOL, 0, "json", &o->json, NULL, "print the recorded actual as JSON (the command's stdout goes to stderr)" },
-		{ OPT_REST, 0, "COMMAND", &o->cmd, NULL, "the command and its arguments", OPT_REQUIRED },
+		{ OPT_REST, 0, "COMMAND", &o->cmd, NULL, "the command and its arguments (not with --attach)" },
 		{ OPT_END },
 	};
 
@@ -113,6 +155,8 @@ static bool parse_run(int *rc, struct run_opts *o, int argc, char **argv)
 		*rc = cmd_usage(&help, opts, "%s", rq_error_last());
 	else if (o->name && !rq_name_valid(o->name, RQ_NAME_VERSION))
 		*rc = cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -)", o->name);
+	else
+		*rc = parse_attach(o, opts);
 	return *rc == EXIT_OK;
 }
 
@@ -145,6 +189,8 @@ static int gather(struct run_state *st, const struct run_opts *o)
 {
 	int rc, err;
 
+	if (o->pid && (err = rq_process_exists(o->pid)))
+		return cmd_fail_code(err);
 	if ((rc = cmd_open_ledger(&st->l, &st->k)))
 		return rc;
 	if ((rc = actual_ctx_load(&st->ctx, st->l, o->plan_ref, o->region, o->pue, o->hardware)))
@@ -155,19 +201,24 @@ static int gather(struct run_state *st, const struct run_opts *o)
 	const char *cpu_watts_source;
 	if ((rc = actual_cpu_watts(&cpu_watts, &cpu_watts_source, st->l, o->cpu_watts)))
 		return rc;
-	open_cgroup(st);
-	rq_meter_opts mo = { .kind = o->kind, .pid = 0, .cpu_watts = cpu_watts, .cpu_watts_source = cpu_watts_source,
-			     .reaps_tree = true, .cgroup = st->cg };
+	if (!o->pid)
+		open_cgroup(st);
+	rq_meter_opts mo = { .kind = o->kind, .pid = o->pid, .cpu_watts = cpu_watts, .cpu_watts_source = cpu_watts_source,
+			     .reaps_tree = !o->pid, .cgroup = st->cg };
 	if ((err = rq_meter_open(&st->m, &mo)))
 		return cmd_fail_code(err);
 	rq_buf_puts(&st->notes, rq_meter_notes(st->m));
+	if (o->pid && rq_meter_method(st->m) == RQ_METHOD_ESTIMATED)
+		rq_buf_printf(&st->notes, "PID %ld is not resque's child (--attach): no getrusage(RUSAGE_CHILDREN), so CPU time of its processes that ended between two samples, or that left its tree, is not counted; its CPU time before resque attached is not counted\n",
+			      (long)o->pid);
 	print_notes(st->notes.ptr);
 	if (rq_meter_method(st->m) == RQ_METHOD_ESTIMATED)
 		fprintf(stderr, "resque: energy is estimated from CPU time, not measured\n");
-	if ((err = rq_events_create_file(&st->events_path)) ||
-	    (err = rq_events_open(&st->ev, st->events_path)))
-		return cmd_fail_code(err);
-	return EXIT_OK;
+	if (o->pid) /* the caller's file, read only; none: no events */
+		err = rq_events_open(&st->ev, o->events);
+	else if (!(err = rq_events_create_file(&st->events_path)))
+		err = rq_events_open(&st->ev, st->events_path);
+	return err ? cmd_fail_code(err) : EXIT_OK;
 }
 
 static void warn_during_run(void *ctx, const char *message)
@@ -206,6 +257,33 @@ static int execute(struct run_state *st, const struct run_opts *o)
 	if (!st->res.started && st->res.exit_status >= 0)
 		return cmd_error("%s (nothing was run, nothing recorded)", rq_error_last());
 	return cmd_fail_code(err);
+}
+
+static void say_attached(void *ctx)
+{
+	fprintf(stderr, "resque: attached to PID %ld\n", *(const long *)ctx);
+	fflush(stderr);
+}
+
+/* --attach: watch the running process (core/base/process.c) until it
+ * exits or resque is told to stop. 0 when it was watched, else the exit
+ * status. */
+static int execute_attach(struct run_state *st, const struct run_opts *o)
+{
+	long pid = (long)o->pid;
+	rq_attach_opts ao = { .pid = o->pid, .meter = st->m, .events = st->ev, .interval = o->interval,
+			      .started = say_attached, .warn = warn_during_run, .ctx = &pid };
+	int err = rq_process_attach(&st->res, &ao);
+	return err ? cmd_fail_code(err) : EXIT_OK;
+}
+
+/* The run failed: the events said so, or the command's status was not 0,
+ * or (--attach) the process exited before resque was told to stop. */
+static bool run_failed(const struct run_state *st, const struct run_opts *o)
+{
+	if (rq_events_status(st->ev) == RQ_RUN_STATUS_FAILED)
+		return true;
+	return o->pid ? !st->res.told_to_stop : st->res.exit_status != 0;
 }
 
 /* What outlived the command (daemons) is not metered after its end; then
@@ -265,9 +343,13 @@ static json_t *build_actual(const struct run_state *st, const struct run_opts *o
 
 	if (o->name)
 		json_object_set_new(body, "name", json_string(o->name));
-	json_object_set_new(body, "command", command_json(&o->cmd));
-	json_object_set_new(body, "status", json_string(r->exit_status == 0 ? "succeeded" : "failed"));
-	json_object_set_new(body, "exit_status", json_integer(r->exit_status));
+	if (o->pid)
+		json_object_set_new(body, "attached_pid", json_integer(o->pid));
+	else
+		json_object_set_new(body, "command", command_json(&o->cmd));
+	json_object_set_new(body, "status", json_string(run_failed(st, o) ? "failed" : "succeeded"));
+	if (!o->pid)
+		json_object_set_new(body, "exit_status", json_integer(r->exit_status));
 	if (r->signal)
 		json_object_set_new(body, "signal", json_integer(r->signal));
 	json_object_set_new(body, "energy_kwh", json_real(rq_meter_joules(st->m) / 3.6e6));
@@ -286,16 +368,30 @@ static json_t *build_actual(const struct run_state *st, const struct run_opts *o
 	return body;
 }
 
-/* Append the actual and print it; a failure is reported, the command's
- * status is the exit status all the same. */
-static void append_and_print(struct run_state *st, const struct run_opts *o)
+/* Why the run is recorded as failed, on stderr. */
+static void say_failed(const struct run_state *st, const struct run_opts *o)
+{
+	if (o->pid && !st->res.told_to_stop)
+		fprintf(stderr, "resque: PID %ld exited before resque was told to stop; recorded as failed\n",
+			(long)o->pid);
+	else if (!o->pid && st->res.exit_status)
+		fprintf(stderr, "resque: %s %s %d; recorded as failed\n", o->cmd.v[0],
+			st->res.signal ? "was killed by signal" : "exited with status",
+			st->res.signal ? st->res.signal : st->res.exit_status);
+	else if (run_failed(st, o))
+		fprintf(stderr, "resque: the events said 'status failed'; recorded as failed\n");
+}
+
+/* Append the actual and print it; EXIT_OK or the failure's status (for a
+ * command, its own status is the exit status all the same). */
+static int append_and_print(struct run_state *st, const struct run_opts *o)
 {
 	rq_entry *e = NULL;
 	int err = rq_ledger_append(&e, st->l, "actual", build_actual(st, o), NULL, 0);
 	if (err) {
-		cmd_fail_code(err);
+		int rc = cmd_fail_code(err);
 		fprintf(stderr, "resque: the run's actual was not recorded\n");
-		return;
+		return rc;
 	}
 	if (o->json) {
 		json_t *j = actual_json(e, st->ctx.plan);
@@ -303,11 +399,9 @@ static void append_and_print(struct run_state *st, const struct run_opts *o)
 		json_decref(j);
 	}
 	actual_print(stderr, e, st->ctx.plan);
-	if (st->res.exit_status)
-		fprintf(stderr, "resque: %s %s %d; recorded as failed\n", o->cmd.v[0],
-			st->res.signal ? "was killed by signal" : "exited with status",
-			st->res.signal ? st->res.signal : st->res.exit_status);
+	say_failed(st, o);
 	rq_entry_free(e);
+	return EXIT_OK;
 }
 
 static void run_release(struct run_state *st)
@@ -337,14 +431,14 @@ int cmd_run(int argc, char **argv)
 
 	if (!parse_run(&rc, &o, argc, argv))
 		goto done;
-	if ((rc = gather(&st, &o)) || (rc = execute(&st, &o)))
+	if ((rc = gather(&st, &o)) || (rc = o.pid ? execute_attach(&st, &o) : execute(&st, &o)))
 		goto done;
 	report_after(&st);
-	append_and_print(&st, &o);
+	rc = append_and_print(&st, &o);
 done:
 	run_release(&st);
 	opt_list_release(&o.cmd);
 	/* the command's status wins: resque's own failure after the command
-	 * ran is reported on stderr */
+	 * ran is reported on stderr (an attached run has none: -1) */
 	return st.res.exit_status >= 0 ? st.res.exit_status : rc;
 }

@@ -9,7 +9,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -489,6 +491,141 @@ done:
 		tty_take_back();
 	free_strv(c.argv);
 	free_strv(c.envp);
+	out->warnings = rq_buf_detach(&warnings, NULL);
+	return err;
+}
+
+/* --- attaching to a running process ---------------------------------- */
+
+/* The signal that told an attached watch to stop (0: none yet). */
+static volatile sig_atomic_t stop_signal;
+static const int stopping[] = { SIGTERM, SIGINT };
+
+static void note_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/* A process that is not ours stays a zombie until its parent reaps it:
+ * state 'Z' in /proc/PID/stat counts as ended. */
+static bool is_zombie(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X');
+}
+
+static bool gone(pid_t pid)
+{
+	return (kill(pid, 0) < 0 && errno == ESRCH) || is_zombie(pid);
+}
+
+int rq_process_exists(pid_t pid)
+{
+	if (pid <= 0 || gone(pid))
+		return rq_error_set(RQ_ENOTFOUND, "no process PID %ld", (long)pid);
+	return 0;
+}
+
+/* A pidfd for `pid` when the kernel has pidfd_open (readable when the
+ * process ends; it also tells a reused pid apart), else -1. */
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0) {
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		return (int)fd;
+	}
+#else
+	RQ_UNUSED(pid);
+#endif
+	return -1;
+}
+
+/* Until the process ends or a stopping signal arrives, checking every
+ * 50 ms (a signal cuts the wait short). */
+static void watch(pid_t pid, int pidfd)
+{
+	while (!stop_signal) {
+		struct pollfd pf = { .fd = pidfd, .events = POLLIN };
+		if (pidfd >= 0 && poll(&pf, 1, 0) > 0)
+			return;
+		if (gone(pid))
+			return;
+		if (pidfd >= 0) {
+			poll(&pf, 1, 50);
+		} else {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static void stopping_install(struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = note_stop;
+	sigemptyset(&sa.sa_mask);
+	stop_signal = 0;
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(stopping); i++)
+		sigaction(stopping[i], &sa, &old[i]);
+}
+
+static void stopping_restore(const struct sigaction *old)
+{
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(stopping); i++)
+		sigaction(stopping[i], &old[i], NULL);
+}
+
+int rq_process_attach(rq_process_result *out, const rq_attach_opts *opts)
+{
+	rq_process_opts po = { .meter = opts->meter, .events = opts->events, .interval = opts->interval,
+			       .warn = opts->warn, .warn_ctx = opts->ctx };
+	struct sigaction old[RQ_ARRAY_SIZE(stopping)];
+	struct sampler s = { .sync_init = false };
+	rq_buf warnings = RQ_BUF_INIT;
+	int err, pidfd = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = opts->pid;
+	out->exit_status = -1;
+	s.warnings = &warnings;
+	if ((err = rq_process_exists(opts->pid)))
+		goto done;
+	pidfd = open_pidfd(opts->pid);
+	stopping_install(old);
+	out->t0 = now_s();
+	if (opts->meter && (err = rq_meter_start_at(opts->meter, out->t0))) {
+		stopping_restore(old);
+		goto done;
+	}
+	out->started = true;
+	sampler_begin(&s, &po, out->t0);
+	if (opts->started)
+		opts->started(opts->ctx);
+	watch(opts->pid, pidfd);
+	out->told_to_stop = stop_signal;
+	out->end = now_s();
+	sampler_stop(&s);
+	stopping_restore(old);
+	if (opts->meter && rq_meter_stop_at(opts->meter, out->end) < 0)
+		rq_buf_printf(&warnings, "stopping the meter: %s\n", rq_error_last());
+	if (opts->events && rq_events_finish(opts->events, out->end - out->t0) < 0)
+		rq_buf_printf(&warnings, "reading the events: %s\n", rq_error_last());
+done:
+	if (pidfd >= 0)
+		close(pidfd);
 	out->warnings = rq_buf_detach(&warnings, NULL);
 	return err;
 }

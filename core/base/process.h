@@ -48,6 +48,9 @@ typedef struct rq_process_result {
 	 * that stayed in the group, orphans) */
 	bool group_outlived;
 	double t0, end;  /* monotonic seconds: the meter's start, the command's end */
+	/* rq_process_attach only: SIGTERM or SIGINT (N) told the caller to
+	 * stop before the process ended; 0 when the process exited first */
+	int told_to_stop;
 	/* Sampling, stopping and events-reading problems, one line each, the
 	 * first of each kind ("" when none; owned, see release). */
 	char *warnings;
@@ -69,6 +72,35 @@ typedef struct rq_process_result {
 int rq_process_run(rq_process_result *out, const rq_process_opts *opts);
 /* Free what a result holds (its warnings). */
 void rq_process_result_release(rq_process_result *r);
+
+typedef struct rq_attach_opts {
+	pid_t pid; /* an already running process, not the caller's child */
+	/* Started when the watch starts, sampled every `interval` seconds in
+	 * a thread, stopped at the end (NULL: none). */
+	rq_meter *meter;
+	rq_events *events; /* polled with the meter, finished at the end */
+	double interval;
+	/* Told, from the calling thread, once the meter has started and the
+	 * signal handlers are in place (NULL: not told). */
+	void (*started)(void *ctx);
+	void (*warn)(void *ctx, const char *message); /* as rq_process_opts */
+	void *ctx; /* for started and warn */
+} rq_attach_opts;
+
+/* Does process `pid` exist (a zombie counts as gone)? 0 when it does;
+ * RQ_ENOTFOUND "no process PID N" when not. */
+int rq_process_exists(pid_t pid);
+
+/* Meter the process `opts->pid` (and, through the meter, its tree) until
+ * it exits (or is a zombie) or SIGTERM or SIGINT reaches the caller
+ * (`out->told_to_stop`). Those two signals are caught meanwhile and the
+ * caller's handlers put back at the end; nothing is forwarded. The exit
+ * status of a process that is not the caller's child cannot be known:
+ * out->exit_status stays -1 and out->pid is opts->pid. Returns 0 when the
+ * watch ran; RQ_ENOTFOUND when there is no such process (nothing
+ * started), or the meter's error when it did not start. `*out` is filled
+ * in every case and released by the caller. */
+int rq_process_attach(rq_process_result *out, const rq_attach_opts *opts);
 
 /* Run argv (looked up in PATH) with `env` changes as rq_process_opts
  * has them, `input` (may be NULL) on its stdin and its stdout appended to

@@ -26,6 +26,7 @@ struct rq_events {
 	size_t last_epoch;      /* index of the last epoch event */
 	long epochs;      /* epochs ended so far */
 	rq_target target; /* the last `target` line (RQ_TARGET_UNKNOWN: none) */
+	rq_run_status status; /* the last `status` line (UNKNOWN: none) */
 	rq_buf warnings;
 	size_t nwarnings;
 };
@@ -204,6 +205,31 @@ static void parse_target(rq_events *e, char **w, size_t nw)
 	e->target = t;
 }
 
+const char *rq_run_status_name(rq_run_status s)
+{
+	return s == RQ_RUN_STATUS_SUCCEEDED ? "succeeded" : s == RQ_RUN_STATUS_FAILED ? "failed" : NULL;
+}
+
+rq_run_status rq_run_status_parse(const char *word)
+{
+	if (word && !strcmp(word, "succeeded"))
+		return RQ_RUN_STATUS_SUCCEEDED;
+	if (word && !strcmp(word, "failed"))
+		return RQ_RUN_STATUS_FAILED;
+	return RQ_RUN_STATUS_UNKNOWN;
+}
+
+/* `status failed|succeeded`: the last one read wins. */
+static void parse_status(rq_events *e, char **w, size_t nw)
+{
+	rq_run_status s = nw == 2 ? rq_run_status_parse(w[1]) : RQ_RUN_STATUS_UNKNOWN;
+	if (s == RQ_RUN_STATUS_UNKNOWN) {
+		warn(e, "'status' takes one word: failed or succeeded");
+		return;
+	}
+	e->status = s;
+}
+
 static void parse_line(rq_events *e, char *line, size_t len, double t)
 {
 	char *w[3];
@@ -276,7 +302,11 @@ static void parse_line(rq_events *e, char *line, size_t len, double t)
 		parse_target(e, w, nw);
 		return;
 	}
-	warn(e, "unknown event '%.40s' (epoch, metric, target or # comment)", w[0]);
+	if (!strcmp(w[0], "status")) {
+		parse_status(e, w, nw);
+		return;
+	}
+	warn(e, "unknown event '%.40s' (epoch, metric, target, status or # comment)", w[0]);
 }
 
 void rq_events_feed(rq_events *e, const char *data, size_t len, double t)
@@ -368,6 +398,11 @@ const rq_event *rq_events_get(const rq_events *e, size_t i)
 rq_target rq_events_target(const rq_events *e)
 {
 	return e->target;
+}
+
+rq_run_status rq_events_status(const rq_events *e)
+{
+	return e->status;
 }
 
 const char *rq_events_warnings(const rq_events *e)

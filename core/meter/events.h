@@ -6,6 +6,9 @@
  *     metric NAME VALUE    a measurement (grad_norm, accuracy, loss...)
  *     target reached|missed whether the run reached its target (the last
  *                          such line wins)
+ *     status failed|succeeded how the training ended, as the script saw it
+ *                          (the last such line wins; docs/FORMATS.md
+ *                          "Run status" for how it sets the actual's status)
  *     # anything           a comment
  *
  * A malformed line is skipped with a warning (a typo in a training script
@@ -32,6 +35,14 @@ typedef enum { RQ_TARGET_UNKNOWN = 0, RQ_TARGET_REACHED = 1, RQ_TARGET_MISSED = 
  * target` and the actual's `target` field. */
 const char *rq_target_name(rq_target t);
 rq_target rq_target_parse(const char *word);
+
+/* What the run said of its own end (`status failed|succeeded`). */
+typedef enum { RQ_RUN_STATUS_UNKNOWN = 0, RQ_RUN_STATUS_SUCCEEDED = 1, RQ_RUN_STATUS_FAILED = 2 } rq_run_status;
+
+/* "succeeded", "failed", or NULL for RQ_RUN_STATUS_UNKNOWN; and back
+ * (UNKNOWN for any other word). */
+const char *rq_run_status_name(rq_run_status s);
+rq_run_status rq_run_status_parse(const char *word);
 
 typedef struct rq_event {
 	rq_event_type type;
@@ -76,6 +87,8 @@ size_t rq_events_count(const rq_events *e);
 const rq_event *rq_events_get(const rq_events *e, size_t i);
 /* The last `target` line's word; RQ_TARGET_UNKNOWN when none was read. */
 rq_target rq_events_target(const rq_events *e);
+/* The last `status` line's word; RQ_RUN_STATUS_UNKNOWN when none was read. */
+rq_run_status rq_events_status(const rq_events *e);
 /* Warnings about skipped lines, one per line ("" when none). Borrowed. */
 const char *rq_events_warnings(const rq_events *e);
 /* What the limits cost (metrics dropped, epoch marks merged), one line

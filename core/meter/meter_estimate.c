@@ -37,6 +37,8 @@ struct estimate {
 	struct proc_row *rows;
 	size_t caprows;
 	double ru0;           /* RUSAGE_CHILDREN seconds at start */
+	unsigned long long ticks0; /* CPU ticks the tree had at start (an
+				      attached tree has run before) */
 	const rq_cgroup *cg;  /* the command's cgroup, when there is one */
 	double cg0;           /* its CPU seconds at start */
 	double mem_w, prev_t; /* memory power at the last sample */
@@ -293,7 +295,9 @@ static void update(struct estimate *e, double now, bool first)
 	unsigned long long ticks = 0;
 	for (size_t i = 0; i < e->nseen; i++)
 		ticks += e->seen[i].ticks;
-	e->info.cpu_seconds = (double)ticks * e->tick_s;
+	if (first)
+		e->ticks0 = ticks;
+	e->info.cpu_seconds = (double)(ticks > e->ticks0 ? ticks - e->ticks0 : 0) * e->tick_s;
 	/* the cgroup also holds what left the tree (daemons) */
 	double cg;
 	if (e->cg && rq_cgroup_cpu_seconds(&cg, e->cg) == 0 && cg - e->cg0 > e->info.cpu_seconds)

@@ -13,6 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rq_events_feed(e, (const char *)data, half, 1.0);
 	rq_events_feed(e, (const char *)data + half, size - half, 2.0);
 	rq_events_finish(e, 3.0);
+	if (rq_events_status(e) > RQ_RUN_STATUS_FAILED || rq_events_target(e) > RQ_TARGET_MISSED)
+		abort();
 	rq_energy_point tl[] = { { 0, 0 }, { 1.5, 10 }, { 3, 30 } };
 	double *j = NULL, tail, s;
 	size_t n;

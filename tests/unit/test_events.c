@@ -138,3 +138,32 @@ TEST(events_target)
 	CHECK_INT_EQ(rq_target_parse("Missed"), RQ_TARGET_UNKNOWN);
 	rq_events_free(e);
 }
+
+TEST(events_status)
+{
+	rq_events *e = NULL;
+	CHECK_OK(rq_events_open(&e, NULL));
+	CHECK_INT_EQ(rq_events_status(e), RQ_RUN_STATUS_UNKNOWN);
+	const char text[] = "epoch\nstatus failed\nstatus maybe\nstatus\nstatus failed now\nstatus Succeeded\n";
+	rq_events_feed(e, text, sizeof(text) - 1, 1.0);
+	CHECK_INT_EQ(rq_events_status(e), RQ_RUN_STATUS_FAILED);
+	CHECK_INT_EQ(rq_events_count(e), 1); /* a status line is not an event of the list */
+	const char *w = rq_events_warnings(e);
+	CHECK_CONTAINS(w, "events: line 3: 'status' takes one word: failed or succeeded");
+	CHECK_CONTAINS(w, "events: line 4: 'status' takes one word");
+	CHECK_CONTAINS(w, "events: line 5: 'status' takes one word");
+	CHECK_CONTAINS(w, "events: line 6: 'status' takes one word");
+	rq_events_feed(e, "\tstatus  succeeded\r\n", 20, 2.0); /* the last one wins */
+	CHECK_INT_EQ(rq_events_status(e), RQ_RUN_STATUS_SUCCEEDED);
+	CHECK_INT_EQ(rq_events_target(e), RQ_TARGET_UNKNOWN); /* status and target are apart */
+	rq_events_feed(e, "status failed", 13, 3.0);
+	CHECK_INT_EQ(rq_events_status(e), RQ_RUN_STATUS_SUCCEEDED); /* no newline yet */
+	CHECK_OK(rq_events_finish(e, 4.0));
+	CHECK_INT_EQ(rq_events_status(e), RQ_RUN_STATUS_FAILED);
+	CHECK_STR_EQ(rq_run_status_name(RQ_RUN_STATUS_FAILED), "failed");
+	CHECK_STR_EQ(rq_run_status_name(RQ_RUN_STATUS_SUCCEEDED), "succeeded");
+	CHECK(rq_run_status_name(RQ_RUN_STATUS_UNKNOWN) == NULL);
+	CHECK_INT_EQ(rq_run_status_parse("Failed"), RQ_RUN_STATUS_UNKNOWN);
+	CHECK_INT_EQ(rq_run_status_parse(NULL), RQ_RUN_STATUS_UNKNOWN);
+	rq_events_free(e);
+}

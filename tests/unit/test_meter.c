@@ -244,6 +244,36 @@ done:
 	free(proc);
 }
 
+/* An attached tree (a root that ran before the meter started): only the CPU
+ * time after the start is counted. */
+TEST(meter_estimate_counts_from_the_start)
+{
+	char *proc = rq_xstrdup(unit_tmpdir());
+	put(proc, "cpuinfo", "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz\nsiblings\t: 4\n");
+	unsigned long long tck = (unsigned long long)sysconf(_SC_CLK_TCK);
+	put_stat(proc, 300, 1, 50 * tck, 10 * tck, 100, 0);
+	put_stat(proc, 301, 300, 5 * tck, 0, 200, 0);
+	setenv("RESQUE_PROC_ROOT", proc, 1);
+	rq_meter *m = NULL;
+	rq_meter_opts o = { .kind = "estimate", .pid = 300, .cpu_watts = 10 };
+	CHECK_OK(rq_meter_open(&m, &o));
+	if (!m)
+		goto done;
+	CHECK_OK(rq_meter_start_at(m, 0));
+	put_stat(proc, 300, 1, 52 * tck, 11 * tck, 100, 0);
+	put_stat(proc, 301, 300, 6 * tck, 0, 200, 0);
+	put_stat(proc, 302, 300, 2 * tck, 0, 300, 0); /* started after */
+	CHECK_OK(rq_meter_stop_at(m, 1));
+	rq_meter_estimate_info info;
+	rq_meter_estimate_get(&info, m);
+	CHECK_NEAR(info.cpu_seconds, 3 + 1 + 2, 1e-9);
+	CHECK_NEAR(rq_meter_domain_at(m, 0)->joules, 6 * 10.0, 1e-9);
+done:
+	unsetenv("RESQUE_PROC_ROOT");
+	rq_meter_free(m);
+	free(proc);
+}
+
 TEST(meter_tdp_lookup)
 {
 	double w = 0;

@@ -240,3 +240,48 @@ TEST(events_file_sweeps_those_of_dead_runs)
 	restore_tmpdir(saved_tmp);
 	free(dir);
 }
+
+static void raise_term(void *ctx)
+{
+	RQ_UNUSED(ctx);
+	raise(SIGTERM);
+}
+
+TEST(process_attach_until_exit_or_told_to_stop)
+{
+	rq_process_result res;
+	CHECK_ERR(rq_process_attach(&res, &(rq_attach_opts){ .pid = 0, .interval = 1 }), RQ_ENOTFOUND);
+	CHECK(!res.started);
+	rq_process_result_release(&res);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(200000);
+		_exit(3);
+	}
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	CHECK_OK(rq_process_exists(pid));
+	/* not reaped: a zombie, which counts as ended */
+	rq_attach_opts o = { .pid = pid, .interval = 0.05 };
+	CHECK_OK(rq_process_attach(&res, &o));
+	CHECK(res.started);
+	CHECK_INT_EQ(res.told_to_stop, 0);
+	CHECK_INT_EQ(res.exit_status, -1);
+	CHECK(res.end - res.t0 >= 0.1);
+	rq_process_result_release(&res);
+	CHECK_ERR(rq_process_exists(pid), RQ_ENOTFOUND);
+	CHECK_CONTAINS(rq_error_last(), "no process PID");
+	waitpid(pid, NULL, 0);
+	/* SIGTERM to the caller stops the watch; the old handler is back */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, prev;
+	sigaction(SIGTERM, &ign, &prev);
+	o = (rq_attach_opts){ .pid = getppid(), .interval = 0.05, .started = raise_term };
+	CHECK_OK(rq_process_attach(&res, &o));
+	CHECK_INT_EQ(res.told_to_stop, SIGTERM);
+	struct sigaction now;
+	sigaction(SIGTERM, NULL, &now);
+	CHECK(now.sa_handler == SIG_IGN);
+	sigaction(SIGTERM, &prev, NULL);
+	rq_process_result_release(&res);
+}
