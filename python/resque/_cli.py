@@ -94,6 +94,8 @@ def run(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
     other status not in ``ok``.
     """
     argv = [binary(), *args]
+    if cwd is not None and not os.path.isdir(cwd):
+        raise Error(f"resque: {os.fspath(cwd)}: no such directory (the repository's)", 1)
     try:
         proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
     except OSError as e:

@@ -144,6 +144,8 @@ class Tracker:
         if self.name is not None:
             argv += ["--name", str(self.name)]
         argv += options(self.run_options)
+        if not os.path.isdir(self.repo):
+            raise Error(f"resque: {self.repo}: no such directory (the repository's)", 1)
         try:
             # its own session: a Ctrl-C in the terminal reaches the script only
             self._proc = subprocess.Popen(argv, cwd=self.repo, stdin=subprocess.DEVNULL,

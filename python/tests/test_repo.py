@@ -152,3 +152,13 @@ def test_integrity_error_on_status_3(resque_bin: str, repo: resque.Repo) -> None
     with pytest.raises(resque.IntegrityError) as e:
         repo.report()
     assert e.value.status == 3 and "rolled back from 2 to 1 entries" in e.value.message
+
+
+def test_a_missing_repository_directory_is_named(resque_bin: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(resque.Error) as e:
+        resque.Repo(missing).log()
+    assert "no such directory" in str(e.value) and str(missing) in str(e.value)
+    with pytest.raises(resque.Error) as e:
+        resque.track(repo=missing).start()
+    assert "no such directory" in str(e.value)
