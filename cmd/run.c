@@ -16,6 +16,7 @@
 #include "process.h"
 
 #include <math.h>
+#include <signal.h>
 #include <unistd.h>
 
 static const struct cmd_help help = {
@@ -431,6 +432,11 @@ int cmd_run(int argc, char **argv)
 
 	if (!parse_run(&rc, &o, argc, argv))
 		goto done;
+	/* An attached run outlives its reader: when the tracker's process
+	 * dies, a message written to its closed pipes must not kill resque
+	 * before the actual is recorded (EPIPE is ignored instead). */
+	if (o.pid)
+		signal(SIGPIPE, SIG_IGN);
 	if ((rc = gather(&st, &o)) || (rc = o.pid ? execute_attach(&st, &o) : execute(&st, &o)))
 		goto done;
 	report_after(&st);

@@ -138,6 +138,18 @@ test_expect_success 'PID exits first (a crash): recorded as failed, resque exits
 	test "$(json_get "$OUT" "d[\"exit_status\"]")" = None
 '
 
+test_expect_success 'an --events FIFO with no writer neither blocks the run nor loses its actual' '
+	cd p || return 1
+	rm -f fifo && mkfifo fifo &&
+	sleep 1 &
+	P=$! &&
+	RQ_LIMIT=30 expect_success limited resque run --attach "$P" --events fifo --meter estimate --cpu-watts 10 \
+		--interval 0.05 --json &&
+	reap &&
+	grep_err "fifo: not a regular file" &&
+	test "$(json_get "$OUT" "d[\"status\"]")" = failed
+'
+
 test_expect_success 'a `status succeeded` line does not hide a crash' '
 	cd p || return 1
 	sh -c "sleep 1; echo status succeeded >>ev2.txt; exit 1" &

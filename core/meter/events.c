@@ -341,11 +341,18 @@ int rq_events_poll(rq_events *e, double t)
 {
 	if (!e->path)
 		return 0;
-	int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO without a writer must not block the sampler
+	 * (and with it the end of the run); only a regular file is read */
+	int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return rq_error_os("%s", e->path);
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return rq_error_set(RQ_EINVALID, "%s: not a regular file", e->path);
 	}
 	int err = 0;
 	off_t end = lseek(fd, 0, SEEK_END);

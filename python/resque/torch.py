@@ -24,6 +24,12 @@ SAFETENSORS_DTYPES: dict[torch.dtype, str] = {
     torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
     torch.uint8: "U8", torch.bool: "BOOL",
 }
+# Newer torch (2.3 and later) has more dtypes that safetensors defines.
+for _name, _st in (("uint16", "U16"), ("uint32", "U32"), ("uint64", "U64"),
+                   ("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2")):
+    if hasattr(torch, _name):
+        SAFETENSORS_DTYPES[getattr(torch, _name)] = _st
+_BYTE_VIEWS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 _NPY_HEADER = 128  # bytes: magic, version, length and a dict of any 64-bit shape
 _LABEL_KEYS = ("label", "labels", "y", "target", "targets")
 _INPUT_KEYS = ("x", "input", "inputs", "image", "images", "pixel_values", "data")
@@ -162,6 +168,9 @@ def _to_device(x: Any, device: torch.device | None) -> Any:
 def _rows(output: Any) -> torch.Tensor:
     if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
         output = output[0]
+    elif isinstance(output, Mapping):
+        # a dict-like output (e.g. a ModelOutput): its first tensor
+        output = next((v for v in output.values() if isinstance(v, torch.Tensor)), output)
     if not isinstance(output, torch.Tensor):
         raise TypeError(f"the layer's output is a {type(output).__name__}, not a tensor")
     if output.dim() == 0:
@@ -173,7 +182,7 @@ def _rows(output: Any) -> torch.Tensor:
 def _labels(y: Any, batch_rows: int) -> torch.Tensor:
     t = torch.as_tensor(y).detach().cpu()
     if t.is_floating_point() or t.is_complex():
-        if not torch.equal(t, t.round()):
+        if not bool(torch.isfinite(t).all()) or not torch.equal(t, t.round()):
             raise ValueError("labels must be whole numbers (class indices), not "
                              f"{t.dtype} values such as {t.reshape(-1)[0].item()}")
     t = t.to(torch.int64).reshape(-1).contiguous()
@@ -185,8 +194,9 @@ def _labels(y: Any, batch_rows: int) -> torch.Tensor:
 
 def _le_bytes(t: torch.Tensor) -> bytes:
     """The tensor's bytes, C order, little-endian."""
-    if t.dtype == torch.bfloat16:
-        t = t.view(torch.int16)
+    if t.dtype == torch.bfloat16 or SAFETENSORS_DTYPES.get(t.dtype, "").startswith(("F8", "U16", "U32", "U64")):
+        # dtypes numpy lacks: their bits through a signed view of the same width
+        t = t.contiguous().view(_BYTE_VIEWS[t.element_size()])
     a = t.contiguous().numpy()
     if sys.byteorder != "little" and a.dtype.itemsize > 1:
         a = a.byteswap()
@@ -197,6 +207,9 @@ def _out_paths(out: str | os.PathLike[str]) -> tuple[str, str]:
     base = os.fspath(out)
     if base.endswith(".npy"):
         base = base[:-4]
+    where = os.path.dirname(base) or "."
+    if not os.path.isdir(where):
+        raise FileNotFoundError(f"{base}.npy: no such directory {where!r}")
     return base + ".npy", base + ".labels.npy"
 
 

@@ -31,14 +31,14 @@ _TRACK_FILE = re.compile(r"resque-track-(\d+)-[^/]+\.events")
 
 
 def _value(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        raise TypeError(f"metric {name}: a number is needed, not a bool")
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"metric {name}: {value!r} is not a number ({type(value).__name__})")
     try:
         v = float(value)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"metric {name}: {value!r} is not a number") from e
-    if not math.isfinite(v):
-        raise ValueError(f"metric {name}: {v} is not a finite number")
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TypeError(f"metric {name}: {value!r} is not a number resque can record") from e
+    if not math.isfinite(v) or (v != 0 and abs(v) < sys.float_info.min):
+        raise ValueError(f"metric {name}: {v} is not a finite number (nor a subnormal one)")
     return repr(v)
 
 
@@ -97,6 +97,8 @@ class Tracker:
         self._attached = False
         self._warned = False
         self._reader_done = threading.Event()
+        self._pid = 0                      # the process that started it
+        self._saved_env: str | None = None
 
     @property
     def under_run(self) -> bool:
@@ -120,7 +122,13 @@ class Tracker:
         self._attached, self._warned = False, False
         self._reader_done = threading.Event()
         inherited = os.environ.get("RESQUE_EVENTS")
+        self._pid = os.getpid()
         if inherited:
+            # under `resque run`, or inside another tracker: that run meters
+            # this process already; only its events file is written
+            if self.plan is not None or self.name is not None:
+                print("resque: track(): the enclosing run (resque run, or another tracker) records the "
+                      "actual; plan= and name= are ignored here", file=sys.stderr, flush=True)
             self._events, self._own_events = inherited, False
             self._started = True
             return self
@@ -133,6 +141,9 @@ class Tracker:
         except BaseException:
             self._cleanup()
             raise
+        # `resque mark`, child scripts and nested trackers write here too
+        self._saved_env = os.environ.get("RESQUE_EVENTS")
+        os.environ["RESQUE_EVENTS"] = self._events
         self._started = True
         return self
 
@@ -216,7 +227,10 @@ class Tracker:
         names are 1-64 of ``A-Z a-z 0-9 _ . : / -``; values finite numbers
         (Python, numpy or 0-d torch scalars).
         """
-        lines = ["epoch" if number is None else f"epoch {int(number)}"]
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or
+                                   not 1 <= number <= 10_000_000):
+            raise ValueError(f"epoch number {number!r}: a whole number from 1 to 10,000,000")
+        lines = ["epoch" if number is None else f"epoch {number}"]
         lines += [f"metric {k} {_value(k, v)}" for k, v in self._checked(metrics)]
         self._write("".join(line + "\n" for line in lines))
 
@@ -252,9 +266,17 @@ class Tracker:
         """
         if not self._started:
             raise RuntimeError("the tracker is not started")
+        if os.getpid() != self._pid:
+            # a child made by fork() inside the block: the meter is the
+            # parent's, and the parent stops it
+            return None
         self._started = False
         if not self._own_events:
             return None
+        if self._saved_env is None:
+            os.environ.pop("RESQUE_EVENTS", None)
+        else:
+            os.environ["RESQUE_EVENTS"] = self._saved_env
         try:
             if failed:
                 self._write_status_failed()

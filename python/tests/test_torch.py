@@ -125,8 +125,27 @@ def test_bad_inputs_leave_no_file(tmp_path: Path) -> None:
         rt.embeddings(m, "4", [(x[:4], y[:4]), x[4:]], out=tmp_path / "e")
     with pytest.raises(TypeError, match="a batch must be"):
         rt.embeddings(m, "4", [42], out=tmp_path / "e")
+    with pytest.raises(ValueError, match="whole numbers"):  # inf is not a class
+        rt.embeddings(m, "4", [(x[:4], torch.full((4,), float("inf")))], out=tmp_path / "e")
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        rt.embeddings(m, "4", batches(x, y, 4), out=tmp_path / "nowhere" / "e")
     assert os.listdir(tmp_path) == []
     assert m.training
+
+
+class DictOut(torch.nn.Module):
+    """A layer whose output is a dict, as Hugging Face's ModelOutput."""
+
+    def forward(self, x):
+        return {"last_hidden_state": x.flatten(1) * 2, "other": 1}
+
+
+def test_a_dict_output_gives_its_first_tensor(tmp_path: Path) -> None:
+    m = torch.nn.Sequential(DictOut())
+    x, y = data(6)
+    rt.embeddings(m, "0", batches(x, y, 4), out=tmp_path / "d")
+    got = np.load(tmp_path / "d.npy")
+    assert np.array_equal(got, (x.flatten(1) * 2).numpy().astype(np.float32))
 
 
 KILLED = """

@@ -88,6 +88,16 @@ def test_bad_metrics_are_refused_and_nothing_written(tmp_path: Path,
             t.metric(loss="high")
         with pytest.raises(TypeError, match="bool"):
             t.metric(ok=True)
+        with pytest.raises(TypeError, match="str"):
+            t.metric(loss="0.5")
+        with pytest.raises(TypeError, match="not a number"):
+            t.metric(huge=10**400)
+        with pytest.raises(ValueError, match="not a finite number"):
+            t.metric(tiny=5e-324)
+        with pytest.raises(ValueError, match="epoch number"):
+            t.epoch(1.9)
+        with pytest.raises(ValueError, match="epoch number"):
+            t.epoch(0)
     assert ev.read_text() == ""
     with pytest.raises(RuntimeError, match="not started"):
         t.epoch()
@@ -270,3 +280,55 @@ def test_end_to_end_attach(resque_bin: str, repo: resque.Repo) -> None:
     f = attached_run(repo, "crash", 1)
     assert f["status"] == "failed" and f["epochs"] == 2 and f["name"] == "crash"
     assert repo.show(f["id"])["status"] == "failed"
+
+
+def test_a_nested_tracker_and_resque_mark_write_to_the_outer_events(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a tracker, RESQUE_EVENTS names its events file: `resque mark`,
+    child scripts and nested trackers report to the one meter; after the
+    block the variable is as before."""
+    ev = tmp_path / "events"
+    ev.write_text("")
+    monkeypatch.setenv("RESQUE_EVENTS", str(ev))
+    with resque.track() as outer:
+        assert outer.under_run
+        with resque.track(plan="p") as inner:
+            assert inner.under_run and inner.events_file == str(ev)
+            inner.epoch(loss=1.0)
+    assert ev.read_text() == "epoch\nmetric loss 1.0\n"
+    assert os.environ["RESQUE_EVENTS"] == str(ev)
+
+
+KILLED_REAL = """
+import os, signal, subprocess, sys, time, resque
+t = resque.track(name="killed", meter="estimate").start()
+assert os.environ["RESQUE_EVENTS"] == t.events_file
+subprocess.run([os.environ["RESQUE_BIN"], "mark", "epoch"], check=True)
+t.epoch(loss=0.5)
+time.sleep(0.3)
+if os.fork() == 0:          # a child falls out without touching the meter
+    assert t.stop() is None
+    os._exit(0)
+os.wait()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_end_to_end_a_killed_script_is_recorded_as_failed(resque_bin: str, repo: resque.Repo) -> None:
+    """From the review of issue 15: with no region set (the meter then
+    warns on stderr), a script killed outright must still leave its actual,
+    failed; `resque mark` reaches the tracker's events; a forked child's
+    stop() does nothing."""
+    if not has_attach(resque_bin):
+        pytest.skip("'resque run --help' does not mention --attach")
+    p = subprocess.run([PY, "-c", KILLED_REAL], cwd=repo.path, capture_output=True, text=True,
+                       env=python_env(), timeout=120)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    for _ in range(100):
+        actuals = [e for e in repo.log() if e["type"] == "actual"]
+        if actuals:
+            break
+        time.sleep(0.1)
+    assert actuals, "no actual was recorded"
+    a = repo.show(actuals[0]["id"])
+    assert a["status"] == "failed" and a["name"] == "killed" and a["epochs"] == 2, a
