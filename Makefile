@@ -28,6 +28,11 @@ BUILD ?= build
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 PKGS = libgit2 sqlite3 libsodium jansson openblas lapacke zlib
+# What is linked: all of PKGS but OpenBLAS and LAPACKE, whose headers are
+# compiled against and whose libraries core/base/linalg.c loads with
+# dlopen on first use, so that commands doing no linear algebra do not
+# relocate them at start-up (docs/PERFORMANCE.md, "Start-up").
+LINK_PKGS = $(filter-out openblas lapacke,$(PKGS))
 
 # The warnings the tree is kept clean of, as errors in DEVELOPER=1 builds
 # and in CI (tests/stages.sh builds with DEVELOPER=1). Like git's DEVELOPER
@@ -58,7 +63,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 # Every folder of sources is on the include path: an internal header lives
 # beside its module and is included by name ("json.h"); a public one as
 # "resque/NAME.h" (docs/ARCHITECTURE.md, "Where things are").
@@ -66,7 +71,9 @@ SRC_DIRS := $(sort $(shell find core store cmd -type d))
 INCLUDES = -Iinclude $(addprefix -I,$(SRC_DIRS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) -pthread -fvisibility=hidden \
 	$(PKG_CFLAGS) $(WARN) $(SANFLAGS) $(CFLAGS)
-LIBS = $(PKG_LIBS) -lm -ldl -pthread
+# --as-needed: a library none of whose symbols is used is not loaded at
+# start-up; -O1: smaller dynamic symbol hash tables.
+LIBS = -Wl,--as-needed -Wl,-O1 $(PKG_LIBS) -lm -ldl -pthread
 
 LIB_SRC = $(sort $(shell find core store -name "*.c"))
 CMD_SRC = $(sort $(wildcard cmd/*.c))
@@ -208,11 +215,12 @@ PYTHON_SITE ?= $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path(
 VERSION := $(shell sed -n 's/^\#define RQ_VERSION "\(.*\)"/\1/p' include/resque/version.h)
 
 # resque.pc for pkg-config, made afresh for this PREFIX: the static
-# library's private dependencies are Requires.private (PKGS) and
-# Libs.private (`pkg-config --static --libs resque`).
+# library's private dependencies are Requires.private (LINK_PKGS: OpenBLAS
+# and LAPACKE are loaded at run time, see LINK_PKGS) and Libs.private
+# (`pkg-config --static --libs resque`).
 install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|@REQUIRES@|$(PKGS)|' resque.pc.in >$(BUILD)/resque.pc
+		-e 's|@REQUIRES@|$(LINK_PKGS)|' resque.pc.in >$(BUILD)/resque.pc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/resque \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/resque $(DESTDIR)$(PREFIX)/bin/resque

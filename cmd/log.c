@@ -20,28 +20,103 @@ struct collect {
 	size_t n, alloc;
 };
 
-static int collect(const rq_entry *e, void *ctx)
+static int collect(rq_entry **e, void *ctx)
 {
 	struct collect *c = ctx;
-	rq_entry *copy = NULL;
-	int err = rq_entry_parse(&copy, e->bytes.ptr, e->bytes.len);
-	if (err)
-		return err;
-	memcpy(copy->commit, e->commit, sizeof(copy->commit));
 	RQ_ALLOC_GROW(c->v, c->n + 1, c->alloc);
-	c->v[c->n++] = copy;
+	c->v[c->n++] = *e;
+	*e = NULL;
 	return 0;
 }
 
-static bool body_is(const rq_entry *e, const char *key, const char *id)
+/* The listing, newest first, as the entries come: printed once all were
+ * read and checked (a row index.db got wrong prints nothing). */
+struct listing {
+	json_t *arr; /* --json */
+	rq_buf text;
+};
+
+static int list_entry(rq_entry **ep, void *ctx)
 {
-	const char *v = rq_json_str(e->body, key, NULL);
-	return v && strcmp(v, id) == 0;
+	struct listing *o = ctx;
+	const rq_entry *e = *ep;
+	if (o->arr) {
+		json_array_append_new(o->arr, cmd_entry_json(e));
+	} else {
+		rq_buf s = RQ_BUF_INIT;
+		rq_entry_summary(&s, e);
+		rq_buf_printf(&o->text, "%.12s %4" PRIu64 " %s %-7s %.8s  %s\n", e->id, e->seq, e->time, e->type,
+			      e->signer, s.ptr);
+		rq_buf_release(&s);
+	}
+	return 0;
 }
 
-static void graph_version(rq_entry **v, size_t n, size_t at, const char *prefix, bool last, bool root)
+/* log without --graph: at most `max` entries (-1: all) of `type` (NULL:
+ * any), read from the tip back, so that -n K reads about K rows. */
+static int print_list(rq_ledger *l, const char *type, long long max, bool json)
 {
-	const rq_entry *e = v[at];
+	struct listing o = { json ? json_array() : NULL, RQ_BUF_INIT };
+	rq_scan s = { &type, type ? 1 : 0, true, max > 0 ? (uint64_t)max : 0 };
+	int rc = 0, err = max == 0 ? 0 : rq_ledger__scan(l, &s, list_entry, &o);
+
+	if (err)
+		rc = cmd_fail_code(err);
+	else if (json)
+		rc = cmd_print_json(o.arr);
+	else
+		fwrite(o.text.ptr, 1, o.text.len, stdout);
+	json_decref(o.arr);
+	rq_buf_release(&o.text);
+	return rc;
+}
+
+/* The version tree: for each id, the indices of the plans made from it,
+ * the actuals of it (a plan) and the versions whose parent it is, in
+ * sequence order; so drawing it costs what it prints. */
+struct graph {
+	rq_entry **v;
+	json_t *plans, *actuals, *kids; /* id -> [index] */
+};
+
+static void link_to(json_t *map, const char *id, size_t at)
+{
+	json_t *a = json_object_get(map, id);
+	if (!a) {
+		a = json_array();
+		json_object_set_new(map, id, a);
+	}
+	json_array_append_new(a, json_integer((json_int_t)at));
+}
+
+static void graph_index(struct graph *g, rq_entry **v, size_t n)
+{
+	g->v = v;
+	g->plans = json_object();
+	g->actuals = json_object();
+	g->kids = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const char *to = NULL;
+		json_t *map = NULL;
+		if (!strcmp(v[i]->type, "plan"))
+			to = rq_json_str(v[i]->body, "from", NULL), map = g->plans;
+		else if (!strcmp(v[i]->type, "actual"))
+			to = rq_json_str(v[i]->body, "plan", NULL), map = g->actuals;
+		else if (!strcmp(v[i]->type, "version"))
+			to = rq_json_str(v[i]->body, "parent", NULL), map = g->kids;
+		if (to)
+			link_to(map, to, i);
+	}
+}
+
+static const rq_entry *linked(const struct graph *g, json_t *map, const char *id, size_t i)
+{
+	return g->v[json_integer_value(json_array_get(json_object_get(map, id), i))];
+}
+
+static void graph_version(const struct graph *g, size_t at, const char *prefix, bool last, bool root)
+{
+	const rq_entry *e = g->v[at];
 	rq_buf s = RQ_BUF_INIT, pre = RQ_BUF_INIT;
 	rq_entry_summary(&s, e);
 	printf("%s%s%.12s %s\n", prefix, root ? "" : (last ? "`-- " : "|-- "), e->id, s.ptr);
@@ -49,25 +124,24 @@ static void graph_version(rq_entry **v, size_t n, size_t at, const char *prefix,
 	if (!root)
 		rq_buf_puts(&pre, last ? "    " : "|   ");
 	/* plans from this version, and their actuals */
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i]->type, "plan") || !body_is(v[i], "from", e->id))
-			continue;
+	size_t np = json_array_size(json_object_get(g->plans, e->id));
+	for (size_t i = 0; i < np; i++) {
+		const rq_entry *p = linked(g, g->plans, e->id, i);
 		rq_buf_reset(&s);
-		rq_entry_summary(&s, v[i]);
-		printf("%s:   %.12s %s\n", pre.ptr, v[i]->id, s.ptr);
-		for (size_t j = 0; j < n; j++)
-			if (!strcmp(v[j]->type, "actual") && body_is(v[j], "plan", v[i]->id)) {
-				rq_buf_reset(&s);
-				rq_entry_summary(&s, v[j]);
-				printf("%s:     %.12s %s\n", pre.ptr, v[j]->id, s.ptr);
-			}
+		rq_entry_summary(&s, p);
+		printf("%s:   %.12s %s\n", pre.ptr, p->id, s.ptr);
+		size_t na = json_array_size(json_object_get(g->actuals, p->id));
+		for (size_t j = 0; j < na; j++) {
+			const rq_entry *a = linked(g, g->actuals, p->id, j);
+			rq_buf_reset(&s);
+			rq_entry_summary(&s, a);
+			printf("%s:     %.12s %s\n", pre.ptr, a->id, s.ptr);
+		}
 	}
-	size_t kids = 0, seen = 0;
-	for (size_t i = 0; i < n; i++)
-		kids += !strcmp(v[i]->type, "version") && body_is(v[i], "parent", e->id);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i]->type, "version") && body_is(v[i], "parent", e->id))
-			graph_version(v, n, i, pre.ptr, ++seen == kids, false);
+	json_t *kids = json_object_get(g->kids, e->id);
+	for (size_t i = 0; i < json_array_size(kids); i++)
+		graph_version(g, (size_t)json_integer_value(json_array_get(kids, i)), pre.ptr,
+			      i + 1 == json_array_size(kids), false);
 	rq_buf_release(&s);
 	rq_buf_release(&pre);
 }
@@ -90,11 +164,16 @@ static int print_graph(rq_entry **v, size_t n, bool json)
 		return rc;
 	}
 	size_t roots = 0;
+	struct graph g;
+	graph_index(&g, v, n);
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(v[i]->type, "version") && !rq_json_str(v[i]->body, "parent", NULL)) {
-			graph_version(v, n, i, "", true, true);
+			graph_version(&g, i, "", true, true);
 			roots++;
 		}
+	json_decref(g.plans);
+	json_decref(g.actuals);
+	json_decref(g.kids);
 	if (!roots)
 		printf("no versions yet ('resque commit' records one)\n");
 	return 0;
@@ -122,34 +201,16 @@ int cmd_log(int argc, char **argv)
 		return cmd_usage(&help, opts, "unknown entry type '%s'", type);
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
-	if ((err = rq_ledger_foreach(l, graph ? NULL : type, collect, &c))) {
+	if (!graph) {
+		rc = print_list(l, type, max, json);
+		goto done;
+	}
+	rq_scan all = { NULL, 0, false, 0 };
+	if ((err = rq_ledger__scan(l, &all, collect, &c))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	if (graph) {
-		rc = print_graph(c.v, c.n, json);
-		goto done;
-	}
-	size_t shown = 0;
-	json_t *arr = json ? json_array() : NULL;
-	for (size_t i = c.n; i-- > 0;) {
-		if (max >= 0 && shown >= (size_t)max)
-			break;
-		shown++;
-		rq_entry *e = c.v[i];
-		if (json) {
-			json_array_append_new(arr, cmd_entry_json(e));
-		} else {
-			rq_buf s = RQ_BUF_INIT;
-			rq_entry_summary(&s, e);
-			printf("%.12s %4" PRIu64 " %s %-7s %.8s  %s\n", e->id, e->seq, e->time, e->type, e->signer, s.ptr);
-			rq_buf_release(&s);
-		}
-	}
-	if (json) {
-		rc = cmd_print_json(arr);
-		json_decref(arr);
-	}
+	rc = print_graph(c.v, c.n, json);
 done:
 	for (size_t i = 0; i < c.n; i++)
 		rq_entry_free(c.v[i]);

@@ -41,13 +41,6 @@ static const struct cmd_entry commands[] = {
 	{ "verify",      cmd_verify,       0,         "check the ledger's signatures, chain and index" },
 };
 
-/* OpenBLAS (pthread build) starts its worker threads when it is loaded, and
- * they spin for a while waiting for work, taking a core from commands that
- * never call BLAS (hashing, the ledger). Shutting the pool down here is
- * safe: OpenBLAS starts it again on the first threaded BLAS call. Weak, so
- * that other BLAS builds without this symbol still link. */
-extern void blas_thread_shutdown_(void) __attribute__((weak));
-
 static const struct cmd_entry *find_command(const char *name)
 {
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++)
@@ -96,8 +89,6 @@ int main(int argc, char **argv)
 {
 	int i = 1, status;
 
-	if (blas_thread_shutdown_)
-		blas_thread_shutdown_();
 	if (sodium_init() < 0) {
 		fprintf(stderr, "resque: libsodium failed to initialise\n");
 		return EXIT_FAIL;

@@ -35,6 +35,15 @@ struct rq_guard {
 	size_t nsigners, signers_alloc;
 	rq_named *named;         /* named entries of [known, size), or all when not remembered */
 	size_t nnamed, named_alloc;
+	/* the memory's named entries before `mem_named_below`, read once per
+	 * process (rq_guard_find_name), sorted by name, then seq */
+	rq_named *mem_named;
+	size_t nmem_named;
+	uint64_t mem_named_below;
+	bool mem_named_read;
+	uint64_t leaf_reads;     /* rq_guard_leaf's reads of one entry's records */
+	uint8_t (*mem_ids)[RQ_HASH_LEN]; /* the memory's ids [0, mem_ids_n), after many look-ups */
+	uint64_t mem_ids_n, id_reads;
 	uint8_t *row_ok;         /* bitmap over [0, size) */
 	bool behind_place;       /* the snapshot has fewer entries than this place had */
 	uint64_t row_bits;
@@ -59,6 +68,8 @@ static void rq_guard_free_contents(struct rq_guard *g)
 	free(g->all_commits);
 	free(g->signers);
 	rq_known_names_free(g->named, g->nnamed);
+	rq_known_names_free(g->mem_named, g->nmem_named);
+	free(g->mem_ids);
 	free(g->row_ok);
 	memset(g, 0, sizeof(*g));
 }
@@ -91,34 +102,6 @@ static void add_extra(struct rq_guard *g, uint64_t at, const rq_hash *leaves, co
 	memcpy(g->extra_leaves + at, leaves, n * sizeof(*leaves));
 	memcpy(g->extra_commits + at, commits, n * sizeof(*commits));
 	memcpy(g->extra_ids + at, ids, n * sizeof(*ids));
-}
-
-/* The memory's records of entries [0, n): leaf hashes, commits, ids (hex);
- * the caller frees them. */
-static int load_records(rq_hash **leaves, uint8_t (**commits)[20], char (**ids)[RQ_ID_HEX_SIZE], const struct rq_guard *g,
-			uint64_t n)
-{
-	uint8_t (*raw)[RQ_HASH_LEN] = rq_xcalloc((size_t)n + 1, sizeof(*raw));
-	int err;
-	*leaves = rq_xcalloc((size_t)n + 1, sizeof(**leaves));
-	*commits = rq_xcalloc((size_t)n + 1, sizeof(**commits));
-	*ids = rq_xcalloc((size_t)n + 1, sizeof(**ids));
-	if (n && ((err = rq_known_read_leaf_range(*leaves, g->repository, 0, n)) ||
-		  (err = rq_known_read_commits(*commits, g->repository, 0, n)) ||
-		  (err = rq_known_read_ids(raw, g->repository, 0, n)))) {
-		free(*leaves);
-		free(*commits);
-		free(*ids);
-		*leaves = NULL;
-		*commits = NULL;
-		*ids = NULL;
-		free(raw);
-		return err;
-	}
-	for (uint64_t i = 0; i < n; i++)
-		rq_hex_encode((*ids)[i], raw[i], RQ_HASH_LEN);
-	free(raw);
-	return 0;
 }
 
 static void add_named(struct rq_guard *g, const rq_named *v, size_t n)
@@ -234,7 +217,7 @@ static int claimed_genesis(rq_buf *repository, rq_hash leaf, char id[RQ_ID_HEX_S
 	rq_entry *e = NULL;
 	int err = RQ_ENOTFOUND;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT entry FROM entries WHERE seq=0", -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(l->db, rq_index_queries[RQ_Q_GENESIS], -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW &&
 	    rq_entry_parse(&e, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) == 0) {
 		const char *rid = rq_json_str(e->body, "repository", "");
@@ -258,27 +241,14 @@ static int claimed_genesis(rq_buf *repository, rq_hash leaf, char id[RQ_ID_HEX_S
 static int remember_new(rq_ledger *l, struct rq_guard *g, uint64_t k, uint64_t n, const rq_hash *nl,
 			const uint8_t (*nc)[20], const char (*ni)[RQ_ID_HEX_SIZE], const rq_named *named, size_t nnamed)
 {
-	rq_hash *leaves = NULL;
-	uint8_t (*commits)[20] = NULL;
-	char (*ids)[RQ_ID_HEX_SIZE] = NULL;
 	bool updated = false;
-	int err;
-
-	if ((err = load_records(&leaves, &commits, &ids, g, k)))
-		return err;
-	leaves = rq_xreallocarray(leaves, (size_t)n, sizeof(*leaves));
-	commits = rq_xreallocarray(commits, (size_t)n, sizeof(*commits));
-	ids = rq_xreallocarray(ids, (size_t)n, sizeof(*ids));
-	memcpy(leaves + k, nl, (size_t)(n - k) * sizeof(*leaves));
-	memcpy(commits + k, nc, (size_t)(n - k) * sizeof(*commits));
-	memcpy(ids + k, ni, (size_t)(n - k) * sizeof(*ids));
-	err = rq_known_put_all(&updated, g->repository, g->genesis, (const rq_hash *)leaves,
-			       (const uint8_t (*)[20])commits, n, g->signers, g->nsigners, named, nnamed,
-			       (const char (*)[RQ_ID_HEX_SIZE])ids, k, l->dir);
-	free(leaves);
-	free(commits);
-	free(ids);
-	return err;
+	/* Only the new records: the memory holds the first k, which are never
+	 * rewritten (O(new), not O(ledger), per append). A memory that holds
+	 * fewer (another process rewound it) or a failed write is an error:
+	 * the caller keeps the new records in RAM and says so, and the next
+	 * command verifies them again. */
+	return rq_known_put_all(&updated, g->repository, g->genesis, nl, nc, n, g->signers, g->nsigners, named, nnamed,
+				ni, k, l->dir);
 }
 
 /* Verify the entries [k, size) new since the memory's k entries. A memory
@@ -518,6 +488,15 @@ int rq_guard_leaf(rq_hash leaf, uint8_t commit[20], rq_ledger *l, uint64_t seq)
 		memcpy(commit, g->extra_commits[seq - g->known], 20);
 		return 0;
 	}
+	/* Many single reads (a long lineage walk): load them all at once. */
+	if (++g->leaf_reads == 256) {
+		if (rq_guard_load_all(l) == 0) {
+			memcpy(leaf, g->all_leaves[seq], RQ_HASH_LEN);
+			memcpy(commit, g->all_commits[seq], 20);
+			return 0;
+		}
+		rq_error_clear(); /* then one at a time, as before */
+	}
 	if ((err = rq_known_read_leaf_range((rq_hash *)leaf, g->repository, seq, 1)) ||
 	    (err = rq_known_read_commits((uint8_t (*)[20])commit, g->repository, seq, 1)))
 		return err;
@@ -585,26 +564,61 @@ void rq_guard_rows_reset(rq_ledger *l)
 	}
 }
 
+static int by_name_seq(const void *a, const void *b)
+{
+	const rq_named *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The memory's named entries before `below`, read and sorted once (again
+ * only when the memory has grown: this process appended). */
+static int mem_names(struct rq_guard *g, uint64_t below)
+{
+	int err;
+	if (g->mem_named_read && g->mem_named_below == below)
+		return 0;
+	rq_known_names_free(g->mem_named, g->nmem_named);
+	g->mem_named = NULL;
+	g->nmem_named = 0;
+	g->mem_named_read = false;
+	if ((err = rq_known_read_names(&g->mem_named, &g->nmem_named, g->repository, below)))
+		return err;
+	if (g->nmem_named)
+		qsort(g->mem_named, g->nmem_named, sizeof(*g->mem_named), by_name_seq);
+	g->mem_named_below = below;
+	g->mem_named_read = true;
+	return 0;
+}
+
 int rq_guard_find_name(int64_t *seq, rq_ledger *l, const char *name, const char *type)
 {
-	rq_named *v = NULL;
-	size_t n = 0;
 	int err;
 
 	*seq = -1;
 	if ((err = rq_ledger_guard(l)))
 		return err;
 	struct rq_guard *g = l->guard;
-	if (g->remembered && (err = rq_known_read_names(&v, &n, g->repository, g->known < l->size ? g->known : l->size)))
-		return err;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].name, name) == 0 && (!type || strcmp(v[i].type, type) == 0))
-			*seq = (int64_t)v[i].seq;
+	if (g->remembered) {
+		if ((err = mem_names(g, g->known < l->size ? g->known : l->size)))
+			return err;
+		const rq_named *v = g->mem_named;
+		size_t lo = 0, hi = g->nmem_named;
+		while (lo < hi) { /* the first record of `name` */
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(v[mid].name, name) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t i = lo; i < g->nmem_named && strcmp(v[i].name, name) == 0; i++)
+			if (!type || strcmp(v[i].type, type) == 0)
+				*seq = (int64_t)v[i].seq; /* in seq order: the newest wins */
+	}
 	for (size_t i = 0; i < g->nnamed; i++)
 		if (g->named[i].seq < l->size && strcmp(g->named[i].name, name) == 0 &&
 		    (!type || strcmp(g->named[i].type, type) == 0))
 			*seq = (int64_t)g->named[i].seq;
-	rq_known_names_free(v, n);
 	return 0;
 }
 
@@ -664,6 +678,8 @@ void rq_guard_appended(rq_ledger *l, const rq_entry *e, const rq_hash leaf, cons
 		g->known = seq + 1;
 		goto done;
 	}
+	if (remember && g->remembered && g->known == seq)
+		rq_ledger__notice("could not remember the verified ledger: %s", rq_error_last());
 	rq_error_clear();
 	if (seq >= g->known) {
 		add_extra(g, seq - g->known, (const rq_hash *)&lf, (const uint8_t (*)[20])&c, (const char (*)[RQ_ID_HEX_SIZE])&id, 1);
@@ -672,6 +688,29 @@ void rq_guard_appended(rq_ledger *l, const rq_entry *e, const rq_hash leaf, cons
 	}
 done:
 	free(nm.name);
+}
+
+int rq_guard_remember_appended(rq_ledger *l)
+{
+	struct rq_guard *g = l->guard;
+	int err;
+	if (!g || !g->remembered || l->size <= g->known)
+		return 0;
+	uint64_t k = g->known;
+	if ((err = remember_new(l, g, k, l->size, (const rq_hash *)g->extra_leaves, (const uint8_t (*)[20])g->extra_commits,
+				(const char (*)[RQ_ID_HEX_SIZE])g->extra_ids, g->named, g->nnamed)))
+		return err;
+	g->known = l->size;
+	free(g->extra_leaves);
+	free(g->extra_commits);
+	free(g->extra_ids);
+	g->extra_leaves = NULL;
+	g->extra_commits = NULL;
+	g->extra_ids = NULL;
+	rq_known_names_free(g->named, g->nnamed);
+	g->named = NULL;
+	g->nnamed = g->named_alloc = 0;
+	return 0;
 }
 
 static bool id_has_prefix(const uint8_t id[RQ_HASH_LEN], const char *low, size_t len)
@@ -686,6 +725,44 @@ static bool id_has_prefix(const uint8_t id[RQ_HASH_LEN], const char *low, size_t
 	return true;
 }
 
+/* The entry whose whole id is `low`, found through index.db's id column
+ * and confirmed against the id the guard verified at that place (ids are
+ * hashes of the entries, so no other entry has it): -1 when index.db has
+ * no such row or a row that is not that entry. */
+static int64_t exact_id(rq_ledger *l, const char *low)
+{
+	struct rq_guard *g = l->guard;
+	sqlite3_stmt *st = NULL;
+	int64_t seq = -1;
+	uint8_t raw[RQ_HASH_LEN];
+
+	if (sqlite3_prepare_v2(l->db, rq_index_queries[RQ_Q_BY_ID], -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, low, RQ_ID_HEX_SIZE - 1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (seq < 0 || (uint64_t)seq >= l->size)
+		return -1;
+	uint64_t mem = g->remembered ? (g->known < l->size ? g->known : l->size) : 0;
+	if (++g->id_reads == 256 && mem && !g->mem_ids) { /* a long lineage walk: read them all once */
+		g->mem_ids = rq_xmallocarray((size_t)mem, sizeof(*g->mem_ids));
+		g->mem_ids_n = mem;
+		if (rq_known_read_ids(g->mem_ids, g->repository, 0, mem) != 0) {
+			rq_error_clear();
+			free(g->mem_ids);
+			g->mem_ids = NULL;
+		}
+	}
+	if ((uint64_t)seq < mem && g->mem_ids && (uint64_t)seq < g->mem_ids_n)
+		memcpy(raw, g->mem_ids[seq], RQ_HASH_LEN);
+	else if ((uint64_t)seq < mem ? rq_known_read_ids(&raw, g->repository, (uint64_t)seq, 1) != 0
+				     : rq_hex_decode(raw, RQ_HASH_LEN, g->extra_ids[(uint64_t)seq - g->known]) != 0) {
+		rq_error_clear();
+		return -1;
+	}
+	return id_has_prefix(raw, low, RQ_ID_HEX_SIZE - 1) ? seq : -1;
+}
+
 int rq_guard_find_id(int64_t *seq, size_t *matches, rq_ledger *l, const char *low, size_t len)
 {
 	uint64_t mem;
@@ -696,6 +773,12 @@ int rq_guard_find_id(int64_t *seq, size_t *matches, rq_ledger *l, const char *lo
 	if ((err = rq_ledger_guard(l)))
 		return err;
 	struct rq_guard *g = l->guard;
+	/* A whole id: one row of index.db, confirmed. A prefix: every verified
+	 * id, since index.db could hide a second match of it. */
+	if (len == RQ_ID_HEX_SIZE - 1 && (*seq = exact_id(l, low)) >= 0) {
+		*matches = 1;
+		return 0;
+	}
 	mem = g->remembered ? (g->known < l->size ? g->known : l->size) : 0;
 	if (mem) {
 		uint8_t (*ids)[RQ_HASH_LEN] = rq_xcalloc((size_t)mem, sizeof(*ids));

@@ -4,6 +4,7 @@
 #include "actual.h"
 #include "history.h"
 #include "json.h"
+#include "ledger_int.h"
 
 #include <math.h>
 
@@ -302,6 +303,113 @@ static void build_costs(rq_history *h, struct gather *g, const rq_shift_kind *ki
 	}
 }
 
+/* The rows a history is gathered from, in sequence order: versions parsed
+ * as they are read (every one is needed), plans and actuals kept as bytes
+ * until the lineage says whether they can matter. */
+struct hrow {
+	uint64_t seq;
+	rq_entry *e;   /* parsed, or NULL */
+	void *bytes;   /* until parsed */
+	size_t len;
+};
+
+struct hrows {
+	struct hrow *v;
+	size_t n, alloc;
+};
+
+static int keep_row(uint64_t seq, const void *bytes, size_t len, void *ctx)
+{
+	struct hrows *s = ctx;
+	struct hrow r = { seq, NULL, NULL, len };
+
+	if (rq_ledger__may_hold(bytes, len, "type", "version")) {
+		int err = rq_entry_parse(&r.e, bytes, len);
+		if (err)
+			return rq_error_prefix(err, "entry %" PRIu64 ": ", seq);
+		if (strcmp(r.e->type, "version") && strcmp(r.e->type, "plan") && strcmp(r.e->type, "actual")) {
+			rq_entry_free(r.e);
+			return 0;
+		}
+	} else if (rq_ledger__may_hold(bytes, len, "type", "plan") || rq_ledger__may_hold(bytes, len, "type", "actual")) {
+		r.bytes = rq_xmalloc(len ? len : 1);
+		memcpy(r.bytes, bytes, len);
+	} else {
+		return 0;
+	}
+	RQ_ALLOC_GROW(s->v, s->n + 1, s->alloc);
+	s->v[s->n++] = r;
+	return 0;
+}
+
+/* Whether `bytes` hold `"key":"X"` for some X that `set` has: false
+ * means no member `key` of the entry names one of them. */
+static bool links_into(const struct hrow *r, const char *key, const json_t *set)
+{
+	char pat[24];
+	int n = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	const char *p = r->bytes, *end = p + r->len;
+	while (n > 0 && (p = memmem(p, (size_t)(end - p), pat, (size_t)n))) {
+		p += n;
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		if (!q)
+			break;
+		if (json_object_getn(set, p, (size_t)(q - p)))
+			return true;
+		p = q;
+	}
+	return false;
+}
+
+/* Row `r` as an entry of `type`, parsing it if `maybe` says it can matter;
+ * NULL when it is not one that does. */
+static const rq_entry *row_as(struct hrow *r, const char *type, bool (*maybe)(struct hrow *r, struct gather *g),
+			      struct gather *g, int *err)
+{
+	if (!r->e && r->bytes && maybe(r, g)) {
+		if ((*err = rq_entry_parse(&r->e, r->bytes, r->len)))
+			return NULL;
+		free(r->bytes);
+		r->bytes = NULL;
+	}
+	return r->e && strcmp(r->e->type, type) == 0 ? r->e : NULL;
+}
+
+static bool plan_may_matter(struct hrow *r, struct gather *g)
+{
+	return rq_ledger__may_hold(r->bytes, r->len, "type", "plan") && links_into(r, "from", g->lineage);
+}
+
+static bool actual_may_matter(struct hrow *r, struct gather *g)
+{
+	char id[RQ_ID_HEX_SIZE];
+	if (!rq_ledger__may_hold(r->bytes, r->len, "type", "actual"))
+		return false;
+	if (links_into(r, "plan", g->plan_at))
+		return true;
+	rq_sha256_hex(id, r->bytes, r->len); /* the entry's id */
+	return json_object_get(g->cost_actuals, id) != NULL;
+}
+
+static bool any_row(struct hrow *r, struct gather *g)
+{
+	return false;
+}
+
+/* on_version .. on_actual over the rows, each kind in sequence order. */
+static int each_of(struct hrows *s, const char *type, int (*fn)(const rq_entry *e, void *ctx), struct gather *g)
+{
+	bool (*maybe)(struct hrow *, struct gather *) =
+		!strcmp(type, "plan") ? plan_may_matter : !strcmp(type, "actual") ? actual_may_matter : any_row;
+	int err = 0;
+	for (size_t i = 0; i < s->n && !err; i++) {
+		const rq_entry *e = row_as(&s->v[i], type, maybe, g, &err);
+		if (e)
+			err = fn(e, g);
+	}
+	return err;
+}
+
 static void build(rq_history *h, struct gather *g, const rq_shift_kind *kind)
 {
 	size_t n_plans = json_array_size(g->plans), n_vers = json_object_size(g->lineage);
@@ -315,6 +423,7 @@ static void build(rq_history *h, struct gather *g, const rq_shift_kind *kind)
 int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 		      const char *family, const rq_shift_kind *kind)
 {
+	struct hrows rows = { NULL, 0, 0 };
 	struct gather g = { 0 };
 	const char *root;
 	int err;
@@ -338,7 +447,9 @@ int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 		err = rq_error_set(RQ_EINVALID, "entry %.12s is a %s entry, not a version", base->id, base->type);
 		goto done;
 	}
-	if ((err = rq_ledger_foreach(l, "version", on_version, &g)))
+	/* One read of the rows, in sequence order; of the plans and actuals
+	 * only those that can belong to the lineage are parsed. */
+	if ((err = rq_ledger__scan_rows(l, false, keep_row, &rows)) || (err = each_of(&rows, "version", on_version, &g)))
 		goto done;
 	root = rq_json_str(g.roots, base->id, NULL);
 	if (!root) {
@@ -346,9 +457,8 @@ int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 		goto done;
 	}
 	snprintf(out->root, sizeof(out->root), "%s", root);
-	if ((err = rq_ledger_foreach(l, "version", on_version_member, &g)) ||
-	    (err = rq_ledger_foreach(l, "plan", on_plan, &g)) ||
-	    (err = rq_ledger_foreach(l, "actual", on_actual, &g)))
+	if ((err = each_of(&rows, "version", on_version_member, &g)) || (err = each_of(&rows, "plan", on_plan, &g)) ||
+	    (err = each_of(&rows, "actual", on_actual, &g)))
 		goto done;
 	out->n_versions = json_object_size(g.lineage);
 	out->n_plans = json_array_size(g.plans);
@@ -356,6 +466,11 @@ int rq_history_gather(rq_history *out, rq_ledger *l, const rq_entry *base,
 	json_array_append(out->store->keep, g.lineage);
 	build(out, &g, kind);
 done:
+	for (size_t i = 0; i < rows.n; i++) {
+		rq_entry_free(rows.v[i].e);
+		free(rows.v[i].bytes);
+	}
+	free(rows.v);
 	json_decref(g.roots);
 	json_decref(g.lineage);
 	json_decref(g.plans);

@@ -340,7 +340,7 @@ static int write_at(int fd, const void *data, size_t len, off_t offset, const ch
 
 static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
 	       bool locked);
-static int extend_records(const char *path, const void *records, size_t size, uint64_t from, uint64_t n);
+static int extend_records(const char *path, const void *tail, size_t size, uint64_t base, uint64_t from, uint64_t n);
 
 int rq_known_put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
 		 uint64_t n)
@@ -361,8 +361,9 @@ static int enter_home(rq_buf *dir, rq_buf *path, int *lock, bool take_lock)
 	return lock_home(lock, path->ptr);
 }
 
-/* The leaf hashes [from, n) of `repository` to its leaves file. */
-static int write_leaves(const char *repository, const rq_hash *leaves, uint64_t from, uint64_t n)
+/* The leaf hashes [at, n) of `repository` to its leaves file, from `tail`
+ * holding leaves [from, n) (from <= at). */
+static int write_leaves(const char *repository, const rq_hash *tail, uint64_t from, uint64_t at, uint64_t n)
 {
 	rq_buf lpath = RQ_BUF_INIT;
 	int err;
@@ -371,7 +372,7 @@ static int write_leaves(const char *repository, const rq_hash *leaves, uint64_t 
 	if (n > (uint64_t)(INT64_MAX / RQ_HASH_LEN) || n > SIZE_MAX / RQ_HASH_LEN)
 		err = rq_error_set(RQ_EINVALID, "%s: too many leaves", lpath.ptr);
 	else
-		err = extend_records(lpath.ptr, leaves, RQ_HASH_LEN, from, n);
+		err = extend_records(lpath.ptr, tail, RQ_HASH_LEN, from, at, n);
 	rq_buf_release(&lpath);
 	return err;
 }
@@ -395,9 +396,146 @@ static int known_of(rq_known *out, const char *repository, const char *genesis, 
 	return err;
 }
 
-/* `locked`: the caller holds the memory's lock already. */
-static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
-	       bool locked)
+/* REPOSITORY.frontier: the roots of the perfect subtrees that make up the
+ * Merkle tree of the first `size` leaves (RFC 9162 splits a tree of `size`
+ * leaves into one perfect subtree per set bit of `size`), so that
+ * remembering k more leaves costs O(k log n) hashes instead of a pass over
+ * every leaf. It is a cache, trusted only when its root is the one
+ * known_ledgers records for its size; otherwise the root is computed from
+ * the leaves file. "RQFRONT1", the size (8 bytes, little-endian), then 64
+ * hashes, that of level L at L (only the set bits of size count). */
+#define FRONTIER_MAGIC "RQFRONT1"
+struct frontier {
+	uint64_t size;
+	rq_hash h[64];
+};
+
+static void frontier_append(struct frontier *f, const rq_hash leaf)
+{
+	rq_hash carry;
+	unsigned level = 0;
+	memcpy(carry, leaf, RQ_HASH_LEN);
+	while (level < 63 && (f->size >> level & 1)) {
+		rq_merkle_node_hash(carry, f->h[level], carry);
+		level++;
+	}
+	memcpy(f->h[level], carry, RQ_HASH_LEN);
+	f->size++;
+}
+
+static int frontier_node(rq_hash out, unsigned level, uint64_t index, void *ctx)
+{
+	const struct frontier *f = ctx;
+	if (level >= 64 || !(f->size >> level & 1) || index != (f->size >> level) - 1)
+		return rq_error_set(RQ_EINVALID, "the Merkle frontier lacks node %u/%" PRIu64, level, index);
+	memcpy(out, f->h[level], RQ_HASH_LEN);
+	return 0;
+}
+
+static int frontier_root(rq_hash out, const struct frontier *f)
+{
+	return rq_merkle_root(out, f->size, frontier_node, (void *)(uintptr_t)f);
+}
+
+/* The frontier of `repository` if it is that of the tree of `size` leaves
+ * whose root is `root`. */
+static bool frontier_read(struct frontier *f, const char *repository, uint64_t size, const uint8_t *root)
+{
+	rq_buf path = RQ_BUF_INIT, data = RQ_BUF_INIT;
+	rq_hash got;
+	bool ok = false;
+
+	memset(f, 0, sizeof(*f));
+	if (side_path(&path, repository, "frontier") == 0 && rq_path_exists(path.ptr) &&
+	    rq_file_read(&data, path.ptr) == 0 && data.len == 8 + 8 + sizeof(f->h) &&
+	    memcmp(data.ptr, FRONTIER_MAGIC, 8) == 0) {
+		for (int i = 0; i < 8; i++)
+			f->size |= (uint64_t)(uint8_t)data.ptr[8 + i] << (8 * i);
+		memcpy(f->h, data.ptr + 16, sizeof(f->h));
+		ok = f->size == size && frontier_root(got, f) == 0 && sodium_memcmp(got, root, RQ_HASH_LEN) == 0;
+	}
+	rq_error_clear();
+	rq_buf_release(&data);
+	rq_buf_release(&path);
+	return ok;
+}
+
+/* Best effort, without fsync: a frontier lost in a crash is recomputed. */
+static void frontier_write(const char *repository, const struct frontier *f)
+{
+	rq_buf path = RQ_BUF_INIT, tmp = RQ_BUF_INIT, data = RQ_BUF_INIT;
+	rq_buf_put(&data, FRONTIER_MAGIC, 8);
+	for (int i = 0; i < 8; i++)
+		rq_buf_putc(&data, (char)(f->size >> (8 * i) & 0xff));
+	rq_buf_put(&data, (const char *)f->h, sizeof(f->h));
+	if (side_path(&path, repository, "frontier") == 0) {
+		rq_buf_printf(&tmp, "%s.tmp.%ld", path.ptr, (long)getpid());
+		int fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		bool ok = fd >= 0 && write_at(fd, data.ptr, data.len, 0, tmp.ptr) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (!ok || rename(tmp.ptr, path.ptr) != 0)
+			unlink(tmp.ptr);
+	}
+	rq_error_clear();
+	rq_buf_release(&data);
+	rq_buf_release(&tmp);
+	rq_buf_release(&path);
+}
+
+static void frontier_drop(const char *repository)
+{
+	rq_buf path = RQ_BUF_INIT;
+	if (side_path(&path, repository, "frontier") == 0)
+		unlink(path.ptr);
+	rq_buf_release(&path);
+}
+
+/* The known_ledgers line of `repository` holding `n` leaves, of which the
+ * caller has [from, n) in `tail` (tail[0] is leaf `from`); the memory's
+ * `old` line (old->size == 0: none) holds at least the first `from`. The
+ * root comes from the frontier of old->size when it is there and agrees
+ * with old->root, else from every leaf (those before `from` read from the
+ * leaves file, which the caller has just extended). */
+static int known_of_tail(rq_known *out, const char *repository, const char *genesis, const rq_hash *tail,
+			 uint64_t from, uint64_t n, const rq_known *old)
+{
+	struct frontier f;
+	int err;
+
+	if (old->size >= from && old->size <= n && old->size &&
+	    frontier_read(&f, repository, old->size, old->root)) {
+		for (uint64_t i = old->size; i < n; i++)
+			frontier_append(&f, tail[i - from]);
+	} else {
+		rq_hash *head = NULL;
+		memset(&f, 0, sizeof(f));
+		if (from && (head = rq_xmallocarray((size_t)from, sizeof(*head))) &&
+		    (err = rq_known_read_leaf_range(head, repository, 0, from))) {
+			free(head);
+			return err;
+		}
+		for (uint64_t i = 0; i < from; i++)
+			frontier_append(&f, head[i]);
+		free(head);
+		for (uint64_t i = from; i < n; i++)
+			frontier_append(&f, tail[i - from]);
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->repository, sizeof(out->repository), "%s", repository);
+	snprintf(out->genesis, sizeof(out->genesis), "%s", genesis);
+	out->size = n;
+	if ((err = frontier_root(out->root, &f)))
+		return err;
+	frontier_write(repository, &f);
+	return 0;
+}
+
+/* `locked`: the caller holds the memory's lock already. The leaves are
+ * [from, n) in `tail`; RQ_ENOTFOUND when the memory holds fewer than `from`
+ * (the caller then gives them all). */
+static int put_tail(bool *updated, const char *repository, const char *genesis, const rq_hash *tail,
+		    uint64_t from, uint64_t n, bool locked)
 {
 	rq_buf home = RQ_BUF_INIT, path = RQ_BUF_INIT, text = RQ_BUF_INIT, next = RQ_BUF_INIT;
 	rq_known old, now;
@@ -424,10 +562,17 @@ static int put(bool *updated, const char *repository, const char *genesis, const
 	}
 	if (w.found && old.size >= n)
 		goto done; /* nothing new */
+	if (!w.found)
+		old.size = 0;
+	if (old.size < from) {
+		err = rq_error_set(RQ_ENOTFOUND, "%s: holds %" PRIu64 " entries of %s, not the %" PRIu64 " expected",
+				   path.ptr, old.size, repository, from);
+		goto done;
+	}
 	/* The leaves first: past the recorded size they are ignored, so the
 	 * memory stays what it was until the text file names the new size. */
-	if ((err = write_leaves(repository, leaves, w.found ? old.size : 0, n)) ||
-	    (err = known_of(&now, repository, genesis, leaves, n)))
+	if ((err = write_leaves(repository, tail, from, old.size, n)) ||
+	    (err = known_of_tail(&now, repository, genesis, tail, from, n, &old)))
 		goto done;
 	format_line(&next, &now);
 	if ((err = rq_file_write_atomic(path.ptr, next.ptr, next.len, 0644)))
@@ -440,6 +585,12 @@ done:
 	rq_buf_release(&path);
 	rq_buf_release(&home);
 	return err;
+}
+
+static int put(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves, uint64_t n,
+	       bool locked)
+{
+	return put_tail(updated, repository, genesis, leaves, 0, n, locked);
 }
 
 int rq_known_forget(bool *dropped, const char *repository)
@@ -474,8 +625,8 @@ int rq_known_forget(bool *dropped, const char *repository)
 		if (w.dropped && (err = rq_file_write_atomic(path.ptr, next.ptr, next.len, 0644)))
 			goto done;
 	}
-	for (int i = 0; i < 5; i++) {
-		static const char *const ext[] = { "leaves", "commits", "state", "names", "ids" };
+	for (int i = 0; i < 6; i++) {
+		static const char *const ext[] = { "leaves", "commits", "state", "names", "ids", "frontier" };
 		rq_buf_reset(&lpath);
 		side_path(&lpath, repository, ext[i]);
 		if (unlink(lpath.ptr) == 0) {
@@ -744,8 +895,9 @@ static void clean_leftovers(const char *dir)
 		closedir(d);
 }
 
-/* Extend a fixed-record file to `n` records from record `from`. */
-static int extend_records(const char *path, const void *records, size_t size, uint64_t from, uint64_t n)
+/* Extend a fixed-record file to `n` records from record `from`, taken
+ * from `tail`, which holds records [base, n) (base <= from). */
+static int extend_records(const char *path, const void *tail, size_t size, uint64_t base, uint64_t from, uint64_t n)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), err = 0;
 	if (fd < 0)
@@ -753,32 +905,74 @@ static int extend_records(const char *path, const void *records, size_t size, ui
 	if (ftruncate(fd, (off_t)(from * size)) != 0)
 		err = rq_error_os("%s", path);
 	if (!err)
-		err = write_at(fd, (const char *)records + from * size, (size_t)(n - from) * size, (off_t)(from * size),
-			       path);
-	if (!err && fsync(fd) != 0)
+		err = write_at(fd, (const char *)tail + (from - base) * size, (size_t)(n - from) * size,
+			       (off_t)(from * size), path);
+	if (!err && fdatasync(fd) != 0)
 		err = rq_error_os("%s", path);
 	close(fd);
 	return err;
 }
 
+/* In `buf` (bytes [base, base + n) of a names file; whole: base == 0),
+ * the end of the last complete line of an entry before `from`: lines are
+ * in sequence order, so they are looked at from the end. False when every
+ * complete line of `buf` is of `from` or later and the file has more
+ * before `buf`. A last line without its newline (an interrupted append)
+ * is dropped with those of `from` on. */
+static bool names_scan_back(off_t *keep, const char *buf, size_t n, off_t base, uint64_t from)
+{
+	size_t first = 0, i = n;
+	if (base > 0) { /* the block's first line may start before it */
+		while (first < n && buf[first] != '\n')
+			first++;
+		first++;
+	}
+	while (i > 0 && buf[i - 1] != '\n')
+		i--;
+	while (i > first) {
+		size_t ls = i - 1;
+		while (ls > first && buf[ls - 1] != '\n')
+			ls--;
+		if (strtoull(buf + ls, NULL, 10) < from) {
+			*keep = base + (off_t)i;
+			return true;
+		}
+		i = ls;
+	}
+	*keep = 0;
+	return base == 0;
+}
+
 /* REPOSITORY.names: "SEQ TYPE HEX(NAME)" lines in sequence order. Keep the
  * lines of entries before `from` (an interrupted update may have left
- * later ones), then append those of `named` from `from` on. */
+ * later ones), then append those of `named` from `from` on: the last block
+ * of the file is read, not all of it, and only the new lines written. */
 static int write_names(const char *path, const rq_named *named, size_t nnamed, uint64_t from)
 {
-	rq_buf text = RQ_BUF_INIT, next = RQ_BUF_INIT;
-	rq_lines it;
-	const char *line;
-	size_t len;
-	int err = 0;
+	rq_buf next = RQ_BUF_INIT, all = RQ_BUF_INIT;
+	char block[65536];
+	off_t keep = 0;
+	struct stat st;
+	int err = 0, fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
-	if (from && rq_path_exists(path) && (err = rq_file_read(&text, path)))
+	if (fd < 0)
+		return rq_error_os("%s", path);
+	if (fstat(fd, &st) != 0) {
+		err = rq_error_os("%s", path);
 		goto done;
-	rq_lines_init(&it, text.ptr, text.len);
-	while (rq_lines_next(&it, &line, &len)) {
-		if (!it.newline || strtoull(line, NULL, 10) >= from)
-			break;
-		rq_buf_put(&next, line, len + 1);
+	}
+	if (from && st.st_size > 0) {
+		off_t base = st.st_size > (off_t)sizeof(block) ? st.st_size - (off_t)sizeof(block) : 0;
+		ssize_t got = pread(fd, block, (size_t)(st.st_size - base), base);
+		if (got != st.st_size - base) {
+			err = got < 0 ? rq_error_os("%s", path) : rq_error_set(RQ_EIO, "%s: short read", path);
+			goto done;
+		}
+		if (!names_scan_back(&keep, block, (size_t)got, base, from)) {
+			if ((err = rq_file_read(&all, path)))
+				goto done;
+			names_scan_back(&keep, all.ptr, all.len, 0, from);
+		}
 	}
 	for (size_t i = 0; i < nnamed; i++) {
 		if (named[i].seq < from)
@@ -789,9 +983,14 @@ static int write_names(const char *path, const rq_named *named, size_t nnamed, u
 		rq_buf_printf(&next, "%" PRIu64 " %s %s\n", named[i].seq, named[i].type, hex);
 		free(hex);
 	}
-	err = rq_file_write_atomic(path, next.ptr, next.len, 0600);
+	if (keep == st.st_size && next.len == 0)
+		goto done; /* nothing to change */
+	if (ftruncate(fd, keep) != 0 || (err = write_at(fd, next.ptr, next.len, keep, path)) != 0 ||
+	    fdatasync(fd) != 0)
+		err = err ? err : rq_error_os("%s", path);
 done:
-	rq_buf_release(&text);
+	close(fd);
+	rq_buf_release(&all);
 	rq_buf_release(&next);
 	return err;
 }
@@ -818,6 +1017,8 @@ int rq_known_read_names(rq_named **out, size_t *n, const char *repository, uint6
 	while (rq_lines_next(&it, &line, &len)) {
 		char buf[1200], *f[3];
 		uint64_t seq;
+		if (!it.newline)
+			break; /* an interrupted append: of entries not yet remembered */
 		size_t nf = split_fields(buf, sizeof(buf), f, 3, line, len);
 		size_t hl = nf == 3 ? strlen(f[2]) : 0;
 		if (nf != 3 || !parse_u64(&seq, f[0]) || strlen(f[1]) >= sizeof((*out)->type) || hl % 2 ||
@@ -871,21 +1072,21 @@ static int write_state(const char *repository, uint64_t verified, const rq_signe
 /* The fixed records of entries [from, n) -- commits, entry ids -- and the
  * names file. */
 static int write_side_files(const char *repository, const uint8_t (*commits)[20], const char (*ids)[RQ_ID_HEX_SIZE],
-			    const rq_named *named, size_t nnamed, uint64_t from, uint64_t n)
+			    const rq_named *named, size_t nnamed, uint64_t base, uint64_t from, uint64_t n)
 {
 	rq_buf path = RQ_BUF_INIT;
-	uint8_t (*raw)[RQ_HASH_LEN] = rq_xcalloc((size_t)n, sizeof(*raw));
+	uint8_t (*raw)[RQ_HASH_LEN] = rq_xcalloc((size_t)(n - from) + 1, sizeof(*raw));
 	int err;
 
 	side_path(&path, repository, "commits");
-	if ((err = extend_records(path.ptr, commits, 20, from, n)))
+	if ((err = extend_records(path.ptr, commits, 20, base, from, n)))
 		goto done;
 	for (uint64_t i = from; i < n; i++)
-		if (rq_hex_decode(raw[i], RQ_HASH_LEN, ids[i]) != 0)
-			err = rq_error_set(RQ_EINVALID, "entry %" PRIu64 ": '%s' is not an entry id", i, ids[i]);
+		if (rq_hex_decode(raw[i - from], RQ_HASH_LEN, ids[i - base]) != 0)
+			err = rq_error_set(RQ_EINVALID, "entry %" PRIu64 ": '%s' is not an entry id", i, ids[i - base]);
 	rq_buf_reset(&path);
 	side_path(&path, repository, "ids");
-	if (err || (err = extend_records(path.ptr, raw, RQ_HASH_LEN, from, n)))
+	if (err || (err = extend_records(path.ptr, raw, RQ_HASH_LEN, from, from, n)))
 		goto done;
 	rq_buf_reset(&path);
 	side_path(&path, repository, "names");
@@ -938,10 +1139,15 @@ int rq_known_put_all(bool *updated, const char *repository, const char *genesis,
 	 * ledger extends the memory): write the rest, then the state, then
 	 * (rq_known_put) the leaves and the line that makes them count. */
 	uint64_t from = gerr == 0 && keep <= old.verified && keep <= k.size && keep < n ? keep : 0;
-	if ((err = write_side_files(repository, commits, ids, named, nnamed, from, n)) ||
+	if (from < keep) {
+		/* the caller gave only the records from `keep` on */
+		err = rq_error_set(RQ_ENOTFOUND, "the memory of %s holds fewer than %" PRIu64 " entries", repository, keep);
+		goto done;
+	}
+	if ((err = write_side_files(repository, commits, ids, named, nnamed, keep, from, n)) ||
 	    (err = write_state(repository, n, signers, nsigners, &others, here, n)))
 		goto done;
-	err = put(updated, repository, genesis, leaves, n, true);
+	err = put_tail(updated, repository, genesis, leaves, keep, n, true);
 done:
 	unlock_home(lock);
 	rq_known_state_release(&old);
@@ -1084,6 +1290,7 @@ int rq_known_rewind(const char *repository, uint64_t size)
 	if (err)
 		goto done;
 	old.size = size;
+	frontier_drop(repository);
 	if ((err = rq_known_read_leaves(&leaves, &old)) || (err = known_of(&now, repository, old.genesis, leaves, size)))
 		goto done;
 	format_line(&next, &now);

@@ -127,9 +127,12 @@ void rq_known_state_release(rq_known_state *s);
 /* Remember `n` verified entries at once: the leaves (as rq_known_put),
  * `commits` (20 bytes each) and the signer changes among them, and that
  * `dir` (may be NULL) holds `n` entries, the named entries among them
- * (those from `keep` on are written) and their `ids` (hex; stored raw). The first `keep` commits are those
- * the memory holds already (the caller read them from it); the rest are
- * written. *updated as rq_known_put's. */
+ * (those from `keep` on are written) and their `ids` (hex; stored raw).
+ * `leaves`, `commits` and `ids` hold the records [keep, n) only (element
+ * 0 is entry `keep`): the first `keep` are those the memory holds already;
+ * RQ_ENOTFOUND when it holds fewer (keep = 0 with every record then). The
+ * cost is O(n - keep) (a cached Merkle frontier, REPOSITORY.frontier,
+ * spares a pass over every leaf). *updated as rq_known_put's. */
 int rq_known_put_all(bool *updated, const char *repository, const char *genesis, const rq_hash *leaves,
 		     const uint8_t (*commits)[20], uint64_t n, const rq_signer_change *signers,
 		     size_t nsigners, const rq_named *named, size_t nnamed, const char (*ids)[RQ_ID_HEX_SIZE], uint64_t keep,

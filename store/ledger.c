@@ -60,7 +60,7 @@ void rq_ledger_free(rq_ledger *l)
 		return;
 	rq_index_read_end(l);
 	rq_guard_free(l->guard);
-	sqlite3_close(l->db);
+	rq_index_close(l);
 	git_repository_free(l->repo);
 	free(l->index_memory);
 	free(l->dir);
@@ -209,14 +209,16 @@ done:
 
 /* ---- index maintenance ---- */
 
-/* Reindexing reads and parses entries on every core, a batch at a time,
- * and inserts them in order on this thread (SQLite's one writer). */
+/* Reindexing reads and parses entries and makes their summaries on every
+ * core, a batch at a time, and inserts them in order on this thread
+ * (SQLite's one writer), in one transaction that writes the tip last. */
 #define REINDEX_BATCH 2048
 
 struct reindex_job {
 	rq_ledger *l;
 	const git_oid *oids;
 	rq_entry **v;
+	rq_buf *sums;           /* v[i]'s summary */
 	git_repository **repos; /* one per worker; worker 0 uses l->repo */
 };
 
@@ -234,6 +236,8 @@ static void reindex_read(void *ctx, size_t worker, size_t i)
 	 * verify reports it. */
 	if (!tmp.repo || entry_at(&j->v[i], &tmp, &j->oids[i]))
 		j->v[i] = NULL;
+	else
+		rq_entry_summary(&j->sums[i], j->v[i]);
 	rq_error_clear();
 }
 
@@ -242,13 +246,14 @@ static int reindex(rq_ledger *l)
 	git_oid *oids = NULL;
 	size_t n = 0, nworkers = rq_parallel_workers();
 	rq_entry **v = NULL;
-	struct reindex_job job = { l, NULL, NULL, NULL };
+	struct reindex_job job = { l, NULL, NULL, NULL, NULL };
 	rq_index_inserter ins = { 0 };
 	int err;
 	char hex[GIT_OID_HEXSZ + 1];
 
 	if ((err = walk(&oids, &n, l)))
 		return err;
+	rq_index_bulk(l, true);
 	if ((err = rq_index_begin(l)))
 		goto done;
 	if ((err = rq_index_clear(l)))
@@ -257,6 +262,9 @@ static int reindex(rq_ledger *l)
 		goto fail;
 	v = rq_xcalloc(REINDEX_BATCH, sizeof(*v));
 	job.v = v;
+	job.sums = rq_xcalloc(REINDEX_BATCH, sizeof(*job.sums));
+	for (size_t k = 0; k < REINDEX_BATCH; k++)
+		rq_buf_init(&job.sums[k]);
 	job.repos = rq_xcalloc(nworkers, sizeof(*job.repos));
 	for (size_t first = 0; first < n; first += REINDEX_BATCH) {
 		size_t nb = n - first < REINDEX_BATCH ? n - first : REINDEX_BATCH;
@@ -265,8 +273,9 @@ static int reindex(rq_ledger *l)
 		for (size_t k = 0; k < nb; k++) {
 			if (v[k] && !err) {
 				git_oid_tostr(hex, sizeof(hex), &oids[first + k]);
-				err = rq_index_inserter_put(&ins, v[k], hex);
+				err = rq_index_inserter_put_summary(&ins, v[k], hex, &job.sums[k]);
 			}
+			rq_buf_reset(&job.sums[k]);
 			rq_entry_free(v[k]);
 			v[k] = NULL;
 		}
@@ -288,9 +297,13 @@ fail:
 	rq_index_inserter_close(&ins);
 	rq_index_rollback(l);
 done:
+	rq_index_bulk(l, false);
 	for (size_t w = 0; job.repos && w < nworkers; w++)
 		git_repository_free(job.repos[w]);
 	free(job.repos);
+	for (size_t k = 0; job.sums && k < REINDEX_BATCH; k++)
+		rq_buf_release(&job.sums[k]);
+	free(job.sums);
 	free(v);
 	free(oids);
 	return err;
@@ -562,8 +575,7 @@ int rq_ledger_init(rq_ledger **out, const char *resque_dir, const rq_key *signer
 	if ((err = rq_ledger__append(NULL, l, "init", body, NULL, 0, signer, RQ_APPEND_UNCHECKED)))
 		goto done;
 	/* Close everything, move it into place, reopen there. */
-	sqlite3_close(l->db);
-	l->db = NULL;
+	rq_index_close(l);
 	if (rename(tmp.ptr, resque_dir) < 0) {
 		err = rq_error_set(errno == EEXIST || errno == ENOTEMPTY ? RQ_EEXISTS : RQ_EIO,
 				   "%s: %s", resque_dir, strerror(errno));
@@ -852,7 +864,7 @@ static void after_append(rq_ledger *l, rq_entry *e, const git_oid *commit, unsig
 	memcpy(e->commit, hex, sizeof(hex));
 	rq_merkle_leaf_hash(leaf, e->bytes.ptr, e->bytes.len);
 	/* an unchecked append (tests forging entries) is not vouched for */
-	rq_guard_appended(l, e, leaf, commit, !(flags & RQ_APPEND_UNCHECKED));
+	rq_guard_appended(l, e, leaf, commit, !(flags & RQ_APPEND_UNCHECKED) && !l->batch);
 	/* index.db follows; if this fails the index is stale and the next
 	 * command rebuilds it, so the append still succeeded. */
 	if (rq_index_begin(l) != 0 || rq_index_insert(l, e, hex) || rq_index_set_tip(l, hex) || rq_index_commit(l)) {
@@ -900,6 +912,11 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 		err = rq_error_set(RQ_EINVALID, "an entry body must be a JSON object");
 		goto done;
 	}
+	if ((flags & RQ_APPEND_UNCHECKED) && l->batch) {
+		/* a batch remembers every entry it appended as vouched for */
+		err = rq_error_set(RQ_EINVALID, "an unchecked append inside a batch");
+		goto done;
+	}
 	if ((err = record_attachments(body, att, natt)) || (err = lock_ledger(&fd, l)))
 		goto done;
 	clean_leftovers(l);
@@ -914,6 +931,9 @@ int rq_ledger__append(rq_entry **out, rq_ledger *l, const char *type, json_t *bo
 	    (err = commit_entry(&commit_oid, l, e, &tree_oid, found ? &tip : NULL)))
 		goto done;
 	after_append(l, e, &commit_oid, flags);
+	if (rq_ledger__pack(l, false) != 0) /* the entry is written all the same */
+		rq_ledger__notice("warning: packing the ledger's objects: %s", rq_error_last());
+	rq_error_clear();
 	if (out) {
 		*out = e;
 		e = NULL;
@@ -925,6 +945,18 @@ done:
 	rq_entry_free(prev);
 	rq_entry_free(e);
 	rq_buf_release(&sig);
+	return err;
+}
+
+int rq_ledger__batch(rq_ledger *l, bool on)
+{
+	bool was = l->batch;
+	l->batch = on;
+	if (on || !was)
+		return 0;
+	int err = rq_guard_remember_appended(l);
+	if (err)
+		rq_error_prefix(err, "remembering the appended entries: ");
 	return err;
 }
 
@@ -1002,27 +1034,54 @@ int rq_ledger_get(rq_entry **out, rq_ledger *l, uint64_t seq)
 	return 0;
 }
 
-/* Index rows [from, l->size), each checked against its verified leaf hash
- * (once per read transaction) and given to `fn` with its bytes; rows must
- * be there, one per sequence number. */
+/* Whether index row `seq` holds the entry verified there: checked once per
+ * read transaction, against the leaf hash the guard verified. */
+static int row_checked(rq_ledger *l, uint64_t seq, const void *bytes, size_t len)
+{
+	rq_hash leaf, want;
+	uint8_t commit[20];
+	int err;
+
+	if (rq_guard_row_ok(l, seq))
+		return 0;
+	if ((err = rq_guard_leaf(want, commit, l, seq)))
+		return err;
+	rq_merkle_leaf_hash(leaf, bytes, len);
+	if (memcmp(leaf, want, RQ_HASH_LEN) != 0)
+		return index_lies(seq, "is not the entry verified there");
+	rq_guard_set_row_ok(l, seq);
+	return 0;
+}
+
+/* A read that goes on past this many rows loads every verified leaf at
+ * once instead of reading each row's from the memory (two preads). */
+#define FEW_ROWS 256
+
+/* Index rows [0, l->size), oldest or newest first, each checked against
+ * its verified leaf hash and given to `fn` with its bytes; rows must be
+ * there, one per sequence number. A non-zero return from `fn` stops the
+ * read and is returned. So a read that stops early costs what it read. */
 typedef int (*row_fn)(uint64_t seq, const void *bytes, size_t len, void *ctx);
 
-static int each_row(rq_ledger *l, uint64_t from, row_fn fn, void *ctx)
+static int each_row(rq_ledger *l, bool newest_first, row_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t next = from;
+	uint64_t next, seen = 0;
 	int err, rc;
 
-	if ((err = rq_guard_load_all(l)))
+	if ((err = rq_ledger_guard(l)))
 		return err;
+	if (l->size == 0)
+		return 0;
+	next = newest_first ? l->size - 1 : 0;
 	/* One snapshot of index.db from the first bulk read on (not from the
 	 * start: `resque run` must not pin the WAL for a whole training run),
 	 * so that rows checked once stay checked. */
 	rq_index_read_begin(l);
-	if (sqlite3_prepare_v2(l->db, "SELECT seq, entry FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(l->db, rq_index_queries[newest_first ? RQ_Q_ROWS_DESC : RQ_Q_ROWS], -1, &st, NULL) !=
+	    SQLITE_OK)
 		return db_fail(l);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 1, 0);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)l->size);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
@@ -1032,25 +1091,15 @@ static int each_row(rq_ledger *l, uint64_t from, row_fn fn, void *ctx)
 			err = index_lies(next, "is missing");
 			goto done;
 		}
-		next++;
-		if (!rq_guard_row_ok(l, seq)) {
-			rq_hash leaf, want;
-			uint8_t commit[20];
-			if ((err = rq_guard_leaf(want, commit, l, seq)))
-				goto done;
-			rq_merkle_leaf_hash(leaf, bytes, len);
-			if (memcmp(leaf, want, RQ_HASH_LEN) != 0) {
-				err = index_lies(seq, "is not the entry verified there");
-				goto done;
-			}
-			rq_guard_set_row_ok(l, seq);
-		}
-		if ((err = fn(seq, bytes, len, ctx)))
+		next = newest_first ? next - 1 : next + 1;
+		if (++seen == FEW_ROWS && (err = rq_guard_load_all(l)))
+			goto done;
+		if ((err = row_checked(l, seq, bytes, len)) || (err = fn(seq, bytes, len, ctx)))
 			goto done;
 	}
 	if (rc != SQLITE_DONE)
 		err = db_fail(l);
-	else if (next != l->size && from < l->size)
+	else if (seen != l->size)
 		err = index_lies(next, "is missing");
 done:
 	sqlite3_finalize(st);
@@ -1158,10 +1207,25 @@ done:
 
 struct each {
 	rq_ledger *l;
-	const char *type;
-	int (*fn)(const rq_entry *e, void *ctx);
+	const rq_scan *s;
+	uint64_t taken;
+	rq_scan_fn fn;
 	void *ctx;
 };
+
+/* Whether an entry of `type` is one the scan wants (NULL type: the bytes
+ * may hold one of them). */
+static bool wanted(const rq_scan *s, const void *bytes, size_t len, const char *type)
+{
+	if (!s->ntypes)
+		return true;
+	for (size_t i = 0; i < s->ntypes; i++)
+		if (type ? strcmp(type, s->types[i]) == 0 : may_hold(bytes, len, "type", s->types[i]))
+			return true;
+	return false;
+}
+
+#define SCAN_DONE 1 /* each_entry: the scan has its `limit` */
 
 static int each_entry(uint64_t seq, const void *bytes, size_t len, void *ctx)
 {
@@ -1171,13 +1235,13 @@ static int each_entry(uint64_t seq, const void *bytes, size_t len, void *ctx)
 	uint8_t commit[20];
 	int err;
 
-	if (w->type && !may_hold(bytes, len, "type", w->type))
+	if (!wanted(w->s, bytes, len, NULL))
 		return 0;
 	if (rq_entry_parse(&e, bytes, len)) {
 		rq_error_clear();
 		return index_lies(seq, "does not parse");
 	}
-	if (w->type && strcmp(e->type, w->type) != 0) {
+	if (!wanted(w->s, bytes, len, e->type)) {
 		rq_entry_free(e);
 		return 0;
 	}
@@ -1185,16 +1249,50 @@ static int each_entry(uint64_t seq, const void *bytes, size_t len, void *ctx)
 		git_oid oid;
 		git_oid_fromraw(&oid, commit);
 		git_oid_tostr(e->commit, sizeof(e->commit), &oid);
-		err = w->fn(e, w->ctx);
+		err = w->fn(&e, w->ctx);
 	}
 	rq_entry_free(e);
+	if (!err && w->s->limit && ++w->taken >= w->s->limit)
+		err = SCAN_DONE;
 	return err;
+}
+
+int rq_ledger__scan(rq_ledger *l, const rq_scan *s, rq_scan_fn fn, void *ctx)
+{
+	struct each w = { l, s, 0, fn, ctx };
+	int err = each_row(l, s->newest_first, each_entry, &w);
+	return err > 0 ? 0 : err;
+}
+
+bool rq_ledger__may_hold(const void *bytes, size_t len, const char *key, const char *value)
+{
+	return may_hold(bytes, len, key, value);
+}
+
+int rq_ledger__scan_rows(rq_ledger *l, bool newest_first, rq_row_fn fn, void *ctx)
+{
+	int err = each_row(l, newest_first, fn, ctx);
+	return err > 0 ? 0 : err;
+}
+
+struct each_public {
+	int (*fn)(const rq_entry *e, void *ctx);
+	void *ctx;
+	int rc;
+};
+
+static int each_public(rq_entry **e, void *ctx)
+{
+	struct each_public *p = ctx;
+	return p->rc = p->fn(*e, p->ctx);
 }
 
 int rq_ledger_foreach(rq_ledger *l, const char *type, int (*fn)(const rq_entry *e, void *ctx), void *ctx)
 {
-	struct each w = { l, type, fn, ctx };
-	return each_row(l, 0, each_entry, &w);
+	struct each_public p = { fn, ctx, 0 };
+	rq_scan s = { &type, type ? 1 : 0, false, 0 };
+	int err = rq_ledger__scan(l, &s, each_public, &p);
+	return p.rc > 0 ? p.rc : err;
 }
 
 /* ---- configuration ---- */

@@ -162,6 +162,12 @@ struct rq_ledger {
 	rq_verify_report *preverified;
 	uint64_t preverified_from;
 	git_oid preverified_tip;
+	/* rq_ledger__batch: appends are remembered (store/known.c) together
+	 * when the batch ends, not one by one */
+	bool batch;
+	/* rq_index_insert's statements, prepared on its first call and
+	 * finalized by rq_index_close (store/index.c) */
+	struct rq_index_inserter *inserter;
 };
 
 #define RQ_APPEND_UNCHECKED 1u /* skip the signer authorisation check (tests) */
@@ -229,6 +235,17 @@ int rq_guard_find_id(int64_t *seq, size_t *matches, rq_ledger *l, const char *lo
 uint64_t rq_guard_known(rq_ledger *l);
 /* This process appended the entry with `leaf` in commit `tip`. */
 void rq_guard_appended(rq_ledger *l, const rq_entry *e, const rq_hash leaf, const git_oid *tip, bool remember);
+/* Remember the entries this process appended without remembering them
+ * (a batch): 0, or the error (they stay in RAM, verified). */
+int rq_guard_remember_appended(rq_ledger *l);
+/* Appends from now on (on) are remembered together when the batch ends
+ * (off): for bulk writers (a benchmark's ledger, a large import), which
+ * then pay one update of the memory instead of one per entry. */
+int rq_ledger__batch(rq_ledger *l, bool on);
+/* Under the writer's lock: pack the loose entries once there are enough of
+ * them (all of them with `force`), then merge packs geometrically
+ * (store/pack.c). 0, or the error (nothing is lost either way). */
+int rq_ledger__pack(rq_ledger *l, bool force);
 /* The newest verified entry named `name` (of `type`, or any when NULL),
  * before the snapshot's tip; *seq = -1 when none. */
 int rq_guard_find_name(int64_t *seq, rq_ledger *l, const char *name, const char *type);
@@ -242,6 +259,10 @@ int rq_index_open(rq_ledger *l);
 int rq_index_open_memory(rq_ledger *l);
 int rq_index_tip(rq_buf *out_commit_hex, rq_ledger *l);
 int rq_index_insert(rq_ledger *l, const rq_entry *e, const char *commit_hex);
+/* Finalize the cached statements and close index.db (l->db NULL after). */
+void rq_index_close(rq_ledger *l);
+/* A large page cache on (a rebuild) or back to SQLite's default. */
+void rq_index_bulk(rq_ledger *l, bool on);
 /* Many inserts with their statements prepared once (reindex, pull). */
 typedef struct rq_index_inserter {
 	rq_ledger *l;
@@ -249,6 +270,10 @@ typedef struct rq_index_inserter {
 } rq_index_inserter;
 int rq_index_inserter_open(rq_index_inserter *w, rq_ledger *l);
 int rq_index_inserter_put(rq_index_inserter *w, const rq_entry *e, const char *commit_hex);
+/* The same with the entry's summary (rq_entry_summary) made beforehand,
+ * e.g. on another thread (reindex). */
+int rq_index_inserter_put_summary(rq_index_inserter *w, const rq_entry *e, const char *commit_hex,
+				  const rq_buf *summary);
 void rq_index_inserter_close(rq_index_inserter *w); /* before the transaction ends */
 int rq_index_set_tip(rq_ledger *l, const char *commit_hex);
 int rq_index_begin(rq_ledger *l); /* a write transaction (ends a read one) */
@@ -260,6 +285,37 @@ int rq_index_clear(rq_ledger *l);
 /* Drop the rows of entries `keep` and after (and the Merkle nodes over
  * them), in the caller's write transaction. */
 int rq_index_truncate(rq_ledger *l, uint64_t keep);
+/* The queries readers run on index.db, in one table so that a test can
+ * check every one's plan (tests/unit/test_query_plans.c: none scans
+ * `entries`). */
+enum rq_index_query {
+	RQ_Q_ROWS,      /* ?1 <= seq < ?2: seq, entry, oldest first */
+	RQ_Q_ROWS_DESC, /* the same, newest first */
+	RQ_Q_BY_ID,     /* id = ?1: seq */
+	RQ_Q_GENESIS,   /* seq 0: entry */
+	RQ_Q_COUNT
+};
+extern const char *const rq_index_queries[RQ_Q_COUNT];
+
+/* Reading entries from index.db, each checked against the leaf hash the
+ * guard verified for its sequence number (store/ledger.c). */
+typedef struct rq_scan {
+	const char *const *types; /* only entries of these types (parsed, not */
+	size_t ntypes;            /* index.db's column); none: every type */
+	bool newest_first;
+	uint64_t limit;           /* at most this many entries; 0: all */
+} rq_scan;
+/* `fn` gets each entry (its commit filled in) and may keep it by taking
+ * *e (setting it to NULL); a positive return stops the scan (returned as 0). */
+typedef int (*rq_scan_fn)(rq_entry **e, void *ctx);
+int rq_ledger__scan(rq_ledger *l, const rq_scan *s, rq_scan_fn fn, void *ctx);
+/* The rows themselves, checked likewise: `fn` gets each entry's canonical
+ * bytes (borrowed for the call), for a reader that parses only some. */
+typedef int (*rq_row_fn)(uint64_t seq, const void *bytes, size_t len, void *ctx);
+int rq_ledger__scan_rows(rq_ledger *l, bool newest_first, rq_row_fn fn, void *ctx);
+/* Whether canonical entry bytes may hold `"key":"value"` (false: surely
+ * not, so the entry need not be parsed to know). */
+bool rq_ledger__may_hold(const void *bytes, size_t len, const char *key, const char *value);
 
 /* "git error: ..." from libgit2's last error. */
 int rq_git_error(int code, const char *what);

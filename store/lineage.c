@@ -1,6 +1,7 @@
 /* Version references and lineage over the ledger (see lineage.h). */
 #include "common.h"
 #include "json.h"
+#include "ledger_int.h"
 #include "lineage.h"
 
 bool rq_name_valid(const char *name, enum rq_name_kind kind)
@@ -45,11 +46,21 @@ void rq_entries_free(rq_entry **v, size_t n)
 	free(v);
 }
 
-static int newest_version(const rq_entry *e, void *ctx)
+static int take_entry(rq_entry **e, void *ctx)
 {
-	uint64_t *seq = ctx;
-	*seq = e->seq + 1; /* entries come in order: the last one wins */
+	rq_entry **out = ctx;
+	*out = *e;
+	*e = NULL;
 	return 0;
+}
+
+/* The newest version: index.db's rows read from the tip back to it, each
+ * checked (its type column is not trusted, so no index on it is used). */
+static int newest_version(rq_entry **out, rq_ledger *l)
+{
+	static const char *const version[] = { "version" };
+	rq_scan s = { version, 1, true, 1 };
+	return rq_ledger__scan(l, &s, take_entry, out);
 }
 
 int rq_version_parent(rq_entry **out, rq_ledger *l, const rq_entry *v)
@@ -88,14 +99,12 @@ int rq_version_resolve(rq_entry **out, rq_ledger *l, const char *ref)
 		}
 	}
 	if (strcmp(base, "latest") == 0) {
-		uint64_t seq = 0;
-		if ((err = rq_ledger_foreach(l, "version", newest_version, &seq)))
+		if ((err = newest_version(&e, l)))
 			goto done;
-		if (!seq) {
+		if (!e) {
 			err = rq_error_set(RQ_ENOTFOUND, "no versions yet: 'latest' names nothing (resque commit records one)");
 			goto done;
 		}
-		err = rq_ledger_get(&e, l, seq - 1);
 	} else {
 		err = rq_ledger_lookup(&e, l, base, "version");
 		if (err == RQ_ENOTFOUND)

@@ -373,3 +373,69 @@ int rq_object_tree(git_tree **out, git_repository *repo, const git_oid *id)
 {
 	return lookup((git_object **)out, repo, id, GIT_OBJECT_TREE);
 }
+
+/* ---- packed objects only, for a reader that reads many ----------------- */
+
+#include <git2/sys/odb_backend.h>
+
+struct rq_packs {
+	git_odb *odb;          /* owns `be` */
+	git_odb_backend *be;   /* libgit2's pack backend alone */
+};
+
+int rq_packs_open(rq_packs **out, git_repository *repo)
+{
+	rq_buf dir = RQ_BUF_INIT;
+	rq_packs *p = rq_xcalloc(1, sizeof(*p));
+	git_odb_backend *be = NULL;
+	int err = 0;
+
+	*out = NULL;
+	rq_buf_printf(&dir, "%sobjects", git_repository_path(repo));
+	if (git_odb_new(&p->odb) || git_odb_backend_pack(&be, dir.ptr)) {
+		err = rq_error_set(RQ_EIO, "%s: cannot read its packs", dir.ptr);
+		goto done;
+	}
+	if (git_odb_add_backend(p->odb, be, 1)) {
+		be->free(be);
+		err = rq_error_set(RQ_EIO, "%s: cannot read its packs", dir.ptr);
+		goto done;
+	}
+	p->be = be;
+	*out = p;
+	p = NULL;
+done:
+	rq_packs_free(p);
+	rq_buf_release(&dir);
+	return err;
+}
+
+void rq_packs_free(rq_packs *p)
+{
+	if (!p)
+		return;
+	git_odb_free(p->odb);
+	free(p);
+}
+
+int rq_packs_read(rq_buf *out, rq_packs *p, const git_oid *id, git_object_t want)
+{
+	void *data = NULL;
+	size_t len = 0;
+	git_object_t type = GIT_OBJECT_INVALID;
+	git_oid calc;
+	int found = 1;
+
+	/* the backend itself: libgit2's odb would re-scan the pack folder
+	 * after every miss (every loose object) */
+	if (!p || p->be->read(&data, &len, &type, p->be, id) != 0) {
+		git_error_clear();
+		return 1;
+	}
+	if (type == want && git_odb_hash(&calc, data, len, type) == 0 && git_oid_equal(&calc, id)) {
+		rq_buf_put(out, data, len);
+		found = 0;
+	}
+	git_odb_backend_data_free(p->be, data);
+	return found;
+}

@@ -39,4 +39,16 @@ int rq_object_blob(rq_buf *out, git_repository *repo, const git_oid *id);
 int rq_object_commit(git_commit **out, git_repository *repo, const git_oid *id);
 int rq_object_tree(git_tree **out, git_repository *repo, const git_oid *id);
 
+/* The packs of a repository alone, for one thread that reads many objects
+ * (verify): no loose object file is looked for, and a miss costs no re-scan
+ * of the pack folder. rq_packs_read appends the body of object `id` to
+ * `out` (0) when it is packed, of type `want` and hashes to its id;
+ * otherwise it returns 1 and leaves `out` as it was: the caller reads the
+ * object through the functions above, which find a loose one and name
+ * what is wrong. The handle holds libgit2's pack backend: one per thread. */
+typedef struct rq_packs rq_packs;
+int rq_packs_open(rq_packs **out, git_repository *repo);
+void rq_packs_free(rq_packs *p); /* accepts NULL */
+int rq_packs_read(rq_buf *out, rq_packs *p, const git_oid *id, git_object_t want);
+
 #endif

@@ -22,6 +22,7 @@ struct rq_statcache {
 	sqlite3 *db;          /* borrowed from the ledger */
 	sqlite3_stmt *get;
 	sqlite3_stmt *put;
+	bool reading;         /* in the read transaction begun by a lookup */
 	uint8_t *key;         /* KEY_LEN bytes in sodium_malloc memory */
 	rq_fp_cache iface;
 };
@@ -268,10 +269,35 @@ done:
 	return err;
 }
 
+/* Lookups share one read transaction, begun by the first of them and
+ * ended before a store or by rq_statcache_free: a re-scan of N unchanged
+ * files then takes SQLite's locks once, not N times (each autocommit
+ * SELECT locks and unlocks the database and its WAL). A transaction the
+ * ledger already has open is left alone. */
+static void read_begin(rq_statcache *c)
+{
+	if (c->reading || !sqlite3_get_autocommit(c->db))
+		return;
+	/* sqlite3_exec, not exec(): neither may touch the last error */
+	c->reading = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void read_end(rq_statcache *c)
+{
+	if (!c->reading)
+		return;
+	sqlite3_reset(c->get);
+	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	c->reading = false;
+}
+
 void rq_statcache_free(rq_statcache *c)
 {
 	if (!c)
 		return;
+	if (c->db)
+		read_end(c);
 	sqlite3_finalize(c->get);
 	sqlite3_finalize(c->put);
 	sodium_free(c->key); /* zeroes it; accepts NULL */
@@ -288,6 +314,7 @@ int rq_statcache_lookup(rq_statcache *c, const char *path, rq_fp_cache_entry *ou
 	int rc, found = 0;
 	size_t len = strlen(path);
 
+	read_begin(c);
 	sqlite3_reset(c->get);
 	if (sqlite3_bind_blob(c->get, 1, path, (int)len, SQLITE_STATIC) != SQLITE_OK)
 		return db_error(c->db, "reading the stat cache");
@@ -329,6 +356,7 @@ int rq_statcache_store(rq_statcache *c, const rq_fp_cache_entry *v, size_t n)
 
 	if (n == 0)
 		return 0;
+	read_end(c);
 	if ((err = exec(c->db, "BEGIN IMMEDIATE")))
 		return err;
 	for (size_t i = 0; i < n; i++) {

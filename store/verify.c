@@ -9,6 +9,7 @@
 #include "merkle.h"
 #include "parallel_int.h"
 
+#include <sodium.h>
 #include <stdatomic.h>
 
 /* Entries are read, parsed and their signatures checked on every core, a
@@ -103,7 +104,7 @@ static void add_signer(struct state *s, const char *id, const uint8_t pk[RQ_PUBK
 /* What reindex writes to index.db of an entry (but its commit). */
 struct row {
 	char id[RQ_ID_HEX_SIZE];
-	rq_hash leaf;
+	uint8_t digest[32]; /* BLAKE2b-256 of its bytes: faster to compare index.db's copy with than its leaf */
 	char *type, *time, *signer, *name, *summary;
 };
 
@@ -148,26 +149,202 @@ static void msg_add(struct msgs *m, const char *fmt, ...)
 	m->v[m->n++] = message;
 }
 
+/* A tree's entries. From the raw bytes when the tree is well-formed
+ * (known modes, names that are plain file names, strictly in git's order,
+ * so that a look-up by name finds what libgit2's would); else from
+ * libgit2's parse of it, whose look-ups are then used as they always were. */
+struct tent {
+	unsigned mode;
+	const char *name;
+	const git_oid *id;
+};
+
+struct rtree {
+	git_tree *git;  /* when libgit2 parsed it */
+	rq_buf raw;
+	struct tent *v;
+	size_t n, alloc;
+};
+
+static git_object_t tent_type(const struct tent *t)
+{
+	return (t->mode & 0170000) == 0160000 ? GIT_OBJECT_COMMIT
+	       : (t->mode & 0170000) == 0040000 ? GIT_OBJECT_TREE : GIT_OBJECT_BLOB;
+}
+
+/* git's order of tree entries: a folder's name compares as if it ended in '/' */
+static int tent_cmp(const struct tent *a, const struct tent *b)
+{
+	size_t la = strlen(a->name), lb = strlen(b->name), n = la < lb ? la : lb;
+	int c = memcmp(a->name, b->name, n);
+	if (c)
+		return c;
+	unsigned char ca = la > n ? (unsigned char)a->name[n] : tent_type(a) == GIT_OBJECT_TREE ? '/' : 0;
+	unsigned char cb = lb > n ? (unsigned char)b->name[n] : tent_type(b) == GIT_OBJECT_TREE ? '/' : 0;
+	return (int)ca - (int)cb;
+}
+
+static bool parse_raw_tree(struct rtree *t)
+{
+	static const struct { const char *text; unsigned mode; } modes[] = {
+		{ "100644", 0100644 }, { "100755", 0100755 }, { "120000", 0120000 },
+		{ "40000", 040000 },   { "160000", 0160000 },
+	};
+	const char *p = t->raw.ptr, *end = t->raw.ptr + t->raw.len;
+
+	t->n = 0;
+	while (p < end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p)), *nul;
+		size_t m = 0;
+		if (!sp)
+			return false;
+		while (m < RQ_ARRAY_SIZE(modes) &&
+		       (strlen(modes[m].text) != (size_t)(sp - p) || memcmp(p, modes[m].text, (size_t)(sp - p)) != 0))
+			m++;
+		nul = memchr(sp + 1, '\0', (size_t)(end - sp - 1));
+		if (m == RQ_ARRAY_SIZE(modes) || !nul || nul == sp + 1 || end - nul - 1 < GIT_OID_RAWSZ ||
+		    memchr(sp + 1, '/', (size_t)(nul - sp - 1)) || strcmp(sp + 1, ".") == 0 || strcmp(sp + 1, "..") == 0)
+			return false;
+		RQ_ALLOC_GROW(t->v, t->n + 1, t->alloc);
+		t->v[t->n] = (struct tent){ modes[m].mode, sp + 1, (const git_oid *)(const void *)(nul + 1) };
+		if (t->n && tent_cmp(&t->v[t->n - 1], &t->v[t->n]) >= 0)
+			return false;
+		t->n++;
+		p = nul + 1 + GIT_OID_RAWSZ;
+	}
+	return true;
+}
+
+static const struct tent *rtree_byname(const struct rtree *t, const char *name)
+{
+	if (t->git) {
+		const git_tree_entry *x = git_tree_entry_byname(t->git, name);
+		for (size_t i = 0; x && i < t->n; i++)
+			if (git_tree_entry_byindex(t->git, i) == x)
+				return &t->v[i];
+		return NULL;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].name, name) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+static void rtree_release(struct rtree *t)
+{
+	git_tree_free(t->git);
+	rq_buf_release(&t->raw);
+	free(t->v);
+	t->git = NULL;
+	t->v = NULL;
+	t->n = t->alloc = 0;
+}
+
+/* What a worker reads with: its repository (worker 0: the ledger's own)
+ * and the repository's packs alone, which it reads first (store/object.c:
+ * no loose file looked for, no libgit2 object built or cached); anything
+ * not read there (a loose object, or one that is missing, corrupt or of
+ * the wrong type) goes through the guarded reads, which name the problem
+ * exactly as they always have. */
+struct reader {
+	git_repository *repo;
+	rq_packs *packs;      /* NULL: the guarded reads alone */
+	bool own_repo;
+	struct rtree tree, att; /* scratch: the entry's tree, its attachment folder */
+	rq_buf entry, sig, data;
+};
+
+static int reader_open(struct reader *rd, rq_ledger *l, bool own)
+{
+	memset(rd, 0, sizeof(*rd));
+	rq_buf_init(&rd->entry);
+	rq_buf_init(&rd->sig);
+	rq_buf_init(&rd->data);
+	rq_buf_init(&rd->tree.raw);
+	rq_buf_init(&rd->att.raw);
+	if (own && git_repository_open_bare(&rd->repo, l->dir))
+		return -1;
+	rd->own_repo = own;
+	if (!own)
+		rd->repo = l->repo;
+	if (rq_packs_open(&rd->packs, rd->repo))
+		rq_error_clear(); /* the guarded reads still work */
+	return 0;
+}
+
+/* Worker `worker`'s reader, opened on first use (NULL if it cannot be). */
+static struct reader *reader_of(struct reader *readers, rq_ledger *l, size_t worker)
+{
+	struct reader *rd = &readers[worker];
+	if (!rd->repo && reader_open(rd, l, worker != 0))
+		return NULL;
+	return rd;
+}
+
+static void reader_release(struct reader *rd)
+{
+	rtree_release(&rd->tree);
+	rtree_release(&rd->att);
+	rq_buf_release(&rd->entry);
+	rq_buf_release(&rd->sig);
+	rq_buf_release(&rd->data);
+	rq_packs_free(rd->packs);
+	if (rd->own_repo)
+		git_repository_free(rd->repo);
+	memset(rd, 0, sizeof(*rd));
+}
+
+/* A blob's bytes appended to `out`, as rq_object_blob gives them. */
+static int read_blob(rq_buf *out, struct reader *rd, const git_oid *id)
+{
+	if (rq_packs_read(out, rd->packs, id, GIT_OBJECT_BLOB) == 0)
+		return 0;
+	return rq_object_blob(out, rd->repo, id);
+}
+
+/* Tree `id` into t (released first); rq_object_tree's error. */
+static int rtree_load(struct rtree *t, struct reader *rd, const git_oid *id)
+{
+	int err;
+
+	git_tree_free(t->git);
+	t->git = NULL;
+	t->n = 0;
+	rq_buf_reset(&t->raw);
+	if (rq_packs_read(&t->raw, rd->packs, id, GIT_OBJECT_TREE) == 0 && parse_raw_tree(t))
+		return 0;
+	t->n = 0;
+	if ((err = rq_object_tree(&t->git, rd->repo, id)))
+		return err;
+	for (size_t i = 0; i < git_tree_entrycount(t->git); i++) {
+		const git_tree_entry *x = git_tree_entry_byindex(t->git, i);
+		RQ_ALLOC_GROW(t->v, t->n + 1, t->alloc);
+		t->v[t->n++] = (struct tent){ (unsigned)git_tree_entry_filemode_raw(x), git_tree_entry_name(x),
+					      git_tree_entry_id(x) };
+	}
+	return 0;
+}
+
 /* The entry's tree must hold exactly `entry` and `sig`, regular files
  * (mode 100644), and, when the entry records attachments, the folder `att`
  * holding exactly those, each a regular file that matches its recorded
  * fingerprint and size. Anything else (an extra file, a subdirectory, an
  * executable, a symlink, a submodule) is reported. */
-static void check_attachments(struct msgs *out, git_repository *repo, const rq_entry *e, git_tree *tree)
+static void check_attachments(struct msgs *out, struct reader *rd, const rq_entry *e)
 {
 	static const char *const names[3] = { "entry", "sig", "att" };
 	json_t *atts = json_object_get(e->body, "attachments");
-	const git_tree_entry *te = git_tree_entry_byname(tree, "att");
-	git_tree *at = NULL;
-	rq_buf data = RQ_BUF_INIT;
+	const struct rtree *tree = &rd->tree;
+	const struct tent *te = rtree_byname(tree, "att");
+	struct rtree *at = NULL;
+	rq_buf *data = &rd->data;
 	size_t seen[3] = { 0, 0, 0 };
 	const char *name;
 	json_t *rec;
 
-	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
-		const git_tree_entry *x = git_tree_entry_byindex(tree, i);
-		const char *n = git_tree_entry_name(x);
-		unsigned mode = (unsigned)git_tree_entry_filemode_raw(x);
+	for (size_t i = 0; i < tree->n; i++) {
+		const char *n = tree->v[i].name;
+		unsigned mode = tree->v[i].mode;
 		size_t w = 0;
 		while (w < 3 && strcmp(n, names[w]) != 0)
 			w++;
@@ -182,47 +359,47 @@ static void check_attachments(struct msgs *out, git_repository *repo, const rq_e
 	}
 	if (atts && !json_is_object(atts)) {
 		msg_add(out, "its attachments record is not an object");
-		goto done;
+		return;
 	}
 	if (te && json_object_size(atts) == 0)
 		msg_add(out, "its tree has an attachment folder but the entry records no attachments");
-	if (te && git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+	if (te && tent_type(te) != GIT_OBJECT_TREE) {
 		msg_add(out, "its attachment folder is not a folder");
 		te = NULL;
 	}
-	if (te && rq_object_tree(&at, repo, git_tree_entry_id(te))) {
-		msg_add(out, "its attachment folder cannot be read: %s", rq_error_last());
-		goto done;
+	if (te) {
+		if (rtree_load(&rd->att, rd, te->id)) {
+			msg_add(out, "its attachment folder cannot be read: %s", rq_error_last());
+			return;
+		}
+		at = &rd->att;
 	}
 	json_object_foreach(atts, name, rec) {
-		const git_tree_entry *ae = at ? git_tree_entry_byname(at, name) : NULL;
-		rq_buf_reset(&data);
-		if (!ae || git_tree_entry_type(ae) != GIT_OBJECT_BLOB) {
+		const struct tent *ae = at ? rtree_byname(at, name) : NULL;
+		rq_buf_reset(data);
+		if (!ae || tent_type(ae) != GIT_OBJECT_BLOB) {
 			msg_add(out, "attachment '%s' is missing", name);
 			continue;
 		}
-		if (rq_object_blob(&data, repo, git_tree_entry_id(ae))) {
+		if (read_blob(data, rd, ae->id)) {
 			msg_add(out, "attachment '%s': %s", name, rq_error_last());
 			continue;
 		}
 		char fp[RQ_FINGERPRINT_SIZE];
-		rq_fingerprint_bytes(fp, data.ptr, data.len);
+		rq_fingerprint_bytes(fp, data->ptr, data->len);
 		if (strcmp(fp, rq_json_str(rec, "fingerprint", "")) != 0 ||
-		    (json_int_t)data.len != rq_json_int(rec, "bytes", -1))
+		    (json_int_t)data->len != rq_json_int(rec, "bytes", -1))
 			msg_add(out, "attachment '%s' does not match its recorded fingerprint", name);
 	}
-	for (size_t i = 0; at && i < git_tree_entrycount(at); i++) {
-		const git_tree_entry *ae = git_tree_entry_byindex(at, i);
-		const char *n = git_tree_entry_name(ae);
-		unsigned mode = (unsigned)git_tree_entry_filemode_raw(ae);
+	for (size_t i = 0; at && i < at->n; i++) {
+		const char *n = at->v[i].name;
+		unsigned mode = at->v[i].mode;
 		if (!json_object_get(atts, n))
 			msg_add(out, "attachment '%s' is not recorded in the entry", n);
 		else if (mode != 0100644)
 			msg_add(out, "attachment '%s' has mode %06o, not 100644 (a regular file)", n, mode);
 	}
-done:
-	rq_buf_release(&data);
-	git_tree_free(at);
+	rq_buf_reset(data);
 }
 
 /* The authorisation rules: genesis names the first signer; key entries
@@ -362,9 +539,10 @@ static void check_index(struct state *s, rq_ledger *l, struct row *rows, const g
 		else if (!text_eq(st, 7, w->summary))
 			bad = 6;
 		else {
-			rq_hash leaf;
-			rq_merkle_leaf_hash(leaf, sqlite3_column_blob(st, 8), (size_t)sqlite3_column_bytes(st, 8));
-			if (sqlite3_column_type(st, 8) != SQLITE_BLOB || memcmp(leaf, w->leaf, RQ_HASH_LEN) != 0)
+			uint8_t digest[32];
+			crypto_generichash(digest, sizeof(digest), sqlite3_column_blob(st, 8),
+					   (unsigned long long)sqlite3_column_bytes(st, 8), NULL, 0);
+			if (sqlite3_column_type(st, 8) != SQLITE_BLOB || memcmp(digest, w->digest, sizeof(digest)) != 0)
 				bad = 7;
 		}
 		if (bad >= 0)
@@ -460,18 +638,14 @@ struct batch {
 	const git_oid *trees; /* tree of each commit of the chain */
 	size_t first;
 	struct item *items;
-	git_repository **repos; /* one per worker; worker 0 uses l->repo */
+	struct reader *readers; /* one per worker; worker 0's reads through l->repo */
 	bool keep;              /* the caller keeps the entries: keep their JSON and signatures */
 	_Atomic bool repo_failed;
 };
 
-static git_repository *worker_repo(struct batch *b, size_t worker)
+static struct reader *worker_reader(struct batch *b, size_t worker)
 {
-	if (worker == 0)
-		return b->l->repo;
-	if (!b->repos[worker] && git_repository_open_bare(&b->repos[worker], b->l->dir))
-		b->repos[worker] = NULL;
-	return b->repos[worker];
+	return reader_of(b->readers, b->l, worker);
 }
 
 /* Why a worker could not read this entry's objects: the entry is bad. */
@@ -483,62 +657,71 @@ static void item_unreadable(struct item *x, const char *what)
 	x->error = rq_buf_detach(&m, NULL);
 }
 
+/* The signature file `te` of the entry's tree (NULL: none). */
+static void read_sig(struct item *x, struct reader *rd, const struct tent *te, bool keep)
+{
+	rq_buf *sb = &rd->sig;
+
+	rq_buf_reset(sb);
+	if (te && (tent_type(te) != GIT_OBJECT_BLOB || read_blob(sb, rd, te->id))) {
+		x->sig = SIG_MALFORMED;
+		if (tent_type(te) == GIT_OBJECT_BLOB)
+			msg_add(&x->att, "its signature file: %s", rq_error_last());
+	} else if (te) {
+		if (keep)
+			x->sigtext = rq_xstrndup(sb->ptr, sb->len);
+		if (sb->len > 0)
+			x->sig = rq_entry_sig_parse(x->keyid, x->sigbytes, sb->ptr, sb->len) ? SIG_MALFORMED
+											    : SIG_PARSED;
+	}
+}
+
 static void read_item(void *ctx, size_t worker, size_t k)
 {
 	struct batch *b = ctx;
 	struct item *x = &b->items[k];
-	git_repository *repo = worker_repo(b, worker);
-	git_tree *t = NULL;
-	rq_buf eb = RQ_BUF_INIT, sb = RQ_BUF_INIT;
-	const git_tree_entry *te;
+	struct reader *rd = worker_reader(b, worker);
+	rq_buf *eb;
+	const struct tent *te;
 
-	if (!repo) {
+	if (!rd) {
 		atomic_store(&b->repo_failed, true);
 		return;
 	}
+	eb = &rd->entry;
+	rq_buf_reset(eb);
 	/* Every object through the guarded reads of store/object.c: a
 	 * missing or corrupt one is this entry's problem, named, not a hang. */
-	if (rq_object_tree(&t, repo, &b->trees[b->first + k])) {
+	if (rtree_load(&rd->tree, rd, &b->trees[b->first + k])) {
 		item_unreadable(x, "its tree");
 		goto done;
 	}
-	te = git_tree_entry_byname(t, "entry");
+	te = rtree_byname(&rd->tree, "entry");
 	if (!te) {
 		x->state = IT_NO_ENTRY;
 		goto done;
 	}
-	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+	if (tent_type(te) != GIT_OBJECT_BLOB) {
 		rq_error_set(RQ_EINTEGRITY, "it is not a file");
 		item_unreadable(x, "its entry file");
 		goto done;
 	}
-	if (rq_object_blob(&eb, repo, git_tree_entry_id(te))) {
+	if (read_blob(eb, rd, te->id)) {
 		item_unreadable(x, "its entry file");
 		goto done;
 	}
-	te = git_tree_entry_byname(t, "sig");
-	if (te && (git_tree_entry_type(te) != GIT_OBJECT_BLOB || rq_object_blob(&sb, repo, git_tree_entry_id(te)))) {
-		x->sig = SIG_MALFORMED;
-		if (git_tree_entry_type(te) == GIT_OBJECT_BLOB)
-			msg_add(&x->att, "its signature file: %s", rq_error_last());
-	} else if (te) {
-		if (b->keep)
-			x->sigtext = rq_xstrndup(sb.ptr, sb.len);
-		if (sb.len > 0)
-			x->sig = rq_entry_sig_parse(x->keyid, x->sigbytes, sb.ptr, sb.len) ? SIG_MALFORMED
-											  : SIG_PARSED;
-	}
-	if (rq_entry_parse(&x->e, eb.ptr, eb.len)) {
+	read_sig(x, rd, rtree_byname(&rd->tree, "sig"), b->keep);
+	if (rq_entry_parse(&x->e, eb->ptr, eb->len)) {
 		x->state = IT_BAD_ENTRY;
 		x->error = rq_xstrdup(rq_error_last());
-		rq_sha256_hex(x->hash, eb.ptr, eb.len);
+		rq_sha256_hex(x->hash, eb->ptr, eb->len);
 		goto done;
 	}
 	x->state = IT_PARSED;
-	rq_merkle_leaf_hash(x->leaf, eb.ptr, eb.len);
-	check_attachments(&x->att, repo, x->e, t);
+	rq_merkle_leaf_hash(x->leaf, eb->ptr, eb->len);
+	check_attachments(&x->att, rd, x->e);
 	row_of(&x->row, x->e);
-	memcpy(x->row.leaf, x->leaf, sizeof(x->row.leaf));
+	crypto_generichash(x->row.digest, sizeof(x->row.digest), (const unsigned char *)eb->ptr, eb->len, NULL, 0);
 	if (!b->keep && strcmp(x->e->type, "init") != 0 && strcmp(x->e->type, "key") != 0) {
 		/* the ordered checks need only the fixed fields */
 		json_decref(x->e->root);
@@ -547,9 +730,6 @@ static void read_item(void *ctx, size_t worker, size_t k)
 	}
 done:
 	rq_error_clear();
-	rq_buf_release(&sb);
-	rq_buf_release(&eb);
-	git_tree_free(t);
 }
 
 static void check_sig(void *ctx, size_t worker, size_t k)
@@ -620,7 +800,127 @@ struct run {
 	bool tree_ok;         /* every entry's bytes were read and parsed */
 	char prev_id[RQ_ID_HEX_SIZE];
 	bool prev_ok;
+	struct reader *readers; /* one per worker (rq_parallel_workers) */
+	size_t nreaders;
 };
+
+/* What the walk needs of a commit: its tree, first parent and number of
+ * parents. */
+struct commit_links {
+	git_oid tree, parent;
+	unsigned nparents;
+};
+
+/* From the raw commit when it is packed and libgit2 would parse it (then
+ * it begins "tree HEX\n" and the "parent HEX\n" lines), else as
+ * rq_object_commit reads it (with its error). */
+static int read_commit(struct commit_links *out, struct reader *rd, git_repository *repo, const git_oid *id)
+{
+	rq_buf *raw = &rd->data;
+	git_commit *c = NULL;
+	git_oid other; /* a parent after the first */
+	int valid = 0, err;
+
+	memset(out, 0, sizeof(*out));
+	rq_buf_reset(raw);
+	if (rd->packs && rq_packs_read(raw, rd->packs, id, GIT_OBJECT_COMMIT) == 0 &&
+	    git_object_rawcontent_is_valid(&valid, raw->ptr, raw->len, GIT_OBJECT_COMMIT) == 0 && valid &&
+	    raw->len > 46 && memcmp(raw->ptr, "tree ", 5) == 0 && git_oid_fromstrn(&out->tree, raw->ptr + 5, 40) == 0) {
+		const char *p = raw->ptr + 46, *end = raw->ptr + raw->len;
+		while (end - p > 48 && memcmp(p, "parent ", 7) == 0 && p[47] == '\n') {
+			if (git_oid_fromstrn(out->nparents ? &other : &out->parent, p + 7, 40))
+				break;
+			out->nparents++;
+			p += 48;
+		}
+		if (end - p < 7 || memcmp(p, "parent ", 7) != 0)
+			return 0;
+		memset(out, 0, sizeof(*out));
+	}
+	git_error_clear();
+	if ((err = rq_object_commit(&c, repo, id)))
+		return err;
+	git_oid_cpy(&out->tree, git_commit_tree_id(c));
+	out->nparents = git_commit_parentcount(c);
+	if (out->nparents)
+		git_oid_cpy(&out->parent, git_commit_parent_id(c, 0));
+	git_commit_free(c);
+	return 0;
+}
+
+/* The commits index.db lists, read on every core: a shortcut for the walk
+ * below when they are exactly the chain it would find, every link checked
+ * (each commit readable, with one parent, the commit listed before it;
+ * the first without one; the last the tip). index.db cannot fool it: any
+ * other hint sends the walk the slow way, which names what is wrong. */
+struct hint {
+	rq_ledger *l;
+	git_oid *commits;
+	struct commit_links *links;
+	bool *bad;
+	struct reader *readers;
+};
+
+static void read_hint(void *ctx, size_t worker, size_t i)
+{
+	struct hint *h = ctx;
+	struct reader *rd = reader_of(h->readers, h->l, worker);
+	h->bad[i] = !rd || read_commit(&h->links[i], rd, rd->repo, &h->commits[i]) != 0;
+	rq_error_clear();
+}
+
+static size_t hinted_commits(git_oid **out, rq_ledger *l)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, alloc = 0;
+	bool ok = l->db && !l->index_unbuilt &&
+		  sqlite3_prepare_v2(l->db, "SELECT seq, commit_oid FROM entries ORDER BY seq", -1, &st, NULL) == SQLITE_OK;
+
+	*out = NULL;
+	while (ok && sqlite3_step(st) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(st, 1);
+		RQ_ALLOC_GROW(*out, n + 1, alloc);
+		ok = sqlite3_column_int64(st, 0) == (sqlite3_int64)n && hex && strlen(hex) == GIT_OID_HEXSZ &&
+		     git_oid_fromstr(&(*out)[n], hex) == 0;
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (!ok || !n) {
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	return n;
+}
+
+static bool walk_hinted(struct run *v)
+{
+	struct hint h = { v->l, NULL, NULL, NULL, v->readers };
+	size_t n = hinted_commits(&h.commits, v->l);
+	bool ok = n && git_oid_equal(&h.commits[n - 1], &v->tip);
+
+	if (ok) {
+		h.links = rq_xcalloc(n, sizeof(*h.links));
+		h.bad = rq_xcalloc(n, sizeof(*h.bad));
+		rq_parallel_for(n, read_hint, &h);
+	}
+	for (size_t i = 0; ok && i < n; i++)
+		ok = !h.bad[i] && (i == 0 ? h.links[i].nparents == 0
+				   : h.links[i].nparents == 1 && git_oid_equal(&h.links[i].parent, &h.commits[i - 1]));
+	if (ok) {
+		v->chain = rq_xcalloc(2 * n + 1, sizeof(*v->chain));
+		for (size_t i = 0; i < n; i++) {
+			v->chain[i] = h.commits[i];
+			v->chain[n + i] = h.links[i].tree;
+		}
+		v->n = n;
+	}
+	free(h.commits);
+	free(h.links);
+	free(h.bad);
+	rq_error_clear();
+	return ok;
+}
 
 /* Walk first parents from the snapshot tip (the ledger must be a single
  * line) down to the genesis or to v->from's commit, into v->chain. False
@@ -649,14 +949,18 @@ static bool walk_chain(struct run *v)
 	/* The tip read once when the ledger was opened: entries appended
 	 * since by another process are not part of this verification. */
 	git_oid_cpy(&v->tip, v->l->has_tip ? &v->l->tip : git_reference_target(ref));
+	if (!from && walk_hinted(v)) {
+		ok = true;
+		goto done;
+	}
 walk:
 	/* chain[] gets each commit and, after it, its tree */
 	git_oid_cpy(&cur, &v->tip);
 	for (;;) {
-		git_commit *c = NULL;
+		struct commit_links c;
 		if (from && git_oid_equal(&cur, &from->commit))
 			break;
-		if (rq_object_commit(&c, v->l->repo, &cur)) {
+		if (read_commit(&c, &v->readers[0], v->l->repo, &cur)) {
 			rq_verify_report_add(r, -1, NULL, "ledger commit %s cannot be read: %s", git_oid_tostr_s(&cur),
 				rq_error_last());
 			break;
@@ -664,14 +968,13 @@ walk:
 		if ((n & (n - 1)) == 0)
 			chain = rq_xreallocarray(chain, n ? 4 * n : 2, sizeof(*chain));
 		chain[2 * n] = cur;
-		git_oid_cpy(&chain[2 * n + 1], git_commit_tree_id(c));
+		git_oid_cpy(&chain[2 * n + 1], &c.tree);
 		n++;
-		unsigned np = git_commit_parentcount(c);
+		unsigned np = c.nparents;
 		if (np > 1)
 			rq_verify_report_add(r, -1, NULL, "ledger commit %.12s is a merge: the ledger must be linear",
 				git_oid_tostr_s(&cur));
 		if (np == 0) {
-			git_commit_free(c);
 			if (from) {
 				rq_verify_report_add(r, (int64_t)from->size - 1, from->id,
 					"history rewritten: the ledger no longer holds entry %" PRIu64
@@ -681,8 +984,7 @@ walk:
 			}
 			break;
 		}
-		git_oid_cpy(&cur, git_commit_parent_id(c, 0));
-		git_commit_free(c);
+		git_oid_cpy(&cur, &c.parent);
 	}
 	/* oldest first: commits in chain[0..n), trees in chain[n..2n) */
 	v->chain = rq_xcalloc(2 * n + 1, sizeof(*v->chain));
@@ -806,14 +1108,13 @@ static void check_item(struct run *v, struct item *x, size_t i)
 static int check_entries(struct run *v, rq_entry **kept, char **kept_sigs)
 {
 	struct batch b = { 0 };
-	size_t nworkers = rq_parallel_workers();
 	int err = 0;
 
 	b.l = v->l;
 	b.trees = v->chain + v->n;
 	b.keep = kept != NULL;
 	b.items = rq_xcalloc(BATCH, sizeof(*b.items));
-	b.repos = rq_xcalloc(nworkers, sizeof(*b.repos));
+	b.readers = v->readers;
 	atomic_init(&b.repo_failed, false);
 	for (b.first = 0; b.first < v->n; b.first += BATCH) {
 		size_t nb = v->n - b.first < BATCH ? v->n - b.first : BATCH, start = v->r->nproblems;
@@ -840,9 +1141,6 @@ done:
 	for (size_t k = 0; k < BATCH; k++)
 		item_release(&b.items[k]);
 	free(b.items);
-	for (size_t w = 0; w < nworkers; w++)
-		git_repository_free(b.repos[w]);
-	free(b.repos);
 	return err;
 }
 
@@ -893,6 +1191,9 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 	v.tree_ok = true;
 	rq_merkle_levels_init(&v.tree);
 	r->index_rebuilt = l->index_rebuilt;
+	v.nreaders = rq_parallel_workers();
+	v.readers = rq_xcalloc(v.nreaders, sizeof(*v.readers));
+	reader_open(&v.readers[0], l, false);
 	if (!walk_chain(&v))
 		goto done;
 	v.rows = rq_xcalloc(v.n ? v.n : 1, sizeof(*v.rows));
@@ -926,6 +1227,9 @@ done:
 	free(v.rows);
 	free(v.chain);
 	free(v.s.signers);
+	for (size_t w = 0; w < v.nreaders; w++)
+		reader_release(&v.readers[w]);
+	free(v.readers);
 	if (kept && *kept && (err || r->nproblems))
 		free_kept(kept, kept_sigs, v.n);
 	if (!err && r->nproblems)

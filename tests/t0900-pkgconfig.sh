@@ -120,11 +120,13 @@ test_expect_success 'resque.pc: the version of version.h, the private dependenci
 	{ test -n "$want" && test "$got" = "$want" || { say "version $got, want $want"; return 1; }; } &&
 	expect_success "$DEST$PREFIX/bin/resque" --version && grep_out "^resque $want\$" &&
 	rq_pkg --print-requires-private resque >req &&
-	for p in libgit2 sqlite3 libsodium jansson openblas lapacke zlib; do
+	for p in libgit2 sqlite3 libsodium jansson zlib; do
 		grep -q "^$p\$" req || { say "Requires.private lacks $p"; return 1; }
 	done &&
+	# OpenBLAS and LAPACKE are loaded with dlopen on first use, not linked
+	! grep -q -e "^openblas\$" -e "^lapacke\$" req &&
 	libs=$(rq_pkg --libs --static resque) && echo "$libs" >libs &&
-	for f in "-L$DEST$PREFIX/lib" -lresque -lgit2 -lsqlite3 -lsodium -ljansson -lopenblas -llapacke -lz -lm -ldl -pthread; do
+	for f in "-L$DEST$PREFIX/lib" -lresque -lgit2 -lsqlite3 -lsodium -ljansson -lz -lm -ldl -pthread; do
 		grep -q -e " $f\( \|\$\)" -e "^$f " libs || { say "pkg-config --static --libs lacks $f: $libs"; return 1; }
 	done &&
 	# without --static: the library alone
@@ -184,6 +186,37 @@ test_expect_success 'a program built with pkg-config only reads, appends to and 
 	(cd proj && expect_success resque log) && grep_out "appended-by-the-library" &&
 	(cd proj && expect_success resque verify) &&
 	(cd proj && expect_success resque show --json "$id") && grep_out "\"signer\": \"$signer\""
+'
+
+test_expect_success 'a program built with pkg-config loads OpenBLAS when it computes a Gram matrix' '
+	cat >gram.c <<-\EOF &&
+	/* A summary of second moments: the Gram matrix by BLAS dsyrk, which
+	 * libresque loads with dlopen (libopenblas.so.0) on first use. */
+	#include <stdio.h>
+	#include <resque/resque.h>
+	int main(void)
+	{
+		double x[6] = { 1, 2, 3, 4, 5, 6 };
+		int64_t y[3] = { 0, 1, 0 };
+		rq_summary *s = NULL;
+		rq_buf b = RQ_BUF_INIT;
+		int err;
+		if ((err = rq_summary_new(&s, 2, 2)) || (err = rq_summary_add_f64(s, x, y, 3)) ||
+		    (err = rq_summary_encode(&b, s)))
+			fprintf(stderr, "gram: %s\n", rq_error_last());
+		else
+			printf("encoded %zu bytes\n", b.len);
+		rq_buf_release(&b);
+		rq_summary_free(s);
+		return err ? 1 : 0;
+	}
+	EOF
+	$CC -std=c11 -Wall -Werror $SANLINK -o gram gram.c $(rq_pkg --cflags --libs --static resque) \
+		2>cc.err || { cat cc.err; return 1; }
+	! readelf -d gram | grep "NEEDED.*\(openblas\|lapacke\)" &&
+	expect_success ./gram && grep_out "^encoded 176 bytes$" &&
+	RESQUE_BLAS_LIB=/nonexistent/libopenblas.so.0 expect_failure 1 ./gram &&
+	grep_err "^gram: this computation needs BLAS: /nonexistent/libopenblas.so.0: "
 '
 
 test_expect_success 'rq_ledger_check reports an entry signed by a key never added' '

@@ -1,10 +1,10 @@
-/* Normal–inverse-gamma regression y = a + b·x (linear algebra via LAPACK)
+/* Normal–inverse-gamma regression y = a + b·x (linear algebra via LAPACKE)
  * and the Student-t distribution: CDF by the incomplete beta function's
  * continued fraction, quantile by safeguarded Newton steps. */
 #include "common.h"
 #include "bayes.h"
+#include "linalg_int.h"
 
-#include <lapacke.h>
 #include <math.h>
 
 #define CF_MAXIT 20000
@@ -45,8 +45,12 @@ int rq_nig_update(rq_nig *out, const rq_nig *prior, const double *x,
 		  const double *y, size_t n)
 {
 	double lam[4], rhs[2], chol[4], mn[2], d[2], ssr = 0, quad;
+	const struct rq_lapack *lapack;
 	rq_nig post;
+	int err;
 
+	if ((err = rq_lapack_load(&lapack)))
+		return err;
 	memcpy(lam, prior->prec, sizeof(lam));
 	rhs[0] = prior->prec[0] * prior->m[0] + prior->prec[1] * prior->m[1];
 	rhs[1] = prior->prec[2] * prior->m[0] + prior->prec[3] * prior->m[1];
@@ -63,7 +67,7 @@ int rq_nig_update(rq_nig *out, const rq_nig *prior, const double *x,
 	/* Λₙ mₙ = Λm + Xᵀy by Cholesky (dposv), which also proves Λₙ > 0. */
 	memcpy(chol, lam, sizeof(chol));
 	memcpy(mn, rhs, sizeof(mn));
-	if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', 2, 1, chol, 2, mn, 1) != 0)
+	if (lapack->dposv(LAPACK_ROW_MAJOR, 'L', 2, 1, chol, 2, mn, 1) != 0)
 		return rq_error_set(RQ_EINVALID,
 				    "posterior is improper: %zu point(s) do not determine both coefficients", n);
 	for (size_t i = 0; i < n; i++) {
@@ -90,9 +94,14 @@ int rq_nig_update(rq_nig *out, const rq_nig *prior, const double *x,
 /* Λ⁻¹ of a symmetric positive-definite 2×2 through dpotrf/dpotri. */
 static int inverse(double inv[4], const double prec[4])
 {
+	const struct rq_lapack *lapack;
+	int err;
+
+	if ((err = rq_lapack_load(&lapack)))
+		return err;
 	memcpy(inv, prec, 4 * sizeof(double));
-	if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', 2, inv, 2) != 0 ||
-	    LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', 2, inv, 2) != 0)
+	if (lapack->dpotrf(LAPACK_ROW_MAJOR, 'L', 2, inv, 2) != 0 ||
+	    lapack->dpotri(LAPACK_ROW_MAJOR, 'L', 2, inv, 2) != 0)
 		return rq_error_set(RQ_EINVALID, "posterior precision is not positive definite");
 	inv[1] = inv[2]; /* dpotri fills the lower triangle only */
 	return 0;

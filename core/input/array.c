@@ -483,6 +483,22 @@ int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double *out)
 	READ_FLOATS(double, false)
 }
 
+void rq_array_evict(const rq_array *a, size_t row0, size_t n)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
+
+	if (!a->map || (a->fortran && a->cols > 1) || row0 > a->rows || n > a->rows - row0 || !n)
+		return;
+	/* From the page where the range starts (its head, if it is shared
+	 * with earlier rows, was read before them) to the one where it ends. */
+	lo = (uintptr_t)(a->data + row0 * a->cols * a->itemsize) & ~(page - 1);
+	hi = (uintptr_t)(a->data + (row0 + n) * a->cols * a->itemsize) & ~(page - 1);
+	if (lo < (uintptr_t)a->map)
+		lo = (uintptr_t)a->map;
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out)
 {
 	const uint8_t *p;

@@ -58,6 +58,8 @@ static int tensor_change(rq_param_diff *d, const char *from, const char *to, con
 			double x = buf1[i] - buf0[i];
 			ss += x * x;
 		}
+		rq_array_evict(a, at, m); /* one pass: memory stays at a block */
+		rq_array_evict(b, at, m);
 	}
 	d->v[d->n].name = rq_xstrdup(name);
 	d->v[d->n].change = n ? sqrt(ss) / sqrt((double)n) : 0.0;

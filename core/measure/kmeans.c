@@ -4,8 +4,8 @@
 #include "resque/forecast.h"
 #include "kmeans.h"
 #include "resque/measure.h"
+#include "linalg_int.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -88,6 +88,7 @@ struct lloyd_job {
 	const rq_rows *x;
 	const float *shift, *centers, *cnorm;
 	size_t k, row0, row1;
+	const struct rq_blas *blas;
 	int32_t *labels;
 	bool update;
 	double *sums;     /* k×d, this job's share */
@@ -114,8 +115,9 @@ static void *lloyd_pass(void *arg)
 		 * and the float32 rounding of scikit-learn's Lloyd step. */
 		for (size_t i = 0; i < m; i++)
 			memcpy(dist + i * k, j->cnorm, k * sizeof(float));
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)k, (blasint)d,
-			    -2.0f, xb, (blasint)d, j->centers, (blasint)d, 1.0f, dist, (blasint)k);
+		j->blas->sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)k,
+			       (blasint)d, -2.0f, xb, (blasint)d, j->centers, (blasint)d, 1.0f, dist,
+			       (blasint)k);
 		for (size_t i = 0; i < m; i++) {
 			const float *di = dist + i * k;
 			size_t best = 0;
@@ -143,9 +145,9 @@ static void *lloyd_pass(void *arg)
 	return NULL;
 }
 
-static size_t thread_count(size_t want, size_t n)
+static size_t thread_count(const struct rq_blas *blas, size_t want, size_t n)
 {
-	size_t t = want ? want : (size_t)openblas_get_num_threads();
+	size_t t = want ? want : (size_t)blas->get_num_threads();
 	if (t < 1)
 		t = 1;
 	if (t > MAX_THREADS)
@@ -169,8 +171,8 @@ static int run_pass(struct lloyd_job *jobs, size_t nt, size_t *changed, double *
 	if (nt == 1) {
 		lloyd_pass(&jobs[0]);
 	} else {
-		int prev = openblas_get_num_threads();
-		openblas_set_num_threads(1); /* our threads split the rows */
+		int prev = jobs[0].blas->get_num_threads();
+		jobs[0].blas->set_num_threads(1); /* our threads split the rows */
 		for (size_t t = 1; t < nt; t++)
 			started[t] = pthread_create(&tid[t], NULL, lloyd_pass, &jobs[t]) == 0;
 		lloyd_pass(&jobs[0]);
@@ -180,7 +182,7 @@ static int run_pass(struct lloyd_job *jobs, size_t nt, size_t *changed, double *
 			else
 				lloyd_pass(&jobs[t]);
 		}
-		openblas_set_num_threads(prev);
+		jobs[0].blas->set_num_threads(prev);
 	}
 	*changed = 0;
 	if (sums) {
@@ -211,34 +213,43 @@ static void center_norms(float *cnorm, const float *centers, size_t k, size_t d)
 	}
 }
 
+static void lloyd_job_init(struct lloyd_job *j, const rq_rows *x, const float *shift, rq_kmeans_result *r,
+			   float *cnorm, size_t k, const struct rq_blas *blas, size_t row0, size_t row1)
+{
+	j->x = x;
+	j->shift = shift;
+	j->centers = r->centers;
+	j->cnorm = cnorm;
+	j->k = k;
+	j->blas = blas;
+	j->row0 = row0;
+	j->row1 = row1;
+	j->labels = r->labels;
+	j->sums = rq_xmallocarray(k * x->d, sizeof(double));
+	j->counts = rq_xmallocarray(k, sizeof(uint64_t));
+}
+
 int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, size_t k,
 		    size_t max_iter, double tol, size_t nthreads)
 {
+	const struct rq_blas *blas;
+	int err;
+	if ((err = rq_blas_load(&blas)))
+		return err;
 	size_t n = x->n, d = x->d, kd = k * d;
-	size_t nt = thread_count(nthreads, n);
+	size_t nt = thread_count(blas, nthreads, n);
 	struct lloyd_job *jobs = rq_xcalloc(nt, sizeof(*jobs));
 	float *cnorm = rq_xmallocarray(k, sizeof(float));
 	double *sums = rq_xmallocarray(kd, sizeof(double));
 	uint64_t *counts = rq_xmallocarray(k, sizeof(uint64_t));
 	size_t changed = 0, it;
-	int err = 0;
 
 	r->iterations = 0;
 	r->strict = 0;
 	for (size_t i = 0; i < n; i++)
 		r->labels[i] = -1;
-	for (size_t t = 0; t < nt; t++) {
-		jobs[t].x = x;
-		jobs[t].shift = shift;
-		jobs[t].centers = r->centers;
-		jobs[t].cnorm = cnorm;
-		jobs[t].k = k;
-		jobs[t].row0 = n * t / nt;
-		jobs[t].row1 = n * (t + 1) / nt;
-		jobs[t].labels = r->labels;
-		jobs[t].sums = rq_xmallocarray(kd, sizeof(double));
-		jobs[t].counts = rq_xmallocarray(k, sizeof(uint64_t));
-	}
+	for (size_t t = 0; t < nt; t++)
+		lloyd_job_init(&jobs[t], x, shift, r, cnorm, k, blas, n * t / nt, n * (t + 1) / nt);
 	for (it = 0; it < max_iter; it++) {
 		center_norms(cnorm, r->centers, k, d);
 		for (size_t t = 0; t < nt; t++) {
@@ -526,6 +537,9 @@ int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y, const rq_t
 		err = rq_error_set(RQ_EINVALID, "%s: no rows to cluster", name);
 		goto done;
 	}
+	const struct rq_blas *blas; /* loaded before the seeding's pass over the rows */
+	if ((err = rq_blas_load(&blas)))
+		goto done;
 	if (n > INT32_MAX) {
 		err = rq_error_set(RQ_EINVALID, "%s: %zu rows is more than k-means supports (%d)", name,
 				   n, INT32_MAX);

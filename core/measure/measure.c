@@ -37,12 +37,17 @@ int rq_summary_from_arrays(rq_summary **out, const rq_array *emb, const rq_array
 		if (use_f64) {
 			if ((err = rq_array_read_f64(emb, r0, m, block)))
 				goto done;
-			rq_summary_add_f64(s, block, lab, m);
+			if ((err = rq_summary_add_f64(s, block, lab, m)))
+				goto done;
 		} else {
 			if ((err = rq_array_read_f32(emb, r0, m, block)))
 				goto done;
-			rq_summary_add_f32(s, block, lab, m);
+			if ((err = rq_summary_add_f32(s, block, lab, m)))
+				goto done;
 		}
+		/* one pass: what was read leaves memory (peak = a block) */
+		rq_array_evict(emb, r0, m);
+		rq_array_evict(labels, r0, m);
 	}
 	*out = s;
 	s = NULL;

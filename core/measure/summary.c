@@ -2,8 +2,8 @@
  * by dsyrk), exact merging of shards, and the checksummed .rqs encoding. */
 #include "common.h"
 #include "resque/summary.h"
+#include "linalg_int.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <sodium.h>
 
@@ -124,21 +124,32 @@ void rq_summary_free(rq_summary *s)
 	free(s);
 }
 
-static void add_gram(rq_summary *s, const double *x, size_t n)
+static int add_gram(rq_summary *s, const double *x, size_t n)
 {
+	const struct rq_blas *blas;
+	int err;
+
 	if (!n)
-		return;
+		return 0;
+	if ((err = rq_blas_load(&blas)))
+		return err;
 	/* G += Xᵀ X on the upper triangle; the lower one is filled on encode. */
-	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)s->d, (blasint)n, 1.0, x,
+	blas->dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)s->d, (blasint)n, 1.0, x,
 		    (blasint)s->d, 1.0, s->gram, (blasint)s->d);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < s->d; j++)
 			s->total[j] += x[i * s->d + j];
+	return 0;
 }
 
 int rq_summary_add_f64(rq_summary *s, const double *x, const int64_t *labels, size_t n)
 {
 	size_t d = s->d;
+	int err;
+
+	/* The Gram matrix first: a missing BLAS leaves the summary unchanged. */
+	if (s->moments == 2 && (err = add_gram(s, x, n)))
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		size_t c = class_of(s, labels[i]);
 		double *sum = s->sums + c * d;
@@ -147,8 +158,6 @@ int rq_summary_add_f64(rq_summary *s, const double *x, const int64_t *labels, si
 			sum[j] += row[j];
 		s->counts[c]++;
 	}
-	if (s->moments == 2)
-		add_gram(s, x, n);
 	s->n += n;
 	return 0;
 }
@@ -160,14 +169,15 @@ int rq_summary_add_f32(rq_summary *s, const float *x, const int64_t *labels, siz
 		/* dsyrk needs float64 rows: convert in bounded chunks. */
 		size_t chunk = SUMMARY_BLOCK_BYTES / (d * sizeof(double)) + 1;
 		double *tmp = rq_xmallocarray((chunk < n ? chunk : n) * d + 1, sizeof(double));
-		for (size_t i0 = 0; i0 < n; i0 += chunk) {
+		int err = 0;
+		for (size_t i0 = 0; i0 < n && !err; i0 += chunk) {
 			size_t m = n - i0 < chunk ? n - i0 : chunk;
 			for (size_t t = 0; t < m * d; t++)
 				tmp[t] = x[i0 * d + t];
-			rq_summary_add_f64(s, tmp, labels + i0, m);
+			err = rq_summary_add_f64(s, tmp, labels + i0, m);
 		}
 		free(tmp);
-		return 0;
+		return err;
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t c = class_of(s, labels[i]);

@@ -72,6 +72,15 @@ RQ_EXTERN int rq_array_read_f64(const rq_array *a, size_t row0, size_t n, double
  * caller's `out` (n values); 0 or RQ_EINVALID with a message. */
 RQ_EXTERN int rq_array_read_labels(const rq_array *a, size_t row0, size_t n, int64_t *out);
 
+/* Advice from a reader that streams: rows [row0, row0+n) will not be read
+ * again soon. The pages of a mapped file that hold them leave this
+ * process's memory (the page cache keeps them, and a later read maps them
+ * back), so a pass over a file of any size holds about one block of it.
+ * The page where the range ends is kept (the next block starts in it).
+ * Nothing happens for buffers, Fortran-order 2-D arrays (a block of rows
+ * spans the whole file) or rows past the end. Thread-safe. */
+RQ_EXTERN void rq_array_evict(const rq_array *a, size_t row0, size_t n);
+
 /* What rq_array_read_f32/f64 and rq_array_read_labels check before
  * reading, for callers that want to fail early: embeddings must be a float
  * dtype; labels an integer or bool dtype with one column. 0 or

@@ -41,7 +41,9 @@ RQ_EXTERN void rq_summary_free(rq_summary *s); /* frees all it holds; accepts NU
 
 /* Add `n` rows of `x` (row-major n×d, float64 or float32) with their
  * labels (both borrowed for the call). Accumulation is in float64, in row
- * order. Returns 0 (allocation failure aborts). */
+ * order. Returns 0, or RQ_EUNSUPPORTED when a summary of second moments
+ * finds no BLAS library to load (libopenblas.so.0, loaded on first use);
+ * the summary is then unchanged. Allocation failure aborts. */
 RQ_EXTERN int rq_summary_add_f64(rq_summary *s, const double *x, const int64_t *labels, size_t n);
 RQ_EXTERN int rq_summary_add_f32(rq_summary *s, const float *x, const int64_t *labels, size_t n);
 

@@ -10,7 +10,8 @@
 #     (same key, another RESQUE_HOME): RESQUE_HOME is put back as it was
 #     after the verify before every run, so each run sees them as new.
 # The ledger is built once by tests/helpers/rq-bulk under $BENCH_DIR/guard
-# and copied for each measurement; never fails on speed.
+# and copied for each measurement; never fails on speed. Closes with the
+# start-up of `resque --version` and `resque log -n 1` beside git's.
 #   BENCH_GUARD_ENTRIES   entries of the ledger (default 10000)
 #   BENCH_GUARD_RUNS      runs of each measurement (default 20)
 #   BENCH_GUARD_LOG_RUNS  runs of `log -n 1` (default 5: today it reads
@@ -100,4 +101,21 @@ for k in 0 1 100; do
 	row "show --json (entry $((n / 2)))" "$k" "$(timeit "$runs" resque show --json "$id")"
 	row "log -n 1" "$k" "$(timeit "$logruns" resque log -n 1)"
 done
+
+# Start-up beside git's (issue 16 item 4, docs/PERFORMANCE.md "Start-up"):
+# the median CPU time (user + system) of `resque --version` and of
+# `resque log -n 1` on this ledger against `git --version` and `git log -1`
+# on its ledger branch, and the ratios of CPU and of median wall time.
+vs() { # LABEL "MEDIAN CPU MIN" (resque) "MEDIAN CPU MIN" (git)
+	case "$2 $3" in
+	*failed*) printf "  %-40s %s / %s\n" "$1" "$2" "$3"; return ;;
+	esac
+	echo "$2 $3" | awk -v l="$1" '{ printf "  %-40s %8.1f ms  %8.1f ms  %6.1fx  %6.1fx\n", l, $2 * 1000, $5 * 1000,
+		($5 > 0 ? $2 / $5 : 0), ($4 > 0 ? $1 / $4 : 0) }'
+}
+fresh || exit 1
+printf "  %-40s %11s  %11s  %7s  %7s\n" "start-up against git" "resque cpu" "git cpu" "cpu" "wall"
+vs "resque --version / git --version" "$(timeit "$runs" resque --version)" "$(timeit "$runs" git --version)"
+vs "resque log -n 1 / git log -1 ($n)" "$(timeit "$logruns" resque log -n 1)" \
+	"$(timeit "$runs" git --git-dir=.resque log -1 ledger)"
 rm -rf "$w" "$other" "$dir/home.saved"

@@ -17,7 +17,8 @@ cd "$root" || exit 1
 build=${1:-build-fuzz}
 seconds=${2:-20}
 pattern=${3:-}
-pkgs="libgit2 sqlite3 libsodium jansson openblas lapacke zlib"
+# OpenBLAS and LAPACKE are loaded with dlopen when used (core/base/linalg.c)
+pkgs="libgit2 sqlite3 libsodium jansson zlib"
 cflags="-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude $(find core store -type d | sed "s,^,-I," | tr "\n" " ")-fsanitize=fuzzer,address,undefined"
 seed=${FUZZ_SEED:-1}
 # targets run side by side, one a core (FUZZ_JOBS to choose)

@@ -404,3 +404,47 @@ TEST(array_truncated_prefixes_never_open)
 	}
 	rq_buf_release(&b);
 }
+
+/* rq_array_evict is advice only: rows read, evicted and read again are the
+ * same; buffers and rows past the end are left alone. */
+TEST(array_evict_then_read_again)
+{
+	const char *dir = unit_tmpdir();
+	size_t rows = 3000, cols = 7; /* row boundaries fall inside pages */
+	float *v = rq_xmallocarray(rows * cols, sizeof(float)), *got = rq_xmallocarray(rows * cols, sizeof(float));
+	rq_buf b = RQ_BUF_INIT;
+	rq_array *a = NULL, *m = NULL;
+	char *p;
+
+	for (size_t i = 0; i < rows * cols; i++)
+		v[i] = (float)i * 0.5f;
+	npy_build(&b, "{'descr': '<f4', 'fortran_order': False, 'shape': (3000, 7)}", v, rows * cols * 4);
+	p = unit_write_file(dir, "ev.npy", b.ptr, b.len);
+	CHECK_OK(rq_array_open(&a, p, NULL));
+	CHECK_OK(rq_array_open_buffer(&m, b.ptr, b.len, "buf.npy", NULL));
+	if (!a || !m)
+		goto done;
+	for (size_t r0 = 0; r0 < rows; r0 += 250) {
+		CHECK_OK(rq_array_read_f32(a, r0, 250, got + r0 * cols));
+		rq_array_evict(a, r0, 250);
+		rq_array_evict(m, r0, 250);
+	}
+	CHECK(memcmp(got, v, rows * cols * 4) == 0);
+	rq_array_evict(a, 0, rows);
+	rq_array_evict(a, rows, 1);    /* past the end: nothing */
+	rq_array_evict(a, 2, SIZE_MAX); /* overflowing: nothing */
+	rq_array_evict(a, 5, 0);
+	memset(got, 0, rows * cols * 4);
+	CHECK_OK(rq_array_read_f32(a, 0, rows, got));
+	CHECK(memcmp(got, v, rows * cols * 4) == 0);
+	memset(got, 0, rows * cols * 4);
+	CHECK_OK(rq_array_read_f32(m, 0, rows, got));
+	CHECK(memcmp(got, v, rows * cols * 4) == 0);
+done:
+	rq_array_free(a);
+	rq_array_free(m);
+	free(p);
+	free(v);
+	free(got);
+	rq_buf_release(&b);
+}

@@ -70,10 +70,17 @@ TEST(statcache_roundtrip)
 	CHECK_OK(rq_statcache_store(c, v, 0));
 	rq_statcache_free(c);
 
-	/* the table survives reopening */
+	/* the table survives reopening; lookups share one read transaction,
+	 * which rq_statcache_free ends without touching the last error */
 	CHECK_OK(rq_statcache_open(&c, l));
 	CHECK_INT_EQ(rq_statcache_lookup(c, "/data/a", &got), 1);
+	CHECK_INT_EQ(rq_statcache_lookup(c, "/data/b", &got), 0);
+	CHECK(!sqlite3_get_autocommit(rq_ledger_db(l)));
+	rq_error_set(RQ_EINVALID, "kept");
 	rq_statcache_free(c);
+	CHECK(sqlite3_get_autocommit(rq_ledger_db(l)));
+	CHECK_STR_EQ(rq_error_last(), "kept");
+	rq_error_clear();
 	rq_ledger_free(l);
 	rq_key_free(k);
 }
