@@ -140,24 +140,43 @@ done:
 	return err;
 }
 
+int rq_index_recreate(rq_ledger *l)
+{
+	bool fresh;
+	rq_buf path = RQ_BUF_INIT;
+	rq_index_close(l);
+	rq_buf_printf(&path, "%s/index.db", l->dir);
+	unlink(path.ptr);
+	rq_buf_puts(&path, "-wal");
+	unlink(path.ptr);
+	rq_buf_truncate(&path, path.len - 4);
+	rq_buf_puts(&path, "-shm");
+	unlink(path.ptr);
+	rq_buf_release(&path);
+	return open_db(l, &fresh, false);
+}
+
+bool rq_index_damaged(rq_ledger *l)
+{
+	sqlite3_stmt *st = NULL;
+	bool damaged = true;
+	if (!l->db)
+		return false;
+	if (sqlite3_prepare_v2(l->db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+		damaged = !v || strcmp((const char *)v, "ok") != 0;
+	}
+	sqlite3_finalize(st);
+	return damaged;
+}
+
 int rq_index_open(rq_ledger *l)
 {
 	bool fresh;
 	int err = open_db(l, &fresh, false);
-	if (err && err != RQ_EUNSUPPORTED) {
-		/* An unreadable index is derived data: start it again. */
-		rq_buf path = RQ_BUF_INIT;
-		rq_index_close(l);
-		rq_buf_printf(&path, "%s/index.db", l->dir);
-		unlink(path.ptr);
-		rq_buf_puts(&path, "-wal");
-		unlink(path.ptr);
-		rq_buf_truncate(&path, path.len - 4);
-		rq_buf_puts(&path, "-shm");
-		unlink(path.ptr);
-		rq_buf_release(&path);
-		err = open_db(l, &fresh, false);
-	}
+	if (err && err != RQ_EUNSUPPORTED) /* an unreadable index is derived data: start it again */
+		err = rq_index_recreate(l);
 	return err;
 }
 

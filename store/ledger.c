@@ -313,7 +313,15 @@ int rq_ledger_reindex(rq_ledger *l)
 {
 	if (l->index_memory)
 		return rq_error_set(l->index_memory_code, "%s", l->index_memory);
-	return reindex(l);
+	int err = reindex(l);
+	if (err && rq_index_damaged(l)) {
+		/* a damaged file (its schema edited, say) cannot be cleared: it
+		 * is derived data, so it is made again from nothing */
+		rq_error_clear();
+		if ((err = rq_index_recreate(l)) == 0)
+			err = reindex(l);
+	}
+	return err;
 }
 
 /* Rebuild the index when its tip is not the ledger's. */

@@ -255,6 +255,10 @@ int rq_guard_advance(rq_ledger *l, const git_oid *tip);
 
 /* index.db (store/index.c) */
 int rq_index_open(rq_ledger *l);
+/* index.db deleted (with its -wal and -shm) and made again, empty. */
+int rq_index_recreate(rq_ledger *l);
+/* The last SQLite error says index.db is damaged (corrupt, not a database). */
+bool rq_index_damaged(rq_ledger *l);
 /* An empty index in memory, for readers when index.db cannot be used. */
 int rq_index_open_memory(rq_ledger *l);
 int rq_index_tip(rq_buf *out_commit_hex, rq_ledger *l);

@@ -416,7 +416,9 @@ static int sweep_loose(git_repository *repo)
 			char hex[GIT_OID_HEXSZ + 1];
 			if (strlen(de->d_name) != GIT_OID_HEXSZ - 2 || !rq_is_hex(de->d_name, GIT_OID_HEXSZ - 2))
 				continue;
-			snprintf(hex, sizeof(hex), "%02x%s", fan, de->d_name);
+			snprintf(hex, 3, "%02x", fan);
+			memcpy(hex + 2, de->d_name, GIT_OID_HEXSZ - 2);
+			hex[GIT_OID_HEXSZ] = '\0';
 			RQ_ALLOC_GROW(ids, n + 1, alloc);
 			if (git_oid_fromstr(&ids[n], hex) == 0 && git_packbuilder_insert(pb, &ids[n], NULL) == 0)
 				n++;

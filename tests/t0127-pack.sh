@@ -5,6 +5,10 @@
 # few packs; plain git reads the result; a failed or killed packing loses
 # nothing and the next append finishes the job.
 . "$(dirname "$0")/lib.sh"
+# A preloaded library (tests/helpers/rq-fail.so) comes before a sanitizer's
+# runtime: let it.
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0:fast_unwind_on_malloc=0"
+export ASAN_OPTIONS
 
 test_requires GIT
 
@@ -45,7 +49,7 @@ test_expect_success 'RESQUE_PACK_EVERY=0 leaves every object loose' '
 	test "$(loose_entries)" = $((before + 6))
 '
 
-test_expect_success 'a packing that fails (the pack cannot be written) is a warning: the entry is written, nothing lost' '
+test_expect_success FAULT_SHIM 'a packing that fails (the pack cannot be written) is a warning: the entry is written, nothing lost' '
 	cd p && RESQUE_PACK_EVERY=4 && export RESQUE_PACK_EVERY &&
 	LD_PRELOAD="$RESQUE_BUILD/helpers/rq-fail.so" RQ_FAIL_CALLS=open RQ_FAIL_PATH=/objects/pack/ RQ_FAIL_ERRNO=ENOSPC \
 		resque note -m failed-pack >out 2>err &&
@@ -57,6 +61,9 @@ test_expect_success 'a packing that fails (the pack cannot be written) is a warn
 	expect_success resque verify && grep_out "^ok: 89 entries" &&
 	git --git-dir=.resque fsck >fsck.out 2>&1
 '
+
+# keep the counts of the later cases when the case above was skipped
+test_have_prereq FAULT_SHIM || (cd p && resque note -m failed-pack >/dev/null && resque note -m after-failed-pack >/dev/null)
 
 test_expect_success 'a backlog of loose entries (written with packing off) is swept into a pack at once' '
 	cd p && RESQUE_PACK_EVERY=0 && export RESQUE_PACK_EVERY &&

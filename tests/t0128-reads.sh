@@ -93,4 +93,15 @@ test_expect_success 'index.db edited: a row missing or changed at the tip fails 
 	expect_success resque log -n 1
 '
 
+test_expect_success 'index.db damaged (its schema edited): reindex makes it again, and reads work' '
+	cd l && cp -R .resque ../saved.resque && resque log -n 3 >log.before &&
+	sqlite3 .resque/index.db "PRAGMA writable_schema=ON; UPDATE sqlite_master SET rootpage=8 WHERE name=\"entries\";" &&
+	repo_state . >state.before &&
+	expect_success resque reindex && grep_out "index.db rebuilt" &&
+	repo_state . >state.after && compare state.before state.after &&
+	expect_success resque log -n 3 && compare log.before "$OUT" &&
+	expect_success resque verify &&
+	rm -rf .resque && mv ../saved.resque .resque
+'
+
 test_done
