@@ -13,7 +13,10 @@
 #   make unit       the C unit tests alone
 #   make lint       cppcheck on core/ store/ cmd/ (fails on any finding)
 #   make install    PREFIX (/usr/local) and DESTDIR: the binary, libresque.a,
-#                   include/resque/*.h and a resque.pc for pkg-config; the
+#                   include/resque/*.h, a resque.pc for pkg-config, the man
+#                   pages (share/man/man1) and the bash and zsh completion
+#                   (share/bash-completion/completions/resque,
+#                   share/zsh/site-functions/_resque); the
 #                   Python package python/resque into PYTHON_SITE (the
 #                   purelib directory of PYTHON, /usr/bin/python3; skipped
 #                   with a note when there is no such Python)
@@ -87,7 +90,7 @@ HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 .PHONY: FORCE all deps pkgcheck test check unit demo example asan fuzz bench clean install lint
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/resque $(BUILD)/libresque.a $(BUILD)/libresque-internal.a
+all: $(BUILD)/resque $(BUILD)/libresque.a $(BUILD)/libresque-internal.a $(BUILD)/doc/stamp
 
 # The Debian package of each of PKGS: a missing one is named at the start of
 # the build, not found later as a compile error.
@@ -138,6 +141,13 @@ $(BUILD)/libresque.a: $(LIB_OBJ)
 $(BUILD)/resque: $(CMD_OBJ) $(BUILD)/libresque-internal.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libresque-internal.a $(LIBS)
 
+# The man pages and the bash and zsh completion, written by the binary from
+# the commands' option tables (cmd/gendoc.c), so that they document exactly
+# what the parser accepts (tests/t0910-man-completion.sh checks).
+$(BUILD)/doc/stamp: $(BUILD)/resque
+	rm -rf $(BUILD)/doc
+	$(BUILD)/resque --gen-docs $(BUILD)/doc
+	touch $@
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libresque-internal.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(BUILD)/libresque-internal.a $(LIBS)
 
@@ -227,6 +237,11 @@ install: all
 	install -m 644 $(BUILD)/libresque.a $(DESTDIR)$(PREFIX)/lib/libresque.a
 	install -m 644 include/resque/*.h $(DESTDIR)$(PREFIX)/include/resque/
 	install -m 644 $(BUILD)/resque.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/resque.pc
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 644 $(BUILD)/doc/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(BUILD)/doc/bash/resque $(DESTDIR)$(PREFIX)/share/bash-completion/completions/resque
+	install -m 644 $(BUILD)/doc/zsh/_resque $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_resque
 	@if [ -n "$(PYTHON_SITE)" ]; then \
 		echo "install -m 644 python/resque/*.py python/resque/py.typed $(DESTDIR)$(PYTHON_SITE)/resque/"; \
 		install -d $(DESTDIR)$(PYTHON_SITE)/resque && \

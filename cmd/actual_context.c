@@ -2,6 +2,7 @@
  * (plan, region, PUE, hardware), its carbon and plan comparison, output. */
 #include "common.h"
 #include "cmd.h"
+#include "term.h"
 #include "actual_context.h"
 #include "actual.h"
 #include "bounds.h"
@@ -29,6 +30,9 @@ int actual_ctx_load(struct actual_ctx *c, rq_ledger *l, const char *plan_ref,
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	if (region && rq_carbon_renamed(region))
+		cmd_warn("region '%s' is now spelt '%s' (a typo of the source data, corrected)", region,
+			 rq_carbon_renamed(region));
 	if (isnan(pue)) {
 		rq_buf_reset(&cfg);
 		if (rq_ledger_config_get(&cfg, l, "resque.pue") == 0) {
@@ -169,9 +173,10 @@ void actual_print(FILE *f, const rq_entry *e, const rq_entry *plan)
 	json_t *fe = json_object_get(json_object_get(plan->body, "forecast"), "energy_kwh");
 	json_t *in = json_object_get(b, "inside_p80");
 	if (json_is_object(fe) && json_is_boolean(in))
-		fprintf(f, "plan %.12s forecast %.4g kWh (80 %%: %.4g to %.4g): the actual is %s the 80 %% interval\n",
-			plan->id, point(fe), rq_json_num(fe, "p10", NAN),
-			rq_json_num(fe, "p90", NAN), json_is_true(in) ? "inside" : "outside");
+		fprintf(f, "plan %.12s forecast %.4g kWh (80 %%: %.4g to %.4g): the actual is %s%s%s the 80 %% interval\n",
+			plan->id, point(fe), rq_json_num(fe, "p10", NAN), rq_json_num(fe, "p90", NAN),
+			term_on(f, json_is_true(in) ? TERM_GOOD : TERM_BAD), json_is_true(in) ? "inside" : "outside",
+			term_off(f));
 	else
 		fprintf(f, "plan %.12s has no energy forecast to compare with\n", plan->id);
 	json_t *fep = json_object_get(json_object_get(plan->body, "forecast"), "epochs");

@@ -393,8 +393,8 @@ static int audit_check(int argc, char **argv)
 	};
 	const char *key = NULL, *cpath = NULL, *incl = NULL, *entry = NULL, *cons = NULL, *old = NULL;
 	const struct opt opts[] = {
-		{ OPT_STRING, 0, "key", &key, "PUBKEY", "the signer's public key (a file, or the key itself)" },
-		{ OPT_STRING, 0, "checkpoint", &cpath, "FILE", "the signed checkpoint" },
+		{ OPT_STRING, 0, "key", &key, "PUBKEY", "the signer's public key (a file, or the key itself)", OPT_REQUIRED },
+		{ OPT_STRING, 0, "checkpoint", &cpath, "FILE", "the signed checkpoint", OPT_REQUIRED },
 		{ OPT_STRING, 0, "inclusion", &incl, "PROOF", "an inclusion proof (audit prove)" },
 		{ OPT_STRING, 0, "entry", &entry, "FILE", "the entry's bytes (show ENTRY --raw)" },
 		{ OPT_STRING, 0, "consistency", &cons, "PROOF", "a consistency proof (audit consistency)" },
@@ -406,8 +406,6 @@ static int audit_check(int argc, char **argv)
 	int rc;
 
 	OPT_PARSE(&help, opts, argc, argv);
-	if (!key || !cpath)
-		return cmd_usage(&help, opts, "give the signer's key (--key) and a checkpoint (--checkpoint)");
 	if (!incl == !cons)
 		return cmd_usage(&help, opts, "give one proof: --inclusion or --consistency");
 	if (incl && (!entry || old))

@@ -425,7 +425,7 @@ int cmd_audit_report(int argc, char **argv)
 {
 	struct audit_report_opts o = { 0 };
 	const struct opt opts[] = {
-		{ OPT_STRING, 0, "key", &o.key, "PUBKEY", "the signer's public key (a file or its text)" },
+		{ OPT_STRING, 0, "key", &o.key, "PUBKEY", "the signer's public key (a file or its text)", OPT_REQUIRED },
 		{ OPT_STRING, 'C', "dir", &o.dir, "DIR", "also check the checkpoint against this repository's ledger" },
 		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the outcome as JSON" },
 		{ OPT_ARG, 0, "FILE", &o.file, NULL, "the report (JSON or HTML)", OPT_REQUIRED },
@@ -437,8 +437,6 @@ int cmd_audit_report(int argc, char **argv)
 	int rc = 0, err = 0;
 
 	OPT_PARSE(&help, opts, argc, argv);
-	if (!o.key)
-		return cmd_usage(&help, opts, "give the signer's public key with --key PUBKEY");
 	if ((err = cmd_load_verifier(&v, o.key)) || (err = load_report(&r, o.file)) ||
 	    (err = check_report(&a, &r, &v, o.file)))
 		goto fail;

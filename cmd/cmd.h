@@ -107,6 +107,16 @@ struct subcmd {
 	const char *summary;
 };
 int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, char **argv);
+/* While set (cmd/gendoc.c collecting the option tables), cmd_dispatch_sub
+ * hands the family's subcommands to it and returns 0, running none. */
+extern void (*cmd_collect_family)(const char *family, const struct subcmd *subs);
+
+/* resque --dump-options and resque --gen-docs DIR (cmd/gendoc.c): every
+ * command's option table, as text for tests, or as man pages and bash and
+ * zsh completion. `cmds` is main.c's command table, `global_opts` the
+ * options main() takes before the command. Return the exit status. */
+int cmd_gendoc_dump(const struct cmd_entry *cmds, size_t n, const struct opt *global_opts);
+int cmd_gendoc_write(const struct cmd_entry *cmds, size_t n, const struct opt *global_opts, const char *dir);
 
 /* A verifier key from --key: a file holding it (read up to
  * RQ_CHECKPOINT_MAX bytes, whatever the file is) or the key's text itself

@@ -2,6 +2,7 @@
  * output, repository discovery, subcommand dispatch. */
 #include "common.h"
 #include "cmd.h"
+#include "term.h"
 #include "checkpoint.h"
 #include "bounds.h"
 #include "json.h"
@@ -42,7 +43,7 @@ int cmd_error(const char *fmt, ...)
 void cmd_warn(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("warning: ", stderr);
+	fprintf(stderr, "%swarning:%s ", term_on(stderr, TERM_WARN), term_off(stderr));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -79,8 +80,14 @@ int cmd_find_repo(rq_buf *out)
 	return 0;
 }
 
+void (*cmd_collect_family)(const char *family, const struct subcmd *subs);
+
 int cmd_dispatch_sub(const char *family, const struct subcmd *subs, int argc, char **argv)
 {
+	if (cmd_collect_family) {
+		cmd_collect_family(family, subs);
+		return EXIT_OK;
+	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		FILE *f = argc < 2 ? stderr : stdout;

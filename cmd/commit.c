@@ -13,6 +13,7 @@
 #include "json.h"
 #include "ledger_int.h"
 #include "lineage.h"
+#include "provenance.h"
 #include "resque/summary.h"
 
 #include <math.h>
@@ -35,7 +36,12 @@ static const struct cmd_help help = {
 	"and --weights is recorded as param_change, with the update's actual it\n"
 	"belongs to (--actual, else the newest actual of a plan from the parent):\n"
 	"later plans calibrate their parameter change on it.\n"
-	"Weights and data are never copied into the ledger.",
+	"Weights and data are never copied into the ledger.\n"
+	"The version also records its provenance (docs/FORMATS.md): resque's\n"
+	"command line, the directory relative to the project, the commit, branch\n"
+	"and dirty flag (tracked files changed or staged; untracked files do not\n"
+	"count) of the git work tree it runs in, and this machine's CPU and GPU\n"
+	"models and counts.",
 };
 
 static bool same_stat(const struct stat *a, const struct stat *b)
@@ -144,12 +150,11 @@ struct commit_state {
 	json_t *param_change; /* with --parent: commit_param_change's, or NULL */
 	rq_summary *sum;
 	bool *data_dirs; /* --data i names a directory to record now */
+	json_t *provenance; /* what produced it, taken when the command starts */
 };
 
 static int commit_check_opts(const struct commit_opts *o, const struct opt *opts)
 {
-	if (!o->weights || !o->name)
-		return cmd_usage(&help, opts, "a version needs --weights PATH and --name NAME");
 	if (!rq_name_valid(o->name, RQ_NAME_VERSION))
 		return cmd_usage(&help, opts, "'%s' is not a valid name (letters, digits, . _ + -; not 'latest')", o->name);
 	if ((o->emb || o->labels) && !(o->emb && o->labels))
@@ -260,6 +265,7 @@ static int commit_gather(struct commit_state *st, const struct commit_opts *o)
 	int rc, err;
 	if ((rc = cmd_open_ledger(&st->l, &st->k)))
 		return rc;
+	st->provenance = cmd_provenance(st->l, 0);
 	if ((err = rq_name_free(st->l, o->name, RQ_NAME_VERSION)) ||
 	    (o->parent && (err = rq_version_resolve(&st->parent, st->l, o->parent))) ||
 	    (o->cost && (err = gather_cost_file(st, o->cost))))
@@ -378,6 +384,7 @@ static int commit_build(json_t **out, rq_buf *enc, struct commit_state *st, cons
 		json_object_set_new(body, "meta", build_meta(&o->meta));
 	if (o->message)
 		json_object_set_new(body, "message", json_string(o->message));
+	json_object_set(body, "provenance", st->provenance);
 	*out = body;
 	body = NULL;
 done:
@@ -402,6 +409,7 @@ static void commit_state_release(struct commit_state *st)
 	free(st->data_dirs);
 	json_decref(st->weights);
 	json_decref(st->param_change);
+	json_decref(st->provenance);
 	rq_summary_free(st->sum);
 	rq_cost_release(&st->cost);
 	rq_entry_free(st->parent);
@@ -413,8 +421,8 @@ int cmd_commit(int argc, char **argv)
 {
 	struct commit_opts o = { 0 };
 	const struct opt opts[] = {
-		{ OPT_STRING, 'w', "weights", &o.weights, "PATH", "the model's weights file (required)" },
-		{ OPT_STRING, 0, "name", &o.name, "NAME", "the version's name, e.g. v2 (required)" },
+		{ OPT_STRING, 'w', "weights", &o.weights, "PATH", "the model's weights file (required)", OPT_REQUIRED },
+		{ OPT_STRING, 0, "name", &o.name, "NAME", "the version's name, e.g. v2 (required)", OPT_REQUIRED },
 		{ OPT_STRING, 'p', "parent", &o.parent, "REF", "the version it was trained from" },
 		{ OPT_LIST, 'd', "data", &o.data, "DATASET", "a dataset it was trained on: a dataset name or id, or a directory to record (repeatable)" },
 		{ OPT_STRING, 0, "embeddings", &o.emb, "FILE", "embeddings of its training data (.npy, safetensors)" },

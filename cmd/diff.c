@@ -22,9 +22,13 @@ static const struct cmd_help help = {
 	"the classes both have); and with --params the change of the weights:\n"
 	"each tensor's ||w - w0||_2 / sqrt(n) and their mean, read from the\n"
 	"recorded safetensors files when their fingerprints still match, or from\n"
-	"the files W1 W2 given after --params. Tensors present on one side only\n"
-	"are listed. --json prints {\"from\", \"to\", \"datasets\": {\"added\",\n"
-	"\"removed\", \"changed\"}, \"representation\": {\"kind\": \"dist\", \"value\",\n"
+	"the files W1 W2 given after --params, which must have the fingerprints the\n"
+	"versions recorded (--force compares other files, with a warning). Weights\n"
+	"must be safetensors files: a PyTorch checkpoint (.pt, .pth, .bin: a zip\n"
+	"archive or a pickle) is refused with what to save instead. Tensors present\n"
+	"on one side only are listed.\n"
+	"--json prints {\"from\", \"to\", \"datasets\": {\"added\", \"removed\",\n"
+	"\"changed\"}, \"representation\": {\"kind\": \"dist\", \"value\",\n"
 	"\"classes\": [{\"label\", \"angle\"}], \"old_only\", \"new_only\"} or null,\n"
 	"\"params\": {\"mean\", \"tensors\": [{\"name\", \"change\", \"elements\"}],\n"
 	"\"only_from\", \"only_to\"} (with --params)}.",
@@ -226,30 +230,63 @@ done:
 	return err;
 }
 
-/* The weights file of a version, if it still has the recorded fingerprint. */
-static int recorded_weights(rq_buf *out, rq_ledger *l, const rq_entry *v)
+/* The weights file of version `v`: `given` (a file named after --params)
+ * or the recorded path, checked against the recorded fingerprint. A
+ * mismatch is refused, or with `force` warned about and used. */
+static int version_weights(rq_buf *out, rq_ledger *l, const rq_entry *v, const char *given, bool force)
 {
 	json_t *w = json_object_get(v->body, "weights");
-	const char *path = rq_json_str(w, "path", NULL), *fp = rq_json_str(w, "fingerprint", "");
+	const char *path = rq_json_str(w, "path", NULL), *fp = rq_json_str(w, "fingerprint", NULL);
+	const char *name = rq_json_str(v->body, "name", "?");
+	rq_buf why = RQ_BUF_INIT;
 	rq_fp_result r;
 	int err;
-	if (!path)
-		return rq_error_set(RQ_ENOTFOUND, "version %s records no weights path", rq_json_str(v->body, "name", "?"));
-	if (path[0] != '/') {
-		rq_repo_root(out, rq_ledger_dir(l));
-		rq_buf_putc(out, '/');
+
+	if (given) {
+		rq_buf_puts(out, given);
+	} else if (!path) {
+		return rq_error_set(RQ_ENOTFOUND, "version %s records no weights path; give the files: --params W1 W2",
+				    name);
+	} else {
+		if (path[0] != '/') {
+			rq_repo_root(out, rq_ledger_dir(l));
+			rq_buf_putc(out, '/');
+		}
+		rq_buf_puts(out, path);
 	}
-	rq_buf_puts(out, path);
 	rq_fp_result_init(&r);
-	err = rq_fingerprint_path(&r, out->ptr, NULL);
-	if (!err && strcmp(r.fingerprint, fp) != 0)
-		err = rq_error_set(RQ_EINVALID, "%s: no longer the weights of version %s (fingerprint changed); "
-						"give the files: --params W1 W2",
-				   out->ptr, rq_json_str(v->body, "name", "?"));
-	else if (err)
-		err = rq_error_prefix(err, "weights of version %s: ", rq_json_str(v->body, "name", "?"));
+	if ((err = rq_fingerprint_path(&r, out->ptr, NULL))) {
+		err = rq_error_prefix(err, "weights of version %s: ", name);
+		goto done;
+	}
+	if (fp && strcmp(r.fingerprint, fp) == 0)
+		goto done;
+	if (!fp)
+		rq_buf_printf(&why, "%s: version %s records no weights fingerprint to check it against", out->ptr, name);
+	else if (given)
+		rq_buf_printf(&why, "%s: not the weights of version %s (its fingerprint %.15s... is not the recorded %.15s...)",
+			      out->ptr, name, r.fingerprint, fp);
+	else
+		rq_buf_printf(&why, "%s: no longer the weights of version %s (fingerprint changed)", out->ptr, name);
+	if (force)
+		cmd_warn("%s; compared anyway (--force)", why.ptr);
+	else if (given)
+		err = rq_error_set(RQ_EINVALID, "%s; give version %s's weights, or --force to compare these files anyway",
+				   why.ptr, name);
+	else
+		err = rq_error_set(RQ_EINVALID, "%s; give the files: --params W1 W2, or --force to compare anyway",
+				   why.ptr);
+done:
 	rq_fp_result_release(&r);
+	rq_buf_release(&why);
 	return err;
+}
+
+static int both_weights(rq_buf *pa, rq_buf *pb, rq_ledger *l, const rq_entry *a, const rq_entry *b,
+			const struct opt_list *given, bool force)
+{
+	int err = version_weights(pa, l, a, given->n ? given->v[0] : NULL, force);
+	return err ? err : version_weights(pb, l, b, given->n ? given->v[1] : NULL, force);
 }
 
 static int diff_params(json_t **out, const char *w0, const char *w1, bool json)
@@ -292,11 +329,12 @@ static int diff_params(json_t **out, const char *w0, const char *w1, bool json)
 int cmd_diff(int argc, char **argv)
 {
 	const char *r1 = NULL, *r2 = NULL;
-	bool files = false, params = false, json = false;
+	bool files = false, params = false, json = false, force = false;
 	struct opt_list wfiles = { 0 };
 	const struct opt opts[] = {
 		{ OPT_BOOL, 0, "files", &files, NULL, "list the files changed inside changed datasets" },
 		{ OPT_BOOL, 0, "params", &params, NULL, "compare the weights (optionally the files W1 W2)" },
+		{ OPT_BOOL, 0, "force", &force, NULL, "with --params: compare weights that are not the versions' (a warning)" },
 		{ OPT_BOOL, 0, "json", &json, NULL, "print as JSON" },
 		{ OPT_ARG, 0, "REF1", &r1, NULL, "the first version", OPT_REQUIRED },
 		{ OPT_ARG, 0, "REF2", &r2, NULL, "the second version", OPT_REQUIRED },
@@ -315,9 +353,18 @@ int cmd_diff(int argc, char **argv)
 		rc = cmd_usage(&help, opts, "weights files go with --params, two of them (W1 W2)");
 		goto out;
 	}
+	if (force && !params) {
+		rc = cmd_usage(&help, opts, "--force goes with --params");
+		goto out;
+	}
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		goto out;
 	if ((err = rq_version_resolve(&a, l, r1)) || (err = rq_version_resolve(&b, l, r2))) {
+		rc = cmd_fail_code(err);
+		goto out;
+	}
+	/* the weights are checked before anything is printed */
+	if (params && (err = both_weights(&pa, &pb, l, a, b, &wfiles, force))) {
 		rc = cmd_fail_code(err);
 		goto out;
 	}
@@ -341,13 +388,6 @@ int cmd_diff(int argc, char **argv)
 	if (params) {
 		if (!json)
 			printf("params:\n");
-		if (wfiles.n == 2) {
-			rq_buf_puts(&pa, wfiles.v[0]);
-			rq_buf_puts(&pb, wfiles.v[1]);
-		} else if ((err = recorded_weights(&pa, l, a)) || (err = recorded_weights(&pb, l, b))) {
-			rc = cmd_fail_code(err);
-			goto out;
-		}
 		if ((err = diff_params(&part, pa.ptr, pb.ptr, json))) {
 			rc = cmd_fail_code(err);
 			goto out;

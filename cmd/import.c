@@ -18,7 +18,13 @@ static const struct cmd_help cc_help = {
 	"emissions, energy_consumed required) and records one `actual` per run\n"
 	"(rows sharing a run_id are snapshots of one run: the last counts), with\n"
 	"method \"imported\", meter \"codecarbon\", energy and carbon as CodeCarbon\n"
-	"computed them. A run already imported (same run_id) is skipped.\n"
+	"computed them. A run already imported (same run_id; without one, same\n"
+	"timestamp, duration and energy) is skipped; when every run was, the\n"
+	"command says \"already imported as ID\" and exits 0 (--json prints them).\n"
+	"A run_id None, nan or empty is no id: each such row is a run. A run\n"
+	"whose duration or energy falls back restarted: its segments are summed,\n"
+	"with a warning. A negative or implausible cpu/gpu/ram energy or pue is\n"
+	"dropped with a warning. The ISO-3 country (DEU) becomes the region DE.\n"
 	"--plan, --name, --epochs and --target-missed/--target-reached need a\n"
 	"single run: choose it with --run-id. --target-missed: the run stopped\n"
 	"(at a budget) before reaching its target, so its epochs are a lower\n"
@@ -28,67 +34,125 @@ static const struct cmd_help cc_help = {
 };
 
 static const struct cmd_help nv_help = {
-	"import nvidia-smi", "record the energy of an nvidia-smi power log",
-	"Integrates power.draw over the timestamps of a log written by\n"
+	"import nvidia-smi", "record the energy of nvidia-smi power logs",
+	"Integrates the power over the timestamps of logs written by\n"
 	"`nvidia-smi --query-gpu=timestamp,name,index,power.draw --format=csv -l 1`\n"
-	"(trapezoid rule, per GPU, summed) and records it as one `actual` with\n"
-	"method \"imported\", meter \"nvidia-smi\". A last line cut short is skipped\n"
-	"with a warning. Carbon uses --region/--pue or 'resque config'. The same\n"
-	"file (by fingerprint) is imported once. --target-missed: the run stopped\n"
-	"(at a budget) before reaching its target. --json prints a JSON array\n"
-	"with the recorded actual.",
+	"(trapezoid rule, per GPU, summed) and records them as one `actual` with\n"
+	"method \"imported\", meter \"nvidia-smi\". The header variants people keep\n"
+	"are recognised (pandas rewrites such as gpu_power_draw, power_draw_w,\n"
+	"an index column; timestamps as nvidia-smi writes them, ISO 8601 with an\n"
+	"optional zone, or seconds since 1970); --power-column and --time-column\n"
+	"name the columns of other files. Several files are one run: one per GPU\n"
+	"(overlapping in time: summed) or one log in parts (one after the other:\n"
+	"joined; parts of one GPU that overlap are refused, a gap longer than 10\n"
+	"sampling intervals is left out with a warning). A last line cut short\n"
+	"is skipped with a warning. Carbon uses --region/--pue or 'resque\n"
+	"config'. The same files (by fingerprint) are imported once: again, the\n"
+	"command says \"already imported as ID\" and exits 0 (--json prints that\n"
+	"actual). --target-missed: the run stopped (at a budget) before reaching\n"
+	"its target. --json prints a JSON array with the recorded actual.",
 };
 
-struct dup_search {
-	const char *key;   /* "run_id" or "fingerprint" */
-	const char *value;
-	const char *meter;
-	char found[RQ_ID_HEX_SIZE];
-};
+/* What makes two imports "the same" (docs/FORMATS.md, "Importing the
+ * same files again"): an nvidia-smi import is the set of its files'
+ * fingerprints (a file of the same name with other bytes is another
+ * import); a CodeCarbon run is its run_id, or, for a run without one, its
+ * last row's timestamp, duration and energy. */
+enum dup_kind { DUP_FINGERPRINTS, DUP_RUN_ID, DUP_ROW };
 
-static int find_dup(const rq_entry *e, void *arg)
-{
-	struct dup_search *d = arg;
-	const json_t *src = json_object_get(e->body, "source");
-	if (strcmp(rq_json_str(e->body, "meter", ""), d->meter) == 0 &&
-	    strcmp(rq_json_str(src, d->key, ""), d->value) == 0) {
-		snprintf(d->found, sizeof(d->found), "%s", e->id);
-		return 1;
-	}
-	return 0;
-}
-
-/* One source to import at most once: a CodeCarbon run id, or the
- * fingerprint of an nvidia-smi log. */
+/* One source to import at most once. */
 struct dup_check {
 	const char *file;
-	const char *meter; /* "codecarbon" or "nvidia-smi" */
-	const char *key;   /* "run_id" or "fingerprint" */
-	const char *value;
-	bool found;        /* set when an earlier import was found */
+	const char *meter;    /* "codecarbon" or "nvidia-smi" */
+	enum dup_kind kind;
+	const char *const *fps; /* DUP_FINGERPRINTS: the files' fingerprints */
+	size_t nfps;
+	const char *value;    /* DUP_RUN_ID: the run id; DUP_ROW: the timestamp */
+	double duration_s, energy_kwh; /* DUP_ROW, and compared for DUP_RUN_ID */
+	bool found;           /* set when an earlier import was found */
+	char found_id[RQ_ID_HEX_SIZE];
 };
 
-/* RQ_EEXISTS, with the message both checks share, when the source was
- * imported already; 0 when not; another error when the ledger cannot be
- * read. Run when the command starts (so that a duplicate fails before any
- * work) and again under the writer's lock (so that two concurrent imports
- * of the same run cannot both record it). */
+/* Whether fingerprint `fp` is one of the check's files. */
+static bool has_fp(const struct dup_check *c, const char *fp)
+{
+	for (size_t j = 0; j < c->nfps; j++)
+		if (!strcmp(fp, c->fps[j]))
+			return true;
+	return false;
+}
+
+/* 2 when the actual imported exactly the same files (its source.files, or
+ * source.fingerprint for a single file; the check's files are distinct),
+ * 1 when some of them (as part of another set), 0 when none. */
+static int fps_match(const struct dup_check *c, const json_t *src)
+{
+	const json_t *files = json_object_get(src, "files"), *f;
+	size_t i, n = 0, common = 0;
+	if (json_is_array(files)) {
+		json_array_foreach(files, i, f) {
+			n++;
+			common += has_fp(c, rq_json_str(f, "fingerprint", ""));
+		}
+	} else {
+		n = 1;
+		common = has_fp(c, rq_json_str(src, "fingerprint", ""));
+	}
+	if (!common)
+		return 0;
+	return common == n && n == c->nfps ? 2 : 1;
+}
+
+/* foreach callback: 2 (stop) for the same import, 1 (stop) for a partial
+ * one (some of the same files), 0 to go on. */
+static int find_dup(const rq_entry *e, void *arg)
+{
+	struct dup_check *c = arg;
+	const json_t *src = json_object_get(e->body, "source");
+	int m = 0;
+	if (strcmp(rq_json_str(e->body, "meter", ""), c->meter) != 0 || !json_is_object(src))
+		return 0;
+	if (c->kind == DUP_FINGERPRINTS)
+		m = fps_match(c, src);
+	else if (c->kind == DUP_RUN_ID)
+		m = strcmp(rq_json_str(src, "run_id", ""), c->value) == 0 ? 2 : 0;
+	else if (!*rq_json_str(src, "run_id", "") && strcmp(rq_json_str(src, "timestamp", ""), c->value) == 0 &&
+		 rq_json_num(e->body, "duration_s", NAN) == c->duration_s &&
+		 rq_json_num(e->body, "energy_kwh", NAN) == c->energy_kwh)
+		m = 2;
+	if (m) {
+		snprintf(c->found_id, sizeof(c->found_id), "%s", e->id);
+		if (c->kind == DUP_RUN_ID && rq_json_num(e->body, "energy_kwh", NAN) != c->energy_kwh)
+			cmd_warn("%s: run '%s' was imported as %.12s with %g kWh; the file now says %g kWh (not updated)",
+				 c->file, c->value, e->id, rq_json_num(e->body, "energy_kwh", NAN), c->energy_kwh);
+	}
+	return m;
+}
+
+/* RQ_EEXISTS when the source was imported already (c->found set; the
+ * message says as what); RQ_EEXISTS with c->found unset when some of the
+ * files were imported as part of another set (importing them again would
+ * count their energy twice); 0 when not; another error when the ledger
+ * cannot be read. Run when the command starts and again under the
+ * writer's lock (so that two concurrent imports cannot both record it). */
 static int already_imported(rq_ledger *l, struct dup_check *c)
 {
-	struct dup_search d = { c->key, c->value, c->meter, "" };
-	int err = 0;
+	int err;
 	c->found = false;
-	if (!*c->value)
+	if (c->kind == DUP_RUN_ID && !*c->value)
 		return 0;
-	err = rq_ledger_foreach(l, "actual", find_dup, &d);
-	if (err == 1) {
+	err = rq_ledger_foreach(l, "actual", find_dup, c);
+	if (err == 2) {
 		c->found = true;
-		if (strcmp(c->key, "run_id") == 0)
-			err = rq_error_set(RQ_EEXISTS, "%s: run '%s' was imported already as %.12s", c->file,
-					   c->value, d.found);
+		if (c->kind == DUP_RUN_ID)
+			err = rq_error_set(RQ_EEXISTS, "%s: run '%s' was imported already as %.12s", c->file, c->value,
+					   c->found_id);
 		else
-			err = rq_error_set(RQ_EEXISTS, "%s: imported already as %.12s (same fingerprint)", c->file,
-					   d.found);
+			err = rq_error_set(RQ_EEXISTS, "%s: already imported as %.12s", c->file, c->found_id);
+	} else if (err == 1) {
+		err = rq_error_set(RQ_EEXISTS,
+				   "%s: imported already as part of %.12s, with other files: importing it again would count its energy twice",
+				   c->file, c->found_id);
 	} else if (!err) {
 		rq_error_clear();
 	}
@@ -100,11 +164,36 @@ static int dup_check_fn(rq_ledger *l, void *ctx)
 	return already_imported(l, ctx);
 }
 
-/* Every run of the file was imported already (when the command started,
- * or by another process before this one took the writer's lock). */
-static int nothing_to_import(const char *file)
+/* Everything was imported already: say as what (on stdout, or on stderr
+ * with --json, which prints the existing actuals as an import would
+ * have), exit 0, so that a CI step can run again. */
+static int print_already(rq_ledger *l, const struct dup_check *checks, size_t n, bool json)
 {
-	return cmd_error("%s: nothing to import: every run in it was imported already", file);
+	json_t *out = json_array();
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+		rq_entry *e = NULL, *plan = NULL;
+		int err = rq_ledger_lookup(&e, l, checks[i].found_id, "actual");
+		if (err) {
+			rc = cmd_fail_code(err);
+			break;
+		}
+		const char *plan_id = rq_json_str(e->body, "plan", NULL);
+		if (plan_id && rq_ledger_lookup(&plan, l, plan_id, "plan"))
+			plan = NULL;
+		if (checks[i].kind == DUP_RUN_ID)
+			fprintf(json ? stderr : stdout, "%s: run '%s' already imported as %.12s\n", checks[i].file,
+				checks[i].value, e->id);
+		else
+			fprintf(json ? stderr : stdout, "%s: already imported as %.12s\n", checks[i].file, e->id);
+		json_array_append_new(out, actual_json(e, plan));
+		rq_entry_free(plan);
+		rq_entry_free(e);
+	}
+	if (json && rc == EXIT_OK)
+		rc = cmd_print_json(out) ? EXIT_FAIL : EXIT_OK;
+	json_decref(out);
+	return rc;
 }
 
 struct import_opts {
@@ -152,22 +241,24 @@ static void state_release(struct import_state *st)
 	cmd_close_ledger(st->l, st->k);
 }
 
-/* Append every body (ownership taken), each if its source was not
- * imported meanwhile (checks[i], under the writer's lock), print them, and
- * return the status. With `skip_dups`, a source imported meanwhile is
- * skipped with a warning, as when the command started; a failure when
- * nothing was left to record. */
+/* Append every body (ownership taken; NULL for a source found imported
+ * when the command started), each if its source was not imported
+ * meanwhile (checks[i], under the writer's lock: then it is skipped with a
+ * warning), print them, and return the status. When every source was
+ * imported already, say as what and exit 0 (print_already). */
 static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodies, struct dup_check *checks,
-		      size_t n, bool skip_dups, bool json)
+		      size_t n, bool json)
 {
 	json_t *out = json_array();
 	int rc = EXIT_OK;
 	size_t i, recorded = 0;
 	for (i = 0; i < n; i++) {
 		rq_entry *e = NULL;
+		if (!bodies[i])
+			continue;
 		int err = rq_ledger_append_if(&e, l, "actual", bodies[i], NULL, 0, dup_check_fn, &checks[i]);
 		bodies[i] = NULL;
-		if (err && checks[i].found && skip_dups) {
+		if (err && checks[i].found) {
 			cmd_warn("%s; skipped", rq_error_last());
 			continue;
 		}
@@ -184,8 +275,8 @@ static int record_all(rq_ledger *l, const struct actual_ctx *ctx, json_t **bodie
 	for (; i < n; i++)
 		json_decref(bodies[i]);
 	if (rc == EXIT_OK && recorded == 0)
-		rc = nothing_to_import(checks[0].file);
-	if (json && rc == EXIT_OK)
+		rc = print_already(l, checks, n, json);
+	else if (json && rc == EXIT_OK)
 		rc = cmd_print_json(out) ? EXIT_FAIL : EXIT_OK;
 	json_decref(out);
 	return rc;
@@ -231,6 +322,16 @@ static int check_opts(const struct cmd_help *h, const struct opt *opts, const st
 	return 0;
 }
 
+/* On an import found already: options that would have changed the actual
+ * are not applied (the ledger keeps what was recorded); say so. */
+static void warn_unapplied(const struct import_opts *o)
+{
+	if (o->plan || o->name || o->epochs || o->target_missed || o->target_reached || !isnan(o->train_size) ||
+	    o->region || !isnan(o->pue) || o->hardware)
+		cmd_warn("%s: imported already: the options given are not applied (the actual stays as recorded)",
+			 o->file);
+}
+
 /* Move `key` of `from` to `to` (renamed `as`), when present. */
 static void move_field(json_t *to, const char *as, json_t *from, const char *key)
 {
@@ -263,31 +364,43 @@ static json_t *cc_run_body(const rq_cc_run *run, const struct import_opts *o, co
 	if (json_object_size(dom))
 		json_object_set(body, "domains_kwh", dom);
 	json_decref(dom);
-	if (run->country_iso_code && *run->country_iso_code)
-		json_object_set_new(body, "region", json_string(run->country_iso_code));
+	if (run->region_code && *run->region_code) /* "DE" for CodeCarbon's "DEU" */
+		json_object_set_new(body, "region", json_string(run->region_code));
 	/* CodeCarbon's `region` is a province name, not a grid code:
 	 * everything the file says about the run stays under source */
 	set_common(body, o, "codecarbon", fp, cc, ctx);
 	return body;
 }
 
-/* The bodies of the runs not imported yet, with their checks; a run
- * imported already is skipped with a warning. 0, or the exit status. */
-static int cc_gather(json_t **bodies, struct dup_check *checks, size_t *nb, rq_ledger *l, const rq_cc_import *r,
+/* The bodies of the runs not imported yet (NULL for a run imported
+ * already), with every run's check; the runs imported already are named in
+ * a warning when others are new. 0, or the exit status. */
+static int cc_gather(json_t **bodies, struct dup_check *checks, rq_ledger *l, const rq_cc_import *r,
 		     const struct import_opts *o, const char *fp, const struct actual_ctx *ctx)
 {
+	size_t nnew = 0;
 	for (size_t i = 0; i < r->n; i++) {
+		const rq_cc_run *run = &r->runs[i];
 		int err;
-		checks[*nb] = (struct dup_check){ o->file, "codecarbon", "run_id", r->runs[i].run_id, false };
-		if ((err = already_imported(l, &checks[*nb]))) {
-			if (!checks[*nb].found)
-				return cmd_fail_code(err);
-			cmd_warn("%s; skipped", rq_error_last());
-			continue;
+		checks[i] = (struct dup_check){ .file = o->file, .meter = "codecarbon",
+						.kind = *run->run_id ? DUP_RUN_ID : DUP_ROW,
+						.value = *run->run_id ? run->run_id : run->timestamp,
+						.duration_s = run->duration_s, .energy_kwh = run->energy_kwh };
+		if ((err = already_imported(l, &checks[i])) && !checks[i].found)
+			return cmd_fail_code(err);
+		if (!err) {
+			bodies[i] = cc_run_body(run, o, fp, ctx);
+			nnew++;
 		}
-		bodies[(*nb)++] = cc_run_body(&r->runs[i], o, fp, ctx);
 	}
-	return *nb ? 0 : nothing_to_import(o->file);
+	for (size_t i = 0; i < r->n && nnew; i++)
+		if (checks[i].found && checks[i].kind == DUP_RUN_ID)
+			cmd_warn("%s: run '%s' was imported already as %.12s; skipped", o->file, checks[i].value,
+				 checks[i].found_id);
+		else if (checks[i].found)
+			cmd_warn("%s: the run of %s was imported already as %.12s; skipped", o->file, checks[i].value,
+				 checks[i].found_id);
+	return 0;
 }
 
 static int import_codecarbon(int argc, char **argv)
@@ -311,7 +424,6 @@ static int import_codecarbon(int argc, char **argv)
 	rq_cc_import r;
 	json_t **bodies = NULL;
 	struct dup_check *checks = NULL;
-	size_t nb = 0;
 	int rc = EXIT_OK, err;
 
 	state_init(&st);
@@ -333,11 +445,17 @@ static int import_codecarbon(int argc, char **argv)
 		goto done;
 	bodies = rq_xcalloc(r.n, sizeof(*bodies));
 	checks = rq_xcalloc(r.n, sizeof(*checks));
-	if (!(rc = cc_gather(bodies, checks, &nb, st.l, &r, &o, st.fp, &st.ctx)))
-		rc = record_all(st.l, &st.ctx, bodies, checks, nb, true, o.json);
-	else
-		for (size_t i = 0; i < nb; i++)
+	if (!(rc = cc_gather(bodies, checks, st.l, &r, &o, st.fp, &st.ctx))) {
+		bool any = false;
+		for (size_t i = 0; i < r.n; i++)
+			any = any || bodies[i];
+		if (!any)
+			warn_unapplied(&o);
+		rc = record_all(st.l, &st.ctx, bodies, checks, r.n, o.json);
+	} else {
+		for (size_t i = 0; i < r.n; i++)
 			json_decref(bodies[i]);
+	}
 done:
 	free(bodies);
 	free(checks);
@@ -346,9 +464,100 @@ done:
 	return rc;
 }
 
+/* The logs of one nvidia-smi import: read, fingerprinted and parsed. */
+struct nv_files {
+	const char *const *names;
+	size_t n;
+	rq_buf *data;
+	char (*fps)[RQ_FINGERPRINT_SIZE];
+	const char **fp_of;       /* fps[i], as strings for dup_check */
+	rq_nvsmi_import *parts;
+	rq_nvsmi_import all;      /* the parts combined, when n > 1 */
+	const rq_nvsmi_import *result;
+};
+
+static void nv_files_init(struct nv_files *nf, const struct opt_list *files)
+{
+	memset(nf, 0, sizeof(*nf));
+	nf->names = files->v;
+	nf->n = files->n;
+	nf->data = rq_xcalloc(nf->n, sizeof(*nf->data));
+	nf->fps = rq_xcalloc(nf->n, sizeof(*nf->fps));
+	nf->fp_of = rq_xcalloc(nf->n, sizeof(*nf->fp_of));
+	nf->parts = rq_xcalloc(nf->n, sizeof(*nf->parts));
+	for (size_t i = 0; i < nf->n; i++) {
+		rq_buf_init(&nf->data[i]);
+		rq_nvsmi_import_init(&nf->parts[i]);
+	}
+	rq_nvsmi_import_init(&nf->all);
+}
+
+static void nv_files_release(struct nv_files *nf)
+{
+	for (size_t i = 0; i < nf->n; i++) {
+		rq_buf_release(&nf->data[i]);
+		rq_nvsmi_import_release(&nf->parts[i]);
+	}
+	rq_nvsmi_import_release(&nf->all);
+	free(nf->data);
+	free(nf->fps);
+	free(nf->fp_of);
+	free(nf->parts);
+}
+
+/* Read, fingerprint and parse every file (printing the warnings), then
+ * combine them. 0, or an RQ_E* code. */
+static int nv_files_read(struct nv_files *nf, const char *power_column, const char *time_column)
+{
+	int err;
+	for (size_t i = 0; i < nf->n; i++) {
+		if ((err = rq_file_read(&nf->data[i], nf->names[i])))
+			return err;
+		rq_fingerprint_bytes(nf->fps[i], nf->data[i].ptr, nf->data[i].len);
+		nf->fp_of[i] = nf->fps[i];
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(nf->fps[i], nf->fps[j]))
+				return rq_error_set(RQ_EINVALID,
+						    "%s and %s are the same file (same fingerprint): give each log once",
+						    nf->names[j], nf->names[i]);
+		if ((err = rq_import_nvsmi_columns(&nf->parts[i], nf->data[i].ptr, nf->data[i].len, nf->names[i],
+						   power_column, time_column)))
+			return err;
+		fputs(nf->parts[i].warnings.ptr, stderr);
+	}
+	nf->result = &nf->parts[0];
+	if (nf->n > 1) {
+		if ((err = rq_nvsmi_combine(&nf->all, nf->parts, nf->names, nf->n)))
+			return err;
+		fputs(nf->all.warnings.ptr, stderr);
+		nf->result = &nf->all;
+	}
+	return 0;
+}
+
+/* The body of the actual. New reference. */
+static json_t *nv_body(const struct nv_files *nf, const struct import_opts *o, const struct actual_ctx *ctx)
+{
+	static const char *const top[] = { "energy_kwh", "duration_s", "method", "meter", "gpus" };
+	json_t *nv = rq_nvsmi_json(nf->result);
+	json_t *body = take_fields(nv, top, RQ_ARRAY_SIZE(top));
+	json_object_set_new(nv, "skipped", json_integer((json_int_t)nf->result->nskipped));
+	if (nf->n > 1) {
+		json_t *files = json_array();
+		for (size_t i = 0; i < nf->n; i++)
+			json_array_append_new(files, json_pack("{s:s, s:s}", "file", nf->names[i], "fingerprint",
+							       nf->fps[i]));
+		json_object_set_new(nv, "files", files);
+	}
+	set_common(body, o, "nvidia-smi", nf->fps[0], nv, ctx);
+	return body;
+}
+
 static int import_nvsmi(int argc, char **argv)
 {
 	struct import_opts o = { .pue = NAN, .train_size = NAN };
+	struct opt_list files = { 0 };
+	const char *power_column = NULL, *time_column = NULL;
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
 		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
@@ -359,42 +568,46 @@ static int import_nvsmi(int argc, char **argv)
 		{ OPT_DOUBLE, 0, "pue", &o.pue, "X", "data-centre PUE (default: config, the cloud region's, or 1)" },
 		{ OPT_STRING, 0, "hardware", &o.hardware, "H", "hardware profile (default: config resque.hardware)" },
 		{ OPT_DOUBLE, 0, "train-size", &o.train_size, "N", "samples in the training set (default: the plan's)" },
+		{ OPT_STRING, 0, "power-column", &power_column, "NAME", "the column of power in W (when not recognised)" },
+		{ OPT_STRING, 0, "time-column", &time_column, "NAME", "the column of timestamps (when not recognised)" },
 		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the recorded actual as JSON" },
-		{ OPT_ARG, 0, "FILE", &o.file, NULL, "the nvidia-smi CSV log", OPT_REQUIRED },
+		{ OPT_ARGS, 0, "FILE", &files, NULL, "nvidia-smi CSV logs of one run", OPT_REQUIRED },
 		{ OPT_END },
 	};
 	struct import_state st;
-	rq_nvsmi_import r;
+	struct nv_files nf;
 	json_t *body = NULL;
 	int rc = EXIT_OK, err;
 
 	state_init(&st);
-	rq_nvsmi_import_init(&r);
+	memset(&nf, 0, sizeof(nf));
 	if (!opt_parse(&rc, &nv_help, opts, argc, argv) || (rc = check_opts(&nv_help, opts, &o)))
 		goto done;
-	if ((err = rq_file_read(&st.data, o.file)) ||
-	    (err = rq_import_nvsmi(&r, st.data.ptr, st.data.len, o.file))) {
+	o.file = files.v[0];
+	nv_files_init(&nf, &files);
+	if ((err = nv_files_read(&nf, power_column, time_column))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	fputs(r.warnings.ptr, stderr);
 	if ((rc = state_open(&st, &o)))
 		goto done;
-	struct dup_check check = { o.file, "nvidia-smi", "fingerprint", st.fp, false };
-	if ((err = already_imported(st.l, &check))) {
+	struct dup_check check = { .file = o.file, .meter = "nvidia-smi", .kind = DUP_FINGERPRINTS,
+				   .fps = nf.fp_of, .nfps = nf.n };
+	if ((err = already_imported(st.l, &check)) && !check.found) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	static const char *const top[] = { "energy_kwh", "duration_s", "method", "meter", "gpus" };
-	json_t *nv = rq_nvsmi_json(&r);
-	body = take_fields(nv, top, RQ_ARRAY_SIZE(top));
-	json_object_set_new(nv, "skipped", json_integer((json_int_t)r.nskipped));
-	set_common(body, &o, "nvidia-smi", st.fp, nv, &st.ctx);
-	rc = record_all(st.l, &st.ctx, &body, &check, 1, false, o.json);
+	if (!err)
+		body = nv_body(&nf, &o, &st.ctx);
+	else
+		warn_unapplied(&o);
+	rc = record_all(st.l, &st.ctx, &body, &check, 1, o.json);
 	body = NULL;
 done:
 	json_decref(body);
-	rq_nvsmi_import_release(&r);
+	if (nf.n)
+		nv_files_release(&nf);
+	opt_list_release(&files);
 	state_release(&st);
 	return rc;
 }
@@ -403,7 +616,7 @@ int cmd_import(int argc, char **argv)
 {
 	static const struct subcmd subs[] = {
 		{ "codecarbon", import_codecarbon, "record the runs of a CodeCarbon emissions.csv" },
-		{ "nvidia-smi", import_nvsmi, "record the energy of an nvidia-smi power log" },
+		{ "nvidia-smi", import_nvsmi, "record the energy of nvidia-smi power logs" },
 		{ NULL, NULL, NULL },
 	};
 	return cmd_dispatch_sub("import", subs, argc, argv);

@@ -1,15 +1,22 @@
 /* resque log: the ledger's entries, newest first. */
 #include "common.h"
 #include "cmd.h"
+#include "figures.h"
 #include "json.h"
 #include "ledger_int.h"
+#include "term.h"
 
 static const struct cmd_help help = {
 	"log", "list ledger entries, newest first",
 	"One line per entry: short id, sequence number, UTC time, type, signer\n"
 	"and a summary; versions, plans and actuals appear interleaved in the\n"
-	"order they were recorded. --graph draws the version tree instead, each\n"
-	"version with the plans made from it and their actuals.\n"
+	"order they were recorded, with their key figures: a version's cost, a\n"
+	"plan's forecast (medians) of epochs, kWh and kg CO2e, an actual's\n"
+	"figures, method and whether its energy fell inside or outside its\n"
+	"plan's 80 % interval. --graph draws the version tree instead, each\n"
+	"version with the plans made from it and their actuals, the actuals its\n"
+	"cost came from, then the actuals linked to no plan and no version.\n"
+	"On a terminal the output goes through a pager (resque --no-pager).\n"
 	"--json prints an array of objects with id, seq, type, time, signer,\n"
 	"summary, prev, name (named entries) and commit; with --graph, version\n"
 	"objects also carry \"parent\" (an id or null).",
@@ -44,7 +51,7 @@ static int list_entry(rq_entry **ep, void *ctx)
 		json_array_append_new(o->arr, cmd_entry_json(e));
 	} else {
 		rq_buf s = RQ_BUF_INIT;
-		rq_entry_summary(&s, e);
+		figures_line(&s, stdout, e);
 		rq_buf_printf(&o->text, "%.12s %4" PRIu64 " %s %-7s %.8s  %s\n", e->id, e->seq, e->time, e->type,
 			      e->signer, s.ptr);
 		rq_buf_release(&s);
@@ -60,6 +67,8 @@ static int print_list(rq_ledger *l, const char *type, long long max, bool json)
 	rq_scan s = { &type, type ? 1 : 0, true, max > 0 ? (uint64_t)max : 0 };
 	int rc = 0, err = max == 0 ? 0 : rq_ledger__scan(l, &s, list_entry, &o);
 
+	if (!err)
+		term_page();
 	if (err)
 		rc = cmd_fail_code(err);
 	else if (json)
@@ -72,11 +81,15 @@ static int print_list(rq_ledger *l, const char *type, long long max, bool json)
 }
 
 /* The version tree: for each id, the indices of the plans made from it,
- * the actuals of it (a plan) and the versions whose parent it is, in
- * sequence order; so drawing it costs what it prints. */
+ * the actuals of it (a plan), the actuals its cost came from (a version)
+ * and the versions whose parent it is, in sequence order; so drawing it
+ * costs what it prints. An actual linked to no plan (a run from scratch,
+ * a forgotten --plan) hangs under the version whose cost names it, else in
+ * `loose`; one that a link entry ties to a plan appears there as the link. */
 struct graph {
 	rq_entry **v;
-	json_t *plans, *actuals, *kids; /* id -> [index] */
+	json_t *plans, *actuals, *kids, *costs; /* id -> [index] */
+	json_t *loose;                          /* [index] */
 };
 
 static void link_to(json_t *map, const char *id, size_t at)
@@ -89,24 +102,52 @@ static void link_to(json_t *map, const char *id, size_t at)
 	json_array_append_new(a, json_integer((json_int_t)at));
 }
 
+/* Which version's cost each actual is (cost.source "actual:ID", else
+ * param_change.actual), and which actuals a link ties to a plan. */
+static void graph_citations(json_t *cited, json_t *linked, rq_entry **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const json_t *b = v[i]->body;
+		if (!strcmp(v[i]->type, "actual") && rq_json_str(b, "linked_from", NULL))
+			json_object_set_new(linked, rq_json_str(b, "linked_from", NULL), json_true());
+		if (strcmp(v[i]->type, "version"))
+			continue;
+		const char *src = rq_json_str(json_object_get(b, "cost"), "source", "");
+		const char *pc = rq_json_str(json_object_get(b, "param_change"), "actual", NULL);
+		const char *a = strncmp(src, "actual:", 7) == 0 ? src + 7 : pc;
+		if (a && !json_object_get(cited, a))
+			json_object_set_new(cited, a, json_string(v[i]->id));
+	}
+}
+
 static void graph_index(struct graph *g, rq_entry **v, size_t n)
 {
+	json_t *cited = json_object(), *linked = json_object();
 	g->v = v;
 	g->plans = json_object();
 	g->actuals = json_object();
 	g->kids = json_object();
+	g->costs = json_object();
+	g->loose = json_array();
+	graph_citations(cited, linked, v, n);
 	for (size_t i = 0; i < n; i++) {
 		const char *to = NULL;
 		json_t *map = NULL;
 		if (!strcmp(v[i]->type, "plan"))
 			to = rq_json_str(v[i]->body, "from", NULL), map = g->plans;
-		else if (!strcmp(v[i]->type, "actual"))
-			to = rq_json_str(v[i]->body, "plan", NULL), map = g->actuals;
-		else if (!strcmp(v[i]->type, "version"))
+		else if (!strcmp(v[i]->type, "actual") && (to = rq_json_str(v[i]->body, "plan", NULL)))
+			map = g->actuals;
+		else if (!strcmp(v[i]->type, "actual") && !json_object_get(linked, v[i]->id)) {
+			to = json_string_value(json_object_get(cited, v[i]->id)), map = g->costs;
+			if (!to)
+				json_array_append_new(g->loose, json_integer((json_int_t)i));
+		} else if (!strcmp(v[i]->type, "version"))
 			to = rq_json_str(v[i]->body, "parent", NULL), map = g->kids;
 		if (to)
 			link_to(map, to, i);
 	}
+	json_decref(cited);
+	json_decref(linked);
 }
 
 static const rq_entry *linked(const struct graph *g, json_t *map, const char *id, size_t i)
@@ -118,23 +159,30 @@ static void graph_version(const struct graph *g, size_t at, const char *prefix, 
 {
 	const rq_entry *e = g->v[at];
 	rq_buf s = RQ_BUF_INIT, pre = RQ_BUF_INIT;
-	rq_entry_summary(&s, e);
+	figures_line(&s, stdout, e);
 	printf("%s%s%.12s %s\n", prefix, root ? "" : (last ? "`-- " : "|-- "), e->id, s.ptr);
 	rq_buf_puts(&pre, prefix);
 	if (!root)
 		rq_buf_puts(&pre, last ? "    " : "|   ");
-	/* plans from this version, and their actuals */
+	/* the actuals its cost came from, the plans from it and their actuals */
+	size_t nc = json_array_size(json_object_get(g->costs, e->id));
+	for (size_t i = 0; i < nc; i++) {
+		const rq_entry *a = linked(g, g->costs, e->id, i);
+		rq_buf_reset(&s);
+		figures_line(&s, stdout, a);
+		printf("%s:   %.12s %s (its cost)\n", pre.ptr, a->id, s.ptr);
+	}
 	size_t np = json_array_size(json_object_get(g->plans, e->id));
 	for (size_t i = 0; i < np; i++) {
 		const rq_entry *p = linked(g, g->plans, e->id, i);
 		rq_buf_reset(&s);
-		rq_entry_summary(&s, p);
+		figures_line(&s, stdout, p);
 		printf("%s:   %.12s %s\n", pre.ptr, p->id, s.ptr);
 		size_t na = json_array_size(json_object_get(g->actuals, p->id));
 		for (size_t j = 0; j < na; j++) {
 			const rq_entry *a = linked(g, g->actuals, p->id, j);
 			rq_buf_reset(&s);
-			rq_entry_summary(&s, a);
+			figures_line(&s, stdout, a);
 			printf("%s:     %.12s %s\n", pre.ptr, a->id, s.ptr);
 		}
 	}
@@ -144,6 +192,21 @@ static void graph_version(const struct graph *g, size_t at, const char *prefix, 
 			      i + 1 == json_array_size(kids), false);
 	rq_buf_release(&s);
 	rq_buf_release(&pre);
+}
+
+/* Actuals linked to no plan and named by no version's cost. */
+static void print_loose(const struct graph *g)
+{
+	rq_buf s = RQ_BUF_INIT;
+	if (json_array_size(g->loose))
+		printf("actuals linked to no plan or version:\n");
+	for (size_t i = 0; i < json_array_size(g->loose); i++) {
+		const rq_entry *a = g->v[json_integer_value(json_array_get(g->loose, i))];
+		rq_buf_reset(&s);
+		figures_line(&s, stdout, a);
+		printf(":   %.12s %s\n", a->id, s.ptr);
+	}
+	rq_buf_release(&s);
 }
 
 static int print_graph(rq_entry **v, size_t n, bool json)
@@ -171,11 +234,14 @@ static int print_graph(rq_entry **v, size_t n, bool json)
 			graph_version(&g, i, "", true, true);
 			roots++;
 		}
+	if (!roots)
+		printf("no versions yet ('resque commit' records one)\n");
+	print_loose(&g);
 	json_decref(g.plans);
 	json_decref(g.actuals);
 	json_decref(g.kids);
-	if (!roots)
-		printf("no versions yet ('resque commit' records one)\n");
+	json_decref(g.costs);
+	json_decref(g.loose);
 	return 0;
 }
 
@@ -210,6 +276,7 @@ int cmd_log(int argc, char **argv)
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	term_page();
 	rc = print_graph(c.v, c.n, json);
 done:
 	for (size_t i = 0; i < c.n; i++)

@@ -6,6 +6,8 @@
  * (alphabetical order). The Makefile picks up every cmd/ file by itself. */
 #include "common.h"
 #include "cmd.h"
+#include "provenance.h"
+#include "term.h"
 #include "resque/version.h"
 
 #include <sodium.h>
@@ -41,6 +43,17 @@ static const struct cmd_entry commands[] = {
 	{ "verify",      cmd_verify,       0,         "check the ledger's signatures, chain and index" },
 };
 
+/* The options before the command, which main() parses by hand: this table
+ * documents them (man page, completion: cmd/gendoc.c). */
+static const struct opt global_opts[] = {
+	{ OPT_STRING, 'C', NULL, NULL, "DIR", "run as if resque was started in DIR" },
+	{ OPT_BOOL, 0, "color", NULL, NULL, "colour the output; --color=WHEN: auto (the default), always or never" },
+	{ OPT_BOOL, 0, "no-pager", NULL, NULL, "do not page long output" },
+	{ OPT_BOOL, 'v', "version", NULL, NULL, "print the version and exit" },
+	{ OPT_BOOL, 'h', "help", NULL, NULL, "list the commands and exit" },
+	{ OPT_END },
+};
+
 static const struct cmd_entry *find_command(const char *name)
 {
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++)
@@ -51,7 +64,8 @@ static const struct cmd_entry *find_command(const char *name)
 
 static void print_main_help(FILE *f)
 {
-	fprintf(f, "usage: resque [-C DIR] [--version] [--help] <command> [<args>]\n\n"
+	fprintf(f, "usage: resque [-C DIR] [--color[=WHEN]] [--no-pager] [--version] [--help]\n"
+		   "              <command> [<args>]\n\n"
 		   "resque versions a model's life cycle with a signed sustainability ledger.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < RQ_ARRAY_SIZE(commands); i++)
@@ -89,10 +103,17 @@ int main(int argc, char **argv)
 {
 	int i = 1, status;
 
+	cmd_provenance_set_argv(argc, argv); /* recorded by run and commit */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "resque: libsodium failed to initialise\n");
 		return EXIT_FAIL;
 	}
+	/* Hidden, for the build and the tests (cmd/gendoc.c): every command's
+	 * option table as text, or as man pages and completion scripts. */
+	if (argc == 2 && strcmp(argv[1], "--dump-options") == 0)
+		return cmd_gendoc_dump(commands, RQ_ARRAY_SIZE(commands), global_opts);
+	if (argc == 3 && strcmp(argv[1], "--gen-docs") == 0)
+		return cmd_gendoc_write(commands, RQ_ARRAY_SIZE(commands), global_opts, argv[2]);
 	while (i < argc && argv[i][0] == '-') {
 		const char *a = argv[i];
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
@@ -110,6 +131,10 @@ int main(int argc, char **argv)
 			i += 2;
 		} else if (strncmp(a, "-C", 2) == 0) {
 			cmd_dir_option = a + 2;
+			i++;
+		} else if (term_main_option(a, &status)) { /* --color[=WHEN], --no-pager */
+			if (status)
+				return status;
 			i++;
 		} else {
 			fprintf(stderr, "resque: unknown option '%s'\n", a);

@@ -82,8 +82,8 @@ int measure_dist_run(int argc, char **argv)
 	bool json = false;
 	long long top = -1;
 	const struct opt opts[] = {
-		{ OPT_STRING, 0, "old", &old_spec, "OLD", "old side: SUMMARY.rqs or EMB:LABELS (required)" },
-		{ OPT_STRING, 0, "new", &new_spec, "NEW", "new side: SUMMARY.rqs or EMB:LABELS (required)" },
+		{ OPT_STRING, 0, "old", &old_spec, "OLD", "old side: SUMMARY.rqs or EMB:LABELS (required)", OPT_REQUIRED },
+		{ OPT_STRING, 0, "new", &new_spec, "NEW", "new side: SUMMARY.rqs or EMB:LABELS (required)", OPT_REQUIRED },
 		{ OPT_STRING, 0, "tensor", &tensor, "NAME", "the embeddings tensor of safetensors files" },
 		{ OPT_INT, 'n', "top", &top, "N", "show only the N classes that moved most" },
 		{ OPT_BOOL, 0, "json", &json, NULL, "print one JSON document" },
@@ -95,8 +95,6 @@ int measure_dist_run(int argc, char **argv)
 
 	rq_dist_init(&r);
 	OPT_PARSE(&dist_help, opts, argc, argv);
-	if (!old_spec || !new_spec)
-		return cmd_usage(&dist_help, opts, "give both sides (--old and --new)");
 	if ((err = load_side(&o, old_spec, tensor, "old")) ||
 	    (err = load_side(&n, new_spec, tensor, "new")) || (err = rq_dist_compute(&r, o, n))) {
 		rc = cmd_fail_code(err);

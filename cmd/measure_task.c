@@ -34,8 +34,8 @@ int measure_task_run(int argc, char **argv)
 	long long seed = 0, threads = 0;
 	bool json = false;
 	const struct opt opts[] = {
-		{ OPT_STRING, 'e', "embeddings", &emb_path, "FILE", "the new task's embeddings (required)" },
-		{ OPT_STRING, 'l', "labels", &lab_path, "FILE", "its labels (required)" },
+		{ OPT_STRING, 'e', "embeddings", &emb_path, "FILE", "the new task's embeddings (required)", OPT_REQUIRED },
+		{ OPT_STRING, 'l', "labels", &lab_path, "FILE", "its labels (required)", OPT_REQUIRED },
 		{ OPT_STRING, 0, "init", &init, "HOW", "centroids (default) or kmeans++" },
 		{ OPT_INT, 0, "seed", &seed, "S", "seed of k-means++ (default 0)" },
 		{ OPT_INT, 0, "threads", &threads, "N", "threads (default: OpenBLAS's count)" },
@@ -53,8 +53,6 @@ int measure_task_run(int argc, char **argv)
 
 	rq_task_init_result(&t);
 	OPT_PARSE(&task_help, opts, argc, argv);
-	if (!emb_path || !lab_path)
-		return cmd_usage(&task_help, opts, "give the embeddings and the labels (--embeddings, --labels)");
 	if (strcmp(init, "centroids") == 0)
 		o.init = RQ_INIT_CENTROIDS;
 	else if (strcmp(init, "kmeans++") == 0)

@@ -13,7 +13,7 @@ int cmd_note(int argc, char **argv)
 	const char *message = NULL;
 	bool json = false;
 	const struct opt opts[] = {
-		{ OPT_STRING, 'm', "message", &message, "TEXT", "the note's text (required)" },
+		{ OPT_STRING, 'm', "message", &message, "TEXT", "the note's text (required)", OPT_REQUIRED },
 		{ OPT_BOOL, 0, "json", &json, NULL, "print the new entry as JSON" },
 		{ OPT_END },
 	};

@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+void (*opt_collect)(const struct cmd_help *h, const struct opt *opts);
+
 void opt_list_release(struct opt_list *l)
 {
 	free(l->v);
@@ -30,11 +32,12 @@ void opt_print_usage_line(FILE *f, const struct cmd_help *h, const struct opt *o
 	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
 		if (o->flags & OPT_HIDDEN || is_positional(o))
 			continue;
+		bool req = o->flags & OPT_REQUIRED;
 		if (o->type == OPT_BOOL)
-			fprintf(f, " [--%s]", o->long_name);
+			fprintf(f, req ? " --%s" : " [--%s]", o->long_name);
 		else
-			fprintf(f, " [--%s %s]%s", o->long_name, o->argname ? o->argname : "VALUE",
-				o->type == OPT_LIST ? "..." : "");
+			fprintf(f, req ? " --%s %s%s" : " [--%s %s]%s", o->long_name,
+				o->argname ? o->argname : "VALUE", o->type == OPT_LIST ? "..." : "");
 	}
 	for (const struct opt *o = opts; o && o->type != OPT_END; o++) {
 		bool req = o->flags & OPT_REQUIRED;
@@ -152,6 +155,7 @@ struct parser {
 	size_t npos, next_pos;
 	const struct opt *args, *rest;
 	bool rest_seen;
+	bool *given; /* given[k]: opts[k] was on the command line */
 };
 
 static void find_positionals(struct parser *p)
@@ -221,6 +225,7 @@ static bool parse_option(struct parser *p, int *i, int argc, char **argv)
 	const struct opt *o = a[1] == '-' ? long_option(p, a, &val) : short_option(p, a, &val);
 	if (!o)
 		return false;
+	p->given[o - p->opts] = true;
 	if (o->type == OPT_BOOL) {
 		*(bool *)o->value = true;
 		return true;
@@ -249,9 +254,42 @@ static bool parse_positional(struct parser *p, const char *a)
 	return true;
 }
 
+static bool missing_option(const struct parser *p, size_t k)
+{
+	const struct opt *o = &p->opts[k];
+	return (o->flags & OPT_REQUIRED) && !is_positional(o) && !p->given[k];
+}
+
+/* "missing --weights PATH and --name NAME": every required option not
+ * given, in table order. */
+static bool check_required_options(struct parser *p)
+{
+	rq_buf msg = RQ_BUF_INIT;
+	size_t n = 0, seen = 0;
+	for (size_t k = 0; p->opts[k].type != OPT_END; k++)
+		n += missing_option(p, k);
+	if (n == 0)
+		return true;
+	rq_buf_puts(&msg, "missing");
+	for (size_t k = 0; p->opts[k].type != OPT_END; k++) {
+		const struct opt *o = &p->opts[k];
+		if (!missing_option(p, k))
+			continue;
+		seen++;
+		rq_buf_printf(&msg, "%s--%s", seen == 1 ? " " : seen == n ? " and " : ", ", o->long_name);
+		if (o->type != OPT_BOOL)
+			rq_buf_printf(&msg, " %s", o->argname ? o->argname : "VALUE");
+	}
+	*p->exit_code = usage_error(p->h, p->opts, "%s", msg.ptr);
+	rq_buf_release(&msg);
+	return false;
+}
+
 static bool check_required(struct parser *p)
 {
 	const struct opt *args = p->args, *rest = p->rest;
+	if (!check_required_options(p))
+		return false;
 	for (size_t k = p->next_pos; k < p->npos; k++)
 		if (p->pos[k]->flags & OPT_REQUIRED) {
 			*p->exit_code = usage_error(p->h, p->opts, "missing %s", p->pos[k]->long_name);
@@ -273,10 +311,19 @@ bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
 	       int argc, char **argv)
 {
 	struct parser p = { .h = h, .opts = opts, .exit_code = exit_code };
-	bool only_pos = false;
+	bool only_pos = false, ok = true, help = false;
+	size_t nopts = 0;
 
+	if (opt_collect) {
+		opt_collect(h, opts);
+		*exit_code = 0;
+		return false;
+	}
+	while (opts && opts[nopts].type != OPT_END)
+		nopts++;
+	p.given = rq_xcalloc(nopts + 1, sizeof(*p.given));
 	find_positionals(&p);
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; ok && !help && i < argc; i++) {
 		const char *a = argv[i];
 		if (!only_pos && strcmp(a, "--") == 0) {
 			if (p.rest) {
@@ -286,17 +333,19 @@ bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
 				break;
 			}
 			only_pos = true;
-			continue;
+		} else if (!only_pos && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+			help = true;
+		} else {
+			ok = !only_pos && a[0] == '-' && a[1] != '\0' ? parse_option(&p, &i, argc, argv)
+								  : parse_positional(&p, a);
 		}
-		if (!only_pos && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
-			opt_print_help(h, opts);
-			*exit_code = 0;
-			return false;
-		}
-		bool ok = !only_pos && a[0] == '-' && a[1] != '\0' ? parse_option(&p, &i, argc, argv)
-								    : parse_positional(&p, a);
-		if (!ok)
-			return false;
 	}
-	return check_required(&p);
+	if (help) {
+		opt_print_help(h, opts);
+		*exit_code = 0;
+		ok = false;
+	}
+	ok = ok && check_required(&p);
+	free(p.given);
+	return ok;
 }

@@ -20,7 +20,9 @@ enum opt_type {
 	OPT_REST    /* everything after `--` -> struct opt_list */
 };
 
-#define OPT_REQUIRED 1u /* an ARG, ARGS or REST that must be present */
+/* Must be given: an option (shown without brackets in the usage line;
+ * opt_parse refuses its absence), or an ARG, ARGS or REST. */
+#define OPT_REQUIRED 1u
 #define OPT_HIDDEN 2u   /* parsed but not shown in --help */
 
 struct opt {
@@ -57,6 +59,12 @@ void opt_print_help(const struct cmd_help *h, const struct opt *opts);
 /* "resque NAME: message" and the usage line on stderr; returns 2. */
 int opt_vusage_error(const struct cmd_help *h, const struct opt *opts, const char *fmt, va_list ap);
 void opt_print_usage_line(FILE *f, const struct cmd_help *h, const struct opt *opts);
+
+/* Collecting the tables (cmd/gendoc.c: resque --dump-options and the
+ * generated man pages and completion): while set, opt_parse hands its
+ * table to this function and returns false with *exit_code 0, parsing
+ * nothing. */
+extern void (*opt_collect)(const struct cmd_help *h, const struct opt *opts);
 
 #define OPT_PARSE(h, opts, argc, argv)                                 \
 	do {                                                           \

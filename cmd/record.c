@@ -201,7 +201,7 @@ int cmd_record(int argc, char **argv)
 	struct record_opts o = { .method = "imported", .epochs = NAN, .energy = NAN, .duration = NAN,
 				 .param_change = NAN, .grad_norm = NAN, .train_size = NAN };
 	const struct opt opts[] = {
-		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan entry this update carried out (required)" },
+		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan entry this update carried out (required)", OPT_REQUIRED },
 		{ OPT_STRING, 0, "actual", &o.actual, "REF", "link this actual, recorded without --plan, to the plan instead" },
 		{ OPT_DOUBLE, 0, "epochs", &o.epochs, "N", "epochs until the target was reached (required without --actual)" },
 		{ OPT_DOUBLE, 0, "energy-kwh", &o.energy, "X", "energy used, kWh (required without --actual)" },

@@ -5,6 +5,7 @@
  * HTML also carry the evidence `resque audit report` checks. */
 #include "common.h"
 #include "cmd.h"
+#include "term.h"
 #include "evidence.h"
 #include "json.h"
 #include "known.h"
@@ -32,7 +33,8 @@ static const struct cmd_help help = {
 	"entry with its signature and inclusion proof) that 'resque audit report'\n"
 	"checks with the signer's public key; they need the signing key. Text,\n"
 	"Markdown and CSV show the checkpoint's root, unsigned when no key can be\n"
-	"loaded without a prompt. -o writes the file atomically.",
+	"loaded without a prompt. -o writes the file atomically. On a terminal\n"
+	"the report goes through a pager (resque --no-pager).",
 };
 
 enum format { F_TEXT, F_MD, F_JSON, F_CSV, F_HTML };
@@ -211,6 +213,7 @@ static int print_report(struct report_state *s, const struct report_opts *o)
 		return err;
 	if (o->outpath)
 		return rq_file_write_atomic(o->outpath, s->out.ptr, s->out.len, 0644);
+	term_page();
 	if (fwrite(s->out.ptr, 1, s->out.len, stdout) != s->out.len)
 		return rq_error_os("writing the report");
 	return 0;

@@ -14,6 +14,8 @@
 #include "lineage.h"
 #include "cgroup.h"
 #include "process.h"
+#include "run_live.h"
+#include "provenance.h"
 
 #include <math.h>
 #include <signal.h>
@@ -47,7 +49,12 @@ static const struct cmd_help help = {
 	"--region/--pue or 'resque config'.\n"
 	"\n"
 	"Output: the command's stdout and stderr are left alone; resque's report\n"
-	"goes to stderr. With --json, the command's stdout is sent to stderr so\n"
+	"goes to stderr. When stderr is a terminal, one line there shows the\n"
+	"elapsed time, the energy so far and the epochs marked while the command\n"
+	"runs, redrawn in place and erased at the end (the command's own output\n"
+	"may land beside it). --quiet drops that line and the notices about the\n"
+	"meter (which the record keeps in meter_notes and method); warnings,\n"
+	"errors and the line saying what was recorded stay. With --json, the command's stdout is sent to stderr so\n"
 	"that stdout holds only one JSON document: id, energy_kwh, carbon_kg,\n"
 	"duration_s, method, meter, exit_status, epochs, plan, inside_p80, status,\n"
 	"name, target, forecast_energy_kwh (when linked) and the entry's body.\n"
@@ -64,7 +71,13 @@ static const struct cmd_help help = {
 	"lines; the file may not exist yet), else none. Status: \"succeeded\" when\n"
 	"resque was told to stop, \"failed\" when PID exited first (a crash) or\n"
 	"when the events said `status failed`. Exits 0 when the actual was\n"
-	"recorded, whatever the run's status; 1 when PID does not exist.",
+	"recorded, whatever the run's status; 1 when PID does not exist.\n"
+	"\n"
+	"Provenance (docs/FORMATS.md): the actual also records resque's command\n"
+	"line, the directory relative to the project, the commit, branch and dirty\n"
+	"flag (tracked files changed or staged) of the git work tree the command\n"
+	"runs in (with --attach, PID's), and this machine's CPU and GPU models and\n"
+	"counts, taken before the command starts.",
 };
 
 /* resque's secrets, never passed to the command */
@@ -76,7 +89,7 @@ struct run_opts {
 	const char *attach, *events; /* --attach PID, --events FILE */
 	pid_t pid;                   /* --attach's, parsed; 0 without */
 	double pue, interval, cpu_watts, train_size;
-	bool json;
+	bool json, quiet;
 	struct opt_list cmd;
 };
 
@@ -94,7 +107,9 @@ struct run_state {
 	char *events_path;
 	rq_buf notes;   /* the record's meter_notes */
 	rq_buf evnotes; /* its events_notes */
+	json_t *provenance; /* what produced the record, taken before the command starts */
 	rq_process_result res;
+	struct run_live live; /* the live line on a terminal's stderr */
 };
 
 /* A command, or --attach PID (with --events FILE), not both, not neither.
@@ -139,6 +154,7 @@ static bool parse_run(int *rc, struct run_opts *o, int argc, char **argv)
 		{ OPT_STRING, 0, "attach", &o->attach, "PID", "meter the running process PID and its tree instead of a command, until it exits or resque gets SIGTERM/SIGINT" },
 		{ OPT_STRING, 0, "events", &o->events, "FILE", "with --attach: the RESQUE_EVENTS file to read (may not exist yet; default: none)" },
 		{ OPT_BOOL, 0, "json", &o->json, NULL, "print the recorded actual as JSON (the command's stdout goes to stderr)" },
+		{ OPT_BOOL, 'q', "quiet", &o->quiet, NULL, "no notices about the meter and no live line (warnings, errors and the record's line stay)" },
 		{ OPT_REST, 0, "COMMAND", &o->cmd, NULL, "the command and its arguments (not with --attach)" },
 		{ OPT_END },
 	};
@@ -198,6 +214,7 @@ static int gather(struct run_state *st, const struct run_opts *o)
 		return rc;
 	st->ctx_loaded = true;
 	actual_ctx_machine_hardware(&st->ctx);
+	st->provenance = cmd_provenance(st->l, o->pid);
 	double cpu_watts;
 	const char *cpu_watts_source;
 	if ((rc = actual_cpu_watts(&cpu_watts, &cpu_watts_source, st->l, o->cpu_watts)))
@@ -212,8 +229,9 @@ static int gather(struct run_state *st, const struct run_opts *o)
 	if (o->pid && rq_meter_method(st->m) == RQ_METHOD_ESTIMATED)
 		rq_buf_printf(&st->notes, "PID %ld is not resque's child (--attach): no getrusage(RUSAGE_CHILDREN), so CPU time of its processes that ended between two samples, or that left its tree, is not counted; its CPU time before resque attached is not counted\n",
 			      (long)o->pid);
-	print_notes(st->notes.ptr);
-	if (rq_meter_method(st->m) == RQ_METHOD_ESTIMATED)
+	if (!o->quiet) /* all of it is in the record's meter_notes and method */
+		print_notes(st->notes.ptr);
+	if (!o->quiet && rq_meter_method(st->m) == RQ_METHOD_ESTIMATED)
 		fprintf(stderr, "resque: energy is estimated from CPU time, not measured\n");
 	if (o->pid) /* the caller's file, read only; none: no events */
 		err = rq_events_open(&st->ev, o->events);
@@ -246,8 +264,11 @@ static int execute(struct run_state *st, const struct run_opts *o)
 		argv[i] = o->cmd.v[i];
 	rq_process_opts po = { .argv = argv, .env = env, .stdout_to_stderr = o->json,
 			       .cgroup_fd = st->cgfd, .meter = st->m, .events = st->ev,
-			       .interval = o->interval, .warn = warn_during_run };
+			       .interval = o->interval, .warn = warn_during_run,
+			       .tick = run_live_tick, .tick_ctx = &st->live };
+	run_live_init(&st->live, st->m, st->ev, o->quiet);
 	err = rq_process_run(&st->res, &po);
+	run_live_clear(&st->live);
 	if (st->cgfd >= 0)
 		close(st->cgfd);
 	st->cgfd = -1;
@@ -273,8 +294,11 @@ static int execute_attach(struct run_state *st, const struct run_opts *o)
 {
 	long pid = (long)o->pid;
 	rq_attach_opts ao = { .pid = o->pid, .meter = st->m, .events = st->ev, .interval = o->interval,
-			      .started = say_attached, .warn = warn_during_run, .ctx = &pid };
+			      .started = say_attached, .warn = warn_during_run, .ctx = &pid,
+			      .tick = run_live_tick, .tick_ctx = &st->live };
+	run_live_init(&st->live, st->m, st->ev, o->quiet);
 	int err = rq_process_attach(&st->res, &ao);
+	run_live_clear(&st->live);
 	return err ? cmd_fail_code(err) : EXIT_OK;
 }
 
@@ -305,14 +329,6 @@ static void report_after(struct run_state *st)
 	rq_events_notes(&st->evnotes, st->ev);
 	if (st->evnotes.len)
 		fprintf(stderr, "warning: events: %s", st->evnotes.ptr);
-}
-
-static json_t *command_json(const struct opt_list *cmd)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < cmd->n; i++)
-		json_array_append_new(a, json_string(cmd->v[i]));
-	return a;
 }
 
 /* The meter's domains and, when it estimated, what the estimate assumed. */
@@ -347,7 +363,7 @@ static json_t *build_actual(const struct run_state *st, const struct run_opts *o
 	if (o->pid)
 		json_object_set_new(body, "attached_pid", json_integer(o->pid));
 	else
-		json_object_set_new(body, "command", command_json(&o->cmd));
+		json_object_set_new(body, "command", cmd_argv_json(o->cmd.n, o->cmd.v));
 	json_object_set_new(body, "status", json_string(run_failed(st, o) ? "failed" : "succeeded"));
 	if (!o->pid)
 		json_object_set_new(body, "exit_status", json_integer(r->exit_status));
@@ -366,6 +382,8 @@ static json_t *build_actual(const struct run_state *st, const struct run_opts *o
 	rq_actual_add_events(body, st->ev, tl, npoints);
 	actual_ctx_apply(&st->ctx, body, "run");
 	cmd_train_size_apply(body, o->train_size, st->ctx.plan);
+	if (st->provenance)
+		json_object_set(body, "provenance", st->provenance);
 	return body;
 }
 
@@ -418,6 +436,7 @@ static void run_release(struct run_state *st)
 		actual_ctx_release(&st->ctx);
 	rq_buf_release(&st->notes);
 	rq_buf_release(&st->evnotes);
+	json_decref(st->provenance);
 	rq_cgroup_free(st->cg);
 	rq_process_result_release(&st->res);
 	cmd_close_ledger(st->l, st->k);

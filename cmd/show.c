@@ -3,16 +3,20 @@
 #include "common.h"
 #include "cmd.h"
 #include "actual.h"
+#include "figures.h"
+#include "term.h"
 #include "json.h"
 #include "ledger_int.h"
 #include "lineage.h"
+#include "provenance.h"
 
 #include <math.h>
 
 static const struct cmd_help help = {
 	"show", "show one ledger entry",
 	"REF is a version reference (a name such as v1, latest, REF~N), another\n"
-	"entry's name, or a unique prefix of an entry id (at least 4 hex digits).\n"
+	"entry's name, a unique prefix of an entry id (at least 4 hex digits), or\n"
+	"the run id of a run imported from CodeCarbon (or a unique prefix of it).\n"
 	"--json prints the common fields (id, seq, type, time, signer, summary,\n"
 	"prev, name, commit) and the entry's body under \"body\"; for a version\n"
 	"also name, fingerprint, parent (name), parent_id, cost {epochs,\n"
@@ -21,8 +25,16 @@ static const struct cmd_help help = {
 	"for an actual also name, energy_kwh, carbon_kg, duration_s, method, meter,\n"
 	"status, exit_status, epochs, plan, inside_p80 and target (null when\n"
 	"absent).\n"
+	"Without --json, a version, a plan and an actual are shown in words: a\n"
+	"plan's base version, kind and index, its forecast (median, 80 % and\n"
+	"95 % intervals, mean) and the alternative of training from scratch; an\n"
+	"actual's plan, figures, meter, whether estimated, and whether its energy\n"
+	"fell inside the plan's 80 % interval. Other entries show their body as\n"
+	"JSON. On a terminal the output goes through a pager (resque --no-pager).\n"
 	"--raw prints the entry's canonical bytes exactly as the ledger holds them\n"
-	"(no newline added): the file 'resque audit check --entry' reads.",
+	"(no newline added): the file 'resque audit check --entry' reads.\n"
+	"An entry of run or commit ends with its provenance: the command line,\n"
+	"the directory, the code's commit and dirty flag, the hardware.",
 };
 
 static double cost_of(const rq_entry *v, const char *key)
@@ -145,6 +157,196 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 	return rc;
 }
 
+/* One row of a plan's forecast: median, 80 % and 95 % intervals, mean. */
+static void forecast_row(const json_t *forecast, const char *key, const char *label)
+{
+	const json_t *q = json_object_get(forecast, key);
+	char i80[64], i95[64];
+
+	if (!json_is_object(q)) {
+		printf("  %-18s not forecast\n", label);
+		return;
+	}
+	snprintf(i80, sizeof(i80), "[%.4g, %.4g]", rq_json_num(q, "p10", NAN), rq_json_num(q, "p90", NAN));
+	snprintf(i95, sizeof(i95), "[%.4g, %.4g]", rq_json_num(q, "p2_5", NAN), rq_json_num(q, "p97_5", NAN));
+	printf("  %-18s %10.4g   %-20s %-20s %.4g\n", label, rq_json_num(q, "p50", rq_json_num(q, "mean", NAN)), i80,
+	       i95, rq_json_num(q, "mean", NAN));
+}
+
+/* A figure of the scratch alternative: a number, or quantiles (the median
+ * and the 80 % interval). */
+static void scratch_figure(const json_t *x, const char *unit, const char *end)
+{
+	if (json_is_number(x))
+		printf(" %.4g %s%s", json_number_value(x), unit, end);
+	else if (json_is_object(x))
+		printf(" %.4g %s [%.4g, %.4g]%s", rq_json_num(x, "p50", rq_json_num(x, "mean", NAN)), unit,
+		       rq_json_num(x, "p10", NAN), rq_json_num(x, "p90", NAN), end);
+	else
+		printf(" %s unknown%s", unit, end);
+}
+
+/* A plan in words: what it starts from, what it measured, what it forecast,
+ * and training from scratch instead. */
+static void show_plan(const rq_entry *e)
+{
+	const json_t *b = e->body, *f = json_object_get(b, "forecast"), *sc = json_object_get(b, "scratch");
+	const json_t *cal = json_object_get(b, "calibration"), *epe = json_object_get(b, "energy_per_epoch");
+	const json_t *sv = json_object_get(b, "saving");
+	const char *kind = rq_json_str(b, "kind", "?"), *fam = rq_json_str(b, "family", NULL);
+	const char *advice = rq_json_str(b, "advice", NULL);
+
+	printf("base    %s (%.12s)\n", rq_json_str(b, "from_name", "?"), rq_json_str(b, "from", "?"));
+	printf("kind    %s: RESQUE_%s index %.6g, shift family %s%s%s\n", kind, kind, rq_json_num(b, "index", NAN),
+	       rq_json_str(b, "shift_family", "unspecified"), fam ? ", lineage family " : "", fam ? fam : "");
+	printf("calibration: %" JSON_INTEGER_FORMAT " past update(s), basis %s%s\n", rq_json_int(cal, "n", 0),
+	       rq_json_str(cal, "basis", "?"), json_is_true(json_object_get(cal, "prior_only")) ? " (UNCALIBRATED prior)" : "");
+	printf("forecast               median   80 %% interval        95 %% interval        mean\n");
+	forecast_row(f, "epochs", "epochs");
+	forecast_row(f, "energy_kwh", "energy (kWh)");
+	forecast_row(f, "carbon_kg", "carbon (kg CO2e)");
+	if (json_object_get(f, "duration_s"))
+		forecast_row(f, "duration_s", "duration (s)");
+	if (json_object_get(b, "not_forecast"))
+		printf("not forecast: %s\n", rq_json_str(b, "not_forecast", "see --json"));
+	if (epe)
+		printf("energy per epoch: %.4g kWh (%s)\n", rq_json_num(epe, "kwh", NAN), rq_json_str(epe, "source", "?"));
+	printf("grid    region %s, %.4g g CO2e/kWh, PUE %.3g; hardware %s\n", rq_json_str(b, "region", "none"),
+	       rq_json_num(b, "intensity_g_per_kwh", NAN), rq_json_num(b, "pue", NAN), rq_json_str(b, "hardware", "unknown"));
+	if (json_is_object(sc)) {
+		printf("from scratch:");
+		scratch_figure(json_object_get(sc, "epochs"), "epochs", ",");
+		scratch_figure(json_object_get(sc, "energy_kwh"), "kWh", ",");
+		scratch_figure(json_object_get(sc, "carbon_kg"), "kg CO2e", "\n");
+	} else {
+		printf("from scratch: unknown\n");
+	}
+	if (json_is_object(sv))
+		printf("saving  %.4g kWh, %.4g kg CO2e by reusing rather than training from scratch (means)\n",
+		       rq_json_num(sv, "energy_kwh", NAN), rq_json_num(sv, "carbon_kg", NAN));
+	if (advice)
+		printf("advice  %s%s%s (forecast to cost less)\n", term_on(stdout, strcmp(advice, "reuse") ? TERM_WARN : TERM_GOOD),
+		       strcmp(advice, "reuse") ? "train from scratch" : "reuse", term_off(stdout));
+}
+
+/* Where an actual's energy fell against its plan's 80 % interval. */
+static void show_interval(rq_ledger *l, const json_t *b)
+{
+	const char *pid = rq_json_str(b, "plan", NULL);
+	const json_t *in = json_object_get(b, "inside_p80");
+	rq_entry *p = NULL;
+
+	if (!pid) {
+		printf("plan    none (not linked to a plan: 'resque record --plan P --actual ID' links it)\n");
+		return;
+	}
+	if (rq_ledger_lookup(&p, l, pid, NULL) == 0) {
+		const json_t *q = json_object_get(json_object_get(p->body, "forecast"), "energy_kwh");
+		printf("plan    %.12s (from %s): forecast %.4g kWh", p->id, rq_json_str(p->body, "from_name", "?"),
+		       figures_point(p->body, "energy_kwh"));
+		if (json_is_object(q))
+			printf(", 80 %% interval %.4g to %.4g kWh", rq_json_num(q, "p10", NAN), rq_json_num(q, "p90", NAN));
+		putchar('\n');
+	} else {
+		printf("plan    %.12s (not found: %s)\n", pid, rq_error_last());
+	}
+	rq_entry_free(p);
+	if (json_is_boolean(in))
+		printf("interval %s%s%s the plan's 80 %% interval of energy\n",
+		       term_on(stdout, json_is_true(in) ? TERM_GOOD : TERM_BAD), json_is_true(in) ? "inside" : "outside",
+		       term_off(stdout));
+	else
+		printf("interval not compared (the plan has no 80 %% interval of energy)\n");
+}
+
+/* " WORD", in single quotes when a shell would split or expand it. */
+static void print_word(const char *w)
+{
+	if (!w)
+		w = "?";
+	if (*w && !w[strcspn(w, " \t\n'\"\\$`*?[]{}()<>|&;#~!")]) {
+		printf(" %s", w);
+		return;
+	}
+	fputs(" '", stdout);
+	for (; *w; w++)
+		if (*w == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*w);
+	putchar('\'');
+}
+
+/* An actual in words: its plan, its figures, how they were obtained. */
+static void show_actual(rq_ledger *l, const rq_entry *e)
+{
+	const json_t *b = e->body, *cmd = json_object_get(b, "command"), *src = json_object_get(b, "source");
+	const char *method = rq_json_str(b, "method", "?"), *status = rq_json_str(b, "status", NULL);
+	const char *name = rq_json_str(b, "name", NULL), *link = rq_json_str(b, "linked_from", NULL);
+	double epochs = rq_json_num(b, "epochs", NAN), co = rq_json_num(b, "carbon_kg", NAN);
+
+	if (name)
+		printf("name    %s\n", name);
+	if (link)
+		printf("link of actual %.12s (its figures are that actual's, counted once)\n", link);
+	show_interval(l, b);
+	printf("cost    ");
+	if (!isnan(epochs))
+		printf("%.4g epochs, ", epochs);
+	printf("%.4g kWh, ", rq_json_num(b, "energy_kwh", NAN));
+	if (isnan(co))
+		printf("carbon unknown (no grid region)");
+	else
+		printf("%.4g kg CO2e", co);
+	printf(" in %.1f s\n", rq_json_num(b, "duration_s", NAN));
+	printf("meter   %s: %s%s%s\n", rq_json_str(b, "meter", "?"),
+	       term_on(stdout, strcmp(method, "estimated") ? TERM_GOOD : TERM_WARN), method, term_off(stdout));
+	if (status)
+		printf("status  %s%s%s", term_on(stdout, strcmp(status, "failed") ? TERM_GOOD : TERM_BAD), status,
+		       term_off(stdout));
+	if (status && json_is_integer(json_object_get(b, "exit_status")))
+		printf(" (exit status %" JSON_INTEGER_FORMAT ")", rq_json_int(b, "exit_status", 0));
+	if (status)
+		putchar('\n');
+	if (rq_actual_target_missed(b))
+		printf("target  %smissed%s: the epochs are a lower bound\n", term_on(stdout, TERM_WARN), term_off(stdout));
+	printf("context region %s", rq_json_str(b, "region", "none"));
+	if (json_is_number(json_object_get(b, "intensity_g_per_kwh")))
+		printf(", %.4g g CO2e/kWh", rq_json_num(b, "intensity_g_per_kwh", NAN));
+	if (json_is_number(json_object_get(b, "pue")))
+		printf(", PUE %.3g", rq_json_num(b, "pue", NAN));
+	printf(", hardware %s\n", rq_json_str(b, "hardware", "unknown"));
+	if (json_is_array(cmd)) {
+		printf("command");
+		for (size_t i = 0; i < json_array_size(cmd); i++)
+			print_word(json_string_value(json_array_get(cmd, i)));
+		putchar('\n');
+	}
+	if (json_is_object(src))
+		printf("source  %s %s\n", rq_json_str(src, "format", "?"), rq_json_str(src, "file", "?"));
+}
+
+/* Any entry but a version: the common fields, then a plan or an actual in
+ * words, any other entry's body as JSON. */
+static void show_entry(rq_ledger *l, const rq_entry *e)
+{
+	rq_buf s = RQ_BUF_INIT, body = RQ_BUF_INIT;
+	rq_entry_summary(&s, e);
+	printf("entry   %s\nseq     %" PRIu64 "\ntype    %s\ntime    %s\nsigner  %s\nprev    %s\ncommit  %s\n"
+	       "summary %s\n\n",
+	       e->id, e->seq, e->type, e->time, e->signer, e->prev, e->commit, s.ptr);
+	if (strcmp(e->type, "plan") == 0) {
+		show_plan(e);
+	} else if (strcmp(e->type, "actual") == 0) {
+		show_actual(l, e);
+	} else {
+		rq_json_dump(&body, e->body, RQ_JSON_PRETTY);
+		fputs(body.ptr, stdout);
+	}
+	rq_buf_release(&s);
+	rq_buf_release(&body);
+}
+
 int cmd_show(int argc, char **argv)
 {
 	bool json = false, raw = false;
@@ -164,14 +366,15 @@ int cmd_show(int argc, char **argv)
 		return cmd_usage(&help, opts, "--json and --raw cannot be used together");
 	if ((rc = cmd_open_ledger(&l, NULL)))
 		return rc;
-	/* Versions first (names, latest, REF~N), then any entry. */
-	err = rq_version_resolve(&e, l, ref);
-	if (err == RQ_ENOTFOUND && !strchr(ref, '~') && strcmp(ref, "latest") != 0)
-		err = rq_ledger_lookup(&e, l, ref, NULL);
+	/* Versions first (names, latest, REF~N), then any entry, then a
+	 * CodeCarbon run id. */
+	err = rq_entry_resolve(&e, l, ref);
 	if (err) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
+	if (!raw)
+		term_page();
 	if (raw) {
 		fwrite(e->bytes.ptr, 1, e->bytes.len, stdout);
 	} else if (strcmp(e->type, "version") == 0) {
@@ -185,15 +388,10 @@ int cmd_show(int argc, char **argv)
 		rc = cmd_print_json(j);
 		json_decref(j);
 	} else {
-		rq_buf s = RQ_BUF_INIT, body = RQ_BUF_INIT;
-		rq_entry_summary(&s, e);
-		rq_json_dump(&body, e->body, RQ_JSON_PRETTY);
-		printf("entry   %s\nseq     %" PRIu64 "\ntype    %s\ntime    %s\nsigner  %s\nprev    %s\ncommit  %s\n"
-		       "summary %s\n\n%s",
-		       e->id, e->seq, e->type, e->time, e->signer, e->prev, e->commit, s.ptr, body.ptr);
-		rq_buf_release(&s);
-		rq_buf_release(&body);
+		show_entry(l, e);
 	}
+	if (!rc && !json && !raw)
+		show_provenance(stdout, e); /* run's and commit's: cmd/show_provenance.c */
 done:
 	rq_entry_free(e);
 	cmd_close_ledger(l, NULL);

@@ -4,6 +4,7 @@
  * on any integrity violation, naming the entry and what is wrong. */
 #include "common.h"
 #include "cmd.h"
+#include "term.h"
 #include "checkpoint.h"
 #include "json.h"
 #include "known.h"
@@ -504,8 +505,8 @@ static void print_text(const struct verify_run *v)
 			printf("ledger: %s\n", p->message);
 	}
 	if (!v->o.quiet && !r->nproblems) {
-		printf("ok: %" PRIu64 " entries verified, %" PRIu64 " signer%s, tip %.12s\n", r->entries,
-		       r->signers, r->signers == 1 ? "" : "s", r->tip);
+		printf("%sok%s: %" PRIu64 " entries verified, %" PRIu64 " signer%s, tip %.12s\n", term_on(stdout, TERM_GOOD),
+		       term_off(stdout), r->entries, r->signers, r->signers == 1 ? "" : "s", r->tip);
 		if (v->have_cp)
 			printf("checkpoint %s: the ledger extends it (%" PRIu64 " of %" PRIu64 " entries)\n", v->o.cpfile,
 			       v->cp.size, v->w.n);
@@ -513,7 +514,8 @@ static void print_text(const struct verify_run *v)
 			printf("genesis signed by trusted key %s\n", v->w.genesis_signer);
 	}
 	if (r->nproblems)
-		fprintf(stderr, "resque: verification failed: %zu problem%s\n", r->nproblems,
+		fprintf(stderr, "resque: verification %sfailed%s: %zu problem%s\n", term_on(stderr, TERM_BAD),
+			term_off(stderr), r->nproblems,
 			r->nproblems == 1 ? "" : "s");
 }
 

@@ -18,6 +18,16 @@ Entries, each with g CO2e/kWh:
     else the country). AWS region locations are not in the data: the table
     AWS_REGIONS below (from AWS's public region list) maps them to grids;
   - WORLD, an explicit world average, never used unless asked for.
+
+The source data is used as it is, except for the CORRECTIONS below: typos
+of the sources in names that become codes. Each is applied as the rows are
+read; the generator stops when one no longer matches exactly one row (fixed
+upstream, or the data changed: look again). A corrected cloud code keeps its
+old spelling as an alias (rq_carbon_aliases: it still resolves, and resque
+warns that it is now spelt otherwise). tests/t0153-carbon-names.sh checks
+the table's cloud names against copies of the source rows
+(tests/data/carbon/) and this list, so a new typo or a divergence that is
+not listed here fails.
 """
 import csv
 import io
@@ -28,6 +38,35 @@ import sys
 DATA = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data', 'carbon')
 ISO = '/usr/share/iso-codes/json/iso_3166-1.json'
+
+# (file under DATA, column, value in the source, corrected value, why).
+CORRECTIONS = [
+    ('green_algorithms/cloudProviders_datacenters.csv', 'Name', 'Germany Northeastt (Sovereign)',
+     'Germany Northeast (Sovereign)', "Azure's region germanynortheast (Magdeburg): a doubled t"),
+    ('codecarbon/impact.csv', 'region', 'me-cenrtal1', 'me-central1',
+     "Google Cloud's region me-central1 (Doha): transposed letters"),
+]
+
+
+def read_corrected(rel, skip=0):
+    """The rows of DATA/rel with CORRECTIONS applied; a corrected row keeps
+    the source's values in row['_source']."""
+    rows = read_csv(os.path.join(DATA, rel), skip)
+    for file, col, was, now, _why in CORRECTIONS:
+        if file != rel:
+            continue
+        hits = [r for r in rows if r[col].strip() == was]
+        if len(hits) != 1:
+            sys.exit('gen-carbon-table: correction %r -> %r matches %d rows of %s, not 1'
+                     % (was, now, len(hits), rel))
+        hits[0]['_source'] = dict(hits[0])
+        hits[0][col] = now
+    return rows
+
+
+def azure_short(name):
+    return name.lower().split('(')[0].replace(' ', '')
+
 
 # AWS region -> grid location (ISO 3166 alpha-2 or a CI_aggregated region).
 AWS_REGIONS = [
@@ -138,21 +177,28 @@ def main():
     pue_default = {r['provider']: float(r['PUE'])
                    for r in read_csv(os.path.join(DATA, 'green_algorithms', 'defaults_PUE.csv'),
                                      skip=1)}
-    dc = read_csv(os.path.join(DATA, 'green_algorithms', 'cloudProviders_datacenters.csv'), skip=1)
+    dc = read_corrected('green_algorithms/cloudProviders_datacenters.csv', skip=1)
     dc_pue = {}
     dc_loc = {}
+    aliases = []  # (old code, code)
     for r in dc:
         key = (r['provider'], r['Name'].strip())
         dc_loc[key] = r['location'].strip()
+        if '_source' in r and r['provider'] in ('azure', 'gcp'):
+            short = azure_short if r['provider'] == 'azure' else str.lower
+            aliases.append(('%s:%s' % (r['provider'], short(r['_source']['Name'].strip())),
+                            '%s:%s' % (r['provider'], short(r['Name'].strip()))))
         if r['PUE'].strip():
             dc_pue[key] = float(r['PUE'])
 
     seen = set()
-    impact = read_csv(os.path.join(DATA, 'codecarbon', 'impact.csv'))
+    impact = read_corrected('codecarbon/impact.csv')
     for r in impact:
         if r['provider'] != 'gcp':
             continue
         name = r['region'].strip()
+        if '_source' in r:
+            aliases.append(('gcp:' + r['_source']['region'].strip(), 'gcp:' + name))
         pue = dc_pue.get(('gcp', name), pue_default['gcp'])
         place = (r['city'].strip() or r['country_name'].strip())
         entries.append(('gcp:' + name, name, 'Google Cloud %s (%s)' % (name, place),
@@ -164,9 +210,7 @@ def main():
         g, src = grid(loc) if loc else (None, None)
         if g is None:
             continue  # no location in the data (e.g. Azure Qatar Central)
-        short = name.lower()
-        if prov == 'azure':
-            short = short.split('(')[0].replace(' ', '')
+        short = azure_short(name) if prov == 'azure' else name.lower()
         pue = dc_pue.get((prov, name), pue_default[prov])
         label = {'gcp': 'Google Cloud', 'azure': 'Azure', 'aws': 'AWS'}[prov]
         entries.append(('%s:%s' % (prov, short), short, '%s %s (%s)' % (label, name, loc),
@@ -197,6 +241,14 @@ def main():
             year, c_str(src)))
     out.write('};\n\nconst size_t rq_carbon_table_len = sizeof(rq_carbon_table) / '
               'sizeof(rq_carbon_table[0]);\n')
+    out.write('\n/* Old spellings of corrected codes (CORRECTIONS of the generator), then\n'
+              ' * { NULL, NULL }. */\n')
+    out.write('const rq_region_alias rq_carbon_aliases[] = {\n')
+    for old, new in sorted(set(aliases)):
+        if old.lower() in codes:
+            sys.exit('gen-carbon-table: alias %s is a code of the table' % old)
+        out.write('\t{ %s, %s },\n' % (c_str(old), c_str(new)))
+    out.write('\t{ NULL, NULL },\n};\n')
 
 
 if __name__ == '__main__':

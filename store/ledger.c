@@ -1336,6 +1336,70 @@ int rq_ledger_config_set(rq_ledger *l, const char *key, const char *value)
 	return err;
 }
 
+static const char *config_where(git_config_level_t level)
+{
+	switch (level) {
+	case GIT_CONFIG_LEVEL_LOCAL:
+		return ".resque/config";
+	case GIT_CONFIG_LEVEL_GLOBAL:
+		return "~/.gitconfig";
+	case GIT_CONFIG_LEVEL_XDG:
+		return "~/.config/git/config";
+	case GIT_CONFIG_LEVEL_SYSTEM:
+		return "/etc/gitconfig";
+	default:
+		return "a git config file";
+	}
+}
+
+int rq_ledger_config_where(rq_buf *value, const char **where, rq_ledger *l, const char *key)
+{
+	git_config *cfg = NULL;
+	git_config_entry *e = NULL;
+	int err = 0;
+	*where = NULL;
+	if (git_repository_config_snapshot(&cfg, l->repo))
+		return rq_git_error(RQ_EIO, "reading the config");
+	int rc = git_config_get_entry(&e, cfg, key);
+	if (rc == GIT_ENOTFOUND) {
+		err = rq_error_set(RQ_ENOTFOUND, "%s is not set", key);
+	} else if (rc) {
+		err = rq_git_error(RQ_EINVALID, key);
+	} else {
+		rq_buf_puts(value, e->value ? e->value : "");
+		*where = config_where(e->level);
+	}
+	git_config_entry_free(e);
+	git_config_free(cfg);
+	return err;
+}
+
+struct config_each {
+	int (*fn)(const char *name, const char *value, const char *where, void *ctx);
+	void *ctx;
+};
+
+static int config_each(const git_config_entry *e, void *payload)
+{
+	struct config_each *c = payload;
+	return c->fn(e->name, e->value ? e->value : "", config_where(e->level), c->ctx);
+}
+
+int rq_ledger_config_foreach(rq_ledger *l, const char *regexp,
+			     int (*fn)(const char *name, const char *value, const char *where, void *ctx), void *ctx)
+{
+	git_config *cfg = NULL;
+	struct config_each c = { fn, ctx };
+	if (git_repository_config_snapshot(&cfg, l->repo))
+		return rq_git_error(RQ_EIO, "reading the config");
+	int rc = regexp ? git_config_foreach_match(cfg, regexp, config_each, &c)
+			: git_config_foreach(cfg, config_each, &c);
+	git_config_free(cfg);
+	if (rc < 0)
+		return rq_git_error(RQ_EINVALID, "reading the config");
+	return rc;
+}
+
 struct entry_name {
 	const char *name;
 	enum rq_name_kind kind;

@@ -66,6 +66,16 @@ bool rq_ledger_tip_moved(rq_ledger *l);
  * later entry revoked it. */
 int rq_ledger_signer(uint8_t pk[RQ_PUBKEY_LEN], bool *revoked, rq_ledger *l, const char *keyid);
 
+/* Where a config entry was found (git's levels): ".resque/config" (the
+ * repository's own file), "~/.gitconfig", "~/.config/git/config",
+ * "/etc/gitconfig" and so on. `value` of rq_ledger_config_where as
+ * rq_ledger_config_get; `fn` of rq_ledger_config_foreach is called for
+ * every entry whose name matches the regular expression `regexp`, and a
+ * non-zero return stops the walk and is returned. */
+int rq_ledger_config_where(rq_buf *value, const char **where, rq_ledger *l, const char *key);
+int rq_ledger_config_foreach(rq_ledger *l, const char *regexp,
+			     int (*fn)(const char *name, const char *value, const char *where, void *ctx), void *ctx);
+
 /* Verification (docs/FORMATS.md). */
 typedef struct rq_problem {
 	int64_t seq; /* -1 when it concerns no single entry (the index, the ref) */

@@ -4,6 +4,8 @@
 #include "ledger_int.h"
 #include "lineage.h"
 
+#include <ctype.h>
+
 bool rq_name_valid(const char *name, enum rq_name_kind kind)
 {
 	const char *punct = kind == RQ_NAME_DATASET ? "._-" : "._+-";
@@ -182,4 +184,81 @@ int rq_version_lineage(rq_entry ***out, size_t *n, rq_ledger *l, const rq_entry 
 	*out = chain;
 	*n = count;
 	return 0;
+}
+
+/* A CodeCarbon run id as a reference: the imported actuals whose
+ * source.run_id is `ref` (exact) or starts with it. */
+struct run_ref {
+	rq_ledger *l;
+	const char *ref;
+	char pat[160];        /* "\"run_id\":\"REF" to skip rows quickly; "" when REF may be escaped */
+	size_t nexact, nprefix;
+	uint64_t exact, prefix;
+	rq_buf seen;          /* "RUN_ID (ID12)" of the matches, for the message */
+};
+
+static int run_ref_row(uint64_t seq, const void *bytes, size_t len, void *ctx)
+{
+	struct run_ref *r = ctx;
+	rq_entry *e = NULL;
+	if (r->pat[0] && !memmem(bytes, len, r->pat, strlen(r->pat)))
+		return 0;
+	if (rq_entry_parse(&e, bytes, len))
+		return 0; /* verify's business: a reference finds what parses */
+	const json_t *src = json_object_get(e->body, "source");
+	const char *id = rq_json_str(src, "run_id", "");
+	if (!strcmp(e->type, "actual") && !strcmp(rq_json_str(src, "format", ""), "codecarbon") &&
+	    !strncmp(id, r->ref, strlen(r->ref))) {
+		bool exact = !strcmp(id, r->ref);
+		if (exact && r->nexact++ == 0)
+			r->exact = seq;
+		if (!exact && r->nprefix++ == 0)
+			r->prefix = seq;
+		if (r->nexact + r->nprefix <= 3)
+			rq_buf_printf(&r->seen, "%s%s (%.12s)", r->seen.len ? ", " : "", id, e->id);
+	}
+	rq_entry_free(e);
+	return 0;
+}
+
+/* The actual imported from CodeCarbon run `ref` (or the one run whose id
+ * starts with it). RQ_ENOTFOUND; RQ_EAMBIGUOUS naming the matches. */
+static int run_id_lookup(rq_entry **out, rq_ledger *l, const char *ref)
+{
+	struct run_ref r = { l, ref, "", 0, 0, 0, 0, RQ_BUF_INIT };
+	bool plain = true;
+	int err;
+
+	for (const char *p = ref; *p; p++)
+		if (!(isalnum((unsigned char)*p) || strchr("._-: ", *p)))
+			plain = false;
+	if (plain && strlen(ref) < sizeof(r.pat) - 12)
+		snprintf(r.pat, sizeof(r.pat), "\"run_id\":\"%s", ref);
+	if ((err = rq_ledger__scan_rows(l, false, run_ref_row, &r)))
+		goto done;
+	if (r.nexact == 1 || (r.nexact == 0 && r.nprefix == 1))
+		err = rq_ledger_get(out, l, r.nexact ? r.exact : r.prefix);
+	else if (r.nexact + r.nprefix > 1)
+		err = rq_error_set(RQ_EAMBIGUOUS, "'%s' matches %zu imported CodeCarbon runs: %s%s; give the whole run id or an entry id",
+				   ref, r.nexact > 1 ? r.nexact : r.nexact + r.nprefix, r.seen.ptr,
+				   r.nexact + r.nprefix > 3 ? ", ..." : "");
+	else
+		err = rq_error_set(RQ_ENOTFOUND, "no CodeCarbon run '%s'", ref);
+done:
+	rq_buf_release(&r.seen);
+	return err;
+}
+
+int rq_entry_resolve(rq_entry **out, rq_ledger *l, const char *ref)
+{
+	int err = rq_version_resolve(out, l, ref);
+	if (err == RQ_ENOTFOUND && !strchr(ref, '~') && strcmp(ref, "latest") != 0)
+		err = rq_ledger_lookup(out, l, ref, NULL);
+	if (err == RQ_ENOTFOUND && strlen(ref) >= 4) {
+		char *why = rq_xstrdup(rq_error_last());
+		if ((err = run_id_lookup(out, l, ref)) == RQ_ENOTFOUND)
+			rq_error_set(RQ_ENOTFOUND, "%s", why); /* the reference was none of these */
+		free(why);
+	}
+	return err;
 }

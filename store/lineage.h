@@ -31,6 +31,15 @@ int rq_name_free(rq_ledger *l, const char *name, enum rq_name_kind kind);
  * be a version entry. Caller frees. */
 int rq_version_resolve(rq_entry **out, rq_ledger *l, const char *ref);
 
+/* Resolve any entry reference, as `show` reads one: a version reference
+ * (above) first, then an entry's name or a unique id prefix
+ * (rq_ledger_lookup), then the run id of an actual imported from
+ * CodeCarbon (source.run_id: the whole id, or a prefix of at least 4
+ * characters that only one run has; a whole id wins over prefixes).
+ * Caller frees. RQ_ENOTFOUND with the entry look-up's message;
+ * RQ_EAMBIGUOUS naming the runs a run id matches. */
+int rq_entry_resolve(rq_entry **out, rq_ledger *l, const char *ref);
+
 /* The parent version of `v` (RQ_ENOTFOUND when `v` has none). */
 int rq_version_parent(rq_entry **out, rq_ledger *l, const rq_entry *v);
 

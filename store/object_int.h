@@ -51,4 +51,10 @@ int rq_packs_open(rq_packs **out, git_repository *repo);
 void rq_packs_free(rq_packs *p); /* accepts NULL */
 int rq_packs_read(rq_buf *out, rq_packs *p, const git_oid *id, git_object_t want);
 
+/* What rq_packs_read does first, on one pack's index and pack bytes: for
+ * tests/fuzz/fuzz_packread.c. 0 with the object appended to out; 1 when
+ * these bytes do not give it whole (rq_packs_read then asks libgit2). */
+int rq_packs__read_bytes(rq_buf *out, const void *idx, size_t idx_len, const void *pack, size_t pack_len,
+			 const git_oid *id, git_object_t want);
+
 #endif

@@ -213,15 +213,39 @@ static int replay_name(const char **out, rq_ledger *l, const rq_entry *e, const 
 	return 0;
 }
 
-/* The identity of an imported run, which `resque import` records once:
- * "codecarbon RUN_ID" or "nvidia-smi FINGERPRINT"; false for any other
- * entry. */
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The identity of an imported run, which `resque import` records once
+ * (docs/FORMATS.md, "Importing the same files again"): "codecarbon RUN_ID",
+ * "codecarbon-row TIMESTAMP DURATION ENERGY" for a run without an id, or
+ * "nvidia-smi FINGERPRINT[,FINGERPRINT...]" (the files' set, sorted);
+ * false for any other entry. */
 static bool import_key(rq_buf *out, const rq_entry *e)
 {
 	if (strcmp(e->type, "actual") != 0)
 		return false;
 	const char *meter = rq_json_str(e->body, "meter", "");
-	const json_t *src = json_object_get(e->body, "source");
+	const json_t *src = json_object_get(e->body, "source"), *files = json_object_get(src, "files");
+	if (!strcmp(meter, "codecarbon") && json_is_object(src) && !*rq_json_str(src, "run_id", "")) {
+		rq_buf_printf(out, "codecarbon-row %s %.17g %.17g", rq_json_str(src, "timestamp", ""),
+			      rq_json_num(e->body, "duration_s", -1), rq_json_num(e->body, "energy_kwh", -1));
+		return true;
+	}
+	if (!strcmp(meter, "nvidia-smi") && json_is_array(files) && json_array_size(files) > 0) {
+		size_t n = json_array_size(files);
+		const char **fps = rq_xcalloc(n, sizeof(*fps));
+		for (size_t i = 0; i < n; i++)
+			fps[i] = rq_json_str(json_array_get(files, i), "fingerprint", "");
+		qsort(fps, n, sizeof(*fps), str_cmp);
+		rq_buf_puts(out, "nvidia-smi ");
+		for (size_t i = 0; i < n; i++)
+			rq_buf_printf(out, "%s%s", i ? "," : "", fps[i]);
+		free(fps);
+		return true;
+	}
 	const char *v = strcmp(meter, "codecarbon") == 0   ? rq_json_str(src, "run_id", "")
 			: strcmp(meter, "nvidia-smi") == 0 ? rq_json_str(src, "fingerprint", "")
 							   : "";

@@ -9,6 +9,7 @@
 #include "merkle.h"
 #include "parallel_int.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 
@@ -486,76 +487,197 @@ static bool text_eq(sqlite3_stmt *st, int col, const char *want)
 	       (size_t)sqlite3_column_bytes(st, col) == strlen(want) && strcmp(got, want) == 0;
 }
 
+/* index.db's entries table read and compared on a thread of its own while
+ * the entries are read (it would otherwise be the serial tail of verify):
+ * what check_index reports is kept per row, in index.db's order, and
+ * reported by the caller's thread afterwards, as if read then. Each row
+ * waits until the entry of its seq is checked (rows[seq] filled). */
+struct iscan_row {
+	int64_t seq;
+	int bad;  /* -1, or the first column that disagrees (cols[] below) */
+	char *id; /* index.db's id, for a row that is not in the ledger */
+};
+
+struct iscan {
+	rq_ledger *l;
+	const struct row *rows;
+	const git_oid *commits;
+	size_t n;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t ready;   /* rows[0, ready) are filled */
+	bool stop;      /* the entries' check ended early: read no further */
+	struct iscan_row *v;
+	size_t nv, alloc;
+	char *error;    /* "index.db cannot be read: ..." after the rows read */
+	bool prepared;
+	pthread_t tid;
+	bool started;
+};
+
+static const char *const index_cols[] = { "id", "commit_oid", "type", "time", "signer", "name", "summary", "entry" };
+
+/* The first column of index.db's row (at st) that disagrees with w, or -1. */
+static int row_disagrees(sqlite3_stmt *st, const struct row *w, const git_oid *commit)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	uint8_t digest[32];
+
+	git_oid_tostr(hex, sizeof(hex), commit);
+	if (!text_eq(st, 1, w->id))
+		return 0;
+	if (!text_eq(st, 2, hex))
+		return 1;
+	if (!text_eq(st, 3, w->type))
+		return 2;
+	if (!text_eq(st, 4, w->time))
+		return 3;
+	if (!text_eq(st, 5, w->signer))
+		return 4;
+	if (!text_eq(st, 6, w->name))
+		return 5;
+	if (!text_eq(st, 7, w->summary))
+		return 6;
+	crypto_generichash(digest, sizeof(digest), sqlite3_column_blob(st, 8),
+			   (unsigned long long)sqlite3_column_bytes(st, 8), NULL, 0);
+	if (sqlite3_column_type(st, 8) != SQLITE_BLOB || memcmp(digest, w->digest, sizeof(digest)) != 0)
+		return 7;
+	return -1;
+}
+
+static char *read_error(sqlite3 *db)
+{
+	rq_buf m = RQ_BUF_INIT;
+	rq_buf_printf(&m, "index.db cannot be read: %s", sqlite3_errmsg(db));
+	return rq_buf_detach(&m, NULL);
+}
+
+/* Wait until rows[seq] is filled; false when the entries' check stopped. */
+static bool iscan_wait(struct iscan *sc, size_t seq)
+{
+	bool ok;
+	pthread_mutex_lock(&sc->mu);
+	while (sc->ready <= seq && !sc->stop)
+		pthread_cond_wait(&sc->cv, &sc->mu);
+	ok = sc->ready > seq;
+	pthread_mutex_unlock(&sc->mu);
+	return ok;
+}
+
+static void *iscan_main(void *arg)
+{
+	struct iscan *sc = arg;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(sc->l->db,
+			       "SELECT seq, id, commit_oid, type, time, signer, name, summary, entry FROM entries ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sc->error = read_error(sc->l->db);
+		return NULL;
+	}
+	sc->prepared = true;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct iscan_row x = { sqlite3_column_int64(st, 0), -1, NULL };
+		if (x.seq < 0 || (size_t)x.seq >= sc->n) {
+			const char *id = (const char *)sqlite3_column_text(st, 1);
+			x.id = id ? rq_xstrdup(id) : NULL;
+		} else if (!iscan_wait(sc, (size_t)x.seq)) {
+			rc = SQLITE_DONE;
+			break;
+		} else if (sc->rows[x.seq].id[0]) { /* else the entry's own problem says enough */
+			x.bad = row_disagrees(st, &sc->rows[x.seq], &sc->commits[x.seq]);
+		}
+		RQ_ALLOC_GROW(sc->v, sc->nv + 1, sc->alloc);
+		sc->v[sc->nv++] = x;
+	}
+	if (rc != SQLITE_DONE)
+		sc->error = read_error(sc->l->db);
+	sqlite3_finalize(st);
+	return NULL;
+}
+
+/* Start reading index.db beside the entries' check (run inline when no
+ * thread can be made). */
+static void iscan_start(struct iscan *sc, rq_ledger *l, const struct row *rows, const git_oid *commits, size_t n)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->l = l;
+	sc->rows = rows;
+	sc->commits = commits;
+	sc->n = n;
+	pthread_mutex_init(&sc->mu, NULL);
+	pthread_cond_init(&sc->cv, NULL);
+	sc->started = pthread_create(&sc->tid, NULL, iscan_main, sc) == 0;
+}
+
+/* rows[0, ready) are filled (stop: no more will be). */
+static void iscan_ready(struct iscan *sc, size_t ready, bool stop)
+{
+	if (!sc)
+		return;
+	pthread_mutex_lock(&sc->mu);
+	sc->ready = ready;
+	sc->stop = stop;
+	pthread_cond_broadcast(&sc->cv);
+	pthread_mutex_unlock(&sc->mu);
+}
+
+/* Wait for the read to end (or read now, when it had no thread). */
+static void iscan_finish(struct iscan *sc)
+{
+	iscan_ready(sc, sc->n, true);
+	if (sc->started)
+		pthread_join(sc->tid, NULL);
+	else
+		iscan_main(sc);
+	sc->started = false;
+}
+
+static void iscan_release(struct iscan *sc)
+{
+	for (size_t i = 0; i < sc->nv; i++)
+		free(sc->v[i].id);
+	free(sc->v);
+	free(sc->error);
+	pthread_mutex_destroy(&sc->mu);
+	pthread_cond_destroy(&sc->cv);
+	memset(sc, 0, sizeof(*sc));
+}
+
 /* Every column of every row of index.db's entries table against what
- * reindex would write from the ledger (rows[i], commits[i]); rows past the
- * ledger's `n` entries count only when the tip has not moved since verify
- * began (else another process is appending them). */
-static void check_index(struct state *s, rq_ledger *l, struct row *rows, const git_oid *commits, size_t n,
-			const git_oid *tip)
+ * reindex would write from the ledger (rows[i], commits[i]), as read by
+ * the scan `sc` (finished); rows past the ledger's `n` entries count only
+ * when the tip has not moved since verify began (else another process is
+ * appending them). */
+static void check_index(struct state *s, struct iscan *sc, rq_ledger *l, struct row *rows, const git_oid *commits,
+			size_t n, const git_oid *tip)
 {
 	sqlite3_stmt *st = NULL;
 	size_t count = 0;
-	int rc;
-	static const char *const cols[] = { "id", "commit_oid", "type", "time", "signer", "name", "summary", "entry" };
 	char hex[GIT_OID_HEXSZ + 1];
 	bool moved = false;
 	git_oid now;
 
 	if (git_reference_name_to_id(&now, l->repo, RQ_LEDGER_REF) == 0 && tip && !git_oid_equal(&now, tip))
 		moved = true;
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT seq, id, commit_oid, type, time, signer, name, summary, entry FROM entries ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
-		return;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-		const char *id = (const char *)sqlite3_column_text(st, 1);
-		if (seq >= 0 && (size_t)seq >= n && moved)
+	for (size_t i = 0; i < sc->nv; i++) {
+		const struct iscan_row *x = &sc->v[i];
+		if (x->seq >= 0 && (size_t)x->seq >= n && moved)
 			continue;
 		count++;
-		if (seq < 0 || (size_t)seq >= n) {
-			rq_verify_report_add(s->r, seq, id, "index.db lists entry %lld, which is not in the ledger", (long long)seq);
-			continue;
-		}
-		struct row *w = &rows[seq];
-		if (!w->id[0])
-			continue; /* the entry's own problem says enough */
-		git_oid_tostr(hex, sizeof(hex), &commits[seq]);
-		int bad = -1;
-		if (!text_eq(st, 1, w->id))
-			bad = 0;
-		else if (!text_eq(st, 2, hex))
-			bad = 1;
-		else if (!text_eq(st, 3, w->type))
-			bad = 2;
-		else if (!text_eq(st, 4, w->time))
-			bad = 3;
-		else if (!text_eq(st, 5, w->signer))
-			bad = 4;
-		else if (!text_eq(st, 6, w->name))
-			bad = 5;
-		else if (!text_eq(st, 7, w->summary))
-			bad = 6;
-		else {
-			uint8_t digest[32];
-			crypto_generichash(digest, sizeof(digest), sqlite3_column_blob(st, 8),
-					   (unsigned long long)sqlite3_column_bytes(st, 8), NULL, 0);
-			if (sqlite3_column_type(st, 8) != SQLITE_BLOB || memcmp(digest, w->digest, sizeof(digest)) != 0)
-				bad = 7;
-		}
-		if (bad >= 0)
-			rq_verify_report_add(s->r, seq, w->id,
+		if (x->seq < 0 || (size_t)x->seq >= n)
+			rq_verify_report_add(s->r, x->seq, x->id, "index.db lists entry %lld, which is not in the ledger",
+				(long long)x->seq);
+		else if (x->bad >= 0)
+			rq_verify_report_add(s->r, x->seq, rows[x->seq].id,
 				"index.db disagrees with the ledger about entry %lld: its %s (run 'resque reindex')",
-				(long long)seq, cols[bad]);
+				(long long)x->seq, index_cols[x->bad]);
 	}
-	if (rc != SQLITE_DONE) {
-		rq_verify_report_add(s->r, -1, NULL, "index.db cannot be read: %s", sqlite3_errmsg(l->db));
-		sqlite3_finalize(st);
+	if (sc->error) {
+		rq_verify_report_add(s->r, -1, NULL, "%s", sc->error);
 		return;
 	}
-	sqlite3_finalize(st);
 	size_t good = 0;
 	for (size_t i = 0; i < n; i++)
 		good += rows[i].id[0] != '\0';
@@ -802,6 +924,7 @@ struct run {
 	bool prev_ok;
 	struct reader *readers; /* one per worker (rq_parallel_workers) */
 	size_t nreaders;
+	struct iscan *iscan;  /* index.db read beside the entries (NULL: not checked) */
 };
 
 /* What the walk needs of a commit: its tree, first parent and number of
@@ -1125,6 +1248,7 @@ static int check_entries(struct run *v, rq_entry **kept, char **kept_sigs)
 		}
 		for (size_t k = 0; k < nb; k++)
 			check_item(v, &b.items[k], v->base + b.first + k);
+		iscan_ready(v->iscan, b.first + nb, false);
 		rq_parallel_for(nb, check_sig, &b);
 		merge_bad_sigs(v->r, start, b.items, nb);
 		for (size_t k = 0; k < nb; k++) {
@@ -1179,6 +1303,7 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		  const struct rq_verify_from *from)
 {
 	struct run v;
+	struct iscan scan;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -1206,13 +1331,20 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		v.prev_ok = true;
 		replay_signers(&v.s, from);
 	}
-	if ((err = check_entries(&v, kept ? *kept : NULL, kept ? *kept_sigs : NULL)))
+	if (!from && !l->index_unbuilt) {
+		v.iscan = &scan;
+		iscan_start(&scan, l, v.rows, v.chain, v.n);
+	}
+	err = check_entries(&v, kept ? *kept : NULL, kept ? *kept_sigs : NULL);
+	if (v.iscan)
+		iscan_finish(v.iscan);
+	if (err)
 		goto done;
 	for (size_t i = 0; i < v.s.nsigners; i++)
 		r->signers += !v.s.signers[i].revoked;
-	if (!from && !l->index_unbuilt) {
+	if (v.iscan) {
 		size_t before = r->nproblems;
-		check_index(&v.s, l, v.rows, v.chain, v.n, &v.tip);
+		check_index(&v.s, v.iscan, l, v.rows, v.chain, v.n, &v.tip);
 		if (v.tree_ok) /* else the entries' own problems say enough */
 			check_merkle(&v.s, l, &v.tree, &v.tip);
 		r->index_problems = r->nproblems - before;
@@ -1221,6 +1353,8 @@ static int verify(rq_verify_report *r, rq_entry ***kept, char ***kept_sigs, rq_l
 		keep_read(r, &v);
 	rq_error_clear();
 done:
+	if (v.iscan)
+		iscan_release(v.iscan);
 	rq_merkle_levels_release(&v.tree);
 	for (size_t i = 0; v.rows && i < v.n; i++)
 		row_release(&v.rows[i]);

@@ -77,8 +77,8 @@ test_expect_success 'index.db cannot make an id prefix ambiguous, or name an ent
 
 test_expect_success 'note needs a message' '
 	cd p && repo_state >before &&
-	expect_failure 2 resque note && grep_err "needs a message" &&
-	expect_failure 2 resque note -m "" &&
+	expect_failure 2 resque note && grep_err "missing --message TEXT" &&
+	expect_failure 2 resque note -m "" && grep_err "needs a message" &&
 	repo_state >after && compare before after
 '
 

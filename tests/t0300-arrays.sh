@@ -344,7 +344,7 @@ test_expect_success 'unsupported dtypes are refused by name' '
 '
 
 test_expect_success 'files that are neither format are refused' '
-	expect_error 1 "bad.npz: a zip archive (.npz?) is not supported" rq-array-dump bad.npz &&
+	expect_error 1 "bad.npz: a NumPy .npz archive, not a .npy or safetensors file; save each array with numpy.save" rq-array-dump bad.npz &&
 	expect_error 1 "bad-random.bin: neither a .npy nor a safetensors file" rq-array-dump bad-random.bin &&
 	expect_error 1 "bad-empty.npy: empty file" rq-array-dump bad-empty.npy &&
 	expect_error 1 "no-such.npy: No such file or directory" rq-array-dump no-such.npy &&

@@ -130,7 +130,7 @@ test_expect_success 'no shared class, dimension mismatch and bad files are refus
 		resque measure dist --old s-old.rqs --new nope.rqs &&
 	expect_error 1 "s-old.npy: not a resque summary" resque measure dist --old s-old.npy --new s-new.rqs &&
 	expect_error 1 "o-old-y.npy" resque measure dist --old s-old.npy:o-old-y.npy --new s-new.rqs &&
-	expect_error 2 "give both sides" resque measure dist --old s-old.rqs &&
+	expect_error 2 "missing --new NEW" resque measure dist --old s-old.rqs &&
 	expect_error 2 "is not a subcommand" resque measure distance --old s-old.rqs
 '
 

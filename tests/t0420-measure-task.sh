@@ -229,7 +229,7 @@ print(lo, hi)
 
 test_expect_success 'bad inputs and usage errors' '
 	expect_error 2 "--init is centroids or kmeans++, not ${SQ}random${SQ}" resque measure task -e a.npy -l a-y.npy --init random &&
-	expect_error 2 "give the embeddings and the labels" resque measure task -e a.npy &&
+	expect_error 2 "missing --labels FILE" resque measure task -e a.npy &&
 	expect_error 2 "--threads must be between 0 and 256" resque measure task -e a.npy -l a-y.npy --threads -1 &&
 	expect_error 1 "b-y.npy" resque measure task -e a.npy -l b-y.npy &&
 	expect_error 1 "nope.npy" resque measure task -e nope.npy -l a-y.npy &&

@@ -169,7 +169,7 @@ test_expect_success 'record --actual: bad links are refused with a message; noth
 	expect_error 2 "drop --epochs" resque record --plan "$jplan" --actual "$a" --epochs 3 &&
 	expect_error 2 "drop --epoch-energy-kwh" resque record --plan "$jplan" --actual "$a" --epoch-energy-kwh 1,2 &&
 	expect_error 2 "drop --train-size" resque record --plan "$jplan" --actual "$a" --train-size 10 &&
-	expect_error 2 "give --plan ID too" resque record --actual "$a" &&
+	expect_error 2 "missing --plan ID" resque record --actual "$a" &&
 	repo_state >after && compare before after
 '
 

@@ -330,6 +330,8 @@ struct sampler {
 	double t0, interval;
 	rq_buf *warnings; /* the first sampling failure of each kind */
 	bool meter_failed, events_failed;
+	void (*tick)(void *ctx, double elapsed);
+	void *tick_ctx;
 };
 
 static void sample_once(struct sampler *s, double now)
@@ -342,6 +344,8 @@ static void sample_once(struct sampler *s, double now)
 		s->events_failed = true;
 		rq_buf_printf(s->warnings, "reading the events: %s\n", rq_error_last());
 	}
+	if (s->tick)
+		s->tick(s->tick_ctx, now - s->t0);
 }
 
 static void *sample_loop(void *arg)
@@ -432,6 +436,8 @@ static void sampler_begin(struct sampler *s, const rq_process_opts *o, double t0
 	s->ev = o->events;
 	s->t0 = t0;
 	s->interval = o->interval;
+	s->tick = o->tick;
+	s->tick_ctx = o->tick_ctx;
 	if (!s->m && !s->ev)
 		return;
 	int e = sampler_start(s);
@@ -591,7 +597,8 @@ static void stopping_restore(const struct sigaction *old)
 int rq_process_attach(rq_process_result *out, const rq_attach_opts *opts)
 {
 	rq_process_opts po = { .meter = opts->meter, .events = opts->events, .interval = opts->interval,
-			       .warn = opts->warn, .warn_ctx = opts->ctx };
+			       .warn = opts->warn, .warn_ctx = opts->ctx, .tick = opts->tick,
+			       .tick_ctx = opts->tick_ctx };
 	struct sigaction old[RQ_ARRAY_SIZE(stopping)];
 	struct sampler s = { .sync_init = false };
 	rq_buf warnings = RQ_BUF_INIT;

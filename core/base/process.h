@@ -34,6 +34,11 @@ typedef struct rq_process_opts {
 	 * command runs (no sampling thread); NULL: not told. */
 	void (*warn)(void *ctx, const char *message);
 	void *warn_ctx;
+	/* Told after each sample, from the sampling thread, the seconds since
+	 * the start (the meter and the events were just read by that thread,
+	 * so it may read them); NULL: not told. For a live display. */
+	void (*tick)(void *ctx, double elapsed);
+	void *tick_ctx;
 } rq_process_opts;
 
 typedef struct rq_process_result {
@@ -85,6 +90,8 @@ typedef struct rq_attach_opts {
 	void (*started)(void *ctx);
 	void (*warn)(void *ctx, const char *message); /* as rq_process_opts */
 	void *ctx; /* for started and warn */
+	void (*tick)(void *ctx, double elapsed); /* as rq_process_opts */
+	void *tick_ctx;
 } rq_attach_opts;
 
 /* Does process `pid` exist (a zombie counts as gone)? 0 when it does;

@@ -1,6 +1,7 @@
 /* Ledger entries: canonical encoding, parsing with integrity checks,
  * signatures and one-line summaries (format: docs/FORMATS.md). */
 #include "common.h"
+#include "canon.h"
 #include "entry_int.h"
 #include "json.h"
 
@@ -25,6 +26,11 @@ void rq_sha256_hex(char out[RQ_HASH_HEX_SIZE], const void *data, size_t len)
 	rq_hex_encode(out, h, sizeof(h));
 }
 
+static int lower_nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static bool lower_hex(const char *s, size_t want)
 {
 	if (strlen(s) != want)
@@ -46,11 +52,38 @@ static bool valid_type(const char *t)
 	return true;
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ", a real date of the years 1000-9999 and no leap
+ * second: what rq_time_format writes for the time rq_time_parse reads, so
+ * valid_time needs neither (they cost more than the rest of an entry's
+ * fixed fields). Anything else goes the slow way. */
+static bool plain_time(const char *t)
+{
+	static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
+	static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned char at[6] = { 0, 5, 8, 11, 14, 17 }; /* year, month, ..., second */
+	int f[6];
+
+	for (size_t i = 0; i < 20; i++) {
+		if (pattern[i] != 'd' ? t[i] != pattern[i] : !(t[i] >= '0' && t[i] <= '9'))
+			return false;
+	}
+	for (size_t k = 0; k < 6; k++)
+		f[k] = (t[at[k]] - '0') * 10 + (t[at[k] + 1] - '0');
+	f[0] = f[0] * 100 + (t[2] - '0') * 10 + (t[3] - '0');
+	bool leap = (f[0] % 4 == 0 && f[0] % 100 != 0) || f[0] % 400 == 0;
+	return f[0] >= 1000 && f[1] >= 1 && f[1] <= 12 && f[2] >= 1 &&
+	       f[2] <= mdays[f[1] - 1] - (f[1] == 2 && !leap) && f[3] <= 23 && f[4] <= 59 && f[5] <= 59;
+}
+
 static bool valid_time(const char *t)
 {
 	int64_t v;
 	char back[RQ_TIME_SIZE];
-	if (strlen(t) != 20 || rq_time_parse(&v, t))
+	if (strlen(t) != 20)
+		return false;
+	if (plain_time(t))
+		return true;
+	if (rq_time_parse(&v, t))
 		return false;
 	rq_time_format(back, v);
 	return strcmp(back, t) == 0;
@@ -96,9 +129,10 @@ static int fill(rq_entry *e)
 		return rq_error_set(RQ_EINTEGRITY, "entry has no body object");
 	e->seq = (uint64_t)json_integer_value(seq);
 	memcpy(e->prev, prev, RQ_ID_HEX_SIZE);
-	snprintf(e->type, sizeof(e->type), "%s", type);
-	snprintf(e->time, sizeof(e->time), "%s", time);
-	snprintf(e->signer, sizeof(e->signer), "%s", signer);
+	/* lengths checked above: each fits with its NUL */
+	memcpy(e->type, type, strlen(type) + 1);
+	memcpy(e->time, time, strlen(time) + 1);
+	memcpy(e->signer, signer, strlen(signer) + 1);
 	rq_sha256_hex(e->id, e->bytes.ptr, e->bytes.len);
 	return 0;
 }
@@ -141,6 +175,15 @@ int rq_entry_parse(rq_entry **out, const void *bytes, size_t len)
 	*out = NULL;
 	rq_buf_init(&e->bytes);
 	rq_buf_put(&e->bytes, bytes, len);
+	/* The bytes checked canonical as they are read (one pass); anything
+	 * that does not pass, the slow way below, which says why. */
+	e->root = rq_canon_load(bytes, len);
+	if (e->root && fill(e) == 0)
+		goto done;
+	json_decref(e->root);
+	e->root = NULL;
+	e->body = NULL;
+	rq_error_clear();
 	e->root = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je);
 	if (!e->root) {
 		err = rq_error_set(RQ_EINTEGRITY, "entry is not valid JSON (%s at byte %d)",
@@ -180,17 +223,23 @@ int rq_entry_sig_parse(char keyid[RQ_KEY_ID_SIZE], uint8_t sig[RQ_SIG_LEN], cons
 {
 	/* "ed25519 " + 16 hex + " " + 128 hex + "\n" */
 	const size_t want = 8 + RQ_KEY_ID_HEX + 1 + 2 * RQ_SIG_LEN + 1;
-	char hex[RQ_SIG_HEX_SIZE];
+	const char *hex = text + 8 + RQ_KEY_ID_HEX + 1;
 	if (len != want || memcmp(text, "ed25519 ", 8) != 0 || text[8 + RQ_KEY_ID_HEX] != ' ' ||
 	    text[want - 1] != '\n')
 		return rq_error_set(RQ_EINTEGRITY, "signature file is malformed");
 	memcpy(keyid, text + 8, RQ_KEY_ID_HEX);
 	keyid[RQ_KEY_ID_HEX] = '\0';
-	memcpy(hex, text + 8 + RQ_KEY_ID_HEX + 1, 2 * RQ_SIG_LEN);
-	hex[2 * RQ_SIG_LEN] = '\0';
-	if (!lower_hex(keyid, RQ_KEY_ID_HEX) || !lower_hex(hex, 2 * RQ_SIG_LEN) ||
-	    rq_hex_decode(sig, RQ_SIG_LEN, hex))
-		return rq_error_set(RQ_EINTEGRITY, "signature file is malformed");
+	/* lower-case hex only, decoded in the same pass (verify reads one
+	 * for every entry) */
+	for (size_t i = 0; i < RQ_KEY_ID_HEX; i++)
+		if (lower_nibble(keyid[i]) < 0)
+			return rq_error_set(RQ_EINTEGRITY, "signature file is malformed");
+	for (size_t i = 0; i < RQ_SIG_LEN; i++) {
+		int hi = lower_nibble(hex[2 * i]), lo = lower_nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return rq_error_set(RQ_EINTEGRITY, "signature file is malformed");
+		sig[i] = (uint8_t)(hi << 4 | lo);
+	}
 	return 0;
 }
 

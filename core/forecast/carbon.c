@@ -110,6 +110,20 @@ static int not_found(const char *code)
 	return err;
 }
 
+const char *rq_carbon_renamed(const char *code)
+{
+	for (const rq_region_alias *a = rq_carbon_aliases; code && a->old; a++) {
+		const char *colon = strchr(a->old, ':');
+		if (strcasecmp(code, a->old) == 0 || (colon && strcasecmp(code, colon + 1) == 0))
+			return a->code;
+		/* "gcp/NAME" as rq_carbon_lookup reads it */
+		if (colon && strncasecmp(code, a->old, (size_t)(colon - a->old)) == 0 &&
+		    code[colon - a->old] == '/' && strcasecmp(code + (colon - a->old) + 1, colon + 1) == 0)
+			return a->code;
+	}
+	return NULL;
+}
+
 int rq_carbon_lookup(const rq_region **out, const char *code)
 {
 	char key[128];
@@ -147,5 +161,7 @@ int rq_carbon_lookup(const rq_region **out, const char *code)
 	if (nhit > 1)
 		return rq_error_set(RQ_EAMBIGUOUS, "region '%s' names several cloud regions: "
 					"prefix it with its provider (aws:, gcp:, azure:)", code);
+	if (rq_carbon_renamed(code))
+		return rq_carbon_lookup(out, rq_carbon_renamed(code));
 	return not_found(code);
 }

@@ -318,7 +318,7 @@ const rq_region rq_carbon_table[] = {
 	{ "gcp:europe-west9", "europe-west9", "Google Cloud europe-west9 (Paris)", RQ_REGION_CLOUD, 34.0, 1.12, 0, "gcp" },
 	{ "gcp:europe-west10", "europe-west10", "Google Cloud europe-west10 (Berlin)", RQ_REGION_CLOUD, 345.0, 1.12, 0, "gcp" },
 	{ "gcp:europe-west12", "europe-west12", "Google Cloud europe-west12 (Turin)", RQ_REGION_CLOUD, 249.0, 1.12, 0, "gcp" },
-	{ "gcp:me-cenrtal1", "me-cenrtal1", "Google Cloud me-cenrtal1 (Doha)", RQ_REGION_CLOUD, 575.0, 1.12, 0, "gcp" },
+	{ "gcp:me-central1", "me-central1", "Google Cloud me-central1 (Doha)", RQ_REGION_CLOUD, 575.0, 1.12, 0, "gcp" },
 	{ "gcp:me-central2", "me-central2", "Google Cloud me-central2 (Dammam)", RQ_REGION_CLOUD, 569.0, 1.12, 0, "gcp" },
 	{ "gcp:me-west1", "me-west1", "Google Cloud me-west1 (Tel Aviv)", RQ_REGION_CLOUD, 463.0, 1.12, 0, "gcp" },
 	{ "gcp:northamerica-northeast1", "northamerica-northeast1", "Google Cloud northamerica-northeast1 (Montreal)", RQ_REGION_CLOUD, 2.0, 1.12, 0, "gcp" },
@@ -354,7 +354,7 @@ const rq_region rq_carbon_table[] = {
 	{ "azure:francesouth", "francesouth", "Azure France South (FR)", RQ_REGION_CLOUD, 56.039, 1.12, 0, "owid" },
 	{ "azure:germanycentral", "germanycentral", "Azure Germany Central (Sovereign) (DE)", RQ_REGION_CLOUD, 380.95, 1.12, 0, "owid" },
 	{ "azure:germanynorth", "germanynorth", "Azure Germany North (Public) (DE)", RQ_REGION_CLOUD, 380.95, 1.12, 0, "owid" },
-	{ "azure:germanynortheastt", "germanynortheastt", "Azure Germany Northeastt (Sovereign) (DE)", RQ_REGION_CLOUD, 380.95, 1.12, 0, "owid" },
+	{ "azure:germanynortheast", "germanynortheast", "Azure Germany Northeast (Sovereign) (DE)", RQ_REGION_CLOUD, 380.95, 1.12, 0, "owid" },
 	{ "azure:germanywestcentral", "germanywestcentral", "Azure Germany West Central (Public) (DE)", RQ_REGION_CLOUD, 380.95, 1.12, 0, "owid" },
 	{ "azure:israelcentral", "israelcentral", "Azure Israel Central (IL)", RQ_REGION_CLOUD, 582.927, 1.12, 0, "owid" },
 	{ "azure:italynorth", "italynorth", "Azure Italy North (IT)", RQ_REGION_CLOUD, 330.718, 1.12, 0, "owid" },
@@ -419,3 +419,11 @@ const rq_region rq_carbon_table[] = {
 };
 
 const size_t rq_carbon_table_len = sizeof(rq_carbon_table) / sizeof(rq_carbon_table[0]);
+
+/* Old spellings of corrected codes (CORRECTIONS of the generator), then
+ * { NULL, NULL }. */
+const rq_region_alias rq_carbon_aliases[] = {
+	{ "azure:germanynortheastt", "azure:germanynortheast" },
+	{ "gcp:me-cenrtal1", "gcp:me-central1" },
+	{ NULL, NULL },
+};

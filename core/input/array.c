@@ -125,9 +125,9 @@ static int open_bytes(rq_array *a, const uint8_t *buf, size_t len, const char *t
 	}
 	if (len == 0)
 		return rq_error_set(RQ_EINVALID, "%s: empty file", a->name);
-	if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
-		return rq_error_set(RQ_EINVALID, "%s: a zip archive (.npz?) is not supported; "
-				    "save each array with numpy.save", a->name);
+	int err = rq_array_foreign(buf, len, a->name, a->flat);
+	if (err)
+		return err;
 	return rq_error_set(RQ_EINVALID, "%s: neither a .npy nor a safetensors file", a->name);
 }
 
@@ -214,13 +214,20 @@ int rq_array_tensor_names(char ***out, size_t *n, const char *path)
 	*n = 0;
 	/* Only the header is needed: read its length, then the header. */
 	FILE *f = fopen(path, "rb");
-	uint8_t len8[8];
+	uint8_t len8[8], head[128];
 	if (!f)
 		return rq_error_os("%s", path);
-	if (fread(len8, 1, 8, f) != 8) {
+	size_t nhead = fread(head, 1, sizeof(head), f);
+	/* a safetensors header is a JSON object: '{' after the length */
+	if ((nhead < 9 || head[8] != '{') && (err = rq_array_foreign(head, nhead, path, true))) {
+		fclose(f);
+		return err;
+	}
+	if (nhead < 8 || fseek(f, 8, SEEK_SET) != 0) {
 		fclose(f);
 		return rq_error_set(RQ_EINVALID, "%s: too short for a safetensors file", path);
 	}
+	memcpy(len8, head, 8);
 	uint64_t hlen = 0;
 	for (int i = 7; i >= 0; i--)
 		hlen = hlen << 8 | len8[i];

@@ -36,6 +36,13 @@ int rq_safetensors_parse(rq_array *a, const uint8_t *buf, size_t len, const char
 /* The names of every tensor in a safetensors file, sorted by bytes. */
 int rq_safetensors_names(char ***out, size_t *n, const uint8_t *buf, size_t len, const char *name);
 
+/* RQ_EINVALID with a message saying what the file is and what to save
+ * instead when its first bytes are a format people hand us by mistake: a
+ * zip archive (a PyTorch checkpoint of torch.save, a NumPy .npz) or a
+ * Python pickle (a legacy PyTorch checkpoint); 0 otherwise. `weights`:
+ * the file was given as a model's weights (safetensors only). */
+int rq_array_foreign(const uint8_t *buf, size_t len, const char *name, bool weights);
+
 /* Shared shape checks once the dimensions are known: 0 dims and more than
  * 2 refused, 0 columns refused; sets rows/cols/ndim. `dims` has `ndim`
  * entries. */

@@ -259,3 +259,53 @@ int rq_safetensors_names(char ***out, size_t *n, const uint8_t *buf, size_t len,
 	*n = count;
 	return 0;
 }
+
+/* The first member's name of a zip archive (its local file header: name
+ * length at offset 26, extra length at 28, name at 30), "" when cut short. */
+static void zip_first_name(char *out, size_t outlen, const uint8_t *buf, size_t len)
+{
+	size_t n = len >= 30 ? (size_t)buf[26] | (size_t)buf[27] << 8 : 0;
+	if (n > len - 30 || n >= outlen)
+		n = 0;
+	memcpy(out, buf + 30, n);
+	out[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (out[i] < 0x20 || out[i] > 0x7e)
+			out[i] = '?';
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+#define SAVE_WEIGHTS "save the weights with safetensors instead: resque.torch.save_weights(model, PATH) " \
+		     "or safetensors.torch.save_file(model.state_dict(), PATH)"
+
+int rq_array_foreign(const uint8_t *buf, size_t len, const char *name, bool weights)
+{
+	const char *save = weights ? SAVE_WEIGHTS : "save the array with numpy.save or safetensors instead";
+	char first[80];
+
+	if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
+		/* torch.save writes "ARCHIVE/data.pkl", "ARCHIVE/byteorder"...;
+		 * numpy.savez writes "NAME.npy" members */
+		zip_first_name(first, sizeof(first), buf, len);
+		if (strchr(first, '/') && (ends_with(first, ".pkl") || ends_with(first, "/byteorder") ||
+					   ends_with(first, "/version") || ends_with(first, "/.format_version")))
+			return rq_error_set(RQ_EINVALID, "%s: a PyTorch checkpoint (torch.save, a zip archive), "
+					    "not a safetensors file; %s", name, SAVE_WEIGHTS);
+		if (ends_with(first, ".npy"))
+			return rq_error_set(RQ_EINVALID, "%s: a NumPy .npz archive, not a %s file; %s", name,
+					    weights ? "safetensors" : ".npy or safetensors",
+					    weights ? SAVE_WEIGHTS : "save each array with numpy.save");
+		return rq_error_set(RQ_EINVALID, "%s: a zip archive (a PyTorch checkpoint or .npz?), not a %s file; %s",
+				    name, weights ? "safetensors" : ".npy or safetensors", save);
+	}
+	if (len >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5)
+		return rq_error_set(RQ_EINVALID, "%s: a Python pickle (protocol %u; a PyTorch checkpoint in "
+				    "torch.save's legacy format?), not a %s file; %s",
+				    name, (unsigned)buf[1], weights ? "safetensors" : ".npy or safetensors", save);
+	return 0;
+}

@@ -9,6 +9,7 @@
 #include "resque/meter.h"
 
 #include <math.h>
+#include <strings.h>
 
 void rq_cc_import_init(rq_cc_import *r)
 {
@@ -22,6 +23,7 @@ static void run_release(rq_cc_run *r)
 	free(r->timestamp);
 	free(r->project_name);
 	free(r->country_iso_code);
+	free(r->region_code);
 	free(r->region);
 	free(r->cloud_provider);
 	free(r->cloud_region);
@@ -72,8 +74,11 @@ static bool required(int c)
 	return c == C_DURATION || c == C_EMISSIONS || c == C_ENERGY;
 }
 
-/* Parse a number column: NaN when empty (optional ones). */
-static int number(double *out, const char *s, const char *name, size_t line, const char *col,
+/* Parse a number column: NaN when empty (optional ones). A negative
+ * optional figure (CodeCarbon 2.7's GPU counter can go below zero) is
+ * dropped, as NaN, with a warning: the run stands on energy_consumed and
+ * emissions, which CodeCarbon summed itself. */
+static int number(double *out, rq_buf *warn, const char *s, const char *name, size_t line, const char *col,
 		  bool req)
 {
 	while (*s == ' ')
@@ -89,9 +94,14 @@ static int number(double *out, const char *s, const char *name, size_t line, con
 	while (n && s[n - 1] == ' ')
 		n--;
 	/* decimal only: strtod would also take "0x10", "inf", "nan" */
-	if (rq_bound_parse_decimal_n(&v, s, n) || v < 0)
+	if (rq_bound_parse_decimal_n(&v, s, n) || (v < 0 && req))
 		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is not a number >= 0: '%.40s'",
 				    name, line, col, s);
+	if (v < 0) {
+		rq_buf_printf(warn, "%s: line %zu: %s %.40s is negative: dropped (the run is imported from energy_consumed and emissions)\n",
+			      name, line, col, s);
+		v = NAN;
+	}
 	*out = v;
 	return 0;
 }
@@ -107,19 +117,35 @@ static const char *quantity_of(int c)
 	}
 }
 
-/* Bounds, names, dates and the country of one parsed row. */
-static int check_row(const rq_cc_run *row, double *const *num, const char *name, size_t line)
+/* The figures of one row in their plausible ranges: a required one
+ * outside is an error, an optional one is dropped with a warning. */
+static int check_figures(double *const *num, rq_buf *warn, const char *where)
+{
+	for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
+		double *v = num[c - FIRST_NUMBER];
+		int err;
+		if (isnan(*v) || !(err = rq_bound_check(quantity_of(c), *v, where)))
+			continue;
+		if (required(c))
+			return err;
+		rq_buf_printf(warn, "%s (%s): dropped\n", rq_error_last(), column_names[c][0]);
+		rq_error_clear();
+		*v = NAN;
+	}
+	return 0;
+}
+
+/* Bounds, names, dates and the country of one parsed row; the country as
+ * resque's grid region (ISO-2: CodeCarbon writes ISO-3, "DEU"). */
+static int check_row(rq_cc_run *row, double *const *num, rq_buf *warn, const char *name, size_t line)
 {
 	char where[300];
 	int y, mo, d, err = 0;
-	const rq_region *reg;
+	const rq_region *reg = NULL;
 
 	snprintf(where, sizeof(where), "%s: line %zu", name, line);
-	for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
-		double v = *num[c - FIRST_NUMBER];
-		if (!isnan(v) && (err = rq_bound_check(quantity_of(c), v, where)))
-			return err;
-	}
+	if ((err = check_figures(num, warn, where)))
+		return err;
 	if ((err = rq_bound_name(row->run_id, "run_id", where)) ||
 	    (err = rq_bound_name(row->project_name, "project_name", where)) ||
 	    (err = rq_bound_name(row->country_iso_code, "country_iso_code", where)) ||
@@ -139,6 +165,9 @@ static int check_row(const rq_cc_run *row, double *const *num, const char *name,
 		return rq_error_set(RQ_EINVALID, "%s: country_iso_code '%.40s' is not a known country code", where,
 				    row->country_iso_code);
 	}
+	free(row->region_code);
+	row->region_code = rq_xstrdup(!row->country_iso_code[0] ? ""
+				      : reg->type == RQ_REGION_COUNTRY ? reg->code : row->country_iso_code);
 	return 0;
 }
 
@@ -164,9 +193,17 @@ static int read_header(long col[C_COUNT], size_t *nheader, rq_csv *csv, const ch
 	return 0;
 }
 
+/* A run_id that names no run: pandas and str(None) write these for a
+ * tracker whose id was never set. */
+static bool no_id(const char *id)
+{
+	return !*id || !strcasecmp(id, "None") || !strcasecmp(id, "nan");
+}
+
 /* One data row into `row` (whose strings the caller releases, also on
  * error), checked. */
-static int read_row(rq_cc_run *row, const long col[C_COUNT], const char *const *f, const char *name, size_t line)
+static int read_row(rq_cc_run *row, rq_buf *warn, const long col[C_COUNT], const char *const *f, const char *name,
+		    size_t line)
 {
 	char **text[] = { &row->run_id, &row->timestamp, &row->project_name, &row->country_iso_code,
 			  &row->region, &row->cloud_provider, &row->cloud_region, &row->cpu_model,
@@ -177,29 +214,106 @@ static int read_row(rq_cc_run *row, const long col[C_COUNT], const char *const *
 
 	for (int c = 0; c < FIRST_NUMBER; c++)
 		*text[c] = rq_xstrdup(col[c] >= 0 ? f[col[c]] : "");
+	row->region_code = rq_xstrdup("");
+	if (no_id(row->run_id))
+		row->run_id[0] = '\0';
 	for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
 		double *d = num[c - FIRST_NUMBER];
 		*d = NAN;
-		if (col[c] >= 0 && (err = number(d, f[col[c]], name, line, column_names[c][0], required(c))) < 0)
+		if (col[c] >= 0 && (err = number(d, warn, f[col[c]], name, line, column_names[c][0], required(c))) < 0)
 			return err;
 	}
 	row->line = line;
-	return check_row(row, num, name, line);
+	row->nsegments = 1;
+	return check_row(row, num, warn, name, line);
 }
 
-/* Add `row` (taken) as a run, or as the newer snapshot of a run with
- * its run_id; without run ids at all, every row is a run. */
-static void add_run(rq_cc_import *out, size_t *alloc, rq_cc_run *row, bool have_ids)
+/* The figures that add up over a run's segments, and what a run has
+ * summed so far: `last` as its latest row wrote them, `base` the sum of
+ * the segments before (NaN once a segment's figure was unknown). */
+enum { F_DURATION, F_EMISSIONS, F_ENERGY, F_CPU, F_GPU, F_RAM, F_COUNT };
+static const char *const figure_names[F_COUNT] = { "duration", "emissions", "energy_consumed",
+						   "cpu_energy", "gpu_energy", "ram_energy" };
+
+typedef struct run_sum {
+	double last[F_COUNT], base[F_COUNT];
+} run_sum;
+
+static void figures(double *out[F_COUNT], rq_cc_run *r)
 {
-	for (size_t i = 0; i < out->n && (row->run_id[0] || have_ids); i++)
-		if (!strcmp(out->runs[i].run_id, row->run_id)) {
-			run_release(&out->runs[i]);
-			out->runs[i] = *row;
-			memset(row, 0, sizeof(*row));
-			return;
+	out[F_DURATION] = &r->duration_s;
+	out[F_EMISSIONS] = &r->emissions_kg;
+	out[F_ENERGY] = &r->energy_kwh;
+	out[F_CPU] = &r->cpu_kwh;
+	out[F_GPU] = &r->gpu_kwh;
+	out[F_RAM] = &r->ram_kwh;
+}
+
+/* `row` continues run `prev` (whose sums are `sum`): a later snapshot
+ * when its duration and energy never fell back, else a new segment (the
+ * tracker restarted: CodeCarbon's start_task resets the duration, never
+ * the energy counters). At a restart a figure that fell back is summed;
+ * one that kept growing is a running total and its last value counts.
+ * `row`'s figures become the run's totals. */
+static void continue_run(run_sum *sum, rq_cc_run *row, const rq_cc_run *prev, rq_buf *warn, const char *name)
+{
+	double *v[F_COUNT], before = sum->last[F_DURATION];
+	rq_buf summed = RQ_BUF_INIT, kept = RQ_BUF_INIT;
+	bool restart = row->duration_s < sum->last[F_DURATION] || row->energy_kwh < sum->last[F_ENERGY];
+
+	figures(v, row);
+	for (int f = 0; f < F_COUNT; f++) {
+		if (restart && (isnan(*v[f]) || isnan(sum->last[f]) || *v[f] < sum->last[f])) {
+			sum->base[f] += sum->last[f]; /* NaN stays NaN: the total is unknown */
+			if (f <= F_ENERGY)
+				rq_buf_printf(&summed, "%s%s", summed.len ? ", " : "", figure_names[f]);
+		} else if (restart && f <= F_ENERGY) {
+			rq_buf_printf(&kept, "%s%s", kept.len ? ", " : "", figure_names[f]);
 		}
-	RQ_ALLOC_GROW(out->runs, out->n + 1, *alloc);
-	out->runs[out->n++] = *row;
+		sum->last[f] = *v[f];
+		*v[f] = sum->base[f] + sum->last[f];
+	}
+	row->nsegments = prev->nsegments + restart;
+	if (restart)
+		rq_buf_printf(warn, "%s: line %zu: run '%s' restarted (duration %.6g s after %.6g s at line %zu): "
+			      "segments summed: %s%s%s\n", name, row->line, row->run_id, sum->last[F_DURATION], before,
+			      prev->line, summed.ptr, kept.len ? "; running totals (kept growing): " : "", kept.ptr);
+	rq_buf_release(&summed);
+	rq_buf_release(&kept);
+}
+
+/* The runs read so far, with their sums (parallel arrays). */
+typedef struct runs_acc {
+	rq_cc_import *out;
+	run_sum *sums;
+	size_t alloc, sums_alloc;
+} runs_acc;
+
+/* Add `row` (taken) as a run, or to the run with its run_id (rows
+ * without an id are runs of their own). */
+static void add_run(runs_acc *acc, rq_cc_run *row, const char *name)
+{
+	rq_cc_import *out = acc->out;
+	size_t i = out->n;
+	double *v[F_COUNT];
+
+	if (row->run_id[0])
+		for (i = 0; i < out->n && strcmp(out->runs[i].run_id, row->run_id); i++)
+			;
+	if (i < out->n) {
+		continue_run(&acc->sums[i], row, &out->runs[i], &out->warnings, name);
+		run_release(&out->runs[i]);
+	} else {
+		RQ_ALLOC_GROW(out->runs, out->n + 1, acc->alloc);
+		RQ_ALLOC_GROW(acc->sums, out->n + 1, acc->sums_alloc);
+		figures(v, row);
+		for (int f = 0; f < F_COUNT; f++) {
+			acc->sums[i].last[f] = *v[f];
+			acc->sums[i].base[f] = 0;
+		}
+		out->n++;
+	}
+	out->runs[i] = *row;
 	memset(row, 0, sizeof(*row));
 }
 
@@ -208,14 +322,21 @@ static int select_run(rq_cc_import *out, const char *run_id, const char *name)
 {
 	size_t keep = SIZE_MAX;
 	for (size_t i = 0; i < out->n; i++)
-		if (!strcmp(out->runs[i].run_id, run_id))
+		if (out->runs[i].run_id[0] && !strcmp(out->runs[i].run_id, run_id))
 			keep = i;
 	if (keep == SIZE_MAX) {
 		rq_buf ids = RQ_BUF_INIT;
-		for (size_t i = 0; i < out->n && i < 10; i++)
-			rq_buf_printf(&ids, "%s%s", i ? ", " : "", out->runs[i].run_id);
-		if (out->n > 10)
+		size_t shown = 0, anonymous = 0;
+		for (size_t i = 0; i < out->n; i++) {
+			if (!out->runs[i].run_id[0])
+				anonymous++;
+			else if (shown++ < 10)
+				rq_buf_printf(&ids, "%s%s", shown > 1 ? ", " : "", out->runs[i].run_id);
+		}
+		if (shown > 10)
 			rq_buf_puts(&ids, ", ...");
+		if (anonymous)
+			rq_buf_printf(&ids, "%s%zu without an id", shown ? "; " : "", anonymous);
 		int err = rq_error_set(RQ_ENOTFOUND, "%s: no run '%s' (runs: %s)", name, run_id, ids.ptr);
 		rq_buf_release(&ids);
 		return err;
@@ -232,7 +353,8 @@ int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const 
 			 const char *run_id)
 {
 	rq_csv *csv = NULL;
-	size_t nf, nheader = 0, alloc = 0;
+	size_t nf, nheader = 0;
+	runs_acc acc = { out, NULL, 0, 0 };
 	const char *const *f;
 	long col[C_COUNT];
 	rq_cc_run row;
@@ -255,9 +377,9 @@ int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const 
 					   nheader);
 			goto done;
 		}
-		if ((err = read_row(&row, col, f, name, line)))
+		if ((err = read_row(&row, &out->warnings, col, f, name, line)))
 			goto done;
-		add_run(out, &alloc, &row, col[C_RUN_ID] >= 0);
+		add_run(&acc, &row, name);
 	}
 	if (rc < 0)
 		err = rc;
@@ -267,6 +389,7 @@ int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const 
 		err = select_run(out, run_id, name);
 done:
 	run_release(&row);
+	free(acc.sums);
 	rq_csv_free(csv);
 	if (err < 0)
 		rq_cc_import_release(out);
@@ -297,6 +420,8 @@ json_t *rq_cc_run_json(const rq_cc_run *r)
 	set_str(o, "cpu_model", r->cpu_model);
 	set_str(o, "gpu_model", r->gpu_model);
 	set_str(o, "codecarbon_version", r->codecarbon_version);
+	if (r->nsegments > 1)
+		json_object_set_new(o, "segments", json_integer((json_int_t)r->nsegments));
 	rq_json_set_number(o, "cpu_kwh", r->cpu_kwh);
 	rq_json_set_number(o, "gpu_kwh", r->gpu_kwh);
 	rq_json_set_number(o, "ram_kwh", r->ram_kwh);

@@ -58,6 +58,13 @@ void rq_vcpu_watts(double *out, char *what, size_t size, const char *model);
 #define RQ_GPU_NAME_SIZE 96
 size_t rq_meter_nvml_names(char (*names)[RQ_GPU_NAME_SIZE], size_t max);
 
+/* The machine's hardware as JSON, for an entry's provenance (docs/FORMATS.md
+ * "Provenance"): {"cpu": {"model", "count"}, "gpus": [{"model", "count"}]},
+ * the parts of rq_meter_machine_profile's string; "gpus" only when NVML
+ * shows some, sorted by model. New reference. Cannot fail. */
+struct json_t;
+struct json_t *rq_meter_machine_json(void);
+
 /* Memory power of the estimate, W per GiB held (Green Algorithms). */
 #define RQ_MEMORY_W_PER_GB 0.3725
 

@@ -38,6 +38,12 @@ typedef struct {
  * cloud regions; RQ_EINVALID for an empty code. */
 RQ_EXTERN int rq_carbon_lookup(const rq_region **out, const char *code);
 
+/* The code that replaced `code` when `code` is the old spelling of a
+ * corrected one ("azure:germanynortheastt", a typo of the source data, is
+ * now "azure:germanynortheast"; rq_carbon_lookup still resolves the old
+ * spelling); NULL otherwise. Static, borrowed. For a caller's warning. */
+RQ_EXTERN const char *rq_carbon_renamed(const char *code);
+
 /* The table's regions, in its order (static, borrowed). Cannot fail. */
 RQ_EXTERN size_t rq_carbon_count(void);
 RQ_EXTERN const rq_region *rq_carbon_at(size_t i); /* NULL past the end */

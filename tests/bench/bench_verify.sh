@@ -98,7 +98,11 @@ ledger notes --notes "$notes" || exit 0
 ledger mix --attachments "$mix" || exit 0
 resque -C "$dir/notes" verify >/dev/null 2>&1 # verify's memory, for the warm runs
 resque -C "$dir/mix" verify >/dev/null 2>&1
+# the wall times mean little on a shared machine: say how busy it was
+load() { cut -d" " -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
+echo "  load average before: $(load) (wall time is CPU time / cores only on an idle machine)"
 printf "  %-50s %7s  %9s  %8s  %10s  %10s   %s\n" "" entries wall cpu "rate" "per cpu-s" goal
 measure notes "notes only" 20000
 measure mix "mix with attachments" 10000
+echo "  load average after: $(load)"
 exit 0

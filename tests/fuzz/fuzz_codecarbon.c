@@ -1,9 +1,27 @@
 /* libFuzzer target: CodeCarbon emissions.csv files, all runs and one
- * selected run, plus their JSON form. */
+ * selected run, plus their JSON form; the invariants of the import:
+ * figures never negative, ids that are no id ("None") never kept, a grid
+ * region for every run. */
 #include "common.h"
 #include "import.h"
 
+#include <math.h>
+#include <strings.h>
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_run(const rq_cc_run *r)
+{
+	if (!(r->energy_kwh >= 0) || !(r->duration_s >= 0) || !(r->emissions_kg >= 0))
+		abort();
+	if (r->cpu_kwh < 0 || r->gpu_kwh < 0 || r->ram_kwh < 0) /* NaN (dropped) compares false */
+		abort();
+	if (!strcasecmp(r->run_id, "None") || !strcasecmp(r->run_id, "nan"))
+		abort();
+	if (!r->region_code || r->nsegments < 1 || (r->region_code[0] && !r->country_iso_code[0]))
+		abort();
+	json_decref(rq_cc_run_json(r));
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -13,11 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		if (r.n == 0)
 			abort();
-		for (size_t i = 0; i < r.n; i++) {
-			if (!(r.runs[i].energy_kwh >= 0) || !(r.runs[i].duration_s >= 0))
-				abort();
-			json_decref(rq_cc_run_json(&r.runs[i]));
-		}
+		for (size_t i = 0; i < r.n; i++)
+			check_run(&r.runs[i]);
 		rq_cc_import_release(&r);
 	}
 	return 0;

@@ -12,6 +12,8 @@
 #include "import.h"
 #include "when.h"
 
+#include <math.h>
+
 #define S(text) text, sizeof(text) - 1
 
 TEST(bounds_check_ranges_and_messages)
@@ -165,8 +167,11 @@ TEST(bounds_codecarbon_import)
 	CHECK_ERR(CC("2024-02-29T10:00:00,a,10,nan,0.2,FRA,\n"), RQ_EINVALID);
 	CHECK_ERR(CC("2024-02-29T10:00:00,a,2e9,0.1,0.2,FRA,\n"), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "duration_s 2e+09 is outside the plausible range [0, 1e+09] s");
-	CHECK_ERR(CC("2024-02-29T10:00:00,a,10,0.1,0.2,FRA,7\n"), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "em.csv: line 2: pue 7 is outside the plausible range [1, 3]");
+	/* an implausible optional figure is dropped with a warning, the run kept */
+	CHECK_OK(CC("2024-02-29T10:00:00,a,10,0.1,0.2,FRA,7\n"));
+	CHECK_CONTAINS(r.warnings.ptr ? r.warnings.ptr : "", "pue 7");
+	CHECK(isnan(r.runs[0].pue));
+	rq_cc_import_release(&r);
 	CHECK_ERR(CC("2024-02-29T10:00:00,a,10,2e9,0.2,FRA,\n"), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "carbon_kg 2e+09");
 	CHECK_ERR(CC("2024-02-29T10:00:00,a,10,0.1,0.2,ZZZ,\n"), RQ_EINVALID);

@@ -57,3 +57,20 @@ TEST(carbon_table_is_sane)
 	}
 	CHECK_INT_EQ(worlds, 1);
 }
+
+TEST(carbon_old_spellings_resolve_to_the_corrected_codes)
+{
+	const rq_region *r, *now;
+	CHECK(rq_carbon_lookup(&now, "azure:germanynortheast") == 0);
+	CHECK(strcmp(now->name, "Azure Germany Northeast (Sovereign) (DE)") == 0);
+	CHECK(rq_carbon_lookup(&r, "azure:germanynortheastt") == 0 && r == now);
+	CHECK(rq_carbon_lookup(&r, "germanynortheastt") == 0 && r == now);
+	CHECK(rq_carbon_lookup(&r, "AZURE/GermanyNortheastt") == 0 && r == now);
+	CHECK(rq_carbon_renamed("azure:germanynortheastt") &&
+	      strcmp(rq_carbon_renamed("azure:germanynortheastt"), "azure:germanynortheast") == 0);
+	CHECK(rq_carbon_renamed("azure:germanynortheast") == NULL);
+	CHECK(rq_carbon_renamed("FR") == NULL && rq_carbon_renamed(NULL) == NULL);
+	CHECK(rq_carbon_lookup(&now, "gcp:me-central1") == 0);
+	CHECK(rq_carbon_lookup(&r, "gcp:me-cenrtal1") == 0 && r == now);
+	CHECK(rq_carbon_lookup(&r, "azure:germanynortheasttt") == RQ_ENOTFOUND);
+}

@@ -169,3 +169,84 @@ TEST(import_nvsmi_time_and_samples)
 		  RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "smi.csv: line 2: 1 fields, the header has 2");
 }
+
+TEST(import_nvsmi_time_variants)
+{
+	double t, u;
+	CHECK_OK(rq_nvsmi_parse_time(&t, "2022/12/05 09:55:42.535"));
+	CHECK_OK(rq_nvsmi_parse_time(&u, "2022-12-05 09:55:42.535"));
+	CHECK_NEAR(u, t, 0);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "2022-12-05T09:55:42.535"));
+	CHECK_NEAR(u, t, 0);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "2022-12-05T10:55:42.535+01:00"));
+	CHECK_NEAR(u, t, 1e-9);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "2022-12-05T04:25:42.535-0530"));
+	CHECK_NEAR(u, t, 1e-9);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "2022-12-05 09:55:42.535 Z"));
+	CHECK_NEAR(u, t, 1e-9);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "1670234142.535"));
+	CHECK_NEAR(u, t, 1e-6);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "1670234142535"));
+	CHECK_NEAR(u, t, 1e-6);
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "2022-12-05T09:55:42+15:00"), RQ_EINVALID);
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "2022-12-05T09:55:42+01:0"), RQ_EINVALID);
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "2022-12-05T09:55:42 CET"), RQ_EINVALID);
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "1e9"), RQ_EINVALID);
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "99999999999999"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "the year is outside [1970, 2200]");
+	CHECK_ERR(rq_nvsmi_parse_time(&u, ""), RQ_EINVALID);
+}
+
+TEST(import_nvsmi_header_variants)
+{
+	rq_nvsmi_import r;
+	CHECK_OK(rq_import_nvsmi(&r, S("Unnamed: 0,Timestamp,GPU Name,GPU Power Draw (W)\n"
+				       "0,2023-03-08 10:00:00,G,10\n1,2023-03-08 10:00:02,G,30\n"), "smi.csv"));
+	CHECK_NEAR(r.joules, 40, 1e-9);
+	CHECK_STR_EQ(r.power_column, "GPU Power Draw (W)");
+	CHECK_STR_EQ(r.gpus[0].name, "G");
+	CHECK(!r.gpu_ids);
+	rq_nvsmi_import_release(&r);
+	CHECK_OK(rq_import_nvsmi(&r, S("timestamp,power.draw.instant [W],power.draw.average [W]\n"
+				       "2023-03-08 10:00:00,1,10\n2023-03-08 10:00:02,1,30\n"), "smi.csv"));
+	CHECK_NEAR(r.joules, 40, 1e-9); /* the average before the instant reading */
+	rq_nvsmi_import_release(&r);
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp,index,power_draw\n2023-03-08 10:00:00,0,1\n2023-03-08 10:00:01,1,1\n"
+					"2023-03-08 10:00:02,2,1\n"), "smi.csv"),
+		  RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "every row has its own GPU id (is the id column row numbers, a pandas index?)");
+	CHECK_ERR(rq_import_nvsmi_columns(&r, S("a,b\n1,2\n"), "smi.csv", "b", "c"), RQ_EINVALID);
+	CHECK_STR_EQ(rq_error_last(), "smi.csv: no column 'c' (--time-column)");
+}
+
+TEST(import_nvsmi_combine)
+{
+	rq_nvsmi_import p[2], all;
+	static const char *const names[] = { "a.csv", "b.csv" };
+	/* one GPU in two parts; the second between them counts */
+	CHECK_OK(rq_import_nvsmi(&p[0], S("timestamp,power_draw\n2023-03-08 10:00:00,10\n2023-03-08 10:00:01,10\n"), "a.csv"));
+	CHECK_OK(rq_import_nvsmi(&p[1], S("timestamp,power_draw\n2023-03-08 10:00:02,30\n2023-03-08 10:00:03,30\n"), "b.csv"));
+	CHECK_OK(rq_nvsmi_combine(&all, p, names, 2));
+	CHECK_NEAR(all.joules, 10 + 20 + 30, 1e-9);
+	CHECK_NEAR(all.duration_s, 3, 1e-9);
+	CHECK_INT_EQ(all.ngpus, 1);
+	CHECK_INT_EQ(all.nrows, 4);
+	CHECK_STR_EQ(all.start, "2023-03-08 10:00:00");
+	CHECK_STR_EQ(all.end, "2023-03-08 10:00:03");
+	rq_nvsmi_import_release(&all);
+	/* in any order */
+	rq_nvsmi_import q[2] = { p[1], p[0] };
+	static const char *const rnames[] = { "b.csv", "a.csv" };
+	CHECK_OK(rq_nvsmi_combine(&all, q, rnames, 2));
+	CHECK_NEAR(all.joules, 60, 1e-9);
+	rq_nvsmi_import_release(&all);
+	rq_nvsmi_import_release(&p[0]);
+	rq_nvsmi_import_release(&p[1]);
+	/* the same GPU id over the same time: refused */
+	CHECK_OK(rq_import_nvsmi(&p[0], S("timestamp,uuid,power_draw\n2023-03-08 10:00:00,G,10\n2023-03-08 10:00:02,G,10\n"), "a.csv"));
+	CHECK_OK(rq_import_nvsmi(&p[1], S("timestamp,uuid,power_draw\n2023-03-08 10:00:01,G,10\n2023-03-08 10:00:03,G,10\n"), "b.csv"));
+	CHECK_ERR(rq_nvsmi_combine(&all, p, names, 2), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "a.csv and b.csv both hold samples of GPU G over 1.000 s");
+	rq_nvsmi_import_release(&p[0]);
+	rq_nvsmi_import_release(&p[1]);
+}
