@@ -60,8 +60,12 @@ int cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "resque <cmd>: msg" and the usage line; return 2. */
 int cmd_usage(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* "warning: ..." on stderr. */
+/* "warning: ..." on stderr. These three print the message through
+ * term_put_lines: text from files and other people's entries never
+ * reaches the terminal as escape sequences. */
 void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cmd_warn for each line of `lines` (a library's warnings). */
+void cmd_warn_lines(const char *lines);
 
 /* Print one JSON document (indented) on stdout; returns 0 or cmd_fail(). */
 int cmd_print_json(const json_t *j);

@@ -20,7 +20,9 @@ const char *cmd_dir_option;
 
 int cmd_fail_code(int code)
 {
-	fprintf(stderr, "resque: %s\n", rq_error_last());
+	fputs("resque: ", stderr);
+	term_put_lines(stderr, rq_error_last());
+	fputc('\n', stderr);
 	return code == RQ_EINTEGRITY ? EXIT_INTEGRITY : EXIT_FAIL;
 }
 
@@ -32,22 +34,37 @@ int cmd_fail(void)
 int cmd_error(const char *fmt, ...)
 {
 	va_list ap;
+	rq_buf msg = RQ_BUF_INIT;
 	fputs("resque: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rq_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	term_put_lines(stderr, msg.ptr);
 	fputc('\n', stderr);
+	rq_buf_release(&msg);
 	return EXIT_FAIL;
 }
 
 void cmd_warn(const char *fmt, ...)
 {
 	va_list ap;
+	rq_buf msg = RQ_BUF_INIT;
 	fprintf(stderr, "%swarning:%s ", term_on(stderr, TERM_WARN), term_off(stderr));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rq_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	term_put_lines(stderr, msg.ptr);
 	fputc('\n', stderr);
+	rq_buf_release(&msg);
+}
+
+void cmd_warn_lines(const char *lines)
+{
+	while (*lines) {
+		size_t n = strcspn(lines, "\n");
+		cmd_warn("%.*s", (int)n, lines);
+		lines += n + (lines[n] == '\n');
+	}
 }
 
 int cmd_usage(const struct cmd_help *h, const struct opt *opts, const char *fmt, ...)

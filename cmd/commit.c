@@ -41,7 +41,9 @@ static const struct cmd_help help = {
 	"command line, the directory relative to the project, the commit, branch\n"
 	"and dirty flag (tracked files changed or staged; untracked files do not\n"
 	"count) of the git work tree it runs in, and this machine's CPU and GPU\n"
-	"models and counts.",
+	"models and counts. The command line is kept exactly as typed, absolute\n"
+	"paths (home directory names) and all, signed into the ledger and pushed\n"
+	"with it; RESQUE_NO_ARGV=1 (any non-empty value) leaves it out.",
 };
 
 static bool same_stat(const struct stat *a, const struct stat *b)

@@ -193,7 +193,19 @@ static int warn_unknown(const char *name, const char *value, const char *where, 
 				 rq_carbon_renamed(value), rq_carbon_renamed(value));
 		return 0;
 	}
-	cmd_warn("%s: %s is not a known key and is ignored; remove it: resque config --unset %s", where, name, name);
+	/* the command that removes it where it is set */
+	if (!strcmp(where, ".resque/config"))
+		cmd_warn("%s: %s is not a known key and is ignored; remove it: resque config --unset %s", where, name,
+			 name);
+	else if (!strcmp(where, "~/.gitconfig") || !strcmp(where, "/etc/gitconfig"))
+		cmd_warn("%s: %s is not a known key and is ignored; remove it: git config %s --unset %s", where, name,
+			 where[0] == '~' ? "--global" : "--system", name);
+	else if (where[0] == '~')
+		cmd_warn("%s: %s is not a known key and is ignored; remove it: git config --file %s --unset %s", where,
+			 name, where, name);
+	else
+		cmd_warn("%s: %s is not a known key and is ignored; remove it from the file that sets it (git config --show-origin --get-all %s)",
+			 where, name, name);
 	if (unknown)
 		json_array_append_new(unknown, json_pack("{s:s, s:s, s:s}", "name", name, "value", value, "where", where));
 	return 0;

@@ -39,8 +39,8 @@ static void painted(rq_buf *out, FILE *f, enum term_tone tone, const char *text)
 static void plan_line(rq_buf *out, const rq_entry *e)
 {
 	const json_t *b = e->body;
-	rq_buf_printf(out, "plan from %s (%s): ", rq_json_str(b, "from_name", rq_json_str(b, "from", "?")),
-		      rq_json_str(b, "kind", "?"));
+	rq_buf_printf(out, "plan from %s (%s): ", term_text(rq_json_str(b, "from_name", rq_json_str(b, "from", "?"))),
+		      term_text(rq_json_str(b, "kind", "?")));
 	if (!json_object_get(b, "forecast")) {
 		rq_buf_puts(out, "not forecast");
 		return;
@@ -55,13 +55,15 @@ static void actual_line(rq_buf *out, FILE *f, const rq_entry *e)
 	const char *link = rq_json_str(b, "linked_from", NULL), *name = rq_json_str(b, "name", NULL);
 	const char *method = rq_json_str(b, "method", "?");
 
+	link = term_text(link), name = term_text(name);
+
 	if (link)
-		rq_buf_printf(out, "link of actual %.12s to plan %.12s: ", link, rq_json_str(b, "plan", "?"));
+		rq_buf_printf(out, "link of actual %.12s to plan %.12s: ", link, term_text(rq_json_str(b, "plan", "?")));
 	else
 		rq_buf_printf(out, "actual%s%s: ", name ? " " : "", name ? name : "");
 	three(out, rq_json_num(b, "epochs", NAN), rq_json_num(b, "energy_kwh", NAN), rq_json_num(b, "carbon_kg", NAN));
 	rq_buf_puts(out, " (");
-	painted(out, f, strcmp(method, "estimated") == 0 ? TERM_WARN : TERM_GOOD, method);
+	painted(out, f, strcmp(method, "estimated") == 0 ? TERM_WARN : TERM_GOOD, term_text(method));
 	rq_buf_puts(out, ")");
 	if (strcmp(rq_json_str(b, "status", ""), "failed") == 0)
 		rq_buf_puts(out, ", "), painted(out, f, TERM_BAD, "FAILED");
@@ -74,6 +76,15 @@ static void actual_line(rq_buf *out, FILE *f, const rq_entry *e)
 	}
 }
 
+/* An entry's summary, cleaned (term.h): it quotes the ledger's strings. */
+static void summary(rq_buf *out, const rq_entry *e)
+{
+	rq_buf s = RQ_BUF_INIT;
+	rq_entry_summary(&s, e);
+	term_buf_text(out, s.ptr);
+	rq_buf_release(&s);
+}
+
 void figures_line(rq_buf *out, FILE *f, const rq_entry *e)
 {
 	if (strcmp(e->type, "plan") == 0)
@@ -81,7 +92,7 @@ void figures_line(rq_buf *out, FILE *f, const rq_entry *e)
 	else if (strcmp(e->type, "actual") == 0)
 		actual_line(out, f, e);
 	else
-		rq_entry_summary(out, e);
+		summary(out, e);
 	const json_t *cost = json_object_get(e->body, "cost");
 	if (strcmp(e->type, "version") == 0 && json_is_object(cost)) {
 		rq_buf_puts(out, "; cost ");

@@ -384,6 +384,11 @@ static const char *entry_summary(const struct gd *g, const char *name)
 
 static int family_page(const char *dir, const struct gd *g, const struct gd_family *fam)
 {
+	/* a command with its own options besides its subcommands ('remote'
+	 * lists, 'remote add' adds): its command page stands */
+	for (size_t i = 0; i < g->ncmds; i++)
+		if (strcmp(g->cmds[i].help.name, fam->name) == 0)
+			return EXIT_OK;
 	FILE *f = open_page(dir, fam->name);
 	if (!f)
 		return EXIT_FAIL;
@@ -409,16 +414,60 @@ static int family_page(const char *dir, const struct gd *g, const struct gd_fami
 	return fclose(f) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+/* resque(1)'s SYNOPSIS from the global options' table: "[-C DIR]
+ * [--color[=WHEN]] [--no-pager] ..." ('--color' alone or with a value). */
+static void main_synopsis(FILE *f, const struct opt *global_opts)
+{
+	fputs(".SH SYNOPSIS\n.ad l\n\\fBresque\\fR", f);
+	for (const struct opt *o = global_opts; o->type != OPT_END; o++) {
+		fputs(" [", f);
+		if (o->long_name) {
+			fputs("\\fB\\-\\-", f);
+			roff(f, o->long_name, false);
+			fputs("\\fR", f);
+			if (strcmp(o->long_name, "color") == 0)
+				fputs("[=\\fIWHEN\\fR]", f);
+		} else {
+			fprintf(f, "\\fB\\-%c\\fR", o->short_name);
+		}
+		if (o->type != OPT_BOOL && o->argname)
+			fprintf(f, " \\fI%s\\fR", o->argname);
+		fputc(']', f);
+	}
+	fputs(" \\fICOMMAND\\fR [\\fIARGS\\fR]\n.ad\n", f);
+}
+
+/* resque(1)'s ENVIRONMENT: the variables the user docs mention. */
+static const char *const environment[][2] = {
+	{ "RESQUE_DIR", "the repository, when not found from the working directory" },
+	{ "RESQUE_HOME", "the key store and the memory of verified ledgers" },
+	{ "RESQUE_PASSPHRASE", "the passphrase of an encrypted signing key (never passed to the command of resque run)" },
+	{ "RESQUE_EVENTS", "set by resque run for its command: the file resque mark appends epochs and metrics to" },
+	{ "RESQUE_CPU_WATTS", "watts per logical CPU for the estimate of resque run (run --cpu-watts overrides it)" },
+	{ "RESQUE_THREADS", "the number of worker threads (verify, reports); 1 runs inline" },
+	{ "RESQUE_PACK_EVERY", "after how many entries the ledger's objects are packed (0: never)" },
+	{ "RESQUE_CGROUP", "off: run the command of resque run in no cgroup" },
+	{ "RESQUE_BLAS_LIB, RESQUE_LAPACKE_LIB", "other BLAS and LAPACKE libraries to load" },
+	{ "RESQUE_NVML_LIB, RESQUE_PROC_ROOT, RESQUE_SYSFS_ROOT",
+	  "another NVML library, /proc and /sys for the meters (for tests)" },
+	{ "RESQUE_PAGER", "the pager of log, report and show on a terminal; empty or blank: none" },
+	{ "PAGER", "the pager when RESQUE_PAGER is unset (else less \\-FRX)" },
+	{ "LESS", "less's options; set to FRX when unset and a pager starts" },
+	{ "NO_COLOR", "any non\\-empty value: no colour (unless \\-\\-color=always)" },
+	{ "TERM", "dumb: no colour, and no live line of resque run; unset or empty: no live line" },
+	{ "RESQUE_NO_ARGV", "any non\\-empty value: run and commit leave their command line out of the provenance" },
+	{ "GIT_CEILING_DIRECTORIES", "honoured when finding the git work tree of a provenance" },
+};
+
 static int main_page(const char *dir, const struct gd *g)
 {
 	FILE *f = open_page(dir, "");
 	if (!f)
 		return EXIT_FAIL;
 	th(f, "");
-	fputs(".SH NAME\nresque \\- version a model's life cycle with a signed sustainability ledger\n"
-	      ".SH SYNOPSIS\n\\fBresque\\fR [\\fB\\-C\\fR \\fIDIR\\fR] [\\fB\\-\\-version\\fR] [\\fB\\-\\-help\\fR] "
-	      "\\fICOMMAND\\fR [\\fIARGS\\fR]\n"
-	      ".SH DESCRIPTION\nresque keeps a signed, hash\\-chained ledger of a deep\\-learning model's life\n"
+	fputs(".SH NAME\nresque \\- version a model's life cycle with a signed sustainability ledger\n", f);
+	main_synopsis(f, g->global_opts);
+	fputs(".SH DESCRIPTION\nresque keeps a signed, hash\\-chained ledger of a deep\\-learning model's life\n"
 	      "cycle (versions, datasets, plans and what they really cost) in the git\n"
 	      "repository \\fI.resque/\\fR.\nEach command has its page,\n.BR resque\\-COMMAND (1),\n"
 	      "and its \\fB\\-\\-help\\fR; \\fBresque help\\fR \\fICOMMAND\\fR prints the latter.\n"
@@ -437,10 +486,10 @@ static int main_page(const char *dir, const struct gd *g)
 	}
 	fputs(".SH EXIT STATUS\n0 success, 1 failure, 2 usage error, 3 integrity violation\n"
 	      "(\\fBresque run\\fR exits with the status of the command it ran).\n"
-	      ".SH ENVIRONMENT\n.TP\n.B RESQUE_DIR\nthe repository, when not found from the working directory\n"
-	      ".TP\n.B RESQUE_HOME\nthe key store and the memory of verified ledgers\n"
-	      ".TP\n.B RESQUE_PASSPHRASE\nthe passphrase of an encrypted signing key\n"
-	      ".SH SEE ALSO\nThe README and docs/ of the source tree.\n", f);
+	      ".SH ENVIRONMENT\n", f);
+	for (size_t i = 0; i < RQ_ARRAY_SIZE(environment); i++)
+		fprintf(f, ".TP\n.B %s\n%s\n", environment[i][0], environment[i][1]);
+	fputs(".SH SEE ALSO\nThe README and docs/ of the source tree.\n", f);
 	return fclose(f) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
@@ -533,11 +582,11 @@ static void bash_tables(FILE *f, const struct gd *g)
 			fprintf(f, "%s%s", s->name, s[1].name ? " " : "");
 		fputs("' ;;\n", f);
 	}
-	fputs("\tesac\n}\n\n_resque_commands='help version", f);
-	for (size_t i = 0; i < g->nentries; i++)
+	fputs("\tesac\n}\n\n# 'resque help' takes a command, not help or version.\n_resque_help_topics='", f);
+	for (size_t i = 0, k = 0; i < g->nentries; i++)
 		if (!(g->entries[i].flags & CMD_HIDDEN))
-			fprintf(f, " %s", g->entries[i].name);
-	fputs("'\n\n", f);
+			fprintf(f, "%s%s", k++ ? " " : "", g->entries[i].name);
+	fputs("'\n_resque_commands=\"help version $_resque_help_topics\"\n\n", f);
 	rq_buf_release(&kind);
 }
 
@@ -569,11 +618,11 @@ static const char bash_function[] =
 	"\tpath=${COMP_WORDS[i]}\n"
 	"\ti=$((i + 1))\n"
 	"\tif [ \"$path\" = help ]; then\n"
-	"\t\t[ \"$i\" -eq \"$COMP_CWORD\" ] && COMPREPLY=($(compgen -W \"$_resque_commands\" -- \"$cur\"))\n"
+	"\t\t[ \"$i\" -eq \"$COMP_CWORD\" ] && COMPREPLY=($(compgen -W \"$_resque_help_topics\" -- \"$cur\"))\n"
 	"\t\treturn 0\n"
 	"\tfi\n"
 	"\tsubs=$(_resque_subcommands \"$path\")\n"
-	"\tif [ -n \"$subs\" ]; then\n"
+	"\tif [ -n \"$subs\" ] && [[ ${COMP_WORDS[i]} != -* ]]; then\n"
 	"\t\tif [ \"$i\" -ge \"$COMP_CWORD\" ]; then\n"
 	"\t\t\tCOMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n"
 	"\t\t\treturn 0\n"
@@ -711,13 +760,15 @@ static const char zsh_function[] =
 	"\targument)\n"
 	"\t\tpath=$words[1]\n"
 	"\t\tif [[ $path == help ]]; then\n"
+	"\t\t\tcmds=(${cmds[3,-1]}) # not help, not version\n"
 	"\t\t\t_describe -t commands 'resque command' cmds\n"
 	"\t\t\treturn\n"
 	"\t\tfi\n"
 	"\t\t_resque_subcommands $path\n"
-	"\t\tif (( $#subs )); then\n"
+	"\t\tif (( $#subs )) && [[ $words[2] != -* ]]; then\n"
 	"\t\t\tif (( CURRENT == 2 )); then\n"
 	"\t\t\t\t_describe -t subcommands \"resque $path subcommand\" subs\n"
+	"\t\t\t\t_resque_command $path # its own options, if any (remote)\n"
 	"\t\t\t\treturn\n"
 	"\t\t\tfi\n"
 	"\t\t\tpath=\"$path $words[2]\"\n"

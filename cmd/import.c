@@ -26,9 +26,10 @@ static const struct cmd_help cc_help = {
 	"with a warning. A negative or implausible cpu/gpu/ram energy or pue is\n"
 	"dropped with a warning. The ISO-3 country (DEU) becomes the region DE.\n"
 	"--plan, --name, --epochs and --target-missed/--target-reached need a\n"
-	"single run: choose it with --run-id. --target-missed: the run stopped\n"
-	"(at a budget) before reaching its target, so its epochs are a lower\n"
-	"bound (docs/FORMATS.md, \"Actual entries\").\n"
+	"single run: choose it with --run-id (--line N: the run whose last row\n"
+	"is line N of FILE, for a run without an id). --target-missed: the run\n"
+	"stopped (at a budget) before reaching its target, so its epochs are a\n"
+	"lower bound (docs/FORMATS.md, \"Actual entries\").\n"
 	"--json prints a JSON array with one object per recorded actual (the\n"
 	"fields of 'resque show ACTUAL --json').",
 };
@@ -45,7 +46,10 @@ static const struct cmd_help nv_help = {
 	"name the columns of other files. Several files are one run: one per GPU\n"
 	"(overlapping in time: summed) or one log in parts (one after the other:\n"
 	"joined; parts of one GPU that overlap are refused, a gap longer than 10\n"
-	"sampling intervals is left out with a warning). A last line cut short\n"
+	"sampling intervals is left out with a warning); with --per-node each\n"
+	"file is another machine's log (a multi-node run, GPUs numbered from 0\n"
+	"on each): nothing is joined, every GPU is summed, the GPU ids become\n"
+	"FILE:ID. A last line cut short\n"
 	"is skipped with a warning. Carbon uses --region/--pue or 'resque\n"
 	"config'. The same files (by fingerprint) are imported once: again, the\n"
 	"command says \"already imported as ID\" and exits 0 (--json prints that\n"
@@ -66,45 +70,70 @@ struct dup_check {
 	const char *meter;    /* "codecarbon" or "nvidia-smi" */
 	enum dup_kind kind;
 	const char *const *fps; /* DUP_FINGERPRINTS: the files' fingerprints */
+	const char *const *names; /* ... and names */
 	size_t nfps;
 	const char *value;    /* DUP_RUN_ID: the run id; DUP_ROW: the timestamp */
 	double duration_s, energy_kwh; /* DUP_ROW, and compared for DUP_RUN_ID */
 	bool found;           /* set when an earlier import was found */
 	char found_id[RQ_ID_HEX_SIZE];
+	/* DUP_FINGERPRINTS: the first earlier import sharing some files */
+	bool partial;
+	char partial_id[RQ_ID_HEX_SIZE];
+	size_t shared;        /* one of our files it holds */
+	bool partial_alone;   /* it held that file alone */
 };
 
-/* Whether fingerprint `fp` is one of the check's files. */
-static bool has_fp(const struct dup_check *c, const char *fp)
+/* Whether fingerprint `fp` is one of the check's files (its index in
+ * `*at`). */
+static bool has_fp(const struct dup_check *c, const char *fp, size_t *at)
 {
 	for (size_t j = 0; j < c->nfps; j++)
-		if (!strcmp(fp, c->fps[j]))
+		if (!strcmp(fp, c->fps[j])) {
+			*at = j;
 			return true;
+		}
 	return false;
 }
 
 /* 2 when the actual imported exactly the same files (its source.files, or
  * source.fingerprint for a single file; the check's files are distinct),
  * 1 when some of them (as part of another set), 0 when none. */
-static int fps_match(const struct dup_check *c, const json_t *src)
+static int fps_match(struct dup_check *c, const json_t *src)
 {
 	const json_t *files = json_object_get(src, "files"), *f;
-	size_t i, n = 0, common = 0;
+	size_t i, n = 0, common = 0, at = 0, shared = 0;
 	if (json_is_array(files)) {
 		json_array_foreach(files, i, f) {
 			n++;
-			common += has_fp(c, rq_json_str(f, "fingerprint", ""));
+			if (has_fp(c, rq_json_str(f, "fingerprint", ""), &at) && !common++)
+				shared = at;
 		}
 	} else {
 		n = 1;
-		common = has_fp(c, rq_json_str(src, "fingerprint", ""));
+		common = has_fp(c, rq_json_str(src, "fingerprint", ""), &shared);
 	}
 	if (!common)
 		return 0;
-	return common == n && n == c->nfps ? 2 : 1;
+	if (common == n && n == c->nfps)
+		return 2;
+	if (!c->partial) {
+		c->shared = shared;
+		c->partial_alone = n == 1;
+	}
+	return 1;
 }
 
-/* foreach callback: 2 (stop) for the same import, 1 (stop) for a partial
- * one (some of the same files), 0 to go on. */
+/* A CodeCarbon run id as stored: "" for none. Older versions stored a
+ * tracker's missing id as "None" (rq_cc_no_run_id). */
+static const char *stored_run_id(const json_t *src)
+{
+	const char *id = rq_json_str(src, "run_id", "");
+	return rq_cc_no_run_id(id) ? "" : id;
+}
+
+/* foreach callback: 2 (stop) for the same import, 0 to go on (a partial
+ * one, some of the same files, is remembered: an exact match later in the
+ * ledger still counts). */
 static int find_dup(const rq_entry *e, void *arg)
 {
 	struct dup_check *c = arg;
@@ -115,18 +144,22 @@ static int find_dup(const rq_entry *e, void *arg)
 	if (c->kind == DUP_FINGERPRINTS)
 		m = fps_match(c, src);
 	else if (c->kind == DUP_RUN_ID)
-		m = strcmp(rq_json_str(src, "run_id", ""), c->value) == 0 ? 2 : 0;
-	else if (!*rq_json_str(src, "run_id", "") && strcmp(rq_json_str(src, "timestamp", ""), c->value) == 0 &&
+		m = strcmp(stored_run_id(src), c->value) == 0 ? 2 : 0;
+	else if (!*stored_run_id(src) && strcmp(rq_json_str(src, "timestamp", ""), c->value) == 0 &&
 		 rq_json_num(e->body, "duration_s", NAN) == c->duration_s &&
 		 rq_json_num(e->body, "energy_kwh", NAN) == c->energy_kwh)
 		m = 2;
-	if (m) {
+	if (m == 1 && !c->partial) {
+		c->partial = true;
+		snprintf(c->partial_id, sizeof(c->partial_id), "%s", e->id);
+	}
+	if (m == 2) {
 		snprintf(c->found_id, sizeof(c->found_id), "%s", e->id);
 		if (c->kind == DUP_RUN_ID && rq_json_num(e->body, "energy_kwh", NAN) != c->energy_kwh)
 			cmd_warn("%s: run '%s' was imported as %.12s with %g kWh; the file now says %g kWh (not updated)",
 				 c->file, c->value, e->id, rq_json_num(e->body, "energy_kwh", NAN), c->energy_kwh);
 	}
-	return m;
+	return m == 2 ? 2 : 0;
 }
 
 /* RQ_EEXISTS when the source was imported already (c->found set; the
@@ -138,7 +171,7 @@ static int find_dup(const rq_entry *e, void *arg)
 static int already_imported(rq_ledger *l, struct dup_check *c)
 {
 	int err;
-	c->found = false;
+	c->found = c->partial = false;
 	if (c->kind == DUP_RUN_ID && !*c->value)
 		return 0;
 	err = rq_ledger_foreach(l, "actual", find_dup, c);
@@ -149,10 +182,14 @@ static int already_imported(rq_ledger *l, struct dup_check *c)
 					   c->found_id);
 		else
 			err = rq_error_set(RQ_EEXISTS, "%s: already imported as %.12s", c->file, c->found_id);
-	} else if (err == 1) {
+	} else if (!err && c->partial && c->partial_alone) {
+		err = rq_error_set(RQ_EEXISTS,
+				   "%s: imported already (alone) as %.12s: importing it again with other files would count its energy twice (import the others without it)",
+				   c->names[c->shared], c->partial_id);
+	} else if (!err && c->partial) {
 		err = rq_error_set(RQ_EEXISTS,
 				   "%s: imported already as part of %.12s, with other files: importing it again would count its energy twice",
-				   c->file, c->found_id);
+				   c->names[c->shared], c->partial_id);
 	} else if (!err) {
 		rq_error_clear();
 	}
@@ -323,11 +360,12 @@ static int check_opts(const struct cmd_help *h, const struct opt *opts, const st
 }
 
 /* On an import found already: options that would have changed the actual
- * are not applied (the ledger keeps what was recorded); say so. */
-static void warn_unapplied(const struct import_opts *o)
+ * are not applied (the ledger keeps what was recorded); say so. `more`:
+ * some of the importer's own (--power-column, --time-column, --per-node). */
+static void warn_unapplied(const struct import_opts *o, bool more)
 {
 	if (o->plan || o->name || o->epochs || o->target_missed || o->target_reached || !isnan(o->train_size) ||
-	    o->region || !isnan(o->pue) || o->hardware)
+	    o->region || !isnan(o->pue) || o->hardware || more)
 		cmd_warn("%s: imported already: the options given are not applied (the actual stays as recorded)",
 			 o->file);
 }
@@ -407,8 +445,10 @@ static int import_codecarbon(int argc, char **argv)
 {
 	struct import_opts o = { .pue = NAN, .train_size = NAN };
 	const char *run_id = NULL;
+	long long line = 0;
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "run-id", &run_id, "R", "import only run R" },
+		{ OPT_INT, 0, "line", &line, "N", "import only the run whose last row is line N (a run without an id)" },
 		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
 		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
 		{ OPT_INT, 0, "epochs", &o.epochs, "N", "epochs the run trained (CodeCarbon does not know)" },
@@ -430,15 +470,26 @@ static int import_codecarbon(int argc, char **argv)
 	rq_cc_import_init(&r);
 	if (!opt_parse(&rc, &cc_help, opts, argc, argv) || (rc = check_opts(&cc_help, opts, &o)))
 		goto done;
+	if (line < 0) {
+		rc = cmd_usage(&cc_help, opts, "--line must be a line number (>= 2)");
+		goto done;
+	}
 	if ((err = rq_file_read(&st.data, o.file)) ||
-	    (err = rq_import_codecarbon(&r, st.data.ptr, st.data.len, o.file, run_id))) {
+	    (err = rq_import_codecarbon_run(&r, st.data.ptr, st.data.len, o.file, run_id, (size_t)line))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	fputs(r.warnings.ptr, stderr);
+	cmd_warn_lines(r.warnings.ptr);
 	if (r.n > 1 && (o.plan || o.name || o.epochs || o.target_missed || o.target_reached || !isnan(o.train_size))) {
-		rc = cmd_error("%s holds %zu runs: choose one with --run-id to give it --plan, --name, --epochs, --train-size or --target-*",
-			       o.file, r.n);
+		rq_buf runs = RQ_BUF_INIT;
+		for (size_t i = 0; i < r.n && i < 10; i++)
+			if (*r.runs[i].run_id)
+				rq_buf_printf(&runs, "%s%s", runs.len ? ", " : "", r.runs[i].run_id);
+			else
+				rq_buf_printf(&runs, "%s--line %zu", runs.len ? ", " : "", r.runs[i].line);
+		rc = cmd_error("%s holds %zu runs: choose one with --run-id R (or --line N for a run without an id) to give it --plan, --name, --epochs, --train-size or --target-* (%s%s)",
+			       o.file, r.n, runs.ptr, r.n > 10 ? ", ..." : "");
+		rq_buf_release(&runs);
 		goto done;
 	}
 	if ((rc = state_open(&st, &o)))
@@ -450,7 +501,7 @@ static int import_codecarbon(int argc, char **argv)
 		for (size_t i = 0; i < r.n; i++)
 			any = any || bodies[i];
 		if (!any)
-			warn_unapplied(&o);
+			warn_unapplied(&o, false);
 		rc = record_all(st.l, &st.ctx, bodies, checks, r.n, o.json);
 	} else {
 		for (size_t i = 0; i < r.n; i++)
@@ -507,7 +558,7 @@ static void nv_files_release(struct nv_files *nf)
 
 /* Read, fingerprint and parse every file (printing the warnings), then
  * combine them. 0, or an RQ_E* code. */
-static int nv_files_read(struct nv_files *nf, const char *power_column, const char *time_column)
+static int nv_files_read(struct nv_files *nf, const char *power_column, const char *time_column, bool per_node)
 {
 	int err;
 	for (size_t i = 0; i < nf->n; i++) {
@@ -523,13 +574,13 @@ static int nv_files_read(struct nv_files *nf, const char *power_column, const ch
 		if ((err = rq_import_nvsmi_columns(&nf->parts[i], nf->data[i].ptr, nf->data[i].len, nf->names[i],
 						   power_column, time_column)))
 			return err;
-		fputs(nf->parts[i].warnings.ptr, stderr);
+		cmd_warn_lines(nf->parts[i].warnings.ptr);
 	}
 	nf->result = &nf->parts[0];
 	if (nf->n > 1) {
-		if ((err = rq_nvsmi_combine(&nf->all, nf->parts, nf->names, nf->n)))
+		if ((err = rq_nvsmi_combine_nodes(&nf->all, nf->parts, nf->names, nf->n, per_node)))
 			return err;
-		fputs(nf->all.warnings.ptr, stderr);
+		cmd_warn_lines(nf->all.warnings.ptr);
 		nf->result = &nf->all;
 	}
 	return 0;
@@ -558,6 +609,7 @@ static int import_nvsmi(int argc, char **argv)
 	struct import_opts o = { .pue = NAN, .train_size = NAN };
 	struct opt_list files = { 0 };
 	const char *power_column = NULL, *time_column = NULL;
+	bool per_node = false;
 	const struct opt opts[] = {
 		{ OPT_STRING, 0, "plan", &o.plan, "ID", "the plan the run carried out" },
 		{ OPT_STRING, 0, "name", &o.name, "N", "a name for the run" },
@@ -570,6 +622,7 @@ static int import_nvsmi(int argc, char **argv)
 		{ OPT_DOUBLE, 0, "train-size", &o.train_size, "N", "samples in the training set (default: the plan's)" },
 		{ OPT_STRING, 0, "power-column", &power_column, "NAME", "the column of power in W (when not recognised)" },
 		{ OPT_STRING, 0, "time-column", &time_column, "NAME", "the column of timestamps (when not recognised)" },
+		{ OPT_BOOL, 0, "per-node", &per_node, NULL, "each file is another machine's log: its GPUs are summed, never joined" },
 		{ OPT_BOOL, 0, "json", &o.json, NULL, "print the recorded actual as JSON" },
 		{ OPT_ARGS, 0, "FILE", &files, NULL, "nvidia-smi CSV logs of one run", OPT_REQUIRED },
 		{ OPT_END },
@@ -585,14 +638,14 @@ static int import_nvsmi(int argc, char **argv)
 		goto done;
 	o.file = files.v[0];
 	nv_files_init(&nf, &files);
-	if ((err = nv_files_read(&nf, power_column, time_column))) {
+	if ((err = nv_files_read(&nf, power_column, time_column, per_node))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
 	if ((rc = state_open(&st, &o)))
 		goto done;
 	struct dup_check check = { .file = o.file, .meter = "nvidia-smi", .kind = DUP_FINGERPRINTS,
-				   .fps = nf.fp_of, .nfps = nf.n };
+				   .fps = nf.fp_of, .names = nf.names, .nfps = nf.n };
 	if ((err = already_imported(st.l, &check)) && !check.found) {
 		rc = cmd_fail_code(err);
 		goto done;
@@ -600,7 +653,7 @@ static int import_nvsmi(int argc, char **argv)
 	if (!err)
 		body = nv_body(&nf, &o, &st.ctx);
 	else
-		warn_unapplied(&o);
+		warn_unapplied(&o, power_column || time_column || per_node);
 	rc = record_all(st.l, &st.ctx, &body, &check, 1, o.json);
 	body = NULL;
 done:

@@ -52,8 +52,8 @@ static int list_entry(rq_entry **ep, void *ctx)
 	} else {
 		rq_buf s = RQ_BUF_INIT;
 		figures_line(&s, stdout, e);
-		rq_buf_printf(&o->text, "%.12s %4" PRIu64 " %s %-7s %.8s  %s\n", e->id, e->seq, e->time, e->type,
-			      e->signer, s.ptr);
+		rq_buf_printf(&o->text, "%.12s %4" PRIu64 " %s %-7s %.8s  %s\n", e->id, e->seq, term_text(e->time),
+			      term_text(e->type), term_text(e->signer), s.ptr);
 		rq_buf_release(&s);
 	}
 	return 0;

@@ -347,5 +347,10 @@ bool opt_parse(int *exit_code, const struct cmd_help *h, const struct opt *opts,
 	}
 	ok = ok && check_required(&p);
 	free(p.given);
+	/* the caller returns at once: the lists filled so far go (a caller
+	 * that releases them too finds them empty) */
+	for (size_t k = 0; !ok && k < nopts; k++)
+		if (opts[k].value && (opts[k].type == OPT_LIST || opts[k].type == OPT_ARGS || opts[k].type == OPT_REST))
+			opt_list_release(opts[k].value);
 	return ok;
 }

@@ -61,7 +61,10 @@ static json_t *code_json(rq_ledger *l, const char *dir)
 			json_object_set_new(j, "commit", json_string(w.commit));
 		if (w.branch)
 			json_object_set_new(j, "branch", rq_dataset_path_json(w.branch));
-		json_object_set_new(j, "dirty", json_boolean(w.dirty));
+		if (w.dirty_known)
+			json_object_set_new(j, "dirty", json_boolean(w.dirty));
+		else
+			cmd_warn("the code's dirty flag is not recorded: %s", w.warning.ptr);
 	}
 	rq_worktree_release(&w);
 	return j;
@@ -76,7 +79,8 @@ json_t *cmd_provenance(rq_ledger *l, pid_t pid)
 		rq_buf_printf(&dir, "/proc/%ld/cwd", (long)pid);
 	else
 		rq_buf_puts(&dir, ".");
-	if (saved_argv)
+	const char *no_argv = getenv("RESQUE_NO_ARGV");
+	if (saved_argv && !(no_argv && *no_argv)) /* docs/FORMATS.md "Provenance" */
 		json_object_set_new(p, "argv", cmd_argv_json((size_t)saved_argc, saved_argv));
 	if (pid > 0 && !rq_is_dir(dir.ptr)) {
 		cmd_warn("the code's version is not recorded: %s: %s", dir.ptr, strerror(errno));

@@ -90,6 +90,14 @@ static int list_one(const char *name, const char *url, void *ctx)
 
 int cmd_remote(int argc, char **argv)
 {
+	static const struct subcmd subs[] = {
+		{ "add", remote_add, "add a remote" },
+		{ "remove", remote_remove, "remove a remote" },
+		{ NULL, NULL, NULL },
+	};
+	/* gendoc: the subcommands' tables, then the listing's own below */
+	if (cmd_collect_family)
+		cmd_collect_family("remote", subs);
 	if (argc >= 2 && strcmp(argv[1], "add") == 0)
 		return remote_add(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "rm") == 0))

@@ -49,10 +49,14 @@ static const struct cmd_help help = {
 	"--region/--pue or 'resque config'.\n"
 	"\n"
 	"Output: the command's stdout and stderr are left alone; resque's report\n"
-	"goes to stderr. When stderr is a terminal, one line there shows the\n"
-	"elapsed time, the energy so far and the epochs marked while the command\n"
-	"runs, redrawn in place and erased at the end (the command's own output\n"
-	"may land beside it). --quiet drops that line and the notices about the\n"
+	"goes to stderr. When stderr is a terminal (TERM set and not \"dumb\")\n"
+	"and resque or its command is in the terminal's foreground, one line\n"
+	"there shows the elapsed time, the energy so far and the epochs marked\n"
+	"while the command runs, redrawn in place (\\r and ESC[K) and erased at\n"
+	"the end and before each warning. The command shares the terminal: a line\n"
+	"it writes without a newline yet (a progress bar) may be overwritten or\n"
+	"erased by the live line; --quiet, or sending the command's output\n"
+	"elsewhere, avoids that. --quiet drops that line and the notices about the\n"
 	"meter (which the record keeps in meter_notes and method); warnings,\n"
 	"errors and the line saying what was recorded stay. With --json, the command's stdout is sent to stderr so\n"
 	"that stdout holds only one JSON document: id, energy_kwh, carbon_kg,\n"
@@ -77,7 +81,10 @@ static const struct cmd_help help = {
 	"line, the directory relative to the project, the commit, branch and dirty\n"
 	"flag (tracked files changed or staged) of the git work tree the command\n"
 	"runs in (with --attach, PID's), and this machine's CPU and GPU models and\n"
-	"counts, taken before the command starts.",
+	"counts, taken before the command starts. The command line is kept\n"
+	"exactly as typed, absolute paths (home directory names) and all, signed\n"
+	"into the ledger and pushed with it; RESQUE_NO_ARGV=1 (any non-empty\n"
+	"value) leaves it out.",
 };
 
 /* resque's secrets, never passed to the command */
@@ -243,6 +250,7 @@ static int gather(struct run_state *st, const struct run_opts *o)
 static void warn_during_run(void *ctx, const char *message)
 {
 	RQ_UNUSED(ctx);
+	run_live_break(); /* the warning on a line of its own */
 	cmd_warn("%s", message);
 }
 

@@ -12,6 +12,23 @@
 
 #include <math.h>
 
+/* Every string from the ledger goes through T (term.h): no control
+ * character of someone else's entry reaches the terminal. */
+#define T(s) term_text(s)
+
+/* `x` printed with `fmt` (one double conversion), or "unknown" when the
+ * entry lacks it (NAN); valid until F is called 8 more times. */
+static const char *F(const char *fmt, double x)
+{
+	static char ring[8][48];
+	static unsigned next;
+	char *b = ring[next++ % 8];
+	if (isnan(x))
+		return "unknown";
+	snprintf(b, sizeof(ring[0]), fmt, x);
+	return b;
+}
+
 static const struct cmd_help help = {
 	"show", "show one ledger entry",
 	"REF is a version reference (a name such as v1, latest, REF~N), another\n"
@@ -103,15 +120,15 @@ static void print_version_body(const rq_entry *e)
 	json_t *ds = json_object_get(b, "datasets"), *s = json_object_get(b, "summary");
 	json_t *c = json_object_get(b, "cost"), *val;
 
-	printf("weights %s  %s  (%" JSON_INTEGER_FORMAT " bytes)\n", rq_json_str(w, "fingerprint", "?"),
-	       rq_json_str(w, "path", "?"), rq_json_int(w, "bytes", 0));
+	printf("weights %s  %s  (%" JSON_INTEGER_FORMAT " bytes)\n", T(rq_json_str(w, "fingerprint", "?")),
+	       T(rq_json_str(w, "path", "?")), rq_json_int(w, "bytes", 0));
 	if (msg)
-		printf("message %s\n", msg);
+		printf("message %s\n", T(msg));
 	if (fam)
-		printf("family  %s\n", fam);
+		printf("family  %s\n", T(fam));
 	for (size_t i = 0; i < json_array_size(ds); i++)
-		printf("data    %s  %s\n", rq_json_str(json_array_get(ds, i), "name", "?"),
-		       rq_json_str(json_array_get(ds, i), "fingerprint", "?"));
+		printf("data    %s  %s\n", T(rq_json_str(json_array_get(ds, i), "name", "?")),
+		       T(rq_json_str(json_array_get(ds, i), "fingerprint", "?")));
 	if (s)
 		printf("summary %" JSON_INTEGER_FORMAT " classes, dimension %" JSON_INTEGER_FORMAT
 		       ", %" JSON_INTEGER_FORMAT " rows\n",
@@ -123,12 +140,12 @@ static void print_version_body(const rq_entry *e)
 			snprintf(cstr, sizeof(cstr), "carbon unknown");
 		else
 			snprintf(cstr, sizeof(cstr), "%.4g kg CO2e", co);
-		printf("cost    %g epochs, %.4g kWh, %s, %.0f s (%s)\n", cost_of(e, "epochs"),
-		       cost_of(e, "energy_kwh"), cstr, cost_of(e, "duration_s"), rq_json_str(c, "method", "?"));
+		printf("cost    %s epochs, %s kWh, %s, %s s (%s)\n", F("%g", cost_of(e, "epochs")),
+		       F("%.4g", cost_of(e, "energy_kwh")), cstr, F("%.0f", cost_of(e, "duration_s")), T(rq_json_str(c, "method", "?")));
 	} else
 		printf("cost    not recorded\n");
 	json_object_foreach(json_object_get(b, "meta"), key, val)
-		printf("meta    %s=%s\n", key, json_is_string(val) ? json_string_value(val) : "?");
+		printf("meta    %s=%s\n", T(key), T(json_is_string(val) ? json_string_value(val) : "?"));
 }
 
 static int show_version(rq_ledger *l, const rq_entry *e, bool json)
@@ -145,11 +162,11 @@ static int show_version(rq_ledger *l, const rq_entry *e, bool json)
 		rc = print_version_json(e, lin, n, &cum);
 	} else {
 		printf("version %s\nentry   %s (seq %" PRIu64 ", %s, signed by %s)\n",
-		       rq_json_str(e->body, "name", "?"), e->id, e->seq, e->time, e->signer);
+		       T(rq_json_str(e->body, "name", "?")), e->id, e->seq, T(e->time), T(e->signer));
 		print_version_body(e);
 		printf("lineage ");
 		for (size_t i = 0; i < n; i++)
-			printf("%s%s", i ? " -> " : "", rq_json_str(lin[i]->body, "name", "?"));
+			printf("%s%s", i ? " -> " : "", T(rq_json_str(lin[i]->body, "name", "?")));
 		printf("\ncumulative along the lineage: %.4g kWh, %.4g kg CO2e%s\n", cum.energy, cum.carbon,
 		       cum.complete ? "" : " (incomplete: some versions lack a recorded energy or carbon figure)");
 	}
@@ -167,10 +184,11 @@ static void forecast_row(const json_t *forecast, const char *key, const char *la
 		printf("  %-18s not forecast\n", label);
 		return;
 	}
-	snprintf(i80, sizeof(i80), "[%.4g, %.4g]", rq_json_num(q, "p10", NAN), rq_json_num(q, "p90", NAN));
-	snprintf(i95, sizeof(i95), "[%.4g, %.4g]", rq_json_num(q, "p2_5", NAN), rq_json_num(q, "p97_5", NAN));
-	printf("  %-18s %10.4g   %-20s %-20s %.4g\n", label, rq_json_num(q, "p50", rq_json_num(q, "mean", NAN)), i80,
-	       i95, rq_json_num(q, "mean", NAN));
+	snprintf(i80, sizeof(i80), "[%s, %s]", F("%.4g", rq_json_num(q, "p10", NAN)), F("%.4g", rq_json_num(q, "p90", NAN)));
+	snprintf(i95, sizeof(i95), "[%s, %s]", F("%.4g", rq_json_num(q, "p2_5", NAN)),
+		 F("%.4g", rq_json_num(q, "p97_5", NAN)));
+	printf("  %-18s %10s   %-20s %-20s %s\n", label, F("%.4g", rq_json_num(q, "p50", rq_json_num(q, "mean", NAN))),
+	       i80, i95, F("%.4g", rq_json_num(q, "mean", NAN)));
 }
 
 /* A figure of the scratch alternative: a number, or quantiles (the median
@@ -180,8 +198,8 @@ static void scratch_figure(const json_t *x, const char *unit, const char *end)
 	if (json_is_number(x))
 		printf(" %.4g %s%s", json_number_value(x), unit, end);
 	else if (json_is_object(x))
-		printf(" %.4g %s [%.4g, %.4g]%s", rq_json_num(x, "p50", rq_json_num(x, "mean", NAN)), unit,
-		       rq_json_num(x, "p10", NAN), rq_json_num(x, "p90", NAN), end);
+		printf(" %s %s [%s, %s]%s", F("%.4g", rq_json_num(x, "p50", rq_json_num(x, "mean", NAN))), unit,
+		       F("%.4g", rq_json_num(x, "p10", NAN)), F("%.4g", rq_json_num(x, "p90", NAN)), end);
 	else
 		printf(" %s unknown%s", unit, end);
 }
@@ -193,14 +211,14 @@ static void show_plan(const rq_entry *e)
 	const json_t *b = e->body, *f = json_object_get(b, "forecast"), *sc = json_object_get(b, "scratch");
 	const json_t *cal = json_object_get(b, "calibration"), *epe = json_object_get(b, "energy_per_epoch");
 	const json_t *sv = json_object_get(b, "saving");
-	const char *kind = rq_json_str(b, "kind", "?"), *fam = rq_json_str(b, "family", NULL);
+	const char *kind = T(rq_json_str(b, "kind", "?")), *fam = rq_json_str(b, "family", NULL);
 	const char *advice = rq_json_str(b, "advice", NULL);
 
-	printf("base    %s (%.12s)\n", rq_json_str(b, "from_name", "?"), rq_json_str(b, "from", "?"));
-	printf("kind    %s: RESQUE_%s index %.6g, shift family %s%s%s\n", kind, kind, rq_json_num(b, "index", NAN),
-	       rq_json_str(b, "shift_family", "unspecified"), fam ? ", lineage family " : "", fam ? fam : "");
+	printf("base    %s (%.12s)\n", T(rq_json_str(b, "from_name", "?")), T(rq_json_str(b, "from", "?")));
+	printf("kind    %s: RESQUE_%s index %s, shift family %s%s%s\n", kind, kind, F("%.6g", rq_json_num(b, "index", NAN)),
+	       T(rq_json_str(b, "shift_family", "unspecified")), fam ? ", lineage family " : "", fam ? T(fam) : "");
 	printf("calibration: %" JSON_INTEGER_FORMAT " past update(s), basis %s%s\n", rq_json_int(cal, "n", 0),
-	       rq_json_str(cal, "basis", "?"), json_is_true(json_object_get(cal, "prior_only")) ? " (UNCALIBRATED prior)" : "");
+	       T(rq_json_str(cal, "basis", "?")), json_is_true(json_object_get(cal, "prior_only")) ? " (UNCALIBRATED prior)" : "");
 	printf("forecast               median   80 %% interval        95 %% interval        mean\n");
 	forecast_row(f, "epochs", "epochs");
 	forecast_row(f, "energy_kwh", "energy (kWh)");
@@ -208,11 +226,11 @@ static void show_plan(const rq_entry *e)
 	if (json_object_get(f, "duration_s"))
 		forecast_row(f, "duration_s", "duration (s)");
 	if (json_object_get(b, "not_forecast"))
-		printf("not forecast: %s\n", rq_json_str(b, "not_forecast", "see --json"));
+		printf("not forecast: %s\n", T(rq_json_str(b, "not_forecast", "see --json")));
 	if (epe)
-		printf("energy per epoch: %.4g kWh (%s)\n", rq_json_num(epe, "kwh", NAN), rq_json_str(epe, "source", "?"));
-	printf("grid    region %s, %.4g g CO2e/kWh, PUE %.3g; hardware %s\n", rq_json_str(b, "region", "none"),
-	       rq_json_num(b, "intensity_g_per_kwh", NAN), rq_json_num(b, "pue", NAN), rq_json_str(b, "hardware", "unknown"));
+		printf("energy per epoch: %s kWh (%s)\n", F("%.4g", rq_json_num(epe, "kwh", NAN)), T(rq_json_str(epe, "source", "?")));
+	printf("grid    region %s, %s g CO2e/kWh, PUE %s; hardware %s\n", T(rq_json_str(b, "region", "none")),
+	       F("%.4g", rq_json_num(b, "intensity_g_per_kwh", NAN)), F("%.3g", rq_json_num(b, "pue", NAN)), T(rq_json_str(b, "hardware", "unknown")));
 	if (json_is_object(sc)) {
 		printf("from scratch:");
 		scratch_figure(json_object_get(sc, "epochs"), "epochs", ",");
@@ -222,8 +240,8 @@ static void show_plan(const rq_entry *e)
 		printf("from scratch: unknown\n");
 	}
 	if (json_is_object(sv))
-		printf("saving  %.4g kWh, %.4g kg CO2e by reusing rather than training from scratch (means)\n",
-		       rq_json_num(sv, "energy_kwh", NAN), rq_json_num(sv, "carbon_kg", NAN));
+		printf("saving  %s kWh, %s kg CO2e by reusing rather than training from scratch (means)\n",
+		       F("%.4g", rq_json_num(sv, "energy_kwh", NAN)), F("%.4g", rq_json_num(sv, "carbon_kg", NAN)));
 	if (advice)
 		printf("advice  %s%s%s (forecast to cost less)\n", term_on(stdout, strcmp(advice, "reuse") ? TERM_WARN : TERM_GOOD),
 		       strcmp(advice, "reuse") ? "train from scratch" : "reuse", term_off(stdout));
@@ -242,13 +260,14 @@ static void show_interval(rq_ledger *l, const json_t *b)
 	}
 	if (rq_ledger_lookup(&p, l, pid, NULL) == 0) {
 		const json_t *q = json_object_get(json_object_get(p->body, "forecast"), "energy_kwh");
-		printf("plan    %.12s (from %s): forecast %.4g kWh", p->id, rq_json_str(p->body, "from_name", "?"),
-		       figures_point(p->body, "energy_kwh"));
+		printf("plan    %.12s (from %s): forecast %s kWh", p->id, T(rq_json_str(p->body, "from_name", "?")),
+		       F("%.4g", figures_point(p->body, "energy_kwh")));
 		if (json_is_object(q))
-			printf(", 80 %% interval %.4g to %.4g kWh", rq_json_num(q, "p10", NAN), rq_json_num(q, "p90", NAN));
+			printf(", 80 %% interval %s to %s kWh", F("%.4g", rq_json_num(q, "p10", NAN)),
+			       F("%.4g", rq_json_num(q, "p90", NAN)));
 		putchar('\n');
 	} else {
-		printf("plan    %.12s (not found: %s)\n", pid, rq_error_last());
+		printf("plan    %.12s (not found: %s)\n", T(pid), T(rq_error_last()));
 	}
 	rq_entry_free(p);
 	if (json_is_boolean(in))
@@ -262,8 +281,7 @@ static void show_interval(rq_ledger *l, const json_t *b)
 /* " WORD", in single quotes when a shell would split or expand it. */
 static void print_word(const char *w)
 {
-	if (!w)
-		w = "?";
+	w = w ? T(w) : "?";
 	if (*w && !w[strcspn(w, " \t\n'\"\\$`*?[]{}()<>|&;#~!")]) {
 		printf(" %s", w);
 		return;
@@ -286,23 +304,26 @@ static void show_actual(rq_ledger *l, const rq_entry *e)
 	double epochs = rq_json_num(b, "epochs", NAN), co = rq_json_num(b, "carbon_kg", NAN);
 
 	if (name)
-		printf("name    %s\n", name);
+		printf("name    %s\n", T(name));
 	if (link)
-		printf("link of actual %.12s (its figures are that actual's, counted once)\n", link);
+		printf("link of actual %.12s (its figures are that actual's, counted once)\n", T(link));
 	show_interval(l, b);
 	printf("cost    ");
 	if (!isnan(epochs))
 		printf("%.4g epochs, ", epochs);
-	printf("%.4g kWh, ", rq_json_num(b, "energy_kwh", NAN));
+	printf("%s kWh, ", F("%.4g", rq_json_num(b, "energy_kwh", NAN)));
 	if (isnan(co))
 		printf("carbon unknown (no grid region)");
 	else
 		printf("%.4g kg CO2e", co);
-	printf(" in %.1f s\n", rq_json_num(b, "duration_s", NAN));
-	printf("meter   %s: %s%s%s\n", rq_json_str(b, "meter", "?"),
-	       term_on(stdout, strcmp(method, "estimated") ? TERM_GOOD : TERM_WARN), method, term_off(stdout));
+	if (isnan(rq_json_num(b, "duration_s", NAN)))
+		printf(", duration unknown\n");
+	else
+		printf(" in %.1f s\n", rq_json_num(b, "duration_s", NAN));
+	printf("meter   %s: %s%s%s\n", T(rq_json_str(b, "meter", "?")),
+	       term_on(stdout, strcmp(method, "estimated") ? TERM_GOOD : TERM_WARN), T(method), term_off(stdout));
 	if (status)
-		printf("status  %s%s%s", term_on(stdout, strcmp(status, "failed") ? TERM_GOOD : TERM_BAD), status,
+		printf("status  %s%s%s", term_on(stdout, strcmp(status, "failed") ? TERM_GOOD : TERM_BAD), T(status),
 		       term_off(stdout));
 	if (status && json_is_integer(json_object_get(b, "exit_status")))
 		printf(" (exit status %" JSON_INTEGER_FORMAT ")", rq_json_int(b, "exit_status", 0));
@@ -310,12 +331,12 @@ static void show_actual(rq_ledger *l, const rq_entry *e)
 		putchar('\n');
 	if (rq_actual_target_missed(b))
 		printf("target  %smissed%s: the epochs are a lower bound\n", term_on(stdout, TERM_WARN), term_off(stdout));
-	printf("context region %s", rq_json_str(b, "region", "none"));
+	printf("context region %s", T(rq_json_str(b, "region", "none")));
 	if (json_is_number(json_object_get(b, "intensity_g_per_kwh")))
 		printf(", %.4g g CO2e/kWh", rq_json_num(b, "intensity_g_per_kwh", NAN));
 	if (json_is_number(json_object_get(b, "pue")))
 		printf(", PUE %.3g", rq_json_num(b, "pue", NAN));
-	printf(", hardware %s\n", rq_json_str(b, "hardware", "unknown"));
+	printf(", hardware %s\n", T(rq_json_str(b, "hardware", "unknown")));
 	if (json_is_array(cmd)) {
 		printf("command");
 		for (size_t i = 0; i < json_array_size(cmd); i++)
@@ -323,7 +344,7 @@ static void show_actual(rq_ledger *l, const rq_entry *e)
 		putchar('\n');
 	}
 	if (json_is_object(src))
-		printf("source  %s %s\n", rq_json_str(src, "format", "?"), rq_json_str(src, "file", "?"));
+		printf("source  %s %s\n", T(rq_json_str(src, "format", "?")), T(rq_json_str(src, "file", "?")));
 }
 
 /* Any entry but a version: the common fields, then a plan or an actual in
@@ -334,14 +355,14 @@ static void show_entry(rq_ledger *l, const rq_entry *e)
 	rq_entry_summary(&s, e);
 	printf("entry   %s\nseq     %" PRIu64 "\ntype    %s\ntime    %s\nsigner  %s\nprev    %s\ncommit  %s\n"
 	       "summary %s\n\n",
-	       e->id, e->seq, e->type, e->time, e->signer, e->prev, e->commit, s.ptr);
+	       e->id, e->seq, T(e->type), T(e->time), T(e->signer), T(e->prev), T(e->commit), T(s.ptr));
 	if (strcmp(e->type, "plan") == 0) {
 		show_plan(e);
 	} else if (strcmp(e->type, "actual") == 0) {
 		show_actual(l, e);
 	} else {
 		rq_json_dump(&body, e->body, RQ_JSON_PRETTY);
-		fputs(body.ptr, stdout);
+		term_put_lines(stdout, body.ptr);
 	}
 	rq_buf_release(&s);
 	rq_buf_release(&body);

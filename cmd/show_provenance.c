@@ -6,28 +6,23 @@
 #include "provenance.h"
 #include "entry_int.h"
 #include "json.h"
+#include "term.h"
 
 #include <ctype.h>
 
-/* The bytes of a control character at `c`: 1 for C0 and DEL, 2 for a C1
- * control in UTF-8 (U+0080 to U+009F, which some terminals obey too), 0
- * for anything else. */
+/* The bytes of a control character (or of a byte that is not UTF-8) at
+ * `c`, printed as one \xHH escape each; 0 for a printable character. */
 static size_t control_len(const char *c)
 {
+	if (term_char_len(c))
+		return 0;
 	unsigned char u = (unsigned char)c[0], v = (unsigned char)c[1];
-	if (u < 0x20 || u == 0x7f)
-		return 1;
-	return u == 0xc2 && v >= 0x80 && v <= 0x9f ? 2 : 0;
+	return u == 0xc2 && v >= 0x80 && v <= 0x9f ? 2 : 1;
 }
 
-/* `s` with each control character as '?'. */
 static void put_text(FILE *f, const char *s)
 {
-	while (*s) {
-		size_t n = control_len(s);
-		fputc(n ? '?' : *s, f);
-		s += n ? n : 1;
-	}
+	term_put_text(f, s);
 }
 
 /* One argument as a POSIX shell reads it back: bare when it holds only
@@ -36,12 +31,13 @@ static void put_text(FILE *f, const char *s)
 static void put_arg(FILE *f, const char *s)
 {
 	bool bare = *s != '\0', control = false;
-	for (const char *c = s; *c; c++) {
-		unsigned char u = (unsigned char)*c;
-		if (control_len(c))
+	for (const char *c = s; *c;) {
+		size_t n = term_char_len(c);
+		if (!n)
 			control = true;
-		if (!(isalnum(u) || strchr("_@%+=:,./-", u) || u >= 0x80))
+		if (!(isalnum((unsigned char)*c) || strchr("_@%+=:,./-", *c) || n > 1))
 			bare = false;
+		c += n ? n : control_len(c);
 	}
 	if (bare && !control) {
 		fputs(s, f);
@@ -56,18 +52,15 @@ static void put_arg(FILE *f, const char *s)
 		fputc('\'', f);
 	} else {
 		fputs("$'", f);
-		for (const char *c = s; *c; c++) {
-			unsigned char u = (unsigned char)*c;
-			if (control_len(c) == 2) {
-				fprintf(f, "\\x%02x\\x%02x", u, (unsigned char)c[1]);
-				c++;
-			} else if (control_len(c)) {
-				fprintf(f, "\\x%02x", u);
-			} else if (u == '\'' || u == '\\') {
-				fprintf(f, "\\%c", u);
-			} else {
-				fputc(u, f);
-			}
+		for (const char *c = s; *c;) {
+			size_t n = term_char_len(c), k = n ? n : control_len(c);
+			for (size_t i = 0; !n && i < k; i++)
+				fprintf(f, "\\x%02x", (unsigned char)c[i]);
+			if (n == 1 && (*c == '\'' || *c == '\\'))
+				fputc('\\', f);
+			if (n)
+				fwrite(c, 1, n, f);
+			c += k;
 		}
 		fputc('\'', f);
 	}
@@ -82,6 +75,12 @@ static void put_code(FILE *f, const json_t *code)
 		fputs("not recorded (not run in a git work tree)\n", f);
 		return;
 	}
+	const json_t *c = json_object_get(code, "commit"), *br = json_object_get(code, "branch");
+	if (!json_is_object(code) || (c && (!commit || strlen(commit) != 40 || commit[strspn(commit, "0123456789abcdef")])) ||
+	    (br && !branch)) {
+		fputs("unreadable (a malformed provenance.code)\n", f);
+		return;
+	}
 	put_text(f, commit ? commit : "no commit yet");
 	fputs(" (", f);
 	if (branch) {
@@ -90,7 +89,10 @@ static void put_code(FILE *f, const json_t *code)
 	} else {
 		fputs("detached HEAD", f);
 	}
-	fputs(json_is_true(json_object_get(code, "dirty")) ? "), dirty: tracked files differed from it\n" : ")\n",
+	const json_t *dirty = json_object_get(code, "dirty");
+	fputs(json_is_true(dirty)      ? "), dirty: tracked files differed from it\n"
+	      : json_is_boolean(dirty) ? ")\n"
+				       : "), dirty or not: unknown\n",
 	      f);
 }
 

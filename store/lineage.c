@@ -249,11 +249,39 @@ done:
 	return err;
 }
 
+/* `ref` found entry `e` as an id prefix: RQ_EAMBIGUOUS when it also
+ * starts the run id of another imported CodeCarbon run, else 0. */
+static int id_or_run(rq_ledger *l, const rq_entry *e, const char *ref)
+{
+	rq_entry *run = NULL;
+	int err = 0;
+	if (strlen(ref) < 4 || strlen(ref) >= RQ_ID_HEX_SIZE - 1)
+		return 0;
+	int found = run_id_lookup(&run, l, ref);
+	if (found == RQ_ENOTFOUND || (!found && !strcmp(run->id, e->id)))
+		rq_error_clear();
+	else if (found == 0 || found == RQ_EAMBIGUOUS)
+		err = rq_error_set(RQ_EAMBIGUOUS,
+				   "'%s' is both the start of entry %.12s and of the run id of %s%s%s%.12s%s: give more of the entry id, or the whole run id",
+				   ref, e->id, found ? "several imported CodeCarbon runs" : "CodeCarbon run ",
+				   found ? "" : rq_json_str(json_object_get(run->body, "source"), "run_id", "?"),
+				   found ? "" : " (entry ", found ? "" : run->id, found ? "" : ")");
+	else
+		err = found;
+	rq_entry_free(run);
+	return err;
+}
+
 int rq_entry_resolve(rq_entry **out, rq_ledger *l, const char *ref)
 {
 	int err = rq_version_resolve(out, l, ref);
-	if (err == RQ_ENOTFOUND && !strchr(ref, '~') && strcmp(ref, "latest") != 0)
+	if (err == RQ_ENOTFOUND && !strchr(ref, '~') && strcmp(ref, "latest") != 0) {
 		err = rq_ledger_lookup(out, l, ref, NULL);
+		if (!err && (err = id_or_run(l, *out, ref))) {
+			rq_entry_free(*out);
+			*out = NULL;
+		}
+	}
 	if (err == RQ_ENOTFOUND && strlen(ref) >= 4) {
 		char *why = rq_xstrdup(rq_error_last());
 		if ((err = run_id_lookup(out, l, ref)) == RQ_ENOTFOUND)

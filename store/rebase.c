@@ -7,6 +7,7 @@
 #include "sync_int.h"
 #include "json.h"
 #include "lineage.h"
+#include "import.h"
 #include "object_int.h"
 
 /* ---- our entries since the common one ---- */
@@ -229,7 +230,9 @@ static bool import_key(rq_buf *out, const rq_entry *e)
 		return false;
 	const char *meter = rq_json_str(e->body, "meter", "");
 	const json_t *src = json_object_get(e->body, "source"), *files = json_object_get(src, "files");
-	if (!strcmp(meter, "codecarbon") && json_is_object(src) && !*rq_json_str(src, "run_id", "")) {
+	/* older versions stored a missing run id as "None" */
+	bool no_id = rq_cc_no_run_id(rq_json_str(src, "run_id", ""));
+	if (!strcmp(meter, "codecarbon") && json_is_object(src) && no_id) {
 		rq_buf_printf(out, "codecarbon-row %s %.17g %.17g", rq_json_str(src, "timestamp", ""),
 			      rq_json_num(e->body, "duration_s", -1), rq_json_num(e->body, "energy_kwh", -1));
 		return true;
@@ -303,15 +306,48 @@ static int imports_of(struct imports *im, rq_ledger *l, const rq_verify_report *
 	return 0;
 }
 
-/* Our entry `e` is a run the remote imported too: its index there, or -1. */
+/* Whether the fingerprint lists of two "nvidia-smi FP,FP..." keys share
+ * one (and are not the same set). */
+static bool fps_overlap(const char *a, const char *b)
+{
+	static const char pre[] = "nvidia-smi ";
+	size_t n = sizeof(pre) - 1;
+	if (strncmp(a, pre, n) || strncmp(b, pre, n) || !strcmp(a, b))
+		return false;
+	for (const char *p = a + n; *p;) {
+		size_t len = strcspn(p, ",");
+		for (const char *q = b + n; *q;) {
+			size_t qlen = strcspn(q, ",");
+			if (qlen == len && !strncmp(p, q, len))
+				return true;
+			q += qlen + (q[qlen] == ',');
+		}
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+/* Our entry `e` is a run the remote imported too: its index there, or -1.
+ * An nvidia-smi import sharing some files with one of the remote's (not
+ * the same set) is RQ_EINVALID (-2), as `resque import` refuses it: the
+ * energy of those files would be counted twice. */
 static ssize_t same_import(const struct imports *im, const rq_entry *e)
 {
 	rq_buf key = RQ_BUF_INIT;
 	ssize_t at = -1;
-	if (import_key(&key, e))
+	if (import_key(&key, e)) {
 		for (size_t i = 0; i < im->n && at < 0; i++)
 			if (strcmp(im->key[i], key.ptr) == 0)
 				at = (ssize_t)i;
+		for (size_t i = 0; i < im->n && at < 0; i++)
+			if (fps_overlap(key.ptr, im->key[i])) {
+				rq_error_set(RQ_EINVALID,
+					     "entry %" PRIu64 " (%.12s) and the remote's entry %" PRIu64
+					     " (%.12s) import some of the same nvidia-smi logs (not the same set): replaying it would count their energy twice; nothing was changed",
+					     e->seq, e->id, im->seq[i], im->id[i]);
+				at = -2;
+			}
+	}
 	rq_buf_release(&key);
 	return at;
 }
@@ -361,6 +397,10 @@ static int replay_one(struct replay *s, const git_oid *c)
 		goto done;
 	}
 	ssize_t dup = same_import(&s->im, e);
+	if (dup == -2) {
+		err = RQ_EINVALID;
+		goto done;
+	}
 	if (dup >= 0) {
 		/* the same run, imported on both sides: recorded once,
 		 * and what referred to ours refers to the remote's */

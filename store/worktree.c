@@ -6,7 +6,20 @@
 #include "ledger_int.h"
 
 #include <git2.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* How long `git status` may take before dirty is recorded as unknown. */
+#define STATUS_TIMEOUT_MS 5000
 
 /* Whether resolved `path` is resolved directory `dir` or below it (`dir`
  * may end in '/'). */
@@ -50,10 +63,109 @@ static int any_change(const char *path, unsigned int flags, void *payload)
 	return 1;
 }
 
+/* environ without the variables that would point git elsewhere than the
+ * work tree it is started in. */
+static char **git_env(void)
+{
+	static const char *const drop[] = { "GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_COMMON_DIR=",
+					    "GIT_OBJECT_DIRECTORY=", "GIT_ALTERNATE_OBJECT_DIRECTORIES=",
+					    "GIT_NAMESPACE=", "GIT_CEILING_DIRECTORIES=" };
+	size_t n = 0, k = 0;
+	while (environ[n])
+		n++;
+	char **v = rq_xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		bool keep = true;
+		for (size_t j = 0; j < RQ_ARRAY_SIZE(drop) && keep; j++)
+			keep = strncmp(environ[i], drop[j], strlen(drop[j])) != 0;
+		if (keep)
+			v[k++] = environ[i];
+	}
+	return v;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Wait for `git status`'s first byte, its end or the deadline: 1 for
+ * output (dirty), 0 for none, -1 past the deadline. */
+static int read_status(int fd)
+{
+	struct timespec t0;
+	char c;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long left = STATUS_TIMEOUT_MS - ms_since(&t0);
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (left <= 0)
+			return -1;
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t n = read(fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n > 0 ? 1 : 0;
+	}
+}
+
+/* Ask git itself (it runs clean filters such as git-lfs's and refreshes
+ * its index as `git status` does): 0 with *out set; RQ_EIO when it took
+ * too long (dirty unknown); RQ_ENOTFOUND when no git
+ * could be run or it failed (libgit2 answers instead). */
+static int git_status_dirty(bool *out, const char *workdir)
+{
+	char git[] = "git", nol[] = "--no-optional-locks", c[] = "-C", st[] = "status", po[] = "--porcelain",
+	     uno[] = "-uno", ign[] = "--ignore-submodules=untracked", *wd = rq_xstrdup(workdir);
+	char *argv[] = { git, nol, c, wd, st, po, uno, ign, NULL };
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status = 0, got;
+	pid_t pid;
+	char **env;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(wd);
+		return rq_error_set(RQ_ENOTFOUND, "pipe: %s", strerror(errno));
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	env = git_env();
+	int e = posix_spawnp(&pid, "git", &fa, NULL, argv, env);
+	free(env);
+	free(wd);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (e) {
+		close(pfd[0]);
+		return rq_error_set(RQ_ENOTFOUND, "git: %s", strerror(e));
+	}
+	got = read_status(pfd[0]);
+	if (got != 0)
+		kill(pid, SIGKILL); /* dirty is known, or it took too long */
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got < 0)
+		return rq_error_set(RQ_EIO, "git status took more than %d s: whether the work tree is dirty is unknown",
+				    STATUS_TIMEOUT_MS / 1000);
+	if (got == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		return rq_error_set(RQ_ENOTFOUND, "git status failed");
+	*out = got == 1;
+	return 0;
+}
+
 /* Tracked files modified, deleted, renamed, of another type or staged
  * (against HEAD, or an empty tree before the first commit); untracked and
  * ignored files do not count. Submodules count as git status shows them. */
-static int find_dirty(bool *out, git_repository *repo)
+static int find_dirty_libgit2(bool *out, git_repository *repo)
 {
 	git_status_options so = GIT_STATUS_OPTIONS_INIT;
 	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
@@ -63,6 +175,21 @@ static int find_dirty(bool *out, git_repository *repo)
 		return rq_git_error(RQ_EIO, "git work tree: reading its status");
 	*out = rc > 0;
 	return 0;
+}
+
+/* git status when git can be run, else libgit2 (worktree.h). */
+static int find_dirty(rq_worktree *out, git_repository *repo)
+{
+	int err = git_status_dirty(&out->dirty, git_repository_workdir(repo));
+	out->dirty_known = !err;
+	if (err == RQ_EIO) {
+		rq_buf_puts(&out->warning, rq_error_last());
+		return 0;
+	}
+	if (!err)
+		return 0;
+	out->dirty_known = (err = find_dirty_libgit2(&out->dirty, repo)) == 0;
+	return err;
 }
 
 /* HEAD's commit and branch; a branch with no commit yet leaves the commit
@@ -121,6 +248,7 @@ int rq_worktree_describe(rq_worktree *out, const char *dir, const char *ledger_d
 	int err, rc;
 
 	memset(out, 0, sizeof(*out));
+	rq_buf_init(&out->warning);
 	if (!real)
 		return rq_error_os("%s", dir);
 	git_libgit2_init();
@@ -130,7 +258,7 @@ int rq_worktree_describe(rq_worktree *out, const char *dir, const char *ledger_d
 	else if (rc < 0)
 		err = rq_git_error(RQ_EIO, real);
 	else if (!(err = check_worktree(repo, real, ledger_dir)) && !(err = find_head(out, repo)))
-		err = find_dirty(&out->dirty, repo);
+		err = find_dirty(out, repo);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	free(real);
@@ -143,4 +271,5 @@ void rq_worktree_release(rq_worktree *w)
 		return;
 	free(w->branch);
 	w->branch = NULL;
+	rq_buf_release(&w->warning);
 }

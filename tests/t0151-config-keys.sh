@@ -86,6 +86,15 @@ test_expect_success 'a setting in ~/.gitconfig is shown as set there' '
 	git config --file "$HOME/.gitconfig" --unset resque.hardware
 '
 
+test_expect_success 'a typo in ~/.gitconfig: the warning names that file and the git command that removes it' '
+	cd p && git config --file "$HOME/.gitconfig" resque.regoin FR &&
+	expect_success resque config &&
+	grep_err "warning: ~/.gitconfig: resque.regoin is not a known key and is ignored; remove it: git config --global --unset resque.regoin" &&
+	! grep -F "resque config --unset" "$ERR" &&
+	git config --global --unset resque.regoin &&
+	expect_success resque config && test ! -s "$ERR"
+'
+
 test_expect_success 'the old spelling of a corrected region resolves, with a warning' '
 	cd p && expect_success resque config region azure:germanynortheastt &&
 	grep_err "warning: region .azure:germanynortheastt. is now spelt .azure:germanynortheast." &&

@@ -113,8 +113,14 @@ test_expect_success 'a version committed with .pt weights: diff --params and com
 
 test_expect_success 'a checkpoint or pickle given as an array is named too' '
 	cd p &&
-	expect_error 1 "model.pt: a PyTorch checkpoint (torch.save, a zip archive), not a safetensors file" \
+	expect_error 1 "model.pt: a PyTorch checkpoint (torch.save, a zip archive), not a .npy or safetensors file; save the array with numpy.save or safetensors instead" \
 		rq-array-dump model.pt &&
+	! grep -F "weights" "$ERR" &&
+	repo_state >before &&
+	expect_error 1 "model.pt: a PyTorch checkpoint (torch.save, a zip archive), not a .npy or safetensors file; save the array with numpy.save or safetensors instead" \
+		resque commit --weights w3.safetensors --name v5 --embeddings model.pt --labels model.pt &&
+	! grep -F "save_weights" "$ERR" &&
+	repo_state >after && compare before after &&
 	expect_error 1 "legacy2.pth: a Python pickle (protocol 2; a PyTorch checkpoint in torch.save'"'"'s legacy format?), not a .npy or safetensors file; save the array with numpy.save or safetensors instead" \
 		rq-array-dump legacy2.pth &&
 	repo_state >before &&

@@ -257,6 +257,54 @@ test_expect_success 'two id columns that cannot be told apart: refused with a hi
 	repo_state >after && compare before after
 '
 
+test_expect_success 'escape sequences in a file reach no terminal: header fields, GPU ids in warnings' '
+	repo m8 own.csv && cd m8 &&
+	printf "when,\033]0;PWN\007\033[31m,util\n2022-12-05 09:55:42,1,2\n" >esc.csv &&
+	expect_error 1 "esc.csv: no '\''timestamp'\'' column (nor a known variant) among the columns found: '\''when'\'', '\''?]0;PWN??[31m'\''" \
+		resque import nvidia-smi esc.csv &&
+	! grep -q "$(printf "\033")" "$ERR" &&
+	printf "timestamp, index, power.draw [W]\n2022/12/05 09:55:42, \033[31mX, 100 W\n2022/12/05 09:55:44, \033[31mX, 100 W\n2022/12/05 09:55:45, \033[31mX, [N/A]\n" >esc2.csv &&
+	printf "timestamp, index, power.draw [W]\n2022/12/05 09:55:43, \033[31mX, 100 W\n2022/12/05 09:55:46, \033[31mX, 100 W\n" >esc3.csv &&
+	expect_error 1 "esc2.csv and esc3.csv both hold samples of GPU ?[31mX" resque import nvidia-smi esc2.csv esc3.csv &&
+	grep -F "warning: esc2.csv: 1 rows without a power reading" "$ERR" &&
+	! grep -q "$(printf "\033")" "$ERR"
+'
+
+test_expect_success 'a time column of elapsed milliseconds is refused, not read as seconds; the repository is unchanged' '
+	repo m9 own.csv && cd m9 && repo_state >before &&
+	printf "time_ms,power_w\n0,100\n1000,100\n2000,100\n" >ms.csv &&
+	expect_error 1 "ms.csv: line 2: '\''0'\'' is not a timestamp: as seconds since 1970 it falls before 2000 (an elapsed time? its unit, s or ms, cannot be told)" \
+		resque import nvidia-smi ms.csv --time-column time_ms &&
+	repo_state >after && compare before after
+'
+
+test_expect_success 'logs of several nodes (each its GPU 0 over the same time): refused naming --per-node, summed with it' '
+	repo m10 own.csv && cd m10 && sed "s/NVIDIA A100-SXM4-40GB/H100/; s/100.00 W/150 W/; s/200.00 W/250 W/" own.csv >node2.csv &&
+	repo_state >before &&
+	expect_error 1 "own.csv and node2.csv both hold samples of GPU 0 over 4.000 s: parts of one GPU'\''s log must follow each other in time (the same samples given twice? logs of other machines: --per-node)" \
+		resque import nvidia-smi own.csv node2.csv &&
+	repo_state >after && compare before after &&
+	expect_success resque import nvidia-smi --per-node own.csv node2.csv --json &&
+	near "$(json_get "$OUT" "d[0][\"energy_kwh\"]")" "$(kwh 1400)" &&
+	test "$(json_get "$OUT" "d[0][\"duration_s\"] == 4.0")" = True &&
+	test "$(json_get "$OUT" "d[0][\"body\"][\"gpus\"][1][\"id\"]")" = node2.csv:0
+'
+
+test_expect_success 'a log without its header line (--format=csv,noheader) is refused saying so; the repository is unchanged' '
+	repo m11 own.csv && cd m11 && tail -n +2 own.csv >nohdr.csv && repo_state >before &&
+	expect_error 1 "nohdr.csv: no header line (the first line is a sample: '\''2022/12/05 09:55:42.535'\'' is a timestamp): log with nvidia-smi --format=csv, not csv,noheader" \
+		resque import nvidia-smi nohdr.csv &&
+	repo_state >after && compare before after
+'
+
+test_expect_success 'an "index" column of row numbers 0, 1, 2 (pandas'"'"' own) is read as row numbers, with a warning' '
+	repo m12 own.csv && cd m12 &&
+	printf "index,timestamp,power_draw\n0,2022-12-05 09:55:42.535,100\n1,2022-12-05 09:55:44.535,200\n2,2022-12-05 09:55:46.535,100\n" >rows.csv &&
+	expect_success resque import nvidia-smi rows.csv --json &&
+	grep -F "warning: rows.csv: the GPU id column holds the row numbers 0, 1, 2 ... (a pandas index): read as row numbers, not GPU ids" "$ERR" &&
+	near "$(json_get "$OUT" "d[0][\"energy_kwh\"]")" "$(kwh 600)"
+'
+
 test_expect_success 'the ledger verifies after the imports' '
 	cd p && expect_success resque verify
 '

@@ -29,6 +29,8 @@ test_expect_success 'nvidia-smi: the same file again exits 0, says as what, reco
 	test "$(json_get "$OUT" "len(d)")" = 1 &&
 	test "$(json_get "$OUT" "d[0][\"id\"]")" = "$id" &&
 	test "$(json_get "$OUT" "d[0][\"region\"] if \"region\" in d[0] else d[0][\"body\"][\"region\"]")" = FR &&
+	expect_success resque import nvidia-smi a.csv --power-column "power.draw [W]" --time-column timestamp &&
+	grep -F "warning: a.csv: imported already: the options given are not applied (the actual stays as recorded)" "$ERR" &&
 	repo_state >after && compare before after
 '
 
@@ -103,6 +105,52 @@ test_expect_success 'codecarbon: a run that went on after its import is not reco
 	repo_state >after && compare before after
 '
 
+test_expect_success 'nvidia-smi: a file imported alone is named when given with others, whatever its place' '
+	cd p && sed "s/10:00:0/12:00:0/" a.csv >g.csv && sed "s/10:00:0/12:00:0/" b.csv >h.csv &&
+	expect_success resque import nvidia-smi g.csv --json && id=$(json_get "$OUT" "d[0][\"id\"]") &&
+	repo_state >before &&
+	expect_error 1 "g.csv: imported already (alone) as $(echo "$id" | cut -c1-12): importing it again with other files would count its energy twice" \
+		resque import nvidia-smi h.csv g.csv &&
+	repo_state >after && compare before after
+'
+
+# body FILE FPS...: the actual of FILE (an import's --json) with
+# source.files set to FPS (one: source.fingerprint alone).
+forge() {
+	"$PY" -c "
+import json,sys
+b=json.load(open(sys.argv[1]))[0][\"body\"]; s=b[\"source\"]; s.pop(\"files\",None)
+fps=sys.argv[2:]
+if len(fps)==1: s[\"fingerprint\"]=fps[0]
+else: s[\"files\"]=[{\"file\":\"x%d.csv\"%i,\"fingerprint\":f} for i,f in enumerate(fps)]
+print(json.dumps(b))" "$@"
+}
+
+test_expect_success 'nvidia-smi: the exact import is found before one sharing some of the files (both orders)' '
+	expect_success resque init q1 && expect_success resque init q2 &&
+	sed "s/10:00:0/13:00:0/" a.csv >q1/k.csv && sed "s/10:00:0/13:00:0/" b.csv >q1/l.csv && cp q1/k.csv q1/l.csv q2/ &&
+	ka=$(resque fingerprint q1/k.csv | cut -d" " -f1) && lb=$(resque fingerprint q1/l.csv | cut -d" " -f1) &&
+	(cd q1 && expect_success resque import nvidia-smi k.csv l.csv --json && cp "$OUT" ../both.json &&
+		forge ../both.json "$ka" | rq-append .resque actual >/dev/null &&
+		expect_success resque import nvidia-smi l.csv k.csv &&
+		grep -F "l.csv: already imported as $(json_get "$(cat ../both.json)" "d[0][\"id\"]" | cut -c1-12)" "$OUT") &&
+	(cd q2 && expect_success resque import nvidia-smi k.csv &&
+		exact=$(forge ../both.json "$ka" "$lb" | rq-append .resque actual) &&
+		expect_success resque import nvidia-smi k.csv l.csv &&
+		grep -F "k.csv: already imported as $(echo "$exact" | cut -c1-12)" "$OUT")
+'
+
+test_expect_success 'codecarbon: a run stored with run_id "None" (older versions) is known again by its row' '
+	expect_success resque init q3 && cd q3 &&
+	printf "timestamp,run_id,duration,emissions,energy_consumed\n2024-03-01T10:00:00,None,10,0.001,0.01\n" >none.csv &&
+	echo "{\"energy_kwh\": 0.01, \"carbon_kg\": 0.001, \"duration_s\": 10, \"method\": \"imported\", \"meter\": \"codecarbon\", \"status\": \"succeeded\", \"source\": {\"format\": \"codecarbon\", \"file\": \"none.csv\", \"run_id\": \"None\", \"timestamp\": \"2024-03-01T10:00:00\"}}" |
+		rq-append .resque actual >old.id &&
+	repo_state >before &&
+	expect_success resque import codecarbon none.csv &&
+	grep -F "already imported as $(cut -c1-12 old.id)" "$OUT" &&
+	repo_state >after && compare before after
+'
+
 test_expect_success 'the ledger verifies' '
 	cd p && expect_success resque verify
 '
@@ -123,6 +171,20 @@ test_expect_success 'pull --rebase records logs imported on both sides once' '
 	cd bob && RESQUE_HOME=$B expect_success resque pull --rebase &&
 	grep -F "imports the run the remote imported" "$ERR" &&
 	n=$(git --git-dir=.resque log --format=%H ledger | while read c; do git --git-dir=.resque cat-file blob "$c:entry"; echo; done | grep -c "\"meter\":\"nvidia-smi\"") &&
+	test "$n" = 1 && RESQUE_HOME=$B expect_success resque verify
+'
+
+test_expect_success 'pull --rebase: a run stored with run_id "None" (older versions) is the run imported without one' '
+	A=$SCRATCH/ha && B=$SCRATCH/hb &&
+	printf "timestamp,run_id,duration,emissions,energy_consumed\n2024-04-01T10:00:00,None,10,0.001,0.01\n" >none2.csv &&
+	cp none2.csv bob/ &&
+	(cd alice && RESQUE_HOME=$A expect_success resque pull &&
+		echo "{\"energy_kwh\": 0.01, \"carbon_kg\": 0.001, \"duration_s\": 10, \"method\": \"imported\", \"meter\": \"codecarbon\", \"status\": \"succeeded\", \"source\": {\"format\": \"codecarbon\", \"file\": \"none2.csv\", \"run_id\": \"None\", \"timestamp\": \"2024-04-01T10:00:00\"}}" |
+		RESQUE_HOME=$A rq-append .resque actual >/dev/null && RESQUE_HOME=$A expect_success resque push) &&
+	cd bob && RESQUE_HOME=$B expect_success resque import codecarbon none2.csv &&
+	RESQUE_HOME=$B expect_success resque pull --rebase &&
+	grep -F "imports the run the remote imported" "$ERR" &&
+	n=$(git --git-dir=.resque log --format=%H ledger | while read c; do git --git-dir=.resque cat-file blob "$c:entry"; echo; done | grep -c "2024-04-01T10:00:00") &&
 	test "$n" = 1 && RESQUE_HOME=$B expect_success resque verify
 '
 

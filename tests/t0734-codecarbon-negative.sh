@@ -65,4 +65,11 @@ test_expect_success 'an optional figure that is not a number is refused; nothing
 		resque import codecarbon text.csv
 '
 
+test_expect_success 'a negative pue: dropped with a reason about the PUE; warnings carry the "warning:" prefix' '
+	cd p && { echo "$H"; row 1c1e5a9e-0007-4f00-8000-000000000007 0.0425 0.01 0.0118 0.043 0.0161 | sed "s/,1.0\$/,-3/"; } >pue.csv &&
+	expect_success resque import codecarbon pue.csv --json &&
+	grep -F "warning: pue.csv: line 2: pue -3 is negative: dropped (no PUE is recorded for the run)" "$ERR" &&
+	! grep -F "energy_consumed" "$ERR"
+'
+
 test_done

@@ -44,16 +44,26 @@ test_expect_success 'nan, NaN and an empty id are no id; a real id still gathers
 
 test_expect_success '--run-id None names no run: refused, listing the runs; nothing written' '
 	cd p &&
-	unchanged_after 1 "none.csv: no run '\''None'\'' (runs: 3 without an id)" \
+	unchanged_after 1 "none.csv: no run '\''None'\'' (runs: without an id, at lines 2, 3, 4 (choose one with --line N))" \
 		resque import codecarbon none.csv --run-id None &&
-	unchanged_after 1 "mixed.csv: no run '\''nan'\'' (runs: run-x; 3 without an id)" \
+	unchanged_after 1 "mixed.csv: no run '\''nan'\'' (runs: run-x; without an id, at lines 2, 3, 4 (choose one with --line N))" \
 		resque import codecarbon mixed.csv --run-id nan
 '
 
 test_expect_success 'a file of runs without ids and several runs needs --run-id for --epochs; nothing written' '
 	cd p &&
-	unchanged_after 1 "none.csv holds 3 runs: choose one with --run-id" \
+	unchanged_after 1 "none.csv holds 3 runs: choose one with --run-id R (or --line N for a run without an id) to give it --plan, --name, --epochs, --train-size or --target-* (--line 2, --line 3, --line 4)" \
 		resque import codecarbon none.csv --epochs 3
+'
+
+test_expect_success 'a run without an id is chosen with --line N (its row), and given --epochs' '
+	expect_success resque init q && cp p/none.csv q/ && cd q &&
+	unchanged_after 1 "none.csv: no run whose last row is at line 7 (runs: without an id, at lines 2, 3, 4" \
+		resque import codecarbon none.csv --line 7 &&
+	expect_success resque import codecarbon none.csv --line 3 --epochs 2 --json &&
+	test "$(json_get "$OUT" "len(d)")" = 1 &&
+	test "$(json_get "$OUT" "d[0][\"duration_s\"] == 120")" = True &&
+	test "$(json_get "$OUT" "d[0][\"epochs\"]")" = 2
 '
 
 test_done

@@ -1,9 +1,11 @@
 #!/bin/sh
 # import codecarbon: rows sharing a run_id whose duration falls back are
-# segments of one run (CodeCarbon's start_task resets the tracker's start
-# time but never its energy counters): the duration is summed over the
-# segments, a figure that kept growing is a running total (last value), a
-# figure that fell back too is summed; a warning names the line.
+# segments of one run (a new tracker: every figure summed), unless the
+# energy grew faster than a new count could (more than 10 times the mean
+# power before: the counters were kept, as CodeCarbon's start_task keeps
+# them), when a figure that kept growing is a running total (last value)
+# and one that fell back is summed; a warning names the line. Sums are
+# checked against the plausible ranges again.
 . "$(dirname "$0")/lib.sh"
 
 # CodeCarbon 2.3.5's columns (no experiment_id yet).
@@ -30,7 +32,7 @@ test_expect_success 'setup: a repository and three files' '
 	  row 2023-10-04T09:01:00 run-c 120 0.0020 0.0008 0.0018 0.0002; } >p/snapshots.csv
 '
 
-test_expect_success 'duration restarts, energy keeps growing: duration summed, energy the running total' '
+test_expect_success 'duration restarts, energy grows faster than a new count could: duration summed, energy the running total' '
 	cd p && expect_success resque import codecarbon restart.csv --json &&
 	grep -F "restart.csv: line 3: run '\''$R'\'' restarted (duration 0.66 s after 120.5 s at line 2): segments summed: duration; running totals (kept growing): emissions, energy_consumed" "$ERR" &&
 	test "$(json_get "$OUT" "len(d)")" = 1 &&
@@ -64,6 +66,25 @@ test_expect_success 'snapshots that only grow: the last row, no warning, no segm
 	test ! -s "$ERR" &&
 	test "$(json_get "$OUT" "d[0][\"duration_s\"] == 120 and d[0][\"energy_kwh\"] == 0.002")" = True &&
 	test "$(json_get "$OUT" "\"segments\" in d[0][\"body\"][\"source\"]")" = False
+'
+
+test_expect_success 'a new tracker whose energy is larger than the segment before: still a new count, summed' '
+	cd p && { echo "$H"
+	  row 2023-10-05T09:00:00 run-d 100 0.0010 0.0004 0.0009 0.0001
+	  row 2023-10-05T09:02:00 run-d 80 0.0012 0.0005 0.0011 0.0001; } >larger.csv &&
+	expect_success resque import codecarbon larger.csv --json &&
+	grep -F "larger.csv: line 3: run '\''run-d'\'' restarted (duration 80 s after 100 s at line 2): segments summed: duration, emissions, energy_consumed" "$ERR" &&
+	test "$(json_get "$OUT" "d[0][\"duration_s\"] == 180")" = True &&
+	test "$(json_get "$OUT" "abs(d[0][\"energy_kwh\"] - 0.0022) < 1e-12 and abs(d[0][\"carbon_kg\"] - 0.0009) < 1e-12")" = True
+'
+
+test_expect_success 'segments whose sum leaves the plausible range: refused like one row; nothing written' '
+	cd p && { echo "$H"
+	  row 2023-10-06T09:00:00 run-e 100 600000000 0.0004 0.0009 0.0001
+	  row 2023-10-06T09:02:00 run-e 80 600000000 0.0005 0.0011 0.0001; } >huge.csv &&
+	unchanged_after 1 "huge.csv: run '\''run-e'\'' (2 segments summed, to line 3)" \
+		resque import codecarbon huge.csv &&
+	grep -F "energy" "$ERR"
 '
 
 test_done

@@ -57,4 +57,16 @@ test_expect_success 'names and entry ids come first: an entry id prefix still sh
 	test "$(json_get "$OUT" "d[\"id\"]")" = "$id"
 '
 
+test_expect_success 'a reference that starts both an entry id and a run id is refused, naming both' '
+	cd p && P=$(cut -c1-8 b.id) &&
+	{ echo "run_id,duration,emissions,energy_consumed"; echo "$P-run,60,0.006,0.06"; } >clash.csv &&
+	expect_success resque import codecarbon clash.csv --json && run=$(json_get "$OUT" "d[0][\"id\"]") &&
+	expect_error 1 "'\''$P'\'' is both the start of entry $P" resque show "$P" &&
+	grep -F "and of the run id of CodeCarbon run $P-run (entry $(echo "$run" | cut -c1-12)): give more of the entry id, or the whole run id" "$ERR" &&
+	expect_success resque show "$(cut -c1-40 b.id)" --json &&
+	test "$(json_get "$OUT" "d[\"id\"]")" = "$(cat b.id)" &&
+	expect_success resque show "$P-run" --json &&
+	test "$(json_get "$OUT" "d[\"id\"]")" = "$run"
+'
+
 test_done

@@ -13,6 +13,7 @@ test_requires GIT PYTHON3
 # No repository above the scratch directory may count (/tmp could be in one).
 GIT_CEILING_DIRECTORIES=$(dirname "$SCRATCH")
 export GIT_CEILING_DIRECTORIES
+_path=$PATH
 
 # prov ENTRY-REF PYTHON-EXPR: the expression, over `p` (the entry's
 # provenance, None when it has none) and `b` (its body), must be true.
@@ -170,6 +171,55 @@ test_expect_success 'show prints the provenance; show --json prints it as stored
 test_expect_success CC 'show of the fake machine: the hardware profile spelt as run records it' '
 	cd code && expect_success resque show v17 &&
 	grep -x -F "  hardware cpu:AMD EPYC 7B13 x4; gpu:NVIDIA A100-SXM4-40GB x2; gpu:Tesla T4 x1" "$OUT"
+'
+
+test_expect_success 'a file with a clean filter (git-lfs style), touched but not changed: not dirty' '
+	git -c init.defaultBranch=main init -q filt && cd filt &&
+	git config filter.up.clean "tr a-z A-Z" && git config filter.up.smudge cat &&
+	printf "*.bin filter=up\n" >.gitattributes && printf "hello\n" >w.bin &&
+	git add .gitattributes w.bin && git commit -q -m f && test -z "$(git status --porcelain -uno)" &&
+	touch -d "2001-01-01" w.bin && commit_here v30 -C ../code &&
+	prov "$ID" "p[\"code\"][\"dirty\"] is False" &&
+	printf "changed\n" >w.bin && commit_here v31 -C ../code && prov "$ID" "p[\"code\"][\"dirty\"] is True"
+'
+
+test_expect_success 'a submodule: its untracked files do not count, its modified files do' '
+	git -c init.defaultBranch=main init -q smsrc && printf "s\n" >smsrc/s.txt &&
+	git -C smsrc add s.txt && git -C smsrc commit -q -m s &&
+	git -c init.defaultBranch=main init -q withsm && cd withsm &&
+	git -c protocol.file.allow=always submodule add -q ../smsrc sm && git commit -q -m sm &&
+	printf "junk\n" >sm/untracked.txt && commit_here v32 -C ../code &&
+	prov "$ID" "p[\"code\"][\"dirty\"] is False" &&
+	printf "t\n" >>sm/s.txt && commit_here v33 -C ../code && prov "$ID" "p[\"code\"][\"dirty\"] is True"
+'
+
+test_expect_success 'without git on PATH libgit2 answers; a git status that hangs leaves dirty unknown' '
+	cd code && printf "more\n" >>train.sh &&
+	PATH="$RQ_BUILD" && commit_here v34 && PATH=$_path &&
+	prov "$ID" "p[\"code\"][\"dirty\"] is True" &&
+	git checkout -q -- train.sh && mkdir -p ../slowbin &&
+	printf "#!/bin/sh\nexec sleep 60\n" >../slowbin/git && chmod +x ../slowbin/git &&
+	PATH="$SCRATCH/slowbin:$PATH" && commit_here v35 && PATH=$_path &&
+	grep -F "warning: the code'"'"'s dirty flag is not recorded: git status took more than 5 s" "$ERR" &&
+	prov "$ID" "\"dirty\" not in p[\"code\"] and p[\"code\"][\"commit\"] == \"$(git rev-parse HEAD)\"" &&
+	expect_success resque show "$ID" && grep -q "^  code     [0-9a-f]* (branch main), dirty or not: unknown$" "$OUT"
+'
+
+test_expect_success 'RESQUE_NO_ARGV=1 leaves argv out of run and commit; empty does not' '
+	cd code && RESQUE_NO_ARGV=1 && export RESQUE_NO_ARGV && commit_here v36 &&
+	prov "$ID" "\"argv\" not in p and \"code\" in p and \"hardware\" in p" &&
+	expect_success resque run --region FR --interval 0.05 --json -- true secret-arg &&
+	ID=$(json_get "$OUT" "d[\"id\"]") && prov "$ID" "\"argv\" not in p and b[\"command\"] == [\"true\", \"secret-arg\"]" &&
+	RESQUE_NO_ARGV= && commit_here v37 && unset RESQUE_NO_ARGV &&
+	prov "$ID" "p[\"argv\"][:2] == [\"resque\", \"commit\"]" &&
+	resque run --help | grep -q "RESQUE_NO_ARGV=1" && resque commit --help | grep -q "RESQUE_NO_ARGV=1"
+'
+
+test_expect_success 'a malformed provenance.code shows as unreadable' '
+	cd code &&
+	printf "{\"name\": \"bad\", \"weights\": {\"path\": \"w.bin\", \"fingerprint\": \"b2:%064d\", \"bytes\": 1}, \"provenance\": {\"code\": {\"commit\": 5}}}" 0 |
+		rq-append .resque version >/dev/null &&
+	expect_success resque show bad && grep -x -F "  code     unreadable (a malformed provenance.code)" "$OUT"
 '
 
 test_expect_success 'show never prints control characters of a recorded argument' '

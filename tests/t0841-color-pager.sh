@@ -107,6 +107,29 @@ test_expect_success 'a pager that cannot be run is named and the output printed'
 	grep_out " note +[0-9a-f]{8}  (a note|x+\.\.\.)$"
 '
 
+test_expect_success 'a pager starting with a shell builtin runs; a blank one means no pager' '
+	cd p && RESQUE_PAGER="exec cat -A" expect_success limited rq-pty resque log -t note -n 1 &&
+	grep -q " note .*[x.]\\\$" "$OUT" &&
+	PAGER_LOG=$SCRATCH/log10 RESQUE_PAGER="  " PAGER=$SCRATCH/pager expect_success limited rq-pty resque log -t note -n 1 &&
+	! test -e "$SCRATCH/log10" && grep_out " note .*x\.\.\.$" &&
+	PAGER_LOG=$SCRATCH/log11 PAGER="	 " expect_success limited rq-pty resque log -t note -n 1 &&
+	! test -e "$SCRATCH/log11" && grep_out " note .*x\.\.\.$"
+'
+
+test_expect_success 'a pager that sh cannot run (126, 127) is warned about, exit status 1' '
+	cd p && mkdir -p "$SCRATCH/adir" &&
+	RESQUE_PAGER="$SCRATCH/adir" expect_success limited rq-pty sh -c "resque log -n 1; echo status=\$?" &&
+	grep_out "warning: the pager could not be run \(exit status 126 or 127\)" && grep_out "^status=1$" &&
+	RESQUE_PAGER="\"no-such-pager-here\"" expect_success limited rq-pty sh -c "resque log -n 1; echo status=\$?" &&
+	grep_out "warning: the pager could not be run" && grep_out "^status=1$"
+'
+
+test_expect_success 'a signal ignored by the caller (nohup, background jobs) stays ignored with a pager' '
+	cd p && RESQUE_PAGER="cat >\"$SCRATCH/paged\"; sleep 1" expect_success limited rq-pty sh -c \
+		"trap \"\" INT TERM; resque log & pid=\$!; sleep 0.5; kill -INT \$pid; kill -TERM \$pid; wait \$pid; echo status=\$?" &&
+	grep_out "^status=0$" && grep -q " note " "$SCRATCH/paged"
+'
+
 test_expect_success 'the default pager is less -FRX (when less is installed)' '
 	if command -v less >/dev/null 2>&1; then
 		cd p && TERM=xterm RQ_LIMIT=30 expect_success limited rq-pty resque log -n 1 &&

@@ -85,7 +85,7 @@ test_expect_success 'show ACTUAL: its plan and interval, figures, meter, estimat
 	grep_out "^summary actual " && grep_out "^name    inside$" &&
 	grep_out "^plan    $(echo "$plan" | cut -c1-12) \(from v1\): forecast [0-9.e+-]+ kWh, 80 % interval [0-9.e+-]+ to [0-9.e+-]+ kWh$" &&
 	grep_out "^interval inside the plan.s 80 % interval of energy$" &&
-	grep_out "^cost    2 epochs, [0-9.e+-]+ kWh, [0-9.e+-]+ kg CO2e in " && grep_out "^meter   manual: imported$" &&
+	grep_out "^cost    2 epochs, [0-9.e+-]+ kWh, [0-9.e+-]+ kg CO2e, duration unknown$" && grep_out "^meter   manual: imported$" &&
 	! grep -q "\"energy_kwh\"" "$OUT" &&
 	expect_success resque show "$(cat ../outside)" &&
 	grep_out "^interval outside the plan.s 80 % interval of energy$" && grep_out "^cost    40 epochs, " &&
@@ -136,6 +136,37 @@ test_expect_success 'log --graph of a ledger with only loose actuals' '
 	expect_success resque run --meter estimate --name alone -- true &&
 	expect_success resque log --graph &&
 	grep_out "^no versions yet" && grep_out "^actuals linked to no plan or version:$" && grep_out "^:   [0-9a-f]{12} actual alone: "
+'
+
+test_expect_success 'control characters of forged entries are never printed raw by show and log' '
+	expect_success resque init evil && cd evil &&
+	printf "%s" "{\"name\":\"ev\\u001b]0;T\\u0007il\",\"meter\":\"m\\u009b2J\",\"method\":\"est\\u001b[31m\",\"energy_kwh\":0.5,\"region\":\"R\\u001b[31m\",\"hardware\":\"h\\u007f\",\"command\":[\"a\\u001bb\"],\"source\":{\"format\":\"f\\u0007\",\"file\":\"x\\u001b[2J\"},\"status\":\"s\\u001b\",\"plan\":\"p\\u001bq\"}" |
+		rq-append .resque actual >../evil-actual &&
+	printf "%s" "{\"from\":\"f\\u001b\",\"from_name\":\"v\\u001b]2;X\\u0007\",\"kind\":\"k\\u001b\",\"shift_family\":\"s\\u009d\",\"family\":\"fa\\u001b\",\"region\":\"r\\u001b\",\"hardware\":\"h\\u001b\",\"energy_per_epoch\":{\"kwh\":1,\"source\":\"src\\u001b\"},\"calibration\":{\"basis\":\"b\\u001b\"},\"forecast\":{\"energy_kwh\":{\"p50\":1}}}" |
+		rq-append .resque plan >../evil-plan &&
+	printf "%s" "{\"message\":\"n\\u001b[2Jote\\u007f\"}" | rq-append .resque note >/dev/null &&
+	for c in "show $(cat ../evil-actual)" "show $(cat ../evil-plan)" "log" "log --graph"; do
+		expect_success resque --color=always $c && cat "$OUT" >>all.out || return 1
+	done &&
+	grep -q "ev?\]0;T?il" all.out && grep -q "source  f? x?\[2J" all.out && grep -q "meter   m?2J" all.out &&
+	"$PY" - all.out <<-\PY
+	import re, sys
+	b = open(sys.argv[1], "rb").read()
+	b = re.sub(rb"\x1b\[(32|1;31|33|1)?m", b"", b)  # resque'"'"'s own colours
+	bad = [c for c in b.decode("utf-8") if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+	assert not bad, bad
+	PY
+'
+
+test_expect_success 'show prints no nan for figures an entry lacks' '
+	cd p && plan=$(cat ../plan) &&
+	expect_success resque record --plan "$plan" --epochs 2 --energy-kwh 0.5 --json &&
+	id=$(json_get "$OUT" "d[\"id\"]") &&
+	expect_success resque show "$id" && ! grep_out nan && grep_out "^cost    2 epochs, 0.5 kWh, .*, duration unknown$" &&
+	printf "%s" "{\"from\":\"f\",\"kind\":\"dist\",\"forecast\":{\"energy_kwh\":{\"p50\":1}},\"saving\":{\"energy_kwh\":1},\"energy_per_epoch\":{}}" |
+		rq-append .resque plan >../bare-plan &&
+	expect_success resque show "$(cat ../bare-plan)" && ! grep_out nan && ! grep_out NaN &&
+	grep_out "index unknown" && grep_out "PUE unknown"
 '
 
 test_expect_success 'bad references to show are refused and nothing changes' '

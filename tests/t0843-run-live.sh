@@ -16,11 +16,39 @@ test_expect_success 'setup: a repository' '
 '
 
 test_expect_success PTY 'on a terminal: the live line with epochs marked, erased at the end' '
-	cd p && RQ_LIMIT=60 expect_success limited rq-pty resque run --meter estimate --region FR --interval 0.02 -- \
+	cd p && RQ_LIMIT=60 expect_success limited env TERM=xterm rq-pty resque run --meter estimate --region FR --interval 0.02 -- \
 		sh -c "resque mark epoch; resque mark epoch; sleep 1" &&
 	grep -q "${CR}${ESC}\[Kresque: 0:00:0[0-9] elapsed, [0-9.e+-]* kWh so far, 2 epochs marked" "$OUT" &&
 	grep -q "epochs marked${CR}${ESC}\[Krecorded actual [0-9a-f]*: " "$OUT" &&
 	test "$(grep -c "recorded actual" "$OUT")" = 1
+'
+
+test_expect_success PTY 'no live line with TERM unset, empty or dumb' '
+	cd p && for t in unset "" dumb; do
+		if [ "$t" = unset ]; then
+			RQ_LIMIT=60 expect_success limited rq-pty resque run --meter estimate --region FR --interval 0.02 -- \
+				sh -c "resque mark epoch; sleep 0.5" || return 1
+		else
+			RQ_LIMIT=60 expect_success limited env TERM="$t" rq-pty resque run --meter estimate --region FR \
+				--interval 0.02 -- sh -c "resque mark epoch; sleep 0.5" || return 1
+		fi
+		! grep -q "elapsed" "$OUT" && ! grep -q "$ESC" "$OUT" && grep_out "recorded actual " || return 1
+	done
+'
+
+test_expect_success PTY 'no live line when resque is not in the terminal'"'"'s foreground process group' '
+	cd p && RQ_LIMIT=60 expect_success limited env TERM=xterm rq-pty "$PY" -c "
+import os, subprocess, sys
+p = subprocess.run([\"resque\", \"run\", \"--meter\", \"estimate\", \"--region\", \"FR\", \"--interval\", \"0.02\",
+    \"--\", \"sh\", \"-c\", \"resque mark epoch; sleep 0.5\"], preexec_fn=os.setpgrp)
+sys.exit(p.returncode)" &&
+	! grep -q "elapsed" "$OUT" && grep_out "recorded actual " &&
+	RQ_LIMIT=60 expect_success limited env TERM=xterm rq-pty "$PY" -c "
+import subprocess, sys
+p = subprocess.run([\"resque\", \"run\", \"--meter\", \"estimate\", \"--region\", \"FR\", \"--interval\", \"0.02\",
+    \"--\", \"sh\", \"-c\", \"resque mark epoch; sleep 0.5\"])
+sys.exit(p.returncode)" &&
+	grep_out "elapsed"
 '
 
 test_expect_success PTY 'no live line when stderr is not a terminal (stdout being one)' '

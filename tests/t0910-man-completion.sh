@@ -219,6 +219,57 @@ test_expect_success ZSH 'zsh: the script parses and every option is offered' '
 	grep -q "^gen:" subs
 '
 
+test_expect_success 'the reverse: every option that completion or a man page offers is accepted' '
+	# bash: the _resque_options table, "PATH<TAB>OPTION"
+	sed -n "s/^	'"'"'\([a-z -]*\)'"'"') echo '"'"'\(.*\)'"'"' ;;\$/\1	\2/p" "$DOC/bash/resque" |
+		awk -F "\t" "{ n = split(\$2, w, \" \"); for (i = 1; i <= n; i++) if (w[i] ~ /^-/) print \$1 \"\t\" w[i] }" >offered &&
+	# man pages: the bold options of each command page
+	while read -r path; do
+		page=$DOC/man1/resque-$(echo "$path" | tr " " -).1 &&
+		{ grep -o "fB\\\\-[\\\\a-zA-Z0-9-]*\\\\fR" "$page" || :; } | sed "s/^fB//; s/\\\\fR\$//; s/\\\\-/-/g" |
+			while read -r o; do printf "%s\t%s\n" "$path" "$o"; done >>offered || return 1
+	done <commands &&
+	grep -q "^remote add	--help$" offered && grep -q "^commit	--weights$" offered &&
+	# the global options (path ""): those of the dump, which main() accepts (above)
+	awk -F "\t" "\$1 == \"\" { print \$2 }" offered | sort -u >offered.global &&
+	sort -u global | comm -23 offered.global - >extra.global &&
+	{ test ! -s extra.global || { say "global options offered, not parsed: $(cat extra.global)"; return 1; }; } &&
+	awk -F "\t" "\$1 != \"\"" offered | sort -u >offered.u && sort -u options >options.u &&
+	comm -23 offered.u options.u >extra &&
+	# what is offered but not in the dump must be accepted as it is (-h, --help)
+	while IFS="	" read -r path o; do
+		# shellcheck disable=SC2086
+		expect_success resque $path "$o" || { say "offered but refused: resque $path $o"; return 1; }
+	done <extra &&
+	test "$(cut -f 2 extra | sort -u | tr "\n" " ")" = "--help -h "
+'
+
+test_expect_success 'remote add and remove have tables, pages and completion; help completes commands only' '
+	grep -q -x "remote add" commands && grep -q -x "remote remove" commands &&
+	test -s "$DOC/man1/resque-remote-add.1" && test -s "$DOC/man1/resque-remote-remove.1" &&
+	grep -q "^resque remote add NAME URL" "$DOC/man1/resque-remote-add.1" &&
+	grep -q "^\.BR resque\\\\-remote (1)" "$DOC/man1/resque-remote-add.1" &&
+	grep -q "^\.SH OPTIONS" "$DOC/man1/resque-remote.1" && grep -q "fB\\\\-\\\\-verbose" "$DOC/man1/resque-remote.1" &&
+	if test_have_prereq BASH; then
+		test "$(complete resque remote "" | tr "\n" " ")" = "add remove " &&
+		test "$(complete resque remote a)" = add &&
+		test "$(complete resque remote --v)" = --verbose &&
+		test "$(complete resque remote add --h)" = --help &&
+		test -z "$(complete resque help v | grep -x version)" &&
+		test -z "$(complete resque help h | grep -x help)" &&
+		test "$(complete resque help ver)" = verify
+	fi &&
+	expect_failure 2 resque help version && expect_failure 2 resque help help
+'
+
+test_expect_success 'resque(1): the synopsis from the global options, the environment variables' '
+	grep -q "^\\\\fBresque\\\\fR \[\\\\fB\\\\-C\\\\fR \\\\fIDIR\\\\fR\] \[\\\\fB\\\\-\\\\-color\\\\fR\[=\\\\fIWHEN\\\\fR\]\] \[\\\\fB\\\\-\\\\-no\\\\-pager\\\\fR\]" "$DOC/man1/resque.1" &&
+	sed -n "/^\.SH ENVIRONMENT/,/^\.SH SEE ALSO/p" "$DOC/man1/resque.1" >env.roff &&
+	for v in RESQUE_DIR RESQUE_HOME RESQUE_PASSPHRASE RESQUE_EVENTS RESQUE_PAGER PAGER LESS NO_COLOR TERM RESQUE_NO_ARGV; do
+		grep -q "^\.B $v\$" env.roff || { say "resque.1 ENVIRONMENT lacks $v"; return 1; }
+	done
+'
+
 test_expect_success 'usage lines show required options without brackets' '
 	resque commit --help | head -n 1 >usage &&
 	grep -q "^usage: resque commit --weights PATH --name NAME \[--parent REF\]" usage &&

@@ -286,6 +286,18 @@ test_expect_success 'pull --rebase records a run imported on both sides once; re
 	is "$n" 1 && expect_success resque verify && expect_success resque push
 '
 
+test_expect_success 'pull --rebase refuses an nvidia-smi import sharing some logs with one of the remote'"'"'s; nothing changes' '
+	printf "timestamp, index, power.draw [W]\n2023/03/08 13:00:00.000, 0, 100 W\n2023/03/08 13:00:02.000, 0, 100 W\n" >"$SCRATCH/nva.csv" &&
+	printf "timestamp, index, power.draw [W]\n2023/03/08 13:00:00.000, 1, 200 W\n2023/03/08 13:00:02.000, 1, 200 W\n" >"$SCRATCH/nvb.csv" &&
+	as_alice && expect_success resque pull && expect_success resque push &&
+	cd "$SCRATCH" && RESQUE_HOME=$B_HOME expect_success resque clone "$SRV" bob-nv &&
+	cd bob-nv && RESQUE_HOME=$B_HOME expect_success resque import nvidia-smi "$SCRATCH/nva.csv" "$SCRATCH/nvb.csv" &&
+	as_alice && expect_success resque import nvidia-smi "$SCRATCH/nva.csv" && expect_success resque push &&
+	cd "$SCRATCH/bob-nv" && RESQUE_HOME=$B_HOME && export RESQUE_HOME &&
+	unchanged_after 1 "import some of the same nvidia-smi logs (not the same set): replaying it would count their energy twice; nothing was changed" \
+		resque pull --rebase
+'
+
 test_expect_success 'pull from a remote holding another ledger is refused; nothing changes' '
 	mkdir -p "$SCRATCH/other" && git init -q --bare "$SCRATCH/other.git" &&
 	(cd "$SCRATCH/other" && RESQUE_HOME=$A_HOME resque init >/dev/null &&

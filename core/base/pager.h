@@ -11,11 +11,13 @@
  * standard input a pipe, and make the caller's fd 1 (and fd 2 when
  * `stderr_too`) that pipe. Until rq_pager_finish, SIGPIPE (the user quit
  * the pager before the end of the output) makes the process wait for the
- * pager and exit with status 0 at once; SIGINT, SIGTERM, SIGHUP and
+ * pager and exit with status 0 at once (1, with a warning, when the pager
+ * could not be run: exit status 126 or 127); SIGINT, SIGTERM, SIGHUP and
  * SIGQUIT make it wait for the pager, then die of the signal as it would
- * have. One pager per process. 0 when it runs; RQ_ENOTFOUND "cannot run
+ * have; a signal the caller ignored (SIG_IGN, as under nohup) is left
+ * alone. One pager per process. 0 when it runs; RQ_ENOTFOUND "cannot run
  * pager 'WORD': not found in PATH" when `cmd` is plain words whose first is
- * not an executable program (then nothing was started and the caller's
+ * neither an executable program in PATH nor a shell keyword or builtin (then nothing was started and the caller's
  * output is left as it was); another code when the pipe or fork failed. */
 int rq_pager_start(const char *cmd, bool stderr_too);
 
@@ -23,7 +25,9 @@ int rq_pager_start(const char *cmd, bool stderr_too);
 bool rq_pager_active(void);
 
 /* Flush stdout and stderr, close the pipe and wait for the pager to end
- * (the user reads at their pace). Nothing when none runs. */
-void rq_pager_finish(void);
+ * (the user reads at their pace). Nothing when none runs. True when the
+ * pager could not be run (sh's exit status 126 or 127): then a warning was
+ * written on the caller's stderr, the output is lost. */
+bool rq_pager_finish(void);
 
 #endif

@@ -295,7 +295,7 @@ int rq_array_foreign(const uint8_t *buf, size_t len, const char *name, bool weig
 		if (strchr(first, '/') && (ends_with(first, ".pkl") || ends_with(first, "/byteorder") ||
 					   ends_with(first, "/version") || ends_with(first, "/.format_version")))
 			return rq_error_set(RQ_EINVALID, "%s: a PyTorch checkpoint (torch.save, a zip archive), "
-					    "not a safetensors file; %s", name, SAVE_WEIGHTS);
+					    "not a %s file; %s", name, weights ? "safetensors" : ".npy or safetensors", save);
 		if (ends_with(first, ".npy"))
 			return rq_error_set(RQ_EINVALID, "%s: a NumPy .npz archive, not a %s file; %s", name,
 					    weights ? "safetensors" : ".npy or safetensors",

@@ -55,6 +55,15 @@ void rq_cc_import_release(rq_cc_import *r);
  * emissions, energy_consumed. */
 int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const char *name,
 			 const char *run_id);
+/* The same; with `line` > 0 only the run whose last row is at that line
+ * of the file (a run without an id has no other name), also of `run_id`
+ * when not NULL. */
+int rq_import_codecarbon_run(rq_cc_import *out, const char *data, size_t len, const char *name,
+			     const char *run_id, size_t line);
+/* Whether a run_id names no run: "", "None" or "nan" (any case), which
+ * pandas and str(None) write for a tracker whose id was never set (and
+ * which older versions of resque stored as source.run_id). */
+bool rq_cc_no_run_id(const char *id);
 
 /* An nvidia-smi --query-gpu=...,power.draw --format=csv log. */
 typedef struct rq_nvsmi_gpu {
@@ -113,6 +122,12 @@ int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const ch
  * GPU (summed); one that starts after a series ended continues it.
  * Energy is the sum over GPUs; duration the time covered by any log. */
 int rq_nvsmi_combine(rq_nvsmi_import *out, const rq_nvsmi_import *parts, const char *const *names, size_t n);
+/* The same; with `per_node` each file is the log of another machine (a
+ * node of a multi-node run, its GPUs numbered from 0 again): no GPU is
+ * joined across files, every file's GPUs are summed, their ids become
+ * "FILE:ID". */
+int rq_nvsmi_combine_nodes(rq_nvsmi_import *out, const rq_nvsmi_import *parts, const char *const *names, size_t n,
+			   bool per_node);
 
 /* A timestamp to seconds since 1970: "2023/03/08 13:11:36.142" (or with
  * '-'), ISO 8601 with 'T' and an optional zone ("Z", "+01:00"), or a plain

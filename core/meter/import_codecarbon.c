@@ -98,8 +98,9 @@ static int number(double *out, rq_buf *warn, const char *s, const char *name, si
 		return rq_error_set(RQ_EINVALID, "%s: line %zu: '%s' is not a number >= 0: '%.40s'",
 				    name, line, col, s);
 	if (v < 0) {
-		rq_buf_printf(warn, "%s: line %zu: %s %.40s is negative: dropped (the run is imported from energy_consumed and emissions)\n",
-			      name, line, col, s);
+		rq_buf_printf(warn, "%s: line %zu: %s %.40s is negative: dropped (%s)\n", name, line, col, s,
+			      strcmp(col, "pue") ? "the run is imported from energy_consumed and emissions"
+						 : "no PUE is recorded for the run");
 		v = NAN;
 	}
 	*out = v;
@@ -193,9 +194,7 @@ static int read_header(long col[C_COUNT], size_t *nheader, rq_csv *csv, const ch
 	return 0;
 }
 
-/* A run_id that names no run: pandas and str(None) write these for a
- * tracker whose id was never set. */
-static bool no_id(const char *id)
+bool rq_cc_no_run_id(const char *id)
 {
 	return !*id || !strcasecmp(id, "None") || !strcasecmp(id, "nan");
 }
@@ -215,7 +214,7 @@ static int read_row(rq_cc_run *row, rq_buf *warn, const long col[C_COUNT], const
 	for (int c = 0; c < FIRST_NUMBER; c++)
 		*text[c] = rq_xstrdup(col[c] >= 0 ? f[col[c]] : "");
 	row->region_code = rq_xstrdup("");
-	if (no_id(row->run_id))
+	if (rq_cc_no_run_id(row->run_id))
 		row->run_id[0] = '\0';
 	for (int c = FIRST_NUMBER; c < C_COUNT; c++) {
 		double *d = num[c - FIRST_NUMBER];
@@ -250,20 +249,30 @@ static void figures(double *out[F_COUNT], rq_cc_run *r)
 }
 
 /* `row` continues run `prev` (whose sums are `sum`): a later snapshot
- * when its duration and energy never fell back, else a new segment (the
- * tracker restarted: CodeCarbon's start_task resets the duration, never
- * the energy counters). At a restart a figure that fell back is summed;
- * one that kept growing is a running total and its last value counts.
+ * when its duration and energy never fell back, else a new segment. When
+ * the duration fell back a new tracker started, and a new tracker starts
+ * every counter at zero: every figure of the segment is summed, even an
+ * energy larger than the segment's before -- unless the file shows the
+ * energy counters were kept (CodeCarbon's start_task keeps them): the
+ * energy grew and, counted from zero, would give the new segment more
+ * than 10 times the mean power of the one before. Then, as when only the
+ * energy fell back (the clock ran on), a figure that fell back is summed
+ * and one that kept growing is a running total (its last value counts).
  * `row`'s figures become the run's totals. */
 static void continue_run(run_sum *sum, rq_cc_run *row, const rq_cc_run *prev, rq_buf *warn, const char *name)
 {
 	double *v[F_COUNT], before = sum->last[F_DURATION];
 	rq_buf summed = RQ_BUF_INIT, kept = RQ_BUF_INIT;
-	bool restart = row->duration_s < sum->last[F_DURATION] || row->energy_kwh < sum->last[F_ENERGY];
+	bool new_tracker = row->duration_s < sum->last[F_DURATION];
+	bool restart = new_tracker || row->energy_kwh < sum->last[F_ENERGY];
+	/* energy / duration > 10 x the segment's before, without dividing */
+	bool counters_kept = new_tracker && row->energy_kwh >= sum->last[F_ENERGY] &&
+			     row->energy_kwh * sum->last[F_DURATION] > 10 * sum->last[F_ENERGY] * row->duration_s;
+	bool all_new = new_tracker && !counters_kept;
 
 	figures(v, row);
 	for (int f = 0; f < F_COUNT; f++) {
-		if (restart && (isnan(*v[f]) || isnan(sum->last[f]) || *v[f] < sum->last[f])) {
+		if (restart && (all_new || isnan(*v[f]) || isnan(sum->last[f]) || *v[f] < sum->last[f])) {
 			sum->base[f] += sum->last[f]; /* NaN stays NaN: the total is unknown */
 			if (f <= F_ENERGY)
 				rq_buf_printf(&summed, "%s%s", summed.len ? ", " : "", figure_names[f]);
@@ -317,28 +326,67 @@ static void add_run(runs_acc *acc, rq_cc_run *row, const char *name)
 	memset(row, 0, sizeof(*row));
 }
 
-/* Keep run `run_id` alone; RQ_ENOTFOUND naming the runs there are. */
-static int select_run(rq_cc_import *out, const char *run_id, const char *name)
+/* "runs: ID, ID; without an id, at lines 4, 7 (--line N)": the runs a
+ * file holds, for a message. */
+static void list_runs(rq_buf *ids, const rq_cc_import *out)
+{
+	size_t shown = 0, anonymous = 0;
+	rq_buf_puts(ids, "runs: ");
+	for (size_t i = 0; i < out->n; i++)
+		if (out->runs[i].run_id[0] && shown++ < 10)
+			rq_buf_printf(ids, "%s%s", shown > 1 ? ", " : "", out->runs[i].run_id);
+	if (shown > 10)
+		rq_buf_puts(ids, ", ...");
+	for (size_t i = 0; i < out->n; i++)
+		if (!out->runs[i].run_id[0] && anonymous++ < 10)
+			rq_buf_printf(ids, "%s%zu", anonymous > 1 ? ", " : shown ? "; without an id, at lines " :
+									    "without an id, at lines ",
+				      out->runs[i].line);
+	if (anonymous > 10)
+		rq_buf_puts(ids, ", ...");
+	if (anonymous)
+		rq_buf_puts(ids, " (choose one with --line N)");
+}
+
+/* The runs whose segments were summed, checked again against the
+ * plausible ranges as one row is: a sum can leave them. */
+static int check_sums(rq_cc_import *out, const char *name)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		rq_cc_run *r = &out->runs[i];
+		double *num[] = { &r->duration_s, &r->emissions_kg, &r->energy_kwh, &r->cpu_kwh,
+				  &r->gpu_kwh, &r->ram_kwh, &r->pue };
+		char where[300];
+		int err;
+		if (r->nsegments < 2)
+			continue;
+		snprintf(where, sizeof(where), "%s: run '%.40s' (%zu segments summed, to line %zu)", name, r->run_id,
+			 r->nsegments, r->line);
+		if ((err = check_figures(num, &out->warnings, where)))
+			return err;
+	}
+	return 0;
+}
+
+/* Keep run `run_id` alone (or, `line` > 0, the run whose last row is at
+ * that line); RQ_ENOTFOUND naming the runs there are. */
+static int select_run(rq_cc_import *out, const char *run_id, size_t line, const char *name)
 {
 	size_t keep = SIZE_MAX;
 	for (size_t i = 0; i < out->n; i++)
-		if (out->runs[i].run_id[0] && !strcmp(out->runs[i].run_id, run_id))
+		if (line ? out->runs[i].line == line && (!run_id || !strcmp(out->runs[i].run_id, run_id))
+			 : out->runs[i].run_id[0] && !strcmp(out->runs[i].run_id, run_id))
 			keep = i;
 	if (keep == SIZE_MAX) {
-		rq_buf ids = RQ_BUF_INIT;
-		size_t shown = 0, anonymous = 0;
-		for (size_t i = 0; i < out->n; i++) {
-			if (!out->runs[i].run_id[0])
-				anonymous++;
-			else if (shown++ < 10)
-				rq_buf_printf(&ids, "%s%s", shown > 1 ? ", " : "", out->runs[i].run_id);
-		}
-		if (shown > 10)
-			rq_buf_puts(&ids, ", ...");
-		if (anonymous)
-			rq_buf_printf(&ids, "%s%zu without an id", shown ? "; " : "", anonymous);
-		int err = rq_error_set(RQ_ENOTFOUND, "%s: no run '%s' (runs: %s)", name, run_id, ids.ptr);
+		rq_buf ids = RQ_BUF_INIT, what = RQ_BUF_INIT;
+		list_runs(&ids, out);
+		if (run_id)
+			rq_buf_printf(&what, "run '%s'", run_id);
+		if (line)
+			rq_buf_printf(&what, "%srun whose last row is at line %zu", run_id ? " " : "", line);
+		int err = rq_error_set(RQ_ENOTFOUND, "%s: no %s (%s)", name, what.ptr, ids.ptr);
 		rq_buf_release(&ids);
+		rq_buf_release(&what);
 		return err;
 	}
 	for (size_t i = 0; i < out->n; i++)
@@ -351,6 +399,12 @@ static int select_run(rq_cc_import *out, const char *run_id, const char *name)
 
 int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const char *name,
 			 const char *run_id)
+{
+	return rq_import_codecarbon_run(out, data, len, name, run_id, 0);
+}
+
+int rq_import_codecarbon_run(rq_cc_import *out, const char *data, size_t len, const char *name,
+			     const char *run_id, size_t want_line)
 {
 	rq_csv *csv = NULL;
 	size_t nf, nheader = 0;
@@ -385,8 +439,10 @@ int rq_import_codecarbon(rq_cc_import *out, const char *data, size_t len, const 
 		err = rc;
 	else if (out->n == 0)
 		err = rq_error_set(RQ_EINVALID, "%s: no run in the file", name);
-	else if (run_id)
-		err = select_run(out, run_id, name);
+	else
+		err = check_sums(out, name);
+	if (!err && (run_id || want_line))
+		err = select_run(out, run_id, want_line, name);
 done:
 	run_release(&row);
 	free(acc.sums);

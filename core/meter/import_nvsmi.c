@@ -63,8 +63,10 @@ static bool parse_zone(long *out, const char *p)
 }
 
 /* Seconds since 1970 written as a plain number ("1670234142.535"); a
- * value past 10^11 (the year 5138) is milliseconds. 1 when `s` is not
- * such a number. */
+ * value past 10^11 (the year 5138) is milliseconds. One before 2000 is
+ * refused: it is an elapsed time (seconds or milliseconds since the
+ * start), whose unit cannot be told, not a date. 1 when `s` is not such
+ * a number. */
 static int parse_epoch(double *out, const char *s)
 {
 	double v;
@@ -80,6 +82,10 @@ static int parse_epoch(double *out, const char *s)
 		v /= 1000;
 	if (v > 7258118400.0) /* 2200-01-01 */
 		return rq_error_set(RQ_EINVALID, "'%.40s' is not a timestamp (the year is outside [1970, 2200])", s);
+	if (v < 946684800.0) /* 2000-01-01 */
+		return rq_error_set(RQ_EINVALID,
+				    "'%.40s' is not a timestamp: as seconds since 1970 it falls before 2000 (an elapsed time? its unit, s or ms, cannot be told): the time column must hold dates or seconds since 1970",
+				    s);
 	*out = v;
 	return 0;
 }
@@ -156,6 +162,8 @@ struct nv_parse {
 	rq_buf key;
 	double t_min, t_max;
 	const char *power_column, *time_column; /* as the caller named them, or NULL */
+	bool rownums;   /* every id so far is the row's number (0, 1, 2 ...) */
+	bool ignore_id; /* the id column is a pandas index of row numbers */
 };
 
 /* A header field as a plain name for recognition: lowercase letters and
@@ -254,6 +262,16 @@ static long find_named(const struct nv_parse *p, size_t nf, const char *const *f
 static int columns_unknown(const struct nv_parse *p, size_t nf, const char *const *f, const char *what)
 {
 	rq_buf cols = RQ_BUF_INIT;
+	double t;
+	/* nvidia-smi --format=csv,noheader: the first line is a sample */
+	for (size_t i = 0; i < nf; i++)
+		if (rq_nvsmi_parse_time(&t, f[i]) == 0) {
+			rq_error_clear();
+			return rq_error_set(RQ_EINVALID,
+					    "%s: no header line (the first line is a sample: '%.40s' is a timestamp): log with nvidia-smi --format=csv, not csv,noheader, or add the header line (timestamp, name, index, power.draw [W])",
+					    p->name, f[i]);
+		}
+	rq_error_clear();
 	for (size_t i = 0; i < nf && cols.len < 400; i++)
 		rq_buf_printf(&cols, "%s'%.40s'", i ? ", " : "", f[i]);
 	if (nf && cols.len >= 400)
@@ -298,12 +316,16 @@ static int parse_header(struct nv_parse *p, rq_csv *csv)
 	if (p->c_name < -1) /* two "name" columns: not worth refusing the file */
 		p->c_name = -1;
 	rq_error_clear();
-	/* a GPU id column is never dropped: telling GPUs apart by timestamps
-	 * would merge GPUs whose timestamps differ by milliseconds */
+	/* a GPU id column is never dropped silently: telling GPUs apart by
+	 * timestamps would merge GPUs whose timestamps differ by milliseconds
+	 * (one of row numbers is, with a warning: rq_import_nvsmi_columns) */
 	p->c_id = find_role(p, nf, f, ids, "GPU id", true,
 			    "remove the one holding row numbers (pandas: write with to_csv(index=False)), or name the GPU's 'gpu_index'");
 	if (p->c_id < -1)
 		return RQ_EINVALID;
+	if (p->ignore_id)
+		p->c_id = -1;
+	p->rownums = p->c_id >= 0;
 	p->out->gpu_ids = p->c_id >= 0;
 	snprintf(p->out->time_column, sizeof(p->out->time_column), "%s", f[p->c_time]);
 	snprintf(p->out->power_column, sizeof(p->out->power_column), "%s", f[p->c_power]);
@@ -337,6 +359,9 @@ static size_t row_gpu(struct nv_parse *p, const char *const *f)
 	rq_nvsmi_import *out = p->out;
 	rq_buf_reset(&p->key);
 	if (p->c_id >= 0) {
+		rq_buf_printf(&p->key, "%zu", out->nrows - 1);
+		p->rownums = p->rownums && !strcmp(p->key.ptr, f[p->c_id]);
+		rq_buf_reset(&p->key);
 		rq_buf_puts(&p->key, f[p->c_id]);
 	} else {
 		if (!strcmp(p->prev_ts.ptr, f[p->c_time]))
@@ -464,35 +489,55 @@ int rq_import_nvsmi(rq_nvsmi_import *out, const char *data, size_t len, const ch
 	return rq_import_nvsmi_columns(out, data, len, name, NULL, NULL);
 }
 
+/* Parse the log into p->out: 0, an error, or 1 when the id column holds
+ * the row numbers 0, 1, 2 ... (pandas' index named "index": every row
+ * would be a GPU of its own) and the log is to be read again without it. */
+static int parse_log(struct nv_parse *p, const char *data, size_t len)
+{
+	rq_csv *csv = NULL;
+	const char *const *f;
+	size_t nf;
+	int rc = 0, err;
+
+	rq_nvsmi_import_init(p->out);
+	rq_buf_init(&p->prev_ts);
+	rq_buf_init(&p->key);
+	rq_csv_open_buffer(&csv, data, len, p->name);
+	rq_csv_set_trim(csv, true);
+	if ((err = parse_header(p, csv)))
+		goto done;
+	while ((rc = rq_csv_next(csv, &nf, &f)) == 1 && (err = parse_row(p, csv, nf, f)) == 0)
+		;
+	if (err < 0 || (err = rc < 0 ? rc : 0))
+		goto done;
+	if (p->rownums && p->out->nrows > 2)
+		err = 1;
+	else
+		err = finish(p);
+done:
+	free(p->ser);
+	rq_buf_release(&p->prev_ts);
+	rq_buf_release(&p->key);
+	rq_csv_free(csv);
+	if (err)
+		rq_nvsmi_import_release(p->out);
+	return err;
+}
+
 int rq_import_nvsmi_columns(rq_nvsmi_import *out, const char *data, size_t len, const char *name,
 			    const char *power_column, const char *time_column)
 {
 	struct nv_parse p = { .out = out, .name = name, .t_min = INFINITY, .t_max = -INFINITY,
 			      .power_column = power_column, .time_column = time_column };
-	rq_csv *csv = NULL;
-	const char *const *f;
-	size_t nf;
-	int rc, err;
-
-	rq_nvsmi_import_init(out);
-	rq_buf_init(&p.prev_ts);
-	rq_buf_init(&p.key);
-	rq_csv_open_buffer(&csv, data, len, name);
-	rq_csv_set_trim(csv, true);
-	if ((err = parse_header(&p, csv)))
-		goto done;
-	while ((rc = rq_csv_next(csv, &nf, &f)) == 1 && (err = parse_row(&p, csv, nf, f)) == 0)
-		;
-	if (err < 0 || (err = rc < 0 ? rc : 0))
-		goto done;
-	err = finish(&p);
-done:
-	free(p.ser);
-	rq_buf_release(&p.prev_ts);
-	rq_buf_release(&p.key);
-	rq_csv_free(csv);
-	if (err < 0)
-		rq_nvsmi_import_release(out);
+	int err = parse_log(&p, data, len);
+	if (err == 1) {
+		p = (struct nv_parse){ .out = out, .name = name, .t_min = INFINITY, .t_max = -INFINITY,
+				       .power_column = power_column, .time_column = time_column, .ignore_id = true };
+		if (!(err = parse_log(&p, data, len)))
+			rq_buf_printf(&out->warnings,
+				      "%s: the GPU id column holds the row numbers 0, 1, 2 ... (a pandas index): read as row numbers, not GPU ids\n",
+				      name);
+	}
 	return err < 0 ? err : 0;
 }
 
@@ -552,6 +597,7 @@ struct combine {
 	size_t ntracks;
 	struct span *spans;
 	size_t nspans;
+	bool per_node; /* each file another machine: its GPUs are its own */
 };
 
 static int seg_cmp(const void *x, const void *y)
@@ -580,6 +626,8 @@ static struct track *find_track(struct combine *c, const struct seg *s)
 {
 	struct track *best = NULL;
 	bool ided = c->parts[s->part].gpu_ids;
+	if (c->per_node)
+		return NULL;
 	for (size_t i = 0; i < c->ntracks; i++) {
 		struct track *t = &c->tracks[i];
 		if (t->ided != ided)
@@ -602,7 +650,7 @@ static int join(struct combine *c, struct track *t, const struct seg *s)
 	double limit = 10 * (dt > t->mean_dt ? dt : t->mean_dt);
 	if (gap < 0)
 		return rq_error_set(RQ_EINVALID,
-				    "%s and %s both hold samples of GPU %s over %.3f s: parts of one GPU's log must follow each other in time (the same samples given twice?)",
+				    "%s and %s both hold samples of GPU %s over %.3f s: parts of one GPU's log must follow each other in time (the same samples given twice? logs of other machines: --per-node)",
 				    prev, name, g->key, -gap);
 	if (gap <= limit) {
 		t->joules += 0.5 * (t->w_hi + g->w_lo) * gap;
@@ -659,7 +707,13 @@ static void tracks_out(struct combine *c)
 		const struct track *t = &c->tracks[i];
 		rq_nvsmi_gpu *g = &out->gpus[out->ngpus++];
 		*g = *t->first;
-		g->key = rq_xstrdup(t->ided ? t->first->key : "");
+		if (c->per_node) { /* "node.csv:0": the GPU of that machine */
+			rq_buf k = RQ_BUF_INIT;
+			rq_buf_printf(&k, "%s%s%s", c->names[t->last_part], *t->first->key ? ":" : "", t->first->key);
+			g->key = rq_buf_detach(&k, NULL);
+		} else {
+			g->key = rq_xstrdup(t->ided ? t->first->key : "");
+		}
 		g->name = rq_xstrdup(t->first->name);
 		g->joules = t->joules;
 		g->nsamples = t->nsamples;
@@ -695,7 +749,13 @@ static void sum_parts(rq_nvsmi_import *out, const rq_nvsmi_import *parts, size_t
 
 int rq_nvsmi_combine(rq_nvsmi_import *out, const rq_nvsmi_import *parts, const char *const *names, size_t n)
 {
-	struct combine c = { parts, names, out, NULL, 0, NULL, 0 };
+	return rq_nvsmi_combine_nodes(out, parts, names, n, false);
+}
+
+int rq_nvsmi_combine_nodes(rq_nvsmi_import *out, const rq_nvsmi_import *parts, const char *const *names, size_t n,
+			   bool per_node)
+{
+	struct combine c = { parts, names, out, NULL, 0, NULL, 0, per_node };
 	struct seg *segs = NULL;
 	size_t nsegs = 0, total = 0;
 	int err = 0;

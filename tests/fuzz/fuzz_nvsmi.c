@@ -33,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check(&all);
 				rq_nvsmi_import_release(&all);
 			}
+			if (rq_nvsmi_combine_nodes(&all, parts, names, 2, true) == 0) {
+				check(&all);
+				rq_nvsmi_import_release(&all);
+			}
 			rq_nvsmi_import_release(&parts[1]);
 		}
 		rq_nvsmi_import_release(&parts[0]);

@@ -192,6 +192,10 @@ TEST(import_nvsmi_time_variants)
 	CHECK_ERR(rq_nvsmi_parse_time(&u, "2022-12-05T09:55:42+01:0"), RQ_EINVALID);
 	CHECK_ERR(rq_nvsmi_parse_time(&u, "2022-12-05T09:55:42 CET"), RQ_EINVALID);
 	CHECK_ERR(rq_nvsmi_parse_time(&u, "1e9"), RQ_EINVALID);
+	/* elapsed time (ms or s since the start), not a date: refused */
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "2000"), RQ_EINVALID);
+	CHECK_ERR(rq_nvsmi_parse_time(&u, "946684799.5"), RQ_EINVALID);
+	CHECK_OK(rq_nvsmi_parse_time(&u, "946684800"));
 	CHECK_ERR(rq_nvsmi_parse_time(&u, "99999999999999"), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "the year is outside [1970, 2200]");
 	CHECK_ERR(rq_nvsmi_parse_time(&u, ""), RQ_EINVALID);
@@ -211,8 +215,15 @@ TEST(import_nvsmi_header_variants)
 				       "2023-03-08 10:00:00,1,10\n2023-03-08 10:00:02,1,30\n"), "smi.csv"));
 	CHECK_NEAR(r.joules, 40, 1e-9); /* the average before the instant reading */
 	rq_nvsmi_import_release(&r);
-	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp,index,power_draw\n2023-03-08 10:00:00,0,1\n2023-03-08 10:00:01,1,1\n"
-					"2023-03-08 10:00:02,2,1\n"), "smi.csv"),
+	/* an "index" of the row numbers 0, 1, 2: pandas' index, read as such */
+	CHECK_OK(rq_import_nvsmi(&r, S("timestamp,index,power_draw\n2023-03-08 10:00:00,0,1\n2023-03-08 10:00:01,1,1\n"
+				       "2023-03-08 10:00:02,2,1\n"), "smi.csv"));
+	CHECK_NEAR(r.joules, 2, 1e-9);
+	CHECK(!r.gpu_ids && r.ngpus == 1);
+	CHECK_CONTAINS(r.warnings.ptr, "smi.csv: the GPU id column holds the row numbers 0, 1, 2 ... (a pandas index)");
+	rq_nvsmi_import_release(&r);
+	CHECK_ERR(rq_import_nvsmi(&r, S("timestamp,index,power_draw\n2023-03-08 10:00:00,1,1\n2023-03-08 10:00:01,2,1\n"
+					"2023-03-08 10:00:02,3,1\n"), "smi.csv"),
 		  RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "every row has its own GPU id (is the id column row numbers, a pandas index?)");
 	CHECK_ERR(rq_import_nvsmi_columns(&r, S("a,b\n1,2\n"), "smi.csv", "b", "c"), RQ_EINVALID);
