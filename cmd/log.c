@@ -155,36 +155,40 @@ static const rq_entry *linked(const struct graph *g, json_t *map, const char *id
 	return g->v[json_integer_value(json_array_get(json_object_get(map, id), i))];
 }
 
+/* One line of the graph: `lead`, the entry's short id, its key figures and
+ * `suffix` (the figures in `s`, a scratch buffer). */
+static void graph_line(rq_buf *s, const char *lead, const rq_entry *e, const char *suffix)
+{
+	rq_buf_reset(s);
+	figures_line(s, stdout, e);
+	printf("%s%.12s %s%s\n", lead, e->id, s->ptr, suffix);
+}
+
 static void graph_version(const struct graph *g, size_t at, const char *prefix, bool last, bool root)
 {
 	const rq_entry *e = g->v[at];
-	rq_buf s = RQ_BUF_INIT, pre = RQ_BUF_INIT;
-	figures_line(&s, stdout, e);
-	printf("%s%s%.12s %s\n", prefix, root ? "" : (last ? "`-- " : "|-- "), e->id, s.ptr);
+	rq_buf s = RQ_BUF_INIT, pre = RQ_BUF_INIT, lead = RQ_BUF_INIT;
+	rq_buf_printf(&lead, "%s%s", prefix, root ? "" : (last ? "`-- " : "|-- "));
+	graph_line(&s, lead.ptr, e, "");
 	rq_buf_puts(&pre, prefix);
 	if (!root)
 		rq_buf_puts(&pre, last ? "    " : "|   ");
 	/* the actuals its cost came from, the plans from it and their actuals */
+	rq_buf_reset(&lead);
+	rq_buf_printf(&lead, "%s:   ", pre.ptr);
 	size_t nc = json_array_size(json_object_get(g->costs, e->id));
-	for (size_t i = 0; i < nc; i++) {
-		const rq_entry *a = linked(g, g->costs, e->id, i);
-		rq_buf_reset(&s);
-		figures_line(&s, stdout, a);
-		printf("%s:   %.12s %s (its cost)\n", pre.ptr, a->id, s.ptr);
-	}
+	for (size_t i = 0; i < nc; i++)
+		graph_line(&s, lead.ptr, linked(g, g->costs, e->id, i), " (its cost)");
 	size_t np = json_array_size(json_object_get(g->plans, e->id));
 	for (size_t i = 0; i < np; i++) {
 		const rq_entry *p = linked(g, g->plans, e->id, i);
-		rq_buf_reset(&s);
-		figures_line(&s, stdout, p);
-		printf("%s:   %.12s %s\n", pre.ptr, p->id, s.ptr);
+		rq_buf_reset(&lead);
+		rq_buf_printf(&lead, "%s:   ", pre.ptr);
+		graph_line(&s, lead.ptr, p, "");
+		rq_buf_puts(&lead, "  ");
 		size_t na = json_array_size(json_object_get(g->actuals, p->id));
-		for (size_t j = 0; j < na; j++) {
-			const rq_entry *a = linked(g, g->actuals, p->id, j);
-			rq_buf_reset(&s);
-			figures_line(&s, stdout, a);
-			printf("%s:     %.12s %s\n", pre.ptr, a->id, s.ptr);
-		}
+		for (size_t j = 0; j < na; j++)
+			graph_line(&s, lead.ptr, linked(g, g->actuals, p->id, j), "");
 	}
 	json_t *kids = json_object_get(g->kids, e->id);
 	for (size_t i = 0; i < json_array_size(kids); i++)
@@ -192,6 +196,7 @@ static void graph_version(const struct graph *g, size_t at, const char *prefix, 
 			      i + 1 == json_array_size(kids), false);
 	rq_buf_release(&s);
 	rq_buf_release(&pre);
+	rq_buf_release(&lead);
 }
 
 /* Actuals linked to no plan and named by no version's cost. */
@@ -200,12 +205,8 @@ static void print_loose(const struct graph *g)
 	rq_buf s = RQ_BUF_INIT;
 	if (json_array_size(g->loose))
 		printf("actuals linked to no plan or version:\n");
-	for (size_t i = 0; i < json_array_size(g->loose); i++) {
-		const rq_entry *a = g->v[json_integer_value(json_array_get(g->loose, i))];
-		rq_buf_reset(&s);
-		figures_line(&s, stdout, a);
-		printf(":   %.12s %s\n", a->id, s.ptr);
-	}
+	for (size_t i = 0; i < json_array_size(g->loose); i++)
+		graph_line(&s, ":   ", g->v[json_integer_value(json_array_get(g->loose, i))], "");
 	rq_buf_release(&s);
 }
 

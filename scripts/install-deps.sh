@@ -12,6 +12,7 @@ set -eu
 pkgs="gcc g++ make pkg-config git sqlite3 coreutils
 libgit2-dev zlib1g-dev libsqlite3-dev libopenblas-dev liblapacke-dev libsodium-dev libjansson-dev
 python3 python3-numpy python3-scipy python3-sklearn python3-cryptography python3-torch python3-pytest
+python3-dask python3-distributed
 chromium fonts-dejavu-core python3-pil strace
 openssh-server openssh-client openssl"
 case "${1:-}" in
