@@ -45,6 +45,7 @@ int cmd_reindex(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_shard(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_summarize(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -38,6 +38,7 @@ static const struct cmd_entry commands[] = {
 	{ "remote",      cmd_remote,       0,         "list, add or remove the remotes the ledger is shared with" },
 	{ "report",      cmd_report,       0,         "the lifetime report: costs, forecasts against actuals, savings" },
 	{ "run",         cmd_run,          0,         "run a training command, meter it and record what it cost" },
+	{ "shard",       cmd_shard,        0,         "RESQUE_task over shards: map and reduce steps for a cluster" },
 	{ "show",        cmd_show,         0,         "show one ledger entry" },
 	{ "summarize",   cmd_summarize,    0,         "write or merge representation summaries (.rqs)" },
 	{ "verify",      cmd_verify,       0,         "check the ledger's signatures, chain and index" },

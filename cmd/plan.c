@@ -12,6 +12,7 @@
 #include "resque/meter.h"
 #include "json.h"
 #include "ledger_int.h"
+#include "measured.h"
 #include "lineage.h"
 #include "plan_backtest.h"
 #include "resque/sizes.h"
@@ -42,6 +43,16 @@ static const struct cmd_help help = {
 	"Unless --dry-run, each plan is recorded as a signed 'plan' entry.\n"
 	"The training set's size (STEP scales energy per epoch by it) is\n"
 	"--train-size, else the --dataset entry's sample count, else unknown.\n"
+	"--task-from FILE plans on a RESQUE_task computed elsewhere: the JSON of\n"
+	"'resque measure task --json' or of 'resque shard result --json' (a\n"
+	"cluster's, with its \"shards\"); it implies --kind task, takes the place of\n"
+	"--embeddings/--labels, and is refused (exit 1, nothing recorded) unless\n"
+	"its kind is \"task\", its value a number in [0, 2] and n, k and\n"
+	"iterations whole numbers >= 1. --shards FILE goes with one --summary merged\n"
+	"from shards: a JSON with \"shards\": {\"count\", \"rows\", \"fingerprint\"}\n"
+	"whose rows must be the summary's. Such a plan records the file's\n"
+	"fingerprint (candidate.task_from or candidate.shards) and \"shards\":\n"
+	"{\"count\", \"rows\", \"fingerprint\"} (not the list).\n"
 	"--backtest replays the lineage of --from (or --lineage) REF: each past\n"
 	"update forecast from the entries before it only, with the median absolute\n"
 	"percentage error and the share of actuals inside the 80 % and 95 %\n"
@@ -51,7 +62,8 @@ static const struct cmd_help help = {
 	"\"prior_only\", \"basis\", \"n_family\", \"n_censored\"}, \"forecast\": {\"epochs\":\n"
 	"{\"mean\", \"p50\", \"p10\", \"p90\",\n"
 	"\"p2_5\", \"p97_5\"}, \"energy_kwh\", \"carbon_kg\", \"duration_s\",\n"
-	"\"param_change\", \"grad_norm\"}, \"scratch\", \"saving\", \"advice\", \"when\", \"id\"},\n"
+	"\"param_change\", \"grad_norm\"}, \"scratch\", \"saving\", \"advice\", \"when\", \"shards\"\n"
+	"(from shards only), \"id\"},\n"
 	"...], \"ranking\": {\"by\", \"options\": [...]}} ranked by carbon; figures that\n"
 	"cannot be forecast are null. docs/FORMATS.md has the --backtest --json schema.",
 };
@@ -60,6 +72,8 @@ static const struct cmd_help help = {
 struct plan_opts {
 	struct opt_list from, emb, lab, sums, ds;
 	const char *kind_s, *family, *shift_family, *region, *hardware, *when_path, *tensor, *lineage;
+	const char *task_from;  /* --task-from: a RESQUE_task computed elsewhere (JSON) */
+	const char *shards;     /* --shards: the shards the one --summary was merged from (JSON) */
 	double pue, intensity, train_size;
 	bool dry_run, json, backtest;
 	const struct measure_entry *m; /* the measure --kind names */
@@ -75,6 +89,7 @@ struct candidate {
 	char size_source[96];   /* "--train-size", "dataset NAME", "" */
 	bool has_value;         /* `value` computed (a measure that ignores the base) */
 	struct measure_value value;
+	json_t *shards;         /* {count, rows, fingerprint} when it came from shards, else NULL */
 };
 
 /* One base version and its history. */
@@ -137,13 +152,19 @@ static int check_options(struct plan_opts *o, const struct opt *opts)
 	rq_buf names = RQ_BUF_INIT;
 	int rc = 0;
 
+	if (o->task_from && o->kind_s && strcmp(o->kind_s, "task") != 0)
+		return cmd_usage(&help, opts, "--task-from FILE gives a RESQUE_task index: it goes with --kind task, not --kind %s",
+				 o->kind_s);
+	if (!o->kind_s)
+		o->kind_s = o->task_from ? "task" : cmd_measures[0].kind->name;
 	if (!(o->m = cmd_measure_find(o->kind_s))) {
 		cmd_measure_names(&names, ", ", " or ");
 		rc = cmd_usage(&help, opts, "--kind is %s, not '%s'", names.ptr, o->kind_s);
 	} else if (o->backtest) {
 		if (o->from.n + (o->lineage != NULL) != 1)
 			rc = cmd_usage(&help, opts, "--backtest replays one lineage: give one --from REF or --lineage REF");
-		else if (o->emb.n || o->lab.n || o->sums.n || o->ds.n || o->when_path || o->dry_run)
+		else if (o->emb.n || o->lab.n || o->sums.n || o->ds.n || o->task_from || o->shards || o->when_path ||
+			 o->dry_run)
 			rc = cmd_usage(&help, opts, "--backtest replays recorded history: it takes no new data, --when or --dry-run");
 		else if (strcmp(o->shift_family, "unspecified") != 0 || o->region || o->hardware || o->tensor ||
 			 !isnan(o->pue) || !isnan(o->intensity) || !isnan(o->train_size))
@@ -154,11 +175,17 @@ static int check_options(struct plan_opts *o, const struct opt *opts)
 		rc = cmd_usage(&help, opts, "--lineage goes with --backtest");
 	} else if (!o->from.n) {
 		rc = cmd_usage(&help, opts, "say which version the update starts from (--from REF)");
+	} else if (o->task_from && (o->emb.n || o->lab.n || o->sums.n || o->shards || o->ds.n > 1)) {
+		rc = cmd_usage(&help, opts, "--task-from FILE is the new data's index: no --embeddings, --labels, --summary "
+			       "or --shards with it, and at most one --dataset");
 	} else if (o->emb.n != o->lab.n) {
 		rc = cmd_usage(&help, opts, "give one --labels per --embeddings (%zu and %zu given)", o->emb.n,
 			       o->lab.n);
-	} else if (!o->emb.n && !o->sums.n && !o->ds.n) {
-		rc = cmd_usage(&help, opts, "give the new data: --embeddings and --labels, --summary or --dataset");
+	} else if (o->shards && (o->sums.n != 1 || o->emb.n)) {
+		rc = cmd_usage(&help, opts, "--shards FILE says which shards the --summary was merged from: give one "
+			       "--summary and no --embeddings");
+	} else if (!o->emb.n && !o->sums.n && !o->ds.n && !o->task_from) {
+		rc = cmd_usage(&help, opts, "give the new data: --embeddings and --labels, --summary, --dataset or --task-from");
 	} else if ((o->m->needs & MEASURE_ROWS) && o->sums.n) {
 		rc = cmd_usage(&help, opts, "--kind %s %s: give --embeddings and --labels, not --summary",
 			       o->m->kind->name, o->m->rows_why);
@@ -193,6 +220,8 @@ static bool parse_options(struct plan_opts *o, int *rc, int argc, char **argv)
 		{ OPT_LIST, 'e', "embeddings", &o->emb, "FILE", "the new data's embeddings under the base model (repeatable)" },
 		{ OPT_LIST, 'l', "labels", &o->lab, "FILE", "their labels (one per --embeddings)" },
 		{ OPT_LIST, 0, "summary", &o->sums, "FILE", "a summary (.rqs) of the new data instead (repeatable)" },
+		{ OPT_STRING, 0, "shards", &o->shards, "FILE", "JSON with the \"shards\" {count, rows, fingerprint} the one --summary merges" },
+		{ OPT_STRING, 0, "task-from", &o->task_from, "FILE", "RESQUE_task already computed: the JSON of measure task or shard result --json (implies --kind task)" },
 		{ OPT_LIST, 0, "dataset", &o->ds, "NAME", "the recorded dataset of each candidate (repeatable)" },
 		{ OPT_STRING, 0, "tensor", &o->tensor, "NAME", "the embeddings tensor of safetensors files" },
 		{ OPT_DOUBLE, 0, "train-size", &o->train_size, "N", "samples in the training set (default: the --dataset's, else unknown)" },
@@ -211,7 +240,6 @@ static bool parse_options(struct plan_opts *o, int *rc, int argc, char **argv)
 		{ OPT_END },
 	};
 
-	o->kind_s = cmd_measures[0].kind->name;
 	o->shift_family = "unspecified";
 	o->pue = o->intensity = o->train_size = NAN;
 	go_on = opt_parse(rc, &help, opts, argc, argv) && !(*rc = check_options(o, opts));
@@ -310,12 +338,53 @@ done:
 	return err;
 }
 
+/* --- an index computed elsewhere: --task-from, --shards ------------------ */
+
+/* The one candidate of --task-from: its index as the file gives it, the
+ * file (and its fingerprint) as the input, its shards when it has them. */
+static int load_task_from(struct candidate *c, const struct plan_opts *o)
+{
+	rq_buf text = RQ_BUF_INIT;
+	rq_measured_task t = { 0 };
+	int err;
+
+	snprintf(c->label, sizeof(c->label), "%s", o->task_from);
+	if (!(err = rq_file_read_max(&text, o->task_from, RQ_MEASURED_MAX)) &&
+	    !(err = rq_measured_task_parse(&t, text.ptr, text.len, o->task_from))) {
+		c->value.index = t.value;
+		c->value.detail[0] = '\0';
+		c->has_value = true;
+		c->shards = t.shards;
+		t.shards = NULL;
+		err = fingerprint_into(c->desc, "task_from", o->task_from, !o->dry_run);
+	}
+	rq_measured_task_release(&t);
+	rq_buf_release(&text);
+	return err;
+}
+
+/* --shards of the --summary candidate `s`. */
+static int load_shards(struct candidate *s, const struct plan_opts *o)
+{
+	rq_buf text = RQ_BUF_INIT;
+	int err;
+
+	if (s->sum->n > (uint64_t)INT64_MAX)
+		return rq_error_set(RQ_EINVALID, "%s: too many rows", s->label);
+	if (!(err = rq_file_read_max(&text, o->shards, RQ_MEASURED_MAX)) &&
+	    !(err = rq_measured_shards_parse(&s->shards, text.ptr, text.len, o->shards, (int64_t)s->sum->n,
+					     "the --summary")))
+		err = fingerprint_into(s->desc, "shards", o->shards, !o->dry_run);
+	rq_buf_release(&text);
+	return err;
+}
+
 /* The candidates: --embeddings/--labels pairs and --summary files, in that
- * order; --dataset names the recorded dataset of each, in the same order,
+ * order, or the one --task-from; --dataset names the recorded dataset of each, in the same order,
  * or stands alone when its entry carries a summary attachment. */
 static int load_candidates(struct plan *p, const struct plan_opts *o)
 {
-	size_t nrep = o->emb.n + o->sums.n, n = nrep ? nrep : o->ds.n;
+	size_t nrep = o->emb.n + o->sums.n + (o->task_from != NULL), n = nrep ? nrep : o->ds.n;
 	struct candidate *c = rq_xcalloc(n + 1, sizeof(*c));
 	int err = 0;
 
@@ -341,7 +410,11 @@ static int load_candidates(struct plan *p, const struct plan_opts *o)
 			return err;
 		if ((err = fingerprint_into(s->desc, "summary", o->sums.v[i], !o->dry_run)))
 			return err;
+		if (o->shards && (err = load_shards(s, o)))
+			return err;
 	}
+	if (o->task_from && (err = load_task_from(&c[0], o)))
+		return err;
 	for (size_t i = 0; i < o->ds.n; i++)
 		if ((err = load_dataset(&c[i], p->l, o, o->ds.v[i], !nrep)))
 			return err;
@@ -352,6 +425,7 @@ static void candidates_free(struct candidate *c, size_t n)
 {
 	for (size_t i = 0; c && i < n; i++) {
 		json_decref(c[i].desc);
+		json_decref(c[i].shards);
 		rq_summary_free(c[i].sum);
 		rq_array_free(c[i].emb);
 		rq_array_free(c[i].lab);
@@ -604,6 +678,8 @@ static json_t *result_json(const struct result *r, const struct plan *p, const s
 	json_object_set_new(j, "pue", json_real(g->pue));
 	json_object_set_new(j, "intensity_g_per_kwh", rq_json_number(g->intensity));
 	json_object_set_new(j, "candidate", json_deep_copy(r->c->desc));
+	if (r->c->shards)
+		json_object_set_new(j, "shards", json_deep_copy(r->c->shards));
 	json_object_set_new(j, "train_size",
 			    isfinite(r->c->train_size) ? json_integer((json_int_t)r->c->train_size) : json_null());
 	json_object_set_new(j, "train_size_source", r->c->size_source[0] ? json_string(r->c->size_source) : json_null());
@@ -777,6 +853,10 @@ static void print_result(const struct result *r, size_t rank, const struct plan 
 	else
 		printf(" (recorded as %.12s)\n", r->id);
 	printf("  %s %.6f%s\n", o->m->title, r->value.index, r->value.detail);
+	if (r->c->shards)
+		printf("  from %" JSON_INTEGER_FORMAT " shards, %" JSON_INTEGER_FORMAT " rows (shard list %s)\n",
+		       rq_json_int(r->c->shards, "count", 0), rq_json_int(r->c->shards, "rows", 0),
+		       rq_json_str(r->c->shards, "fingerprint", "?"));
 	print_calibration(r, o);
 	print_figures(&r->f);
 	print_grid(&p->grid);

@@ -217,6 +217,10 @@ static void show_plan(const rq_entry *e)
 	printf("base    %s (%.12s)\n", T(rq_json_str(b, "from_name", "?")), T(rq_json_str(b, "from", "?")));
 	printf("kind    %s: RESQUE_%s index %s, shift family %s%s%s\n", kind, kind, F("%.6g", rq_json_num(b, "index", NAN)),
 	       T(rq_json_str(b, "shift_family", "unspecified")), fam ? ", lineage family " : "", fam ? T(fam) : "");
+	if (json_is_object(json_object_get(b, "shards")))
+		printf("shards  from %" JSON_INTEGER_FORMAT " shards, %" JSON_INTEGER_FORMAT " rows (shard list %s)\n",
+		       rq_json_int(json_object_get(b, "shards"), "count", 0), rq_json_int(json_object_get(b, "shards"), "rows", 0),
+		       T(rq_json_str(json_object_get(b, "shards"), "fingerprint", "?")));
 	printf("calibration: %" JSON_INTEGER_FORMAT " past update(s), basis %s%s\n", rq_json_int(cal, "n", 0),
 	       T(rq_json_str(cal, "basis", "?")), json_is_true(json_object_get(cal, "prior_only")) ? " (UNCALIBRATED prior)" : "");
 	printf("forecast               median   80 %% interval        95 %% interval        mean\n");

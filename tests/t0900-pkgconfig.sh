@@ -145,7 +145,7 @@ test_expect_success 'every installed header compiles alone with pkg-config --cfl
 
 # The public headers, as docs/ARCHITECTURE.md lists them ("The public API").
 PUBLIC="array.h buf.h carbon.h entry.h error.h export.h fingerprint.h forecast.h key.h
-keystore.h ledger.h measure.h meter.h repo.h resque.h sizes.h summary.h version.h"
+keystore.h ledger.h measure.h meter.h repo.h resque.h shard.h sizes.h summary.h version.h"
 
 test_expect_success 'exactly the public headers are installed' '
 	(cd "$DEST$PREFIX/include/resque" && ls) >got &&

@@ -10,6 +10,31 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+#define ARI_MAX_ITEMS 3037000499u /* n² must fit in an int64 */
+
+/* The contingency -> ARI step shared by rq_ari and rq_ari_table: from the
+ * sums of squares of the cells, of the row sums and of the column sums,
+ * the pair confusion matrix (ordered pairs) and the index, exact in
+ * 64/128-bit integers and rounded once. */
+static double ari_of_squares(int64_t sum_sq, int64_t row_sq, int64_t col_sq, int64_t nn)
+{
+	int64_t tp = sum_sq - nn, fp = col_sq - sum_sq, fn = row_sq - sum_sq;
+	int64_t tn = nn * nn - fp - fn - sum_sq;
+	if (fn == 0 && fp == 0)
+		return 1.0;
+	__int128 num = (__int128)tp * tn - (__int128)fn * fp;
+	__int128 den = (__int128)(tp + fn) * (fn + tn) + (__int128)(tp + fp) * (fp + tn);
+	return 2.0 * (double)num / (double)den;
+}
+
+static int64_t sum_of_squares(const uint64_t *v, size_t n)
+{
+	int64_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += (int64_t)(v[i] * v[i]);
+	return s;
+}
+
 int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb, size_t n)
 {
 	uint64_t *row = NULL, *col = NULL, *cells = NULL;
@@ -17,7 +42,7 @@ int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb
 
 	*out = 0;
 	/* n² must fit in an int64 and the products below in 128 bits. */
-	if (n > 3037000499u) {
+	if (n > ARI_MAX_ITEMS) {
 		err = rq_error_set(RQ_EINVALID, "ari: %zu items are too many", n);
 		goto done;
 	}
@@ -36,7 +61,7 @@ int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb
 	/* The non-zero cells of the contingency table are the runs of the
 	 * sorted cell ids: O(n log n) time and O(n) memory whatever ka·kb. */
 	qsort(cells, n, sizeof(*cells), cmp_u64);
-	int64_t sum_sq = 0, row_sq = 0, col_sq = 0, nn = (int64_t)n;
+	int64_t sum_sq = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		while (j < n && cells[j] == cells[i])
@@ -44,23 +69,38 @@ int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb
 		sum_sq += (int64_t)(j - i) * (int64_t)(j - i);
 		i = j;
 	}
-	for (size_t i = 0; i < ka; i++)
-		row_sq += (int64_t)(row[i] * row[i]);
-	for (size_t i = 0; i < kb; i++)
-		col_sq += (int64_t)(col[i] * col[i]);
-	/* Pair confusion matrix (ordered pairs). */
-	int64_t tp = sum_sq - nn, fp = col_sq - sum_sq, fn = row_sq - sum_sq;
-	int64_t tn = nn * nn - fp - fn - sum_sq;
-	if (fn == 0 && fp == 0) {
-		*out = 1.0;
-		goto done;
-	}
-	__int128 num = (__int128)tp * tn - (__int128)fn * fp;
-	__int128 den = (__int128)(tp + fn) * (fn + tn) + (__int128)(tp + fp) * (fp + tn);
-	*out = 2.0 * (double)num / (double)den;
+	*out = ari_of_squares(sum_sq, sum_of_squares(row, ka), sum_of_squares(col, kb), (int64_t)n);
 done:
 	free(row);
 	free(col);
 	free(cells);
+	return err;
+}
+
+int rq_ari_table(double *out, const uint64_t *table, size_t ka, size_t kb)
+{
+	uint64_t *row = rq_xcalloc(ka ? ka : 1, sizeof(*row)), *col = rq_xcalloc(kb ? kb : 1, sizeof(*col));
+	uint64_t n = 0;
+	int64_t sum_sq = 0;
+	int err = 0;
+
+	*out = 0;
+	for (size_t i = 0; i < ka; i++)
+		for (size_t j = 0; j < kb; j++) {
+			uint64_t c = table[i * kb + j];
+			if (c > ARI_MAX_ITEMS || n + c > ARI_MAX_ITEMS) {
+				err = rq_error_set(RQ_EINVALID, "ari: more than %u items are too many",
+						   ARI_MAX_ITEMS);
+				goto done;
+			}
+			n += c;
+			row[i] += c;
+			col[j] += c;
+			sum_sq += (int64_t)(c * c);
+		}
+	*out = ari_of_squares(sum_sq, sum_of_squares(row, ka), sum_of_squares(col, kb), (int64_t)n);
+done:
+	free(row);
+	free(col);
 	return err;
 }

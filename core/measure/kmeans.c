@@ -1,5 +1,8 @@
 /* Lloyd's k-means over streamed row blocks with sgemm distances (threads
- * over row ranges), k-means++ seeding, and RESQUE_task (docs/METHOD.md). */
+ * over row ranges), k-means++ seeding, and RESQUE_task (docs/METHOD.md).
+ * Its steps are also the steps of RESQUE_task over shards
+ * (core/measure/shard.c): the column sums, class sums, seeds, one pass, the
+ * update and the stopping rule are functions both call. */
 #include "common.h"
 #include "resque/forecast.h"
 #include "kmeans.h"
@@ -44,16 +47,18 @@ static int read_rows(const rq_rows *x, const float *shift, size_t row0, size_t n
 	return 0;
 }
 
-int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x)
+int rq_kmeans_column_sums(float *origin, double *s, double *ss, const rq_rows *x)
 {
 	size_t n = x->n, d = x->d;
-	double *s = rq_xcalloc(d, sizeof(double)), *ss = rq_xcalloc(d, sizeof(double));
-	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float)), *x0 = rq_xmallocarray(d, sizeof(float));
+	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float));
 	int err = 0;
 
 	/* Sums of deviations from the first row, for a variance without
 	 * catastrophic cancellation in one pass. */
-	if (n && (err = read_rows(x, NULL, 0, 1, x0)))
+	memset(s, 0, d * sizeof(double));
+	memset(ss, 0, d * sizeof(double));
+	memset(origin, 0, d * sizeof(float));
+	if (n && (err = read_rows(x, NULL, 0, 1, origin)))
 		goto done;
 	for (size_t r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
 		size_t m = n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS;
@@ -61,24 +66,41 @@ int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x)
 			goto done;
 		for (size_t i = 0; i < m; i++)
 			for (size_t j = 0; j < d; j++) {
-				double v = (double)blk[i * d + j] - x0[j];
+				double v = (double)blk[i * d + j] - origin[j];
 				s[j] += v;
 				ss[j] += v * v;
 			}
 	}
+done:
+	free(blk);
+	return err;
+}
+
+void rq_kmeans_column_finish(double *mean, double *mean_var, const float *origin, const double *s,
+			     const double *ss, uint64_t n, size_t d)
+{
 	double var = 0;
 	for (size_t j = 0; j < d; j++) {
 		double mu = n ? s[j] / (double)n : 0;
 		if (mean)
-			mean[j] = x0[j] + mu;
+			mean[j] = origin[j] + mu;
 		double v = n ? ss[j] / (double)n - mu * mu : 0;
 		var += v > 0 ? v : 0;
 	}
 	*mean_var = var / (double)d;
-done:
+}
+
+int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x)
+{
+	size_t d = x->d;
+	double *s = rq_xcalloc(d, sizeof(double)), *ss = rq_xcalloc(d, sizeof(double));
+	float *x0 = rq_xmallocarray(d, sizeof(float));
+	int err = rq_kmeans_column_sums(x0, s, ss, x);
+
+	if (!err)
+		rq_kmeans_column_finish(mean, mean_var, x0, s, ss, x->n, d);
 	free(s);
 	free(ss);
-	free(blk);
 	free(x0);
 	return err;
 }
@@ -213,88 +235,106 @@ static void center_norms(float *cnorm, const float *centers, size_t k, size_t d)
 	}
 }
 
-static void lloyd_job_init(struct lloyd_job *j, const rq_rows *x, const float *shift, rq_kmeans_result *r,
-			   float *cnorm, size_t k, const struct rq_blas *blas, size_t row0, size_t row1)
+static void lloyd_job_init(struct lloyd_job *j, const rq_rows *x, const float *shift,
+			   const float *centers, int32_t *labels, const float *cnorm, size_t k,
+			   const struct rq_blas *blas, size_t row0, size_t row1, bool update)
 {
 	j->x = x;
 	j->shift = shift;
-	j->centers = r->centers;
+	j->centers = centers;
 	j->cnorm = cnorm;
 	j->k = k;
 	j->blas = blas;
 	j->row0 = row0;
 	j->row1 = row1;
-	j->labels = r->labels;
-	j->sums = rq_xmallocarray(k * x->d, sizeof(double));
-	j->counts = rq_xmallocarray(k, sizeof(uint64_t));
+	j->labels = labels;
+	j->update = update;
+	if (update) {
+		j->sums = rq_xcalloc(k * x->d, sizeof(double));
+		j->counts = rq_xcalloc(k, sizeof(uint64_t));
+	}
 }
 
-int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, size_t k,
-		    size_t max_iter, double tol, size_t nthreads)
+int rq_kmeans_pass(size_t *changed, double *sums, uint64_t *counts, int32_t *labels,
+		   const rq_rows *x, const float *shift, const float *centers, size_t k,
+		   size_t nthreads)
 {
 	const struct rq_blas *blas;
 	int err;
+
+	*changed = 0;
 	if ((err = rq_blas_load(&blas)))
 		return err;
 	size_t n = x->n, d = x->d, kd = k * d;
 	size_t nt = thread_count(blas, nthreads, n);
 	struct lloyd_job *jobs = rq_xcalloc(nt, sizeof(*jobs));
 	float *cnorm = rq_xmallocarray(k, sizeof(float));
-	double *sums = rq_xmallocarray(kd, sizeof(double));
-	uint64_t *counts = rq_xmallocarray(k, sizeof(uint64_t));
-	size_t changed = 0, it;
 
-	r->iterations = 0;
-	r->strict = 0;
-	for (size_t i = 0; i < n; i++)
-		r->labels[i] = -1;
+	center_norms(cnorm, centers, k, d);
 	for (size_t t = 0; t < nt; t++)
-		lloyd_job_init(&jobs[t], x, shift, r, cnorm, k, blas, n * t / nt, n * (t + 1) / nt);
-	for (it = 0; it < max_iter; it++) {
-		center_norms(cnorm, r->centers, k, d);
-		for (size_t t = 0; t < nt; t++) {
-			jobs[t].update = true;
-			jobs[t].changed = 0;
-			memset(jobs[t].sums, 0, kd * sizeof(double));
-			memset(jobs[t].counts, 0, k * sizeof(uint64_t));
-		}
-		if ((err = run_pass(jobs, nt, &changed, sums, counts, kd, k)))
-			goto done;
-		double shift2 = 0;
-		for (size_t c = 0; c < k; c++) {
-			if (!counts[c])
-				continue; /* an empty cluster keeps its centre */
-			for (size_t t = 0; t < d; t++) {
-				float nc = (float)(sums[c * d + t] / (double)counts[c]);
-				double diff = (double)nc - r->centers[c * d + t];
-				shift2 += diff * diff;
-				r->centers[c * d + t] = nc;
-			}
-		}
-		r->iterations = it + 1;
-		if (changed == 0) {
-			r->strict = 1;
-			break;
-		}
-		if (shift2 <= tol)
-			break;
-	}
-	if (!r->strict) {
-		/* The final labels are the assignment to the final centres. */
-		center_norms(cnorm, r->centers, k, d);
-		for (size_t t = 0; t < nt; t++) {
-			jobs[t].update = false;
-			jobs[t].changed = 0;
-		}
-		err = run_pass(jobs, nt, &changed, NULL, NULL, kd, k);
-	}
-done:
+		lloyd_job_init(&jobs[t], x, shift, centers, labels, cnorm, k, blas, n * t / nt,
+			       n * (t + 1) / nt, sums != NULL);
+	err = run_pass(jobs, nt, changed, sums, counts, kd, k);
 	for (size_t t = 0; t < nt; t++) {
 		free(jobs[t].sums);
 		free(jobs[t].counts);
 	}
 	free(jobs);
 	free(cnorm);
+	return err;
+}
+
+double rq_kmeans_update(float *centers, const double *sums, const uint64_t *counts, size_t k,
+			size_t d)
+{
+	double shift2 = 0;
+	for (size_t c = 0; c < k; c++) {
+		if (!counts[c])
+			continue; /* an empty cluster keeps its centre */
+		for (size_t t = 0; t < d; t++) {
+			float nc = (float)(sums[c * d + t] / (double)counts[c]);
+			double diff = (double)nc - centers[c * d + t];
+			shift2 += diff * diff;
+			centers[c * d + t] = nc;
+		}
+	}
+	return shift2;
+}
+
+bool rq_kmeans_stop(int *strict, uint64_t changed, double shift2, double tol, size_t iterations,
+		    size_t max_iter)
+{
+	*strict = changed == 0;
+	return changed == 0 || shift2 <= tol || iterations >= max_iter;
+}
+
+int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, size_t k,
+		    size_t max_iter, double tol, size_t nthreads)
+{
+	size_t n = x->n, d = x->d, changed = 0;
+	double *sums = rq_xmallocarray(k * d, sizeof(double));
+	uint64_t *counts = rq_xmallocarray(k, sizeof(uint64_t));
+	bool done = max_iter == 0;
+	int err = 0;
+
+	r->iterations = 0;
+	r->strict = 0;
+	for (size_t i = 0; i < n; i++)
+		r->labels[i] = -1;
+	/* The loop body is the driver's `resque shard update` (core/measure/shard.c)
+	 * over a pass summed across shards: keep the two on these functions. */
+	while (!done) {
+		if ((err = rq_kmeans_pass(&changed, sums, counts, r->labels, x, shift, r->centers, k,
+					  nthreads)))
+			goto done;
+		double shift2 = rq_kmeans_update(r->centers, sums, counts, k, d);
+		r->iterations++;
+		done = rq_kmeans_stop(&r->strict, changed, shift2, tol, r->iterations, max_iter);
+	}
+	/* The final labels are the assignment to the final centres. */
+	if (!r->strict)
+		err = rq_kmeans_pass(&changed, NULL, NULL, r->labels, x, shift, r->centers, k, nthreads);
+done:
 	free(sums);
 	free(counts);
 	return err;
@@ -450,8 +490,7 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Per-class sums of the rows in float64, in row order. */
-static int class_sums(double *sums, uint64_t *counts, const rq_rows *x, const int32_t *cls)
+int rq_kmeans_class_sums(double *sums, uint64_t *counts, const rq_rows *x, const int32_t *cls)
 {
 	size_t n = x->n, d = x->d;
 	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float));
@@ -471,11 +510,8 @@ static int class_sums(double *sums, uint64_t *counts, const rq_rows *x, const in
 	return err;
 }
 
-/* Each row's class: the rank of its label among the distinct labels in
- * ascending order. Returns the number of classes. */
-static size_t rank_classes(int32_t *classes, const int64_t *y, size_t n)
+size_t rq_kmeans_rank_labels(int32_t *classes, int64_t *uniq, const int64_t *y, size_t n)
 {
-	int64_t *uniq = rq_xmallocarray(n, sizeof(*uniq));
 	size_t k = 0;
 
 	memcpy(uniq, y, n * sizeof(*uniq));
@@ -494,8 +530,17 @@ static size_t rank_classes(int32_t *classes, const int64_t *y, size_t n)
 		}
 		classes[i] = (int32_t)lo; /* lo < k <= n <= INT32_MAX */
 	}
-	free(uniq);
 	return k;
+}
+
+void rq_kmeans_seed_centroids(float *centers, const double *sums, const uint64_t *counts,
+			      const float *shift, size_t k, size_t d)
+{
+	/* μ_c rounded to float32, then centred in float32, as scikit-learn
+	 * treats a float64 init array for float32 data. */
+	for (size_t c = 0; c < k; c++)
+		for (size_t t = 0; t < d; t++)
+			centers[c * d + t] = (float)(sums[c * d + t] / (double)counts[c]) - shift[t];
 }
 
 /* The k initial centres (kd = k·d values), centred by `shift`: k-means++
@@ -512,13 +557,8 @@ static int seed_centers(float *centers, const rq_rows *x, const float *shift, co
 		return rq_kmeans_plusplus(centers, x, shift, k, o->seed);
 	sums = rq_xcalloc(kd, sizeof(double));
 	counts = rq_xcalloc(k, sizeof(uint64_t));
-	if (!(err = class_sums(sums, counts, x, classes))) {
-		/* μ_c rounded to float32, then centred in float32, as scikit-learn
-		 * treats a float64 init array for float32 data. */
-		for (size_t c = 0; c < k; c++)
-			for (size_t t = 0; t < d; t++)
-				centers[c * d + t] = (float)(sums[c * d + t] / (double)counts[c]) - shift[t];
-	}
+	if (!(err = rq_kmeans_class_sums(sums, counts, x, classes)))
+		rq_kmeans_seed_centroids(centers, sums, counts, shift, k, d);
 	free(sums);
 	free(counts);
 	return err;
@@ -546,7 +586,9 @@ int rq_task_compute(rq_task *out, const rq_rows *x, const int64_t *y, const rq_t
 		goto done;
 	}
 	out->classes = rq_xmallocarray(n, sizeof(int32_t));
-	k = rank_classes(out->classes, y, n);
+	int64_t *uniq = rq_xmallocarray(n, sizeof(*uniq));
+	k = rq_kmeans_rank_labels(out->classes, uniq, y, n);
+	free(uniq);
 	if (!rq_mul_size(&kd, k, d) || kd > SIZE_MAX / sizeof(double) / 4) {
 		err = rq_error_set(RQ_EINVALID, "%s: %zu classes of dimension %zu are too many", name, k, d);
 		goto done;

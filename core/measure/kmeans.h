@@ -5,6 +5,7 @@
 #ifndef RESQUE_KMEANS_H
 #define RESQUE_KMEANS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/measure.h"
@@ -13,8 +14,46 @@
  * (include/resque/measure.h): rq_task_compute takes them. */
 
 /* Column means and the mean column variance in one streaming pass
- * (`mean` has d doubles). */
+ * (`mean` has d doubles). It is rq_kmeans_column_sums then
+ * rq_kmeans_column_finish; `resque shard` runs the first per shard and the
+ * second on the sums merged across shards (core/measure/shard.c). */
 int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x);
+/* origin (d floats) = the first row; s and ss (d doubles each) = the sums
+ * of (x − origin) and of its square per column, in float64, in row order. */
+int rq_kmeans_column_sums(float *origin, double *s, double *ss, const rq_rows *x);
+/* mean (d doubles, may be NULL) and the mean column variance from the sums
+ * of rq_kmeans_column_sums over n rows. Cannot fail. */
+void rq_kmeans_column_finish(double *mean, double *mean_var, const float *origin, const double *s,
+			     const double *ss, uint64_t n, size_t d);
+
+/* Each row's class (`classes`, n values): the rank of its label among the
+ * distinct labels in ascending order, which go to `uniq` (room for n).
+ * Returns the number of classes k. */
+size_t rq_kmeans_rank_labels(int32_t *classes, int64_t *uniq, const int64_t *y, size_t n);
+/* Adds each row to its class's float64 sum (k×d) and count, in row order. */
+int rq_kmeans_class_sums(double *sums, uint64_t *counts, const rq_rows *x, const int32_t *cls);
+/* The class-centroid seeds: (float)(sum/count) − shift, in float32. */
+void rq_kmeans_seed_centroids(float *centers, const double *sums, const uint64_t *counts,
+			      const float *shift, size_t k, size_t d);
+
+/* One Lloyd assignment pass of x (minus `shift`) against `centers` (k×d):
+ * labels[i] becomes the nearest centre (ties to the lowest index),
+ * *changed counts the rows whose label changed; with `sums` non-NULL,
+ * sums (k×d float64) and counts (k) are set to each cluster's sum and size
+ * (summed per thread range, then in thread order). */
+int rq_kmeans_pass(size_t *changed, double *sums, uint64_t *counts, int32_t *labels,
+		   const rq_rows *x, const float *shift, const float *centers, size_t k,
+		   size_t nthreads);
+/* The update of one iteration: each non-empty cluster's centre becomes
+ * (float)(sum/count); an empty one keeps its centre. Returns the squared
+ * shift of the centres summed over clusters, in float64. */
+double rq_kmeans_update(float *centers, const double *sums, const uint64_t *counts, size_t k,
+			size_t d);
+/* The stopping rule after `iterations` iterations: true when no label
+ * changed (*strict = 1; `changed` UINT64_MAX means unknown), when the
+ * shift is <= tol, or when max_iter is reached. */
+bool rq_kmeans_stop(int *strict, uint64_t changed, double shift2, double tol, size_t iterations,
+		    size_t max_iter);
 
 typedef struct rq_kmeans_result {
 	int32_t *labels;   /* n cluster indices (caller-allocated) */
@@ -45,5 +84,9 @@ int rq_kmeans_plusplus(float *centers, const rq_rows *x, const float *shift, siz
  * and the same final rounding as scikit-learn's adjusted_rand_score.
  * Both a single cluster, or both all singletons, give 1. */
 int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb, size_t n);
+/* The same from a dense ka×kb contingency table (row-major, class × cluster);
+ * rq_ari counts its cells and both end in one function. RQ_EINVALID when the
+ * cells add up to more than 3,037,000,499 items. */
+int rq_ari_table(double *out, const uint64_t *table, size_t ka, size_t kb);
 
 #endif

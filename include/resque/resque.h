@@ -20,6 +20,7 @@
 #include "resque/array.h"
 #include "resque/summary.h"
 #include "resque/measure.h"
+#include "resque/shard.h"
 #include "resque/forecast.h"
 #include "resque/meter.h"
 #include "resque/carbon.h"

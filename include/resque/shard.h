@@ -1,0 +1,144 @@
+/* RESQUE_task over shards (docs/METHOD.md, "Shards"): the map steps a worker
+ * runs on one shard (column and class statistics, one Lloyd step, the final
+ * contingency table) and the reduce steps a driver runs (merge, init,
+ * update, result), exchanged as checksummed .rqp partial files
+ * (docs/FORMATS.md). The update and the stopping rule are the single-machine
+ * k-means code (core/measure/kmeans.c); one shard gives the single-machine
+ * result. */
+#ifndef RESQUE_SHARD_H
+#define RESQUE_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "resque/buf.h"
+#include "resque/export.h"
+
+RQ_BEGIN_DECLS
+
+#define RQ_PARTIAL_MAGIC "RQPARTL" /* and a NUL: 8 bytes */
+#define RQ_PARTIAL_VERSION 1
+#define RQ_PARTIAL_HEADER_LEN 40 /* magic 8, version 4, kind 4, d 8, k 8, n 8 */
+#define RQ_PARTIAL_HASH_LEN 32   /* BLAKE2b-256 trailer */
+#define RQ_PARTIAL_CHANGED_UNKNOWN UINT64_MAX
+
+typedef enum {
+	RQ_PARTIAL_STATS = 1, /* one or more shards' column and class statistics */
+	RQ_PARTIAL_STATE = 2, /* the driver's k-means state */
+	RQ_PARTIAL_STEP = 3,  /* per-cluster sums and counts of one Lloyd step */
+	RQ_PARTIAL_FINAL = 4  /* the class × cluster contingency table */
+} rq_partial_kind;
+
+/* One shard as the partials list it. */
+typedef struct rq_shard_ref {
+	uint8_t id[32];         /* identity: BLAKE2b-256 of n, d, the labels, first and last row */
+	uint64_t rows;
+	uint8_t embeddings[32]; /* content fingerprints (stats and state only; zero otherwise) */
+	uint8_t labels[32];
+} rq_shard_ref;
+
+/* A decoded partial. Every pointer is owned; the fields a kind does not
+ * use are NULL or 0. */
+typedef struct rq_partial {
+	rq_partial_kind kind;
+	size_t d, k;
+	uint64_t n;
+	rq_shard_ref *shards; /* in shard order */
+	size_t nshards;
+	/* stats: origin = the first row (d); Σ(x − origin) and Σ(x − origin)² per column */
+	float *origin;
+	double *colsum, *colsq;
+	/* stats and state: the k labels, ascending */
+	int64_t *labels;
+	/* stats: per label; step: per cluster. sums is k×d float64. */
+	uint64_t *counts;
+	double *sums;
+	/* state */
+	float *shift;   /* d */
+	float *centers; /* k×d, centred by shift */
+	double tol, last_shift;
+	uint64_t max_iter, iteration, last_changed;
+	bool done, strict;
+	/* step and final: the state they were computed against */
+	uint8_t state_id[32];
+	uint64_t state_iteration;
+	uint64_t changed;  /* step: rows whose cluster changed, or RQ_PARTIAL_CHANGED_UNKNOWN */
+	uint64_t *table;   /* final: k×k, class (rank of the label) × cluster */
+} rq_partial;
+
+RQ_EXTERN void rq_partial_free(rq_partial *p); /* accepts NULL */
+/* "stats", "state", "step", "final" (static). */
+RQ_EXTERN const char *rq_partial_kind_name(rq_partial_kind kind);
+
+/* The .rqp encoding, appended to the caller's `out`. Cannot fail. */
+RQ_EXTERN void rq_partial_encode(rq_buf *out, const rq_partial *p);
+/* Parse untrusted bytes (`name` in messages; `data` borrowed): every
+ * length checked against `len`, the checksum, labels strictly ascending,
+ * counts adding up to n, finite floats. *out is new (rq_partial_free), NULL
+ * on failure. Returns 0, RQ_EINVALID, RQ_EUNSUPPORTED (another version) or
+ * RQ_EINTEGRITY (checksum mismatch). */
+RQ_EXTERN int rq_partial_decode(rq_partial **out, const void *data, size_t len, const char *name);
+/* rq_partial_decode of the file `path`; with `id` non-NULL, also the
+ * BLAKE2b-256 of the file's bytes (a state's id). Errors as decode's, and
+ * RQ_ENOTFOUND or RQ_EIO when it cannot be read. */
+RQ_EXTERN int rq_partial_read(rq_partial **out, uint8_t id[32], const char *path);
+/* Encode and write atomically. 0 or RQ_EIO. */
+RQ_EXTERN int rq_partial_write(const char *path, const rq_partial *p);
+
+struct rq_array;
+
+/* Map: the stats of one shard (`emb` and `labels` opened together, see
+ * rq_array_open_pair; borrowed), with the content fingerprints given as
+ * "b2:<hex>" (what `resque fingerprint` prints). One pass over the rows.
+ * Returns 0 or RQ_EINVALID (no rows, too many rows, unreadable values),
+ * naming the file. */
+RQ_EXTERN int rq_shard_stats(rq_partial **out, const struct rq_array *emb,
+			     const struct rq_array *labels, const char *emb_fp, const char *lab_fp);
+
+/* Map: one Lloyd step of a shard against `state` (whose id is `state_id`,
+ * named `state_name` in messages).
+ * `previous` (n cluster indices or NULL) is the shard's previous
+ * assignment, for the count of changed rows; `assignment` (room for n,
+ * may be NULL) receives this step's. With `final`, the partial is the
+ * contingency table (kind final) instead of the sums. Returns 0 or
+ * RQ_EINVALID (dimension differs, a label the state does not know, a
+ * previous cluster out of range, a done/not-done state), naming the file. */
+RQ_EXTERN int rq_shard_step(rq_partial **out, const rq_partial *state, const uint8_t state_id[32],
+			    const char *state_name, const struct rq_array *emb, const struct rq_array *labels,
+			    const int32_t *previous, int32_t *assignment, bool final,
+			    size_t nthreads);
+
+/* Reduce: into += from (same kind; stats re-based to into's origin; step
+ * and final need the same state). The shard lists are concatenated. `name`
+ * names `from`. 0 or RQ_EINVALID; `into` is unchanged on failure. */
+RQ_EXTERN int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name);
+
+/* Reduce: state iteration 0 from merged stats: shift = the column means in
+ * float32, tol = (tol or 1e-4) × the mean column variance, centres = the
+ * class centroids (max_iter 0: 300). 0 or RQ_EINVALID. */
+RQ_EXTERN int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, double tol);
+
+/* Check that `parts` (names in `names`) are partials of kind `want`
+ * computed against `state` (id `state_id`, named `state_name`) and cover
+ * its shards exactly once. 0 or RQ_EINVALID naming the file and what is
+ * wrong (another state, a missing or repeated shard). */
+RQ_EXTERN int rq_shard_check(const rq_partial *state, const uint8_t state_id[32],
+			     const char *state_name, rq_partial *const *parts,
+			     const char *const *names, size_t n, rq_partial_kind want);
+
+/* Reduce: one iteration's update of `state` from the merged, checked step
+ * (the body of the single-machine Lloyd loop). RQ_EINVALID when the state
+ * is done. */
+RQ_EXTERN int rq_shard_update(rq_partial *state, const rq_partial *step, const char *state_name);
+
+/* Reduce: the ARI from a done state's merged, checked final partial. */
+RQ_EXTERN int rq_shard_ari(double *out, const rq_partial *state, const rq_partial *final,
+			   const char *state_name);
+
+/* "b2:<hex>" over the lines "EMBFP LABFP ROWS\n" of the state's shards, in
+ * order (into the caller's `out`, RQ_FINGERPRINT_SIZE bytes). */
+RQ_EXTERN void rq_shard_list_fingerprint(char *out, const rq_partial *state);
+
+RQ_END_DECLS
+
+#endif

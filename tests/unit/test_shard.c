@@ -1,0 +1,263 @@
+/* Unit tests of sharded RESQUE_task (core/measure/shard.c, partial.c): the
+ * library driven over shards equals rq_task_compute on the whole data; the
+ * .rqp encoding round-trips and refuses damage; the contingency-table ARI
+ * equals rq_ari; the shard checks find a missing or repeated shard. */
+#include "unit.h"
+#include "resque/array.h"
+#include "resque/measure.h"
+#include "resque/shard.h"
+#include "kmeans.h"
+
+#include <sodium.h>
+
+enum { N = 700, D = 6, K = 4, NSHARDS = 3 };
+static const size_t cuts[NSHARDS + 1] = { 0, 1, 330, N };
+static const char *fp_zero = "b2:0000000000000000000000000000000000000000000000000000000000000000";
+
+static uint64_t fx_state = 7;
+static double fx_uniform(void)
+{
+	fx_state = fx_state * 6364136223846793005u + 1442695040888963407u;
+	return (double)(fx_state >> 11) * 0x1.0p-53;
+}
+
+/* Overlapping clusters; the second shard has no label 30. */
+static void fixture(float *x, int64_t *y)
+{
+	for (size_t i = 0; i < N; i++) {
+		int64_t c = (int64_t)(fx_uniform() * K);
+		if (i >= cuts[1] && i < cuts[2] && c == 3)
+			c = 1;
+		y[i] = c * 10;
+		for (size_t j = 0; j < D; j++)
+			x[i * D + j] = (float)(fx_uniform() * 2 - 1 + (double)c * 0.4 * (j == (size_t)c));
+	}
+}
+
+/* A .npy of n rows (`cols` 0: 1-D) with descr `descr` and raw data. */
+static void npy(rq_buf *b, const char *descr, size_t n, size_t cols, const void *data, size_t len)
+{
+	rq_buf h = RQ_BUF_INIT;
+	if (cols)
+		rq_buf_printf(&h, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr, n, cols);
+	else
+		rq_buf_printf(&h, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, n);
+	while ((10 + h.len + 1) % 64)
+		rq_buf_putc(&h, ' ');
+	rq_buf_putc(&h, '\n');
+	rq_buf_put(b, "\x93NUMPY\x01\x00", 8);
+	uint8_t hl[2] = { (uint8_t)h.len, (uint8_t)(h.len >> 8) };
+	rq_buf_put(b, hl, 2);
+	rq_buf_put(b, h.ptr, h.len);
+	rq_buf_put(b, data, len);
+	rq_buf_release(&h);
+}
+
+struct shard {
+	rq_buf eb, lb;
+	rq_array *emb, *lab;
+};
+
+static void open_shards(struct shard *s, const float *x, const int64_t *y)
+{
+	for (size_t i = 0; i < NSHARDS; i++) {
+		size_t n = cuts[i + 1] - cuts[i];
+		rq_buf_init(&s[i].eb);
+		rq_buf_init(&s[i].lb);
+		npy(&s[i].eb, "<f4", n, D, x + cuts[i] * D, n * D * sizeof(float));
+		npy(&s[i].lb, "<i8", n, 0, y + cuts[i], n * sizeof(int64_t));
+		CHECK_OK(rq_array_open_buffer(&s[i].emb, s[i].eb.ptr, s[i].eb.len, "emb.npy", NULL));
+		CHECK_OK(rq_array_open_buffer(&s[i].lab, s[i].lb.ptr, s[i].lb.len, "lab.npy", NULL));
+	}
+}
+
+static void close_shards(struct shard *s)
+{
+	for (size_t i = 0; i < NSHARDS; i++) {
+		rq_array_free(s[i].emb);
+		rq_array_free(s[i].lab);
+		rq_buf_release(&s[i].eb);
+		rq_buf_release(&s[i].lb);
+	}
+}
+
+static void state_id(uint8_t id[32], const rq_partial *state)
+{
+	rq_buf b = RQ_BUF_INIT;
+	rq_partial_encode(&b, state);
+	crypto_generichash(id, 32, (const unsigned char *)b.ptr, b.len, NULL, 0);
+	rq_buf_release(&b);
+}
+
+/* One map step over every shard, merged in order and checked. */
+static rq_partial *map_all(const rq_partial *state, struct shard *s, int32_t *asg, bool final,
+			   bool with_previous)
+{
+	uint8_t id[32];
+	rq_partial *parts[NSHARDS] = { NULL };
+	const char *names[NSHARDS] = { "a", "b", "c" };
+	state_id(id, state);
+	for (size_t i = 0; i < NSHARDS; i++)
+		CHECK_OK(rq_shard_step(&parts[i], state, id, "state", s[i].emb, s[i].lab,
+				       with_previous ? asg + cuts[i] : NULL, asg + cuts[i], final, 1));
+	CHECK_OK(rq_shard_check(state, id, "state", parts, names, NSHARDS,
+				final ? RQ_PARTIAL_FINAL : RQ_PARTIAL_STEP));
+	for (size_t i = 1; i < NSHARDS; i++) {
+		CHECK_OK(rq_partial_merge(parts[0], parts[i], names[i]));
+		rq_partial_free(parts[i]);
+	}
+	return parts[0];
+}
+
+TEST(shard_task_equals_single_machine)
+{
+	static float x[N * D];
+	static int64_t y[N];
+	static int32_t asg[N];
+	struct shard s[NSHARDS];
+	rq_partial *stats = NULL, *part = NULL, *state = NULL;
+	rq_task t;
+	rq_task_opts o = { 0 };
+	rq_rows rows;
+
+	fixture(x, y);
+	o.nthreads = 1;
+	rq_rows_from_f32(&rows, x, N, D);
+	CHECK_OK(rq_task_compute(&t, &rows, y, &o, "whole"));
+	open_shards(s, x, y);
+	for (size_t i = 0; i < NSHARDS; i++) {
+		CHECK_OK(rq_shard_stats(i ? &part : &stats, s[i].emb, s[i].lab, fp_zero, fp_zero));
+		if (i) {
+			CHECK_OK(rq_partial_merge(stats, part, "stats"));
+			rq_partial_free(part);
+		}
+	}
+	CHECK_INT_EQ(stats->k, K);
+	CHECK_OK(rq_shard_init(&state, stats, 0, 0));
+	for (bool first = true; !state->done; first = false) {
+		part = map_all(state, s, asg, false, !first);
+		CHECK(first ? part->changed == RQ_PARTIAL_CHANGED_UNKNOWN : part->changed <= N);
+		CHECK_OK(rq_shard_update(state, part, "state"));
+		rq_partial_free(part);
+	}
+	part = map_all(state, s, asg, true, false);
+	double ari = -1;
+	CHECK_OK(rq_shard_ari(&ari, state, part, "state"));
+	CHECK(ari == t.ari);
+	CHECK_INT_EQ(state->iteration, t.iterations);
+	CHECK(memcmp(asg, t.assignment, sizeof(asg)) == 0);
+	CHECK(t.iterations > 2);
+	/* a done state is refused by update */
+	CHECK_ERR(rq_shard_update(state, part, "state"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "state: the state is done");
+	rq_partial_free(part);
+	rq_partial_free(state);
+	rq_partial_free(stats);
+	rq_task_release(&t);
+	close_shards(s);
+}
+
+TEST(shard_partial_roundtrip_and_damage)
+{
+	static float x[N * D];
+	static int64_t y[N];
+	struct shard s[NSHARDS];
+	rq_partial *stats = NULL, *state = NULL, *step = NULL, *back = NULL;
+	uint8_t id[32];
+
+	fx_state = 11;
+	fixture(x, y);
+	open_shards(s, x, y);
+	CHECK_OK(rq_shard_stats(&stats, s[2].emb, s[2].lab, fp_zero, fp_zero));
+	CHECK_OK(rq_shard_init(&state, stats, 5, 1e-3));
+	state_id(id, state);
+	CHECK_OK(rq_shard_step(&step, state, id, "state", s[1].emb, s[1].lab, NULL, NULL, false, 1));
+	rq_partial *all[3] = { stats, state, step };
+	for (size_t i = 0; i < 3; i++) {
+		rq_buf a = RQ_BUF_INIT, b = RQ_BUF_INIT;
+		rq_partial_encode(&a, all[i]);
+		CHECK_OK(rq_partial_decode(&back, a.ptr, a.len, "p.rqp"));
+		if (back) {
+			rq_partial_encode(&b, back);
+			CHECK(a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0);
+		}
+		rq_partial_free(back);
+		for (size_t cut = 0; cut < a.len; cut += 1 + cut / 7) {
+			CHECK(rq_partial_decode(&back, a.ptr, cut, "p.rqp") == RQ_EINVALID);
+			CHECK(back == NULL);
+		}
+		a.ptr[a.len / 2] ^= 4;
+		CHECK_ERR(rq_partial_decode(&back, a.ptr, a.len, "p.rqp"), RQ_EINTEGRITY);
+		CHECK_CONTAINS(rq_error_last(), "p.rqp: checksum mismatch");
+		rq_buf_release(&a);
+		rq_buf_release(&b);
+	}
+	/* a step of another state; a state does not merge */
+	rq_partial *other = NULL;
+	const char *names[1] = { "step.rqp" };
+	id[0] ^= 1;
+	CHECK_ERR(rq_shard_check(state, id, "state.rqp", &step, names, 1, RQ_PARTIAL_STEP), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "step.rqp: computed against another state");
+	CHECK_ERR(rq_partial_merge(state, state, "s.rqp"), RQ_EINVALID);
+	CHECK_ERR(rq_partial_merge(step, stats, "stats.rqp"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "stats.rqp: a stats partial cannot be merged with a step partial");
+	rq_partial_free(other);
+	rq_partial_free(stats);
+	rq_partial_free(state);
+	rq_partial_free(step);
+	close_shards(s);
+}
+
+TEST(shard_check_missing_and_repeated)
+{
+	static float x[N * D];
+	static int64_t y[N];
+	struct shard s[NSHARDS];
+	rq_partial *st[NSHARDS] = { NULL }, *state = NULL, *steps[4] = { NULL };
+	const char *names[4] = { "s1", "s2", "s3", "s1b" };
+	uint8_t id[32];
+
+	fixture(x, y);
+	open_shards(s, x, y);
+	for (size_t i = 0; i < NSHARDS; i++) {
+		CHECK_OK(rq_shard_stats(&st[i], s[i].emb, s[i].lab, fp_zero, fp_zero));
+		if (i)
+			CHECK_OK(rq_partial_merge(st[0], st[i], "stats"));
+	}
+	CHECK_OK(rq_shard_init(&state, st[0], 0, 0));
+	state_id(id, state);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_OK(rq_shard_step(&steps[i], state, id, "state", s[i % NSHARDS].emb,
+				       s[i % NSHARDS].lab, NULL, NULL, false, 1));
+	CHECK_OK(rq_shard_check(state, id, "state", steps, names, 3, RQ_PARTIAL_STEP));
+	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 2, RQ_PARTIAL_STEP), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "state: shard 3 of 3");
+	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 4, RQ_PARTIAL_STEP), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "s1b: shard 1 (1 rows) is given more than once");
+	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 3, RQ_PARTIAL_FINAL), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "s1: a step partial, not a final partial");
+	for (size_t i = 0; i < 4; i++)
+		rq_partial_free(steps[i]);
+	for (size_t i = 0; i < NSHARDS; i++)
+		rq_partial_free(st[i]);
+	rq_partial_free(state);
+	close_shards(s);
+}
+
+TEST(shard_ari_table_equals_ari)
+{
+	enum { M = 500, KA = 5, KB = 7 };
+	static int32_t a[M], b[M];
+	uint64_t table[KA * KB] = { 0 };
+	for (size_t i = 0; i < M; i++) {
+		a[i] = (int32_t)(fx_uniform() * KA);
+		b[i] = fx_uniform() < 0.6 ? a[i] : (int32_t)(fx_uniform() * KB);
+		table[(size_t)a[i] * KB + (size_t)b[i]]++;
+	}
+	double x = -2, t = -3;
+	CHECK_OK(rq_ari(&x, a, KA, b, KB, M));
+	CHECK_OK(rq_ari_table(&t, table, KA, KB));
+	CHECK(x == t);
+	uint64_t big[1] = { 3037000500u };
+	CHECK_ERR(rq_ari_table(&t, big, 1, 1), RQ_EINVALID);
+}
