@@ -7,6 +7,7 @@
 #   make check      the suite alone (quick: what a developer runs)
 #   make demo       install, build, run a model's life cycle on bundled data
 #   make example    the PyTorch example (examples/shapes): a CNN and three updates
+#   make example-dask  resque.dask on generated shards against one machine
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS seconds
 #   make bench      benchmarks against reference tools (not tests)
@@ -87,7 +88,7 @@ UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: FORCE all deps pkgcheck test check unit demo example asan fuzz bench clean install lint
+.PHONY: FORCE all deps pkgcheck test check unit demo example example-dask asan fuzz bench clean install lint
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/resque $(BUILD)/libresque.a $(BUILD)/libresque-internal.a $(BUILD)/doc/stamp
@@ -204,6 +205,13 @@ demo: deps
 example: deps
 	@$(MAKE) --no-print-directory all
 	@RESQUE_BIN=$(abspath $(BUILD))/resque /usr/bin/python3 examples/shapes/shapes.py
+
+# resque.dask on generated shards (examples/dask): a 2-worker LocalCluster
+# against the single machine (python3-dask, python3-distributed).
+example-dask: deps
+	@$(MAKE) --no-print-directory all
+	@RESQUE_BIN=$(abspath $(BUILD))/resque PYTHONPATH=$(abspath python) \
+		/usr/bin/python3 examples/dask/dask_example.py
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check

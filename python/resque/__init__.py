@@ -6,9 +6,12 @@
 - :class:`Repo` runs the CLI's commands and returns their JSON.
 - :mod:`resque.torch` writes embeddings (``.npy``) and weights
   (safetensors) from PyTorch with no other dependency.
+- :mod:`resque.dask` computes the measures of sharded data on a Dask
+  cluster, every number by the CLI on the workers.
 
 The CLI is ``$RESQUE_BIN`` when set, else ``resque`` on PATH. Standard
-library only; numpy and torch are needed by :mod:`resque.torch` alone.
+library only; numpy and torch are needed by :mod:`resque.torch` alone,
+dask and distributed by :mod:`resque.dask`.
 """
 from __future__ import annotations
 

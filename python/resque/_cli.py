@@ -30,6 +30,10 @@ class Error(Exception):
     def __str__(self) -> str:
         return f"{self.message} (exit status {self.status})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled whole (resque.dask raises it on a worker, the driver re-raises it)
+        return (type(self), (self.message, self.status, self.output))
+
 
 class IntegrityError(Error):
     """A resque command found an integrity violation (exit status 3).

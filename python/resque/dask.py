@@ -1,0 +1,412 @@
+"""``resque.dask``: the RESQUE measures of sharded data on a Dask cluster.
+
+Every number is computed by the resque CLI: the workers run its map steps
+on their shards (``resque summarize``, ``resque fingerprint``, ``resque
+shard stats|step``) and reduce the small partial files as a tree
+(``summarize --merge``, ``shard merge``); the driver runs the reduce steps
+(``shard init|update|result``, ``measure dist``) on files of O(K·D) bytes,
+whatever the number of rows. Python only moves files and bytes around.
+
+- :func:`summarize`: the representation summary (.rqs) of all the shards.
+- :func:`dist`: ``resque measure dist --json`` of two sides.
+- :func:`task`: ``resque measure task --json`` of all the shards (k-means
+  seeded with the class centroids; k-means++ is not offered on shards).
+
+Shards are given as two lists of files of the same length (embeddings as
+.npy or safetensors, labels), or as two Dask arrays (2-D float, 1-D int)
+whose row chunks are the shards: each chunk is written to a temporary .npy
+on the worker that holds it and deleted at the end. Any
+``distributed.Client`` will do; without one a ``LocalCluster`` of two
+single-threaded workers is started and closed. The workers run the CLI
+with ``OPENBLAS_NUM_THREADS=1``; it is ``$RESQUE_BIN`` there when set,
+else ``resque`` on their PATH. A failing command raises
+:class:`resque.Error` with the CLI's message (naming the file).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from typing import Any, Iterator, Sequence
+
+from ._cli import INTEGRITY_STATUS, Error, IntegrityError, binary
+
+__all__ = ["summarize", "dist", "task"]
+
+#: How many partials one merge task adds up (the tree's fan-in).
+FAN_IN = 8
+
+PathLike = str | os.PathLike[str]
+
+
+# ---- running the CLI (on workers and on the driver) ----
+
+def _run(args: Sequence[str], cwd: str) -> subprocess.CompletedProcess[str]:
+    """``resque ARGS`` in ``cwd`` with one OpenBLAS thread; Error on failure."""
+    argv = [binary(), *args]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                              check=False)
+    except OSError as e:
+        raise Error(f"resque: cannot run {argv[0]}: {e.strerror}", 127) from e
+    if proc.returncode != 0:
+        message = proc.stderr.strip() or f"resque {' '.join(args[:2])} failed"
+        if proc.returncode < 0:
+            message += f" (killed by signal {-proc.returncode})"
+        cls = IntegrityError if proc.returncode == INTEGRITY_STATUS else Error
+        raise cls(message, proc.returncode, proc.stdout)
+    return proc
+
+
+def _run_json(args: Sequence[str], cwd: str) -> Any:
+    proc = _run(args, cwd)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as e:
+        raise Error(f"resque {' '.join(args[:2])}: its output is not JSON: {e}", 0,
+                    proc.stdout) from e
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[str]:
+    d = tempfile.mkdtemp(prefix="resque-dask-")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _write(path: str, data: bytes) -> str:
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _fingerprint_bytes(data: bytes) -> str:
+    """What rq_fingerprint_bytes prints: b2: and BLAKE2b-256 in hex."""
+    return "b2:" + hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+# ---- shards: files, or chunks written to a worker's temporary files ----
+
+# On each worker: (run id, chunk key) -> (directory, embeddings, labels).
+_CHUNK_FILES: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+
+def _shard_files(emb: Any, lab: Any, key: str | None, run_id: str) -> tuple[str, str]:
+    """The shard's two files: the paths given, or the chunk's .npy files
+    on this worker (written on first use in this run)."""
+    if key is None:
+        return os.fspath(emb), os.fspath(lab)
+    got = _CHUNK_FILES.get((run_id, key))
+    if got and os.path.exists(got[1]) and os.path.exists(got[2]):
+        return got[1], got[2]
+    import numpy as np
+    d = tempfile.mkdtemp(prefix="resque-dask-chunk-")
+    e, l = os.path.join(d, "emb.npy"), os.path.join(d, "labels.npy")
+    np.save(e, np.ascontiguousarray(emb))
+    np.save(l, np.ascontiguousarray(lab))
+    _CHUNK_FILES[(run_id, key)] = (d, e, l)
+    return e, l
+
+
+def _forget_chunks(run_id: str) -> int:
+    """Delete this worker's chunk files of run ``run_id`` (client.run)."""
+    n = 0
+    for k in [k for k in _CHUNK_FILES if k[0] == run_id]:
+        shutil.rmtree(_CHUNK_FILES.pop(k)[0], ignore_errors=True)
+        n += 1
+    return n
+
+
+def _tensor_opt(tensor: str | None) -> list[str]:
+    return ["--tensor", tensor] if tensor else []
+
+
+class _Shards:
+    """The shards of one call: per shard, the two task arguments and the
+    chunk key (None for files)."""
+
+    def __init__(self, client: Any, embeddings: Any, labels: Any) -> None:
+        self.run_id = uuid.uuid4().hex
+        self.client = client
+        self.futures: list[Any] = []
+        if _is_dask_array(embeddings) or _is_dask_array(labels):
+            self.args = self._from_arrays(embeddings, labels)
+        else:
+            self.args = self._from_files(embeddings, labels)
+
+    @staticmethod
+    def _from_files(embeddings: Any, labels: Any) -> list[tuple[Any, Any, str | None]]:
+        if isinstance(embeddings, (str, os.PathLike)) or isinstance(labels, (str, os.PathLike)):
+            raise TypeError("embeddings and labels are lists of shard files (or Dask arrays)")
+        emb, lab = [os.fspath(p) for p in embeddings], [os.fspath(p) for p in labels]
+        if len(emb) != len(lab):
+            raise ValueError(f"{len(emb)} embeddings files but {len(lab)} labels files: "
+                             "give one labels file per shard")
+        if not emb:
+            raise ValueError("no shards: give at least one embeddings file and its labels")
+        return [(os.path.abspath(e), os.path.abspath(l), None) for e, l in zip(emb, lab)]
+
+    def _from_arrays(self, emb: Any, lab: Any) -> list[tuple[Any, Any, str | None]]:
+        if not (_is_dask_array(emb) and _is_dask_array(lab)):
+            raise TypeError("give both embeddings and labels as Dask arrays, or both as lists")
+        if emb.ndim != 2 or lab.ndim != 1:
+            raise ValueError(f"embeddings must be 2-D and labels 1-D, not {emb.ndim}-D "
+                             f"and {lab.ndim}-D")
+        if emb.shape[0] != lab.shape[0]:
+            raise ValueError(f"{emb.shape[0]} rows of embeddings but {lab.shape[0]} labels")
+        emb = emb.rechunk({1: -1})
+        lab = lab.rechunk((emb.chunks[0],))
+        keep = {i for i, n in enumerate(emb.chunks[0]) if n > 0}  # no empty shards
+        if not keep:
+            raise ValueError("no shards: the arrays have no rows")
+        e_parts = [p for i, p in enumerate(emb.to_delayed().ravel()) if i in keep]
+        l_parts = [p for i, p in enumerate(lab.to_delayed().ravel()) if i in keep]
+        self.futures = self.client.compute(e_parts + l_parts)
+        n = len(e_parts)
+        return [(self.futures[i], self.futures[n + i], self.futures[i].key) for i in range(n)]
+
+    def close(self) -> None:
+        if any(a[2] is not None for a in self.args):
+            with contextlib.suppress(Exception):
+                self.client.run(_forget_chunks, self.run_id)
+        for f in self.futures:
+            f.release()
+
+
+def _is_dask_array(x: Any) -> bool:
+    return type(x).__module__.startswith("dask.array")
+
+
+@contextlib.contextmanager
+def _client(client: Any) -> Iterator[Any]:
+    """The client given, or a 2-worker LocalCluster's, closed after."""
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        yield c
+
+
+def _tree(client: Any, parts: list[Any], merge: Any, *args: Any) -> Any:
+    """Reduce the futures ``parts`` as a tree of ``merge`` tasks on the
+    workers (FAN_IN at a time, in shard order); the root's future."""
+    while len(parts) > 1:
+        parts = [g[0] if len(g) == 1 else client.submit(merge, *args, *g, pure=False)
+                 for g in (parts[i:i + FAN_IN] for i in range(0, len(parts), FAN_IN))]
+    return parts[0]
+
+
+# ---- summaries ----
+
+def _summary_map(emb: Any, lab: Any, key: str | None, run_id: str, tensor: str | None,
+                 moments: int) -> dict[str, Any]:
+    """On a worker: one shard's summary bytes, rows and fingerprints."""
+    e, l = _shard_files(emb, lab, key, run_id)
+    with _scratch() as d:
+        out = os.path.join(d, "part.rqs")
+        s = _run_json(["summarize", e, "-l", l, "-o", out, "--moments", str(moments),
+                       *_tensor_opt(tensor), "--json"], d)
+        efp = _run_json(["fingerprint", "--json", e], d)["fingerprint"]
+        lfp = _run_json(["fingerprint", "--json", l], d)["fingerprint"]
+        return {"part": _read(out), "rows": s["rows"], "embeddings": efp, "labels": lfp}
+
+
+def _summary_merge(*parts: Any) -> bytes:
+    """On a worker: ``summarize --merge`` of summaries (bytes or map results)."""
+    with _scratch() as d:
+        paths = [_write(os.path.join(d, f"{i}.rqs"), _payload(p)) for i, p in enumerate(parts)]
+        out = os.path.join(d, "merged.rqs")
+        _run(["summarize", "--merge", "-o", out, *paths], d)
+        return _read(out)
+
+
+def _payload(p: Any) -> bytes:
+    return p["part"] if isinstance(p, dict) else p
+
+
+def _shard_info(p: dict[str, Any]) -> dict[str, Any]:
+    return {"embeddings": p["embeddings"], "labels": p["labels"], "rows": p["rows"]}
+
+
+def _shards_object(info: list[dict[str, Any]]) -> dict[str, Any]:
+    lines = "".join(f"{s['embeddings']} {s['labels']} {s['rows']}\n" for s in info)
+    return {"count": len(info), "rows": sum(s["rows"] for s in info),
+            "fingerprint": _fingerprint_bytes(lines.encode())}
+
+
+def _summarize(c: Any, embeddings: Any, labels: Any, out: PathLike, tensor: str | None,
+               moments: int) -> dict[str, Any]:
+    shards = _Shards(c, embeddings, labels)
+    try:
+        maps = [c.submit(_summary_map, e, l, k, shards.run_id, tensor, moments, pure=False)
+                for e, l, k in shards.args]
+        root = _tree(c, maps, _summary_merge)
+        info = c.gather([c.submit(_shard_info, m, pure=False) for m in maps])
+        merged = c.submit(_payload, root, pure=False).result()
+    finally:
+        shards.close()
+    out = os.fspath(out)
+    with _scratch() as d:
+        tmp = _write(os.path.join(d, "all.rqs"), merged)
+        # the CLI writes OUT atomically and describes it
+        result = _run_json(["summarize", "--merge", "-o", os.path.abspath(out), tmp, "--json"],
+                           os.getcwd())
+    result["path"] = out
+    result["shards"] = _shards_object(info)
+    return result
+
+
+def summarize(embeddings: Any, labels: Any, *, out: PathLike, client: Any = None,
+              tensor: str | None = None, moments: int = 1) -> dict[str, Any]:
+    """The summary of all the shards, written to ``out`` (atomically).
+
+    Each shard is summarised on a worker (``resque summarize``) and the
+    summaries merged as a tree on the workers (``summarize --merge``), which
+    equals the summary of the concatenated data. Returns what ``resque
+    summarize --json`` prints of ``out`` plus ``"shards": {"count", "rows",
+    "fingerprint"}``, the fingerprint being BLAKE2b-256 of the lines
+    ``EMBFP LABFP ROWS`` (``resque fingerprint`` of each shard's files, in
+    shard order; of the temporary .npy files for Dask arrays).
+    """
+    if moments not in (1, 2):
+        raise ValueError(f"moments must be 1 or 2, not {moments!r}")
+    with _client(client) as c:
+        return _summarize(c, embeddings, labels, out, tensor, moments)
+
+
+def dist(old: Any, new: Any, *, client: Any = None, tensor: str | None = None) -> dict[str, Any]:
+    """``resque measure dist --json`` between two sides.
+
+    Each side is a summary (.rqs path) or a pair ``(embeddings, labels)`` of
+    shards as for :func:`summarize`, summarised on the cluster first.
+    """
+    sides = [old, new]
+    need = [not isinstance(s, (str, os.PathLike)) for s in sides]
+    for s, n in zip(sides, need):
+        if n and not (isinstance(s, (tuple, list)) and len(s) == 2):
+            raise TypeError("each side is a summary path or a pair (embeddings, labels)")
+    with _scratch() as d:
+        paths = [os.path.abspath(os.fspath(s)) if not n else os.path.join(d, f"{i}.rqs")
+                 for i, (s, n) in enumerate(zip(sides, need))]
+        if any(need):
+            with _client(client) as c:
+                for s, n, p in zip(sides, need, paths):
+                    if n:
+                        _summarize(c, s[0], s[1], p, tensor, 1)
+        return _run_json(["measure", "dist", "--old", paths[0], "--new", paths[1], "--json"],
+                         os.getcwd())
+
+
+# ---- RESQUE_task: Lloyd's k-means over shards ----
+
+def _stats_map(emb: Any, lab: Any, key: str | None, run_id: str, tensor: str | None) -> bytes:
+    """On a worker: ``resque shard stats`` of one shard."""
+    e, l = _shard_files(emb, lab, key, run_id)
+    with _scratch() as d:
+        out = os.path.join(d, "stats.rqp")
+        _run(["shard", "stats", "-e", e, "-l", l, *_tensor_opt(tensor), "-o", out], d)
+        return _read(out)
+
+
+def _step_map(emb: Any, lab: Any, key: str | None, run_id: str, tensor: str | None,
+              state: bytes, final: bool) -> bytes:
+    """On a worker: one Lloyd step (or with ``final`` the contingency
+    table) of one shard against the state."""
+    e, l = _shard_files(emb, lab, key, run_id)
+    with _scratch() as d:
+        st = _write(os.path.join(d, "state.rqp"), state)
+        out = os.path.join(d, "step.rqp")
+        _run(["shard", "step", "--state", st, "-e", e, "-l", l, *_tensor_opt(tensor), "-o", out,
+              "--threads", "1", *(["--final"] if final else [])], d)
+        return _read(out)
+
+
+def _partial_merge(*parts: bytes) -> bytes:
+    """On a worker: ``resque shard merge`` of partials of one kind."""
+    with _scratch() as d:
+        paths = [_write(os.path.join(d, f"{i}.rqp"), p) for i, p in enumerate(parts)]
+        out = os.path.join(d, "merged.rqp")
+        _run(["shard", "merge", "-o", out, *paths], d)
+        return _read(out)
+
+
+def _map_reduce(c: Any, shards: _Shards, fn: Any, *args: Any) -> bytes:
+    """fn on every shard, merged as a tree on the workers; the root's bytes."""
+    parts = [c.submit(fn, e, l, k, shards.run_id, *args, pure=False)
+             for e, l, k in shards.args]
+    return _tree(c, parts, _partial_merge).result()
+
+
+def _task(c: Any, embeddings: Any, labels: Any, tensor: str | None,
+          max_iter: int | None) -> dict[str, Any]:
+    shards = _Shards(c, embeddings, labels)
+    try:
+        with _scratch() as d:
+            stats = _write(os.path.join(d, "stats.rqp"),
+                           _map_reduce(c, shards, _stats_map, tensor))
+            state = os.path.join(d, "state.rqp")
+            _run(["shard", "init", "-o", state, stats,
+                  *(["--max-iter", str(max_iter)] if max_iter is not None else [])], d)
+            done = False
+            while not done:
+                sf = c.scatter(_read(state), broadcast=True, hash=False)
+                step = _write(os.path.join(d, "step.rqp"),
+                              _map_reduce(c, shards, _step_map, tensor, sf, False))
+                sf.release()
+                done = _run_json(["shard", "update", "--state", state, step, "--json"], d)["done"]
+            sf = c.scatter(_read(state), broadcast=True, hash=False)
+            final = _write(os.path.join(d, "final.rqp"),
+                           _map_reduce(c, shards, _step_map, tensor, sf, True))
+            sf.release()
+            return _run_json(["shard", "result", "--state", state, final, "--json"], d)
+    finally:
+        shards.close()
+
+
+def task(embeddings: Any, labels: Any, *, client: Any = None, tensor: str | None = None,
+         max_iter: int | None = None, out: PathLike | None = None) -> dict[str, Any]:
+    """``resque measure task --json`` of all the shards, computed on the cluster.
+
+    The workers run ``resque shard stats`` and each Lloyd step (``shard
+    step``, the state's bytes broadcast to them) on their shards and merge
+    the partials as a tree (``shard merge``); the driver runs ``shard
+    init``, ``shard update`` after each step until the state is done, and
+    ``shard result`` of the final contingency tables. Returns that JSON
+    (``kind``, ``value``, ``ari``, ``iterations``, ``k``, ``n``, ``init``,
+    ``shards``); ``out`` also writes it there as JSON (atomically), for
+    ``resque plan --task-from``.
+    """
+    if max_iter is not None and (isinstance(max_iter, bool) or int(max_iter) != max_iter
+                                 or max_iter < 1):
+        raise ValueError(f"max_iter must be a positive integer, not {max_iter!r}")
+    with _client(client) as c:
+        result = _task(c, embeddings, labels, tensor, max_iter)
+    if out is not None:
+        out = os.fspath(out)
+        tmp = f"{out}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(result, f, indent=2)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, out)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return result

@@ -1,0 +1,300 @@
+"""resque.dask on a LocalCluster of 2 workers (tests/t1120-dask.sh): the
+measures of sharded data equal the CLI's on the concatenated data, from
+shard files and from Dask arrays, and a worker killed in the middle of a
+step is retried by Dask with the same result."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+import resque  # noqa: E402
+import resque.dask as rd  # noqa: E402
+from conftest import cli, cli_json  # noqa: E402
+
+# uneven shards: one of a single row, one without class 2
+SIZES = (40, 1, 23, 9, 31)
+K, D = 4, 8
+
+
+def _cluster(**env: str) -> Any:
+    from distributed import LocalCluster
+    return LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=50, **env)
+
+
+@pytest.fixture(scope="module")
+def client(resque_bin_module: str) -> Any:
+    from distributed import Client
+    with _cluster() as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def resque_bin_module() -> str:
+    b = os.environ.get("RESQUE_BIN")
+    if not b or not os.access(b, os.X_OK):
+        pytest.skip("RESQUE_BIN is not set to the resque binary")
+    return b
+
+
+@pytest.fixture(scope="module")
+def has_shard(resque_bin_module: str) -> None:
+    p = subprocess.run([resque_bin_module, "shard", "--help"], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip("`resque shard` is not in this build (issue 18 item 1): task() untested")
+
+
+def _make(dirpath: Path, shift: float = 0.0, seed: int = 7) -> dict[str, Any]:
+    """Shards of labelled rows around K class centres, and their concatenation."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=2.0, size=(K, D))
+    dirpath.mkdir(parents=True, exist_ok=True)
+    emb, lab, xs, ys = [], [], [], []
+    for i, n in enumerate(SIZES):
+        y = rng.integers(0, K, size=n).astype(np.int64)
+        if i == 3:
+            y[y == 2] = 0  # a shard without class 2
+        x = (centres[y] + rng.normal(scale=1.5, size=(n, D)) + shift).astype(np.float32)
+        e, l = dirpath / f"emb{i}.npy", dirpath / f"lab{i}.npy"
+        np.save(e, x)
+        np.save(l, y)
+        emb.append(str(e))
+        lab.append(str(l))
+        xs.append(x)
+        ys.append(y)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    np.save(dirpath / "all.npy", x)
+    np.save(dirpath / "all.labels.npy", y)
+    return {"emb": emb, "lab": lab, "x": x, "y": y, "all": str(dirpath / "all.npy"),
+            "all_lab": str(dirpath / "all.labels.npy")}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("shards")
+    return {"old": _make(base / "old"), "new": _make(base / "new", shift=0.4)}
+
+
+def _arrays(d: dict[str, Any]) -> tuple[Any, Any]:
+    """The same rows as Dask arrays whose row chunks are the shards."""
+    return (da.from_array(d["x"], chunks=(SIZES, D)), da.from_array(d["y"], chunks=(SIZES,)))
+
+
+def _whole_dist(bin_: str, data: dict[str, Any]) -> Any:
+    o, n = data["old"], data["new"]
+    return cli_json(bin_, "measure", "dist", "--old", f"{o['all']}:{o['all_lab']}",
+                    "--new", f"{n['all']}:{n['all_lab']}", "--json")
+
+
+def _same_dist(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got["value"] == pytest.approx(want["value"], abs=1e-12)
+    assert [c["label"] for c in got["classes"]] == [c["label"] for c in want["classes"]]
+    for g, w in zip(got["classes"], want["classes"]):
+        assert (g["n_old"], g["n_new"]) == (w["n_old"], w["n_new"])
+        assert g["angle"] == pytest.approx(w["angle"], abs=1e-12)
+    for k in ("shared", "old_only", "new_only", "zero_sum"):
+        assert got[k] == want[k]
+
+
+def _shards_fp(bin_: str, emb: list[str], lab: list[str]) -> str:
+    lines = "".join(
+        f"{cli_json(bin_, 'fingerprint', '--json', e)['fingerprint']} "
+        f"{cli_json(bin_, 'fingerprint', '--json', l)['fingerprint']} {len(np.load(l))}\n"
+        for e, l in zip(emb, lab))
+    return rd._fingerprint_bytes(lines.encode())
+
+
+def test_summarize_equals_the_whole(client: Any, data: dict[str, Any], tmp_path: Path,
+                                    resque_bin_module: str) -> None:
+    d = data["old"]
+    out = tmp_path / "shards.rqs"
+    got = rd.summarize(d["emb"], d["lab"], out=out, client=client)
+    whole = cli_json(resque_bin_module, "summarize", d["all"], "-l", d["all_lab"],
+                     "-o", str(tmp_path / "whole.rqs"), "--json")
+    assert got["path"] == str(out) and out.exists()
+    assert (got["rows"], got["classes"], got["dim"], got["moments"]) == (
+        sum(SIZES), K, D, 1) == (whole["rows"], whole["classes"], whole["dim"], whole["moments"])
+    assert got["shards"] == {"count": len(SIZES), "rows": sum(SIZES),
+                             "fingerprint": _shards_fp(resque_bin_module, d["emb"], d["lab"])}
+    assert got["fingerprint"] == cli_json(resque_bin_module, "fingerprint", "--json",
+                                          str(out))["fingerprint"]
+    # the merged summary measures as the whole one does
+    a = cli_json(resque_bin_module, "measure", "dist", "--old", str(out), "--new",
+                 f"{data['new']['all']}:{data['new']['all_lab']}", "--json")
+    b = cli_json(resque_bin_module, "measure", "dist", "--old", str(tmp_path / "whole.rqs"),
+                 "--new", f"{data['new']['all']}:{data['new']['all_lab']}", "--json")
+    _same_dist(a, b)
+    two = rd.summarize(d["emb"], d["lab"], out=tmp_path / "m2.rqs", client=client, moments=2)
+    whole2 = cli_json(resque_bin_module, "summarize", d["all"], "-l", d["all_lab"], "--moments",
+                      "2", "-o", str(tmp_path / "whole2.rqs"), "--json")
+    assert (two["moments"], two["bytes"]) == (2, whole2["bytes"])
+    with pytest.raises(ValueError, match="moments"):
+        rd.summarize(d["emb"], d["lab"], out=tmp_path / "m3.rqs", client=client, moments=3)
+
+
+def test_dist_of_shard_files_equals_measure_dist(client: Any, data: dict[str, Any],
+                                                 resque_bin_module: str) -> None:
+    o, n = data["old"], data["new"]
+    got = rd.dist((o["emb"], o["lab"]), (n["emb"], n["lab"]), client=client)
+    _same_dist(got, _whole_dist(resque_bin_module, data))
+    assert got["kind"] == "dist" and 0 < got["value"] < 1
+
+
+def test_dist_of_dask_arrays_and_a_summary(client: Any, data: dict[str, Any], tmp_path: Path,
+                                           resque_bin_module: str) -> None:
+    o, n = data["old"], data["new"]
+    want = _whole_dist(resque_bin_module, data)
+    _same_dist(rd.dist(_arrays(o), _arrays(n), client=client), want)
+    rd.summarize(*_arrays(o), out=tmp_path / "old.rqs", client=client)
+    _same_dist(rd.dist(tmp_path / "old.rqs", (n["emb"], n["lab"]), client=client), want)
+    # the chunks' temporary files are gone
+    left = client.run(lambda: sorted(rd._CHUNK_FILES))
+    assert all(v == [] for v in left.values())
+    # labels chunked otherwise, an empty chunk, embeddings split in columns
+    x = da.from_array(o["x"], chunks=((30, 0, 34, 40), (3, D - 3)))
+    y = da.from_array(o["y"], chunks=(50,))
+    got = rd.summarize(x, y, out=tmp_path / "rechunked.rqs", client=client)
+    assert got["shards"]["count"] == 3 and got["rows"] == sum(SIZES)
+    _same_dist(rd.dist(tmp_path / "rechunked.rqs", (n["emb"], n["lab"]), client=client), want)
+
+
+def test_bad_inputs(client: Any, data: dict[str, Any], tmp_path: Path) -> None:
+    o = data["old"]
+    with pytest.raises(resque.Error) as e:
+        rd.summarize(o["emb"][:2] + [str(tmp_path / "missing.npy")], o["lab"][:3],
+                     out=tmp_path / "x.rqs", client=client)
+    assert "missing.npy" in e.value.message and e.value.status == 1
+    assert not (tmp_path / "x.rqs").exists()
+    with pytest.raises(ValueError, match="one labels file per shard"):
+        rd.summarize(o["emb"], o["lab"][:2], out=tmp_path / "x.rqs", client=client)
+    with pytest.raises(TypeError, match="lists of shard files"):
+        rd.summarize(o["emb"][0], o["lab"][0], out=tmp_path / "x.rqs", client=client)
+    with pytest.raises(TypeError, match="a summary path or a pair"):
+        rd.dist((o["emb"],), tmp_path / "x.rqs", client=client)
+    x, y = _arrays(o)
+    with pytest.raises(ValueError, match="rows of embeddings"):
+        rd.summarize(x, y[:-1], out=tmp_path / "x.rqs", client=client)
+    assert not (tmp_path / "x.rqs").exists()
+
+
+def _whole_task(bin_: str, d: dict[str, Any]) -> Any:
+    return cli_json(bin_, "measure", "task", "-e", d["all"], "-l", d["all_lab"], "--json")
+
+
+def _same_task(got: dict[str, Any], want: dict[str, Any]) -> None:
+    for k in ("kind", "value", "ari", "iterations", "k", "n", "init"):
+        assert got[k] == want[k], k
+    assert got["shards"]["count"] == len(SIZES) and got["shards"]["rows"] == sum(SIZES)
+
+
+def test_task_equals_measure_task(client: Any, has_shard: None, data: dict[str, Any],
+                                  tmp_path: Path, resque_bin_module: str) -> None:
+    d = data["new"]
+    want = _whole_task(resque_bin_module, d)
+    assert want["iterations"] > 1 and 0 < want["value"] < 1
+    got = rd.task(d["emb"], d["lab"], client=client, out=tmp_path / "task.json")
+    _same_task(got, want)
+    assert json.loads((tmp_path / "task.json").read_text()) == got
+    assert got["shards"]["fingerprint"] == _shards_fp(resque_bin_module, d["emb"], d["lab"])
+
+
+def test_a_deeper_tree_gives_the_same(client: Any, has_shard: None, data: dict[str, Any],
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      resque_bin_module: str) -> None:
+    monkeypatch.setattr(rd, "FAN_IN", 2)  # 5 shards: three levels of merges
+    d = data["new"]
+    _same_task(rd.task(d["emb"], d["lab"], client=client), _whole_task(resque_bin_module, d))
+    _same_dist(rd.dist((data["old"]["emb"], data["old"]["lab"]), (d["emb"], d["lab"]),
+                       client=client), _whole_dist(resque_bin_module, data))
+
+
+def test_task_of_dask_arrays(client: Any, has_shard: None, data: dict[str, Any],
+                             resque_bin_module: str) -> None:
+    d = data["old"]
+    _same_task(rd.task(*_arrays(d), client=client), _whole_task(resque_bin_module, d))
+
+
+def test_task_max_iter(client: Any, has_shard: None, data: dict[str, Any],
+                       resque_bin_module: str) -> None:
+    d = data["new"]
+    got = rd.task(d["emb"], d["lab"], client=client, max_iter=1)
+    assert got["iterations"] == 1
+    with pytest.raises(ValueError, match="max_iter"):
+        rd.task(d["emb"], d["lab"], client=client, max_iter=0)
+
+
+def _killer(tmp_path: Path, real: str, on: str) -> dict[str, str]:
+    """RESQUE_BIN for a cluster: the first `resque ON ...` kills its caller,
+    the Dask worker, with SIGKILL; every other call runs the real CLI."""
+    w = tmp_path / "resque-killer"
+    w.write_text(
+        "#!/bin/sh\n"
+        'cmd="$1 $2"\n'
+        '[ "$1" = summarize ] && [ "$2" != --merge ] && cmd=summarize\n'
+        'if [ "$cmd" = "$RQ_KILL_ON" ] && mkdir "$RQ_KILL_MARK" 2>/dev/null; then\n'
+        '\techo "$PPID" >"$RQ_KILL_MARK/pid"\n'
+        "\tkill -KILL \"$PPID\"\n"
+        "\tsleep 5\n"
+        "\texit 1\n"
+        "fi\n"
+        'exec "$RQ_REAL_BIN" "$@"\n')
+    w.chmod(w.stat().st_mode | stat.S_IXUSR)
+    return {"RESQUE_BIN": str(w), "RQ_REAL_BIN": real, "RQ_KILL_ON": on,
+            "RQ_KILL_MARK": str(tmp_path / "killed")}
+
+
+def _run_killed(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fn: Any) -> Any:
+    from distributed import Client
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)  # the workers (and their restarts) inherit it
+    # the killed worker's scratch files stay behind: not in the suite's TMPDIR
+    monkeypatch.setenv("TMPDIR", str(Path(env["RQ_KILL_MARK"]).parent))
+    with _cluster() as cluster, Client(cluster) as c:
+        before = set(c.scheduler_info()["workers"])
+        got = fn(c)
+        pid = int(Path(env["RQ_KILL_MARK"], "pid").read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        assert before - set(c.scheduler_info()["workers"]), "no worker was replaced"
+    return got
+
+
+def test_a_killed_worker_is_retried_summarize(data: dict[str, Any], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              resque_bin_module: str) -> None:
+    o, n = data["old"], data["new"]
+    env = _killer(tmp_path, resque_bin_module, "summarize")
+    got = _run_killed(monkeypatch, env,
+                      lambda c: rd.dist((o["emb"], o["lab"]), (n["emb"], n["lab"]), client=c))
+    assert Path(env["RQ_KILL_MARK"]).is_dir()
+    _same_dist(got, _whole_dist(resque_bin_module, data))
+
+
+def test_a_killed_worker_is_retried_task(has_shard: None, data: dict[str, Any], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         resque_bin_module: str) -> None:
+    d = data["new"]
+    env = _killer(tmp_path, resque_bin_module, "shard step")
+    got = _run_killed(monkeypatch, env, lambda c: rd.task(d["emb"], d["lab"], client=c))
+    assert Path(env["RQ_KILL_MARK"]).is_dir()
+    _same_task(got, _whole_task(resque_bin_module, d))
+
+
+def test_without_a_client_a_local_cluster(data: dict[str, Any], tmp_path: Path,
+                                          resque_bin_module: str) -> None:
+    o = data["old"]
+    got = rd.summarize(o["emb"], o["lab"], out=tmp_path / "s.rqs")
+    assert got["rows"] == sum(SIZES)
+    cli(resque_bin_module, "summarize", "--merge", "-o", str(tmp_path / "t.rqs"),
+        str(tmp_path / "s.rqs"))
