@@ -175,9 +175,9 @@ static int check_options(struct plan_opts *o, const struct opt *opts)
 		rc = cmd_usage(&help, opts, "--lineage goes with --backtest");
 	} else if (!o->from.n) {
 		rc = cmd_usage(&help, opts, "say which version the update starts from (--from REF)");
-	} else if (o->task_from && (o->emb.n || o->lab.n || o->sums.n || o->shards || o->ds.n > 1)) {
-		rc = cmd_usage(&help, opts, "--task-from FILE is the new data's index: no --embeddings, --labels, --summary "
-			       "or --shards with it, and at most one --dataset");
+	} else if (o->task_from && (o->emb.n || o->lab.n || o->sums.n || o->shards || o->tensor || o->ds.n > 1)) {
+		rc = cmd_usage(&help, opts, "--task-from FILE is the new data's index: no --embeddings, --labels, --summary, "
+			       "--shards or --tensor with it, and at most one --dataset");
 	} else if (o->emb.n != o->lab.n) {
 		rc = cmd_usage(&help, opts, "give one --labels per --embeddings (%zu and %zu given)", o->emb.n,
 			       o->lab.n);

@@ -94,6 +94,49 @@ test_expect_success 'bad shards: rows not n, no count, a malformed fingerprint, 
 	repo_state >after && compare before after && test "$(entries)" = "$n"
 '
 
+test_expect_success 'claims that contradict themselves: the list against count, rows and fingerprint, ari, max_iter, tol' '
+	cd p && repo_state >before && n=$(entries) &&
+	"$PY" - <<-\PYEOF &&
+	import hashlib, json
+	z = "b2:" + "0" * 64
+	o = "b2:" + "1" * 64
+	lst = [{"embeddings": z, "labels": o, "rows": 100}, {"embeddings": o, "labels": z, "rows": 200}]
+	lines = "".join("%s %s %d\n" % (e["embeddings"], e["labels"], e["rows"]) for e in lst)
+	fp = "b2:" + hashlib.blake2b(lines.encode(), digest_size=32).hexdigest()
+	base = {"kind": "task", "value": 0.25, "ari": 0.75, "iterations": 4, "k": 3, "n": 300, "init": "centroids"}
+	def w(name, **kw):
+	    d = dict(base)
+	    d.update(kw)
+	    open(name, "w").write(json.dumps(d))
+	w("listok.json", shards={"count": 2, "rows": 300, "fingerprint": fp, "list": lst})
+	w("listcount.json", shards={"count": 3, "rows": 300, "fingerprint": fp, "list": lst})
+	w("listfp.json", shards={"count": 2, "rows": 300, "fingerprint": z, "list": lst})
+	w("listrows.json", shards={"count": 2, "rows": 300, "fingerprint": fp,
+	  "list": [lst[0], dict(lst[1], rows=150)]})
+	w("listbad.json", shards={"count": 2, "rows": 300, "fingerprint": fp, "list": [lst[0], {"rows": 200}]})
+	w("ari.json", ari=0.5)
+	w("maxiter.json", max_iter=1)
+	w("tol.json", tol=0.5)
+	w("defaults.json", max_iter=300, tol=1e-4)
+	PYEOF
+	expect_success resque plan --from v1 --task-from listok.json --dry-run &&
+	expect_success resque plan --from v1 --task-from defaults.json --dry-run &&
+	expect_error 1 "listcount.json: '"'"'shards.list'"'"' has 2 shards, '"'"'shards.count'"'"' says 3" \
+		resque plan --from v1 --task-from listcount.json &&
+	expect_error 1 "listfp.json: '"'"'shards.fingerprint'"'"' is not the fingerprint of '"'"'shards.list'"'"'" \
+		resque plan --from v1 --task-from listfp.json &&
+	expect_error 1 "listrows.json: the rows of '"'"'shards.list'"'"' add up to 250, not '"'"'shards.rows'"'"' 300" \
+		resque plan --from v1 --task-from listrows.json &&
+	expect_error 1 "listbad.json: '"'"'shards.list[1]'"'"' must have fingerprints" \
+		resque plan --from v1 --task-from listbad.json &&
+	expect_error 1 "ari.json: '"'"'ari'"'"' is not 1 - '"'"'value'"'"'" resque plan --from v1 --task-from ari.json &&
+	expect_error 1 "maxiter.json: '"'"'max_iter'"'"' is not 300" resque plan --from v1 --task-from maxiter.json &&
+	expect_error 1 "tol.json: '"'"'tol'"'"' is not 1e-4" resque plan --from v1 --task-from tol.json &&
+	expect_error 2 "no --embeddings, --labels, --summary, --shards or --tensor" \
+		resque plan --from v1 --task-from good.json --tensor emb &&
+	repo_state >after && compare before after && test "$(entries)" = "$n"
+'
+
 test_expect_success 'options --task-from does not go with: usage errors (exit 2), nothing recorded' '
 	cd p && repo_state >before && n=$(entries) &&
 	expect_error 2 "--task-from FILE gives a RESQUE_task index: it goes with --kind task, not --kind dist" \

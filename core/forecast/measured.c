@@ -72,6 +72,52 @@ static int count_field(int64_t *out, const json_t *obj, const char *key, const c
 	return 0;
 }
 
+/* A "shards" object's optional "list": each element {"embeddings",
+ * "labels", "rows"}, `count` of them, rows adding to `rows`, and the lines
+ * "EMBFP LABFP ROWS\n" hashing to `fp` (rq_shard_list_fingerprint's). */
+static int shard_list(const json_t *list, const char *name, int64_t count, int64_t rows, const char *fp)
+{
+	char got[RQ_FINGERPRINT_SIZE];
+	rq_buf lines = RQ_BUF_INIT;
+	uint8_t hash[RQ_HASH_LEN];
+	int64_t sum = 0, r;
+	size_t i;
+	int err = 0;
+
+	if (!json_is_array(list))
+		return rq_error_set(RQ_EINVALID, "%s: 'shards.list' must be an array", name);
+	if ((int64_t)json_array_size(list) != count)
+		return rq_error_set(RQ_EINVALID, "%s: 'shards.list' has %zu shards, 'shards.count' says %" PRId64, name,
+				    json_array_size(list), count);
+	for (i = 0; i < json_array_size(list) && !err; i++) {
+		const json_t *e = json_array_get(list, i);
+		const char *ef = rq_json_str(e, "embeddings", NULL), *lf = rq_json_str(e, "labels", NULL);
+		if (!json_is_object(e) || !ef || !lf || rq_fingerprint_parse(hash, ef) || rq_fingerprint_parse(hash, lf)) {
+			rq_error_clear();
+			err = rq_error_set(RQ_EINVALID, "%s: 'shards.list[%zu]' must have fingerprints \"embeddings\" and \"labels\"",
+					   name, i);
+		} else if (!(err = count_field(&r, e, "rows", name, "shards.list[].rows"))) {
+			if (r > rows - sum)
+				err = rq_error_set(RQ_EINVALID, "%s: the rows of 'shards.list' add up to more than "
+						   "'shards.rows' %" PRId64, name, rows);
+			else
+				sum += r;
+			rq_buf_printf(&lines, "%s %s %" PRId64 "\n", ef, lf, r);
+		}
+	}
+	if (!err && sum != rows)
+		err = rq_error_set(RQ_EINVALID, "%s: the rows of 'shards.list' add up to %" PRId64 ", not 'shards.rows' %" PRId64,
+				   name, sum, rows);
+	if (!err) {
+		rq_fingerprint_bytes(got, lines.ptr ? lines.ptr : "", lines.len);
+		if (strcmp(got, fp) != 0)
+			err = rq_error_set(RQ_EINVALID, "%s: 'shards.fingerprint' is not the fingerprint of 'shards.list' (%s)",
+					   name, got);
+	}
+	rq_buf_release(&lines);
+	return err;
+}
+
 /* The "shards" object of `j`, checked, as a plan records it. */
 static int shards_of(json_t **out, const json_t *j, const char *name, int64_t n, const char *n_what)
 {
@@ -99,7 +145,29 @@ static int shards_of(json_t **out, const json_t *j, const char *name, int64_t n,
 	if (count > rows)
 		return rq_error_set(RQ_EINVALID, "%s: 'shards.count' is %" PRId64 ", more shards than rows (%" PRId64 ")",
 				    name, count, rows);
+	if (json_object_get(s, "list") && (err = shard_list(json_object_get(s, "list"), name, count, rows, fp)))
+		return err;
 	*out = json_pack("{s:I, s:I, s:s}", "count", (json_int_t)count, "rows", (json_int_t)rows, "fingerprint", fp);
+	return 0;
+}
+
+/* An "ari" must be the one the value came from, and a task computed with
+ * another iteration limit or tolerance than RESQUE_task's (300, 1e-4; a
+ * `resque shard init --max-iter/--tol` says so in its result) is not
+ * RESQUE_task. */
+static int task_consistent(const rq_measured_task *t, const json_t *j, const char *name)
+{
+	const json_t *ari = json_object_get(j, "ari"), *mi = json_object_get(j, "max_iter"),
+		     *tol = json_object_get(j, "tol");
+
+	if (ari && (!json_is_number(ari) || !(fabs(1.0 - json_number_value(ari) - t->value) <= 1e-9)))
+		return rq_error_set(RQ_EINVALID, "%s: 'ari' is not 1 - 'value' (RESQUE_task = 1 - ARI)", name);
+	if (mi && !(json_is_integer(mi) && json_integer_value(mi) == 300))
+		return rq_error_set(RQ_EINVALID,
+				    "%s: 'max_iter' is not 300: computed with another iteration limit, it is not RESQUE_task", name);
+	if (tol && !(json_is_number(tol) && json_number_value(tol) == 1e-4))
+		return rq_error_set(RQ_EINVALID,
+				    "%s: 'tol' is not 1e-4: computed with another tolerance, it is not RESQUE_task", name);
 	return 0;
 }
 
@@ -124,6 +192,8 @@ static int task_fields(rq_measured_task *t, const json_t *j, const char *name)
 		return rq_error_set(RQ_EINVALID, "%s: 'value' is %g, outside RESQUE_task's range [0, 2]", name, t->value);
 	if ((err = count_field(&t->n, j, "n", name, "n")) || (err = count_field(&t->k, j, "k", name, "k")) ||
 	    (err = count_field(&t->iterations, j, "iterations", name, "iterations")))
+		return err;
+	if ((err = task_consistent(t, j, name)))
 		return err;
 	if (t->k > t->n)
 		return rq_error_set(RQ_EINVALID, "%s: 'k' is %" PRId64 ", more classes than rows ('n' %" PRId64 ")", name,
