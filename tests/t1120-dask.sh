@@ -3,8 +3,10 @@
 # build's CLI, on a LocalCluster of 2 workers — sharded data (uneven
 # shards, one without a class, one of a single row) gives the CLI's
 # RESQUE_dist to 1e-12 and its RESQUE_task (value, ARI, iterations); Dask
-# arrays as input; a worker killed (SIGKILL) in the middle of a step is
-# retried by Dask with the same result. A counted skip without Debian's
+# arrays as input (empty chunks, unknown chunk sizes after a mask, labels
+# chunked otherwise; an error of a chunk names the chunk); a worker killed
+# (SIGKILL) in the middle of a step is retried by Dask with the same result
+# and leaves no temporary file behind. A counted skip without Debian's
 # python3-dask and python3-distributed; pytest's own skips (a build without
 # `resque shard`) are counted as skips with their reasons.
 . "$(dirname "$0")/lib.sh"
@@ -45,7 +47,7 @@ test_expect_success PYTEST,DASK 'pytest: resque.dask equals the CLI on the conca
 done <dask.skips
 
 test_expect_success PYTEST,DASK 'no chunk files are left behind' '
-	find "$SCRATCH" -maxdepth 1 -name "resque-dask-*" >left && compare /dev/null left
+	find "$SCRATCH" -name "resque-dask-*" >left && compare /dev/null left
 '
 
 test_expect_success NUMPY 'the Spark recipe of docs/SCALE.md, with a stand-in SparkContext, gives measure task' '

@@ -14,23 +14,32 @@ whatever the number of rows. Python only moves files and bytes around.
 
 Shards are given as two lists of files of the same length (embeddings as
 .npy or safetensors, labels), or as two Dask arrays (2-D float, 1-D int)
-whose row chunks are the shards: each chunk is written to a temporary .npy
-on the worker that holds it and deleted at the end. Any
+whose row chunks are the shards: the labels are cut as the embeddings' row
+chunks, an empty chunk is no shard, and unknown chunk sizes (``X[mask]``)
+are counted on the cluster first (the arrays are persisted there, so they
+are computed once). Each chunk is written to a temporary .npy on the worker
+that holds it, in the worker's Dask directory, and deleted at the end. Any
 ``distributed.Client`` will do; without one a ``LocalCluster`` of two
 single-threaded workers is started and closed. The workers run the CLI
 with ``OPENBLAS_NUM_THREADS=1``; it is ``$RESQUE_BIN`` there when set,
 else ``resque`` on their PATH. A failing command raises
-:class:`resque.Error` with the CLI's message (naming the file).
+:class:`resque.Error` with the CLI's message, naming the file, or for a
+chunk the chunk and its rows in the array (``resque: embeddings chunk 2
+(rows 41-63): non-finite value (nan) at row 50, column 3``: rows counted
+from the array's first).
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from typing import Any, Iterator, Sequence
 
@@ -75,7 +84,7 @@ def _run_json(args: Sequence[str], cwd: str) -> Any:
 
 @contextlib.contextmanager
 def _scratch() -> Iterator[str]:
-    d = tempfile.mkdtemp(prefix="resque-dask-")
+    d = tempfile.mkdtemp(prefix="resque-dask-", dir=_local_dir())
     try:
         yield d
     finally:
@@ -100,43 +109,122 @@ def _fingerprint_bytes(data: bytes) -> str:
 
 # ---- shards: files, or chunks written to a worker's temporary files ----
 
-# On each worker: (run id, chunk key) -> (directory, embeddings, labels).
-_CHUNK_FILES: dict[tuple[str, str], tuple[str, str, str]] = {}
+# On each worker: (run id, chunk index) -> (directory, embeddings, labels);
+# the runs that have ended (their chunk files removed, and those a task
+# still running writes removed when it ends); the lock of both.
+_CHUNK_FILES: dict[tuple[str, int], tuple[str, str, str]] = {}
+_ENDED_RUNS: set[str] = set()
+_CHUNK_LOCK = threading.Lock()
+
+#: A Dask array's chunk as a shard: its index among the embeddings' row
+#: chunks and its first and last row (0-based, inclusive) in the array.
+Chunk = tuple[int, int, int]
 
 
-def _shard_files(emb: Any, lab: Any, key: str | None, run_id: str) -> tuple[str, str]:
-    """The shard's two files: the paths given, or the chunk's .npy files
-    on this worker (written on first use in this run)."""
-    if key is None:
-        return os.fspath(emb), os.fspath(lab)
-    got = _CHUNK_FILES.get((run_id, key))
-    if got and os.path.exists(got[1]) and os.path.exists(got[2]):
+def _local_dir() -> str | None:
+    """The Dask worker's local directory, when run by one: the chunk files
+    and scratch directories go there, so that Dask removes them with the
+    worker's directory even when the worker is killed (the next worker
+    started in that workspace purges it); else None (``TMPDIR``)."""
+    try:
+        from distributed import get_worker
+        return get_worker().local_directory
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _chunk_files(emb: Any, lab: Any, chunk: Chunk, run_id: str) -> tuple[str, str]:
+    """The chunk's two .npy files on this worker (written on first use in
+    this run)."""
+    def written() -> tuple[str, str, str] | None:
+        got = _CHUNK_FILES.get((run_id, chunk[0]))
+        return got if got and os.path.exists(got[1]) and os.path.exists(got[2]) else None
+
+    with _CHUNK_LOCK:
+        got = written()
+    if got:
         return got[1], got[2]
     import numpy as np
-    d = tempfile.mkdtemp(prefix="resque-dask-chunk-")
+    d = tempfile.mkdtemp(prefix="resque-dask-chunk-", dir=_local_dir())
     e, l = os.path.join(d, "emb.npy"), os.path.join(d, "labels.npy")
     np.save(e, np.ascontiguousarray(emb))
     np.save(l, np.ascontiguousarray(lab))
-    _CHUNK_FILES[(run_id, key)] = (d, e, l)
-    return e, l
+    with _CHUNK_LOCK:  # another thread of this worker may have written them first
+        got = written()
+        if not got:
+            got = _CHUNK_FILES[(run_id, chunk[0])] = (d, e, l)
+    if got[0] != d:
+        shutil.rmtree(d, ignore_errors=True)
+    return got[1], got[2]
+
+
+def _chunk_error(err: Error, files: dict[str, str], first: int) -> Error:
+    """``err`` with the chunk's temporary files named as the chunk, and
+    the rows it names counted from the array's first row."""
+    message = err.message
+    for path, name in files.items():
+        message = message.replace(path, name)
+    message = re.sub(r"(\bat row |\(row )(\d+)",
+                     lambda m: f"{m.group(1)}{first + int(m.group(2))}", message)
+    return type(err)(message, err.status, err.output)
+
+
+@contextlib.contextmanager
+def _shard_files(emb: Any, lab: Any, chunk: Chunk | None,
+                 run_id: str) -> Iterator[tuple[str, str]]:
+    """The shard's two files: the paths given, or the chunk's .npy files on
+    this worker; a failing command then names the chunk, not the file
+    ("embeddings chunk 3 (rows 120-159)")."""
+    if chunk is None:
+        yield os.fspath(emb), os.fspath(lab)
+        return
+    e, l = _chunk_files(emb, lab, chunk, run_id)
+    where = f"chunk {chunk[0]} (rows {chunk[1]}-{chunk[2]})"
+    try:
+        yield e, l
+    except Error as err:
+        raise _chunk_error(err, {e: f"embeddings {where}", l: f"labels {where}"},
+                           chunk[1]) from None
+    finally:
+        with _CHUNK_LOCK:  # the run ended while this task ran: its files go now
+            ended = _CHUNK_FILES.pop((run_id, chunk[0]), None) if run_id in _ENDED_RUNS else None
+        if ended:
+            shutil.rmtree(ended[0], ignore_errors=True)
 
 
 def _forget_chunks(run_id: str) -> int:
-    """Delete this worker's chunk files of run ``run_id`` (client.run)."""
-    n = 0
-    for k in [k for k in _CHUNK_FILES if k[0] == run_id]:
-        shutil.rmtree(_CHUNK_FILES.pop(k)[0], ignore_errors=True)
-        n += 1
-    return n
+    """Delete this worker's chunk files of run ``run_id`` (client.run), and
+    those its tasks still running write."""
+    with _CHUNK_LOCK:
+        _ENDED_RUNS.add(run_id)
+        dirs = [_CHUNK_FILES.pop(k)[0] for k in [k for k in _CHUNK_FILES if k[0] == run_id]]
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    return len(dirs)
 
 
 def _tensor_opt(tensor: str | None) -> list[str]:
     return ["--tensor", tensor] if tensor else []
 
 
+def _known_rows(client: Any, x: Any) -> Any:
+    """``x`` with known row chunk sizes: as given, or (after a boolean
+    mask, ``X[m]``) persisted on the cluster and its chunks' rows counted
+    there, so that it is computed once (dask's ``compute_chunk_sizes``
+    would compute it twice)."""
+    if not any(math.isnan(n) for n in x.chunks[0]):
+        return x
+    import dask
+    import dask.array as da
+    x = client.persist(x)
+    blocks = x.to_delayed()[(slice(None),) + (0,) * (x.ndim - 1)]
+    rows = client.compute([dask.delayed(len)(b) for b in blocks], sync=True)
+    return da.Array(x.dask, x.name, (tuple(rows),) + x.chunks[1:], dtype=x.dtype)
+
+
 class _Shards:
-    """The shards of one call: per shard, the two task arguments and the
-    chunk key (None for files)."""
+    """The shards of one call: per shard, the two task arguments and, for
+    a Dask array's chunk, its index and rows (None for files)."""
 
     def __init__(self, client: Any, embeddings: Any, labels: Any) -> None:
         self.run_id = uuid.uuid4().hex
@@ -148,7 +236,7 @@ class _Shards:
             self.args = self._from_files(embeddings, labels)
 
     @staticmethod
-    def _from_files(embeddings: Any, labels: Any) -> list[tuple[Any, Any, str | None]]:
+    def _from_files(embeddings: Any, labels: Any) -> list[tuple[Any, Any, Chunk | None]]:
         if isinstance(embeddings, (str, os.PathLike)) or isinstance(labels, (str, os.PathLike)):
             raise TypeError("embeddings and labels are lists of shard files (or Dask arrays)")
         emb, lab = [os.fspath(p) for p in embeddings], [os.fspath(p) for p in labels]
@@ -159,24 +247,29 @@ class _Shards:
             raise ValueError("no shards: give at least one embeddings file and its labels")
         return [(os.path.abspath(e), os.path.abspath(l), None) for e, l in zip(emb, lab)]
 
-    def _from_arrays(self, emb: Any, lab: Any) -> list[tuple[Any, Any, str | None]]:
+    def _from_arrays(self, emb: Any, lab: Any) -> list[tuple[Any, Any, Chunk | None]]:
         if not (_is_dask_array(emb) and _is_dask_array(lab)):
             raise TypeError("give both embeddings and labels as Dask arrays, or both as lists")
         if emb.ndim != 2 or lab.ndim != 1:
             raise ValueError(f"embeddings must be 2-D and labels 1-D, not {emb.ndim}-D "
                              f"and {lab.ndim}-D")
-        if emb.shape[0] != lab.shape[0]:
-            raise ValueError(f"{emb.shape[0]} rows of embeddings but {lab.shape[0]} labels")
-        emb = emb.rechunk({1: -1})
+        if not (math.isnan(emb.shape[0]) or math.isnan(lab.shape[0])):
+            _same_rows(emb.shape[0], lab.shape[0])  # before computing anything
+        # the shards are the embeddings' row chunks, the labels cut the same way
+        emb = _known_rows(self.client, emb.rechunk({1: -1}))
+        lab = _known_rows(self.client, lab)
+        _same_rows(emb.shape[0], lab.shape[0])
         lab = lab.rechunk((emb.chunks[0],))
-        keep = {i for i, n in enumerate(emb.chunks[0]) if n > 0}  # no empty shards
-        if not keep:
+        starts = [sum(emb.chunks[0][:i]) for i in range(len(emb.chunks[0]))]
+        chunks = [(i, s, s + n - 1) for i, (s, n) in enumerate(zip(starts, emb.chunks[0]))
+                  if n > 0]  # an empty chunk is no shard
+        if not chunks:
             raise ValueError("no shards: the arrays have no rows")
-        e_parts = [p for i, p in enumerate(emb.to_delayed().ravel()) if i in keep]
-        l_parts = [p for i, p in enumerate(lab.to_delayed().ravel()) if i in keep]
-        self.futures = self.client.compute(e_parts + l_parts)
-        n = len(e_parts)
-        return [(self.futures[i], self.futures[n + i], self.futures[i].key) for i in range(n)]
+        e_all, l_all = emb.to_delayed().ravel(), lab.to_delayed().ravel()
+        self.futures = self.client.compute([e_all[c[0]] for c in chunks] +
+                                           [l_all[c[0]] for c in chunks])
+        n = len(chunks)
+        return [(self.futures[i], self.futures[n + i], chunks[i]) for i in range(n)]
 
     def close(self) -> None:
         if any(a[2] is not None for a in self.args):
@@ -184,6 +277,11 @@ class _Shards:
                 self.client.run(_forget_chunks, self.run_id)
         for f in self.futures:
             f.release()
+
+
+def _same_rows(n_emb: int, n_lab: int) -> None:
+    if n_emb != n_lab:
+        raise ValueError(f"{n_emb} rows of embeddings but {n_lab} labels")
 
 
 def _is_dask_array(x: Any) -> bool:
@@ -213,11 +311,10 @@ def _tree(client: Any, parts: list[Any], merge: Any, *args: Any) -> Any:
 
 # ---- summaries ----
 
-def _summary_map(emb: Any, lab: Any, key: str | None, run_id: str, tensor: str | None,
+def _summary_map(emb: Any, lab: Any, chunk: Chunk | None, run_id: str, tensor: str | None,
                  moments: int) -> dict[str, Any]:
     """On a worker: one shard's summary bytes, rows and fingerprints."""
-    e, l = _shard_files(emb, lab, key, run_id)
-    with _scratch() as d:
+    with _shard_files(emb, lab, chunk, run_id) as (e, l), _scratch() as d:
         out = os.path.join(d, "part.rqs")
         s = _run_json(["summarize", e, "-l", l, "-o", out, "--moments", str(moments),
                        *_tensor_opt(tensor), "--json"], d)
@@ -314,21 +411,20 @@ def dist(old: Any, new: Any, *, client: Any = None, tensor: str | None = None) -
 
 # ---- RESQUE_task: Lloyd's k-means over shards ----
 
-def _stats_map(emb: Any, lab: Any, key: str | None, run_id: str, tensor: str | None) -> bytes:
+def _stats_map(emb: Any, lab: Any, chunk: Chunk | None, run_id: str,
+               tensor: str | None) -> bytes:
     """On a worker: ``resque shard stats`` of one shard."""
-    e, l = _shard_files(emb, lab, key, run_id)
-    with _scratch() as d:
+    with _shard_files(emb, lab, chunk, run_id) as (e, l), _scratch() as d:
         out = os.path.join(d, "stats.rqp")
         _run(["shard", "stats", "-e", e, "-l", l, *_tensor_opt(tensor), "-o", out], d)
         return _read(out)
 
 
-def _step_map(emb: Any, lab: Any, key: str | None, run_id: str, tensor: str | None,
+def _step_map(emb: Any, lab: Any, chunk: Chunk | None, run_id: str, tensor: str | None,
               state: bytes, final: bool) -> bytes:
     """On a worker: one Lloyd step (or with ``final`` the contingency
     table) of one shard against the state."""
-    e, l = _shard_files(emb, lab, key, run_id)
-    with _scratch() as d:
+    with _shard_files(emb, lab, chunk, run_id) as (e, l), _scratch() as d:
         st = _write(os.path.join(d, "state.rqp"), state)
         out = os.path.join(d, "step.rqp")
         _run(["shard", "step", "--state", st, "-e", e, "-l", l, *_tensor_opt(tensor), "-o", out,

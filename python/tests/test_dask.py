@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,107 @@ def test_bad_inputs(client: Any, data: dict[str, Any], tmp_path: Path) -> None:
     assert not (tmp_path / "x.rqs").exists()
 
 
+def _left(client: Any) -> list[str]:
+    """The chunk files and scratch directories left on the workers, once
+    every task still running (after an error) has ended."""
+    while any(client.processing().values()):
+        time.sleep(0.05)
+
+    def left() -> list[str]:
+        from distributed import get_worker
+        return sorted(str(k) for k in rd._CHUNK_FILES) + [
+            p for p in os.listdir(get_worker().local_directory) if p.startswith("resque-dask-")]
+    return [p for v in client.run(left).values() for p in v]
+
+
+def test_errors_of_a_chunk_name_the_chunk(client: Any, has_shard: None, data: dict[str, Any],
+                                          tmp_path: Path) -> None:
+    o = data["old"]
+    x, y = _arrays(o)
+    xn = o["x"].copy()
+    xn[50, 3] = np.nan  # chunk 2 holds rows 41-63
+    calls = {"summarize": lambda e, l: rd.summarize(e, l, out=tmp_path / "x.rqs", client=client),
+             "task": lambda e, l: rd.task(e, l, client=client)}
+    for name, call in calls.items():
+        with pytest.raises(resque.Error) as e:
+            call(da.from_array(xn, chunks=(SIZES, D)), y)
+        assert e.value.message == ("resque: embeddings chunk 2 (rows 41-63): non-finite value "
+                                   "(nan) at row 50, column 3"), name
+        with pytest.raises(resque.Error) as e:
+            call(x, y.astype(np.float64))
+        assert e.value.status == 1 and "resque-dask" not in e.value.message, name
+        assert e.value.message.endswith("labels must be integers, found float64"), name
+        assert e.value.message.startswith("resque: labels chunk "), name
+        assert not (tmp_path / "x.rqs").exists()
+    assert _left(client) == []
+    # a shard file keeps its name
+    np.save(tmp_path / "float.npy", o["y"][:SIZES[0]].astype(np.float64))
+    with pytest.raises(resque.Error) as e:
+        rd.task(o["emb"][:1], [str(tmp_path / "float.npy")], client=client)
+    assert e.value.message == (f"resque: {tmp_path / 'float.npy'}: labels must be integers, "
+                               "found float64")
+
+
+def test_empty_chunks_are_no_shards(client: Any, has_shard: None, data: dict[str, Any],
+                                    tmp_path: Path, resque_bin_module: str) -> None:
+    o = data["old"]
+    chunks = (0, 40, 1, 0, 23, 9, 31, 0)
+    x, y = da.from_array(o["x"], chunks=(chunks, D)), da.from_array(o["y"], chunks=(chunks,))
+    _same_task(rd.task(x, y, client=client), _whole_task(resque_bin_module, o))
+    s = rd.summarize(x, y, out=tmp_path / "s.rqs", client=client)
+    assert (s["rows"], s["shards"]["count"]) == (sum(SIZES), len(SIZES))
+    _same_dist(rd.dist((x, y), (data["new"]["emb"], data["new"]["lab"]), client=client),
+               _whole_dist(resque_bin_module, data))
+    # no rows at all, known or found after a mask
+    none = [(x[:0], y[:0]), (x[y < 0], y[y < 0])]
+    for e, l in none:
+        for call in (lambda: rd.task(e, l, client=client),
+                     lambda: rd.summarize(e, l, out=tmp_path / "x.rqs", client=client),
+                     lambda: rd.dist((e, l), tmp_path / "s.rqs", client=client)):
+            with pytest.raises(ValueError, match="^no shards: the arrays have no rows$"):
+                call()
+    assert not (tmp_path / "x.rqs").exists() and _left(client) == []
+
+
+def test_unknown_chunk_sizes_after_a_mask(client: Any, has_shard: None, data: dict[str, Any],
+                                          tmp_path: Path, resque_bin_module: str) -> None:
+    o = data["new"]
+    keep = np.ones(sum(SIZES), dtype=bool)
+    keep[40] = False  # the single-row chunk becomes empty
+    keep[::7] = False
+    # the mask chunked otherwise: X[m] and y[m] are cut differently, sizes unknown
+    m = da.from_array(keep, chunks=(25,))
+    x, y = da.from_array(o["x"], chunks=(SIZES, D)), da.from_array(o["y"], chunks=(30,))
+    xm, ym = x[m], y[m]
+    assert np.isnan(xm.shape[0]) and xm.numblocks[0] != ym.numblocks[0]
+    np.save(tmp_path / "kept.npy", o["x"][keep])
+    np.save(tmp_path / "kept.labels.npy", o["y"][keep])
+    want = _whole_task(resque_bin_module, {"all": str(tmp_path / "kept.npy"),
+                                           "all_lab": str(tmp_path / "kept.labels.npy")})
+    got = rd.task(xm, ym, client=client)
+    for k in ("kind", "value", "ari", "iterations", "k", "n", "init"):
+        assert got[k] == want[k], k
+    assert got["shards"]["rows"] == keep.sum() == got["n"]
+    s = rd.summarize(xm, ym, out=tmp_path / "kept.rqs", client=client)
+    assert s["rows"] == keep.sum()
+    # and the rows of both sides are counted before anything is measured
+    with pytest.raises(ValueError, match=f"^{keep.sum()} rows of embeddings but "
+                                         f"{sum(SIZES) - 1} labels$"):
+        rd.task(xm, y[1:], client=client)
+    with pytest.raises(ValueError, match=f"^{sum(SIZES)} rows of embeddings but "
+                                         f"{keep.sum()} labels$"):
+        rd.summarize(x, ym, out=tmp_path / "x.rqs", client=client)
+    assert not (tmp_path / "x.rqs").exists() and _left(client) == []
+
+
+def test_labels_chunked_otherwise_are_cut_as_the_embeddings(
+        client: Any, has_shard: None, data: dict[str, Any], resque_bin_module: str) -> None:
+    o = data["old"]
+    x, y = da.from_array(o["x"], chunks=(SIZES, D)), da.from_array(o["y"], chunks=(17,))
+    got = rd.task(x, y, client=client)
+    _same_task(got, _whole_task(resque_bin_module, o))
+
+
 def _whole_task(bin_: str, d: dict[str, Any]) -> Any:
     return cli_json(bin_, "measure", "task", "-e", d["all"], "-l", d["all_lab"], "--json")
 
@@ -258,8 +360,8 @@ def _run_killed(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fn: Any) -
     from distributed import Client
     for k, v in env.items():
         monkeypatch.setenv(k, v)  # the workers (and their restarts) inherit it
-    # the killed worker's scratch files stay behind: not in the suite's TMPDIR
-    monkeypatch.setenv("TMPDIR", str(Path(env["RQ_KILL_MARK"]).parent))
+    tmp = Path(env["RQ_KILL_MARK"]).parent
+    monkeypatch.setenv("TMPDIR", str(tmp))  # the workers' directories are there
     with _cluster() as cluster, Client(cluster) as c:
         before = set(c.scheduler_info()["workers"])
         got = fn(c)
@@ -267,6 +369,9 @@ def _run_killed(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fn: Any) -
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
         assert before - set(c.scheduler_info()["workers"]), "no worker was replaced"
+    # the killed worker's scratch directory was in its Dask directory, which
+    # the worker that replaced it removed
+    assert sorted(tmp.rglob("resque-dask-*")) == []
     return got
 
 
