@@ -9,7 +9,9 @@
 #include "resque/measure.h"
 #include "resque/shard.h"
 
+#include <errno.h>
 #include <math.h>
+#include <unistd.h>
 
 /* ---- shared helpers ---- */
 
@@ -33,6 +35,18 @@ static void free_partials(rq_partial **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		rq_partial_free(v[i]);
 	free(v);
+}
+
+/* Stats partials must not hold one shard twice (both places named);
+ * other kinds are checked against the state later. 0 or the exit status. */
+static int unique_stats(rq_partial **v, const struct opt_list *files)
+{
+	for (size_t i = 0; i < files->n; i++)
+		if (v[i]->kind != RQ_PARTIAL_STATS)
+			return EXIT_OK;
+	int err = rq_shard_check_unique((const rq_partial *const *)v, (const char *const *)files->v,
+					  files->n);
+	return err ? cmd_fail_code(err) : EXIT_OK;
 }
 
 /* Merge `v` (n >= 1) in argument order into v[0]; 0 or the exit status. */
@@ -129,32 +143,101 @@ static const struct cmd_help step_help = {
 	"(in its centred float32 coordinates, as `resque measure task` does) and\n"
 	"writes the per-cluster float64 sums and counts (a step partial) to OUT.\n"
 	"With --previous (the shard's assignment of the step before, an int32\n"
-	".npy) it counts the rows whose cluster changed; without, the count is\n"
-	"unknown (null). --assignment writes this step's assignment as an int32\n"
-	".npy. With --final (the state must be done) OUT holds the label ×\n"
-	"cluster contingency table instead (a final partial); a label the state\n"
-	"does not know is an error. Threads: OpenBLAS's unless --threads is given.",
+	".npy; not against a state of iteration 0) it counts the rows whose\n"
+	"cluster changed; without, the count is unknown (null). --assignment\n"
+	"writes this step's assignment as an int32 .npy: use a file per\n"
+	"iteration, so that a retried step reads the one before. OUT and the\n"
+	"assignment are written together or not at all. With --final (the state\n"
+	"must be done) OUT holds the non-zero cells of the label × cluster\n"
+	"contingency table instead (a final partial) and the fingerprints of EMB\n"
+	"and LAB; a label the state does not know is an error. Threads:\n"
+	"OpenBLAS's unless --threads is given (keep it the same every iteration).",
 };
 
-static int write_npy_i32(const char *path, const int32_t *a, size_t n)
+/* The int32 .npy of `a` (n values), appended to `b`. */
+static void npy_i32(rq_buf *b, const int32_t *a, size_t n)
 {
-	rq_buf b = RQ_BUF_INIT, h = RQ_BUF_INIT;
+	rq_buf h = RQ_BUF_INIT;
 	rq_buf_printf(&h, "{'descr': '<i4', 'fortran_order': False, 'shape': (%zu,), }", n);
 	while ((10 + h.len + 1) % 64)
 		rq_buf_putc(&h, ' ');
 	rq_buf_putc(&h, '\n');
-	rq_buf_put(&b, "\x93NUMPY\x01\x00", 8);
+	rq_buf_put(b, "\x93NUMPY\x01\x00", 8);
 	uint8_t hl[2] = { (uint8_t)(h.len & 0xff), (uint8_t)(h.len >> 8) };
-	rq_buf_put(&b, hl, 2);
-	rq_buf_put(&b, h.ptr, h.len);
+	rq_buf_put(b, hl, 2);
+	rq_buf_put(b, h.ptr, h.len);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v = (uint32_t)a[i];
 		uint8_t p[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-		rq_buf_put(&b, p, 4);
+		rq_buf_put(b, p, 4);
 	}
-	int err = rq_file_write_atomic(path, b.ptr, b.len, 0644);
-	rq_buf_release(&b);
 	rq_buf_release(&h);
+}
+
+/* A file written beside `path` under a temporary name, renamed over
+ * `path` by commit, so that two outputs appear together or not at all. */
+struct staged {
+	rq_buf tmp;
+	const char *path;
+	bool live;
+};
+
+static int stage(struct staged *s, const char *path, const void *data, size_t len)
+{
+	int err;
+	rq_buf_init(&s->tmp);
+	s->path = path;
+	s->live = false;
+	rq_buf_printf(&s->tmp, "%s.new.%ld", path, (long)getpid());
+	if (!(err = rq_file_write_atomic(s->tmp.ptr, data, len, 0644))) {
+		s->live = true;
+		return 0;
+	}
+	/* Name the file asked for, not its temporary name. */
+	const char *m = rq_error_last();
+	if (strncmp(m, s->tmp.ptr, s->tmp.len) == 0) {
+		char *rest = rq_xstrdup(m + s->tmp.len);
+		rq_error_set(err, "%s%s", path, rest);
+		free(rest);
+	}
+	return err;
+}
+
+static int commit(struct staged *s)
+{
+	if (rename(s->tmp.ptr, s->path) < 0)
+		return rq_error_set(RQ_EIO, "%s: %s", s->path, strerror(errno));
+	s->live = false;
+	return 0;
+}
+
+static void discard(struct staged *s) /* accepts one never staged */
+{
+	if (s->live)
+		unlink(s->tmp.ptr);
+	s->live = false;
+	rq_buf_release(&s->tmp);
+}
+
+/* OUT (the partial) and, when asked, the assignment: both or neither. */
+static int write_step(const char *out, const rq_partial *p, const char *assignment,
+		      const int32_t *asg)
+{
+	struct staged a = { RQ_BUF_INIT, NULL, false }, o = { RQ_BUF_INIT, NULL, false };
+	rq_buf bo = RQ_BUF_INIT, ba = RQ_BUF_INIT;
+	int err;
+
+	rq_partial_encode(&bo, p);
+	if (assignment)
+		npy_i32(&ba, asg, (size_t)p->n);
+	if (!(err = stage(&o, out, bo.ptr, bo.len)) &&
+	    !(err = assignment ? stage(&a, assignment, ba.ptr, ba.len) : 0) &&
+	    !(err = assignment ? commit(&a) : 0) && (err = commit(&o)) && assignment)
+		unlink(assignment); /* OUT failed after the assignment went in */
+	discard(&a);
+	discard(&o);
+	rq_buf_release(&bo);
+	rq_buf_release(&ba);
 	return err;
 }
 
@@ -165,11 +248,20 @@ static int read_previous(int32_t **out, const char *path, size_t n, size_t k)
 	int64_t *v = NULL;
 	int err;
 	*out = NULL;
-	if ((err = rq_array_open(&a, path, NULL)) || (err = rq_labels_read_all(&v, a)))
+	if ((err = rq_array_open(&a, path, NULL)))
+		goto done;
+	if (rq_array_ndim(a) != 1 || rq_dtype_is_float(rq_array_dtype(a))) {
+		err = rq_error_set(RQ_EINVALID, "%s: not an assignment (a 1-D integer .npy of cluster "
+				   "indices, as --assignment writes): %s of %d dimension%s", path,
+				   rq_dtype_name(rq_array_dtype(a)), rq_array_ndim(a),
+				   rq_array_ndim(a) == 1 ? "" : "s");
+		goto done;
+	}
+	if ((err = rq_labels_read_all(&v, a)))
 		goto done;
 	if (rq_array_rows(a) != n) {
-		err = rq_error_set(RQ_EINVALID, "%s: %zu values for a shard of %zu rows", path,
-				   rq_array_rows(a), n);
+		err = rq_error_set(RQ_EINVALID, "%s: an assignment of %zu rows for a shard of %zu rows",
+				   path, rq_array_rows(a), n);
 		goto done;
 	}
 	*out = rq_xmallocarray(n ? n : 1, sizeof(int32_t));
@@ -201,6 +293,7 @@ static int step_run(const struct step_opts *o)
 	rq_partial *state = NULL, *p = NULL;
 	rq_array *emb = NULL, *lab = NULL;
 	int32_t *prev = NULL, *asg = NULL;
+	char efp[RQ_FINGERPRINT_SIZE] = "", lfp[RQ_FINGERPRINT_SIZE] = "";
 	int rc = EXIT_OK, err;
 
 	if ((err = rq_partial_read(&state, id, o->state)) ||
@@ -208,12 +301,13 @@ static int step_run(const struct step_opts *o)
 	    (o->previous &&
 	     (err = read_previous(&prev, o->previous, rq_array_rows(emb), state->k))))
 		goto done;
-	if (o->assignment)
-		asg = rq_xmallocarray(rq_array_rows(emb) ? rq_array_rows(emb) : 1, sizeof(int32_t));
-	if ((err = rq_shard_step(&p, state, id, o->state, emb, lab, prev, asg, o->final,
+	/* The final step fingerprints the files it reads, as stats did. */
+	if (o->final && ((err = fingerprint_of(efp, o->emb)) || (err = fingerprint_of(lfp, o->lab))))
+		goto done;
+	asg = rq_xmallocarray(rq_array_rows(emb) ? rq_array_rows(emb) : 1, sizeof(int32_t));
+	if ((err = rq_shard_step(&p, state, id, o->state, emb, lab, prev, asg, o->final, efp, lfp,
 				 (size_t)o->threads)) ||
-	    (err = rq_partial_write(o->output, p)) ||
-	    (o->assignment && (err = write_npy_i32(o->assignment, asg, (size_t)p->n))))
+	    (err = write_step(o->output, p, o->assignment, asg)))
 		goto done;
 	rc = print_partial(o->json, o->output, p);
 done:
@@ -275,7 +369,8 @@ static int shard_merge(int argc, char **argv)
 	int rc, err;
 
 	OPT_PARSE(&merge_help, opts, argc, argv);
-	if (!(rc = read_partials(&v, &files)) && !(rc = merge_into_first(v, &files))) {
+	if (!(rc = read_partials(&v, &files)) && !(rc = unique_stats(v, &files)) &&
+	    !(rc = merge_into_first(v, &files))) {
 		if ((err = rq_partial_write(output, v[0])))
 			rc = cmd_fail_code(err);
 		else
@@ -294,6 +389,8 @@ static const struct cmd_help init_help = {
 	"the state: shift = the column means in float32, tol = T (default 1e-4)\n"
 	"× the mean column variance, the centres = the class centroids in\n"
 	"ascending label order, exactly as `resque measure task` seeds them.\n"
+	"One shard given twice (the same identity or the same fingerprints) and\n"
+	"more than 3037000499 rows in all are refused.\n"
 	"k-means++ is not offered on shards (its seeding is sequential).",
 };
 
@@ -315,6 +412,38 @@ static int print_state(bool json, const char *path, const rq_partial *s)
 	return EXIT_OK;
 }
 
+/* init's inputs: stats partials, each shard once, at most
+ * RQ_SHARD_MAX_ROWS rows in all (the file that passes it named). */
+static int init_check(rq_partial **v, const struct opt_list *files)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < files->n; i++) {
+		if (v[i]->kind != RQ_PARTIAL_STATS)
+			return cmd_error("%s: a %s partial, not a stats partial", files->v[i],
+					 rq_partial_kind_name(v[i]->kind));
+		total += v[i]->n; /* each n <= INT64_MAX and the sum stops early */
+		if (total > RQ_SHARD_MAX_ROWS)
+			return cmd_error("%s: the stats reach %" PRIu64 " rows here, more than the %u "
+					 "that RESQUE_task's exact ARI takes", files->v[i], total,
+					 RQ_SHARD_MAX_ROWS);
+	}
+	return unique_stats(v, files);
+}
+
+/* "F" or "the stats F1, F2 and F3" (the first few named) for messages. */
+static void names_of(rq_buf *out, const struct opt_list *files)
+{
+	if (files->n == 1) {
+		rq_buf_puts(out, files->v[0]);
+		return;
+	}
+	rq_buf_puts(out, "the stats ");
+	for (size_t i = 0; i < files->n && i < 4; i++)
+		rq_buf_printf(out, "%s%s", i == 0 ? "" : i + 1 == files->n ? " and " : ", ", files->v[i]);
+	if (files->n > 4)
+		rq_buf_printf(out, " and %zu more", files->n - 4);
+}
+
 static int shard_init(int argc, char **argv)
 {
 	const char *output = NULL;
@@ -331,6 +460,7 @@ static int shard_init(int argc, char **argv)
 		{ OPT_END },
 	};
 	rq_partial **v = NULL, *state = NULL;
+	rq_buf names = RQ_BUF_INIT;
 	int rc, err;
 
 	OPT_PARSE(&init_help, opts, argc, argv);
@@ -338,19 +468,17 @@ static int shard_init(int argc, char **argv)
 		rc = cmd_usage(&init_help, opts, "--max-iter must be between 1 and 1000000000");
 	else if (!isfinite(tol) || tol <= 0)
 		rc = cmd_usage(&init_help, opts, "--tol must be a positive number");
-	else if (!(rc = read_partials(&v, &files))) {
-		for (size_t i = 0; i < files.n && !rc; i++)
-			if (v[i]->kind != RQ_PARTIAL_STATS)
-				rc = cmd_error("%s: a %s partial, not a stats partial", files.v[i],
-					       rq_partial_kind_name(v[i]->kind));
-	}
+	else if (!(rc = read_partials(&v, &files)))
+		rc = init_check(v, &files);
 	if (!rc && !(rc = merge_into_first(v, &files))) {
-		if ((err = rq_shard_init(&state, v[0], (size_t)max_iter, tol)) ||
+		names_of(&names, &files);
+		if ((err = rq_shard_init(&state, v[0], (size_t)max_iter, tol, names.ptr)) ||
 		    (err = rq_partial_write(output, state)))
 			rc = cmd_fail_code(err);
 		else
 			rc = print_state(json, output, state);
 	}
+	rq_buf_release(&names);
 	rq_partial_free(state);
 	free_partials(v, files.n);
 	opt_list_release(&files);
@@ -365,8 +493,11 @@ static const struct cmd_help update_help = {
 	"shards once, sums them and runs the single-machine update: new centres\n"
 	"(float)(sum/count), an empty cluster keeps its centre; done when no row\n"
 	"changed (when known), when the squared shift is <= tol, or at max_iter.\n"
-	"Writes the new state atomically to OUT (default: over STATE); on any\n"
-	"error nothing is written. A done state is refused.\n"
+	"Steps that count no changed row while the centres moved are refused (a\n"
+	"--previous that was not the shard's previous assignment). Prints its\n"
+	"line, then writes the new state atomically to OUT (default: over STATE);\n"
+	"on any error, a failed print included, nothing is written. A done state\n"
+	"is refused.\n"
 	"--json prints {\"iteration\": I, \"shift\": S, \"tol\": T, \"changed\": C|null,\n"
 	"\"done\": true|false}.",
 };
@@ -392,6 +523,28 @@ static int load_checked(rq_partial **state, uint8_t id[32], rq_partial ***parts,
 	return merge_into_first(*parts, files);
 }
 
+static int print_update(bool json, const rq_partial *state)
+{
+	bool known = state->last_changed != RQ_PARTIAL_CHANGED_UNKNOWN;
+	if (json) {
+		json_t *j = json_pack("{s:I,s:f,s:f,s:o,s:b}", "iteration", (json_int_t)state->iteration,
+				      "shift", state->last_shift, "tol", state->tol, "changed",
+				      known ? json_integer((json_int_t)state->last_changed) : json_null(),
+				      "done", state->done);
+		int rc = cmd_print_json(j);
+		json_decref(j);
+		return rc;
+	}
+	printf("iteration %" PRIu64 ": shift %.6g, tol %.6g, changed ", state->iteration,
+	       state->last_shift, state->tol);
+	if (known)
+		printf("%" PRIu64, state->last_changed);
+	else
+		printf("unknown");
+	printf(", %s\n", state->done ? "done" : "not done");
+	return EXIT_OK;
+}
+
 static int shard_update(int argc, char **argv)
 {
 	const char *state_path = NULL, *output = NULL;
@@ -411,28 +564,20 @@ static int shard_update(int argc, char **argv)
 	OPT_PARSE(&update_help, opts, argc, argv);
 	if ((rc = load_checked(&state, id, &v, state_path, &files, RQ_PARTIAL_STEP)))
 		goto done;
-	if ((err = rq_shard_update(state, v[0], state_path)) ||
-	    (err = rq_partial_write(output ? output : state_path, state))) {
+	if ((err = rq_shard_update(state, v[0], state_path))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
-	bool known = state->last_changed != RQ_PARTIAL_CHANGED_UNKNOWN;
-	if (json) {
-		json_t *j = json_pack("{s:I,s:f,s:f,s:o,s:b}", "iteration", (json_int_t)state->iteration,
-				      "shift", state->last_shift, "tol", state->tol, "changed",
-				      known ? json_integer((json_int_t)state->last_changed) : json_null(),
-				      "done", state->done);
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		printf("iteration %" PRIu64 ": shift %.6g, tol %.6g, changed ", state->iteration,
-		       state->last_shift, state->tol);
-		if (known)
-			printf("%" PRIu64, state->last_changed);
-		else
-			printf("unknown");
-		printf(", %s\n", state->done ? "done" : "not done");
+	/* Printed first: a failed print leaves the state as it was. */
+	if ((rc = print_update(json, state)))
+		goto done;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		rc = cmd_error("write error on standard output: %s; %s not written", strerror(errno),
+			       output ? output : state_path);
+		goto done;
 	}
+	if ((err = rq_partial_write(output ? output : state_path, state)))
+		rc = cmd_fail_code(err);
 done:
 	rq_partial_free(state);
 	free_partials(v, files.n);
@@ -446,10 +591,13 @@ static const struct cmd_help result_help = {
 	"shard result", "RESQUE_task from a done state and every shard's final step",
 	"Checks the final partials against STATE (done) as update does, adds\n"
 	"their contingency tables and prints what `resque measure task` prints,\n"
-	"the ARI computed by the same integer arithmetic. --json adds\n"
+	"the ARI computed by the same integer arithmetic, and refuses a shard whose\n"
+	"files changed since `resque shard stats` (their fingerprints). --json adds\n"
 	"\"shards\": {\"count\": C, \"rows\": N, \"fingerprint\": F, \"list\":\n"
 	"[{\"embeddings\": FP, \"labels\": FP, \"rows\": n}...]}, F being the\n"
-	"fingerprint of the lines \"EMBFP LABFP ROWS\\n\" in shard order.",
+	"fingerprint of the lines \"EMBFP LABFP ROWS\\n\" in shard order, and\n"
+	"\"max_iter\" and \"tol\" when init was given other values than 300 and\n"
+	"1e-4 (the text output says so on a last line).",
 };
 
 static json_t *shards_json(const rq_partial *s)
@@ -495,11 +643,18 @@ static int shard_result(int argc, char **argv)
 				      1.0 - ari, "ari", ari, "iterations", (json_int_t)state->iteration,
 				      "k", (json_int_t)state->k, "n", (json_int_t)state->n, "init",
 				      "centroids", "shards", shards_json(state));
+		if (state->max_iter != 300)
+			json_object_set_new(j, "max_iter", json_integer((json_int_t)state->max_iter));
+		if (state->rel_tol != 1e-4)
+			json_object_set_new(j, "tol", json_real(state->rel_tol));
 		rc = cmd_print_json(j);
 		json_decref(j);
 	} else {
 		printf("RESQUE_task %.9f\nari %.12f\niterations %" PRIu64 "\nclasses %zu, rows %" PRIu64
 		       ", init centroids\n", 1.0 - ari, ari, state->iteration, state->k, state->n);
+		if (state->max_iter != 300 || state->rel_tol != 1e-4)
+			printf("max_iter %" PRIu64 ", tol %.6g (not the defaults 300, 1e-4)\n",
+			       state->max_iter, state->rel_tol);
 	}
 done:
 	rq_partial_free(state);

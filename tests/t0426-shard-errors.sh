@@ -41,7 +41,7 @@ test_expect_success 'setup: stats, a state, steps of iteration 0, then state 1' 
 	cp state.rqp state0.rqp && steps -it0 &&
 	expect_success resque shard update --state state.rqp step1-it0.rqp step2-it0.rqp step3-it0.rqp &&
 	grep_out "^iteration 1: shift [0-9.e+-]+, tol [0-9.e+-]+, changed unknown, not done$" &&
-	steps ""
+	cp state.rqp state1.rqp && steps ""
 '
 
 test_expect_success 'a step of another state is refused, naming it' '
@@ -144,15 +144,21 @@ test_expect_success 'result: a missing final partial is refused; then the result
 	grep_out "^RESQUE_task 0\.[0-9]{9}$" && grep_out "^classes 3, rows 440, init centroids$"
 '
 
-test_expect_success 'a bad --previous is refused, naming it' '
-	cp state0.rqp s.rqp &&
+test_expect_success 'a bad --previous is refused, naming it as an assignment' '
+	cp state1.rqp s.rqp &&
 	"$PY" -c "
 import numpy as np
-np.save(\"p-short.npy\", np.zeros(10, np.int32)); np.save(\"p-range.npy\", np.full(200, 3, np.int32))" &&
-	expect_error 1 "p-short.npy: 10 values for a shard of 200 rows" \
+np.save(\"p-short.npy\", np.zeros(10, np.int32)); np.save(\"p-range.npy\", np.full(200, 3, np.int32))
+np.save(\"p-float.npy\", np.zeros(200, np.float32)); np.save(\"p-ok.npy\", np.zeros(200, np.int32))" &&
+	expect_error 1 "p-short.npy: an assignment of 10 rows for a shard of 200 rows" \
 		resque shard step --state s.rqp -e e1.npy -l l1.npy -o p.rqp --previous p-short.npy &&
 	expect_error 1 "p-range.npy: cluster 3 at row 0 is not one of the state${SQ}s 3" \
 		resque shard step --state s.rqp -e e1.npy -l l1.npy -o p.rqp --previous p-range.npy &&
+	expect_error 1 "p-float.npy: not an assignment (a 1-D integer .npy of cluster indices, as --assignment writes): f4 of 1 dimension" \
+		resque shard step --state s.rqp -e e1.npy -l l1.npy -o p.rqp --previous p-float.npy &&
+	! grep -q label "$ERR" &&
+	expect_error 1 "state0.rqp: a previous assignment is given but the state is at iteration 0, before any assignment" \
+		resque shard step --state state0.rqp -e e1.npy -l l1.npy -o p.rqp --previous p-ok.npy &&
 	test ! -e p.rqp
 '
 

@@ -151,7 +151,7 @@ int rq_file_write_atomic(const char *path, const void *data, size_t len,
 	rq_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
-		err = rq_error_os("%s", tmp.ptr);
+		err = rq_error_os("%s", path); /* the file asked for, not its temporary */
 		goto done;
 	}
 	while (len) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "resque/measure.h"
+#include "resque/shard.h"
 
 /* rq_rows and rq_rows_from_f32, the row source, are public
  * (include/resque/measure.h): rq_task_compute takes them. */
@@ -82,11 +83,18 @@ int rq_kmeans_plusplus(float *centers, const rq_rows *x, const float *shift, siz
 /* Adjusted Rand index (Hubert & Arabie 1985) of two labelings of n items,
  * a[i] in [0, ka), b[i] in [0, kb); exact 64/128-bit integer pair counts
  * and the same final rounding as scikit-learn's adjusted_rand_score.
- * Both a single cluster, or both all singletons, give 1. */
+ * Both a single cluster, or both all singletons, give 1. It is
+ * rq_ari_count_cells then rq_ari_cells. */
+#define RQ_ARI_MAX_ITEMS 3037000499u /* n² must fit in an int64 */
 int rq_ari(double *out, const int32_t *a, size_t ka, const int32_t *b, size_t kb, size_t n);
-/* The same from a dense ka×kb contingency table (row-major, class × cluster);
- * rq_ari counts its cells and both end in one function. RQ_EINVALID when the
- * cells add up to more than 3,037,000,499 items. */
-int rq_ari_table(double *out, const uint64_t *table, size_t ka, size_t kb);
+/* The non-zero cells of the ka×kb contingency table of a and b (n items),
+ * sorted by (a, b): *out new (free), *m of them (at most n). O(n) memory
+ * whatever ka·kb. RQ_EINVALID when a value is out of range. */
+int rq_ari_count_cells(rq_partial_cell **out, size_t *m, const int32_t *a, size_t ka,
+		       const int32_t *b, size_t kb, size_t n);
+/* The ARI from the m non-zero cells of a ka×kb contingency table (any
+ * order); memory O(ka + kb). RQ_EINVALID when a cell is outside the table
+ * or the cells add up to more than RQ_ARI_MAX_ITEMS items. */
+int rq_ari_cells(double *out, const rq_partial_cell *cells, size_t m, size_t ka, size_t kb);
 
 #endif

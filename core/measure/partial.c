@@ -23,7 +23,7 @@ void rq_partial_free(rq_partial *p)
 	free(p->sums);
 	free(p->shift);
 	free(p->centers);
-	free(p->table);
+	free(p->cells);
 	free(p);
 }
 
@@ -40,7 +40,7 @@ const char *rq_partial_kind_name(rq_partial_kind kind)
 
 static bool has_fingerprints(rq_partial_kind kind)
 {
-	return kind == RQ_PARTIAL_STATS || kind == RQ_PARTIAL_STATE;
+	return kind != RQ_PARTIAL_STEP;
 }
 
 /* ---- encoding ---- */
@@ -95,6 +95,7 @@ static void encode_body(rq_buf *out, const rq_partial *p)
 		break;
 	case RQ_PARTIAL_STATE:
 		put_f64(out, p->tol);
+		put_f64(out, p->rel_tol);
 		put_u64(out, p->max_iter);
 		put_u64(out, p->iteration);
 		put_u64(out, (p->done ? 1u : 0u) | (p->strict ? 2u : 0u));
@@ -120,8 +121,12 @@ static void encode_body(rq_buf *out, const rq_partial *p)
 	case RQ_PARTIAL_FINAL:
 		rq_buf_put(out, p->state_id, 32);
 		put_u64(out, p->state_iteration);
-		for (size_t i = 0; i < k * k; i++)
-			put_u64(out, p->table[i]);
+		put_u64(out, p->ncells);
+		for (size_t i = 0; i < p->ncells; i++) {
+			put_u64(out, p->cells[i].cls);
+			put_u64(out, p->cells[i].cluster);
+			put_u64(out, p->cells[i].count);
+		}
 		break;
 	}
 }
@@ -213,8 +218,9 @@ static void rd_bytes(struct rd *r, uint8_t *out, size_t n)
 	r->off += n;
 }
 
-/* The body's size for a kind, or false on overflow. */
-static bool body_len(size_t *out, rq_partial_kind kind, size_t d, size_t k)
+/* The body's size for a kind (a final one holds `ncells` cells), or false
+ * on overflow. */
+static bool body_len(size_t *out, rq_partial_kind kind, size_t d, size_t k, size_t ncells)
 {
 	size_t kd, a, b;
 	if (!rq_mul_size(&kd, k, d))
@@ -223,23 +229,33 @@ static bool body_len(size_t *out, rq_partial_kind kind, size_t d, size_t k)
 	case RQ_PARTIAL_STATS: /* origin, colsum, colsq; k × (label, count, sums) */
 		return rq_mul_size(&a, d, 20) && rq_mul_size(&b, kd, 8) &&
 		       rq_mul_size(out, k, 16) && rq_add_size(out, *out, b) && rq_add_size(out, *out, a);
-	case RQ_PARTIAL_STATE: /* 48 bytes of scalars, labels, shift, centres */
+	case RQ_PARTIAL_STATE: /* 56 bytes of scalars, labels, shift, centres */
 		return rq_mul_size(&a, k, 8) && rq_mul_size(&b, kd, 4) && rq_add_size(out, a, b) &&
-		       rq_mul_size(&a, d, 4) && rq_add_size(out, *out, a) && rq_add_size(out, *out, 48);
+		       rq_mul_size(&a, d, 4) && rq_add_size(out, *out, a) && rq_add_size(out, *out, 56);
 	case RQ_PARTIAL_STEP: /* state id, iteration, changed; k × (count, sums) */
 		return rq_mul_size(&b, kd, 8) && rq_mul_size(&a, k, 8) && rq_add_size(out, a, b) &&
 		       rq_add_size(out, *out, 48);
-	case RQ_PARTIAL_FINAL: /* state id, iteration; k×k counts */
-		return rq_mul_size(&a, k, k) && rq_mul_size(&a, a, 8) && rq_add_size(out, a, 40);
+	case RQ_PARTIAL_FINAL: /* state id, iteration, cell count; (class, cluster, count) cells */
+		return rq_mul_size(&a, ncells, 24) && rq_add_size(out, a, 48);
 	}
 	return false;
 }
 
 struct header {
 	rq_partial_kind kind;
-	size_t d, k, nshards;
+	size_t d, k, nshards, ncells;
 	uint64_t n;
 };
+
+/* A final partial's cell count, read where its body says (0 when the file
+ * is too short to hold it: the length check refuses it then). */
+static uint64_t final_cells(const uint8_t *p, size_t len, size_t refs)
+{
+	size_t at;
+	if (!rq_add_size(&at, refs, RQ_PARTIAL_HEADER_LEN + 8 + 40) || at > len || len - at < 8)
+		return 0;
+	return get_u64(p + at);
+}
 
 static int decode_header(struct header *h, const uint8_t *p, size_t len, const char *name)
 {
@@ -249,7 +265,7 @@ static int decode_header(struct header *h, const uint8_t *p, size_t len, const c
 	if (len < RQ_PARTIAL_HEADER_LEN + 8 + RQ_PARTIAL_HASH_LEN || memcmp(p, RQ_PARTIAL_MAGIC, 8) != 0)
 		return rq_error_set(RQ_EINVALID, "%s: not a resque partial (bad magic or too short)", name);
 	uint32_t version = get_u32(p + 8), kind = get_u32(p + 12);
-	uint64_t d64 = get_u64(p + 16), k64 = get_u64(p + 24), ns64 = get_u64(p + 40);
+	uint64_t d64 = get_u64(p + 16), k64 = get_u64(p + 24), ns64 = get_u64(p + 40), nc64 = 0;
 	h->n = get_u64(p + 32);
 	if (version != RQ_PARTIAL_VERSION)
 		return rq_error_set(RQ_EUNSUPPORTED, "%s: partial format version %" PRIu32
@@ -258,11 +274,18 @@ static int decode_header(struct header *h, const uint8_t *p, size_t len, const c
 	if (kind < RQ_PARTIAL_STATS || kind > RQ_PARTIAL_FINAL)
 		return rq_error_set(RQ_EINVALID, "%s: unknown partial kind %" PRIu32, name, kind);
 	h->kind = (rq_partial_kind)kind;
-	if (d64 == 0 || k64 == 0 || ns64 == 0 || h->n == 0 || ns64 > h->n ||
-	    (has_fingerprints(h->kind) && k64 > h->n) ||
-	    d64 > SIZE_MAX || k64 > SIZE_MAX || ns64 > SIZE_MAX ||
-	    !rq_mul_size(&refs, (size_t)ns64, has_fingerprints(h->kind) ? REF_LEN_LONG : REF_LEN_SHORT) ||
-	    !body_len(&body, h->kind, (size_t)d64, (size_t)k64) || !rq_add_size(&want, refs, body) ||
+	if (h->n > INT64_MAX)
+		return rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " rows, more than %" PRId64,
+				    name, h->n, INT64_MAX);
+	bool ok = d64 && k64 && ns64 && h->n && ns64 <= h->n && d64 <= SIZE_MAX && k64 <= SIZE_MAX &&
+		  ns64 <= SIZE_MAX && !((h->kind == RQ_PARTIAL_STATS || h->kind == RQ_PARTIAL_STATE) &&
+					k64 > h->n) &&
+		  rq_mul_size(&refs, (size_t)ns64,
+			      has_fingerprints(h->kind) ? REF_LEN_LONG : REF_LEN_SHORT);
+	if (ok && h->kind == RQ_PARTIAL_FINAL)
+		ok = (nc64 = final_cells(p, len, refs)) <= h->n;
+	if (!ok || !body_len(&body, h->kind, (size_t)d64, (size_t)k64, (size_t)nc64) ||
+	    !rq_add_size(&want, refs, body) ||
 	    !rq_add_size(&want, want, RQ_PARTIAL_HEADER_LEN + 8 + RQ_PARTIAL_HASH_LEN) || want != len)
 		return rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " shards, %" PRIu64
 				    " classes of dimension %" PRIu64 " and %" PRIu64
@@ -271,6 +294,7 @@ static int decode_header(struct header *h, const uint8_t *p, size_t len, const c
 	h->d = (size_t)d64;
 	h->k = (size_t)k64;
 	h->nshards = (size_t)ns64;
+	h->ncells = (size_t)nc64;
 	crypto_generichash(hash, sizeof(hash), p, len - RQ_PARTIAL_HASH_LEN, NULL, 0);
 	if (sodium_memcmp(hash, p + len - RQ_PARTIAL_HASH_LEN, sizeof(hash)) != 0)
 		return rq_error_set(RQ_EINTEGRITY, "%s: checksum mismatch (the partial is corrupt or truncated)",
@@ -374,6 +398,7 @@ static int decode_state(rq_partial *p, struct rd *r, const char *name)
 {
 	size_t d = p->d, k = p->k;
 	p->tol = rd_f64(r);
+	p->rel_tol = rd_f64(r);
 	p->max_iter = rd_u64(r);
 	p->iteration = rd_u64(r);
 	uint64_t flags = rd_u64(r);
@@ -392,13 +417,40 @@ static int decode_state(rq_partial *p, struct rd *r, const char *name)
 		return rq_error_set(RQ_EINVALID, "%s: invalid state flags %" PRIu64, name, flags);
 	p->done = flags & 1;
 	p->strict = flags & 2;
-	if (p->max_iter == 0 || p->iteration > p->max_iter || (p->iteration == p->max_iter && !p->done))
+	if (p->max_iter == 0 || p->iteration > p->max_iter || (p->iteration == p->max_iter && !p->done) ||
+	    (p->done && p->iteration == 0))
 		return rq_error_set(RQ_EINVALID, "%s: iteration %" PRIu64 " of at most %" PRIu64
 				    " is inconsistent", name, p->iteration, p->max_iter);
-	if (!isfinite(p->tol) || p->tol < 0 || !isfinite(p->last_shift) ||
+	if (!isfinite(p->tol) || p->tol < 0 || !isfinite(p->rel_tol) || !(p->rel_tol > 0) ||
+	    !isfinite(p->last_shift) ||
 	    !finite_f32(p->shift, d) || !finite_f32(p->centers, k * d))
 		return rq_error_set(RQ_EINVALID, "%s: non-finite value in the state", name);
 	return check_labels(p, name);
+}
+
+/* A final partial's cells: inside the k×k table, sorted strictly by
+ * (class, cluster), each count >= 1, adding up to n. */
+static int decode_cells(rq_partial *p, struct rd *r, const char *name)
+{
+	uint64_t total = 0;
+	rq_partial_cell *c;
+	r->off += 8; /* the cell count, read by decode_header */
+	p->cells = rq_xmallocarray(p->ncells ? p->ncells : 1, sizeof(*p->cells));
+	for (size_t i = 0; i < p->ncells; i++) {
+		c = &p->cells[i];
+		c->cls = rd_u64(r);
+		c->cluster = rd_u64(r);
+		c->count = rd_u64(r);
+		if (c->cls >= p->k || c->cluster >= p->k || c->count == 0 || c->count > p->n - total ||
+		    (i && (c->cls < c[-1].cls || (c->cls == c[-1].cls && c->cluster <= c[-1].cluster))))
+			return rq_error_set(RQ_EINVALID, "%s: cell %zu of the contingency table is invalid "
+					    "(out of range, empty or out of order)", name, i + 1);
+		total += c->count;
+	}
+	if (total != p->n)
+		return rq_error_set(RQ_EINVALID, "%s: header says %" PRIu64 " rows but the cells add up to %"
+				    PRIu64, name, p->n, total);
+	return 0;
 }
 
 static int decode_step(rq_partial *p, struct rd *r, const char *name)
@@ -406,12 +458,8 @@ static int decode_step(rq_partial *p, struct rd *r, const char *name)
 	size_t d = p->d, k = p->k;
 	rd_bytes(r, p->state_id, 32);
 	p->state_iteration = rd_u64(r);
-	if (p->kind == RQ_PARTIAL_FINAL) {
-		p->table = rq_xmallocarray(k * k, sizeof(uint64_t));
-		for (size_t i = 0; i < k * k; i++)
-			p->table[i] = rd_u64(r);
-		return check_counts(p, p->table, k * k, false, name);
-	}
+	if (p->kind == RQ_PARTIAL_FINAL)
+		return decode_cells(p, r, name);
 	p->changed = rd_u64(r);
 	p->counts = rq_xmallocarray(k, sizeof(uint64_t));
 	p->sums = rq_xmallocarray(k * d, sizeof(double));
@@ -444,6 +492,7 @@ int rq_partial_decode(rq_partial **out, const void *data, size_t len, const char
 	p->k = h.k;
 	p->n = h.n;
 	p->nshards = h.nshards;
+	p->ncells = h.ncells;
 	if ((err = decode_refs(p, &r, name)))
 		goto done;
 	if (h.kind == RQ_PARTIAL_STATS)
@@ -526,6 +575,28 @@ static void merge_stats(rq_partial *into, const rq_partial *from)
 	into->k = k;
 }
 
+/* Final: the sorted cell lists of both merged into one sorted list,
+ * equal cells added. O(cells). */
+static void merge_cells(rq_partial *into, const rq_partial *from)
+{
+	size_t na = into->ncells, nb = from->ncells, a = 0, b = 0, m = 0;
+	rq_partial_cell *out = rq_xmallocarray(na + nb ? na + nb : 1, sizeof(*out));
+	while (a < na || b < nb) {
+		const rq_partial_cell *x = a < na ? &into->cells[a] : NULL, *y = b < nb ? &from->cells[b] : NULL;
+		int c = !x ? 1 : !y ? -1 : x->cls != y->cls ? (x->cls < y->cls ? -1 : 1)
+			 : x->cluster != y->cluster ? (x->cluster < y->cluster ? -1 : 1) : 0;
+		out[m] = c <= 0 ? *x : *y;
+		if (c == 0)
+			out[m].count += y->count;
+		a += c <= 0;
+		b += c >= 0;
+		m++;
+	}
+	free(into->cells);
+	into->cells = out;
+	into->ncells = m;
+}
+
 int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name)
 {
 	if (from->kind != into->kind || into->kind == RQ_PARTIAL_STATE)
@@ -534,7 +605,7 @@ int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name)
 				    into->kind == RQ_PARTIAL_STATE ? " (states do not merge)" : "");
 	if (from->d != into->d)
 		return rq_error_set(RQ_EINVALID, "%s: dimension %zu differs from %zu", name, from->d, into->d);
-	if (from->n > UINT64_MAX - into->n)
+	if (from->n > (uint64_t)INT64_MAX - into->n)
 		return rq_error_set(RQ_EINVALID, "%s: row count overflows", name);
 	if (into->kind != RQ_PARTIAL_STATS &&
 	    (from->k != into->k || memcmp(from->state_id, into->state_id, 32) != 0 ||
@@ -543,6 +614,11 @@ int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name)
 				    ") than the partials before it (iteration %" PRIu64 ")", name,
 				    from->state_iteration, into->state_iteration);
 	if (into->kind == RQ_PARTIAL_STATS) {
+		const rq_partial *const both[2] = { into, from };
+		const char *const names[2] = { "the partials before it", name };
+		int err = rq_shard_check_unique(both, names, 2);
+		if (err)
+			return err;
 		merge_stats(into, from);
 	} else if (into->kind == RQ_PARTIAL_STEP) {
 		for (size_t c = 0; c < into->k; c++)
@@ -554,8 +630,7 @@ int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name)
 		else if (into->changed != RQ_PARTIAL_CHANGED_UNKNOWN)
 			into->changed += from->changed;
 	} else {
-		for (size_t i = 0; i < into->k * into->k; i++)
-			into->table[i] += from->table[i];
+		merge_cells(into, from);
 	}
 	into->n += from->n;
 	append_shards(into, from);

@@ -13,6 +13,8 @@
 #include <math.h>
 #include <sodium.h>
 
+_Static_assert(RQ_SHARD_MAX_ROWS == RQ_ARI_MAX_ITEMS, "the row limit is the ARI's");
+
 static void hash_u64(crypto_generichash_state *st, uint64_t v)
 {
 	uint8_t p[8];
@@ -164,9 +166,7 @@ static rq_partial *new_step(const rq_partial *state, const uint8_t state_id[32],
 	memcpy(p->state_id, state_id, 32);
 	p->state_iteration = state->iteration;
 	p->changed = RQ_PARTIAL_CHANGED_UNKNOWN;
-	if (final) {
-		p->table = rq_xcalloc(k * k, sizeof(uint64_t));
-	} else {
+	if (!final) {
 		p->counts = rq_xcalloc(k, sizeof(uint64_t));
 		p->sums = rq_xcalloc(k * d, sizeof(double));
 	}
@@ -174,7 +174,7 @@ static rq_partial *new_step(const rq_partial *state, const uint8_t state_id[32],
 }
 
 static int step_check(const rq_partial *state, const char *state_name, const rq_array *emb,
-		      bool final, const char *name)
+		      bool final, bool previous, const char *name)
 {
 	if (state->kind != RQ_PARTIAL_STATE)
 		return rq_error_set(RQ_EINVALID, "%s: a %s partial, not a state", state_name,
@@ -188,12 +188,28 @@ static int step_check(const rq_partial *state, const char *state_name, const rq_
 	if (!final && state->done)
 		return rq_error_set(RQ_EINVALID, "%s: the state is done (iteration %" PRIu64
 				    "): run the final step (--final)", state_name, state->iteration);
+	if (previous && state->iteration == 0)
+		return rq_error_set(RQ_EINVALID, "%s: a previous assignment is given but the state is at "
+				    "iteration 0, before any assignment: run the first step without "
+				    "--previous", state_name);
 	return 0;
+}
+
+/* The final partial of a shard: the fingerprints of the files read and
+ * the non-zero cells of its class × cluster table. */
+static int final_cells(rq_partial *p, const int32_t *cls, const int32_t *lab, size_t k,
+		       const char *emb_fp, const char *lab_fp, const char *emb_name, const char *lab_name)
+{
+	int err;
+	if ((err = parse_fp(p->shards[0].embeddings, emb_fp ? emb_fp : "", emb_name)) ||
+	    (err = parse_fp(p->shards[0].labels, lab_fp ? lab_fp : "", lab_name)))
+		return err;
+	return rq_ari_count_cells(&p->cells, &p->ncells, cls, k, lab, k, (size_t)p->n);
 }
 
 int rq_shard_step(rq_partial **out, const rq_partial *state, const uint8_t state_id[32],
 		  const char *state_name, const rq_array *emb, const rq_array *labels, const int32_t *previous,
-		  int32_t *assignment, bool final, size_t nthreads)
+		  int32_t *assignment, bool final, const char *emb_fp, const char *lab_fp, size_t nthreads)
 {
 	const char *name = rq_array_name(emb);
 	rq_partial *p = NULL;
@@ -204,7 +220,8 @@ int rq_shard_step(rq_partial **out, const rq_partial *state, const uint8_t state
 	int err;
 
 	*out = NULL;
-	if ((err = step_check(state, state_name, emb, final, name)) || (err = shard_labels(&y, emb, labels)))
+	if ((err = step_check(state, state_name, emb, final, previous != NULL, name)) ||
+	    (err = shard_labels(&y, emb, labels)))
 		goto done;
 	n = rq_array_rows(emb);
 	p = new_step(state, state_id, final, n);
@@ -228,10 +245,10 @@ int rq_shard_step(rq_partial **out, const rq_partial *state, const uint8_t state
 	if ((err = rq_kmeans_pass(&changed, p->sums, p->counts, lab, &x, state->shift, state->centers,
 				  state->k, nthreads)))
 		goto done;
-	if (final)
-		for (size_t i = 0; i < n; i++)
-			p->table[(size_t)cls[i] * state->k + (size_t)lab[i]]++;
-	else if (previous)
+	if (final) {
+		if ((err = final_cells(p, cls, lab, state->k, emb_fp, lab_fp, name, rq_array_name(labels))))
+			goto done;
+	} else if (previous)
 		p->changed = changed;
 	if (assignment)
 		memcpy(assignment, lab, n * sizeof(int32_t));
@@ -265,15 +282,19 @@ static bool all_finite(const float *v, size_t n)
 	return true;
 }
 
-int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, double tol)
+int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, double tol,
+		  const char *name)
 {
 	size_t d = stats->d, k = stats->k;
 	double *mean = NULL, mean_var = 0;
 
 	*out = NULL;
 	if (stats->kind != RQ_PARTIAL_STATS)
-		return rq_error_set(RQ_EINVALID, "init needs stats partials, not a %s partial",
+		return rq_error_set(RQ_EINVALID, "%s: init needs stats partials, not a %s partial", name,
 				    rq_partial_kind_name(stats->kind));
+	if (stats->n > RQ_SHARD_MAX_ROWS)
+		return rq_error_set(RQ_EINVALID, "%s: %" PRIu64 " rows in all, more than the %u the ARI's "
+				    "exact arithmetic takes", name, stats->n, RQ_SHARD_MAX_ROWS);
 	mean = rq_xmallocarray(d, sizeof(double));
 	rq_kmeans_column_finish(mean, &mean_var, stats->origin, stats->colsum, stats->colsq, stats->n, d);
 	bool fits = isfinite(mean_var) && means_fit_f32(stats->sums, stats->counts, k, d);
@@ -281,7 +302,7 @@ int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, do
 		fits = fabs(mean[t]) <= FLT_MAX;
 	if (!fits) {
 		free(mean);
-		return rq_error_set(RQ_EINVALID, "the stats' means are outside float32's range");
+		return rq_error_set(RQ_EINVALID, "%s: the stats' means are outside float32's range", name);
 	}
 	rq_partial *p = rq_xcalloc(1, sizeof(*p));
 	p->kind = RQ_PARTIAL_STATE;
@@ -297,7 +318,8 @@ int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, do
 	p->shift = rq_xmallocarray(d, sizeof(float));
 	for (size_t t = 0; t < d; t++)
 		p->shift[t] = (float)mean[t];
-	p->tol = (tol > 0 ? tol : 1e-4) * mean_var;
+	p->rel_tol = tol > 0 ? tol : 1e-4;
+	p->tol = p->rel_tol * mean_var;
 	p->max_iter = max_iter ? max_iter : 300;
 	p->centers = rq_xmallocarray(k * d, sizeof(float));
 	rq_kmeans_seed_centroids(p->centers, stats->sums, stats->counts, p->shift, k, d);
@@ -305,32 +327,91 @@ int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, do
 	free(mean);
 	if (!all_finite(p->centers, k * d) || !isfinite(p->tol)) {
 		rq_partial_free(p);
-		return rq_error_set(RQ_EINVALID, "the stats' centred means are outside float32's range");
+		return rq_error_set(RQ_EINVALID, "%s: the stats' centred means are outside float32's range",
+				    name);
 	}
 	*out = p;
 	return 0;
 }
 
-static int cmp_ref(const void *a, const void *b)
+/* One shard of the partials given: where it is, for messages. */
+struct slot {
+	const rq_shard_ref *ref;
+	size_t file, pos;
+};
+
+static int cmp_slot_id(const void *a, const void *b)
 {
-	return memcmp(a, b, 32);
+	const struct slot *x = a, *y = b;
+	int c = memcmp(x->ref->id, y->ref->id, 32);
+	return c ? c : (x->file > y->file) - (x->file < y->file);
 }
 
-/* Where `id` is in the sorted identities `ids` (m of them) that `used`
- * has not marked yet; m when none; *seen tells whether it is there at all. */
-static size_t find_unused(const rq_shard_ref *ids, const bool *used, size_t m, const uint8_t *id,
+static int cmp_slot_fp(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	int c = memcmp(x->ref->embeddings, y->ref->embeddings, 32);
+	if (!c)
+		c = memcmp(x->ref->labels, y->ref->labels, 32);
+	return c ? c : (x->file > y->file) - (x->file < y->file);
+}
+
+/* The first two equal slots of the sorted `v` (by `cmp`), or 0. */
+static int twice(const struct slot *v, size_t m, int (*cmp)(const void *, const void *),
+		 const char *const *names, const char *what)
+{
+	for (size_t i = 1; i < m; i++) {
+		struct slot a = v[i - 1], b = v[i];
+		a.file = b.file = 0;
+		if (cmp(&a, &b) == 0)
+			return rq_error_set(RQ_EINVALID, "%s: shard %zu is shard %zu of %s again (%s): "
+					    "each shard must be given once", names[v[i].file],
+					    v[i].pos + 1, v[i - 1].pos + 1, names[v[i - 1].file], what);
+	}
+	return 0;
+}
+
+int rq_shard_check_unique(const rq_partial *const *parts, const char *const *names, size_t n)
+{
+	size_t m = 0;
+	for (size_t f = 0; f < n; f++)
+		m += parts[f]->nshards;
+	struct slot *v = rq_xmallocarray(m ? m : 1, sizeof(*v));
+	m = 0;
+	for (size_t f = 0; f < n; f++)
+		for (size_t s = 0; s < parts[f]->nshards; s++)
+			v[m++] = (struct slot){ &parts[f]->shards[s], f, s };
+	qsort(v, m, sizeof(*v), cmp_slot_id);
+	int err = twice(v, m, cmp_slot_id, names, "the same identity: rows, labels, first and last row");
+	if (!err) {
+		qsort(v, m, sizeof(*v), cmp_slot_fp);
+		err = twice(v, m, cmp_slot_fp, names, "the same embeddings and labels fingerprints");
+	}
+	free(v);
+	return err;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	return memcmp(x->ref->id, y->ref->id, 32);
+}
+
+/* Where `id` is in the sorted slots `ids` (m of them) that `used` has not
+ * marked yet; m when none; *seen tells whether it is there at all. */
+static size_t find_unused(const struct slot *ids, const bool *used, size_t m, const uint8_t *id,
 			  bool *seen)
 {
 	size_t lo = 0, hi = m;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (memcmp(ids[mid].id, id, 32) < 0)
+		if (memcmp(ids[mid].ref->id, id, 32) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*seen = lo < m && memcmp(ids[lo].id, id, 32) == 0;
-	for (; lo < m && memcmp(ids[lo].id, id, 32) == 0; lo++)
+	*seen = lo < m && memcmp(ids[lo].ref->id, id, 32) == 0;
+	for (; lo < m && memcmp(ids[lo].ref->id, id, 32) == 0; lo++)
 		if (!used[lo])
 			return lo;
 	return m;
@@ -346,9 +427,64 @@ static int check_one(const rq_partial *state, const uint8_t state_id[32], const 
 		return rq_error_set(RQ_EINVALID, "%s: computed against another state (of iteration %"
 				    PRIu64 "; this state is at iteration %" PRIu64 ")", name,
 				    p->state_iteration, state->iteration);
+	if (p->state_iteration != state->iteration)
+		return rq_error_set(RQ_EINVALID, "%s: says iteration %" PRIu64 " but names this state, "
+				    "which is at iteration %" PRIu64 ": the partial is inconsistent", name,
+				    p->state_iteration, state->iteration);
 	if (p->d != state->d || p->k != state->k)
 		return rq_error_set(RQ_EINVALID, "%s: %zu clusters of dimension %zu, the state has %zu of %zu",
 				    name, p->k, p->d, state->k, state->d);
+	return 0;
+}
+
+/* A part's shard `s` against the state's shard it matched: the same rows,
+ * and for a final partial the same files as the stats read. */
+static int check_match(const rq_shard_ref *got, const rq_shard_ref *want, size_t s, size_t pos,
+		       rq_partial_kind kind, const char *name)
+{
+	char then[RQ_FINGERPRINT_SIZE], now[RQ_FINGERPRINT_SIZE];
+	const char *what = NULL;
+	if (got->rows != want->rows)
+		return rq_error_set(RQ_EINVALID, "%s: shard %zu has %" PRIu64 " rows, the state's shard "
+				    "%zu %" PRIu64, name, s + 1, got->rows, pos + 1, want->rows);
+	if (kind != RQ_PARTIAL_FINAL)
+		return 0;
+	if (memcmp(got->embeddings, want->embeddings, 32) != 0) {
+		what = "embeddings";
+		rq_fingerprint_format(then, want->embeddings);
+		rq_fingerprint_format(now, got->embeddings);
+	} else if (memcmp(got->labels, want->labels, 32) != 0) {
+		what = "labels";
+		rq_fingerprint_format(then, want->labels);
+		rq_fingerprint_format(now, got->labels);
+	}
+	if (what)
+		return rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows): its %s file changed "
+				    "since `resque shard stats` (%s then, %s at the final step)", name, s + 1,
+				    got->rows, what, then, now);
+	return 0;
+}
+
+/* The part's shards marked in `used`. */
+static int check_shards(const struct slot *ids, bool *used, size_t m, const rq_partial *p,
+			const char *name, rq_partial_kind want)
+{
+	for (size_t s = 0; s < p->nshards; s++) {
+		bool seen;
+		size_t at = find_unused(ids, used, m, p->shards[s].id, &seen);
+		if (at < m) {
+			used[at] = true;
+			int err = check_match(&p->shards[s], ids[at].ref, s, ids[at].pos, want, name);
+			if (err)
+				return err;
+		} else if (seen) {
+			return rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows) is given more "
+					    "than once", name, s + 1, p->shards[s].rows);
+		} else {
+			return rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows) is not one of "
+					    "the state's shards", name, s + 1, p->shards[s].rows);
+		}
+	}
 	return 0;
 }
 
@@ -356,38 +492,21 @@ int rq_shard_check(const rq_partial *state, const uint8_t state_id[32], const ch
 		   rq_partial *const *parts, const char *const *names, size_t n, rq_partial_kind want)
 {
 	size_t m = state->nshards;
-	rq_shard_ref *ids = rq_xmallocarray(m, sizeof(*ids));
+	struct slot *ids = rq_xmallocarray(m, sizeof(*ids));
 	bool *used = rq_xcalloc(m, sizeof(bool));
 	int err = 0;
 
-	memcpy(ids, state->shards, m * sizeof(*ids));
+	for (size_t s = 0; s < m; s++)
+		ids[s] = (struct slot){ &state->shards[s], 0, s };
 	qsort(ids, m, sizeof(*ids), cmp_ref);
-	for (size_t f = 0; f < n && !err; f++) {
-		if ((err = check_one(state, state_id, parts[f], names[f], want)))
-			break;
-		for (size_t s = 0; s < parts[f]->nshards && !err; s++) {
-			bool seen;
-			size_t at = find_unused(ids, used, m, parts[f]->shards[s].id, &seen);
-			if (at < m)
-				used[at] = true;
-			else if (seen)
-				err = rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows) is given "
-						   "more than once", names[f], s + 1, parts[f]->shards[s].rows);
-			else
-				err = rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows) is not one of "
-						   "the state's shards", names[f], s + 1, parts[f]->shards[s].rows);
-		}
-	}
+	for (size_t f = 0; f < n && !err; f++)
+		if (!(err = check_one(state, state_id, parts[f], names[f], want)))
+			err = check_shards(ids, used, m, parts[f], names[f], want);
 	for (size_t i = 0; i < m && !err; i++)
 		if (!used[i])
-			for (size_t s = 0; s < m; s++)
-				if (memcmp(state->shards[s].id, ids[i].id, 32) == 0) {
-					err = rq_error_set(RQ_EINVALID, "%s: shard %zu of %zu (%" PRIu64
-							   " rows) has no %s partial among the files given",
-							   state_name, s + 1, m, state->shards[s].rows,
-							   rq_partial_kind_name(want));
-					break;
-				}
+			err = rq_error_set(RQ_EINVALID, "%s: shard %zu of %zu (%" PRIu64 " rows) has no %s "
+					   "partial among the files given", state_name, ids[i].pos + 1, m,
+					   ids[i].ref->rows, rq_partial_kind_name(want));
 	free(ids);
 	free(used);
 	return err;
@@ -406,8 +525,21 @@ int rq_shard_update(rq_partial *state, const rq_partial *step, const char *state
 	if (!means_fit_f32(step->sums, step->counts, state->k, state->d))
 		return rq_error_set(RQ_EINVALID, "%s: the steps' means are outside float32's range",
 				    state_name);
+	size_t kd = state->k * state->d;
+	float *before = rq_xmallocarray(kd, sizeof(float));
+	memcpy(before, state->centers, kd * sizeof(float));
 	/* The body of rq_kmeans_lloyd's loop. */
 	double shift2 = rq_kmeans_update(state->centers, step->sums, step->counts, state->k, state->d);
+	if (step->changed == 0 && shift2 != 0) {
+		/* Unchanged assignments give unchanged sums: the count is wrong. */
+		memcpy(state->centers, before, kd * sizeof(float));
+		free(before);
+		return rq_error_set(RQ_EINVALID, "%s: the steps say no row changed but the centres moved "
+				    "(squared shift %g): a --previous was not its shard's previous "
+				    "assignment (a retried step that read its own output?); nothing "
+				    "written", state_name, shift2);
+	}
+	free(before);
 	state->iteration++;
 	state->done = rq_kmeans_stop(&strict, step->changed, shift2, state->tol,
 				     (size_t)state->iteration, (size_t)state->max_iter);
@@ -427,7 +559,7 @@ int rq_shard_ari(double *out, const rq_partial *state, const rq_partial *final, 
 	if (final->kind != RQ_PARTIAL_FINAL || final->n != state->n)
 		return rq_error_set(RQ_EINVALID, "%s: the final partials hold %" PRIu64 " rows, the state %"
 				    PRIu64, state_name, final->n, state->n);
-	return rq_ari_table(out, final->table, state->k, state->k);
+	return rq_ari_cells(out, final->cells, final->ncells, state->k, state->k);
 }
 
 void rq_shard_list_fingerprint(char *out, const rq_partial *state)

@@ -21,6 +21,9 @@ RQ_BEGIN_DECLS
 #define RQ_PARTIAL_HEADER_LEN 40 /* magic 8, version 4, kind 4, d 8, k 8, n 8 */
 #define RQ_PARTIAL_HASH_LEN 32   /* BLAKE2b-256 trailer */
 #define RQ_PARTIAL_CHANGED_UNKNOWN UINT64_MAX
+/* The most rows a sharded RESQUE_task takes: the ARI's exact integer
+ * arithmetic needs n² in an int64 (core/measure/ari.c). */
+#define RQ_SHARD_MAX_ROWS 3037000499u
 
 typedef enum {
 	RQ_PARTIAL_STATS = 1, /* one or more shards' column and class statistics */
@@ -29,11 +32,17 @@ typedef enum {
 	RQ_PARTIAL_FINAL = 4  /* the class × cluster contingency table */
 } rq_partial_kind;
 
+/* One non-zero cell of a contingency table: `count` rows of class `cls`
+ * (the rank of the label) in cluster `cluster`. */
+typedef struct rq_partial_cell {
+	uint64_t cls, cluster, count;
+} rq_partial_cell;
+
 /* One shard as the partials list it. */
 typedef struct rq_shard_ref {
 	uint8_t id[32];         /* identity: BLAKE2b-256 of n, d, the labels, first and last row */
 	uint64_t rows;
-	uint8_t embeddings[32]; /* content fingerprints (stats and state only; zero otherwise) */
+	uint8_t embeddings[32]; /* content fingerprints (stats, state, final; zero in a step) */
 	uint8_t labels[32];
 } rq_shard_ref;
 
@@ -57,13 +66,17 @@ typedef struct rq_partial {
 	float *shift;   /* d */
 	float *centers; /* k×d, centred by shift */
 	double tol, last_shift;
+	double rel_tol; /* the relative tolerance given to init (tol = rel_tol × mean variance) */
 	uint64_t max_iter, iteration, last_changed;
 	bool done, strict;
 	/* step and final: the state they were computed against */
 	uint8_t state_id[32];
 	uint64_t state_iteration;
 	uint64_t changed;  /* step: rows whose cluster changed, or RQ_PARTIAL_CHANGED_UNKNOWN */
-	uint64_t *table;   /* final: k×k, class (rank of the label) × cluster */
+	/* final: the non-zero cells of the class × cluster table, sorted by
+	 * (cls, cluster); at most n of them */
+	rq_partial_cell *cells;
+	size_t ncells;
 } rq_partial;
 
 RQ_EXTERN void rq_partial_free(rq_partial *p); /* accepts NULL */
@@ -98,37 +111,54 @@ RQ_EXTERN int rq_shard_stats(rq_partial **out, const struct rq_array *emb,
 /* Map: one Lloyd step of a shard against `state` (whose id is `state_id`,
  * named `state_name` in messages).
  * `previous` (n cluster indices or NULL) is the shard's previous
- * assignment, for the count of changed rows; `assignment` (room for n,
- * may be NULL) receives this step's. With `final`, the partial is the
- * contingency table (kind final) instead of the sums. Returns 0 or
- * RQ_EINVALID (dimension differs, a label the state does not know, a
+ * assignment, for the count of changed rows (refused against a state of
+ * iteration 0, which has none); `assignment` (room for n, may be NULL)
+ * receives this step's. With `final`, the partial is the contingency
+ * table (kind final, its non-zero cells) instead of the sums, and records
+ * the content fingerprints `emb_fp` and `lab_fp` ("b2:<hex>", required)
+ * of the files read, for `result` to compare with the stats'. Returns 0
+ * or RQ_EINVALID (dimension differs, a label the state does not know, a
  * previous cluster out of range, a done/not-done state), naming the file. */
 RQ_EXTERN int rq_shard_step(rq_partial **out, const rq_partial *state, const uint8_t state_id[32],
 			    const char *state_name, const struct rq_array *emb, const struct rq_array *labels,
 			    const int32_t *previous, int32_t *assignment, bool final,
-			    size_t nthreads);
+			    const char *emb_fp, const char *lab_fp, size_t nthreads);
 
 /* Reduce: into += from (same kind; stats re-based to into's origin; step
- * and final need the same state). The shard lists are concatenated. `name`
- * names `from`. 0 or RQ_EINVALID; `into` is unchanged on failure. */
+ * and final need the same state; final tables are sort-merged). The shard
+ * lists are concatenated. `name` names `from`. 0 or RQ_EINVALID (also when
+ * stats would hold one shard twice, see rq_shard_check_unique); `into` is
+ * unchanged on failure. */
 RQ_EXTERN int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name);
 
-/* Reduce: state iteration 0 from merged stats: shift = the column means in
- * float32, tol = (tol or 1e-4) × the mean column variance, centres = the
- * class centroids (max_iter 0: 300). 0 or RQ_EINVALID. */
-RQ_EXTERN int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, double tol);
+/* Stats partials `parts` (names in `names`): refuse one shard given twice,
+ * that is two shards with the same identity or with the same pair of
+ * content fingerprints, naming both files and positions. 0 or RQ_EINVALID. */
+RQ_EXTERN int rq_shard_check_unique(const rq_partial *const *parts, const char *const *names, size_t n);
+
+/* Reduce: state iteration 0 from merged stats (`name` names them in
+ * messages): shift = the column means in float32, tol = (tol or 1e-4) ×
+ * the mean column variance, centres = the class centroids (max_iter 0:
+ * 300). 0 or RQ_EINVALID (more than RQ_SHARD_MAX_ROWS rows, means outside
+ * float32's range). */
+RQ_EXTERN int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, double tol,
+			    const char *name);
 
 /* Check that `parts` (names in `names`) are partials of kind `want`
- * computed against `state` (id `state_id`, named `state_name`) and cover
- * its shards exactly once. 0 or RQ_EINVALID naming the file and what is
- * wrong (another state, a missing or repeated shard). */
+ * computed against `state` (id `state_id`, named `state_name`, and its
+ * iteration) and cover its shards exactly once, each with the state's row
+ * count; a final partial's content fingerprints must be the state's (the
+ * files did not change since `shard stats`). 0 or RQ_EINVALID naming the
+ * file and what is wrong (another state, a missing or repeated shard). */
 RQ_EXTERN int rq_shard_check(const rq_partial *state, const uint8_t state_id[32],
 			     const char *state_name, rq_partial *const *parts,
 			     const char *const *names, size_t n, rq_partial_kind want);
 
 /* Reduce: one iteration's update of `state` from the merged, checked step
- * (the body of the single-machine Lloyd loop). RQ_EINVALID when the state
- * is done. */
+ * (the body of the single-machine Lloyd loop). RQ_EINVALID, the state
+ * unchanged, when the state is done or when the steps count no changed
+ * row while the centres moved (a --previous that was not the shard's
+ * previous assignment). */
 RQ_EXTERN int rq_shard_update(rq_partial *state, const rq_partial *step, const char *state_name);
 
 /* Reduce: the ARI from a done state's merged, checked final partial. */

@@ -19,11 +19,17 @@ static void use(rq_partial *p, const uint8_t *data, size_t size)
 
 	if (rq_partial_decode(&q, data, size, "fuzz.rqp") == 0 && p->kind != RQ_PARTIAL_STATE)
 		rq_partial_merge(p, q, "fuzz.rqp");
-	if (p->kind == RQ_PARTIAL_STATS && p->k <= 64 && p->d <= 64 && rq_shard_init(&state, p, 3, 0) == 0)
+	if (p->kind == RQ_PARTIAL_STATS && p->k <= 64 && p->d <= 64 && rq_shard_init(&state, p, 3, 0, "fuzz.rqp") == 0)
 		rq_partial_free(state);
 	if (p->kind == RQ_PARTIAL_STATE) {
 		const char *name = "fuzz.rqp";
 		rq_shard_check(p, id, "state.rqp", &q, &name, q ? 1 : 0, RQ_PARTIAL_STEP);
+		rq_shard_check(p, id, "state.rqp", &q, &name, q ? 1 : 0, RQ_PARTIAL_FINAL);
+	}
+	if (p->kind == RQ_PARTIAL_STATS) {
+		const rq_partial *two[2] = { p, p };
+		const char *names[2] = { "a.rqp", "b.rqp" };
+		rq_shard_check_unique(two, names, 2);
 	}
 	rq_partial_free(q);
 }

@@ -12,7 +12,13 @@
 
 enum { N = 700, D = 6, K = 4, NSHARDS = 3 };
 static const size_t cuts[NSHARDS + 1] = { 0, 1, 330, N };
-static const char *fp_zero = "b2:0000000000000000000000000000000000000000000000000000000000000000";
+/* Stand-ins for the content fingerprints of shard i's two files (distinct:
+ * init refuses two shards with the same pair). */
+static const char *fp_of[NSHARDS] = {
+	"b2:0000000000000000000000000000000000000000000000000000000000000000",
+	"b2:0000000000000000000000000000000000000000000000000000000000000001",
+	"b2:0000000000000000000000000000000000000000000000000000000000000002",
+};
 
 static uint64_t fx_state = 7;
 static double fx_uniform(void)
@@ -99,7 +105,8 @@ static rq_partial *map_all(const rq_partial *state, struct shard *s, int32_t *as
 	state_id(id, state);
 	for (size_t i = 0; i < NSHARDS; i++)
 		CHECK_OK(rq_shard_step(&parts[i], state, id, "state", s[i].emb, s[i].lab,
-				       with_previous ? asg + cuts[i] : NULL, asg + cuts[i], final, 1));
+				       with_previous ? asg + cuts[i] : NULL, asg + cuts[i], final,
+				       fp_of[i], fp_of[i], 1));
 	CHECK_OK(rq_shard_check(state, id, "state", parts, names, NSHARDS,
 				final ? RQ_PARTIAL_FINAL : RQ_PARTIAL_STEP));
 	for (size_t i = 1; i < NSHARDS; i++) {
@@ -126,14 +133,14 @@ TEST(shard_task_equals_single_machine)
 	CHECK_OK(rq_task_compute(&t, &rows, y, &o, "whole"));
 	open_shards(s, x, y);
 	for (size_t i = 0; i < NSHARDS; i++) {
-		CHECK_OK(rq_shard_stats(i ? &part : &stats, s[i].emb, s[i].lab, fp_zero, fp_zero));
+		CHECK_OK(rq_shard_stats(i ? &part : &stats, s[i].emb, s[i].lab, fp_of[i], fp_of[i]));
 		if (i) {
 			CHECK_OK(rq_partial_merge(stats, part, "stats"));
 			rq_partial_free(part);
 		}
 	}
 	CHECK_INT_EQ(stats->k, K);
-	CHECK_OK(rq_shard_init(&state, stats, 0, 0));
+	CHECK_OK(rq_shard_init(&state, stats, 0, 0, "stats"));
 	for (bool first = true; !state->done; first = false) {
 		part = map_all(state, s, asg, false, !first);
 		CHECK(first ? part->changed == RQ_PARTIAL_CHANGED_UNKNOWN : part->changed <= N);
@@ -168,10 +175,11 @@ TEST(shard_partial_roundtrip_and_damage)
 	fx_state = 11;
 	fixture(x, y);
 	open_shards(s, x, y);
-	CHECK_OK(rq_shard_stats(&stats, s[2].emb, s[2].lab, fp_zero, fp_zero));
-	CHECK_OK(rq_shard_init(&state, stats, 5, 1e-3));
+	CHECK_OK(rq_shard_stats(&stats, s[2].emb, s[2].lab, fp_of[0], fp_of[0]));
+	CHECK_OK(rq_shard_init(&state, stats, 5, 1e-3, "stats"));
 	state_id(id, state);
-	CHECK_OK(rq_shard_step(&step, state, id, "state", s[1].emb, s[1].lab, NULL, NULL, false, 1));
+	CHECK_OK(rq_shard_step(&step, state, id, "state", s[1].emb, s[1].lab, NULL, NULL, false, NULL,
+			       NULL, 1));
 	rq_partial *all[3] = { stats, state, step };
 	for (size_t i = 0; i < 3; i++) {
 		rq_buf a = RQ_BUF_INIT, b = RQ_BUF_INIT;
@@ -220,15 +228,15 @@ TEST(shard_check_missing_and_repeated)
 	fixture(x, y);
 	open_shards(s, x, y);
 	for (size_t i = 0; i < NSHARDS; i++) {
-		CHECK_OK(rq_shard_stats(&st[i], s[i].emb, s[i].lab, fp_zero, fp_zero));
+		CHECK_OK(rq_shard_stats(&st[i], s[i].emb, s[i].lab, fp_of[i], fp_of[i]));
 		if (i)
 			CHECK_OK(rq_partial_merge(st[0], st[i], "stats"));
 	}
-	CHECK_OK(rq_shard_init(&state, st[0], 0, 0));
+	CHECK_OK(rq_shard_init(&state, st[0], 0, 0, "stats"));
 	state_id(id, state);
 	for (size_t i = 0; i < 4; i++)
 		CHECK_OK(rq_shard_step(&steps[i], state, id, "state", s[i % NSHARDS].emb,
-				       s[i % NSHARDS].lab, NULL, NULL, false, 1));
+				       s[i % NSHARDS].lab, NULL, NULL, false, NULL, NULL, 1));
 	CHECK_OK(rq_shard_check(state, id, "state", steps, names, 3, RQ_PARTIAL_STEP));
 	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 2, RQ_PARTIAL_STEP), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "state: shard 3 of 3");
@@ -249,15 +257,135 @@ TEST(shard_ari_table_equals_ari)
 	enum { M = 500, KA = 5, KB = 7 };
 	static int32_t a[M], b[M];
 	uint64_t table[KA * KB] = { 0 };
+	rq_partial_cell cells[KA * KB], *counted = NULL;
+	size_t m = 0, mc = 0;
 	for (size_t i = 0; i < M; i++) {
 		a[i] = (int32_t)(fx_uniform() * KA);
 		b[i] = fx_uniform() < 0.6 ? a[i] : (int32_t)(fx_uniform() * KB);
 		table[(size_t)a[i] * KB + (size_t)b[i]]++;
 	}
+	/* the non-zero cells, in reverse order: the ARI does not need them sorted */
+	for (size_t c = KA * KB; c-- > 0;)
+		if (table[c])
+			cells[m++] = (rq_partial_cell){ c / KB, c % KB, table[c] };
 	double x = -2, t = -3;
 	CHECK_OK(rq_ari(&x, a, KA, b, KB, M));
-	CHECK_OK(rq_ari_table(&t, table, KA, KB));
+	CHECK_OK(rq_ari_cells(&t, cells, m, KA, KB));
 	CHECK(x == t);
-	uint64_t big[1] = { 3037000500u };
-	CHECK_ERR(rq_ari_table(&t, big, 1, 1), RQ_EINVALID);
+	CHECK_OK(rq_ari_count_cells(&counted, &mc, a, KA, b, KB, M));
+	CHECK(mc == m && counted[0].cls == cells[m - 1].cls && counted[0].count == cells[m - 1].count);
+	free(counted);
+	rq_partial_cell big[1] = { { 0, 0, 3037000500u } };
+	CHECK_ERR(rq_ari_cells(&t, big, 1, 1, 1), RQ_EINVALID);
+	rq_partial_cell out[1] = { { 1, 0, 5 } };
+	CHECK_ERR(rq_ari_cells(&t, out, 1, 1, 1), RQ_EINVALID);
+}
+
+/* Re-seal a partial's bytes after editing them (the BLAKE2b-256 trailer). */
+static void reseal(rq_buf *b)
+{
+	crypto_generichash((unsigned char *)b->ptr + b->len - 32, 32, (const unsigned char *)b->ptr,
+			   b->len - 32, NULL, 0);
+}
+
+static void put_le64(char *at, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		at[i] = (char)(v >> (8 * i));
+}
+
+/* Review fixes: a shard given twice, rows above INT64_MAX, a done state at
+ * iteration 0, a wrong changed count, a step whose rows or iteration
+ * contradict the state, a final partial of changed files, sparse cells. */
+TEST(shard_refuses_what_the_reviews_found)
+{
+	static float x[N * D];
+	static int64_t y[N];
+	static int32_t asg[N];
+	struct shard s[NSHARDS];
+	rq_partial *st[NSHARDS] = { NULL }, *dup = NULL, *state = NULL, *back = NULL, *p = NULL;
+	const char *names[2] = { "s1.rqp", "s1-again.rqp" };
+	uint8_t id[32];
+
+	fx_state = 5;
+	fixture(x, y);
+	open_shards(s, x, y);
+	for (size_t i = 0; i < NSHARDS; i++)
+		CHECK_OK(rq_shard_stats(&st[i], s[i].emb, s[i].lab, fp_of[i], fp_of[i]));
+	/* the same shard twice: by identity, or by its pair of fingerprints */
+	CHECK_OK(rq_shard_stats(&dup, s[1].emb, s[1].lab, fp_of[2], fp_of[2]));
+	const rq_partial *two[2] = { st[1], dup };
+	CHECK_ERR(rq_shard_check_unique(two, names, 2), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "s1-again.rqp: shard 1 is shard 1 of s1.rqp again (the same identity");
+	two[0] = st[2];
+	CHECK_ERR(rq_shard_check_unique(two, names, 2), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "the same embeddings and labels fingerprints");
+	CHECK_ERR(rq_partial_merge(st[1], dup, "dup.rqp"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "dup.rqp: shard 1 is shard 1 of the partials before it again");
+	CHECK_INT_EQ(st[1]->nshards, 1);
+	for (size_t i = 1; i < NSHARDS; i++)
+		CHECK_OK(rq_partial_merge(st[0], st[i], "stats"));
+	CHECK_OK(rq_shard_init(&state, st[0], 0, 0, "stats"));
+	CHECK(state->rel_tol == 1e-4 && state->max_iter == 300);
+
+	/* rows above INT64_MAX; a done state at iteration 0 */
+	rq_buf b = RQ_BUF_INIT;
+	rq_partial_encode(&b, st[2]);
+	put_le64(b.ptr + 32, (uint64_t)INT64_MAX + 1);
+	reseal(&b);
+	CHECK_ERR(rq_partial_decode(&back, b.ptr, b.len, "big.rqp"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "big.rqp: header says 9223372036854775808 rows, more than");
+	rq_buf_reset(&b);
+	rq_partial_encode(&b, state);
+	CHECK_OK(rq_partial_decode(&back, b.ptr, b.len, "s.rqp"));
+	rq_partial_free(back);
+	back = NULL;
+	state->done = true;
+	rq_buf_reset(&b);
+	rq_partial_encode(&b, state);
+	state->done = false;
+	CHECK_ERR(rq_partial_decode(&back, b.ptr, b.len, "done0.rqp"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "done0.rqp: iteration 0 of at most 300 is inconsistent");
+	rq_buf_release(&b);
+
+	/* iteration 0 -> 1, then a step that says nothing changed */
+	rq_partial *step = map_all(state, s, asg, false, false);
+	CHECK_OK(rq_shard_update(state, step, "state"));
+	rq_partial_free(step);
+	step = map_all(state, s, asg, false, true);
+	CHECK(step->changed > 0);
+	float *before = malloc((size_t)K * D * sizeof(float));
+	memcpy(before, state->centers, (size_t)K * D * sizeof(float));
+	step->changed = 0;
+	CHECK_ERR(rq_shard_update(state, step, "state.rqp"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "state.rqp: the steps say no row changed but the centres moved");
+	CHECK(state->iteration == 1 && memcmp(before, state->centers, (size_t)K * D * sizeof(float)) == 0);
+	free(before);
+	rq_partial_free(step);
+
+	/* a step whose iteration or rows contradict the state; a final
+	 * partial of files other than the stats read */
+	state_id(id, state);
+	const char *nm[1] = { "p.rqp" };
+	state->done = true; /* for --final */
+	CHECK_OK(rq_shard_step(&p, state, id, "state", s[1].emb, s[1].lab, NULL, NULL, true, fp_of[1],
+			       fp_of[0], 1));
+	CHECK(p->ncells <= p->n && p->ncells >= 1);
+	CHECK_ERR(rq_shard_check(state, id, "state", &p, nm, 1, RQ_PARTIAL_FINAL), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "p.rqp: shard 1 (329 rows): its labels file changed since "
+			"`resque shard stats` (b2:0000000000000000000000000000000000000000000000000000000000000001 then");
+	p->state_iteration = 0;
+	CHECK_ERR(rq_shard_check(state, id, "state", &p, nm, 1, RQ_PARTIAL_FINAL), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "p.rqp: says iteration 0 but names this state, which is at iteration 1");
+	p->state_iteration = 1;
+	p->shards[0].rows++;
+	CHECK_ERR(rq_shard_check(state, id, "state", &p, nm, 1, RQ_PARTIAL_FINAL), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "p.rqp: shard 1 has 330 rows, the state's shard 2 329");
+	rq_partial_free(p);
+
+	rq_partial_free(dup);
+	for (size_t i = 0; i < NSHARDS; i++)
+		rq_partial_free(st[i]);
+	rq_partial_free(state);
+	close_shards(s);
 }
