@@ -37,18 +37,6 @@ static void free_partials(rq_partial **v, size_t n)
 	free(v);
 }
 
-/* Stats partials must not hold one shard twice (both places named);
- * other kinds are checked against the state later. 0 or the exit status. */
-static int unique_stats(rq_partial **v, const struct opt_list *files)
-{
-	for (size_t i = 0; i < files->n; i++)
-		if (v[i]->kind != RQ_PARTIAL_STATS)
-			return EXIT_OK;
-	int err = rq_shard_check_unique((const rq_partial *const *)v, (const char *const *)files->v,
-					  files->n);
-	return err ? cmd_fail_code(err) : EXIT_OK;
-}
-
 /* Merge `v` (n >= 1) in argument order into v[0]; 0 or the exit status. */
 static int merge_into_first(rq_partial **v, const struct opt_list *files)
 {
@@ -369,8 +357,7 @@ static int shard_merge(int argc, char **argv)
 	int rc, err;
 
 	OPT_PARSE(&merge_help, opts, argc, argv);
-	if (!(rc = read_partials(&v, &files)) && !(rc = unique_stats(v, &files)) &&
-	    !(rc = merge_into_first(v, &files))) {
+	if (!(rc = read_partials(&v, &files)) && !(rc = merge_into_first(v, &files))) {
 		if ((err = rq_partial_write(output, v[0])))
 			rc = cmd_fail_code(err);
 		else
@@ -389,8 +376,9 @@ static const struct cmd_help init_help = {
 	"the state: shift = the column means in float32, tol = T (default 1e-4)\n"
 	"× the mean column variance, the centres = the class centroids in\n"
 	"ascending label order, exactly as `resque measure task` seeds them.\n"
-	"One shard given twice (the same identity or the same fingerprints) and\n"
-	"more than 3037000499 rows in all are refused.\n"
+	"The same shard may be given more than once (it counts each time, as\n"
+	"its rows would in the concatenation); more than 3037000499 rows in all\n"
+	"are refused.\n"
 	"k-means++ is not offered on shards (its seeding is sequential).",
 };
 
@@ -412,8 +400,8 @@ static int print_state(bool json, const char *path, const rq_partial *s)
 	return EXIT_OK;
 }
 
-/* init's inputs: stats partials, each shard once, at most
- * RQ_SHARD_MAX_ROWS rows in all (the file that passes it named). */
+/* init's inputs: stats partials of at most RQ_SHARD_MAX_ROWS rows in all
+ * (the file that passes it named). */
 static int init_check(rq_partial **v, const struct opt_list *files)
 {
 	uint64_t total = 0;
@@ -427,7 +415,7 @@ static int init_check(rq_partial **v, const struct opt_list *files)
 					 "that RESQUE_task's exact ARI takes", files->v[i], total,
 					 RQ_SHARD_MAX_ROWS);
 	}
-	return unique_stats(v, files);
+	return EXIT_OK;
 }
 
 /* "F" or "the stats F1, F2 and F3" (the first few named) for messages. */
@@ -489,8 +477,9 @@ static int shard_init(int argc, char **argv)
 
 static const struct cmd_help update_help = {
 	"shard update", "the next k-means state from every shard's step (reduce)",
-	"Checks that the steps were computed against STATE and cover each of its\n"
-	"shards once, sums them and runs the single-machine update: new centres\n"
+	"Checks that the steps were computed against STATE and that their shards\n"
+	"(identity and rows) are the state's, each as often as the state holds\n"
+	"it; sums them and runs the single-machine update: new centres\n"
 	"(float)(sum/count), an empty cluster keeps its centre; done when no row\n"
 	"changed (when known), when the squared shift is <= tol, or at max_iter.\n"
 	"Steps that count no changed row while the centres moved are refused (a\n"
@@ -589,10 +578,13 @@ done:
 
 static const struct cmd_help result_help = {
 	"shard result", "RESQUE_task from a done state and every shard's final step",
-	"Checks the final partials against STATE (done) as update does, adds\n"
+	"Checks the final partials against STATE (done) as update does, and their\n"
+	"shards' content too: (identity, rows, embeddings and labels fingerprints)\n"
+	"must be the state's, each as often as the state holds it, so a shard\n"
+	"whose files changed since `resque shard stats`, or one shard's final\n"
+	"step given in place of another's of the same identity, is refused. Adds\n"
 	"their contingency tables and prints what `resque measure task` prints,\n"
-	"the ARI computed by the same integer arithmetic, and refuses a shard whose\n"
-	"files changed since `resque shard stats` (their fingerprints). --json adds\n"
+	"the ARI computed by the same integer arithmetic. --json adds\n"
 	"\"shards\": {\"count\": C, \"rows\": N, \"fingerprint\": F, \"list\":\n"
 	"[{\"embeddings\": FP, \"labels\": FP, \"rows\": n}...]}, F being the\n"
 	"fingerprint of the lines \"EMBFP LABFP ROWS\\n\" in shard order, and\n"

@@ -4,7 +4,9 @@
 # gives on the concatenated data: the same labels (--assignment), the same
 # iteration count and the same ARI and value as printed; with uneven shard
 # sizes, a shard without some classes, a shard of one row, the shards in
-# another order, and the partials merged as a tree.
+# another order, the partials merged as a tree, the same shard given more
+# than once, and two shards of one identity (the same rows, labels, first
+# and last row) that differ in a row between.
 . "$(dirname "$0")/lib.sh"
 test_requires NUMPY
 
@@ -25,6 +27,9 @@ sizes = [(900, range(6)), (1, [5]), (1300, [0, 1, 2, 4]), (17, range(6)), (1782,
 for i, (n, allowed) in enumerate(sizes, 1):
     X, y = shard(n, list(allowed))
     np.save('sh%d-emb.npy' % i, X); np.save('sh%d-lab.npy' % i, y)
+# sh6: sh1 with a row in the middle moved; the same identity as sh1.
+X = np.load('sh1-emb.npy'); X[450] += 0.75
+np.save('sh6-emb.npy', X); np.save('sh6-lab.npy', np.load('sh1-lab.npy'))
 PY
 
 # cat.py OUT I...: the concatenation of shards I... as OUT-emb.npy, OUT-lab.npy;
@@ -54,14 +59,17 @@ PY
 
 # drive TAG MODE I...: the driver's loop over shards I... (MODE flat: every
 # partial to update/init; tree: merged pairwise first). Leaves TAG.json (the
-# result), TAG.txt (its text form), TAG.a (the labels, one per line).
+# result), TAG.txt (its text form), TAG.a (the labels, one per line). The
+# partials are named by position (TAG-stats1.rqp is the first shard's), so
+# that a shard may be given more than once.
 drive() {
 	_tag=$1 _mode=$2
 	shift 2
-	_stats= _i=0
+	_stats='' _n=0
 	for _s in "$@"; do
-		resque shard stats -e "sh$_s-emb.npy" -l "sh$_s-lab.npy" -o "$_tag-stats$_s.rqp" >/dev/null || return 1
-		_stats="$_stats $_tag-stats$_s.rqp"
+		_n=$((_n + 1))
+		resque shard stats -e "sh$_s-emb.npy" -l "sh$_s-lab.npy" -o "$_tag-stats$_n.rqp" >/dev/null || return 1
+		_stats="$_stats $_tag-stats$_n.rqp"
 	done
 	# shellcheck disable=SC2086
 	_tree "$_tag-stats" $_stats || return 1
@@ -71,14 +79,14 @@ drive() {
 	while :; do
 		_it=$((_it + 1))
 		[ "$_it" -le 300 ] || return 1
-		_steps=
+		_steps='' _n=0
 		for _s in "$@"; do
-			_prev=
-			[ -f "$_tag-a$_s.npy" ] && _prev="--previous $_tag-a$_s.npy"
+			_n=$((_n + 1)) _prev=
+			[ -f "$_tag-a$_n.npy" ] && _prev="--previous $_tag-a$_n.npy"
 			# shellcheck disable=SC2086
 			resque shard step --state "$_tag-state.rqp" -e "sh$_s-emb.npy" -l "sh$_s-lab.npy" \
-				-o "$_tag-step$_s.rqp" $_prev --assignment "$_tag-a$_s.npy" >/dev/null || return 1
-			_steps="$_steps $_tag-step$_s.rqp"
+				-o "$_tag-step$_n.rqp" $_prev --assignment "$_tag-a$_n.npy" >/dev/null || return 1
+			_steps="$_steps $_tag-step$_n.rqp"
 		done
 		# shellcheck disable=SC2086
 		_tree "$_tag-step" $_steps || return 1
@@ -86,12 +94,13 @@ drive() {
 		resque shard update --json --state "$_tag-state.rqp" $_parts >"$_tag-update.json" || return 1
 		[ "$(json_get "$_tag-update.json" 'd["done"]')" = True ] && break
 	done
-	_finals= _asg=
+	_finals='' _asg='' _n=0
 	for _s in "$@"; do
+		_n=$((_n + 1))
 		resque shard step --final --state "$_tag-state.rqp" -e "sh$_s-emb.npy" -l "sh$_s-lab.npy" \
-			-o "$_tag-final$_s.rqp" --assignment "$_tag-f$_s.npy" >/dev/null || return 1
-		_finals="$_finals $_tag-final$_s.rqp"
-		_asg="$_asg $_tag-f$_s.npy"
+			-o "$_tag-final$_n.rqp" --assignment "$_tag-f$_n.npy" >/dev/null || return 1
+		_finals="$_finals $_tag-final$_n.rqp"
+		_asg="$_asg $_tag-f$_n.npy"
 	done
 	# shellcheck disable=SC2086
 	_tree "$_tag-final" $_finals &&
@@ -165,6 +174,20 @@ test_expect_success 'partials merged as a tree give the same result' '
 	drive t tree 1 2 3 4 5 && compare u.a t.a && compare u.txt t.txt &&
 	"$PY" same.py u-all.json t.json &&
 	test -f t-step-m2-1.rqp && test -f t-final-m3-1.rqp
+'
+
+test_expect_success 'the same shard twice (the file given twice; a one-row shard twice): as on one machine' '
+	single d 1 2 4 2 1 && drive d flat 1 2 4 2 1 && check_same d &&
+	test "$(json_get d.json "d[\"shards\"][\"count\"]")" = 5 &&
+	drive dt tree 1 2 4 2 1 && compare d.a dt.a && compare d.txt dt.txt
+'
+
+test_expect_success 'two shards of one identity, other rows between: as on one machine' '
+	single c 1 6 && drive c flat 1 6 && check_same c &&
+	cmp -n 40 -i 48 c-stats1.rqp c-stats2.rqp &&
+	! cmp -s c-stats1.rqp c-stats2.rqp &&
+	test "$(json_get c.json "d[\"iterations\"] > 3")" = True &&
+	test "$(json_get c.json "d[\"shards\"][\"list\"][0] != d[\"shards\"][\"list\"][1]")" = True
 '
 
 test_expect_success 'the shard list fingerprint: the lines EMBFP LABFP ROWS in shard order' '

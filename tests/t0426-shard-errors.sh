@@ -1,8 +1,8 @@
 #!/bin/sh
 # resque shard refuses what would give a wrong answer: a step computed
-# against another state, a missing or repeated shard, a truncated or
-# corrupted partial, a partial of the wrong kind, a label the state does not
-# know, a done state given to update. Each names the file and leaves the
+# against another state, a shard missing, one too many or unknown, a
+# truncated or corrupted partial, a partial of the wrong kind, a label the
+# state does not know, a done state given to update. Each names the file and leaves the
 # state file as it was. Usage errors exit 2; every subcommand has --help.
 . "$(dirname "$0")/lib.sh"
 test_requires NUMPY
@@ -54,12 +54,14 @@ test_expect_success 'a missing shard is refused' '
 		resque shard update --state state.rqp step1.rqp step3.rqp
 '
 
-test_expect_success 'a repeated shard is refused, also inside a merged partial' '
-	unchanged_state 1 "step1.rqp: shard 1 (200 rows) is given more than once" \
+test_expect_success 'a shard given more often than the state holds it is refused, also inside a merged partial' '
+	unchanged_state 1 "step1.rqp, entry 1 of 1: shard 1 of 3 (200 rows) again, already covered by step1.rqp: the state holds that shard 1 time" \
 		resque shard update --state state.rqp step1.rqp step2.rqp step3.rqp step1.rqp &&
 	resque shard merge -o m12.rqp step1.rqp step2.rqp >/dev/null &&
-	unchanged_state 1 "m12.rqp: shard 1 (200 rows) is given more than once" \
-		resque shard update --state state.rqp step1.rqp m12.rqp step3.rqp
+	unchanged_state 1 "m12.rqp, entry 1 of 2: shard 1 of 3 (200 rows) again, already covered by step1.rqp" \
+		resque shard update --state state.rqp step1.rqp m12.rqp step3.rqp &&
+	unchanged_state 1 "step1.rqp, entry 1 of 1: shard 1 of 3 (200 rows) again, already covered by step1.rqp" \
+		resque shard update --state state.rqp step1.rqp step1.rqp step3.rqp
 '
 
 test_expect_success 'a shard the state does not know is refused' '
@@ -67,7 +69,7 @@ test_expect_success 'a shard the state does not know is refused' '
 import numpy as np
 X = np.load(\"e3.npy\"); X[0, 0] += 1; np.save(\"e3c.npy\", X)" &&
 	resque shard step --state state.rqp -e e3c.npy -l l3.npy -o step3c.rqp >/dev/null &&
-	unchanged_state 1 "step3c.rqp: shard 1 (90 rows) is not one of the state${SQ}s shards" \
+	unchanged_state 1 "step3c.rqp, entry 1 of 1 (90 rows): not one of the state${SQ}s shards" \
 		resque shard update --state state.rqp step1.rqp step2.rqp step3c.rqp
 '
 

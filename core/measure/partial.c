@@ -315,7 +315,8 @@ static int decode_refs(rq_partial *p, struct rd *r, const char *name)
 			rd_bytes(r, s->labels, 32);
 		}
 		if (s->rows == 0 || s->rows > p->n - total)
-			return rq_error_set(RQ_EINVALID, "%s: shard %zu has an invalid row count", name, i + 1);
+			return rq_error_set(RQ_EINVALID, "%s: entry %zu of %zu of the shard list has an "
+					    "invalid row count", name, i + 1, p->nshards);
 		total += s->rows;
 	}
 	if (total != p->n)
@@ -614,11 +615,6 @@ int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name)
 				    ") than the partials before it (iteration %" PRIu64 ")", name,
 				    from->state_iteration, into->state_iteration);
 	if (into->kind == RQ_PARTIAL_STATS) {
-		const rq_partial *const both[2] = { into, from };
-		const char *const names[2] = { "the partials before it", name };
-		int err = rq_shard_check_unique(both, names, 2);
-		if (err)
-			return err;
 		merge_stats(into, from);
 	} else if (into->kind == RQ_PARTIAL_STEP) {
 		for (size_t c = 0; c < into->k; c++)

@@ -334,87 +334,117 @@ int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, do
 	return 0;
 }
 
-/* One shard of the partials given: where it is, for messages. */
+/* One of the state's shards, for matching a partial's shard list against
+ * the state's as multisets: `pos` is its place in the state (0-based), `by`
+ * the file that covered it plus one (0: none yet). */
 struct slot {
 	const rq_shard_ref *ref;
-	size_t file, pos;
+	size_t pos, by;
 };
 
-static int cmp_slot_id(const void *a, const void *b)
+/* Shard records compared by identity (level 1), then rows (2), then the
+ * content fingerprints (3). */
+static int cmp_key(const rq_shard_ref *a, const rq_shard_ref *b, int level)
+{
+	int c = memcmp(a->id, b->id, 32);
+	if (!c && level >= 2)
+		c = (a->rows > b->rows) - (a->rows < b->rows);
+	if (!c && level >= 3)
+		c = memcmp(a->embeddings, b->embeddings, 32);
+	if (!c && level >= 3)
+		c = memcmp(a->labels, b->labels, 32);
+	return c;
+}
+
+static int cmp_slot(const void *a, const void *b)
 {
 	const struct slot *x = a, *y = b;
-	int c = memcmp(x->ref->id, y->ref->id, 32);
-	return c ? c : (x->file > y->file) - (x->file < y->file);
+	int c = cmp_key(x->ref, y->ref, 3);
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-static int cmp_slot_fp(const void *a, const void *b)
-{
-	const struct slot *x = a, *y = b;
-	int c = memcmp(x->ref->embeddings, y->ref->embeddings, 32);
-	if (!c)
-		c = memcmp(x->ref->labels, y->ref->labels, 32);
-	return c ? c : (x->file > y->file) - (x->file < y->file);
-}
-
-/* The first two equal slots of the sorted `v` (by `cmp`), or 0. */
-static int twice(const struct slot *v, size_t m, int (*cmp)(const void *, const void *),
-		 const char *const *names, const char *what)
-{
-	for (size_t i = 1; i < m; i++) {
-		struct slot a = v[i - 1], b = v[i];
-		a.file = b.file = 0;
-		if (cmp(&a, &b) == 0)
-			return rq_error_set(RQ_EINVALID, "%s: shard %zu is shard %zu of %s again (%s): "
-					    "each shard must be given once", names[v[i].file],
-					    v[i].pos + 1, v[i - 1].pos + 1, names[v[i - 1].file], what);
-	}
-	return 0;
-}
-
-int rq_shard_check_unique(const rq_partial *const *parts, const char *const *names, size_t n)
-{
-	size_t m = 0;
-	for (size_t f = 0; f < n; f++)
-		m += parts[f]->nshards;
-	struct slot *v = rq_xmallocarray(m ? m : 1, sizeof(*v));
-	m = 0;
-	for (size_t f = 0; f < n; f++)
-		for (size_t s = 0; s < parts[f]->nshards; s++)
-			v[m++] = (struct slot){ &parts[f]->shards[s], f, s };
-	qsort(v, m, sizeof(*v), cmp_slot_id);
-	int err = twice(v, m, cmp_slot_id, names, "the same identity: rows, labels, first and last row");
-	if (!err) {
-		qsort(v, m, sizeof(*v), cmp_slot_fp);
-		err = twice(v, m, cmp_slot_fp, names, "the same embeddings and labels fingerprints");
-	}
-	free(v);
-	return err;
-}
-
-static int cmp_ref(const void *a, const void *b)
-{
-	const struct slot *x = a, *y = b;
-	return memcmp(x->ref->id, y->ref->id, 32);
-}
-
-/* Where `id` is in the sorted slots `ids` (m of them) that `used` has not
- * marked yet; m when none; *seen tells whether it is there at all. */
-static size_t find_unused(const struct slot *ids, const bool *used, size_t m, const uint8_t *id,
-			  bool *seen)
+/* The state's shard of `ref`'s key at `level` of the sorted `v` (m of
+ * them), the first in state order that is uncovered (or, with `covered`,
+ * covered); NULL when none. */
+static struct slot *find(struct slot *v, size_t m, const rq_shard_ref *ref, int level, bool covered)
 {
 	size_t lo = 0, hi = m;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (memcmp(ids[mid].ref->id, id, 32) < 0)
+		if (cmp_key(v[mid].ref, ref, level) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*seen = lo < m && memcmp(ids[lo].ref->id, id, 32) == 0;
-	for (; lo < m && memcmp(ids[lo].ref->id, id, 32) == 0; lo++)
-		if (!used[lo])
-			return lo;
-	return m;
+	struct slot *best = NULL;
+	for (; lo < m && cmp_key(v[lo].ref, ref, level) == 0; lo++)
+		if ((v[lo].by != 0) == covered && (!best || v[lo].pos < best->pos))
+			best = &v[lo];
+	return best;
+}
+
+static size_t count_key(const struct slot *v, size_t m, const rq_shard_ref *ref, int level)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < m; i++)
+		c += cmp_key(v[i].ref, ref, level) == 0;
+	return c;
+}
+
+/* Which of a final record's fingerprints differs from `want`'s, both
+ * formatted; the embeddings when both do. */
+static const char *which_file(char got_fp[RQ_FINGERPRINT_SIZE], char want_fp[RQ_FINGERPRINT_SIZE],
+			      const rq_shard_ref *got, const rq_shard_ref *want)
+{
+	bool emb = memcmp(got->embeddings, want->embeddings, 32) != 0;
+	rq_fingerprint_format(got_fp, emb ? got->embeddings : got->labels);
+	rq_fingerprint_format(want_fp, emb ? want->embeddings : want->labels);
+	return emb ? "embeddings" : "labels";
+}
+
+/* Why the record `e` (entry s + 1 of t of the file `name`) covers none of
+ * the state's shards `v` (m, sorted, the covering done): "shard P of M (R
+ * rows)" always names the state's shard P in state order. */
+static int explain_extra(struct slot *v, size_t m, const rq_shard_ref *e, const char *const *names,
+			 size_t f, size_t s, size_t t, rq_partial_kind kind)
+{
+	const char *name = names[f];
+	int level = kind == RQ_PARTIAL_FINAL ? 3 : 2;
+	const struct slot *same = find(v, m, e, level, true); /* its shard, covered already */
+	const struct slot *twin = find(v, m, e, 2, false);    /* its identity and rows, uncovered */
+	const struct slot *kin = twin ? twin : find(v, m, e, 1, false);
+	char a[RQ_FINGERPRINT_SIZE], b[RQ_FINGERPRINT_SIZE];
+
+	if (same && twin) /* a final partial: twin differs in content */
+		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) "
+				    "again, already covered by %s, and no final partial has the content "
+				    "of shard %zu of %zu (%" PRIu64 " rows), of the same identity (its %s "
+				    "file %s): one shard given twice in place of another", name, s + 1, t,
+				    same->pos + 1, m, e->rows, names[same->by - 1], twin->pos + 1, m,
+				    twin->ref->rows, which_file(a, b, e, twin->ref), b);
+	if (same) {
+		size_t c = count_key(v, m, e, level);
+		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) "
+				    "again, already covered by %s: the state holds that shard %zu time%s",
+				    name, s + 1, t, same->pos + 1, m, e->rows, names[same->by - 1], c,
+				    c == 1 ? "" : "s");
+	}
+	if (twin) /* a final partial: the content differs */
+		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) "
+				    "by its identity, but its %s file changed since `resque shard stats` "
+				    "(%s then, %s at the final step)", name, s + 1, t, twin->pos + 1, m,
+				    e->rows, which_file(a, b, e, twin->ref), b, a);
+	if (kin)
+		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: %" PRIu64 " rows, but shard %zu of "
+				    "%zu (%" PRIu64 " rows) has its identity: the partial is inconsistent",
+				    name, s + 1, t, e->rows, kin->pos + 1, m, kin->ref->rows);
+	if ((kin = find(v, m, e, 1, true)))
+		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu (%" PRIu64 " rows): not one of the "
+				    "state's shards (shard %zu of %zu (%" PRIu64 " rows) has its identity but "
+				    "other rows or files, and is covered by %s)", name, s + 1, t, e->rows,
+				    kin->pos + 1, m, kin->ref->rows, names[kin->by - 1]);
+	return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu (%" PRIu64 " rows): not one of the state's "
+			    "shards", name, s + 1, t, e->rows);
 }
 
 static int check_one(const rq_partial *state, const uint8_t state_id[32], const rq_partial *p,
@@ -437,78 +467,45 @@ static int check_one(const rq_partial *state, const uint8_t state_id[32], const 
 	return 0;
 }
 
-/* A part's shard `s` against the state's shard it matched: the same rows,
- * and for a final partial the same files as the stats read. */
-static int check_match(const rq_shard_ref *got, const rq_shard_ref *want, size_t s, size_t pos,
-		       rq_partial_kind kind, const char *name)
+/* The state's shard first in state order that no partial covers. */
+static const struct slot *first_uncovered(const struct slot *v, size_t m)
 {
-	char then[RQ_FINGERPRINT_SIZE], now[RQ_FINGERPRINT_SIZE];
-	const char *what = NULL;
-	if (got->rows != want->rows)
-		return rq_error_set(RQ_EINVALID, "%s: shard %zu has %" PRIu64 " rows, the state's shard "
-				    "%zu %" PRIu64, name, s + 1, got->rows, pos + 1, want->rows);
-	if (kind != RQ_PARTIAL_FINAL)
-		return 0;
-	if (memcmp(got->embeddings, want->embeddings, 32) != 0) {
-		what = "embeddings";
-		rq_fingerprint_format(then, want->embeddings);
-		rq_fingerprint_format(now, got->embeddings);
-	} else if (memcmp(got->labels, want->labels, 32) != 0) {
-		what = "labels";
-		rq_fingerprint_format(then, want->labels);
-		rq_fingerprint_format(now, got->labels);
-	}
-	if (what)
-		return rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows): its %s file changed "
-				    "since `resque shard stats` (%s then, %s at the final step)", name, s + 1,
-				    got->rows, what, then, now);
-	return 0;
-}
-
-/* The part's shards marked in `used`. */
-static int check_shards(const struct slot *ids, bool *used, size_t m, const rq_partial *p,
-			const char *name, rq_partial_kind want)
-{
-	for (size_t s = 0; s < p->nshards; s++) {
-		bool seen;
-		size_t at = find_unused(ids, used, m, p->shards[s].id, &seen);
-		if (at < m) {
-			used[at] = true;
-			int err = check_match(&p->shards[s], ids[at].ref, s, ids[at].pos, want, name);
-			if (err)
-				return err;
-		} else if (seen) {
-			return rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows) is given more "
-					    "than once", name, s + 1, p->shards[s].rows);
-		} else {
-			return rq_error_set(RQ_EINVALID, "%s: shard %zu (%" PRIu64 " rows) is not one of "
-					    "the state's shards", name, s + 1, p->shards[s].rows);
-		}
-	}
-	return 0;
+	const struct slot *best = NULL;
+	for (size_t i = 0; i < m; i++)
+		if (!v[i].by && (!best || v[i].pos < best->pos))
+			best = &v[i];
+	return best;
 }
 
 int rq_shard_check(const rq_partial *state, const uint8_t state_id[32], const char *state_name,
 		   rq_partial *const *parts, const char *const *names, size_t n, rq_partial_kind want)
 {
-	size_t m = state->nshards;
-	struct slot *ids = rq_xmallocarray(m, sizeof(*ids));
-	bool *used = rq_xcalloc(m, sizeof(bool));
-	int err = 0;
+	size_t m = state->nshards, ef = 0, es = 0;
+	int level = want == RQ_PARTIAL_FINAL ? 3 : 2, err = 0;
+	struct slot *v = rq_xmallocarray(m, sizeof(*v)), *at;
+	bool extra = false;
 
 	for (size_t s = 0; s < m; s++)
-		ids[s] = (struct slot){ &state->shards[s], 0, s };
-	qsort(ids, m, sizeof(*ids), cmp_ref);
+		v[s] = (struct slot){ &state->shards[s], s, 0 };
+	qsort(v, m, sizeof(*v), cmp_slot);
 	for (size_t f = 0; f < n && !err; f++)
-		if (!(err = check_one(state, state_id, parts[f], names[f], want)))
-			err = check_shards(ids, used, m, parts[f], names[f], want);
-	for (size_t i = 0; i < m && !err; i++)
-		if (!used[i])
-			err = rq_error_set(RQ_EINVALID, "%s: shard %zu of %zu (%" PRIu64 " rows) has no %s "
-					   "partial among the files given", state_name, ids[i].pos + 1, m,
-					   ids[i].ref->rows, rq_partial_kind_name(want));
-	free(ids);
-	free(used);
+		err = check_one(state, state_id, parts[f], names[f], want);
+	/* Equal multisets: each record covers an uncovered shard of its key. */
+	for (size_t f = 0; f < n && !err; f++)
+		for (size_t s = 0; s < parts[f]->nshards; s++) {
+			if ((at = find(v, m, &parts[f]->shards[s], level, false)))
+				at->by = f + 1;
+			else if (!extra)
+				extra = true, ef = f, es = s;
+		}
+	if (!err && extra)
+		err = explain_extra(v, m, &parts[ef]->shards[es], names, ef, es, parts[ef]->nshards, want);
+	const struct slot *miss = err ? NULL : first_uncovered(v, m);
+	if (miss)
+		err = rq_error_set(RQ_EINVALID, "%s: shard %zu of %zu (%" PRIu64 " rows) has no %s partial "
+				   "among the files given", state_name, miss->pos + 1, m, miss->ref->rows,
+				   rq_partial_kind_name(want));
+	free(v);
 	return err;
 }
 

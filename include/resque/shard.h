@@ -126,15 +126,10 @@ RQ_EXTERN int rq_shard_step(rq_partial **out, const rq_partial *state, const uin
 
 /* Reduce: into += from (same kind; stats re-based to into's origin; step
  * and final need the same state; final tables are sort-merged). The shard
- * lists are concatenated. `name` names `from`. 0 or RQ_EINVALID (also when
- * stats would hold one shard twice, see rq_shard_check_unique); `into` is
- * unchanged on failure. */
+ * lists are concatenated: the same shard, or shards of the same identity
+ * or content, may appear more than once (real data have identical shards).
+ * `name` names `from`. 0 or RQ_EINVALID; `into` is unchanged on failure. */
 RQ_EXTERN int rq_partial_merge(rq_partial *into, const rq_partial *from, const char *name);
-
-/* Stats partials `parts` (names in `names`): refuse one shard given twice,
- * that is two shards with the same identity or with the same pair of
- * content fingerprints, naming both files and positions. 0 or RQ_EINVALID. */
-RQ_EXTERN int rq_shard_check_unique(const rq_partial *const *parts, const char *const *names, size_t n);
 
 /* Reduce: state iteration 0 from merged stats (`name` names them in
  * messages): shift = the column means in float32, tol = (tol or 1e-4) ×
@@ -146,10 +141,14 @@ RQ_EXTERN int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t ma
 
 /* Check that `parts` (names in `names`) are partials of kind `want`
  * computed against `state` (id `state_id`, named `state_name`, and its
- * iteration) and cover its shards exactly once, each with the state's row
- * count; a final partial's content fingerprints must be the state's (the
- * files did not change since `shard stats`). 0 or RQ_EINVALID naming the
- * file and what is wrong (another state, a missing or repeated shard). */
+ * iteration) and that their shard records, as a multiset, are the state's:
+ * of (identity, rows) for steps, of (identity, rows, embeddings and labels
+ * fingerprints) for final partials, so that a final partial of files other
+ * than the stats read, or one shard's final step in place of another's of
+ * the same identity, is refused. 0 or RQ_EINVALID naming the file and what
+ * is wrong (another state, a shard missing, one too many, changed). In the
+ * messages "shard P of M (R rows)" is always the state's shard P (1-based,
+ * in shard order) of its M; a record of a partial is "FILE, entry S of T". */
 RQ_EXTERN int rq_shard_check(const rq_partial *state, const uint8_t state_id[32],
 			     const char *state_name, rq_partial *const *parts,
 			     const char *const *names, size_t n, rq_partial_kind want);

@@ -1,8 +1,8 @@
 /* libFuzzer target: the .rqp partial parser (rq_partial_decode) must reject
  * or accept any bytes without crashing, and what it accepts must encode
  * back to the same bytes; accepted partials are then merged with
- * themselves, a stats partial seeds a state and a state checks itself
- * against its own shards. The input is sealed with a valid checksum first,
+ * themselves, a stats partial seeds a state and a state checks the input
+ * (once and twice) against its own shards as multisets. The input is sealed with a valid checksum first,
  * so that mutations reach the checks behind it; the raw input is parsed
  * too, to exercise the checksum path. */
 #include "common.h"
@@ -22,14 +22,11 @@ static void use(rq_partial *p, const uint8_t *data, size_t size)
 	if (p->kind == RQ_PARTIAL_STATS && p->k <= 64 && p->d <= 64 && rq_shard_init(&state, p, 3, 0, "fuzz.rqp") == 0)
 		rq_partial_free(state);
 	if (p->kind == RQ_PARTIAL_STATE) {
-		const char *name = "fuzz.rqp";
-		rq_shard_check(p, id, "state.rqp", &q, &name, q ? 1 : 0, RQ_PARTIAL_STEP);
-		rq_shard_check(p, id, "state.rqp", &q, &name, q ? 1 : 0, RQ_PARTIAL_FINAL);
-	}
-	if (p->kind == RQ_PARTIAL_STATS) {
-		const rq_partial *two[2] = { p, p };
-		const char *names[2] = { "a.rqp", "b.rqp" };
-		rq_shard_check_unique(two, names, 2);
+		const char *names[2] = { "fuzz.rqp", "again.rqp" };
+		rq_partial *twice[2] = { q, q };
+		rq_shard_check(p, id, "state.rqp", &q, names, q ? 1 : 0, RQ_PARTIAL_STEP);
+		rq_shard_check(p, id, "state.rqp", &q, names, q ? 1 : 0, RQ_PARTIAL_FINAL);
+		rq_shard_check(p, id, "state.rqp", twice, names, q ? 2 : 0, RQ_PARTIAL_FINAL);
 	}
 	rq_partial_free(q);
 }

@@ -1,7 +1,8 @@
 /* Unit tests of sharded RESQUE_task (core/measure/shard.c, partial.c): the
  * library driven over shards equals rq_task_compute on the whole data; the
  * .rqp encoding round-trips and refuses damage; the contingency-table ARI
- * equals rq_ari; the shard checks find a missing or repeated shard. */
+ * equals rq_ari; the shard checks compare multisets: a shard may repeat
+ * as often as the state holds it, not more. */
 #include "unit.h"
 #include "resque/array.h"
 #include "resque/measure.h"
@@ -12,8 +13,7 @@
 
 enum { N = 700, D = 6, K = 4, NSHARDS = 3 };
 static const size_t cuts[NSHARDS + 1] = { 0, 1, 330, N };
-/* Stand-ins for the content fingerprints of shard i's two files (distinct:
- * init refuses two shards with the same pair). */
+/* Stand-ins for the content fingerprints of shard i's two files. */
 static const char *fp_of[NSHARDS] = {
 	"b2:0000000000000000000000000000000000000000000000000000000000000000",
 	"b2:0000000000000000000000000000000000000000000000000000000000000001",
@@ -241,13 +241,70 @@ TEST(shard_check_missing_and_repeated)
 	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 2, RQ_PARTIAL_STEP), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "state: shard 3 of 3");
 	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 4, RQ_PARTIAL_STEP), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "s1b: shard 1 (1 rows) is given more than once");
+	CHECK_CONTAINS(rq_error_last(), "s1b, entry 1 of 1: shard 1 of 3 (1 rows) again, already covered by s1: "
+			"the state holds that shard 1 time");
 	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 3, RQ_PARTIAL_FINAL), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "s1: a step partial, not a final partial");
 	for (size_t i = 0; i < 4; i++)
 		rq_partial_free(steps[i]);
 	for (size_t i = 0; i < NSHARDS; i++)
 		rq_partial_free(st[i]);
+	rq_partial_free(state);
+	close_shards(s);
+}
+
+/* A state whose shards 2 and 3 have one identity (the same rows) but other
+ * content fingerprints: steps are checked by (identity, rows), so shard 2's
+ * step twice passes; final partials by their content too, so shard 2's
+ * final partial twice is refused, naming what is missing. */
+TEST(shard_check_repeated_identity)
+{
+	static float x[N * D];
+	static int64_t y[N];
+	struct shard s[NSHARDS];
+	rq_partial *st[3] = { NULL }, *state = NULL, *steps[3] = { NULL }, *fin[3] = { NULL };
+	const char *names[3] = { "a", "b", "c" };
+	const size_t of[3] = { 0, 1, 1 }; /* the data of each state shard */
+	const char *fp[3] = { fp_of[0], fp_of[1], fp_of[2] };
+	uint8_t id[32];
+
+	fixture(x, y);
+	open_shards(s, x, y);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_OK(rq_shard_stats(&st[i], s[of[i]].emb, s[of[i]].lab, fp[i], fp[i]));
+		if (i)
+			CHECK_OK(rq_partial_merge(st[0], st[i], "stats"));
+	}
+	CHECK_OK(rq_shard_init(&state, st[0], 0, 0, "stats"));
+	CHECK_INT_EQ(state->nshards, 3);
+	state_id(id, state);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_OK(rq_shard_step(&steps[i], state, id, "state", s[of[i]].emb, s[of[i]].lab, NULL,
+				       NULL, false, NULL, NULL, 1));
+	CHECK_OK(rq_shard_check(state, id, "state", steps, names, 3, RQ_PARTIAL_STEP));
+	rq_partial *swapped[3] = { steps[1], steps[0], steps[1] };
+	CHECK_OK(rq_shard_check(state, id, "state", swapped, names, 3, RQ_PARTIAL_STEP));
+	rq_partial *zero_twice[3] = { steps[0], steps[1], steps[0] };
+	CHECK_ERR(rq_shard_check(state, id, "state", zero_twice, names, 3, RQ_PARTIAL_STEP), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "c, entry 1 of 1: shard 1 of 3 (1 rows) again, already covered by a");
+
+	state->done = true; /* for --final */
+	state_id(id, state);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_OK(rq_shard_step(&fin[i], state, id, "state", s[of[i]].emb, s[of[i]].lab, NULL, NULL,
+				       true, fp[i], fp[i], 1));
+	rq_partial *order[3] = { fin[2], fin[0], fin[1] };
+	CHECK_OK(rq_shard_check(state, id, "state", order, names, 3, RQ_PARTIAL_FINAL));
+	rq_partial *twice[3] = { fin[0], fin[1], fin[1] };
+	CHECK_ERR(rq_shard_check(state, id, "state", twice, names, 3, RQ_PARTIAL_FINAL), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "c, entry 1 of 1: shard 2 of 3 (329 rows) again, already covered by b, "
+			"and no final partial has the content of shard 3 of 3 (329 rows), of the same identity "
+			"(its embeddings file b2:0000000000000000000000000000000000000000000000000000000000000002)");
+	for (size_t i = 0; i < 3; i++) {
+		rq_partial_free(st[i]);
+		rq_partial_free(steps[i]);
+		rq_partial_free(fin[i]);
+	}
 	rq_partial_free(state);
 	close_shards(s);
 }
@@ -294,7 +351,7 @@ static void put_le64(char *at, uint64_t v)
 		at[i] = (char)(v >> (8 * i));
 }
 
-/* Review fixes: a shard given twice, rows above INT64_MAX, a done state at
+/* Review fixes: a shard given twice is taken, rows above INT64_MAX, a done state at
  * iteration 0, a wrong changed count, a step whose rows or iteration
  * contradict the state, a final partial of changed files, sparse cells. */
 TEST(shard_refuses_what_the_reviews_found)
@@ -312,17 +369,11 @@ TEST(shard_refuses_what_the_reviews_found)
 	open_shards(s, x, y);
 	for (size_t i = 0; i < NSHARDS; i++)
 		CHECK_OK(rq_shard_stats(&st[i], s[i].emb, s[i].lab, fp_of[i], fp_of[i]));
-	/* the same shard twice: by identity, or by its pair of fingerprints */
-	CHECK_OK(rq_shard_stats(&dup, s[1].emb, s[1].lab, fp_of[2], fp_of[2]));
-	const rq_partial *two[2] = { st[1], dup };
-	CHECK_ERR(rq_shard_check_unique(two, names, 2), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "s1-again.rqp: shard 1 is shard 1 of s1.rqp again (the same identity");
-	two[0] = st[2];
-	CHECK_ERR(rq_shard_check_unique(two, names, 2), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "the same embeddings and labels fingerprints");
-	CHECK_ERR(rq_partial_merge(st[1], dup, "dup.rqp"), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "dup.rqp: shard 1 is shard 1 of the partials before it again");
-	CHECK_INT_EQ(st[1]->nshards, 1);
+	/* the same shard twice, by identity and by content: merged, not refused */
+	CHECK_OK(rq_shard_stats(&dup, s[1].emb, s[1].lab, fp_of[1], fp_of[1]));
+	CHECK_OK(rq_partial_merge(dup, st[1], names[1]));
+	CHECK_INT_EQ(dup->nshards, 2);
+	CHECK(dup->n == 2 * st[1]->n && dup->counts[0] == 2 * st[1]->counts[0]);
 	for (size_t i = 1; i < NSHARDS; i++)
 		CHECK_OK(rq_partial_merge(st[0], st[i], "stats"));
 	CHECK_OK(rq_shard_init(&state, st[0], 0, 0, "stats"));
@@ -372,15 +423,17 @@ TEST(shard_refuses_what_the_reviews_found)
 			       fp_of[0], 1));
 	CHECK(p->ncells <= p->n && p->ncells >= 1);
 	CHECK_ERR(rq_shard_check(state, id, "state", &p, nm, 1, RQ_PARTIAL_FINAL), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "p.rqp: shard 1 (329 rows): its labels file changed since "
-			"`resque shard stats` (b2:0000000000000000000000000000000000000000000000000000000000000001 then");
+	CHECK_CONTAINS(rq_error_last(), "p.rqp, entry 1 of 1: shard 2 of 3 (329 rows) by its identity, but its "
+			"labels file changed since `resque shard stats` "
+			"(b2:0000000000000000000000000000000000000000000000000000000000000001 then");
 	p->state_iteration = 0;
 	CHECK_ERR(rq_shard_check(state, id, "state", &p, nm, 1, RQ_PARTIAL_FINAL), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "p.rqp: says iteration 0 but names this state, which is at iteration 1");
 	p->state_iteration = 1;
 	p->shards[0].rows++;
 	CHECK_ERR(rq_shard_check(state, id, "state", &p, nm, 1, RQ_PARTIAL_FINAL), RQ_EINVALID);
-	CHECK_CONTAINS(rq_error_last(), "p.rqp: shard 1 has 330 rows, the state's shard 2 329");
+	CHECK_CONTAINS(rq_error_last(), "p.rqp, entry 1 of 1: 330 rows, but shard 2 of 3 (329 rows) has its "
+			"identity: the partial is inconsistent");
 	rq_partial_free(p);
 
 	rq_partial_free(dup);
