@@ -4,9 +4,13 @@
 # shards, one without a class, one of a single row) gives the CLI's
 # RESQUE_dist to 1e-12 and its RESQUE_task (value, ARI, iterations); Dask
 # arrays as input (empty chunks, unknown chunk sizes after a mask, labels
-# chunked otherwise; an error of a chunk names the chunk); a worker killed
-# (SIGKILL) in the middle of a step is retried by Dask with the same result
-# and leaves no temporary file behind. A counted skip without Debian's
+# chunked otherwise; an error of a chunk names the chunk; a chunk written
+# once per call, its tasks pinned to its worker); the same shard twice; an
+# error of the driver's reduce steps names the user's shard file; bad
+# arguments (max_iter=5.0, tensor= with arrays) refused before any work; a
+# worker killed (SIGKILL) in the middle of a step is retried by Dask with
+# the same result (shard files and arrays) and leaves no temporary file
+# behind. A counted skip without Debian's
 # python3-dask and python3-distributed; pytest's own skips (a build without
 # `resque shard`) are counted as skips with their reasons.
 . "$(dirname "$0")/lib.sh"

@@ -13,7 +13,12 @@ Each result is compared with the single-machine CLI (`resque summarize`,
         examples/dask/dask_example.py [--dir DIR] [--rows N] [--shards S]
 
 Writes its files under DIR (default: a temporary directory, removed).
-Exit status 1 when a cluster result differs from the single machine's.
+Exit status 1 when a cluster result differs from the single machine's,
+saying what differs and why: RESQUE_task over shards adds its float64 sums
+in another order, which on long runs over overlapping classes can change
+the iteration count and the value in the 6th digit, as `resque measure
+task --threads 1` and `--threads 2` can differ from each other (printed
+then). docs/SCALE.md.
 """
 from __future__ import annotations
 
@@ -66,6 +71,22 @@ def cli_json(*args: str) -> dict:
     return json.loads(p.stdout)
 
 
+def explain_task(differ: list[str], task: dict, one: dict, new: str, lab: str) -> None:
+    """Say what differs between the cluster's RESQUE_task and the single
+    machine's, and why it can (docs/SCALE.md)."""
+    print("RESQUE_task differs from the single machine's: " +
+          ", ".join(f"{k} {task[k]!r} (cluster) vs {one[k]!r} (one machine)" for k in differ),
+          file=sys.stderr)
+    threads = {t: cli_json("measure", "task", "-e", new, "-l", lab, "--threads", str(t))
+               for t in (1, 2)}
+    print("The shards add the float64 sums of each Lloyd step in another order than one\n"
+          "process does; over many iterations on overlapping classes that can change the\n"
+          "iteration count and the value in the 6th digit, as the thread count of one\n"
+          "machine can (docs/SCALE.md, docs/METHOD.md \"Shards\"): here `resque measure task`\n" +
+          "".join(f"  --threads {t}: {r['iterations']} iterations, value {r['value']!r}\n"
+                  for t, r in threads.items()), end="", file=sys.stderr)
+
+
 def run(d: str, rows: int, shards: int) -> int:
     s = make_shards(d, rows, shards)
     print(f"{len(s['old'])} shards, {rows} rows of {D} float32, {K} classes in {d}")
@@ -97,8 +118,9 @@ def run(d: str, rows: int, shards: int) -> int:
     if abs(dist["value"] - one_dist["value"]) > 1e-12:
         print("RESQUE_dist differs from the single machine's", file=sys.stderr)
         ok = False
-    if any(task[k] != one_task[k] for k in ("value", "ari", "iterations", "k", "n")):
-        print("RESQUE_task differs from the single machine's", file=sys.stderr)
+    differ = [k for k in ("value", "ari", "iterations", "k", "n") if task[k] != one_task[k]]
+    if differ:
+        explain_task(differ, task, one_task, new, lab)
         ok = False
     print(f"task.json (for `resque plan --task-from`): {os.path.join(d, 'task.json')}")
     return 0 if ok else 1

@@ -9,16 +9,24 @@ whatever the number of rows. Python only moves files and bytes around.
 
 - :func:`summarize`: the representation summary (.rqs) of all the shards.
 - :func:`dist`: ``resque measure dist --json`` of two sides.
-- :func:`task`: ``resque measure task --json`` of all the shards (k-means
-  seeded with the class centroids; k-means++ is not offered on shards).
+- :func:`task`: RESQUE_task of all the shards (k-means seeded with the
+  class centroids; k-means++ is not offered on shards): what ``resque
+  measure task --json`` prints of their concatenation, except that the
+  float64 sums are added in another order (per shard, then merged). On
+  long runs over overlapping classes that can change the iteration count
+  and the value in the 6th digit, as ``resque measure task --threads 1``
+  and ``--threads 2`` can differ from each other (docs/METHOD.md,
+  "Shards"; docs/SCALE.md).
 
 Shards are given as two lists of files of the same length (embeddings as
 .npy or safetensors, labels), or as two Dask arrays (2-D float, 1-D int)
 whose row chunks are the shards: the labels are cut as the embeddings' row
 chunks, an empty chunk is no shard, and unknown chunk sizes (``X[mask]``)
 are counted on the cluster first (the arrays are persisted there, so they
-are computed once). Each chunk is written to a temporary .npy on the worker
-that holds it, in the worker's Dask directory, and deleted at the end. Any
+are computed once). Each shard's map tasks are pinned to the worker that
+holds its chunk (they run elsewhere only if that worker is gone or Dask
+moves them), which writes the chunk to a temporary .npy in its Dask
+directory at most once per call, deleted at the end. Any
 ``distributed.Client`` will do; without one a ``LocalCluster`` of two
 single-threaded workers is started and closed. The workers run the CLI
 with ``OPENBLAS_NUM_THREADS=1``; it is ``$RESQUE_BIN`` there when set,
@@ -26,7 +34,10 @@ else ``resque`` on their PATH. A failing command raises
 :class:`resque.Error` with the CLI's message, naming the file, or for a
 chunk the chunk and its rows in the array (``resque: embeddings chunk 2
 (rows 41-63): non-finite value (nan) at row 50, column 3``: rows counted
-from the array's first).
+from the array's first); an error of a reduce step on the driver names the
+shard with its file or chunk (``resque: the merged final partials, entry
+2 of 3: shard 2 of 3 (e1.npy, 20 rows) by its identity, but its
+embeddings file changed since `resque shard stats` ...``).
 """
 from __future__ import annotations
 
@@ -34,6 +45,7 @@ import contextlib
 import hashlib
 import json
 import math
+import numbers
 import os
 import re
 import shutil
@@ -110,10 +122,14 @@ def _fingerprint_bytes(data: bytes) -> str:
 # ---- shards: files, or chunks written to a worker's temporary files ----
 
 # On each worker: (run id, chunk index) -> (directory, embeddings, labels);
-# the runs that have ended (their chunk files removed, and those a task
-# still running writes removed when it ends); the lock of both.
+# the last _ENDED_KEPT runs that have ended (their chunk files removed, and
+# those a task still running writes removed when it ends: a bounded
+# memory, in order of ending); how many chunk files were written in all
+# (_chunk_writes); the lock of them.
 _CHUNK_FILES: dict[tuple[str, int], tuple[str, str, str]] = {}
-_ENDED_RUNS: set[str] = set()
+_ENDED_RUNS: dict[str, None] = {}
+_ENDED_KEPT = 64
+_CHUNK_WRITES = [0]
 _CHUNK_LOCK = threading.Lock()
 
 #: A Dask array's chunk as a shard: its index among the embeddings' row
@@ -150,6 +166,7 @@ def _chunk_files(emb: Any, lab: Any, chunk: Chunk, run_id: str) -> tuple[str, st
     np.save(e, np.ascontiguousarray(emb))
     np.save(l, np.ascontiguousarray(lab))
     with _CHUNK_LOCK:  # another thread of this worker may have written them first
+        _CHUNK_WRITES[0] += 1
         got = written()
         if not got:
             got = _CHUNK_FILES[(run_id, chunk[0])] = (d, e, l)
@@ -192,11 +209,20 @@ def _shard_files(emb: Any, lab: Any, chunk: Chunk | None,
             shutil.rmtree(ended[0], ignore_errors=True)
 
 
+def _chunk_writes() -> int:
+    """How many times this worker process wrote a chunk's files (client.run;
+    the tests count them)."""
+    with _CHUNK_LOCK:
+        return _CHUNK_WRITES[0]
+
+
 def _forget_chunks(run_id: str) -> int:
     """Delete this worker's chunk files of run ``run_id`` (client.run), and
     those its tasks still running write."""
     with _CHUNK_LOCK:
-        _ENDED_RUNS.add(run_id)
+        _ENDED_RUNS[run_id] = None
+        while len(_ENDED_RUNS) > _ENDED_KEPT:
+            del _ENDED_RUNS[next(iter(_ENDED_RUNS))]
         dirs = [_CHUNK_FILES.pop(k)[0] for k in [k for k in _CHUNK_FILES if k[0] == run_id]]
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
@@ -222,39 +248,55 @@ def _known_rows(client: Any, x: Any) -> Any:
     return da.Array(x.dask, x.name, (tuple(rows),) + x.chunks[1:], dtype=x.dtype)
 
 
+def _check_shards(embeddings: Any, labels: Any, tensor: str | None) -> tuple[Any, Any]:
+    """Refuse bad shard arguments before anything runs; the two Dask
+    arrays, or the two lists of paths."""
+    if _is_dask_array(embeddings) or _is_dask_array(labels):
+        if not (_is_dask_array(embeddings) and _is_dask_array(labels)):
+            raise TypeError("give both embeddings and labels as Dask arrays, or both as lists")
+        if embeddings.ndim != 2 or labels.ndim != 1:
+            raise ValueError(f"embeddings must be 2-D and labels 1-D, not {embeddings.ndim}-D "
+                             f"and {labels.ndim}-D")
+        if not (math.isnan(embeddings.shape[0]) or math.isnan(labels.shape[0])):
+            _same_rows(embeddings.shape[0], labels.shape[0])
+        if tensor is not None:
+            raise ValueError(f"tensor={tensor!r} names a tensor of safetensors shard files; "
+                             "Dask arrays have none: leave tensor unset")
+        return embeddings, labels
+    if isinstance(embeddings, (str, os.PathLike)) or isinstance(labels, (str, os.PathLike)):
+        raise TypeError("embeddings and labels are lists of shard files (or Dask arrays)")
+    embeddings, labels = [os.fspath(p) for p in embeddings], [os.fspath(p) for p in labels]
+    if len(embeddings) != len(labels):
+        raise ValueError(f"{len(embeddings)} embeddings files but {len(labels)} labels files: "
+                         "give one labels file per shard")
+    if not embeddings:
+        raise ValueError("no shards: give at least one embeddings file and its labels")
+    return embeddings, labels
+
+
 class _Shards:
     """The shards of one call: per shard, the two task arguments and, for
-    a Dask array's chunk, its index and rows (None for files)."""
+    a Dask array's chunk, its index and rows (None for files); its name
+    in messages (the embeddings path given, or the chunk and its rows);
+    the worker a chunk's tasks are pinned to (None for files)."""
 
     def __init__(self, client: Any, embeddings: Any, labels: Any) -> None:
         self.run_id = uuid.uuid4().hex
         self.client = client
         self.futures: list[Any] = []
-        if _is_dask_array(embeddings) or _is_dask_array(labels):
+        embeddings, labels = _check_shards(embeddings, labels, None)
+        if _is_dask_array(embeddings):
             self.args = self._from_arrays(embeddings, labels)
         else:
             self.args = self._from_files(embeddings, labels)
 
-    @staticmethod
-    def _from_files(embeddings: Any, labels: Any) -> list[tuple[Any, Any, Chunk | None]]:
-        if isinstance(embeddings, (str, os.PathLike)) or isinstance(labels, (str, os.PathLike)):
-            raise TypeError("embeddings and labels are lists of shard files (or Dask arrays)")
-        emb, lab = [os.fspath(p) for p in embeddings], [os.fspath(p) for p in labels]
-        if len(emb) != len(lab):
-            raise ValueError(f"{len(emb)} embeddings files but {len(lab)} labels files: "
-                             "give one labels file per shard")
-        if not emb:
-            raise ValueError("no shards: give at least one embeddings file and its labels")
+    def _from_files(self, embeddings: Any, labels: Any) -> list[tuple[Any, Any, Chunk | None]]:
+        emb, lab = embeddings, labels
+        self.names = emb
+        self.where: list[str | None] = [None] * len(emb)
         return [(os.path.abspath(e), os.path.abspath(l), None) for e, l in zip(emb, lab)]
 
     def _from_arrays(self, emb: Any, lab: Any) -> list[tuple[Any, Any, Chunk | None]]:
-        if not (_is_dask_array(emb) and _is_dask_array(lab)):
-            raise TypeError("give both embeddings and labels as Dask arrays, or both as lists")
-        if emb.ndim != 2 or lab.ndim != 1:
-            raise ValueError(f"embeddings must be 2-D and labels 1-D, not {emb.ndim}-D "
-                             f"and {lab.ndim}-D")
-        if not (math.isnan(emb.shape[0]) or math.isnan(lab.shape[0])):
-            _same_rows(emb.shape[0], lab.shape[0])  # before computing anything
         # the shards are the embeddings' row chunks, the labels cut the same way
         emb = _known_rows(self.client, emb.rechunk({1: -1}))
         lab = _known_rows(self.client, lab)
@@ -269,7 +311,42 @@ class _Shards:
         self.futures = self.client.compute([e_all[c[0]] for c in chunks] +
                                            [l_all[c[0]] for c in chunks])
         n = len(chunks)
+        self.names = [f"embeddings chunk {c[0]}, rows {c[1]}-{c[2]}" for c in chunks]
+        self.where = self._holders(self.futures[:n])
         return [(self.futures[i], self.futures[n + i], chunks[i]) for i in range(n)]
+
+    def _holders(self, futures: list[Any]) -> list[str | None]:
+        """The worker that holds each chunk, once computed: its map tasks
+        are pinned there (loosely: they run elsewhere if it is gone), so
+        the chunk is not copied to, and written on, another worker."""
+        from distributed import wait
+        wait(futures)
+        who = self.client.who_has(futures)
+        # keys as given, or (distributed < 2023.4) as str(key)
+        return [min(who.get(f.key) or who.get(str(f.key)) or (), default=None) for f in futures]
+
+    def submit(self, fn: Any, i: int, *args: Any) -> Any:
+        """``fn(emb, lab, chunk, run_id, *args)`` of shard ``i`` on the cluster."""
+        e, l, k = self.args[i]
+        pin = {"workers": [self.where[i]], "allow_other_workers": True} if self.where[i] else {}
+        return self.client.submit(fn, e, l, k, self.run_id, *args, pure=False, **pin)
+
+    def explain(self, err: Error, files: dict[str, str]) -> Error:
+        """An error of a reduce step on the driver with its temporary
+        ``files`` named as what they hold, and each "shard N" (1-based, in
+        shard order, as ``shard init`` got them) with its file or chunk."""
+        message = err.message
+        for path, name in files.items():
+            message = message.replace(path, name)
+
+        def name(m: re.Match[str]) -> str:
+            i = int(m.group(1))
+            if not 1 <= i <= len(self.names):
+                return m.group(0)
+            rows = f", {m.group(3)}" if m.group(3) else ""
+            return f"shard {i}{m.group(2) or ''} ({self.names[i - 1]}{rows})"
+        message = re.sub(r"\bshard (\d+)( of \d+)?(?: \((\d+ rows?)\))?", name, message)
+        return type(err)(message, err.status, err.output)
 
     def close(self) -> None:
         if any(a[2] is not None for a in self.args):
@@ -350,8 +427,7 @@ def _summarize(c: Any, embeddings: Any, labels: Any, out: PathLike, tensor: str 
                moments: int) -> dict[str, Any]:
     shards = _Shards(c, embeddings, labels)
     try:
-        maps = [c.submit(_summary_map, e, l, k, shards.run_id, tensor, moments, pure=False)
-                for e, l, k in shards.args]
+        maps = [shards.submit(_summary_map, i, tensor, moments) for i in range(len(shards.args))]
         root = _tree(c, maps, _summary_merge)
         info = c.gather([c.submit(_shard_info, m, pure=False) for m in maps])
         merged = c.submit(_payload, root, pure=False).result()
@@ -380,8 +456,10 @@ def summarize(embeddings: Any, labels: Any, *, out: PathLike, client: Any = None
     ``EMBFP LABFP ROWS`` (``resque fingerprint`` of each shard's files, in
     shard order; of the temporary .npy files for Dask arrays).
     """
-    if moments not in (1, 2):
+    if isinstance(moments, bool) or not isinstance(moments, numbers.Integral) \
+            or moments not in (1, 2):
         raise ValueError(f"moments must be 1 or 2, not {moments!r}")
+    embeddings, labels = _check_shards(embeddings, labels, tensor)
     with _client(client) as c:
         return _summarize(c, embeddings, labels, out, tensor, moments)
 
@@ -397,6 +475,7 @@ def dist(old: Any, new: Any, *, client: Any = None, tensor: str | None = None) -
     for s, n in zip(sides, need):
         if n and not (isinstance(s, (tuple, list)) and len(s) == 2):
             raise TypeError("each side is a summary path or a pair (embeddings, labels)")
+    sides = [_check_shards(s[0], s[1], tensor) if n else s for s, n in zip(sides, need)]
     with _scratch() as d:
         paths = [os.path.abspath(os.fspath(s)) if not n else os.path.join(d, f"{i}.rqs")
                  for i, (s, n) in enumerate(zip(sides, need))]
@@ -443,8 +522,7 @@ def _partial_merge(*parts: bytes) -> bytes:
 
 def _map_reduce(c: Any, shards: _Shards, fn: Any, *args: Any) -> bytes:
     """fn on every shard, merged as a tree on the workers; the root's bytes."""
-    parts = [c.submit(fn, e, l, k, shards.run_id, *args, pure=False)
-             for e, l, k in shards.args]
+    parts = [shards.submit(fn, i, *args) for i in range(len(shards.args))]
     return _tree(c, parts, _partial_merge).result()
 
 
@@ -453,30 +531,47 @@ def _task(c: Any, embeddings: Any, labels: Any, tensor: str | None,
     shards = _Shards(c, embeddings, labels)
     try:
         with _scratch() as d:
+            files = {os.path.join(d, f): what for f, what in (
+                ("stats.rqp", "the merged shard stats"), ("state.rqp", "the state"),
+                ("step.rqp", "the merged step partials"),
+                ("final.rqp", "the merged final partials"))}
+
+            def driver(args: list[str]) -> Any:
+                try:
+                    return _run_json(args, d) if "--json" in args else _run(args, d)
+                except Error as err:
+                    raise shards.explain(err, files) from None
             stats = _write(os.path.join(d, "stats.rqp"),
                            _map_reduce(c, shards, _stats_map, tensor))
             state = os.path.join(d, "state.rqp")
-            _run(["shard", "init", "-o", state, stats,
-                  *(["--max-iter", str(max_iter)] if max_iter is not None else [])], d)
+            driver(["shard", "init", "-o", state, stats,
+                    *(["--max-iter", str(max_iter)] if max_iter is not None else [])])
             done = False
             while not done:
                 sf = c.scatter(_read(state), broadcast=True, hash=False)
                 step = _write(os.path.join(d, "step.rqp"),
                               _map_reduce(c, shards, _step_map, tensor, sf, False))
                 sf.release()
-                done = _run_json(["shard", "update", "--state", state, step, "--json"], d)["done"]
+                done = driver(["shard", "update", "--state", state, step, "--json"])["done"]
             sf = c.scatter(_read(state), broadcast=True, hash=False)
             final = _write(os.path.join(d, "final.rqp"),
                            _map_reduce(c, shards, _step_map, tensor, sf, True))
             sf.release()
-            return _run_json(["shard", "result", "--state", state, final, "--json"], d)
+            return driver(["shard", "result", "--state", state, final, "--json"])
     finally:
         shards.close()
 
 
 def task(embeddings: Any, labels: Any, *, client: Any = None, tensor: str | None = None,
          max_iter: int | None = None, out: PathLike | None = None) -> dict[str, Any]:
-    """``resque measure task --json`` of all the shards, computed on the cluster.
+    """RESQUE_task of all the shards, computed on the cluster.
+
+    What ``resque measure task --json`` prints of the shards' concatenation,
+    except that the float64 sums are added in another order (per shard,
+    then merged as a tree): on long runs over overlapping classes that can
+    change the iteration count and the value in the 6th digit, as ``resque
+    measure task --threads 1`` and ``--threads 2`` can differ from each
+    other (docs/METHOD.md, "Shards").
 
     The workers run ``resque shard stats`` and each Lloyd step (``shard
     step``, the state's bytes broadcast to them) on their shards and merge
@@ -487,9 +582,10 @@ def task(embeddings: Any, labels: Any, *, client: Any = None, tensor: str | None
     ``shards``); ``out`` also writes it there as JSON (atomically), for
     ``resque plan --task-from``.
     """
-    if max_iter is not None and (isinstance(max_iter, bool) or int(max_iter) != max_iter
-                                 or max_iter < 1):
+    if max_iter is not None and (isinstance(max_iter, bool) or
+                                 not isinstance(max_iter, numbers.Integral) or max_iter < 1):
         raise ValueError(f"max_iter must be a positive integer, not {max_iter!r}")
+    embeddings, labels = _check_shards(embeddings, labels, tensor)
     with _client(client) as c:
         result = _task(c, embeddings, labels, tensor, max_iter)
     if out is not None:

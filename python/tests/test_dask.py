@@ -336,6 +336,134 @@ def test_task_max_iter(client: Any, has_shard: None, data: dict[str, Any],
         rd.task(d["emb"], d["lab"], client=client, max_iter=0)
 
 
+def test_arguments_are_checked_before_any_work(data: dict[str, Any], tmp_path: Path) -> None:
+    # client=object(): any use of the client would fail otherwise
+    d = data["old"]
+    x, y = _arrays(d)
+    for bad in (5.0, "5", 0, -1, True):
+        with pytest.raises(ValueError, match=f"^max_iter must be a positive integer, not {bad!r}$"):
+            rd.task(d["emb"], d["lab"], client=object(), max_iter=bad)
+    want = "^tensor='x' names a tensor of safetensors shard files; Dask arrays have none"
+    for call in (lambda: rd.task(x, y, client=object(), tensor="x"),
+                 lambda: rd.summarize(x, y, out=tmp_path / "x.rqs", client=object(), tensor="x"),
+                 lambda: rd.dist((d["emb"], d["lab"]), (x, y), client=object(), tensor="x")):
+        with pytest.raises(ValueError, match=want):
+            call()
+    with pytest.raises(ValueError, match="one labels file per shard"):
+        rd.task(d["emb"], d["lab"][:1], client=object())
+    with pytest.raises(ValueError, match="moments must be 1 or 2"):
+        rd.summarize(d["emb"], d["lab"], out=tmp_path / "x.rqs", client=object(), moments=1.0)
+    assert not (tmp_path / "x.rqs").exists()
+
+
+def _writes(client: Any) -> dict[str, int]:
+    return client.run(rd._chunk_writes)
+
+
+def _written(client: Any, before: dict[str, int], chunks: int) -> int:
+    """How many chunk files the workers wrote since ``before``: at most
+    once per chunk on each worker."""
+    now = _writes(client)
+    per = [n - before.get(w, 0) for w, n in now.items()]
+    assert all(0 <= n <= chunks for n in per), per
+    return sum(per)
+
+
+def test_each_chunk_is_written_once_per_call(has_shard: None, data: dict[str, Any],
+                                             tmp_path: Path, resque_bin_module: str) -> None:
+    # the map tasks of a shard are pinned to the worker that holds its
+    # chunk: one .npy write per chunk for the whole call, every iteration.
+    # Dask's work stealing may still move a pinned task when a worker is
+    # busy (the thief then writes the chunk too), which a loaded machine
+    # makes likely: this cluster has it off, so that the count is exact
+    # (unpinned, the tasks move every iteration, ~2 writes per chunk).
+    import dask
+    from distributed import Client
+    d = data["old"]
+    x, y = da.from_array(d["x"], chunks=(8, D)), da.from_array(d["y"], chunks=(8,))
+    chunks = len(x.chunks[0])
+    with dask.config.set({"distributed.scheduler.work-stealing": False}), \
+            _cluster() as cluster, Client(cluster) as client:
+        before = _writes(client)
+        got = rd.task(x, y, client=client)
+        assert got["iterations"] > 1
+        assert _written(client, before, chunks) == chunks
+        before = _writes(client)
+        rd.summarize(x, y, out=tmp_path / "s.rqs", client=client)
+        assert _written(client, before, chunks) == chunks
+        assert _left(client) == []
+
+
+def test_errors_of_the_driver_name_the_shard(has_shard: None, data: dict[str, Any],
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             resque_bin_module: str) -> None:
+    # a shard file changed between `shard stats` and the final step: `shard
+    # result`, on the driver, names the user's file, not its temporary ones
+    from distributed import Client
+    d = data["new"]
+    emb = []
+    for i, e in enumerate(d["emb"]):
+        emb.append(str(tmp_path / f"e{i}.npy"))
+        Path(emb[-1]).write_bytes(Path(e).read_bytes())
+    swap = tmp_path / "swap.npy"
+    x = np.load(emb[2])
+    x[len(x) // 2, 0] += 1  # a middle row: the shard keeps its identity
+    np.save(swap, x)
+    w = tmp_path / "resque-changer"
+    w.write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" --final "*) for a; do\n'
+        '\t[ "$a" = "$RQ_CHANGE" ] && mkdir "$RQ_MARK" 2>/dev/null && cp "$RQ_SWAP" "$a"\n'
+        "done;; esac\n"
+        'exec "$RQ_REAL_BIN" "$@"\n')
+    w.chmod(w.stat().st_mode | stat.S_IXUSR)
+    for k, v in {"RESQUE_BIN": str(w), "RQ_REAL_BIN": resque_bin_module, "RQ_CHANGE": emb[2],
+                 "RQ_MARK": str(tmp_path / "changed"), "RQ_SWAP": str(swap)}.items():
+        monkeypatch.setenv(k, v)
+    with _cluster() as cluster, Client(cluster) as c:
+        with pytest.raises(resque.Error) as e:
+            rd.task(emb, d["lab"], client=c)
+    assert (tmp_path / "changed").is_dir()
+    m = e.value.message
+    assert m.startswith("resque: the merged final partials"), m
+    assert f"shard 3 of {len(SIZES)} ({emb[2]}, {SIZES[2]} rows)" in m, m
+    assert "its embeddings file changed since `resque shard stats`" in m, m
+    assert "resque-dask" not in e.value.message
+
+
+def _twice(call: Any) -> Any:
+    try:
+        return call()
+    except resque.Error as err:
+        if "each shard must be given once" in err.message:
+            pytest.skip("this build of resque refuses the same shard twice (older `resque shard`)")
+        raise
+
+
+def test_the_same_shard_twice(client: Any, has_shard: None, data: dict[str, Any],
+                              tmp_path: Path, resque_bin_module: str) -> None:
+    # the same file twice, and 1-row chunks of the same rows, are shards
+    # like any other: the result is the CLI's on the concatenation
+    d = data["old"]
+    e, l = d["emb"][0], d["lab"][0]
+    x = np.concatenate([np.load(e)] * 2)
+    y = np.concatenate([np.load(l)] * 2)
+    np.save(tmp_path / "twice.npy", x)
+    np.save(tmp_path / "twice.l.npy", y)
+    want = cli_json(resque_bin_module, "measure", "task", "-e", str(tmp_path / "twice.npy"),
+                    "-l", str(tmp_path / "twice.l.npy"), "--json")
+    got = _twice(lambda: rd.task([e, e], [l, l], client=client))
+    for k in ("value", "ari", "iterations", "k", "n"):
+        assert got[k] == want[k], k
+    assert (got["shards"]["count"], got["shards"]["rows"]) == (2, len(y))
+    got = _twice(lambda: rd.task(da.from_array(x, chunks=(1, D)), da.from_array(y, chunks=1),
+                                 client=client))
+    for k in ("value", "ari", "iterations", "k", "n"):
+        assert got[k] == want[k], k
+    assert (got["shards"]["count"], got["shards"]["rows"]) == (len(y), len(y))
+    assert _left(client) == []
+
+
 def _killer(tmp_path: Path, real: str, on: str) -> dict[str, str]:
     """RESQUE_BIN for a cluster: the first `resque ON ...` kills its caller,
     the Dask worker, with SIGKILL; every other call runs the real CLI."""
@@ -392,6 +520,18 @@ def test_a_killed_worker_is_retried_task(has_shard: None, data: dict[str, Any], 
     d = data["new"]
     env = _killer(tmp_path, resque_bin_module, "shard step")
     got = _run_killed(monkeypatch, env, lambda c: rd.task(d["emb"], d["lab"], client=c))
+    assert Path(env["RQ_KILL_MARK"]).is_dir()
+    _same_task(got, _whole_task(resque_bin_module, d))
+
+
+def test_a_killed_worker_is_retried_task_of_arrays(has_shard: None, data: dict[str, Any],
+                                                   tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   resque_bin_module: str) -> None:
+    # the killed worker held chunks its tasks were pinned to: they run elsewhere
+    d = data["new"]
+    env = _killer(tmp_path, resque_bin_module, "shard step")
+    got = _run_killed(monkeypatch, env, lambda c: rd.task(*_arrays(d), client=c))
     assert Path(env["RQ_KILL_MARK"]).is_dir()
     _same_task(got, _whole_task(resque_bin_module, d))
 
