@@ -212,3 +212,54 @@ char *rq_buf_detach(rq_buf *b, size_t *len_out)
 	rq_buf_init(b);
 	return p;
 }
+
+void rq_buf_put_le32(rq_buf *b, uint32_t v)
+{
+	uint8_t p[4];
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	rq_buf_put(b, p, 4);
+}
+
+void rq_buf_put_le64(rq_buf *b, uint64_t v)
+{
+	uint8_t p[8];
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	rq_buf_put(b, p, 8);
+}
+
+void rq_buf_put_f32(rq_buf *b, float x)
+{
+	uint32_t v;
+	memcpy(&v, &x, 4);
+	rq_buf_put_le32(b, v);
+}
+
+void rq_buf_put_f64(rq_buf *b, double x)
+{
+	uint64_t v;
+	memcpy(&v, &x, 8);
+	rq_buf_put_le64(b, v);
+}
+
+uint32_t rq_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t rq_get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+double rq_get_f64(const uint8_t *p)
+{
+	uint64_t v = rq_get_le64(p);
+	double x;
+	memcpy(&x, &v, 8);
+	return x;
+}

@@ -16,6 +16,15 @@ void rq_buf_printf(rq_buf *b, const char *fmt, ...)
 void rq_buf_vprintf(rq_buf *b, const char *fmt, va_list ap);
 /* Lower-case hex of `n` bytes. */
 void rq_buf_put_hex(rq_buf *b, const uint8_t *data, size_t n);
+/* Little-endian integers and IEEE-754 floats, as the binary formats
+ * (.rqs, .rqp) store them. */
+void rq_buf_put_le32(rq_buf *b, uint32_t v);
+void rq_buf_put_le64(rq_buf *b, uint64_t v);
+void rq_buf_put_f32(rq_buf *b, float x);
+void rq_buf_put_f64(rq_buf *b, double x);
+uint32_t rq_get_le32(const uint8_t *p);
+uint64_t rq_get_le64(const uint8_t *p);
+double rq_get_f64(const uint8_t *p);
 void rq_buf_truncate(rq_buf *b, size_t len);
 void rq_buf_reset(rq_buf *b);
 

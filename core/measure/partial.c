@@ -45,87 +45,57 @@ static bool has_fingerprints(rq_partial_kind kind)
 
 /* ---- encoding ---- */
 
-static void put_u32(rq_buf *b, uint32_t v)
-{
-	uint8_t p[4];
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-	rq_buf_put(b, p, 4);
-}
-
-static void put_u64(rq_buf *b, uint64_t v)
-{
-	uint8_t p[8];
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-	rq_buf_put(b, p, 8);
-}
-
-static void put_f64(rq_buf *b, double x)
-{
-	uint64_t v;
-	memcpy(&v, &x, 8);
-	put_u64(b, v);
-}
-
-static void put_f32(rq_buf *b, float x)
-{
-	uint32_t v;
-	memcpy(&v, &x, 4);
-	put_u32(b, v);
-}
-
 static void encode_body(rq_buf *out, const rq_partial *p)
 {
 	size_t d = p->d, k = p->k;
 	switch (p->kind) {
 	case RQ_PARTIAL_STATS:
 		for (size_t j = 0; j < d; j++)
-			put_f32(out, p->origin[j]);
+			rq_buf_put_f32(out, p->origin[j]);
 		for (size_t j = 0; j < d; j++)
-			put_f64(out, p->colsum[j]);
+			rq_buf_put_f64(out, p->colsum[j]);
 		for (size_t j = 0; j < d; j++)
-			put_f64(out, p->colsq[j]);
+			rq_buf_put_f64(out, p->colsq[j]);
 		for (size_t c = 0; c < k; c++) {
-			put_u64(out, (uint64_t)p->labels[c]);
-			put_u64(out, p->counts[c]);
+			rq_buf_put_le64(out, (uint64_t)p->labels[c]);
+			rq_buf_put_le64(out, p->counts[c]);
 			for (size_t j = 0; j < d; j++)
-				put_f64(out, p->sums[c * d + j]);
+				rq_buf_put_f64(out, p->sums[c * d + j]);
 		}
 		break;
 	case RQ_PARTIAL_STATE:
-		put_f64(out, p->tol);
-		put_f64(out, p->rel_tol);
-		put_u64(out, p->max_iter);
-		put_u64(out, p->iteration);
-		put_u64(out, (p->done ? 1u : 0u) | (p->strict ? 2u : 0u));
-		put_f64(out, p->last_shift);
-		put_u64(out, p->last_changed);
+		rq_buf_put_f64(out, p->tol);
+		rq_buf_put_f64(out, p->rel_tol);
+		rq_buf_put_le64(out, p->max_iter);
+		rq_buf_put_le64(out, p->iteration);
+		rq_buf_put_le64(out, (p->done ? 1u : 0u) | (p->strict ? 2u : 0u));
+		rq_buf_put_f64(out, p->last_shift);
+		rq_buf_put_le64(out, p->last_changed);
 		for (size_t c = 0; c < k; c++)
-			put_u64(out, (uint64_t)p->labels[c]);
+			rq_buf_put_le64(out, (uint64_t)p->labels[c]);
 		for (size_t j = 0; j < d; j++)
-			put_f32(out, p->shift[j]);
+			rq_buf_put_f32(out, p->shift[j]);
 		for (size_t i = 0; i < k * d; i++)
-			put_f32(out, p->centers[i]);
+			rq_buf_put_f32(out, p->centers[i]);
 		break;
 	case RQ_PARTIAL_STEP:
 		rq_buf_put(out, p->state_id, 32);
-		put_u64(out, p->state_iteration);
-		put_u64(out, p->changed);
+		rq_buf_put_le64(out, p->state_iteration);
+		rq_buf_put_le64(out, p->changed);
 		for (size_t c = 0; c < k; c++) {
-			put_u64(out, p->counts[c]);
+			rq_buf_put_le64(out, p->counts[c]);
 			for (size_t j = 0; j < d; j++)
-				put_f64(out, p->sums[c * d + j]);
+				rq_buf_put_f64(out, p->sums[c * d + j]);
 		}
 		break;
 	case RQ_PARTIAL_FINAL:
 		rq_buf_put(out, p->state_id, 32);
-		put_u64(out, p->state_iteration);
-		put_u64(out, p->ncells);
+		rq_buf_put_le64(out, p->state_iteration);
+		rq_buf_put_le64(out, p->ncells);
 		for (size_t i = 0; i < p->ncells; i++) {
-			put_u64(out, p->cells[i].cls);
-			put_u64(out, p->cells[i].cluster);
-			put_u64(out, p->cells[i].count);
+			rq_buf_put_le64(out, p->cells[i].cls);
+			rq_buf_put_le64(out, p->cells[i].cluster);
+			rq_buf_put_le64(out, p->cells[i].count);
 		}
 		break;
 	}
@@ -137,15 +107,15 @@ void rq_partial_encode(rq_buf *out, const rq_partial *p)
 	uint8_t hash[RQ_PARTIAL_HASH_LEN];
 
 	rq_buf_put(out, RQ_PARTIAL_MAGIC, 8); /* the literal's NUL is the 8th byte */
-	put_u32(out, RQ_PARTIAL_VERSION);
-	put_u32(out, (uint32_t)p->kind);
-	put_u64(out, p->d);
-	put_u64(out, p->k);
-	put_u64(out, p->n);
-	put_u64(out, p->nshards);
+	rq_buf_put_le32(out, RQ_PARTIAL_VERSION);
+	rq_buf_put_le32(out, (uint32_t)p->kind);
+	rq_buf_put_le64(out, p->d);
+	rq_buf_put_le64(out, p->k);
+	rq_buf_put_le64(out, p->n);
+	rq_buf_put_le64(out, p->nshards);
 	for (size_t i = 0; i < p->nshards; i++) {
 		rq_buf_put(out, p->shards[i].id, 32);
-		put_u64(out, p->shards[i].rows);
+		rq_buf_put_le64(out, p->shards[i].rows);
 		if (has_fingerprints(p->kind)) {
 			rq_buf_put(out, p->shards[i].embeddings, 32);
 			rq_buf_put(out, p->shards[i].labels, 32);
@@ -168,19 +138,6 @@ int rq_partial_write(const char *path, const rq_partial *p)
 
 /* ---- decoding ---- */
 
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* A reader over bytes whose total length was checked against the layout
  * first: it cannot run past the end. */
 struct rd {
@@ -190,7 +147,7 @@ struct rd {
 
 static uint64_t rd_u64(struct rd *r)
 {
-	uint64_t v = get_u64(r->p + r->off);
+	uint64_t v = rq_get_le64(r->p + r->off);
 	r->off += 8;
 	return v;
 }
@@ -205,7 +162,7 @@ static double rd_f64(struct rd *r)
 
 static float rd_f32(struct rd *r)
 {
-	uint32_t v = get_u32(r->p + r->off);
+	uint32_t v = rq_get_le32(r->p + r->off);
 	float x;
 	r->off += 4;
 	memcpy(&x, &v, 4);
@@ -254,7 +211,7 @@ static uint64_t final_cells(const uint8_t *p, size_t len, size_t refs)
 	size_t at;
 	if (!rq_add_size(&at, refs, RQ_PARTIAL_HEADER_LEN + 8 + 40) || at > len || len - at < 8)
 		return 0;
-	return get_u64(p + at);
+	return rq_get_le64(p + at);
 }
 
 static int decode_header(struct header *h, const uint8_t *p, size_t len, const char *name)
@@ -264,9 +221,9 @@ static int decode_header(struct header *h, const uint8_t *p, size_t len, const c
 
 	if (len < RQ_PARTIAL_HEADER_LEN + 8 + RQ_PARTIAL_HASH_LEN || memcmp(p, RQ_PARTIAL_MAGIC, 8) != 0)
 		return rq_error_set(RQ_EINVALID, "%s: not a resque partial (bad magic or too short)", name);
-	uint32_t version = get_u32(p + 8), kind = get_u32(p + 12);
-	uint64_t d64 = get_u64(p + 16), k64 = get_u64(p + 24), ns64 = get_u64(p + 40), nc64 = 0;
-	h->n = get_u64(p + 32);
+	uint32_t version = rq_get_le32(p + 8), kind = rq_get_le32(p + 12);
+	uint64_t d64 = rq_get_le64(p + 16), k64 = rq_get_le64(p + 24), ns64 = rq_get_le64(p + 40), nc64 = 0;
+	h->n = rq_get_le64(p + 32);
 	if (version != RQ_PARTIAL_VERSION)
 		return rq_error_set(RQ_EUNSUPPORTED, "%s: partial format version %" PRIu32
 				    " is not supported (this resque reads version %d)", name, version,

@@ -243,50 +243,6 @@ size_t *rq_summary_order(const rq_summary *s)
 	return ord;
 }
 
-static void put_u32(rq_buf *b, uint32_t v)
-{
-	uint8_t p[4];
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-	rq_buf_put(b, p, 4);
-}
-
-static void put_u64(rq_buf *b, uint64_t v)
-{
-	uint8_t p[8];
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-	rq_buf_put(b, p, 8);
-}
-
-static void put_f64(rq_buf *b, double x)
-{
-	uint64_t v;
-	memcpy(&v, &x, 8);
-	put_u64(b, v);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static double get_f64(const uint8_t *p)
-{
-	uint64_t v = get_u64(p);
-	double x;
-	memcpy(&x, &v, 8);
-	return x;
-}
-
 int rq_summary_encode(rq_buf *out, const rq_summary *s)
 {
 	size_t start = out->len, d = s->d;
@@ -294,24 +250,24 @@ int rq_summary_encode(rq_buf *out, const rq_summary *s)
 	uint8_t hash[RQ_SUMMARY_HASH_LEN];
 
 	rq_buf_put(out, RQ_SUMMARY_MAGIC, 8);
-	put_u32(out, RQ_SUMMARY_VERSION);
-	put_u32(out, (uint32_t)s->moments);
-	put_u64(out, d);
-	put_u64(out, s->k);
-	put_u64(out, s->n);
+	rq_buf_put_le32(out, RQ_SUMMARY_VERSION);
+	rq_buf_put_le32(out, (uint32_t)s->moments);
+	rq_buf_put_le64(out, d);
+	rq_buf_put_le64(out, s->k);
+	rq_buf_put_le64(out, s->n);
 	for (size_t i = 0; i < s->k; i++) {
 		size_t c = ord[i];
-		put_u64(out, (uint64_t)s->labels[c]);
-		put_u64(out, s->counts[c]);
+		rq_buf_put_le64(out, (uint64_t)s->labels[c]);
+		rq_buf_put_le64(out, s->counts[c]);
 		for (size_t j = 0; j < d; j++)
-			put_f64(out, s->sums[c * d + j]);
+			rq_buf_put_f64(out, s->sums[c * d + j]);
 	}
 	if (s->moments == 2) {
 		for (size_t j = 0; j < d; j++)
-			put_f64(out, s->total[j]);
+			rq_buf_put_f64(out, s->total[j]);
 		for (size_t i = 0; i < d; i++)
 			for (size_t j = i; j < d; j++)
-				put_f64(out, s->gram[i * d + j]);
+				rq_buf_put_f64(out, s->gram[i * d + j]);
 	}
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)out->ptr + start,
 			   out->len - start, NULL, 0);
@@ -355,11 +311,11 @@ static int decode_header(struct header *h, const uint8_t *p, size_t len, const c
 
 	if (len < RQ_SUMMARY_HEADER_LEN + RQ_SUMMARY_HASH_LEN || memcmp(p, RQ_SUMMARY_MAGIC, 8) != 0)
 		return rq_error_set(RQ_EINVALID, "%s: not a resque summary (bad magic or too short)", name);
-	version = get_u32(p + 8);
-	moments = get_u32(p + 12);
-	d64 = get_u64(p + 16);
-	k64 = get_u64(p + 24);
-	h->n = get_u64(p + 32);
+	version = rq_get_le32(p + 8);
+	moments = rq_get_le32(p + 12);
+	d64 = rq_get_le64(p + 16);
+	k64 = rq_get_le64(p + 24);
+	h->n = rq_get_le64(p + 32);
 	if (version != RQ_SUMMARY_VERSION)
 		return rq_error_set(RQ_EUNSUPPORTED, "%s: summary format version %" PRIu32
 				    " is not supported (this resque reads version %d)", name, version,
@@ -388,8 +344,8 @@ static int decode_classes(rq_summary *s, const struct header *h, const uint8_t *
 	size_t d = h->d;
 
 	for (size_t c = 0; c < h->k; c++) {
-		int64_t label = (int64_t)get_u64(p + *off);
-		uint64_t count = get_u64(p + *off + 8);
+		int64_t label = (int64_t)rq_get_le64(p + *off);
+		uint64_t count = rq_get_le64(p + *off + 8);
 		if (c > 0 && label <= s->labels[c - 1])
 			return rq_error_set(RQ_EINVALID, "%s: labels are not in ascending order at class %zu",
 					    name, c);
@@ -400,7 +356,7 @@ static int decode_classes(rq_summary *s, const struct header *h, const uint8_t *
 		s->counts[idx] = count;
 		*off += 16;
 		for (size_t j = 0; j < d; j++, *off += 8) {
-			double x = get_f64(p + *off);
+			double x = rq_get_f64(p + *off);
 			if (!isfinite(x))
 				return rq_error_set(RQ_EINVALID, "%s: non-finite sum in class %" PRId64, name, label);
 			s->sums[idx * d + j] = x;
@@ -418,10 +374,10 @@ static int decode_moments(rq_summary *s, const uint8_t *p, size_t off, const cha
 	size_t d = s->d;
 
 	for (size_t j = 0; j < d; j++, off += 8)
-		s->total[j] = get_f64(p + off);
+		s->total[j] = rq_get_f64(p + off);
 	for (size_t i = 0; i < d; i++)
 		for (size_t j = i; j < d; j++, off += 8)
-			s->gram[i * d + j] = s->gram[j * d + i] = get_f64(p + off);
+			s->gram[i * d + j] = s->gram[j * d + i] = rq_get_f64(p + off);
 	for (size_t j = 0; j < d * d; j++)
 		if (!isfinite(s->gram[j]) || (j < d && !isfinite(s->total[j])))
 			return rq_error_set(RQ_EINVALID, "%s: non-finite second moments", name);
