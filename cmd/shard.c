@@ -75,8 +75,9 @@ static const struct cmd_help stats_help = {
 	"shard stats", "the column and class statistics of one shard (map)",
 	"One pass over the shard EMB with its labels: the rows, the first row,\n"
 	"the float64 column sums and sums of squares about it, and per label the\n"
-	"count and float64 sum of the rows; with the shard's identity and the\n"
-	"fingerprints of both files (as `resque fingerprint` prints them).\n"
+	"count and float64 sum of the rows; with the shard's identity, the\n"
+	"content checksum of the embeddings as read, and the fingerprints of\n"
+	"both files (as `resque fingerprint` prints them).\n"
 	"Writes the stats partial OUT (.rqp, docs/FORMATS.md) atomically.",
 };
 
@@ -478,8 +479,9 @@ static int shard_init(int argc, char **argv)
 static const struct cmd_help update_help = {
 	"shard update", "the next k-means state from every shard's step (reduce)",
 	"Checks that the steps were computed against STATE and that their shards\n"
-	"(identity and rows) are the state's, each as often as the state holds\n"
-	"it; sums them and runs the single-machine update: new centres\n"
+	"(identity, rows and content checksum) are the state's, each as often as\n"
+	"the state holds it, so one shard's step given in place of another's of\n"
+	"the same identity is refused; sums them and runs the single-machine update: new centres\n"
 	"(float)(sum/count), an empty cluster keeps its centre; done when no row\n"
 	"changed (when known), when the squared shift is <= tol, or at max_iter.\n"
 	"Steps that count no changed row while the centres moved are refused (a\n"
@@ -579,11 +581,12 @@ done:
 static const struct cmd_help result_help = {
 	"shard result", "RESQUE_task from a done state and every shard's final step",
 	"Checks the final partials against STATE (done) as update does, and their\n"
-	"shards' content too: (identity, rows, embeddings and labels fingerprints)\n"
-	"must be the state's, each as often as the state holds it, so a shard\n"
-	"whose files changed since `resque shard stats`, or one shard's final\n"
-	"step given in place of another's of the same identity, is refused. Adds\n"
-	"their contingency tables and prints what `resque measure task` prints,\n"
+	"shards' content too: (identity, rows, checksum, embeddings and labels\n"
+	"fingerprints) must be the state's, each as often as the state holds it,\n"
+	"so a shard whose files changed since `resque shard stats`, or one\n"
+	"shard's final step given in place of another's of the same identity, is\n"
+	"refused. Adds their contingency tables, whose per-class totals must be\n"
+	"the stats' class counts (kept in the state), and prints what `resque measure task` prints,\n"
 	"the ARI computed by the same integer arithmetic. --json adds\n"
 	"\"shards\": {\"count\": C, \"rows\": N, \"fingerprint\": F, \"list\":\n"
 	"[{\"embeddings\": FP, \"labels\": FP, \"rows\": n}...]}, F being the\n"
@@ -620,13 +623,16 @@ static int shard_result(int argc, char **argv)
 	};
 	uint8_t id[32];
 	rq_partial *state = NULL, **v = NULL;
+	rq_buf names = RQ_BUF_INIT;
 	double ari = 0;
 	int rc, err;
 
 	OPT_PARSE(&result_help, opts, argc, argv);
 	if ((rc = load_checked(&state, id, &v, state_path, &files, RQ_PARTIAL_FINAL)))
 		goto done;
-	if ((err = rq_shard_ari(&ari, state, v[0], state_path))) {
+	for (size_t i = 0; i < files.n; i++)
+		rq_buf_printf(&names, "%s%s", i ? ", " : "", files.v[i]);
+	if ((err = rq_shard_ari(&ari, state, v[0], state_path, names.ptr))) {
 		rc = cmd_fail_code(err);
 		goto done;
 	}
@@ -649,6 +655,7 @@ static int shard_result(int argc, char **argv)
 			       state->max_iter, state->rel_tol);
 	}
 done:
+	rq_buf_release(&names);
 	rq_partial_free(state);
 	free_partials(v, files.n);
 	opt_list_release(&files);

@@ -55,7 +55,7 @@ test_expect_success 'a missing shard is refused' '
 '
 
 test_expect_success 'a shard given more often than the state holds it is refused, also inside a merged partial' '
-	unchanged_state 1 "step1.rqp, entry 1 of 1: shard 1 of 3 (200 rows) again, already covered by step1.rqp: the state holds that shard 1 time" \
+	unchanged_state 1 "step1.rqp, entry 1 of 1: shard 1 of 3 (200 rows) again, already covered by step1.rqp: the state holds it 1 time" \
 		resque shard update --state state.rqp step1.rqp step2.rqp step3.rqp step1.rqp &&
 	resque shard merge -o m12.rqp step1.rqp step2.rqp >/dev/null &&
 	unchanged_state 1 "m12.rqp, entry 1 of 2: shard 1 of 3 (200 rows) again, already covered by step1.rqp" \

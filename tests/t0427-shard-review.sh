@@ -42,7 +42,7 @@ cat >bigstats.py <<'PY'
 import hashlib, struct, sys
 b = bytearray(open(sys.argv[1], 'rb').read())
 n0 = struct.unpack('<Q', b[32:40])[0]; d = struct.unpack('<Q', b[16:24])[0]
-n = int(sys.argv[3]); at = 152 + 20 * d + 8
+n = int(sys.argv[3]); at = 160 + 20 * d + 8
 c = struct.unpack('<Q', b[at:at + 8])[0]
 b[32:40] = struct.pack('<Q', n); b[80:88] = struct.pack('<Q', n)
 b[at:at + 8] = struct.pack('<Q', c + n - n0)
@@ -64,9 +64,9 @@ a, b = load(sys.argv[1]), load(sys.argv[2])
 d = u64(a, 16); k = u64(a, 24)
 for part, delta in ((a, -1), (b, 1)):
     put(part, 32, u64(part, 32) + delta); put(part, 80, u64(part, 80) + delta)
-c = next(c for c in range(k) if u64(a, 136 + c * (8 + 8 * d)) > 0)
+c = next(c for c in range(k) if u64(a, 144 + c * (8 + 8 * d)) > 0)
 for part, delta in ((a, -1), (b, 1)):
-    at = 136 + c * (8 + 8 * d); put(part, at, u64(part, at) + delta)
+    at = 144 + c * (8 + 8 * d); put(part, at, u64(part, at) + delta)
 for part, path in ((a, sys.argv[1]), (b, sys.argv[2])):
     part[-32:] = hashlib.blake2b(bytes(part[:-32]), digest_size=32).digest()
     open(path, 'wb').write(bytes(part))
@@ -160,21 +160,40 @@ X = np.load(\"e2.npy\"); X[5, 1] += 0.5; np.save(\"e2m.npy\", X)" &&
 '
 
 # e2m.npy is e2.npy with a row between the first and the last changed: the
-# same identity, other content. A state of the shards e2, e2m run with the
-# steps and final step of e2 twice: update cannot tell (steps carry the
-# identity and rows only), result can (final partials carry the content
-# fingerprints) — but not when it is given the right final partials of a
-# run whose steps were wrong (the last line: docs/METHOD.md says so).
-test_expect_success 'one shard given twice in place of another of the same identity: result refuses' '
+# same identity, other content. A state of the shards e2, e2m given the
+# step of e2 twice: update refuses it at once (steps carry each shard's
+# content checksum; the reviewer's repro ran it to the end and result
+# printed a wrong value). Run right, result refuses e2's final partial
+# twice too (final partials carry the content fingerprints as well).
+test_expect_success 'one shard given twice in place of another of the same identity: update refuses' '
 	resque shard stats -e e2.npy -l l2.npy -o sa.rqp >/dev/null &&
 	resque shard stats -e e2m.npy -l l2.npy -o sb.rqp >/dev/null &&
 	resque shard init -o ab.rqp sa.rqp sb.rqp >/dev/null &&
-	i=0 && prev= &&
+	resque shard step --state ab.rqp -e e2.npy -l l2.npy -o sta.rqp >/dev/null &&
+	cp ab.rqp before.rqp &&
+	expect_error 1 "sta.rqp, entry 1 of 1: shard 1 of 2 (200 rows) again, already covered by sta.rqp, and no step partial has the content of shard 2 of 2 (200 rows), of the same identity (its content checksum " \
+		resque shard update --state ab.rqp sta.rqp sta.rqp &&
+	test ! -s "$OUT" && compare before.rqp ab.rqp &&
+	resque shard merge -o staa.rqp sta.rqp sta.rqp >/dev/null &&
+	expect_error 1 "staa.rqp, entry 2 of 2: shard 1 of 2 (200 rows) again, already covered by staa.rqp, and no step partial" \
+		resque shard update --state ab.rqp staa.rqp &&
+	compare before.rqp ab.rqp &&
+	resque shard init -o a1.rqp stats1.rqp sa.rqp >/dev/null &&
+	resque shard step --state a1.rqp -e e1.npy -l l1.npy -o st1.rqp >/dev/null &&
+	resque shard step --state a1.rqp -e e2m.npy -l l2.npy -o stm.rqp >/dev/null &&
+	cp a1.rqp before.rqp &&
+	expect_error 1 "stm.rqp, entry 1 of 1: shard 2 of 2 (200 rows) by its identity, but the embeddings it read have content checksum " \
+		resque shard update --state a1.rqp st1.rqp stm.rqp &&
+	grep "the stats${SQ} [0-9a-f]\{16\}: another shard${SQ}s rows of the same identity, or the embeddings changed since" "$ERR" &&
+	compare before.rqp a1.rqp &&
+	i=0 && pa= && pb= &&
 	while [ "$i" -lt 100 ]; do
 		i=$((i + 1)) &&
-		resque shard step --state ab.rqp -e e2.npy -l l2.npy -o sta.rqp $prev \
-			--assignment qa.npy >/dev/null && mv qa.npy pa.npy && prev="--previous pa.npy" &&
-		resque shard update --json --state ab.rqp sta.rqp sta.rqp >up.json || return 1
+		resque shard step --state ab.rqp -e e2.npy -l l2.npy -o sta.rqp $pa \
+			--assignment qa.npy >/dev/null && mv qa.npy pa.npy && pa="--previous pa.npy" &&
+		resque shard step --state ab.rqp -e e2m.npy -l l2.npy -o stb.rqp $pb \
+			--assignment qb.npy >/dev/null && mv qb.npy pb.npy && pb="--previous pb.npy" &&
+		resque shard update --json --state ab.rqp stb.rqp sta.rqp >up.json || return 1
 		[ "$(json_get up.json "d[\"done\"]")" = True ] && break
 	done &&
 	test "$(json_get up.json "d[\"done\"]")" = True &&
@@ -193,6 +212,32 @@ test_expect_success 'one shard given twice in place of another of the same ident
 	expect_success resque shard result --state ab.rqp fb.rqp fa.rqp
 '
 
+# forgecells.py IN OUT: 1 row moved between the first and the last cell of
+# a final partial's table (its total kept, the checksum recomputed).
+cat >forgecells.py <<'PY'
+import hashlib, struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+S = struct.unpack_from('<Q', b, 40)[0]
+off = 48 + S * 112
+C = struct.unpack_from('<Q', b, off + 40)[0]
+cell = lambda i: struct.unpack_from('<QQQ', b, off + 48 + 24 * i)
+(a0, a1, ac), (z0, z1, zc) = cell(0), cell(C - 1)
+assert a0 != z0 and ac > 1
+struct.pack_into('<QQQ', b, off + 48, a0, a1, ac - 1)
+struct.pack_into('<QQQ', b, off + 48 + 24 * (C - 1), z0, z1, zc + 1)
+b[-32:] = hashlib.blake2b(bytes(b[:-32]), digest_size=32).digest()
+open(sys.argv[2], 'wb').write(bytes(b))
+PY
+
+test_expect_success 'a final partial whose table contradicts the class counts: result refuses' '
+	"$PY" forgecells.py fa.rqp fx.rqp &&
+	cp ab.rqp before.rqp &&
+	expect_error 1 "fb.rqp, fx.rqp: the table has " \
+		resque shard result --state ab.rqp fb.rqp fx.rqp &&
+	grep "rows of label [0-9]*, the stats counted [0-9]* (ab.rqp): a final partial is forged or inconsistent" "$ERR" &&
+	test ! -s "$OUT" && compare before.rqp ab.rqp
+'
+
 test_expect_success 'the final table is sparse: a one-row shard of 300 classes' '
 	"$PY" -c "
 import numpy as np
@@ -207,9 +252,9 @@ np.save(\"one-e.npy\", np.zeros((1, 2), np.float32)); np.save(\"one-l.npy\", np.
 	resque shard step --state bst.rqp -e one-e.npy -l one-l.npy -o b2.rqp >/dev/null &&
 	resque shard update --state bst.rqp b1.rqp b2.rqp >/dev/null &&
 	resque shard step --final --state bst.rqp -e one-e.npy -l one-l.npy -o bf.rqp >/dev/null &&
-	test "$(wc -c <bf.rqp)" -eq 256 &&
+	test "$(wc -c <bf.rqp)" -eq 264 &&
 	resque shard step --final --state bst.rqp -e big-e.npy -l big-l.npy -o bf1.rqp >/dev/null &&
-	test "$(wc -c <bf1.rqp)" -le $((256 + 600 * 24)) &&
+	test "$(wc -c <bf1.rqp)" -le $((264 + 600 * 24)) &&
 	expect_success resque shard result --json --state bst.rqp bf1.rqp bf.rqp &&
 	test "$(json_get "$OUT" "d[\"max_iter\"], \"tol\" in d")" = "(1, False)" &&
 	expect_success resque shard result --state bst.rqp bf1.rqp bf.rqp &&
@@ -229,13 +274,13 @@ test_expect_success 'limits: too many rows, rows above INT64_MAX, means outside 
 	"$PY" forge.py stats1.rqp huge.rqp 32 9223372036854775808 &&
 	expect_error 1 "huge.rqp: header says 9223372036854775808 rows, more than 9223372036854775807" \
 		resque shard init -o s.rqp huge.rqp &&
-	"$PY" forge.py stats1.rqp far.rqp $((152 + 20 * 6 + 16)) 1e300 &&
+	"$PY" forge.py stats1.rqp far.rqp $((160 + 20 * 6 + 16)) 1e300 &&
 	expect_error 1 "far.rqp: the stats${SQ} means are outside float32${SQ}s range" \
 		resque shard init -o s.rqp far.rqp &&
 	expect_error 1 "the stats far.rqp and stats2.rqp: the stats${SQ} means are outside" \
 		resque shard init -o s.rqp far.rqp stats2.rqp &&
 	test ! -e s.rqp &&
-	"$PY" forge.py state0.rqp done0.rqp $((48 + 2 * 104 + 32)) 1 &&
+	"$PY" forge.py state0.rqp done0.rqp $((48 + 2 * 112 + 32)) 1 &&
 	expect_error 1 "done0.rqp: iteration 0 of at most 300 is inconsistent" \
 		resque shard step --final --state done0.rqp -e e1.npy -l l1.npy -o f.rqp &&
 	test ! -e f.rqp
@@ -244,7 +289,7 @@ test_expect_success 'limits: too many rows, rows above INT64_MAX, means outside 
 test_expect_success 'a step whose iteration or rows contradict the state is blamed' '
 	cp state2.rqp st.rqp &&
 	steps st.rqp x &&
-	"$PY" forge.py step2x.rqp forged.rqp 120 7 &&
+	"$PY" forge.py step2x.rqp forged.rqp 128 7 &&
 	cp st.rqp before.rqp &&
 	expect_error 1 "forged.rqp: says iteration 7 but names this state, which is at iteration 2" \
 		resque shard update --state st.rqp step1x.rqp forged.rqp &&

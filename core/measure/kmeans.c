@@ -28,9 +28,24 @@ void rq_rows_from_f32(rq_rows *out, const float *x, size_t n, size_t d)
 	out->mem = x;
 }
 
+/* The wrapping sum of the float32 bit patterns of n values: a shard's
+ * content checksum (core/measure/shard.c), exact and order-independent. */
+static uint64_t bits_sum(const float *v, size_t n)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t b;
+		memcpy(&b, &v[i], 4);
+		s += b;
+	}
+	return s;
+}
+
 /* Rows [row0, row0+n) minus `shift`, as float32 (the subtraction in
- * float32, as scikit-learn centres its float32 data). */
-static int read_rows(const rq_rows *x, const float *shift, size_t row0, size_t n, float *out)
+ * float32, as scikit-learn centres its float32 data); with `checksum`
+ * non-NULL, adds bits_sum of the values as read (before the shift). */
+static int read_rows(const rq_rows *x, const float *shift, size_t row0, size_t n, float *out,
+		     uint64_t *checksum)
 {
 	size_t d = x->d;
 	if (x->read) {
@@ -40,6 +55,8 @@ static int read_rows(const rq_rows *x, const float *shift, size_t row0, size_t n
 	} else {
 		memcpy(out, x->mem + row0 * d, n * d * sizeof(float));
 	}
+	if (checksum)
+		*checksum += bits_sum(out, n * d);
 	if (shift)
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++)
@@ -47,7 +64,7 @@ static int read_rows(const rq_rows *x, const float *shift, size_t row0, size_t n
 	return 0;
 }
 
-int rq_kmeans_column_sums(float *origin, double *s, double *ss, const rq_rows *x)
+int rq_kmeans_column_sums(float *origin, double *s, double *ss, uint64_t *checksum, const rq_rows *x)
 {
 	size_t n = x->n, d = x->d;
 	float *blk = rq_xmallocarray(BLOCK_ROWS * d, sizeof(float));
@@ -58,11 +75,13 @@ int rq_kmeans_column_sums(float *origin, double *s, double *ss, const rq_rows *x
 	memset(s, 0, d * sizeof(double));
 	memset(ss, 0, d * sizeof(double));
 	memset(origin, 0, d * sizeof(float));
-	if (n && (err = read_rows(x, NULL, 0, 1, origin)))
+	if (checksum)
+		*checksum = 0;
+	if (n && (err = read_rows(x, NULL, 0, 1, origin, NULL)))
 		goto done;
 	for (size_t r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
 		size_t m = n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS;
-		if ((err = read_rows(x, NULL, r0, m, blk)))
+		if ((err = read_rows(x, NULL, r0, m, blk, checksum)))
 			goto done;
 		for (size_t i = 0; i < m; i++)
 			for (size_t j = 0; j < d; j++) {
@@ -95,7 +114,7 @@ int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x)
 	size_t d = x->d;
 	double *s = rq_xcalloc(d, sizeof(double)), *ss = rq_xcalloc(d, sizeof(double));
 	float *x0 = rq_xmallocarray(d, sizeof(float));
-	int err = rq_kmeans_column_sums(x0, s, ss, x);
+	int err = rq_kmeans_column_sums(x0, s, ss, NULL, x);
 
 	if (!err)
 		rq_kmeans_column_finish(mean, mean_var, x0, s, ss, x->n, d);
@@ -116,6 +135,8 @@ struct lloyd_job {
 	double *sums;     /* k×d, this job's share */
 	uint64_t *counts; /* k */
 	size_t changed;
+	bool want_checksum;
+	uint64_t checksum; /* this job's rows, with want_checksum */
 	int err;
 	char msg[512];
 };
@@ -129,7 +150,8 @@ static void *lloyd_pass(void *arg)
 
 	for (size_t r0 = j->row0; r0 < j->row1; r0 += BLOCK_ROWS) {
 		size_t m = j->row1 - r0 < BLOCK_ROWS ? j->row1 - r0 : BLOCK_ROWS;
-		if ((j->err = read_rows(j->x, j->shift, r0, m, xb))) {
+		if ((j->err = read_rows(j->x, j->shift, r0, m, xb,
+					j->want_checksum ? &j->checksum : NULL))) {
 			snprintf(j->msg, sizeof(j->msg), "%s", rq_error_last());
 			break;
 		}
@@ -184,7 +206,7 @@ static size_t thread_count(const struct rq_blas *blas, size_t want, size_t n)
 /* Run one pass on `nt` threads; sums and counts are reduced in thread
  * order, so results depend only on the thread count. */
 static int run_pass(struct lloyd_job *jobs, size_t nt, size_t *changed, double *sums,
-		    uint64_t *counts, size_t kd, size_t k)
+		    uint64_t *counts, size_t kd, size_t k, uint64_t *checksum)
 {
 	pthread_t tid[MAX_THREADS];
 	bool started[MAX_THREADS] = { false };
@@ -215,6 +237,8 @@ static int run_pass(struct lloyd_job *jobs, size_t nt, size_t *changed, double *
 		if (jobs[t].err && !err)
 			err = rq_error_set(jobs[t].err, "%s", jobs[t].msg);
 		*changed += jobs[t].changed;
+		if (checksum)
+			*checksum += jobs[t].checksum;
 		if (sums && jobs[t].update) {
 			for (size_t i = 0; i < kd; i++)
 				sums[i] += jobs[t].sums[i];
@@ -257,12 +281,14 @@ static void lloyd_job_init(struct lloyd_job *j, const rq_rows *x, const float *s
 
 int rq_kmeans_pass(size_t *changed, double *sums, uint64_t *counts, int32_t *labels,
 		   const rq_rows *x, const float *shift, const float *centers, size_t k,
-		   size_t nthreads)
+		   size_t nthreads, uint64_t *checksum)
 {
 	const struct rq_blas *blas;
 	int err;
 
 	*changed = 0;
+	if (checksum)
+		*checksum = 0;
 	if ((err = rq_blas_load(&blas)))
 		return err;
 	size_t n = x->n, d = x->d, kd = k * d;
@@ -274,7 +300,9 @@ int rq_kmeans_pass(size_t *changed, double *sums, uint64_t *counts, int32_t *lab
 	for (size_t t = 0; t < nt; t++)
 		lloyd_job_init(&jobs[t], x, shift, centers, labels, cnorm, k, blas, n * t / nt,
 			       n * (t + 1) / nt, sums != NULL);
-	err = run_pass(jobs, nt, changed, sums, counts, kd, k);
+	for (size_t t = 0; t < nt; t++)
+		jobs[t].want_checksum = checksum != NULL;
+	err = run_pass(jobs, nt, changed, sums, counts, kd, k, checksum);
 	for (size_t t = 0; t < nt; t++) {
 		free(jobs[t].sums);
 		free(jobs[t].counts);
@@ -325,7 +353,7 @@ int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, s
 	 * over a pass summed across shards: keep the two on these functions. */
 	while (!done) {
 		if ((err = rq_kmeans_pass(&changed, sums, counts, r->labels, x, shift, r->centers, k,
-					  nthreads)))
+					  nthreads, NULL)))
 			goto done;
 		double shift2 = rq_kmeans_update(r->centers, sums, counts, k, d);
 		r->iterations++;
@@ -333,7 +361,8 @@ int rq_kmeans_lloyd(rq_kmeans_result *r, const rq_rows *x, const float *shift, s
 	}
 	/* The final labels are the assignment to the final centres. */
 	if (!r->strict)
-		err = rq_kmeans_pass(&changed, NULL, NULL, r->labels, x, shift, r->centers, k, nthreads);
+		err = rq_kmeans_pass(&changed, NULL, NULL, r->labels, x, shift, r->centers, k, nthreads,
+				     NULL);
 done:
 	free(sums);
 	free(counts);
@@ -389,7 +418,7 @@ static int candidate_pass(double *pot, double *d2, const rq_rows *x, const float
 		memset(pot, 0, m * sizeof(double));
 	for (size_t r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
 		size_t b = n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS;
-		if ((err = read_rows(x, shift, r0, b, blk)))
+		if ((err = read_rows(x, shift, r0, b, blk, NULL)))
 			break;
 		for (size_t i = 0; i < b; i++) {
 			const float *row = blk + i * d;
@@ -429,7 +458,7 @@ int rq_kmeans_plusplus(float *centers, const rq_rows *x, const float *shift, siz
 	size_t first = (size_t)(prng_uniform(&p) * (double)n);
 	if (first >= n)
 		first = n - 1;
-	if ((err = read_rows(x, shift, first, 1, centers)))
+	if ((err = read_rows(x, shift, first, 1, centers, NULL)))
 		goto done;
 	if ((err = candidate_pass(NULL, d2, x, shift, centers, 1, true)))
 		goto done;
@@ -448,7 +477,7 @@ int rq_kmeans_plusplus(float *centers, const rq_rows *x, const float *shift, siz
 					hi = mid;
 			}
 			ids[t] = lo < n ? lo : n - 1;
-			if ((err = read_rows(x, shift, ids[t], 1, cand + t * d)))
+			if ((err = read_rows(x, shift, ids[t], 1, cand + t * d, NULL)))
 				goto done;
 		}
 		if ((err = candidate_pass(pot, d2, x, shift, cand, trials, false)))
@@ -497,7 +526,7 @@ int rq_kmeans_class_sums(double *sums, uint64_t *counts, const rq_rows *x, const
 	int err = 0;
 	for (size_t r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
 		size_t b = n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS;
-		if ((err = read_rows(x, NULL, r0, b, blk)))
+		if ((err = read_rows(x, NULL, r0, b, blk, NULL)))
 			break;
 		for (size_t i = 0; i < b; i++) {
 			double *s = sums + (size_t)cls[r0 + i] * d;

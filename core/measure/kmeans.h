@@ -20,8 +20,11 @@
  * second on the sums merged across shards (core/measure/shard.c). */
 int rq_kmeans_column_stats(double *mean, double *mean_var, const rq_rows *x);
 /* origin (d floats) = the first row; s and ss (d doubles each) = the sums
- * of (x − origin) and of its square per column, in float64, in row order. */
-int rq_kmeans_column_sums(float *origin, double *s, double *ss, const rq_rows *x);
+ * of (x − origin) and of its square per column, in float64, in row order;
+ * with `checksum` non-NULL, the wrapping uint64 sum of the float32 bit
+ * patterns of every value read (a shard's content checksum). */
+int rq_kmeans_column_sums(float *origin, double *s, double *ss, uint64_t *checksum,
+			  const rq_rows *x);
 /* mean (d doubles, may be NULL) and the mean column variance from the sums
  * of rq_kmeans_column_sums over n rows. Cannot fail. */
 void rq_kmeans_column_finish(double *mean, double *mean_var, const float *origin, const double *s,
@@ -41,10 +44,13 @@ void rq_kmeans_seed_centroids(float *centers, const double *sums, const uint64_t
  * labels[i] becomes the nearest centre (ties to the lowest index),
  * *changed counts the rows whose label changed; with `sums` non-NULL,
  * sums (k×d float64) and counts (k) are set to each cluster's sum and size
- * (summed per thread range, then in thread order). */
+ * (summed per thread range, then in thread order); with `checksum`
+ * non-NULL, *checksum is the content checksum of rq_kmeans_column_sums of
+ * the rows as read, before `shift` (an integer sum over the threads: the
+ * same whatever the thread count). */
 int rq_kmeans_pass(size_t *changed, double *sums, uint64_t *counts, int32_t *labels,
 		   const rq_rows *x, const float *shift, const float *centers, size_t k,
-		   size_t nthreads);
+		   size_t nthreads, uint64_t *checksum);
 /* The update of one iteration: each non-empty cluster's centre becomes
  * (float)(sum/count); an empty one keeps its centre. Returns the squared
  * shift of the centres summed over clusters, in float64. */

@@ -7,8 +7,8 @@
 #include <math.h>
 #include <sodium.h>
 
-#define REF_LEN_SHORT 40 /* identity 32, rows 8 */
-#define REF_LEN_LONG 104 /* and the two fingerprints */
+#define REF_LEN_SHORT 48 /* identity 32, rows 8, content checksum 8 */
+#define REF_LEN_LONG 112 /* and the two fingerprints */
 
 void rq_partial_free(rq_partial *p)
 {
@@ -73,6 +73,8 @@ static void encode_body(rq_buf *out, const rq_partial *p)
 		rq_buf_put_le64(out, p->last_changed);
 		for (size_t c = 0; c < k; c++)
 			rq_buf_put_le64(out, (uint64_t)p->labels[c]);
+		for (size_t c = 0; c < k; c++)
+			rq_buf_put_le64(out, p->counts[c]);
 		for (size_t j = 0; j < d; j++)
 			rq_buf_put_f32(out, p->shift[j]);
 		for (size_t i = 0; i < k * d; i++)
@@ -116,6 +118,7 @@ void rq_partial_encode(rq_buf *out, const rq_partial *p)
 	for (size_t i = 0; i < p->nshards; i++) {
 		rq_buf_put(out, p->shards[i].id, 32);
 		rq_buf_put_le64(out, p->shards[i].rows);
+		rq_buf_put_le64(out, p->shards[i].checksum);
 		if (has_fingerprints(p->kind)) {
 			rq_buf_put(out, p->shards[i].embeddings, 32);
 			rq_buf_put(out, p->shards[i].labels, 32);
@@ -186,8 +189,8 @@ static bool body_len(size_t *out, rq_partial_kind kind, size_t d, size_t k, size
 	case RQ_PARTIAL_STATS: /* origin, colsum, colsq; k × (label, count, sums) */
 		return rq_mul_size(&a, d, 20) && rq_mul_size(&b, kd, 8) &&
 		       rq_mul_size(out, k, 16) && rq_add_size(out, *out, b) && rq_add_size(out, *out, a);
-	case RQ_PARTIAL_STATE: /* 56 bytes of scalars, labels, shift, centres */
-		return rq_mul_size(&a, k, 8) && rq_mul_size(&b, kd, 4) && rq_add_size(out, a, b) &&
+	case RQ_PARTIAL_STATE: /* 56 bytes of scalars, labels, class counts, shift, centres */
+		return rq_mul_size(&a, k, 16) && rq_mul_size(&b, kd, 4) && rq_add_size(out, a, b) &&
 		       rq_mul_size(&a, d, 4) && rq_add_size(out, *out, a) && rq_add_size(out, *out, 56);
 	case RQ_PARTIAL_STEP: /* state id, iteration, changed; k × (count, sums) */
 		return rq_mul_size(&b, kd, 8) && rq_mul_size(&a, k, 8) && rq_add_size(out, a, b) &&
@@ -267,6 +270,7 @@ static int decode_refs(rq_partial *p, struct rd *r, const char *name)
 		rq_shard_ref *s = &p->shards[i];
 		rd_bytes(r, s->id, 32);
 		s->rows = rd_u64(r);
+		s->checksum = rd_u64(r);
 		if (has_fingerprints(p->kind)) {
 			rd_bytes(r, s->embeddings, 32);
 			rd_bytes(r, s->labels, 32);
@@ -363,10 +367,13 @@ static int decode_state(rq_partial *p, struct rd *r, const char *name)
 	p->last_shift = rd_f64(r);
 	p->last_changed = rd_u64(r);
 	p->labels = rq_xmallocarray(k, sizeof(int64_t));
+	p->counts = rq_xmallocarray(k, sizeof(uint64_t));
 	p->shift = rq_xmallocarray(d, sizeof(float));
 	p->centers = rq_xmallocarray(k * d, sizeof(float));
 	for (size_t c = 0; c < k; c++)
 		p->labels[c] = (int64_t)rd_u64(r);
+	for (size_t c = 0; c < k; c++)
+		p->counts[c] = rd_u64(r);
 	for (size_t j = 0; j < d; j++)
 		p->shift[j] = rd_f32(r);
 	for (size_t i = 0; i < k * d; i++)
@@ -383,7 +390,8 @@ static int decode_state(rq_partial *p, struct rd *r, const char *name)
 	    !isfinite(p->last_shift) ||
 	    !finite_f32(p->shift, d) || !finite_f32(p->centers, k * d))
 		return rq_error_set(RQ_EINVALID, "%s: non-finite value in the state", name);
-	return check_labels(p, name);
+	int err = check_labels(p, name);
+	return err ? err : check_counts(p, p->counts, k, true, name);
 }
 
 /* A final partial's cells: inside the k×k table, sorted strictly by

@@ -118,7 +118,7 @@ int rq_shard_stats(rq_partial **out, const rq_array *emb, const rq_array *labels
 	p->sums = rq_xcalloc(p->k * d, sizeof(double));
 	p->counts = rq_xcalloc(p->k, sizeof(uint64_t));
 	rq_rows_from_array(&x, emb);
-	if ((err = rq_kmeans_column_sums(p->origin, p->colsum, p->colsq, &x)) ||
+	if ((err = rq_kmeans_column_sums(p->origin, p->colsum, p->colsq, &p->shards[0].checksum, &x)) ||
 	    (err = rq_kmeans_class_sums(p->sums, p->counts, &x, cls)))
 		goto done;
 	*out = p;
@@ -243,7 +243,7 @@ int rq_shard_step(rq_partial **out, const rq_partial *state, const uint8_t state
 	}
 	rq_rows_from_array(&x, emb);
 	if ((err = rq_kmeans_pass(&changed, p->sums, p->counts, lab, &x, state->shift, state->centers,
-				  state->k, nthreads)))
+				  state->k, nthreads, &p->shards[0].checksum)))
 		goto done;
 	if (final) {
 		if ((err = final_cells(p, cls, lab, state->k, emb_fp, lab_fp, name, rq_array_name(labels))))
@@ -314,6 +314,8 @@ int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t max_iter, do
 	memcpy(p->shards, stats->shards, p->nshards * sizeof(*p->shards));
 	p->labels = rq_xmallocarray(k, sizeof(int64_t));
 	memcpy(p->labels, stats->labels, k * sizeof(int64_t));
+	p->counts = rq_xmallocarray(k, sizeof(uint64_t));
+	memcpy(p->counts, stats->counts, k * sizeof(uint64_t));
 	/* As rq_task_compute: the float32 shift, the tolerance, the seeds. */
 	p->shift = rq_xmallocarray(d, sizeof(float));
 	for (size_t t = 0; t < d; t++)
@@ -343,15 +345,17 @@ struct slot {
 };
 
 /* Shard records compared by identity (level 1), then rows (2), then the
- * content fingerprints (3). */
+ * content checksum (3), then the content fingerprints (4). */
 static int cmp_key(const rq_shard_ref *a, const rq_shard_ref *b, int level)
 {
 	int c = memcmp(a->id, b->id, 32);
 	if (!c && level >= 2)
 		c = (a->rows > b->rows) - (a->rows < b->rows);
 	if (!c && level >= 3)
+		c = (a->checksum > b->checksum) - (a->checksum < b->checksum);
+	if (!c && level >= 4)
 		c = memcmp(a->embeddings, b->embeddings, 32);
-	if (!c && level >= 3)
+	if (!c && level >= 4)
 		c = memcmp(a->labels, b->labels, 32);
 	return c;
 }
@@ -359,7 +363,7 @@ static int cmp_key(const rq_shard_ref *a, const rq_shard_ref *b, int level)
 static int cmp_slot(const void *a, const void *b)
 {
 	const struct slot *x = a, *y = b;
-	int c = cmp_key(x->ref, y->ref, 3);
+	int c = cmp_key(x->ref, y->ref, 4);
 	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
@@ -402,6 +406,35 @@ static const char *which_file(char got_fp[RQ_FINGERPRINT_SIZE], char want_fp[RQ_
 	return emb ? "embeddings" : "labels";
 }
 
+/* Whether a record of the state's identity and rows differs from it by
+ * its fingerprints (a final partial's), not only by its content checksum. */
+static bool files_differ(const rq_shard_ref *got, const rq_shard_ref *want, rq_partial_kind kind)
+{
+	return kind == RQ_PARTIAL_FINAL && (memcmp(got->embeddings, want->embeddings, 32) != 0 ||
+					    memcmp(got->labels, want->labels, 32) != 0);
+}
+
+/* The record `e` (entry s + 1 of t of `name`) has the identity and rows of
+ * the state's shard `twin` but another content checksum. */
+static int checksum_differs(const struct slot *twin, size_t m, const rq_shard_ref *e,
+			    const char *name, size_t s, size_t t, const struct slot *same,
+			    const char *const *names, rq_partial_kind kind)
+{
+	if (same)
+		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) "
+				    "again, already covered by %s, and no %s partial has the content "
+				    "of shard %zu of %zu (%" PRIu64 " rows), of the same identity (its "
+				    "content checksum %016" PRIx64 "): one shard given twice in place of "
+				    "another", name, s + 1, t, same->pos + 1, m, e->rows,
+				    names[same->by - 1], rq_partial_kind_name(kind), twin->pos + 1, m,
+				    twin->ref->rows, twin->ref->checksum);
+	return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) by "
+			    "its identity, but the embeddings it read have content checksum %016"
+			    PRIx64 ", the stats' %016" PRIx64 ": another shard's rows of the same "
+			    "identity, or the embeddings changed since `resque shard stats`", name,
+			    s + 1, t, twin->pos + 1, m, e->rows, e->checksum, twin->ref->checksum);
+}
+
 /* Why the record `e` (entry s + 1 of t of the file `name`) covers none of
  * the state's shards `v` (m, sorted, the covering done): "shard P of M (R
  * rows)" always names the state's shard P in state order. */
@@ -409,12 +442,14 @@ static int explain_extra(struct slot *v, size_t m, const rq_shard_ref *e, const 
 			 size_t f, size_t s, size_t t, rq_partial_kind kind)
 {
 	const char *name = names[f];
-	int level = kind == RQ_PARTIAL_FINAL ? 3 : 2;
+	int level = kind == RQ_PARTIAL_FINAL ? 4 : 3;
 	const struct slot *same = find(v, m, e, level, true); /* its shard, covered already */
 	const struct slot *twin = find(v, m, e, 2, false);    /* its identity and rows, uncovered */
 	const struct slot *kin = twin ? twin : find(v, m, e, 1, false);
 	char a[RQ_FINGERPRINT_SIZE], b[RQ_FINGERPRINT_SIZE];
 
+	if (twin && !files_differ(e, twin->ref, kind))
+		return checksum_differs(twin, m, e, name, s, t, same, names, kind);
 	if (same && twin) /* a final partial: twin differs in content */
 		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) "
 				    "again, already covered by %s, and no final partial has the content "
@@ -425,7 +460,7 @@ static int explain_extra(struct slot *v, size_t m, const rq_shard_ref *e, const 
 	if (same) {
 		size_t c = count_key(v, m, e, level);
 		return rq_error_set(RQ_EINVALID, "%s, entry %zu of %zu: shard %zu of %zu (%" PRIu64 " rows) "
-				    "again, already covered by %s: the state holds that shard %zu time%s",
+				    "again, already covered by %s: the state holds it %zu time%s",
 				    name, s + 1, t, same->pos + 1, m, e->rows, names[same->by - 1], c,
 				    c == 1 ? "" : "s");
 	}
@@ -481,7 +516,7 @@ int rq_shard_check(const rq_partial *state, const uint8_t state_id[32], const ch
 		   rq_partial *const *parts, const char *const *names, size_t n, rq_partial_kind want)
 {
 	size_t m = state->nshards, ef = 0, es = 0;
-	int level = want == RQ_PARTIAL_FINAL ? 3 : 2, err = 0;
+	int level = want == RQ_PARTIAL_FINAL ? 4 : 3, err = 0;
 	struct slot *v = rq_xmallocarray(m, sizeof(*v)), *at;
 	bool extra = false;
 
@@ -546,7 +581,23 @@ int rq_shard_update(rq_partial *state, const rq_partial *step, const char *state
 	return 0;
 }
 
-int rq_shard_ari(double *out, const rq_partial *state, const rq_partial *final, const char *state_name)
+/* The first class whose rows in the table (cells sorted by class, as
+ * decoded and merged) differ from the state's count of it; k if none. */
+static size_t class_mismatch(uint64_t *got, const rq_partial *state, const rq_partial *final)
+{
+	size_t i = 0;
+	for (size_t c = 0; c < state->k; c++) {
+		*got = 0;
+		for (; i < final->ncells && final->cells[i].cls == c; i++)
+			*got += final->cells[i].count;
+		if (*got != state->counts[c])
+			return c;
+	}
+	return state->k;
+}
+
+int rq_shard_ari(double *out, const rq_partial *state, const rq_partial *final, const char *state_name,
+		 const char *final_name)
 {
 	*out = 0;
 	if (!state->done)
@@ -556,6 +607,13 @@ int rq_shard_ari(double *out, const rq_partial *state, const rq_partial *final, 
 	if (final->kind != RQ_PARTIAL_FINAL || final->n != state->n)
 		return rq_error_set(RQ_EINVALID, "%s: the final partials hold %" PRIu64 " rows, the state %"
 				    PRIu64, state_name, final->n, state->n);
+	uint64_t got = 0;
+	size_t c = class_mismatch(&got, state, final);
+	if (c < state->k)
+		return rq_error_set(RQ_EINVALID, "%s: the table has %" PRIu64 " rows of label %" PRId64
+				    ", the stats counted %" PRIu64 " (%s): a final partial is forged or "
+				    "inconsistent", final_name, got, state->labels[c], state->counts[c],
+				    state_name);
 	return rq_ari_cells(out, final->cells, final->ncells, state->k, state->k);
 }
 

@@ -42,6 +42,8 @@ typedef struct rq_partial_cell {
 typedef struct rq_shard_ref {
 	uint8_t id[32];         /* identity: BLAKE2b-256 of n, d, the labels, first and last row */
 	uint64_t rows;
+	uint64_t checksum;      /* content: the wrapping sum of the embeddings' float32 bit
+				 * patterns as read (not cryptographic; every kind) */
 	uint8_t embeddings[32]; /* content fingerprints (stats, state, final; zero in a step) */
 	uint8_t labels[32];
 } rq_shard_ref;
@@ -59,7 +61,8 @@ typedef struct rq_partial {
 	double *colsum, *colsq;
 	/* stats and state: the k labels, ascending */
 	int64_t *labels;
-	/* stats: per label; step: per cluster. sums is k×d float64. */
+	/* stats and state: per label (the state's are the merged stats'); step:
+	 * per cluster. sums is k×d float64 (stats, step). */
 	uint64_t *counts;
 	double *sums;
 	/* state */
@@ -142,10 +145,10 @@ RQ_EXTERN int rq_shard_init(rq_partial **out, const rq_partial *stats, size_t ma
 /* Check that `parts` (names in `names`) are partials of kind `want`
  * computed against `state` (id `state_id`, named `state_name`, and its
  * iteration) and that their shard records, as a multiset, are the state's:
- * of (identity, rows) for steps, of (identity, rows, embeddings and labels
- * fingerprints) for final partials, so that a final partial of files other
- * than the stats read, or one shard's final step in place of another's of
- * the same identity, is refused. 0 or RQ_EINVALID naming the file and what
+ * of (identity, rows, content checksum) for steps, and also of the
+ * embeddings and labels fingerprints for final partials, so that one
+ * shard's step in place of another's of the same identity, or a final
+ * partial of files other than the stats read, is refused. 0 or RQ_EINVALID naming the file and what
  * is wrong (another state, a shard missing, one too many, changed). In the
  * messages "shard P of M (R rows)" is always the state's shard P (1-based,
  * in shard order) of its M; a record of a partial is "FILE, entry S of T". */
@@ -160,9 +163,12 @@ RQ_EXTERN int rq_shard_check(const rq_partial *state, const uint8_t state_id[32]
  * previous assignment). */
 RQ_EXTERN int rq_shard_update(rq_partial *state, const rq_partial *step, const char *state_name);
 
-/* Reduce: the ARI from a done state's merged, checked final partial. */
+/* Reduce: the ARI from a done state's merged, checked final partial
+ * (named `final_name` in messages), whose table's per-class totals must be
+ * the state's class counts (RQ_EINVALID otherwise: a forged or
+ * inconsistent table). */
 RQ_EXTERN int rq_shard_ari(double *out, const rq_partial *state, const rq_partial *final,
-			   const char *state_name);
+			   const char *state_name, const char *final_name);
 
 /* "b2:<hex>" over the lines "EMBFP LABFP ROWS\n" of the state's shards, in
  * order (into the caller's `out`, RQ_FINGERPRINT_SIZE bytes). */

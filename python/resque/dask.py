@@ -333,8 +333,9 @@ class _Shards:
 
     def explain(self, err: Error, files: dict[str, str]) -> Error:
         """An error of a reduce step on the driver with its temporary
-        ``files`` named as what they hold, and each "shard N" (1-based, in
-        shard order, as ``shard init`` got them) with its file or chunk."""
+        ``files`` named as what they hold, and each "shard N of M" (1-based,
+        in shard order, as ``shard init`` got them) with its file or chunk;
+        a number not in that form (a count, "2 times") is left alone."""
         message = err.message
         for path, name in files.items():
             message = message.replace(path, name)
@@ -344,8 +345,8 @@ class _Shards:
             if not 1 <= i <= len(self.names):
                 return m.group(0)
             rows = f", {m.group(3)}" if m.group(3) else ""
-            return f"shard {i}{m.group(2) or ''} ({self.names[i - 1]}{rows})"
-        message = re.sub(r"\bshard (\d+)( of \d+)?(?: \((\d+ rows?)\))?", name, message)
+            return f"shard {i}{m.group(2)} ({self.names[i - 1]}{rows})"
+        message = re.sub(r"\bshard (\d+)( of \d+)(?: \((\d+ rows?)\))?", name, message)
         return type(err)(message, err.status, err.output)
 
     def close(self) -> None:

@@ -2,7 +2,8 @@
  * or accept any bytes without crashing, and what it accepts must encode
  * back to the same bytes; accepted partials are then merged with
  * themselves, a stats partial seeds a state and a state checks the input
- * (once and twice) against its own shards as multisets. The input is sealed with a valid checksum first,
+ * (once and twice) against its own shards as multisets, and a final one
+ * against its class counts. The input is sealed with a valid checksum first,
  * so that mutations reach the checks behind it; the raw input is parsed
  * too, to exercise the checksum path. */
 #include "common.h"
@@ -27,6 +28,9 @@ static void use(rq_partial *p, const uint8_t *data, size_t size)
 		rq_shard_check(p, id, "state.rqp", &q, names, q ? 1 : 0, RQ_PARTIAL_STEP);
 		rq_shard_check(p, id, "state.rqp", &q, names, q ? 1 : 0, RQ_PARTIAL_FINAL);
 		rq_shard_check(p, id, "state.rqp", twice, names, q ? 2 : 0, RQ_PARTIAL_FINAL);
+		double ari;
+		if (q && q->kind == RQ_PARTIAL_FINAL) /* the class counts against the table */
+			rq_shard_ari(&ari, p, q, "state.rqp", "fuzz.rqp");
 	}
 	rq_partial_free(q);
 }

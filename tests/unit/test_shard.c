@@ -2,7 +2,9 @@
  * library driven over shards equals rq_task_compute on the whole data; the
  * .rqp encoding round-trips and refuses damage; the contingency-table ARI
  * equals rq_ari; the shard checks compare multisets: a shard may repeat
- * as often as the state holds it, not more. */
+ * as often as the state holds it, not more; the content checksum refuses
+ * a step of another shard of the same identity; result refuses a table
+ * that contradicts the class counts. */
 #include "unit.h"
 #include "resque/array.h"
 #include "resque/measure.h"
@@ -149,8 +151,20 @@ TEST(shard_task_equals_single_machine)
 	}
 	part = map_all(state, s, asg, true, false);
 	double ari = -1;
-	CHECK_OK(rq_shard_ari(&ari, state, part, "state"));
+	CHECK_OK(rq_shard_ari(&ari, state, part, "state", "final"));
 	CHECK(ari == t.ari);
+	/* a forged table: one row moved between cells of two classes */
+	size_t last = part->ncells - 1;
+	CHECK(part->cells[0].cls != part->cells[last].cls && part->cells[0].count > 1);
+	part->cells[0].count--;
+	part->cells[last].count++;
+	CHECK_ERR(rq_shard_ari(&ari, state, part, "state", "f.rqp"), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "f.rqp: the table has ");
+	CHECK_CONTAINS(rq_error_last(), " rows of label 0, the stats counted ");
+	CHECK_CONTAINS(rq_error_last(), " (state): a final partial is forged or inconsistent");
+	part->cells[0].count++;
+	part->cells[last].count--;
+	CHECK_OK(rq_shard_ari(&ari, state, part, "state", "final"));
 	CHECK_INT_EQ(state->iteration, t.iterations);
 	CHECK(memcmp(asg, t.assignment, sizeof(asg)) == 0);
 	CHECK(t.iterations > 2);
@@ -242,7 +256,7 @@ TEST(shard_check_missing_and_repeated)
 	CHECK_CONTAINS(rq_error_last(), "state: shard 3 of 3");
 	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 4, RQ_PARTIAL_STEP), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "s1b, entry 1 of 1: shard 1 of 3 (1 rows) again, already covered by s1: "
-			"the state holds that shard 1 time");
+			"the state holds it 1 time");
 	CHECK_ERR(rq_shard_check(state, id, "state", steps, names, 3, RQ_PARTIAL_FINAL), RQ_EINVALID);
 	CHECK_CONTAINS(rq_error_last(), "s1: a step partial, not a final partial");
 	for (size_t i = 0; i < 4; i++)
@@ -253,9 +267,9 @@ TEST(shard_check_missing_and_repeated)
 	close_shards(s);
 }
 
-/* A state whose shards 2 and 3 have one identity (the same rows) but other
- * content fingerprints: steps are checked by (identity, rows), so shard 2's
- * step twice passes; final partials by their content too, so shard 2's
+/* A state whose shards 2 and 3 have one identity and content (the same
+ * rows) but other content fingerprints: steps are checked by (identity,
+ * rows, content checksum), so shard 2's step twice passes; final partials by their content too, so shard 2's
  * final partial twice is refused, naming what is missing. */
 TEST(shard_check_repeated_identity)
 {
@@ -336,6 +350,88 @@ TEST(shard_ari_table_equals_ari)
 	CHECK_ERR(rq_ari_cells(&t, big, 1, 1, 1), RQ_EINVALID);
 	rq_partial_cell out[1] = { { 1, 0, 5 } };
 	CHECK_ERR(rq_ari_cells(&t, out, 1, 1, 1), RQ_EINVALID);
+}
+
+/* The content checksum: the same from stats, a step on 1, 2 or 3 threads
+ * and the bits summed here; a step of another shard of the same identity
+ * (one row between the first and the last changed) is refused. */
+TEST(shard_checksum_refuses_a_swapped_step)
+{
+	enum { M = 1300 };
+	static float x[M * D], x2[M * D];
+	static int64_t y[M];
+	static int32_t lab[M];
+	rq_buf eb[2] = { RQ_BUF_INIT, RQ_BUF_INIT }, lb = RQ_BUF_INIT;
+	rq_array *emb[2] = { NULL, NULL }, *la = NULL;
+	rq_partial *st[2] = { NULL, NULL }, *state = NULL, *steps[2] = { NULL, NULL };
+	const char *names[2] = { "a.rqp", "b.rqp" };
+	uint64_t want = 0, sums[3] = { 0 };
+	uint8_t id[32];
+	size_t changed;
+	rq_rows rows;
+
+	fx_state = 3;
+	for (size_t i = 0; i < M; i++) {
+		y[i] = (int64_t)(i % K);
+		for (size_t j = 0; j < D; j++) {
+			x[i * D + j] = (float)(fx_uniform() * 2 - 1 + (double)y[i] * (j == (size_t)y[i]));
+			uint32_t bits;
+			memcpy(&bits, &x[i * D + j], 4);
+			want += bits;
+		}
+	}
+	memcpy(x2, x, sizeof(x));
+	x2[700 * D + 2] += 0.25f;
+	float shift[D] = { 0.5f, 0, 0, 0, 0, 0 }, centers[K * D];
+	memcpy(centers, x, sizeof(centers));
+	rq_rows_from_f32(&rows, x, M, D);
+	for (size_t t = 0; t < 3; t++) {
+		for (size_t i = 0; i < M; i++)
+			lab[i] = -1;
+		CHECK_OK(rq_kmeans_pass(&changed, NULL, NULL, lab, &rows, shift, centers, K, t + 1,
+					&sums[t]));
+	}
+	CHECK(sums[0] == want && sums[1] == want && sums[2] == want);
+
+	npy(&eb[0], "<f4", M, D, x, sizeof(x));
+	npy(&eb[1], "<f4", M, D, x2, sizeof(x2));
+	npy(&lb, "<i8", M, 0, y, sizeof(y));
+	CHECK_OK(rq_array_open_buffer(&la, lb.ptr, lb.len, "lab.npy", NULL));
+	for (size_t i = 0; i < 2; i++) {
+		CHECK_OK(rq_array_open_buffer(&emb[i], eb[i].ptr, eb[i].len, names[i], NULL));
+		CHECK_OK(rq_shard_stats(&st[i], emb[i], la, fp_of[i], fp_of[0]));
+	}
+	CHECK(st[0]->shards[0].checksum == want && st[1]->shards[0].checksum != want);
+	CHECK(memcmp(st[0]->shards[0].id, st[1]->shards[0].id, 32) == 0);
+	CHECK_OK(rq_partial_merge(st[0], st[1], "b.rqp"));
+	CHECK_OK(rq_shard_init(&state, st[0], 0, 0, "stats"));
+	CHECK(state->counts[0] == 2 * ((M + K - 1) / K));
+	state_id(id, state);
+	for (size_t i = 0; i < 2; i++)
+		CHECK_OK(rq_shard_step(&steps[i], state, id, "state", emb[i], la, NULL, NULL, false, NULL,
+				       NULL, i + 2));
+	CHECK(steps[0]->shards[0].checksum == want);
+	CHECK_OK(rq_shard_check(state, id, "state", steps, names, 2, RQ_PARTIAL_STEP));
+	rq_partial *swapped[2] = { steps[0], steps[0] };
+	CHECK_ERR(rq_shard_check(state, id, "state", swapped, names, 2, RQ_PARTIAL_STEP), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "b.rqp, entry 1 of 1: shard 1 of 2 (1300 rows) again, already "
+			"covered by a.rqp, and no step partial has the content of shard 2 of 2 (1300 "
+			"rows), of the same identity (its content checksum ");
+	rq_partial *one[1] = { steps[1] };
+	state->nshards = 1; /* a state of shard 1 only, given shard 2's step */
+	CHECK_ERR(rq_shard_check(state, id, "state", one, names + 1, 1, RQ_PARTIAL_STEP), RQ_EINVALID);
+	CHECK_CONTAINS(rq_error_last(), "b.rqp, entry 1 of 1: shard 1 of 1 (1300 rows) by its identity, but "
+			"the embeddings it read have content checksum ");
+	state->nshards = 2;
+	for (size_t i = 0; i < 2; i++) {
+		rq_partial_free(st[i]);
+		rq_partial_free(steps[i]);
+		rq_array_free(emb[i]);
+		rq_buf_release(&eb[i]);
+	}
+	rq_partial_free(state);
+	rq_array_free(la);
+	rq_buf_release(&lb);
 }
 
 /* Re-seal a partial's bytes after editing them (the BLAKE2b-256 trailer). */
