@@ -354,7 +354,16 @@ stop_servers() {
 		wait "$_pid" 2>/dev/null
 	done
 	if [ -n "$_srv_watchdog" ]; then
-		kill "$_srv_watchdog" 2>/dev/null
+		# A TERM that reaches the watchdog before its trap is set (it was
+		# just forked, the script ends at once) can be lost in dash: send
+		# it again until the watchdog is gone, then KILL.
+		_t=0
+		while _srv_alive "$_srv_watchdog" && [ $_t -lt 100 ]; do
+			kill "$_srv_watchdog" 2>/dev/null
+			sleep 0.05
+			_t=$((_t + 1))
+		done
+		_srv_alive "$_srv_watchdog" && kill -9 "$_srv_watchdog" 2>/dev/null
 		wait "$_srv_watchdog" 2>/dev/null
 	fi
 	_srv_pids=""
